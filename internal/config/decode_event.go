@@ -1,0 +1,140 @@
+package config
+
+import "strings"
+
+// event decodes `event NAME { description, payload { … } | schema { … }, publish_to [ … ] }`.
+func (d *decoder) event(pos Pos, name string, body []*Entry) *Event {
+	ev := &Event{Pos: pos, Name: name}
+	payload := func(e *Entry) { ev.Payload = d.fieldBlock(e, true) }
+	d.block("event "+name, body, map[string]setting{
+		"description": func(e *Entry) { ev.Description, _ = d.str(e) },
+		"payload":     payload,
+		"schema":      payload,
+		"publish_to":  func(e *Entry) { ev.PublishTo = d.targets(e) },
+	})
+	return ev
+}
+
+// targets reads [slack("#alerts"), webhook("monitoring")], or in YAML
+// ["slack(\"#alerts\")"] and [{slack: "#alerts"}].
+func (d *decoder) targets(e *Entry) []Target {
+	items, ok := d.list(e, `a list of targets such as [slack("#alerts"), webhook("monitoring")]`)
+	if !ok {
+		return nil
+	}
+	var out []Target
+	for _, it := range items {
+		switch n := d.words(it).Single().(type) {
+		case *Call:
+			if s, ok := singleString(n.Args); ok && n.Name != "" {
+				out = append(out, Target{Pos: n.P, Kind: n.Name, Name: s})
+				continue
+			}
+		case *Object:
+			if len(n.Entries) == 1 {
+				if s, ok := n.Entries[0].Value.Single().(*String); ok {
+					out = append(out, Target{Pos: n.P, Kind: n.Entries[0].Key, Name: s.Value})
+					continue
+				}
+			}
+		}
+		d.rep.errorf(it.Pos, `%s: expected a target such as webhook("monitoring") or integration("Slack"), found %s`, e.Key, phraseText(it))
+	}
+	return out
+}
+
+func singleString(args []*Phrase) (string, bool) {
+	if len(args) != 1 {
+		return "", false
+	}
+	s, ok := args[0].Single().(*String)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
+}
+
+// webhook decodes the colon-less dialect's outbound webhook:
+//
+//	webhook NAME { event "order.completed"  url "https://…"  method POST  headers { … }
+//	               retry 5 initial_interval "1s" backoff 2.0 }
+func (d *decoder) webhook(pos Pos, name string, body []*Entry) *Webhook {
+	w := &Webhook{Pos: pos, Name: name, Method: "POST"}
+	var retry *Retry
+	ensureRetry := func(p Pos) *Retry {
+		if retry == nil {
+			retry = &Retry{Pos: p, Backoff: BackoffExponential}
+		}
+		return retry
+	}
+	d.block("webhook "+name, body, map[string]setting{
+		"event": func(e *Entry) {
+			if s, ok := d.str(e); ok {
+				w.Events = append(w.Events, s)
+			}
+		},
+		"events": func(e *Entry) { w.Events = append(w.Events, d.stringList(e)...) },
+		"url": func(e *Entry) {
+			if v, ok := d.value(e); ok {
+				w.URL = v
+				d.checkURL(e, v)
+			}
+		},
+		"method": func(e *Entry) {
+			m, ok := d.name(e, "POST, PUT or PATCH")
+			if m = strings.ToUpper(m); ok && m != "POST" && m != "PUT" && m != "PATCH" {
+				d.expect(e, "POST, PUT or PATCH")
+				return
+			}
+			w.Method = m
+		},
+		"headers": func(e *Entry) { w.Headers = d.headers(e) },
+		"retry": func(e *Entry) {
+			if r := d.retry(e); r != nil {
+				cur := ensureRetry(e.KeyPos)
+				cur.Attempts, cur.Backoff = r.Attempts, r.Backoff
+			}
+		},
+		"initial_interval": func(e *Entry) { ensureRetry(e.KeyPos).Initial, _ = d.positiveDuration(e) },
+		"backoff":          func(e *Entry) { ensureRetry(e.KeyPos).Multiplier = d.multiplier(e) },
+	})
+	w.Retry = retry
+	if len(w.Events) == 0 {
+		d.rep.errorf(pos, `webhook %s: missing event (such as event "order.completed")`, name)
+	}
+	if w.URL.IsZero() {
+		d.rep.errorf(pos, "webhook %s: missing url", name)
+	}
+	return w
+}
+
+// handlerActions are what `on "event" do ACTION "target"` may do.
+var handlerActions = map[string]bool{"workflow": true, "integration": true, "webhook": true, "emit": true}
+
+// handler decodes `on "user.created" do workflow "send_welcome_email" [async]`.
+func (d *decoder) handler(e *Entry) *Handler {
+	const form = `on "event.name" do workflow|integration|webhook|emit "target" [async]`
+	ws := e.Value.Words
+	if e.Colon || len(e.Value.Modifiers) > 0 || len(ws) < 4 || len(ws) > 5 {
+		d.rep.errorf(e.KeyPos, "expected %s", form)
+		return nil
+	}
+	ev, okEv := ws[0].(*String)
+	action, okAction := ws[2].(*Ident)
+	target, okTarget := ws[3].(*String)
+	switch {
+	case !okEv:
+		d.rep.errorf(ws[0].Position(), "on: expected the event name as a string, found %s", Text(ws[0]))
+	case !isWord(ws[1], "do"):
+		d.rep.errorf(ws[1].Position(), "on: expected do after the event name, found %s", Text(ws[1]))
+	case !okAction || !handlerActions[action.Name]:
+		d.rep.errorf(ws[2].Position(), "on: expected workflow, integration, webhook or emit, found %s", Text(ws[2]))
+	case !okTarget:
+		d.rep.errorf(ws[3].Position(), "on: expected the target name as a string, found %s", Text(ws[3]))
+	case len(ws) == 5 && !isWord(ws[4], "async"):
+		d.rep.errorf(ws[4].Position(), "on: expected async or the end of the line, found %s", Text(ws[4]))
+	default:
+		return &Handler{Pos: e.KeyPos, Event: ev.Value, Action: action.Name, Target: target.Value, Async: len(ws) == 5}
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ignoredBlocks are top-level blocks of the wider language (the one the seed files come
+// from) that Junction accepts and does not use, with the reason reported for each.
+var ignoredBlocks = map[string]string{
+	"config":   "Junction is configured by flags and environment, not a config block",
+	"entity":   "data models are not part of Junction",
+	"endpoint": "Junction's HTTP API is built in, not declared",
+	"enum":     "data models are not part of Junction",
+	"workflow": "workflows are not supported yet",
+	"job":      "scheduled jobs are not supported yet",
+}
+
+// topLevel lists what a file may declare, for "expected one of" messages.
+var topLevel = []string{"integration", "event", "webhook", "on"}
+
+// decodeFile adds the declarations of one file to cfg.
+func (d *decoder) decodeFile(f *File, cfg *Config) {
+	for _, e := range f.Entries {
+		switch e.Key {
+		case "integration":
+			if name, body, ok := d.namedBlock(e); ok {
+				cfg.Integrations = append(cfg.Integrations, d.integration(e.KeyPos, name, body))
+			}
+		case "event":
+			if name, body, ok := d.namedBlock(e); ok {
+				cfg.Events = append(cfg.Events, d.event(e.KeyPos, name, body))
+			}
+		case "webhook":
+			if name, body, ok := d.namedBlock(e); ok {
+				cfg.Webhooks = append(cfg.Webhooks, d.webhook(e.KeyPos, name, body))
+			}
+		case "on":
+			if h := d.handler(e); h != nil {
+				cfg.Handlers = append(cfg.Handlers, h)
+			}
+		default:
+			d.otherTopLevel(e, cfg)
+		}
+	}
+}
+
+// otherTopLevel deals with a top-level entry that is not a declaration Junction uses.
+func (d *decoder) otherTopLevel(e *Entry, cfg *Config) {
+	isBlock := false
+	if lw := lastWord(e.Value); lw != nil {
+		_, isBlock = lw.(*Object)
+	}
+	label := ""
+	if e.Value != nil && len(e.Value.Words) > 1 {
+		label = wordsText(e.Value.Words[:len(e.Value.Words)-1])
+	}
+	if reason, ok := ignoredBlocks[e.Key]; ok && isBlock {
+		cfg.Ignored = append(cfg.Ignored, Ignored{Pos: e.KeyPos, Kind: e.Key, Name: label, Reason: reason})
+		d.rep.notef(e.KeyPos, "ignored %s: %s", strings.TrimSpace(e.Key+" "+label), reason)
+		return
+	}
+	if _, ok := integrationSettingNames[e.Key]; ok {
+		d.rep.errorf(e.KeyPos, "%s is a setting of an integration: put it inside integration NAME { … }", e.Key)
+		return
+	}
+	candidates := append(append([]string{}, topLevel...), keys(ignoredBlocks)...)
+	if s := suggest(e.Key, candidates); s != "" {
+		d.rep.errorf(e.KeyPos, "unknown block %q; did you mean %q?", e.Key, s)
+		return
+	}
+	if isBlock {
+		cfg.Ignored = append(cfg.Ignored, Ignored{Pos: e.KeyPos, Kind: e.Key, Name: label, Reason: "unknown block"})
+		d.rep.warnf(e.KeyPos, "ignored %s: not a block Junction knows (expected %s)", strings.TrimSpace(e.Key+" "+label), strings.Join(topLevel, ", "))
+		return
+	}
+	d.rep.errorf(e.KeyPos, "unexpected %q at top level: expected a declaration (%s)", e.Key, strings.Join(topLevel, ", "))
+}
+
+// namedBlock reads `KEYWORD NAME { … }`.
+func (d *decoder) namedBlock(e *Entry) (string, []*Entry, bool) {
+	ws := e.Value.Words
+	if e.Colon || len(ws) != 2 || len(e.Value.Modifiers) > 0 {
+		d.rep.errorf(e.KeyPos, "expected %s NAME { … }, found %s %s", e.Key, e.Key, truncate(phraseText(e.Value), 40))
+		return "", nil, false
+	}
+	id, okName := ws[0].(*Ident)
+	body, okBody := ws[1].(*Object)
+	if !okName || strings.Contains(id.Name, ".") {
+		d.rep.errorf(ws[0].Position(), "%s name: expected a name of letters, digits, _ and -, found %s", e.Key, Text(ws[0]))
+		return "", nil, false
+	}
+	if !okBody {
+		d.rep.errorf(ws[1].Position(), "expected { after %s %s, found %s", e.Key, id.Name, Text(ws[1]))
+		return "", nil, false
+	}
+	return id.Name, body.Entries, true
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// checkUnique reports declarations that share a name.
+func checkUnique[T any](rep *reporter, kind string, items []T, name func(T) (string, Pos)) {
+	seen := map[string]Pos{}
+	for _, it := range items {
+		n, p := name(it)
+		if first, dup := seen[n]; dup {
+			rep.errorf(p, "%s %s is declared twice (first at %s)", kind, n, first)
+			continue
+		}
+		seen[n] = p
+	}
+}
+
+// checkConfig runs the checks that need the whole configuration.
+func checkConfig(cfg *Config, rep *reporter) {
+	checkUnique(rep, "integration", cfg.Integrations, func(in *Integration) (string, Pos) { return in.Name, in.Pos })
+	checkUnique(rep, "event", cfg.Events, func(ev *Event) (string, Pos) { return ev.Name, ev.Pos })
+	checkUnique(rep, "webhook", cfg.Webhooks, func(w *Webhook) (string, Pos) { return w.Name, w.Pos })
+}
+
+// describeCount renders "7 integrations", "1 integration".
+func describeCount(n int, what string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", what)
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

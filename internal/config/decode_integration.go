@@ -1,0 +1,201 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// integrationSettingNames are the keys of an integration block, so a misplaced one at
+// top level gets a helpful message.
+
+var integrationSettingNames = func() map[string]bool {
+	out := map[string]bool{}
+	for k := range (&decoder{rep: &reporter{}}).integrationSettings(&Integration{}, new([]time.Duration), new(Pos)) {
+		out[k] = true
+	}
+	return out
+}()
+
+func (d *decoder) integration(pos Pos, name string, body []*Entry) *Integration {
+	in := &Integration{Pos: pos, Name: name, Type: TypeREST}
+	var delays []time.Duration
+	var delaysPos Pos
+	d.block("integration "+name, body, d.integrationSettings(in, &delays, &delaysPos))
+	if delays != nil {
+		if in.Retry == nil {
+			// retry_delays alone: one retry per listed delay.
+			in.Retry = &Retry{Pos: delaysPos, Attempts: len(delays)}
+		}
+		in.Retry.Delays = delays
+		if in.Retry.Attempts != len(delays) {
+			d.rep.errorf(delaysPos, "retry_delays lists %d delays but retry allows %d retries: give one delay per retry", len(delays), in.Retry.Attempts)
+		}
+	}
+	if !d.fragment {
+		d.checkIntegration(in)
+	}
+	return in
+}
+
+func (d *decoder) integrationSettings(in *Integration, delays *[]time.Duration, delaysPos *Pos) map[string]setting {
+	return map[string]setting{
+		"description": func(e *Entry) { in.Description, _ = d.str(e) },
+		"type": func(e *Entry) {
+			t, ok := d.name(e, "rest, graphql or webhook")
+			if !ok {
+				return
+			}
+			switch IntegrationType(t) {
+			case TypeREST, TypeGraphQL, TypeWebhook:
+				in.Type = IntegrationType(t)
+			case "websocket", "grpc":
+				d.rep.errorf(e.Value.Words[0].Position(), "type %s is not supported yet: expected rest, graphql or webhook", t)
+			default:
+				d.rep.errorf(e.Value.Words[0].Position(), "type: expected rest, graphql or webhook, found %s", t)
+			}
+		},
+		"base_url": func(e *Entry) {
+			if v, ok := d.value(e); ok {
+				in.BaseURL = &v
+				d.checkURL(e, v)
+			}
+		},
+		"auth":              func(e *Entry) { in.Auth = d.auth(e) },
+		"headers":           func(e *Entry) { in.Headers = d.headers(e) },
+		"timeout":           func(e *Entry) { in.Timeout, _ = d.positiveDuration(e) },
+		"retry":             func(e *Entry) { in.Retry = d.retry(e) },
+		"retry_delays":      func(e *Entry) { *delays, *delaysPos = d.durationList(e), e.KeyPos },
+		"circuit_breaker":   func(e *Entry) { in.CircuitBreaker = d.circuitBreaker(e) },
+		"rate_limit":        func(e *Entry) { in.RateLimit = d.rateLimit(e) },
+		"default_cache_ttl": func(e *Entry) { in.DefaultCacheTTL, _ = d.duration(e) },
+		"fallback":          func(e *Entry) { in.Fallback = d.fallback(e) },
+		"idempotency":       func(e *Entry) { in.Idempotency = d.idempotency(e) },
+		"batching":          func(e *Entry) { in.Batching = d.batching(e) },
+		"signature":         func(e *Entry) { in.Signature = d.signature(e) },
+		"dead_letter":       func(e *Entry) { in.DeadLetter = d.deadLetter(e) },
+		"operation": func(e *Entry) {
+			if name, body, ok := d.namedBlock(e); ok {
+				if prev := in.Operation(name); prev != nil {
+					d.rep.errorf(e.KeyPos, "operation %s is declared twice in integration %s (first at line %d)", name, in.Name, prev.Pos.Line)
+					return
+				}
+				in.Operations = append(in.Operations, d.operation(in, e.KeyPos, name, body))
+			}
+		},
+	}
+}
+
+// checkIntegration applies the rules that involve several settings.
+
+func (d *decoder) checkIntegration(in *Integration) {
+	if in.BaseURL == nil && in.Type != TypeWebhook && hasHTTPOperations(in) {
+		d.rep.warnf(in.Pos, "integration %s has operations but no base_url: they cannot be called until it is set", in.Name)
+	}
+	if in.Batching != nil && in.Batching.Operation != "" && in.Operation(in.Batching.Operation) == nil {
+		d.rep.errorf(in.Batching.Pos, "batching operation %q is not an operation of integration %s", in.Batching.Operation, in.Name)
+	}
+	for _, op := range in.Operations {
+		switch {
+		case in.Type == TypeGraphQL && op.GraphQL == nil && op.Method != MethodInternal:
+			d.rep.errorf(op.Pos, "operation %s of graphql integration %s needs a query: or mutation: document", op.Name, in.Name)
+		case in.Type != TypeGraphQL && op.GraphQL != nil:
+			d.rep.errorf(op.Pos, "operation %s has a GraphQL document but integration %s is type %s: set type: graphql", op.Name, in.Name, in.Type)
+		case op.GraphQL == nil && op.Method != MethodInternal && (op.Method == "" || op.Path == ""):
+			d.rep.errorf(op.Pos, "operation %s needs method: and path: (or method: internal)", op.Name)
+		}
+	}
+}
+
+func hasHTTPOperations(in *Integration) bool {
+	for _, op := range in.Operations {
+		if op.Method != MethodInternal {
+			return true
+		}
+	}
+	return false
+}
+
+// checkURL checks a literal base URL; references are checked once resolved.
+
+func (d *decoder) checkURL(e *Entry, v Value) {
+	if !v.IsLiteral() {
+		return
+	}
+	s, _ := v.Resolve(nil)
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		d.rep.errorf(v.Pos, "%s: expected an http:// or https:// URL, found %q", e.Key, s)
+	}
+}
+
+func (d *decoder) positiveDuration(e *Entry) (time.Duration, bool) {
+	v, ok := d.duration(e)
+	if ok && v <= 0 {
+		d.rep.errorf(e.KeyPos, "%s: expected a duration greater than zero", e.Key)
+		return 0, false
+	}
+	return v, ok
+}
+
+func (d *decoder) durationList(e *Entry) []time.Duration {
+	items, ok := d.list(e, "a list of durations such as [1m, 5m, 30m]")
+	if !ok {
+		return nil
+	}
+	out := make([]time.Duration, 0, len(items))
+	for _, it := range items {
+		n := d.words(it).Single()
+		if n == nil {
+			d.rep.errorf(it.Pos, "%s: expected one duration per item, found %s", e.Key, phraseText(it))
+			continue
+		}
+		v, err := durationOf(n)
+		if err != nil {
+			d.rep.errorf(n.Position(), "%s: %v", e.Key, err)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// headers reads `headers: { "Name": "value" … }`.
+
+func (d *decoder) headers(e *Entry) []Header {
+	_, entries, ok := d.object(e)
+	if !ok {
+		return nil
+	}
+	var out []Header
+	seen := map[string]bool{}
+	for _, h := range entries {
+		canon := strings.ToLower(h.Key)
+		if seen[canon] {
+			d.rep.errorf(h.KeyPos, "header %s is given twice", h.Key)
+			continue
+		}
+		seen[canon] = true
+		if !validHeaderName(h.Key) {
+			d.rep.errorf(h.KeyPos, "invalid header name %q: expected letters, digits and - (such as X-Api-Key)", h.Key)
+			continue
+		}
+		if v, ok := d.value(h); ok {
+			out = append(out, Header{Pos: h.KeyPos, Name: h.Key, Value: v})
+		}
+	}
+	return out
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
+}

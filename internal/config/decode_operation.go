@@ -1,0 +1,157 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// operation decodes `operation NAME { … }`.
+func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry) *Operation {
+	op := &Operation{Pos: pos, Name: name, BodyType: "json"}
+	what := "operation " + name
+	graphqlDoc := func(kind string) setting {
+		return func(e *Entry) {
+			doc, ok := d.str(e)
+			if !ok {
+				return
+			}
+			if op.GraphQL != nil && op.GraphQL.Document != "" {
+				d.rep.errorf(e.KeyPos, "%s: give either query: or mutation:, not both", what)
+				return
+			}
+			if op.GraphQL == nil {
+				op.GraphQL = &GraphQL{}
+			}
+			op.GraphQL.Kind, op.GraphQL.Document = kind, doc
+		}
+	}
+	d.block(what, body, map[string]setting{
+		"description": func(e *Entry) { op.Description, _ = d.str(e) },
+		"method": func(e *Entry) {
+			m, ok := d.name(e, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or internal")
+			if !ok {
+				return
+			}
+			switch up := strings.ToUpper(m); up {
+			case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", MethodInternal:
+				op.Method = up
+			default:
+				d.expect(e, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or internal")
+			}
+		},
+		"path": func(e *Entry) {
+			p, ok := d.str(e)
+			if !ok {
+				return
+			}
+			params, err := TemplateParams(p)
+			switch {
+			case err != nil:
+				d.rep.errorf(e.Value.Words[0].Position(), "path: %v", err)
+			case !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "{"):
+				d.rep.errorf(e.Value.Words[0].Position(), `path: expected a path starting with "/" (or a {param} template), found %q`, p)
+			default:
+				op.Path, op.PathParams = p, params
+			}
+		},
+		"query": func(e *Entry) {
+			// A string is a GraphQL document; a block declares query parameters.
+			if _, isString := e.Value.Single().(*String); isString {
+				graphqlDoc("query")(e)
+				return
+			}
+			op.Query = d.fieldBlock(e, true)
+		},
+		"mutation": graphqlDoc("mutation"),
+		"variables": func(e *Entry) {
+			if op.GraphQL == nil {
+				op.GraphQL = &GraphQL{}
+			}
+			op.GraphQL.Variables = d.fieldBlock(e, true)
+		},
+		"body":    func(e *Entry) { op.Body = d.fieldBlock(e, true) },
+		"headers": func(e *Entry) { op.Headers = d.headers(e) },
+		"body_type": func(e *Entry) {
+			bt, ok := d.name(e, "json or binary")
+			if ok && bt != "json" && bt != "binary" {
+				d.expect(e, "json or binary")
+				return
+			}
+			op.BodyType = bt
+		},
+		"returns":       func(e *Entry) { op.Returns = d.typeOf(e.Key, d.words(e.Value), false) },
+		"cache":         func(e *Entry) { op.Cache, _ = d.duration(e) },
+		"timeout":       func(e *Entry) { op.Timeout, _ = d.positiveDuration(e) },
+		"success_codes": func(e *Entry) { op.SuccessCodes = d.statusCodes(e) },
+	})
+	if op.GraphQL != nil {
+		if op.GraphQL.Document == "" {
+			d.rep.errorf(pos, "%s: variables given without a query: or mutation: document", what)
+		}
+		if op.Method == "" {
+			op.Method = "POST"
+		}
+	}
+	return op
+}
+
+func (d *decoder) statusCodes(e *Entry) []int {
+	items, ok := d.list(e, "a list of HTTP status codes such as [200, 201, 204]")
+	if !ok {
+		return nil
+	}
+	var out []int
+	for _, it := range items {
+		n := it.Single()
+		code, err := 0, fmt.Errorf("expected a status code")
+		if n != nil {
+			code, err = intOf(n)
+		}
+		if err != nil || code < 100 || code > 599 {
+			d.rep.errorf(it.Pos, "%s: expected an HTTP status code from 100 to 599, found %s", e.Key, phraseText(it))
+			continue
+		}
+		out = append(out, code)
+	}
+	return out
+}
+
+// TemplateParams returns the names of the {param} placeholders of a path or header
+// template, in order of appearance, each once.
+func TemplateParams(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '}':
+			return nil, fmt.Errorf("unmatched '}' at offset %d in %q", i, s)
+		case '{':
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return nil, fmt.Errorf("unclosed '{' in %q: expected {name}", s)
+			}
+			name := s[i+1 : i+end]
+			if !validParamName(name) {
+				return nil, fmt.Errorf("invalid parameter name {%s} in %q: use only letters, digits, dots, dashes and underscores", name, s)
+			}
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+			i += end
+		}
+	}
+	return out, nil
+}
+
+func validParamName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isIdentPart(s[i]) && s[i] != '-' && s[i] != '.' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,50 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzDecode feeds arbitrary bytes to the language parser and the YAML/JSON adapter and
+// the decoder behind them. Whatever the input, decoding must return (no panic, no hang)
+// and every error must carry a position. CI runs it for a while on every change.
+func FuzzDecode(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*/*")
+	for _, p := range paths {
+		if src, err := os.ReadFile(p); err == nil {
+			f.Add(filepath.Base(p), src)
+		}
+	}
+	for _, s := range []string{
+		"integration A { retry: 3 times with exponential_backoff }",
+		`on "x" do workflow "y" async`,
+		"integration A { circuit_breaker { threshold 5 timeout \"30s\" max_concurrent 100 } }",
+		"endpoint GET /a/{id} { }",
+		"integration A { operation o { query: \"\"\"\n  q\n\"\"\" } }",
+		"{{{{[[[(((",
+		"a: -1.5s, b, c(d(e(f)))",
+	} {
+		f.Add("seed.cai", []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, name string, src []byte) {
+		switch filepath.Ext(name) {
+		case ".yaml", ".yml", ".json":
+		default:
+			name = "fuzz.cai"
+		}
+		cfg, diags := Decode(name, src)
+		if cfg == nil {
+			t.Fatal("nil config")
+		}
+		for _, d := range diags {
+			if d.Pos.File == "" {
+				t.Fatalf("diagnostic without a file: %v", d)
+			}
+			if d.Severity == SeverityError && d.Message == "" {
+				t.Fatalf("empty error message at %v", d.Pos)
+			}
+		}
+		_ = cfg.Summary().String()
+	})
+}

@@ -1,0 +1,315 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// ignorePos compares models by meaning, not by where things were written.
+var ignorePos = cmpopts.IgnoreTypes(Pos{})
+
+func decodeOK(t *testing.T, src string) *Config {
+	t.Helper()
+	cfg, diags := Decode("test.cai", []byte(src))
+	if diags.HasErrors() {
+		t.Fatalf("unexpected errors:\n%v\nsource:\n%s", diags.Err(), src)
+	}
+	return cfg
+}
+
+// TestNaturalWritingVariants checks A1: the ways a person naturally writes the same thing
+// all decode to the same model.
+func TestNaturalWritingVariants(t *testing.T) {
+	canonical := `
+integration Api {
+    base_url: "https://api.example.com"
+    timeout: 30s
+    dead_letter: {
+        enabled: true
+        retention: 3d
+    }
+    operation get {
+        method: GET
+        path: "/items/{id}"
+        query: {
+            limit: integer, default(10)
+            tag: string, required
+        }
+    }
+}`
+	variants := map[string]string{
+		"one-line object with spaces": `
+integration Api {
+    base_url: "https://api.example.com"
+    timeout: 30s
+    dead_letter: { enabled: true  retention: 3d }
+    operation get { method: GET  path: "/items/{id}"  query: { limit: integer, default(10)  tag: string, required } }
+}`,
+		"one-line object with commas and trailing comma": `
+integration Api {
+    base_url: "https://api.example.com", timeout: 30s,
+    dead_letter: { enabled: true, retention: 3d, },
+    operation get {
+        method: GET, path: "/items/{id}",
+        query: { limit: integer, default(10), tag: string, required, },
+    }
+}`,
+		"comments everywhere": `
+// leading comment
+integration /* inline */ Api { // trailing
+    base_url: "https://api.example.com" // url
+    timeout: /* before value */ 30s
+    dead_letter: {
+        /* block
+           comment */
+        enabled: true // yes
+        retention: 3d
+    }
+    operation get {
+        method: GET
+        path: "/items/{id}"
+        query: {
+            limit: integer, /* c */ default(10)
+            tag: string, required // c
+        }
+    }
+}
+// end`,
+		"colon-less dialect": `
+integration Api {
+    base_url "https://api.example.com"
+    timeout "30s"
+    dead_letter { enabled true  retention "3d" }
+    operation get {
+        method GET
+        path "/items/{id}"
+        query {
+            limit: integer, default(10)
+            tag: string, required
+        }
+    }
+}`,
+	}
+	want := decodeOK(t, canonical)
+	for name, src := range variants {
+		t.Run(name, func(t *testing.T) {
+			got := decodeOK(t, src)
+			if diff := cmp.Diff(want, got, ignorePos); diff != "" {
+				t.Errorf("model differs from the canonical form (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPhrases(t *testing.T) {
+	cfg := decodeOK(t, `
+integration A {
+    retry: 3 times with exponential_backoff
+    circuit_breaker: { threshold: 5 failures in 1m, reset_after: 30s, half_open_probes: 2 }
+}
+integration B {
+    retry: 1 time
+    circuit_breaker: { threshold: 5 consecutive failures  reset_after: 1h }
+}
+integration C {
+    retry: 2 times with constant_backoff
+    circuit_breaker { threshold 3 timeout "60s" max_concurrent 50 }
+}
+integration D {
+    retry: { attempts: 4, backoff: exponential, initial: 200ms, max: 10s, multiplier: 3 }
+}`)
+	tests := []struct {
+		name  string
+		retry Retry
+		cb    *CircuitBreaker
+	}{
+		{"A", Retry{Attempts: 3, Backoff: BackoffExponential}, &CircuitBreaker{Failures: 5, Window: time.Minute, ResetAfter: 30 * time.Second, HalfOpenProbes: 2}},
+		{"B", Retry{Attempts: 1, Backoff: BackoffExponential}, &CircuitBreaker{Failures: 5, Consecutive: true, ResetAfter: time.Hour}},
+		{"C", Retry{Attempts: 2, Backoff: BackoffConstant}, &CircuitBreaker{Failures: 3, Consecutive: true, ResetAfter: time.Minute, MaxConcurrent: 50}},
+		{"D", Retry{Attempts: 4, Backoff: BackoffExponential, Initial: 200 * time.Millisecond, Max: 10 * time.Second, Multiplier: 3}, nil},
+	}
+	for _, tt := range tests {
+		in := cfg.Integration(tt.name)
+		if diff := cmp.Diff(&tt.retry, in.Retry, ignorePos); diff != "" {
+			t.Errorf("%s retry (-want +got):\n%s", tt.name, diff)
+		}
+		if diff := cmp.Diff(tt.cb, in.CircuitBreaker, ignorePos); diff != "" {
+			t.Errorf("%s circuit_breaker (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestAuthForms(t *testing.T) {
+	cfg := decodeOK(t, `
+integration Bearer { auth: bearer(env(TOKEN)) }
+integration KeyQuery { auth: api_key(env(KEY), "appid") }
+integration KeyHeader { auth: api_key(env(KEY), "X-API-Key") }
+integration KeyForced { auth: api_key(env(KEY), "apikey", header) }
+integration Basic { auth: basic(env(U), env(P)) }
+integration BasicBlock { auth basic { username: "$U" password: "${P}" } }
+integration OAuth { auth: oauth2 { token_url: "https://auth.example.com/token", client_id: env(ID), client_secret: env(SECRET), scopes: ["read", "write"] } }
+integration Sig { auth: aws_signature_v4 { access_key: env(AK) secret_key: env(SK) region: "eu-west-1" service: "s3" } }
+integration Hmac { auth: hmac { secret: file("/run/secrets/hmac") header: "X-Signature" } }
+`)
+	tests := []struct {
+		name string
+		want Auth
+	}{
+		{"Bearer", Auth{Kind: AuthBearer, Token: envValue("TOKEN")}},
+		{"KeyQuery", Auth{Kind: AuthAPIKey, Key: envValue("KEY"), KeyName: "appid", KeyIn: KeyInQuery}},
+		{"KeyHeader", Auth{Kind: AuthAPIKey, Key: envValue("KEY"), KeyName: "X-API-Key", KeyIn: KeyInHeader}},
+		{"KeyForced", Auth{Kind: AuthAPIKey, Key: envValue("KEY"), KeyName: "apikey", KeyIn: KeyInHeader}},
+		{"Basic", Auth{Kind: AuthBasic, Username: envValue("U"), Password: envValue("P")}},
+		{"BasicBlock", Auth{Kind: AuthBasic, Username: envValue("U"), Password: envValue("P")}},
+		{"OAuth", Auth{Kind: AuthOAuth2, TokenURL: LiteralValue("https://auth.example.com/token"), ClientID: envValue("ID"), ClientSecret: envValue("SECRET"), Scopes: []string{"read", "write"}}},
+		{"Sig", Auth{Kind: AuthAWSSigV4, AccessKey: envValue("AK"), SecretKey: envValue("SK"), Region: LiteralValue("eu-west-1"), Service: "s3"}},
+		{"Hmac", Auth{Kind: AuthHMAC, Secret: Value{Parts: []ValuePart{{File: "/run/secrets/hmac"}}}, Header: "X-Signature", Algorithm: "sha256"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(&tt.want, cfg.Integration(tt.name).Auth, ignorePos); diff != "" {
+			t.Errorf("%s auth (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func envValue(name string) Value { return Value{Parts: []ValuePart{{Env: name}}} }
+
+func TestFallbackAndTypes(t *testing.T) {
+	cfg := decodeOK(t, `
+integration A {
+    fallback: default({ status: "unavailable", retry: true, codes: [1, 2.5], none: null })
+    operation op {
+        method: POST
+        path: "/x"
+        body: {
+            kind: enum(small, "large")
+            tags: list(string), default([])
+            items: list({ id: uuid, n: int })
+            meta: json, optional
+        }
+        returns: list({ id: uuid })
+        success_codes: [200, 202]
+        timeout: 2s
+    }
+}`)
+	in := cfg.Integration("A")
+	wantDefault := map[string]any{"status": "unavailable", "retry": true, "codes": []any{int64(1), 2.5}, "none": nil}
+	if diff := cmp.Diff(wantDefault, in.Fallback.Default); diff != "" {
+		t.Errorf("fallback default (-want +got):\n%s", diff)
+	}
+	op := in.Operation("op")
+	wantBody := []*Field{
+		{Name: "kind", Type: &Type{Kind: KindEnum, Enum: []string{"small", "large"}}},
+		{Name: "tags", Type: &Type{Kind: KindList, Elem: &Type{Kind: KindScalar, Name: "string"}}, HasDefault: true, Default: []any{}},
+		{Name: "items", Type: &Type{Kind: KindList, Elem: &Type{Kind: KindObject, Fields: []*Field{
+			{Name: "id", Type: &Type{Kind: KindScalar, Name: "uuid"}},
+			{Name: "n", Type: &Type{Kind: KindScalar, Name: "integer"}},
+		}}}},
+		{Name: "meta", Type: &Type{Kind: KindScalar, Name: "json"}},
+	}
+	if diff := cmp.Diff(wantBody, op.Body, ignorePos); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+	if op.Timeout != 2*time.Second || len(op.SuccessCodes) != 2 || op.Returns.Kind != KindList {
+		t.Errorf("operation = %+v", op)
+	}
+}
+
+func TestDurations(t *testing.T) {
+	tests := map[string]time.Duration{
+		"500ms": 500 * time.Millisecond, "30s": 30 * time.Second, "1m": time.Minute, "2h": 2 * time.Hour,
+		"7d": 7 * 24 * time.Hour, "1h30m": 90 * time.Minute, "1.5s": 1500 * time.Millisecond, "2w": 14 * 24 * time.Hour,
+	}
+	for text, want := range tests {
+		cfg := decodeOK(t, "integration A { timeout: "+text+" }")
+		if got := cfg.Integration("A").Timeout; got != want {
+			t.Errorf("%s = %v, want %v", text, got, want)
+		}
+	}
+}
+
+func TestTripleStringIsDedented(t *testing.T) {
+	cfg := decodeOK(t, "integration G {\n    type: graphql\n    base_url: \"https://g.example.com\"\n    operation q {\n        query: \"\"\"\n            query Q {\n              a\n            }\n        \"\"\"\n    }\n}")
+	if got := cfg.Integration("G").Operation("q").GraphQL.Document; got != "query Q {\n  a\n}" {
+		t.Errorf("document = %q", got)
+	}
+}
+
+func TestTopLevelHandling(t *testing.T) {
+	cfg, diags := Decode("t.cai", []byte(`
+config { name: "x" }
+plugin p { anything goes = here }
+`))
+	if diags.HasErrors() {
+		t.Fatalf("unexpected errors: %v", diags.Err())
+	}
+	if len(cfg.Ignored) != 2 || len(diags.Filter(SeverityNote)) != 1 || len(diags.Filter(SeverityWarning)) != 1 {
+		t.Errorf("ignored = %+v; diags = %v", cfg.Ignored, diags)
+	}
+}
+
+func TestEnvProblems(t *testing.T) {
+	cfg := decodeOK(t, `
+integration A {
+    base_url: env(A_URL)
+    auth: bearer(env(A_TOKEN))
+    headers: { "X-Tenant": "$TENANT" }
+}
+integration B { base_url: "https://b.example.com" }
+webhook w { event "e" url "https://h.example.com/$PATH_PART" }
+`)
+	env := map[string]string{"A_URL": "https://a.example.com", "A_TOKEN": "", "PATH_PART": "x"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	var got []string
+	for _, p := range cfg.EnvProblems(lookup) {
+		got = append(got, p.Owner+" / "+p.Setting+" / "+p.Err.Error())
+	}
+	want := []string{
+		"integration A / header X-Tenant / TENANT is not set",
+		"integration A / auth token / A_TOKEN is empty",
+	}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("env problems (-want +got):\n%s", diff)
+	}
+	if len(cfg.Integration("B").EnvProblems(lookup)) != 0 {
+		t.Errorf("integration without references reported problems")
+	}
+}
+
+func TestValueInterpolation(t *testing.T) {
+	env := map[string]string{"A": "1", "B_2": "two"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := map[string]string{
+		"plain":          "plain",
+		"$A":             "1",
+		"x${B_2}y":       "xtwoy",
+		"Bearer $A-$B_2": "Bearer 1-two",
+		"cost $$5":       "cost $5",
+		"50$":            "50$",
+		"a $ b":          "a $ b",
+	}
+	for in, want := range tests {
+		parts, err := interpolate(in)
+		if err != nil {
+			t.Fatalf("interpolate(%q): %v", in, err)
+		}
+		got, err := Value{Parts: parts}.Resolve(lookup)
+		if err != nil || got != want {
+			t.Errorf("%q resolved to %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"${", "${1X}", "${}"} {
+		if _, err := interpolate(bad); err == nil {
+			t.Errorf("interpolate(%q) accepted", bad)
+		}
+	}
+	// String never shows a resolved value.
+	parts, _ := interpolate("Bearer $A")
+	if s := (Value{Parts: parts}).String(); s != "Bearer ${A}" || strings.Contains(s, "1") {
+		t.Errorf("String() = %q", s)
+	}
+}

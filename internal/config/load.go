@@ -1,0 +1,171 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Format is a configuration file format.
+type Format string
+
+// The formats Junction reads.
+const (
+	FormatLanguage Format = "language" // .cai, .codeai
+	FormatYAML     Format = "yaml"     // .yaml, .yml
+	FormatJSON     Format = "json"     // .json
+)
+
+// FormatOf chooses the format from a file name's extension. Unknown extensions are read
+// as the language.
+func FormatOf(name string) Format {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml":
+		return FormatYAML
+	case ".json":
+		return FormatJSON
+	}
+	return FormatLanguage
+}
+
+// maxFileSize bounds what Junction reads as configuration.
+const maxFileSize = 16 << 20
+
+// Decode reads one file's content, in the format its name says, into a model. The
+// diagnostics hold every error, warning and note, in file order.
+func Decode(name string, src []byte) (*Config, Diagnostics) {
+	rep := &reporter{}
+	cfg := decodeInto(name, src, rep)
+	checkConfig(cfg, rep)
+	rep.diags.Sort()
+	return cfg, rep.diags
+}
+
+func decodeInto(name string, src []byte, rep *reporter) *Config {
+	cfg := &Config{}
+	if len(src) > maxFileSize {
+		rep.errorf(Pos{File: name, Line: 1, Col: 1}, "file is larger than %d MiB", maxFileSize>>20)
+		return cfg
+	}
+	var f *File
+	switch FormatOf(name) {
+	case FormatLanguage:
+		f = parse(name, string(src), rep)
+	case FormatJSON:
+		// YAML accepts more than JSON (unquoted strings, comments); a .json file must be
+		// JSON, so check it strictly before reading it through the YAML adapter.
+		if err := checkJSON(name, src); err != nil {
+			rep.errorf(err.pos, "%s", err.msg)
+			return cfg
+		}
+		f = parseYAML(name, src, rep)
+	default:
+		f = parseYAML(name, src, rep)
+	}
+	(&decoder{rep: rep}).decodeFile(f, cfg)
+	return cfg
+}
+
+type jsonError struct {
+	pos Pos
+	msg string
+}
+
+func checkJSON(name string, src []byte) *jsonError {
+	var v any
+	err := json.Unmarshal(src, &v)
+	if err == nil {
+		return nil
+	}
+	offset := int64(len(src))
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		offset = syn.Offset
+	}
+	line, col := 1, 1
+	for _, r := range string(src[:min(int(offset), len(src))]) {
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return &jsonError{pos: Pos{File: name, Line: line, Col: col}, msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+// Load reads configuration files and merges them into one model, checking that names are
+// unique across files.
+func Load(paths ...string) (*Config, Diagnostics) {
+	rep := &reporter{}
+	merged := &Config{}
+	for _, p := range paths {
+		src, err := readFile(p)
+		if err != nil {
+			rep.errorf(Pos{File: p}, "%v", err)
+			continue
+		}
+		merged.add(decodeInto(p, src, rep))
+	}
+	checkConfig(merged, rep)
+	rep.diags.Sort()
+	return merged, rep.diags
+}
+
+func readFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read configuration: %w", err)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("cannot read configuration: %s is a directory", path)
+	}
+	return os.ReadFile(path)
+}
+
+// add appends another configuration's declarations.
+func (c *Config) add(o *Config) {
+	c.Integrations = append(c.Integrations, o.Integrations...)
+	c.Events = append(c.Events, o.Events...)
+	c.Webhooks = append(c.Webhooks, o.Webhooks...)
+	c.Handlers = append(c.Handlers, o.Handlers...)
+	c.Ignored = append(c.Ignored, o.Ignored...)
+}
+
+// DecodeSettings decodes a fragment made of integration settings written at top level,
+// the way documentation shows them (`circuit_breaker: { … }`, `retry: 3 times`). Each
+// entry is decoded on its own into an anonymous integration, so alternatives shown side
+// by side (`fallback: cache` and `fallback: default(…)`) do not clash. Declarations
+// (integration, event, …) are decoded as usual.
+func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnostics) {
+	rep := &reporter{}
+	d := &decoder{rep: rep, fragment: true}
+	f := parse(name, string(src), rep)
+	cfg := &Config{}
+	var settings []*Integration
+	for _, e := range f.Entries {
+		if integrationSettingNames[e.Key] {
+			settings = append(settings, d.integration(e.KeyPos, "fragment", []*Entry{e}))
+			continue
+		}
+		d.decodeFile(&File{Name: name, Entries: []*Entry{e}}, cfg)
+	}
+	checkConfig(cfg, rep)
+	rep.diags.Sort()
+	return settings, cfg, rep.diags
+}
+
+// String renders a summary for `junction validate`:
+// "7 integrations, 23 operations, 3 events, 0 webhooks, 0 handlers, 15 ignored blocks".
+func (s Summary) String() string {
+	return strings.Join([]string{
+		describeCount(s.Integrations, "integration"),
+		describeCount(s.Operations, "operation"),
+		describeCount(s.Events, "event"),
+		describeCount(s.Webhooks, "webhook"),
+		describeCount(s.Handlers, "handler"),
+		describeCount(s.Ignored, "ignored block"),
+	}, ", ")
+}

@@ -1,0 +1,339 @@
+package config
+
+import "time"
+
+// Config is the typed model of one or more configuration files. Both dialects of the
+// language, YAML and JSON all decode into it; nothing downstream sees syntax.
+type Config struct {
+	Integrations []*Integration
+	Events       []*Event
+	Webhooks     []*Webhook
+	Handlers     []*Handler
+	// Ignored lists the blocks of the wider language that were accepted but not used.
+	Ignored []Ignored
+}
+
+// Integration returns the integration with the given name, or nil.
+func (c *Config) Integration(name string) *Integration {
+	for _, in := range c.Integrations {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+// Summary counts what a configuration holds, for `junction validate`.
+type Summary struct {
+	Integrations, Operations, Events, Webhooks, Handlers, Ignored int
+}
+
+// Summary counts the configuration's parts.
+func (c *Config) Summary() Summary {
+	s := Summary{
+		Integrations: len(c.Integrations),
+		Events:       len(c.Events),
+		Webhooks:     len(c.Webhooks),
+		Handlers:     len(c.Handlers),
+		Ignored:      len(c.Ignored),
+	}
+	for _, in := range c.Integrations {
+		s.Operations += len(in.Operations)
+	}
+	return s
+}
+
+// Ignored is a top-level block Junction accepted without using it.
+type Ignored struct {
+	Pos    Pos
+	Kind   string // config, entity, endpoint, workflow, job, …
+	Name   string // the block's label(s), if any
+	Reason string
+}
+
+// IntegrationType is the kind of system an integration talks to.
+type IntegrationType string
+
+// The integration types.
+const (
+	TypeREST    IntegrationType = "rest"
+	TypeGraphQL IntegrationType = "graphql"
+	TypeWebhook IntegrationType = "webhook"
+)
+
+// Integration is one `integration NAME { … }` block: how to reach an outside system and
+// the policies that apply to every call to it.
+type Integration struct {
+	Pos         Pos
+	Name        string
+	Description string
+	Type        IntegrationType
+	BaseURL     *Value // nil when not given
+	Auth        *Auth
+	Headers     []Header
+	Timeout     time.Duration // per attempt; 0 means the runtime default
+
+	Retry           *Retry
+	CircuitBreaker  *CircuitBreaker
+	RateLimit       *RateLimit
+	DefaultCacheTTL time.Duration
+	Fallback        *Fallback
+	Idempotency     *Idempotency
+	Batching        *Batching
+
+	// Webhook delivery settings (type webhook).
+	Signature  *Signature
+	DeadLetter *DeadLetter
+
+	Operations []*Operation
+}
+
+// Operation returns the named operation, or nil.
+func (in *Integration) Operation(name string) *Operation {
+	for _, op := range in.Operations {
+		if op.Name == name {
+			return op
+		}
+	}
+	return nil
+}
+
+// Header is a request header; its value may hold {param} templates and env references.
+type Header struct {
+	Pos   Pos
+	Name  string
+	Value Value
+}
+
+// AuthKind names an authentication scheme.
+type AuthKind string
+
+// The authentication schemes.
+const (
+	AuthBearer   AuthKind = "bearer"
+	AuthAPIKey   AuthKind = "api_key"
+	AuthBasic    AuthKind = "basic"
+	AuthOAuth2   AuthKind = "oauth2"
+	AuthAWSSigV4 AuthKind = "aws_signature_v4"
+	AuthHMAC     AuthKind = "hmac"
+)
+
+// Where an API key goes.
+const (
+	KeyInHeader = "header"
+	KeyInQuery  = "query"
+)
+
+// Auth is how requests to an integration are authenticated. Only the fields of Kind are set.
+type Auth struct {
+	Pos  Pos
+	Kind AuthKind
+
+	Token Value // bearer
+
+	Key     Value  // api_key: the secret
+	KeyName string // api_key: header or query parameter name
+	KeyIn   string // api_key: KeyInHeader or KeyInQuery
+
+	Username, Password Value // basic
+
+	TokenURL     Value    // oauth2 client credentials
+	ClientID     Value    // oauth2
+	ClientSecret Value    // oauth2
+	Scopes       []string // oauth2
+
+	AccessKey    Value  // aws_signature_v4
+	SecretKey    Value  // aws_signature_v4
+	SessionToken Value  // aws_signature_v4, optional
+	Region       Value  // aws_signature_v4
+	Service      string // aws_signature_v4, e.g. "s3"
+
+	Secret    Value  // hmac
+	Header    string // hmac: header carrying the signature
+	Algorithm string // hmac: sha256 (default) or sha512
+}
+
+// BackoffKind is how the delay between retries grows.
+type BackoffKind string
+
+// The backoff kinds.
+const (
+	BackoffExponential BackoffKind = "exponential"
+	BackoffConstant    BackoffKind = "constant"
+)
+
+// Retry is the retry policy: how many retries follow a failed first attempt and how long
+// to wait before each.
+type Retry struct {
+	Pos        Pos
+	Attempts   int // retries after the first attempt: `3 times` = 3
+	Backoff    BackoffKind
+	Initial    time.Duration   // first delay; 0 means the runtime default (100ms)
+	Multiplier float64         // growth per retry; 0 means the default (2)
+	Max        time.Duration   // cap on one delay; 0 means the runtime default
+	Delays     []time.Duration // explicit schedule (retry_delays); wins over Backoff
+}
+
+// CircuitBreaker opens after too many failures and lets probes through after ResetAfter.
+type CircuitBreaker struct {
+	Pos            Pos
+	Failures       int           // how many failures open it
+	Window         time.Duration // counted over this sliding window; 0 with Consecutive
+	Consecutive    bool          // count consecutive failures instead of a window
+	ResetAfter     time.Duration // how long it stays open before half-open
+	HalfOpenProbes int           // calls let through while half-open; 0 means 1
+	MaxConcurrent  int           // bulkhead: concurrent calls allowed; 0 means no limit
+	NotifyOnOpen   bool
+}
+
+// RateLimit allows Requests calls in any Window-long span.
+type RateLimit struct {
+	Pos      Pos
+	Requests int
+	Window   time.Duration
+	Header   string // response header announcing the remaining quota
+}
+
+// FallbackKind says what a failed call returns instead of an error.
+type FallbackKind string
+
+// The fallback kinds.
+const (
+	FallbackCache   FallbackKind = "cache"
+	FallbackDefault FallbackKind = "default"
+)
+
+// Fallback is what to answer when the circuit is open or every attempt failed.
+type Fallback struct {
+	Pos     Pos
+	Kind    FallbackKind
+	Default any // FallbackDefault: a JSON value
+}
+
+// Idempotency sends an idempotency key with each logical call.
+type Idempotency struct {
+	Pos      Pos
+	Header   string
+	Generate bool
+}
+
+// Batching coalesces concurrent single calls into calls of a batch operation.
+type Batching struct {
+	Pos          Pos
+	Enabled      bool
+	MaxBatchSize int
+	MaxDelay     time.Duration
+	Operation    string // the batch operation's name; empty means the runtime's choice
+}
+
+// Signature is how outbound webhook requests are signed.
+type Signature struct {
+	Pos        Pos
+	Algorithm  string // sha256
+	Header     string // e.g. X-Webhook-Signature
+	SecretFrom string // e.g. endpoint.secret
+}
+
+// DeadLetter keeps deliveries that failed for good.
+type DeadLetter struct {
+	Pos       Pos
+	Enabled   bool
+	Retention time.Duration
+}
+
+// Operation is one named call of an integration.
+type Operation struct {
+	Pos          Pos
+	Name         string
+	Description  string
+	Method       string   // GET, POST, …; "INTERNAL" for operations Junction computes itself
+	Path         string   // with {param} templates
+	PathParams   []string // names of the {param}s in Path, in order
+	Query        []*Field
+	Body         []*Field
+	Headers      []Header
+	BodyType     string // "json" (default) or "binary"
+	Returns      *Type  // nil when not declared
+	Cache        time.Duration
+	Timeout      time.Duration
+	SuccessCodes []int
+	GraphQL      *GraphQL // set for operations of graphql integrations
+}
+
+// MethodInternal marks operations that are not HTTP calls upstream.
+const MethodInternal = "INTERNAL"
+
+// GraphQL is a GraphQL operation's document and variables.
+type GraphQL struct {
+	Kind      string // "query" or "mutation"
+	Document  string
+	Variables []*Field
+}
+
+// Field is a named, typed parameter or member of a shape.
+type Field struct {
+	Pos        Pos
+	Name       string
+	Type       *Type
+	Required   bool
+	HasDefault bool
+	Default    any // a JSON value
+}
+
+// TypeKind classifies a Type.
+type TypeKind string
+
+// The type kinds. Scalars keep the name they were written with in Name.
+const (
+	KindScalar TypeKind = "scalar" // string, integer, decimal, boolean, timestamp, uuid, json, text, …
+	KindList   TypeKind = "list"   // list(T)
+	KindObject TypeKind = "object" // { field: type … }
+	KindEnum   TypeKind = "enum"   // enum(a, b)
+	KindBinary TypeKind = "binary" // raw bytes (returns: binary)
+	KindVoid   TypeKind = "void"   // nothing (returns: void)
+)
+
+// Type is a value's declared type: a field's type or an operation's returns shape.
+type Type struct {
+	Kind   TypeKind
+	Name   string   // scalar name
+	Elem   *Type    // list element
+	Fields []*Field // object members
+	Enum   []string // enum values
+}
+
+// Event is a named event with a payload shape, and where it is published.
+type Event struct {
+	Pos         Pos
+	Name        string
+	Description string
+	Payload     []*Field
+	PublishTo   []Target
+}
+
+// Target is a destination such as slack("#alerts") or webhook("monitoring").
+type Target struct {
+	Pos  Pos
+	Kind string
+	Name string
+}
+
+// Webhook is an outbound webhook declared in configuration (`webhook NAME { … }`).
+type Webhook struct {
+	Pos     Pos
+	Name    string
+	Events  []string
+	URL     Value
+	Method  string
+	Headers []Header
+	Retry   *Retry
+}
+
+// Handler is `on "event" do ACTION "target" [async]`.
+type Handler struct {
+	Pos    Pos
+	Event  string
+	Action string // workflow, integration, webhook or emit
+	Target string
+	Async  bool
+}

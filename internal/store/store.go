@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every backend maps its driver errors onto, so callers can branch with
+// errors.Is without knowing which database is underneath.
+var (
+	// ErrNotFound means the addressed row does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a row with the same unique key already exists.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Role is what a bearer token may do. Admin can do everything a user can, plus
+// administrative actions (token management, circuit resets, replays).
+type Role string
+
+// The roles a token can have.
+const (
+	RoleAdmin Role = "admin"
+	RoleUser  Role = "user"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleUser }
+
+// Token is an API token as stored: never the secret itself, only its hash.
+type Token struct {
+	ID        string     // public identifier, safe to show and to revoke by
+	Name      string     // free text given at creation ("ci", "alice's laptop")
+	Role      Role       // what the token may do
+	Hash      []byte     // SHA-256 of the secret token string
+	CreatedAt time.Time  // UTC
+	RevokedAt *time.Time // nil while the token is valid
+}
+
+// Revoked reports whether the token has been revoked.
+func (t Token) Revoked() bool { return t.RevokedAt != nil }
+
+// TokenCreateParams are the columns of a new token row.
+type TokenCreateParams struct {
+	ID        string
+	Name      string
+	Role      Role
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// Migration is one versioned schema change and whether it has been applied.
+type Migration struct {
+	Version   int64
+	Name      string     // file name of the migration, e.g. "00001_tokens.sql"
+	AppliedAt *time.Time // nil while pending
+}
+
+// Store is Junction's durable state, implemented once per database (SQLite, PostgreSQL).
+// Methods are named noun-then-verb. Every method is safe for concurrent use.
+type Store interface {
+	// Backend names the implementation: "sqlite" or "postgres".
+	Backend() string
+	// Ping checks that the database answers; /readyz uses it.
+	Ping(ctx context.Context) error
+	// Close releases the connection pool. The store is unusable afterwards.
+	Close() error
+
+	// MigrateUp applies every pending embedded migration, in version order, and returns
+	// the ones it applied (empty when the schema was already current).
+	MigrateUp(ctx context.Context) ([]Migration, error)
+	// MigrateStatus lists every embedded migration with its applied time, if any.
+	MigrateStatus(ctx context.Context) ([]Migration, error)
+
+	// TokenCreate stores a new token. ErrConflict if the ID or hash already exists.
+	TokenCreate(ctx context.Context, p TokenCreateParams) (Token, error)
+	// TokenCreateIfNone stores p only if the tokens table holds no row at all (not even a
+	// revoked one), atomically with respect to concurrent callers. It reports whether it
+	// created the token. `serve` uses it to make the first admin token exactly once.
+	TokenCreateIfNone(ctx context.Context, p TokenCreateParams) (bool, error)
+	// TokenGetByHash finds a token by the hash of its secret, revoked or not.
+	// ErrNotFound if no token has that hash.
+	TokenGetByHash(ctx context.Context, hash []byte) (Token, error)
+	// TokenList returns all tokens, oldest first, revoked ones included.
+	TokenList(ctx context.Context) ([]Token, error)
+	// TokenRevoke marks the token revoked at the given time. ErrNotFound if no token has
+	// that ID; revoking an already revoked token is not an error and keeps the first time.
+	TokenRevoke(ctx context.Context, id string, at time.Time) error
+}
