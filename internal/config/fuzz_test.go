@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // FuzzDecode feeds arbitrary bytes to the language parser and the YAML/JSON adapter and
@@ -33,6 +36,7 @@ func FuzzDecode(f *testing.F) {
 		default:
 			name = "fuzz.cai"
 		}
+		defer panicIfSlow(10 * time.Second)()
 		cfg, diags := Decode(name, src)
 		if cfg == nil {
 			t.Fatal("nil config")
@@ -47,4 +51,21 @@ func FuzzDecode(f *testing.F) {
 		}
 		_ = cfg.Summary().String()
 	})
+}
+
+// panicIfSlow turns a hang into a crash with every goroutine's stack: Go's fuzzer has no
+// time limit per input, and a crash is the only failure a fuzz worker reports with its
+// input. Call the returned function when the work is done.
+func panicIfSlow(limit time.Duration) (done func()) {
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-finished:
+		case <-time.After(limit):
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			panic(fmt.Sprintf("input took longer than %v:\n%s", limit, buf[:n]))
+		}
+	}()
+	return func() { close(finished) }
 }

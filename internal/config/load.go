@@ -102,7 +102,7 @@ func Load(paths ...string) (*Config, Diagnostics) {
 	rep := &reporter{}
 	merged := &Config{}
 	for _, p := range paths {
-		src, err := readFile(p)
+		src, err := ReadFile(p)
 		if err != nil {
 			rep.errorf(Pos{File: p}, "%v", err)
 			continue
@@ -114,13 +114,30 @@ func Load(paths ...string) (*Config, Diagnostics) {
 	return merged, rep.diags
 }
 
-func readFile(path string) ([]byte, error) {
+// Merge combines separately decoded configurations and reports the names declared in
+// more than one of them.
+func Merge(cfgs ...*Config) (*Config, Diagnostics) {
+	rep := &reporter{}
+	merged := &Config{}
+	for _, c := range cfgs {
+		merged.add(c)
+	}
+	checkConfig(merged, rep)
+	rep.diags.Sort()
+	return merged, rep.diags
+}
+
+// ReadFile reads a configuration file, refusing directories and oversized files.
+func ReadFile(path string) ([]byte, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read configuration: %w", err)
 	}
 	if info.IsDir() {
 		return nil, fmt.Errorf("cannot read configuration: %s is a directory", path)
+	}
+	if info.Size() > maxFileSize {
+		return nil, fmt.Errorf("cannot read configuration: %s is larger than %d MiB", path, maxFileSize>>20)
 	}
 	return os.ReadFile(path)
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/junctionhq/junction/internal/app"
+	"github.com/junctionhq/junction/internal/server"
+	"github.com/junctionhq/junction/internal/telemetry"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		configs         []string
+		logFormat       string
+		logLevel        string
+		shutdownTimeout = server.DefaultShutdownTimeout
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [-c FILE]... [--addr HOST:PORT]",
+		Short: "Run the Junction server",
+		Long: `Run the Junction server: the HTTP API, /healthz, /readyz and /metrics.
+
+On start it loads the configuration, applies pending storage migrations and, when no API
+token exists yet, creates an admin token and prints it once on stderr.
+
+Signals: SIGINT or SIGTERM stop it gracefully (in-flight requests get --shutdown-timeout to
+finish); SIGHUP reloads the configuration files (a file with errors is rejected and the
+running configuration kept).
+
+An integration whose env(NAME) references are unset or empty starts as "misconfigured": it
+is listed by GET /integrations/status with the reason and is never called.`,
+		Example: `  junction serve -c examples/quickstart.cai
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test junction serve --addr 127.0.0.1:9090`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := telemetry.NewLogger(os.Stderr, logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer func() {
+				signal.Stop(hup) // before close: the signal package must not send on a closed channel
+				close(hup)
+			}()
+			reload := make(chan struct{}, 1)
+			go func() {
+				for range hup {
+					select {
+					case reload <- struct{}{}:
+					default: // a reload is already pending
+					}
+				}
+			}()
+			return app.Serve(ctx, app.Options{
+				ConfigPaths:     configPaths(cmd, configs),
+				DatabaseURL:     fromEnv(cmd, "database-url", "DATABASE_URL"),
+				RedisURL:        fromEnv(cmd, "redis-url", "REDIS_URL"),
+				Addr:            fromEnv(cmd, "addr", "JUNCTION_ADDR"),
+				ShutdownTimeout: shutdownTimeout,
+				Logger:          logger,
+				Stderr:          os.Stderr,
+				LookupEnv:       os.LookupEnv,
+				Reload:          reload,
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&configs, "config", "c", nil, "configuration file; repeat for several (env JUNCTION_CONFIG, ':'-separated)")
+	f.String("addr", "", "listen address (env JUNCTION_ADDR; default "+app.AddrDefault+")")
+	f.String("redis-url", "", "Redis URL for shared rate limits and cache (env REDIS_URL)")
+	addDatabaseFlag(cmd)
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout, "how long in-flight requests may take to finish on shutdown")
+	return cmd
+}

@@ -1,0 +1,190 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/junctionhq/junction/internal/auth"
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/server"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/backend"
+	"github.com/junctionhq/junction/internal/telemetry"
+)
+
+// AddrDefault is where `junction serve` listens unless told otherwise: loopback only, so a
+// first start never exposes the admin API to the network.
+const AddrDefault = "127.0.0.1:8080"
+
+// Options configure Serve. Zero values mean the documented defaults.
+type Options struct {
+	ConfigPaths     []string      // configuration files; none is allowed (an empty model)
+	DatabaseURL     string        // see backend.Open; empty means SQLite junction.db
+	RedisURL        string        // redis:// or rediss://; validated, used by later capabilities
+	Addr            string        // listen address; AddrDefault when empty
+	ShutdownTimeout time.Duration // server.DefaultShutdownTimeout when zero
+	Logger          *slog.Logger
+	// Stderr receives the first admin token, printed once, when the store has no token.
+	Stderr io.Writer
+	// LookupEnv resolves env(NAME) references; os.LookupEnv in production.
+	LookupEnv config.LookupEnv
+	// Reload triggers a configuration reload on each receive (SIGHUP in production).
+	Reload <-chan struct{}
+	// Listening, if set, is called with the bound address once the server accepts
+	// connections (tests listen on port 0 and need the real port).
+	Listening func(net.Addr)
+}
+
+// Serve runs Junction until ctx is cancelled: it loads the configuration, opens and
+// migrates the store, makes the first admin token if there is none, and serves HTTP. It
+// returns nil after a clean shutdown.
+func Serve(ctx context.Context, opts Options) error {
+	start := time.Now()
+	if opts.Addr == "" {
+		opts.Addr = AddrDefault
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = server.DefaultShutdownTimeout
+	}
+	if opts.Logger == nil || opts.LookupEnv == nil || opts.Stderr == nil {
+		return errors.New("app: Logger, LookupEnv and Stderr are required")
+	}
+	log := opts.Logger
+	if err := checkRedisURL(opts.RedisURL); err != nil {
+		return err
+	}
+
+	cfg, err := loadConfig(opts.ConfigPaths, log)
+	if err != nil {
+		return err
+	}
+
+	st, err := backend.Open(ctx, opts.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open storage %s: %w", backend.Describe(opts.DatabaseURL), err)
+	}
+	defer st.Close()
+	applied, err := st.MigrateUp(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate storage: %w", err)
+	}
+	for _, m := range applied {
+		log.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+	if err := announceFirstAdmin(ctx, st, opts.Stderr, log); err != nil {
+		return err
+	}
+
+	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: telemetry.NewRegistry()})
+	if err != nil {
+		return err
+	}
+	srv.SetIntegrations(Statuses(cfg, opts.LookupEnv, log))
+
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	}
+	log.Info("junction serving",
+		"addr", ln.Addr().String(),
+		"storage", backend.Describe(opts.DatabaseURL),
+		"integrations", len(cfg.Integrations),
+		"startup", time.Since(start).Round(time.Millisecond).String())
+	if opts.Listening != nil {
+		opts.Listening(ln.Addr())
+	}
+
+	reloadDone := make(chan struct{})
+	reloadCtx, stopReload := context.WithCancel(ctx)
+	go func() {
+		defer close(reloadDone)
+		watchReload(reloadCtx, opts, srv)
+	}()
+	defer func() {
+		stopReload()
+		<-reloadDone
+	}()
+
+	if err := srv.Serve(ctx, ln, opts.ShutdownTimeout); err != nil {
+		return err
+	}
+	log.Info("junction stopped")
+	return nil
+}
+
+// watchReload re-reads the configuration on each reload request. A configuration with
+// errors is rejected as a whole and the running one stays in force.
+func watchReload(ctx context.Context, opts Options, srv *server.Server) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-opts.Reload:
+			if !ok {
+				return
+			}
+			cfg, err := loadConfig(opts.ConfigPaths, opts.Logger)
+			if err != nil {
+				opts.Logger.Error("configuration reload rejected; keeping the running configuration", "error", err)
+				continue
+			}
+			srv.SetIntegrations(Statuses(cfg, opts.LookupEnv, opts.Logger))
+			opts.Logger.Info("configuration reloaded", "integrations", len(cfg.Integrations))
+		}
+	}
+}
+
+// loadConfig loads the files, logging warnings; errors make it fail with every message.
+func loadConfig(paths []string, log *slog.Logger) (*config.Config, error) {
+	if len(paths) == 0 {
+		return &config.Config{}, nil
+	}
+	cfg, diags := config.Load(paths...)
+	if err := diags.Err(); err != nil {
+		return nil, fmt.Errorf("configuration has errors:\n%w", err)
+	}
+	for _, d := range diags.Filter(config.SeverityWarning) {
+		log.Warn(d.Message, "at", d.Pos.String())
+	}
+	return cfg, nil
+}
+
+// announceFirstAdmin makes an admin token when the store has none at all and prints it
+// once on stderr: the only way into a fresh installation.
+func announceFirstAdmin(ctx context.Context, st store.Store, stderr io.Writer, log *slog.Logger) error {
+	secret, created, err := auth.EnsureFirstAdmin(ctx, st, time.Now())
+	if err != nil {
+		return fmt.Errorf("create first admin token: %w", err)
+	}
+	if created {
+		fmt.Fprintf(stderr, "\nNo API token existed, so Junction created an admin token. It is shown only this once:\n\n    %s\n\nUse it as 'Authorization: Bearer <token>'. Make more with 'junction token create'.\n\n", secret)
+		log.Info("first admin token created")
+	}
+	return nil
+}
+
+func checkRedisURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return fmt.Errorf("REDIS_URL: expected redis://host:port[/db] or rediss://…, found %q", redactURL(raw))
+	}
+	return nil
+}
+
+// redactURL hides a password in a URL for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,15 @@
+// Package auth issues and checks Junction's API bearer tokens.
+//
+// A token has two parts:
+//
+//   - the secret, "jct_" followed by 43 base64url characters (32 bytes from crypto/rand),
+//     which the client sends as "Authorization: Bearer jct_…" and which Junction shows
+//     exactly once, when the token is issued;
+//   - the ID, "tok_" followed by 16 base32 characters, which is public: it appears in
+//     token lists and logs and is what an admin revokes.
+//
+// Only the SHA-256 of the secret is stored. The fixed prefix lets secret scanners spot
+// leaked tokens and lets Authenticate reject garbage without touching the store.
+//
+// Roles are ordered: an admin token may do everything a user token may (see Allows).
+package auth

@@ -1,0 +1,293 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/junctionhq/junction/internal/auth"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/telemetry"
+)
+
+// Timeouts of the http.Server that Serve runs. The API serves small JSON documents to
+// operators and scrapers, so generous but finite limits cost nothing and stop slow or
+// idle clients from pinning connections.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+
+	// DefaultShutdownTimeout is used by Serve when it is given a non-positive timeout.
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
+// Options configure a Server.
+type Options struct {
+	Store        store.Store          // required: tokens and readiness
+	Logger       *slog.Logger         // required: access log and errors
+	Registry     *prometheus.Registry // served at /metrics; default telemetry.NewRegistry()
+	Integrations IntegrationSource    // may be nil (no integrations yet); see SetIntegrations
+	MaxBodyBytes int64                // request body limit; default DefaultMaxBodyBytes
+	Clock        func() time.Time     // default time.Now; tests pin it
+}
+
+// Server is the management API. Build it with New; it is safe for concurrent use.
+type Server struct {
+	store        store.Store
+	logger       *slog.Logger
+	registry     *prometheus.Registry
+	maxBodyBytes int64
+	clock        func() time.Time
+	integrations atomic.Pointer[sourceHolder]
+
+	mux         *http.ServeMux
+	patterns    map[string]bool // every pattern registered on mux, for route labels
+	publicPaths map[string]bool // paths served without a token
+	metrics     *httpMetrics
+	handler     http.Handler
+}
+
+// sourceHolder boxes the interface so it can live in an atomic.Pointer.
+type sourceHolder struct{ src IntegrationSource }
+
+// New validates opts, fills in defaults and builds the routes.
+func New(opts Options) (*Server, error) {
+	var missing []string
+	if opts.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if opts.Logger == nil {
+		missing = append(missing, "Logger")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("server: new: missing required option(s): %s", strings.Join(missing, ", "))
+	}
+	if opts.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("server: new: MaxBodyBytes must not be negative, got %d", opts.MaxBodyBytes)
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Registry == nil {
+		opts.Registry = telemetry.NewRegistry()
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	metrics, err := newHTTPMetrics(opts.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("server: new: %w", err)
+	}
+	s := &Server{
+		store:        opts.Store,
+		logger:       opts.Logger,
+		registry:     opts.Registry,
+		maxBodyBytes: opts.MaxBodyBytes,
+		clock:        opts.Clock,
+		mux:          http.NewServeMux(),
+		patterns:     map[string]bool{},
+		publicPaths:  map[string]bool{},
+		metrics:      metrics,
+	}
+	s.SetIntegrations(opts.Integrations)
+	s.routes()
+	s.handler = s.observe(s.recoverPanics(s.authenticate(http.HandlerFunc(s.dispatch))))
+	return s, nil
+}
+
+// routes registers every endpoint. The table is the API's map.
+func (s *Server) routes() {
+	s.handlePublic("GET /healthz", s.healthz)
+	s.handlePublic("GET /readyz", s.readyz)
+	s.handlePublic("GET /metrics", s.metricsHandler().ServeHTTP)
+
+	s.handle("GET /integrations/status", store.RoleUser, s.integrationStatus)
+
+	s.handle("GET /tokens", store.RoleAdmin, s.listTokens)
+	s.handle("POST /tokens", store.RoleAdmin, s.createToken)
+	s.handle("DELETE /tokens/{id}", store.RoleAdmin, s.revokeToken)
+}
+
+// handlePublic registers a route that needs no token. Its path (the pattern without the
+// method) becomes public for every method, so a wrong method gets 405, not 401.
+func (s *Server) handlePublic(pattern string, h http.HandlerFunc) {
+	_, path, _ := strings.Cut(pattern, " ")
+	s.publicPaths[path] = true
+	s.patterns[pattern] = true
+	s.mux.HandleFunc(pattern, h)
+}
+
+// handle registers a route that needs a token with at least role need.
+func (s *Server) handle(pattern string, need store.Role, h http.HandlerFunc) {
+	s.patterns[pattern] = true
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := tokenFrom(r.Context())
+		if !ok {
+			// authenticate guarantees a token on non-public paths; refusing here keeps a
+			// routing mistake from becoming an open endpoint.
+			WriteProblem(w, r, NewProblem(KindUnauthorized, "authentication required"))
+			return
+		}
+		if !auth.Allows(tok.Role, need) {
+			WriteProblem(w, r, NewProblem(KindForbidden, fmt.Sprintf("this endpoint needs a token with role %q; this token has role %q", need, tok.Role)))
+			return
+		}
+		// Responses to authenticated requests may hold secrets (a new token) or
+		// per-caller data; keep them out of shared caches.
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r)
+	})
+}
+
+// Handler returns the complete HTTP handler: middleware chain and routes.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetIntegrations replaces the source of integration statuses, e.g. after a config
+// reload. nil means "no integrations". Safe to call while requests are being served.
+func (s *Server) SetIntegrations(src IntegrationSource) {
+	if src == nil {
+		s.integrations.Store(nil)
+		return
+	}
+	s.integrations.Store(&sourceHolder{src: src})
+}
+
+func (s *Server) integrationSource() IntegrationSource {
+	if h := s.integrations.Load(); h != nil {
+		return h.src
+	}
+	return nil
+}
+
+// dispatch hands the request to the mux, except when the mux would answer with its own
+// plain-text 404 or 405: those become problem documents (keeping the Allow header).
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// Let the mux's error handler run against a scratch writer to learn what it would
+	// have said; only the status and the Allow header are kept.
+	var rec headerRecorder
+	h.ServeHTTP(&rec, r)
+	if allow := rec.Header().Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		WriteProblem(w, r, NewProblem(KindMethodNotAllowed,
+			fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.Header().Get("Allow"))))
+	default:
+		WriteProblem(w, r, NewProblem(KindNotFound, fmt.Sprintf("no endpoint at %s", r.URL.Path)))
+	}
+}
+
+// headerRecorder is a ResponseWriter that keeps headers and status and drops the body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header {
+	if h.header == nil {
+		h.header = http.Header{}
+	}
+	return h.header
+}
+
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+// writeJSON sends v as application/json with the given status. It encodes before
+// writing the header so an encoding failure can still become a 500 problem.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.internalError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// internalError logs err and sends a 500 problem that does not reveal it.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
+	WriteProblem(w, r, NewProblem(KindInternal, "the server hit an unexpected error; it has been logged"))
+}
+
+// Serve answers requests on ln until ctx is cancelled, then shuts down gracefully:
+// in-flight requests get up to shutdownTimeout (DefaultShutdownTimeout if not positive)
+// to finish, after which remaining connections are closed. It returns nil on a clean
+// stop, and an error if the listener failed or the grace period ran out. Serve closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	if shutdownTimeout <= 0 {
+		shutdownTimeout = DefaultShutdownTimeout
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		// The listener failed before anyone asked us to stop.
+		_ = hs.Close()
+		return fmt.Errorf("server: serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	s.logger.Info("http server shutting down", "grace", shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	shutdownErr := hs.Shutdown(shutdownCtx)
+	// Close drops whatever Shutdown could not drain in time; after a full drain it is a
+	// no-op. Either way no connection outlives Serve.
+	closeErr := hs.Close()
+
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: serve: %w", err)
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("server: graceful shutdown did not finish within %s, connections closed: %w", shutdownTimeout, shutdownErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("server: close: %w", closeErr)
+	}
+	return nil
+}

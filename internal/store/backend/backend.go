@@ -1,0 +1,114 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/postgres"
+	"github.com/junctionhq/junction/internal/store/sqlite"
+)
+
+// DefaultSQLitePath is the SQLite file used when no database URL is given, relative to
+// the working directory.
+const DefaultSQLitePath = "junction.db"
+
+// acceptedForms is quoted in errors, so a wrong setting says what a right one looks like.
+const acceptedForms = "postgres://… or postgresql://… for PostgreSQL; " +
+	"sqlite:PATH, sqlite://PATH, file:PATH, a plain file path, or empty (" + DefaultSQLitePath + ") for SQLite"
+
+// schemeRE matches a URL scheme. Two characters at least, so that a Windows drive letter
+// ("C:\junction.db") still counts as a plain path.
+var schemeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+):`)
+
+// target is what a database URL resolves to.
+type target struct {
+	backend  string // "sqlite" or "postgres"
+	location string // the SQLite file path, or the PostgreSQL URL as given
+}
+
+// parse decides the backend without touching any database.
+func parse(databaseURL string) (target, error) {
+	if databaseURL == "" {
+		return target{"sqlite", DefaultSQLitePath}, nil
+	}
+	m := schemeRE.FindStringSubmatch(databaseURL)
+	if m == nil {
+		return target{"sqlite", databaseURL}, nil
+	}
+	scheme, rest := strings.ToLower(m[1]), databaseURL[len(m[0]):]
+	switch scheme {
+	case "postgres", "postgresql":
+		if !strings.HasPrefix(rest, "//") {
+			return target{}, fmt.Errorf("database URL: %s URLs start with %s://; accepted: %s", scheme, scheme, acceptedForms)
+		}
+		return target{"postgres", databaseURL}, nil
+	case "sqlite", "file":
+		// sqlite:///abs/path and sqlite://rel/path are both common spellings.
+		path := strings.TrimPrefix(rest, "//")
+		if path == "" {
+			return target{}, fmt.Errorf("database URL: %s: has no file path; accepted: %s", scheme, acceptedForms)
+		}
+		return target{"sqlite", path}, nil
+	}
+	// Only the scheme is quoted: the rest may hold a password.
+	return target{}, fmt.Errorf("database URL: unsupported scheme %q; accepted: %s", scheme, acceptedForms)
+}
+
+// Open opens the store databaseURL names (see the package doc for the accepted forms).
+// It does not migrate; call MigrateUp.
+func Open(ctx context.Context, databaseURL string) (store.Store, error) {
+	t, err := parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if t.backend == "postgres" {
+		s, err := postgres.Open(ctx, t.location)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, t.location)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Describe returns databaseURL as a log line may show it: the backend and where it is,
+// with any password removed, e.g. "sqlite junction.db" or
+// "postgres postgres://user@127.0.0.1:5432/test".
+func Describe(databaseURL string) string {
+	t, err := parse(databaseURL)
+	if err != nil {
+		return "invalid database URL: " + err.Error()
+	}
+	if t.backend == "sqlite" {
+		return "sqlite " + t.location
+	}
+	u, err := url.Parse(t.location)
+	if err != nil {
+		// url's error quotes the whole URL, password included.
+		return "postgres (unparseable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	q := u.Query()
+	removed := false
+	for k := range q {
+		// password and sslpassword; keys are case-sensitive to libpq, but be generous.
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Del(k)
+			removed = true
+		}
+	}
+	if removed {
+		u.RawQuery = q.Encode()
+	}
+	return "postgres " + u.String()
+}

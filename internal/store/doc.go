@@ -1,0 +1,6 @@
+// Package store defines Junction's storage interface, Store, and the sentinel errors
+// (ErrNotFound, ErrConflict) every implementation maps its driver errors onto, so the rest
+// of the server never depends on a particular database. The implementations live in
+// sub-packages (sqlite, postgres); package backend picks one from a database URL, and
+// package storetest holds the conformance suite both must pass.
+package store
