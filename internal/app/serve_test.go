@@ -1,0 +1,113 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a bytes.Buffer safe for the server's and the test's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeStopsWithoutLeaks runs Serve in-process on a fresh SQLite file, reloads its
+// configuration, cancels it, and lets goleak check that every goroutine it started ended.
+func TestServeStopsWithoutLeaks(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "c.cai")
+	if err := os.WriteFile(cfgPath, []byte(`integration A { base_url: "https://a.example.com" }`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs, stderr syncBuffer
+	reload := make(chan struct{})
+	addr := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Serve(ctx, Options{
+			ConfigPaths: []string{cfgPath},
+			DatabaseURL: filepath.Join(dir, "j.db"),
+			Addr:        "127.0.0.1:0",
+			Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
+			Stderr:      &stderr,
+			LookupEnv:   func(string) (string, bool) { return "", false },
+			Reload:      reload,
+			Listening:   func(a net.Addr) { addr <- a },
+		})
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a.String()
+	case err := <-errc:
+		t.Fatalf("Serve returned early: %v\n%s", err, logs.String())
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(stderr.String(), "jct_") {
+		t.Errorf("first admin token not printed on stderr: %q", stderr.String())
+	}
+
+	reload <- struct{}{}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "configuration reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("reload not logged:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Serve after cancel: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+func TestServeRejectsBadOptions(t *testing.T) {
+	err := Serve(context.Background(), Options{})
+	if err == nil || !strings.Contains(err.Error(), "required") {
+		t.Errorf("Serve without logger: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	err = Serve(context.Background(), Options{Logger: logger, Stderr: io.Discard, LookupEnv: os.LookupEnv, RedisURL: "redis//nope"})
+	if err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+		t.Errorf("bad REDIS_URL: %v", err)
+	}
+}
