@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -49,6 +51,46 @@ type TokenCreateParams struct {
 	Hash      []byte
 	CreatedAt time.Time
 }
+
+// NewToken validates p and returns the token exactly as a backend stores and reads it
+// back, so TokenCreate can return what later reads return. Both backends share it, so
+// they accept the same input.
+func NewToken(p TokenCreateParams) (Token, error) {
+	switch {
+	case p.ID == "":
+		return Token{}, errors.New("empty id")
+	case !p.Role.Valid():
+		return Token{}, fmt.Errorf("invalid role %q", p.Role)
+	case len(p.Hash) == 0:
+		return Token{}, errors.New("empty hash")
+	}
+	if err := CheckTime(p.CreatedAt); err != nil {
+		return Token{}, fmt.Errorf("created at: %w", err)
+	}
+	return Token{
+		ID:        p.ID,
+		Name:      p.Name,
+		Role:      p.Role,
+		Hash:      bytes.Clone(p.Hash),
+		CreatedAt: NormalizeTime(p.CreatedAt),
+	}, nil
+}
+
+// CheckTime rejects times a backend cannot store faithfully: SQLite's sortable text layout
+// has four-digit years, and the zero time is almost certainly a caller's bug.
+func CheckTime(t time.Time) error {
+	if t.IsZero() {
+		return errors.New("zero time")
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return fmt.Errorf("year %d outside 1-9999", y)
+	}
+	return nil
+}
+
+// NormalizeTime keeps what every backend keeps: UTC at microsecond precision (PostgreSQL's
+// timestamptz resolution).
+func NormalizeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // Migration is one versioned schema change and whether it has been applied.
 type Migration struct {

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -168,7 +167,7 @@ func (l advisoryLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
 
 // TokenCreate implements store.Store.
 func (s *Store) TokenCreate(ctx context.Context, p store.TokenCreateParams) (store.Token, error) {
-	t, err := newToken(p)
+	t, err := store.NewToken(p)
 	if err != nil {
 		return store.Token{}, fmt.Errorf("postgres: token create: %w", err)
 	}
@@ -183,7 +182,7 @@ func (s *Store) TokenCreate(ctx context.Context, p store.TokenCreateParams) (sto
 // it, and the check and the insert see the same table. Without it two READ COMMITTED
 // transactions could both see an empty table and both insert.
 func (s *Store) TokenCreateIfNone(ctx context.Context, p store.TokenCreateParams) (bool, error) {
-	t, err := newToken(p)
+	t, err := store.NewToken(p)
 	if err != nil {
 		return false, fmt.Errorf("postgres: token create if none: %w", err)
 	}
@@ -236,11 +235,11 @@ func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
 
 // TokenRevoke implements store.Store. COALESCE keeps the first revocation time.
 func (s *Store) TokenRevoke(ctx context.Context, id string, at time.Time) error {
-	if err := checkTime(at); err != nil {
+	if err := store.CheckTime(at); err != nil {
 		return fmt.Errorf("postgres: token revoke %q: %w", id, err)
 	}
 	tag, err := s.pool.Exec(ctx,
-		`UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, normalizeTime(at), id)
+		`UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, store.NormalizeTime(at), id)
 	if err != nil {
 		return fmt.Errorf("postgres: token revoke %q: %w", id, err)
 	}
@@ -296,43 +295,6 @@ func scanToken(row pgx.Row) (store.Token, error) {
 	}
 	return t, nil
 }
-
-// newToken validates p and returns the row as it will read back: UTC, microseconds.
-func newToken(p store.TokenCreateParams) (store.Token, error) {
-	switch {
-	case p.ID == "":
-		return store.Token{}, errors.New("empty id")
-	case !p.Role.Valid():
-		return store.Token{}, fmt.Errorf("invalid role %q", p.Role)
-	case len(p.Hash) == 0:
-		return store.Token{}, errors.New("empty hash")
-	}
-	if err := checkTime(p.CreatedAt); err != nil {
-		return store.Token{}, fmt.Errorf("created at: %w", err)
-	}
-	return store.Token{
-		ID:        p.ID,
-		Name:      p.Name,
-		Role:      p.Role,
-		Hash:      bytes.Clone(p.Hash),
-		CreatedAt: normalizeTime(p.CreatedAt),
-	}, nil
-}
-
-// checkTime applies the SQLite backend's limits, so both accept the same times; the zero
-// time is rejected as almost certainly a caller's bug.
-func checkTime(t time.Time) error {
-	if t.IsZero() {
-		return errors.New("zero time")
-	}
-	if y := t.UTC().Year(); y < 1 || y > 9999 {
-		return fmt.Errorf("year %d outside 1-9999", y)
-	}
-	return nil
-}
-
-// normalizeTime keeps what timestamptz keeps, so TokenCreate returns what reads return.
-func normalizeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // fromGoose converts goose's status list, which is already in version order.
 func fromGoose(status []*goose.MigrationStatus) []store.Migration {

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"embed"
@@ -176,7 +175,7 @@ func (s *Store) MigrateStatus(ctx context.Context) ([]store.Migration, error) {
 
 // TokenCreate implements store.Store.
 func (s *Store) TokenCreate(ctx context.Context, p store.TokenCreateParams) (store.Token, error) {
-	t, err := newToken(p)
+	t, err := store.NewToken(p)
 	if err != nil {
 		return store.Token{}, fmt.Errorf("sqlite: token create: %w", err)
 	}
@@ -190,7 +189,7 @@ func (s *Store) TokenCreate(ctx context.Context, p store.TokenCreateParams) (sto
 // TokenCreateIfNone implements store.Store. The check and the insert share one
 // BEGIN IMMEDIATE transaction, which holds the write lock of the file throughout.
 func (s *Store) TokenCreateIfNone(ctx context.Context, p store.TokenCreateParams) (bool, error) {
-	t, err := newToken(p)
+	t, err := store.NewToken(p)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: token create if none: %w", err)
 	}
@@ -252,7 +251,7 @@ func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
 
 // TokenRevoke implements store.Store. COALESCE keeps the first revocation time.
 func (s *Store) TokenRevoke(ctx context.Context, id string, at time.Time) error {
-	if err := checkTime(at); err != nil {
+	if err := store.CheckTime(at); err != nil {
 		return fmt.Errorf("sqlite: token revoke %q: %w", id, err)
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
@@ -342,43 +341,7 @@ func scanToken(row scanner) (store.Token, error) {
 	return t, nil
 }
 
-// newToken validates p and returns the row as it will read back: UTC, microseconds.
-func newToken(p store.TokenCreateParams) (store.Token, error) {
-	switch {
-	case p.ID == "":
-		return store.Token{}, errors.New("empty id")
-	case !p.Role.Valid():
-		return store.Token{}, fmt.Errorf("invalid role %q", p.Role)
-	case len(p.Hash) == 0:
-		return store.Token{}, errors.New("empty hash")
-	}
-	if err := checkTime(p.CreatedAt); err != nil {
-		return store.Token{}, fmt.Errorf("created at: %w", err)
-	}
-	return store.Token{
-		ID:        p.ID,
-		Name:      p.Name,
-		Role:      p.Role,
-		Hash:      bytes.Clone(p.Hash),
-		CreatedAt: normalizeTime(p.CreatedAt),
-	}, nil
-}
-
-// checkTime rejects times the four-digit-year layout cannot hold in sortable form; the
-// zero time is rejected as almost certainly a caller's bug.
-func checkTime(t time.Time) error {
-	if t.IsZero() {
-		return errors.New("zero time")
-	}
-	if y := t.UTC().Year(); y < 1 || y > 9999 {
-		return fmt.Errorf("year %d outside 1-9999", y)
-	}
-	return nil
-}
-
-func normalizeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-func formatTime(t time.Time) string { return normalizeTime(t).Format(timeLayout) }
+func formatTime(t time.Time) string { return store.NormalizeTime(t).Format(timeLayout) }
 
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(timeLayout, s)
