@@ -10,8 +10,12 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/junctionhq/junction/internal/auth"
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/backend"
@@ -81,11 +85,35 @@ func Serve(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: telemetry.NewRegistry()})
+	rdb, err := openRedis(ctx, opts.RedisURL)
 	if err != nil {
 		return err
 	}
-	srv.SetIntegrations(Statuses(cfg, opts.LookupEnv, log))
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	bus := event.New(log)
+	defer bus.Close()
+	registry := telemetry.NewRegistry()
+	metrics, err := integration.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
+	newRuntime := func(cfg *config.Config) (*integration.Runtime, error) {
+		return integration.New(cfg, integration.Options{
+			LookupEnv: opts.LookupEnv, Logger: log, Metrics: metrics, Bus: bus, Redis: rdb,
+		})
+	}
+	rt, err := newRuntime(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { rt.Close() }()
+
+	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: registry, Gateway: rt})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -104,7 +132,18 @@ func Serve(ctx context.Context, opts Options) error {
 	reloadCtx, stopReload := context.WithCancel(ctx)
 	go func() {
 		defer close(reloadDone)
-		watchReload(reloadCtx, opts, srv)
+		watchReload(reloadCtx, opts, func(cfg *config.Config) error {
+			next, err := newRuntime(cfg)
+			if err != nil {
+				return err
+			}
+			srv.SetGateway(next)
+			// Calls already running keep the old runtime until they finish; closing it
+			// flushes its batches.
+			rt.Close()
+			rt = next
+			return nil
+		})
 	}()
 	defer func() {
 		stopReload()
@@ -118,9 +157,9 @@ func Serve(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// watchReload re-reads the configuration on each reload request. A configuration with
-// errors is rejected as a whole and the running one stays in force.
-func watchReload(ctx context.Context, opts Options, srv *server.Server) {
+// watchReload re-reads the configuration on each reload request and hands it to apply.
+// A configuration with errors is rejected as a whole and the running one stays in force.
+func watchReload(ctx context.Context, opts Options, apply func(*config.Config) error) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -134,7 +173,10 @@ func watchReload(ctx context.Context, opts Options, srv *server.Server) {
 				opts.Logger.Error("configuration reload rejected; keeping the running configuration", "error", err)
 				continue
 			}
-			srv.SetIntegrations(Statuses(cfg, opts.LookupEnv, opts.Logger))
+			if err := apply(cfg); err != nil {
+				opts.Logger.Error("configuration reload failed; keeping the running configuration", "error", err)
+				continue
+			}
 			opts.Logger.Info("configuration reloaded", "integrations", len(cfg.Integrations))
 		}
 	}
@@ -178,6 +220,28 @@ func checkRedisURL(raw string) error {
 		return fmt.Errorf("REDIS_URL: expected redis://host:port[/db] or rediss://…, found %q", redactURL(raw))
 	}
 	return nil
+}
+
+// openRedis connects to REDIS_URL when it is set. Rate limits and the response cache are
+// then shared by every Junction process using that Redis; a Redis that does not answer
+// at start-up stops the start, since running with local limits would silently multiply
+// the allowed rate by the number of processes.
+func openRedis(ctx context.Context, raw string) (*redis.Client, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	o, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL %s: %w", redactURL(raw), err)
+	}
+	c := redis.NewClient(o)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("REDIS_URL %s does not answer: %w", redactURL(raw), err)
+	}
+	return c, nil
 }
 
 // redactURL hides a password in a URL for messages.

@@ -25,8 +25,21 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 // It returns nil on success; otherwise the problem to send. Handlers call it for every
 // request with a body so clients see one consistent set of rules.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) *Problem {
-	if p := checkJSONContentType(r.Header.Get("Content-Type")); p != nil {
+	data, p := readJSONBody(w, r, limit)
+	if p != nil {
 		return p
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		p := invalid("request body is empty; expected a JSON object", FieldError{Field: "", Detail: "empty body"})
+		return &p
+	}
+	return decodeBody(data, dst, false)
+}
+
+// readJSONBody checks the media type and reads the body up to limit bytes.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
+	if p := checkJSONContentType(r.Header.Get("Content-Type")); p != nil {
+		return nil, p
 	}
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
@@ -37,18 +50,22 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) *P
 	if err != nil {
 		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			p := NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)).With("limit_bytes", mbe.Limit)
-			return &p
+			return nil, &p
 		}
 		p := invalid("could not read the request body", FieldError{Field: "", Detail: "body could not be read"})
-		return &p
+		return nil, &p
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		p := invalid("request body is empty; expected a JSON object", FieldError{Field: "", Detail: "empty body"})
-		return &p
-	}
+	return data, nil
+}
 
+// decodeBody decodes exactly one JSON value into dst, rejecting unknown members and
+// trailing data. useNumber keeps numbers as json.Number (exact, for values passed on).
+func decodeBody(data []byte, dst any, useNumber bool) *Problem {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
+	if useNumber {
+		dec.UseNumber()
+	}
 	if err := dec.Decode(dst); err != nil {
 		return decodeProblem(data, err)
 	}

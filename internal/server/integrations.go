@@ -1,11 +1,6 @@
 package server
 
-import (
-	"cmp"
-	"net/http"
-	"slices"
-	"time"
-)
+import "time"
 
 // Integration health states reported in IntegrationStatus.Status.
 const (
@@ -15,7 +10,8 @@ const (
 	StatusMisconfigured = "misconfigured"
 )
 
-// IntegrationStatus is the health of one configured integration as the API reports it.
+// IntegrationStatus is one row of GET /integrations/status, as seed 003 defines it (and
+// the reason, when an integration is misconfigured).
 type IntegrationStatus struct {
 	Name          string     `json:"name"`
 	Type          string     `json:"type"`
@@ -25,24 +21,4 @@ type IntegrationStatus struct {
 	LastSuccessAt *time.Time `json:"last_success_at"`
 	LastFailureAt *time.Time `json:"last_failure_at"`
 	Reason        string     `json:"reason,omitempty"`
-}
-
-// IntegrationSource reports the current status of every integration. It is called on
-// each GET /integrations/status, concurrently, so it must be safe for concurrent use and
-// cheap (a snapshot, not a round of health checks).
-type IntegrationSource interface {
-	IntegrationStatuses() []IntegrationStatus
-}
-
-// integrationStatus answers GET /integrations/status.
-func (s *Server) integrationStatus(w http.ResponseWriter, r *http.Request) {
-	// Always a list, never null: clients iterate without a nil check.
-	list := []IntegrationStatus{}
-	if src := s.integrationSource(); src != nil {
-		// Copy before sorting: the slice belongs to the source.
-		list = append(list, src.IntegrationStatuses()...)
-	}
-	// A stable order makes the output diffable and pages reproducible.
-	slices.SortStableFunc(list, func(a, b IntegrationStatus) int { return cmp.Compare(a.Name, b.Name) })
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"integrations": list})
 }

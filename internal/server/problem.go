@@ -44,6 +44,16 @@ var kindInfo = map[Kind]struct {
 	KindUnsupportedMediaType: {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	KindInternal:             {http.StatusInternalServerError, "Internal server error"},
 	KindUnavailable:          {http.StatusServiceUnavailable, "Service unavailable"},
+
+	// Failures of calls through the gateway (see gateway.go).
+	KindCircuitOpen:   {http.StatusServiceUnavailable, "Circuit open"},
+	KindBulkheadFull:  {http.StatusServiceUnavailable, "Too many concurrent calls"},
+	KindRateLimited:   {http.StatusTooManyRequests, "Rate limited"},
+	KindTimeout:       {http.StatusGatewayTimeout, "Upstream timeout"},
+	KindUnreachable:   {http.StatusBadGateway, "Upstream unreachable"},
+	KindGraphQL:       {http.StatusBadGateway, "GraphQL errors"},
+	KindUpstreamBad:   {http.StatusBadGateway, "Invalid upstream response"},
+	KindMisconfigured: {http.StatusServiceUnavailable, "Integration misconfigured"},
 }
 
 // TypeURI is the problem type URI of the kind.

@@ -39,7 +39,7 @@ type Options struct {
 	Store        store.Store          // required: tokens and readiness
 	Logger       *slog.Logger         // required: access log and errors
 	Registry     *prometheus.Registry // served at /metrics; default telemetry.NewRegistry()
-	Integrations IntegrationSource    // may be nil (no integrations yet); see SetIntegrations
+	Gateway      Gateway              // the integration runtime; may be nil (none configured); see SetGateway
 	MaxBodyBytes int64                // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time     // default time.Now; tests pin it
 }
@@ -51,7 +51,7 @@ type Server struct {
 	registry     *prometheus.Registry
 	maxBodyBytes int64
 	clock        func() time.Time
-	integrations atomic.Pointer[sourceHolder]
+	gw           atomic.Pointer[gatewayHolder]
 
 	mux         *http.ServeMux
 	patterns    map[string]bool // every pattern registered on mux, for route labels
@@ -60,8 +60,8 @@ type Server struct {
 	handler     http.Handler
 }
 
-// sourceHolder boxes the interface so it can live in an atomic.Pointer.
-type sourceHolder struct{ src IntegrationSource }
+// gatewayHolder boxes the interface so it can live in an atomic.Pointer.
+type gatewayHolder struct{ gw Gateway }
 
 // New validates opts, fills in defaults and builds the routes.
 func New(opts Options) (*Server, error) {
@@ -102,7 +102,7 @@ func New(opts Options) (*Server, error) {
 		publicPaths:  map[string]bool{},
 		metrics:      metrics,
 	}
-	s.SetIntegrations(opts.Integrations)
+	s.SetGateway(opts.Gateway)
 	s.routes()
 	s.handler = s.observe(s.recoverPanics(s.authenticate(http.HandlerFunc(s.dispatch))))
 	return s, nil
@@ -114,7 +114,7 @@ func (s *Server) routes() {
 	s.handlePublic("GET /readyz", s.readyz)
 	s.handlePublic("GET /metrics", s.metricsHandler().ServeHTTP)
 
-	s.handle("GET /integrations/status", store.RoleUser, s.integrationStatus)
+	s.gatewayRoutes()
 
 	s.handle("GET /tokens", store.RoleAdmin, s.listTokens)
 	s.handle("POST /tokens", store.RoleAdmin, s.createToken)
@@ -155,19 +155,19 @@ func (s *Server) handle(pattern string, need store.Role, h http.HandlerFunc) {
 // Handler returns the complete HTTP handler: middleware chain and routes.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// SetIntegrations replaces the source of integration statuses, e.g. after a config
-// reload. nil means "no integrations". Safe to call while requests are being served.
-func (s *Server) SetIntegrations(src IntegrationSource) {
-	if src == nil {
-		s.integrations.Store(nil)
+// SetGateway replaces the integration runtime, e.g. after a configuration reload. nil
+// means "no integrations". Safe to call while requests are being served.
+func (s *Server) SetGateway(gw Gateway) {
+	if gw == nil {
+		s.gw.Store(nil)
 		return
 	}
-	s.integrations.Store(&sourceHolder{src: src})
+	s.gw.Store(&gatewayHolder{gw: gw})
 }
 
-func (s *Server) integrationSource() IntegrationSource {
-	if h := s.integrations.Load(); h != nil {
-		return h.src
+func (s *Server) gateway() Gateway {
+	if h := s.gw.Load(); h != nil {
+		return h.gw
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -490,60 +488,6 @@ func TestAccessLog(t *testing.T) {
 	if strings.Contains(logs, e.user) || strings.Contains(strings.ToLower(logs), "authorization") {
 		t.Errorf("access log carries credentials: %s", logs)
 	}
-}
-
-type fixedSource []server.IntegrationStatus
-
-func (f fixedSource) IntegrationStatuses() []server.IntegrationStatus { return f }
-
-func TestIntegrationStatus(t *testing.T) {
-	e := newEnv(t)
-	resp := e.req("GET", "/integrations/status", e.user, "")
-	if resp.StatusCode != 200 || strings.TrimSpace(string(resp.body)) != `{"integrations":[]}` {
-		t.Fatalf("no source: %d %s", resp.StatusCode, resp.body)
-	}
-
-	ok := testNow.Add(-time.Minute)
-	e.srv.SetIntegrations(fixedSource{
-		{Name: "stripe", Type: "http", Status: server.StatusDegraded, CircuitState: "half-open", ErrorRate: 0.25, LastSuccessAt: &ok, LastFailureAt: &testNow, Reason: "slow"},
-		{Name: "crm", Type: "http", Status: server.StatusHealthy, CircuitState: "closed", LastSuccessAt: &ok},
-	})
-	resp = e.req("GET", "/integrations/status", e.admin, "")
-	want := `{"integrations":[` +
-		`{"name":"crm","type":"http","status":"healthy","circuit_state":"closed","error_rate":0,"last_success_at":"2025-03-14T15:08:26Z","last_failure_at":null},` +
-		`{"name":"stripe","type":"http","status":"degraded","circuit_state":"half-open","error_rate":0.25,"last_success_at":"2025-03-14T15:08:26Z","last_failure_at":"2025-03-14T15:09:26Z","reason":"slow"}]}`
-	if got := strings.TrimSpace(string(resp.body)); got != want {
-		t.Errorf("statuses:\n got %s\nwant %s", got, want)
-	}
-
-	e.srv.SetIntegrations(nil)
-	if resp := e.req("GET", "/integrations/status", e.user, ""); strings.TrimSpace(string(resp.body)) != `{"integrations":[]}` {
-		t.Errorf("after SetIntegrations(nil): %s", resp.body)
-	}
-}
-
-// Swapping the source while requests run must be race-free (run with -race).
-func TestSetIntegrationsConcurrent(t *testing.T) {
-	e := newEnv(t).start()
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			e.srv.SetIntegrations(fixedSource{{Name: fmt.Sprint(i), Status: server.StatusHealthy}})
-		}
-	})
-	for range 20 {
-		if resp := e.req("GET", "/integrations/status", e.user, ""); resp.StatusCode != 200 {
-			t.Errorf("status %d", resp.StatusCode)
-		}
-	}
-	close(stop)
-	wg.Wait()
 }
 
 func TestServeStopsOnCancel(t *testing.T) {

@@ -1,0 +1,162 @@
+package event
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Event is one occurrence. Data holds the payload fields declared for the event type
+// (for IntegrationCircuitOpened: integration, failures, opened_at).
+type Event struct {
+	Type string
+	Time time.Time
+	Data map[string]any
+}
+
+// The event types Junction itself publishes.
+const (
+	IntegrationCircuitOpened = "IntegrationCircuitOpened"
+	IntegrationCircuitClosed = "IntegrationCircuitClosed"
+)
+
+// QueueSizeDefault is each subscriber's queue length.
+const QueueSizeDefault = 1024
+
+// Bus fans events out to subscribers. The zero value is not usable; call New.
+type Bus struct {
+	log     *slog.Logger
+	mu      sync.Mutex
+	subs    map[*subscriber]struct{}
+	closed  bool
+	dropped atomic.Int64
+}
+
+type subscriber struct {
+	match   func(Event) bool
+	handle  func(Event)
+	mu      sync.Mutex
+	queue   []Event
+	limit   int
+	wake    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+// New returns an empty bus.
+func New(log *slog.Logger) *Bus {
+	return &Bus{log: log, subs: map[*subscriber]struct{}{}}
+}
+
+// Subscribe calls handle, on a goroutine of its own, for every published event for which
+// match returns true (nil matches everything). The returned function unsubscribes and
+// waits until the handler has returned.
+func (b *Bus) Subscribe(match func(Event) bool, handle func(Event)) (unsubscribe func()) {
+	if match == nil {
+		match = func(Event) bool { return true }
+	}
+	s := &subscriber{
+		match: match, handle: handle, limit: QueueSizeDefault,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		close(s.stopped)
+		return func() {}
+	}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	go s.run()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, s)
+			b.mu.Unlock()
+			close(s.stop)
+			<-s.stopped
+		})
+	}
+}
+
+// Publish hands e to every matching subscriber without waiting for any of them. A zero
+// Time is set to now.
+func (b *Bus) Publish(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		if !s.match(e) {
+			continue
+		}
+		if s.enqueue(e) {
+			if n := b.dropped.Add(1); n == 1 || n%1000 == 0 {
+				b.log.Warn("event subscriber too slow: oldest queued event dropped", "type", e.Type, "dropped_total", n)
+			}
+		}
+	}
+}
+
+// Dropped reports how many events were dropped because a subscriber's queue was full.
+func (b *Bus) Dropped() int64 { return b.dropped.Load() }
+
+// Close unsubscribes everyone, waiting for handlers to finish what they are doing (events
+// still queued are discarded). Publish after Close does nothing.
+func (b *Bus) Close() {
+	b.mu.Lock()
+	b.closed = true
+	subs := b.subs
+	b.subs = map[*subscriber]struct{}{}
+	b.mu.Unlock()
+	for s := range subs {
+		close(s.stop)
+		<-s.stopped
+	}
+}
+
+// enqueue adds e, dropping the oldest queued event when full; it reports a drop.
+func (s *subscriber) enqueue(e Event) (dropped bool) {
+	s.mu.Lock()
+	if len(s.queue) >= s.limit {
+		s.queue = s.queue[1:]
+		dropped = true
+	}
+	s.queue = append(s.queue, e)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return dropped
+}
+
+func (s *subscriber) run() {
+	defer close(s.stopped)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			if len(s.queue) == 0 {
+				s.mu.Unlock()
+				break
+			}
+			e := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			s.handle(e)
+		}
+	}
+}

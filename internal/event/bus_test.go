@@ -1,0 +1,84 @@
+package event
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestPublishReachesMatchingSubscribers(t *testing.T) {
+	b := New(quiet())
+	defer b.Close()
+	var mu sync.Mutex
+	var all, opened []string
+	done := make(chan struct{}, 10)
+	unsubAll := b.Subscribe(nil, func(e Event) {
+		mu.Lock()
+		all = append(all, e.Type)
+		mu.Unlock()
+		done <- struct{}{}
+	})
+	defer unsubAll()
+	b.Subscribe(func(e Event) bool { return e.Type == IntegrationCircuitOpened }, func(e Event) {
+		mu.Lock()
+		opened = append(opened, e.Data["integration"].(string))
+		mu.Unlock()
+		done <- struct{}{}
+	})
+	b.Publish(Event{Type: IntegrationCircuitOpened, Data: map[string]any{"integration": "GitHub"}})
+	b.Publish(Event{Type: IntegrationCircuitClosed, Data: map[string]any{"integration": "GitHub"}})
+	for range 3 {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("events not delivered")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(all) != 2 || all[0] != IntegrationCircuitOpened || all[1] != IntegrationCircuitClosed {
+		t.Errorf("all = %v (order must be kept per subscriber)", all)
+	}
+	if len(opened) != 1 || opened[0] != "GitHub" {
+		t.Errorf("opened = %v", opened)
+	}
+}
+
+func TestSlowSubscriberDoesNotBlockPublisher(t *testing.T) {
+	b := New(quiet())
+	defer b.Close()
+	release := make(chan struct{})
+	b.Subscribe(nil, func(Event) { <-release })
+	for range QueueSizeDefault + 10 {
+		b.Publish(Event{Type: "x"}) // must return although the handler is stuck
+	}
+	if b.Dropped() < 9 {
+		t.Errorf("dropped = %d, want the overflow counted", b.Dropped())
+	}
+	close(release)
+}
+
+func TestUnsubscribeAndClose(t *testing.T) {
+	b := New(quiet())
+	got := make(chan Event, 1)
+	unsub := b.Subscribe(nil, func(e Event) { got <- e })
+	unsub()
+	unsub() // idempotent
+	b.Publish(Event{Type: "x"})
+	select {
+	case <-got:
+		t.Fatal("delivered after unsubscribe")
+	case <-time.After(20 * time.Millisecond):
+	}
+	b.Close()
+	b.Publish(Event{Type: "y"})
+	b.Subscribe(nil, func(Event) {})()
+}

@@ -1,0 +1,79 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kind classifies Junction's own failures of a call, so the server can map each to one
+// stable problem type and status. Upstream answers (a 404 or 500 from GitHub) are not
+// errors of Junction: they come back as a Result with the upstream's status.
+type Kind string
+
+// The failure kinds of a call.
+const (
+	KindUnknownIntegration Kind = "unknown-integration" // 404
+	KindUnknownOperation   Kind = "unknown-operation"   // 404
+	KindInvalidParams      Kind = "invalid-parameters"  // 400: missing, unknown or mistyped parameters
+	KindMisconfigured      Kind = "integration-misconfigured"
+	KindCircuitOpen        Kind = "circuit-open"         // 503, Retry-After
+	KindBulkheadFull       Kind = "bulkhead-full"        // 503
+	KindRateLimited        Kind = "rate-limited"         // 429, Retry-After
+	KindTimeout            Kind = "upstream-timeout"     // 504
+	KindUnreachable        Kind = "upstream-unreachable" // 502: connection failures after retries
+	KindGraphQL            Kind = "graphql-errors"       // 502: the GraphQL response carried errors
+	KindUpstreamInvalid    Kind = "upstream-invalid"     // 502: unreadable or oversized upstream answer
+)
+
+// Error is a failed call. Field-level problems of the parameters are in Params.
+type Error struct {
+	Kind        Kind
+	Integration string
+	Operation   string
+	Detail      string
+	RetryAfter  time.Duration  // for circuit-open and rate-limited
+	Params      []ParamError   // for invalid-parameters
+	GraphQL     []any          // for graphql-errors: the upstream's errors array
+	Attempts    int            // attempts made before giving up
+	Err         error          // the cause, if any
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s.%s: %s", e.Integration, e.Operation, e.Detail)
+	if e.Err != nil && !strings.Contains(e.Detail, e.Err.Error()) {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ParamError names one offending parameter.
+type ParamError struct {
+	Param  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// KindOf returns the Kind of a call error, or "" for other errors.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return ""
+}
+
+func invalidParams(in, op string, problems []ParamError) *Error {
+	sort.Slice(problems, func(i, j int) bool { return problems[i].Param < problems[j].Param })
+	names := make([]string, len(problems))
+	for i, p := range problems {
+		names[i] = p.Param
+	}
+	return &Error{
+		Kind: KindInvalidParams, Integration: in, Operation: op, Params: problems,
+		Detail: "invalid parameters: " + strings.Join(names, ", "),
+	}
+}

@@ -1,0 +1,499 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/policy/breaker"
+	"github.com/junctionhq/junction/internal/policy/cache"
+	"github.com/junctionhq/junction/internal/policy/ratelimit"
+	"github.com/junctionhq/junction/internal/policy/retry"
+)
+
+// The pipeline of one logical call, in this order (the README documents it):
+//
+//  1. credentials are resolved (at start-up) and applied to every attempt
+//  2. idempotency key: the caller's, else one generated for the whole logical call
+//  3. cache lookup (GET with a TTL, or with `fallback: cache`): a fresh hit answers;
+//     concurrent misses of one key make a single upstream call
+//  4. per attempt: rate limit (wait while the deadline allows, else 429), circuit breaker
+//     (open → no call), then the upstream request with the attempt's own timeout; a 401
+//     refreshes OAuth2 credentials once
+//  5. retry on retryable outcomes with back-off and Retry-After, POST/PATCH only with an
+//     idempotency key
+//  6. response check: GraphQL errors fail the call; the `returns` contract is checked
+//  7. a success is cached; a failure (circuit open, unreachable, timeout, 5xx) is answered
+//     by the fallback, if one is configured
+//
+// Rate limit and breaker are consulted on every attempt, because every attempt is a
+// request the upstream sees and a failure it may be suffering from.
+
+// Result is the answer to a call: the upstream's status, headers and body, and what the
+// policies did.
+type Result struct {
+	Status   int
+	Header   http.Header
+	Body     []byte
+	Attempts int    // upstream requests made for this caller (0 for cache hits and shared calls)
+	Cache    string // hit, miss, stale (served as fallback) or bypass (not cacheable)
+	Circuit  string // closed, open or half-open after the call
+	Fallback string // "", "cache" or "default"
+	// ContractMismatches lists how the response differs from the declared `returns`.
+	ContractMismatches []string
+}
+
+// The cache outcomes of a call (header X-Junction-Cache).
+const (
+	CacheHit    = "hit"
+	CacheMiss   = "miss"
+	CacheStale  = "stale"
+	CacheBypass = "bypass"
+)
+
+// retryableStatuses are retried by default (B5).
+var retryableStatuses = []int{429, 502, 503, 504}
+
+func (c *client) call(ctx context.Context, op *config.Operation, params map[string]any, co CallOptions) (*Result, error) {
+	if c.misconfigured != "" {
+		return nil, &Error{Kind: KindMisconfigured, Integration: c.cfg.Name, Operation: op.Name, Detail: "integration is misconfigured: " + c.misconfigured}
+	}
+	if op.Method == config.MethodInternal {
+		return nil, &Error{Kind: KindUnknownOperation, Integration: c.cfg.Name, Operation: op.Name, Detail: "method: internal operations are computed by Junction and none is implemented yet"}
+	}
+	req, err := c.prepare(op, params, co.Body)
+	if err != nil {
+		return nil, err
+	}
+	if c.batcher != nil && c.batcher.handles(op) {
+		return c.batcher.submit(ctx, req)
+	}
+	return c.execute(ctx, req, co.IdempotencyKey)
+}
+
+func (c *client) forward(ctx context.Context, fr ForwardRequest) (*Result, error) {
+	if c.misconfigured != "" {
+		return nil, &Error{Kind: KindMisconfigured, Integration: c.cfg.Name, Operation: "proxy", Detail: "integration is misconfigured: " + c.misconfigured}
+	}
+	target := strings.TrimSuffix(c.baseURL, "/") + "/" + strings.TrimPrefix(fr.Path, "/")
+	if fr.RawQuery != "" {
+		target += "?" + fr.RawQuery
+	}
+	u, err := parseHTTPURL(target)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: "proxy", Detail: err.Error()}
+	}
+	header := c.staticHeaders.Clone()
+	for k, vs := range fr.Header {
+		header[k] = slices.Clone(vs)
+	}
+	req := &request{operation: "proxy", method: fr.Method, url: u, header: header, body: fr.Body, successCode: successCodes(nil)}
+	return c.execute(ctx, req, "")
+}
+
+func parseHTTPURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return u, nil
+}
+
+// execute runs the pipeline and records the outcome in health and metrics.
+func (c *client) execute(ctx context.Context, req *request, idempotencyKey string) (*Result, error) {
+	start := c.rt.opts.Clock.Now()
+	ctx, cancel := deadline(ctx)
+	defer cancel()
+	res, err := c.pipeline(ctx, req, idempotencyKey)
+	elapsed := c.rt.opts.Clock.Now().Sub(start)
+	c.observe(req, res, err, start, elapsed)
+	if res != nil {
+		res.Circuit = c.circuitState()
+	}
+	return res, err
+}
+
+func (c *client) pipeline(ctx context.Context, req *request, idempotencyKey string) (*Result, error) {
+	hasKey := c.idempotencyKey(req, idempotencyKey)
+	ttl, cacheable := c.cachePolicy(req)
+	if !cacheable {
+		res, err := c.upstream(ctx, req, hasKey)
+		if res != nil {
+			res.Cache = CacheBypass
+		}
+		return c.orFallback(ctx, req, "", res, err)
+	}
+
+	key := c.cacheKey(req)
+	cached := c.rt.cache
+	if entry, lookup, err := cached.Get(ctx, key); err != nil {
+		c.rt.opts.Logger.Warn("cache lookup failed; calling upstream", "integration", c.cfg.Name, "error", err)
+	} else if lookup == cache.Fresh {
+		c.rt.opts.Metrics.cache.WithLabelValues(c.cfg.Name, req.operation, CacheHit).Inc()
+		return &Result{Status: entry.Status, Header: entry.Header, Body: entry.Body, Cache: CacheHit}, nil
+	}
+	c.rt.opts.Metrics.cache.WithLabelValues(c.cfg.Name, req.operation, CacheMiss).Inc()
+
+	var own *Result // set when this caller's function is the one that ran
+	entry, _, err := c.rt.group.Do(ctx, key, func(ctx context.Context) (cache.Entry, error) {
+		res, err := c.upstream(ctx, req, hasKey)
+		own = res
+		if err != nil {
+			return cache.Entry{}, err
+		}
+		e := cache.Entry{Status: res.Status, Header: cacheHeaders(res.Header), Body: res.Body, StoredAt: c.rt.opts.Clock.Now()}
+		if req.successCode(res.Status) {
+			if err := cached.Set(ctx, key, e, ttl, c.keepStale()); err != nil {
+				c.rt.opts.Logger.Warn("cache store failed", "integration", c.cfg.Name, "error", err)
+			}
+		}
+		return e, nil
+	})
+	res := own
+	if res == nil && err == nil {
+		// Another caller's request answered for this one too.
+		res = &Result{Status: entry.Status, Header: entry.Header, Body: entry.Body}
+	}
+	if res != nil {
+		res.Cache = CacheMiss
+	}
+	return c.orFallback(ctx, req, key, res, err)
+}
+
+// idempotencyKey sets the integration's idempotency header (B10): the caller's key wins,
+// else one is generated once for the logical call, so every retry carries the same key.
+func (c *client) idempotencyKey(req *request, callerKey string) bool {
+	idem := c.cfg.Idempotency
+	if idem == nil {
+		return false
+	}
+	key := callerKey
+	if key == "" {
+		key = req.header.Get(idem.Header)
+	}
+	if key == "" && idem.Generate {
+		key = newKey()
+	}
+	if key == "" {
+		return false
+	}
+	req.header.Set(idem.Header, key)
+	return true
+}
+
+// newKey is a random UUID (version 4).
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// cachePolicy says whether a request is cached (B8: only GET-like calls) and for how long
+// it is fresh. With `fallback: cache` a GET is stored even without a TTL, as the copy to
+// fall back on.
+func (c *client) cachePolicy(req *request) (time.Duration, bool) {
+	if req.method != http.MethodGet && req.method != http.MethodHead {
+		return 0, false
+	}
+	ttl := c.cfg.DefaultCacheTTL
+	if req.op != nil && req.op.Cache > 0 {
+		ttl = req.op.Cache
+	}
+	fallbackCache := c.cfg.Fallback != nil && c.cfg.Fallback.Kind == config.FallbackCache
+	return ttl, ttl > 0 || fallbackCache
+}
+
+func (c *client) keepStale() time.Duration {
+	if c.cfg.Fallback != nil && c.cfg.Fallback.Kind == config.FallbackCache {
+		return KeepStaleDefault
+	}
+	return 0
+}
+
+// cacheKey covers everything that reaches the upstream except credentials (they are
+// applied per attempt, after this): integration, operation, method, URL with query,
+// headers and body.
+func (c *client) cacheKey(req *request) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n", req.method, req.url.String(), req.operation)
+	names := make([]string, 0, len(req.header))
+	for k := range req.header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(h, "%s: %s\n", k, strings.Join(req.header[k], ", "))
+	}
+	h.Write(req.body)
+	return c.cfg.Name + ":" + req.operation + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
+// cacheHeaders keeps the headers worth replaying from a cached response.
+func cacheHeaders(h http.Header) http.Header {
+	out := http.Header{}
+	for _, k := range []string{"Content-Type", "ETag", "Last-Modified"} {
+		if v := h.Values(k); len(v) > 0 {
+			out[k] = slices.Clone(v)
+		}
+	}
+	return out
+}
+
+// orFallback answers a failed call with the configured fallback (B9).
+func (c *client) orFallback(ctx context.Context, req *request, key string, res *Result, err error) (*Result, error) {
+	fb := c.cfg.Fallback
+	if fb == nil || !fallbackApplies(res, err) {
+		return res, err
+	}
+	attempts := 0
+	var e *Error
+	switch {
+	case res != nil:
+		attempts = res.Attempts
+	case errors.As(err, &e):
+		attempts = e.Attempts
+	}
+	switch fb.Kind {
+	case config.FallbackCache:
+		if key == "" {
+			return res, err
+		}
+		entry, lookup, cerr := c.rt.cache.Get(ctx, key)
+		if cerr != nil || lookup == cache.Miss {
+			return res, err
+		}
+		c.rt.opts.Metrics.cache.WithLabelValues(c.cfg.Name, req.operation, CacheStale).Inc()
+		return &Result{Status: entry.Status, Header: entry.Header, Body: entry.Body, Attempts: attempts, Cache: CacheStale, Fallback: "cache"}, nil
+	case config.FallbackDefault:
+		body, merr := json.Marshal(fb.Default)
+		if merr != nil {
+			return res, err
+		}
+		cacheState := CacheBypass
+		if key != "" {
+			cacheState = CacheMiss
+		}
+		return &Result{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body, Attempts: attempts, Cache: cacheState, Fallback: "default"}, nil
+	}
+	return res, err
+}
+
+// fallbackApplies: the circuit is open, the upstream could not be reached or answered
+// in time, or it kept failing with a server error. Caller mistakes (4xx, invalid
+// parameters) and Junction's own rate limit are not covered.
+func fallbackApplies(res *Result, err error) bool {
+	switch KindOf(err) {
+	case KindCircuitOpen, KindBulkheadFull, KindUnreachable, KindTimeout, KindUpstreamInvalid:
+		return true
+	}
+	return err == nil && res != nil && res.Status >= 500
+}
+
+// upstream makes the attempts of one logical call.
+func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Result, error) {
+	policy := c.retry
+	if !retry.MethodRetryable(req.method, hasKey) {
+		policy.Attempts = 0
+	}
+	classify := func(res *Result, err error) (bool, time.Duration) {
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.Kind != KindTimeout && e.Kind != KindUnreachable {
+				return false, 0 // circuit open, rate limited, credentials: retrying changes nothing
+			}
+			return ctx.Err() == nil && retry.Retryable(retry.Outcome{Err: errors.Unwrap(err)}, retryableStatuses), 0
+		}
+		if !retry.Retryable(retry.Outcome{Status: res.Status}, retryableStatuses) {
+			return false, 0
+		}
+		after, _ := retry.ParseRetryAfter(res.Header.Get("Retry-After"), c.rt.opts.Clock.Now())
+		return true, after
+	}
+	res, attempts, err := retry.Do(ctx, c.rt.opts.Clock, policy, classify, func(ctx context.Context, _ int) (*Result, error) {
+		return c.attempt(ctx, req)
+	})
+	if attempts > 1 {
+		c.rt.opts.Metrics.retries.WithLabelValues(c.cfg.Name, req.operation).Add(float64(attempts - 1))
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		e.Attempts = attempts
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Attempts = attempts
+	if req.op != nil && req.successCode(res.Status) {
+		if req.op.GraphQL != nil {
+			if errs, ok := graphqlErrors(res.Body); ok {
+				return nil, &Error{Kind: KindGraphQL, Integration: c.cfg.Name, Operation: req.operation, Detail: "the GraphQL response has errors", GraphQL: errs, Attempts: attempts}
+			}
+		}
+		if res.ContractMismatches = checkContract(req.op.Returns, res.Body); len(res.ContractMismatches) > 0 {
+			c.rt.opts.Metrics.contract.WithLabelValues(c.cfg.Name, req.operation).Inc()
+			c.rt.opts.Logger.Warn("response does not match the declared returns", "integration", c.cfg.Name, "operation", req.operation, "mismatches", res.ContractMismatches)
+		}
+	}
+	return res, nil
+}
+
+// attempt makes one upstream request through the rate limit and the circuit breaker.
+func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
+	fail := func(kind Kind, detail string, cause error, retryAfter time.Duration) (*Result, error) {
+		return nil, &Error{Kind: kind, Integration: c.cfg.Name, Operation: req.operation, Detail: detail, Err: cause, RetryAfter: retryAfter}
+	}
+	if c.limiter != nil {
+		if err := c.waitForRateLimit(ctx); err != nil {
+			var limited *ratelimit.LimitedError
+			if errors.As(err, &limited) {
+				c.rt.opts.Metrics.rateLimited.WithLabelValues(c.cfg.Name).Inc()
+				return fail(KindRateLimited, "rate limit reached", nil, limited.RetryAfter)
+			}
+			return fail(KindTimeout, "waiting for the rate limit", err, 0)
+		}
+	}
+	done := func(bool) {}
+	if c.breaker != nil {
+		d, err := c.breaker.Allow()
+		if err != nil {
+			var open *breaker.OpenError
+			if errors.As(err, &open) {
+				return fail(KindCircuitOpen, "circuit is open", nil, open.RetryAfter)
+			}
+			return fail(KindBulkheadFull, "too many concurrent calls (max_concurrent)", nil, 0)
+		}
+		done = d
+	}
+	timeout := TimeoutDefault
+	if c.cfg.Timeout > 0 {
+		timeout = c.cfg.Timeout
+	}
+	if req.op != nil && req.op.Timeout > 0 {
+		timeout = req.op.Timeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	res, hreq, err := c.send(actx, req)
+	if err == nil && res.Status == http.StatusUnauthorized && c.cred.Rejected(actx, hreq) {
+		res, _, err = c.send(actx, req) // fresh credentials, once
+	}
+	done(err == nil && res.Status < 500)
+	if err != nil {
+		if ctx.Err() == nil && actx.Err() != nil {
+			return fail(KindTimeout, fmt.Sprintf("no answer within %v", timeout), err, 0)
+		}
+		if ctx.Err() != nil {
+			return fail(KindTimeout, "the call's deadline passed", err, 0)
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
+		return fail(KindUnreachable, "upstream unreachable", err, 0)
+	}
+	if c.limiter != nil {
+		if _, err := ratelimit.ObserveHeaders(ctx, c.limiter, c.rt.opts.Clock, res.Status, res.Header, c.cfg.RateLimit.Header); err != nil {
+			c.rt.opts.Logger.Warn("rate limit update failed", "integration", c.cfg.Name, "error", err)
+		}
+	}
+	return res, nil
+}
+
+// waitForRateLimit counts a wait when the limiter makes the call wait.
+func (c *client) waitForRateLimit(ctx context.Context) error {
+	wait, err := c.limiter.Take(ctx)
+	if err != nil || wait == 0 {
+		return err
+	}
+	c.rt.opts.Metrics.rateLimitWaits.WithLabelValues(c.cfg.Name).Inc()
+	return ratelimit.Wait(ctx, c.limiter, c.rt.opts.Clock)
+}
+
+// send makes one HTTP request with credentials and reads the bounded response.
+func (c *client) send(ctx context.Context, req *request) (*Result, *http.Request, error) {
+	hreq, err := http.NewRequestWithContext(ctx, req.method, req.url.String(), bytes.NewReader(req.body))
+	if err != nil {
+		return nil, nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: req.operation, Detail: err.Error()}
+	}
+	hreq.Header = req.header.Clone()
+	if len(req.body) == 0 {
+		hreq.Body, hreq.GetBody, hreq.ContentLength = http.NoBody, nil, 0
+	}
+	if err := c.cred.Apply(ctx, hreq, req.body); err != nil {
+		return nil, hreq, &Error{Kind: KindUnreachable, Integration: c.cfg.Name, Operation: req.operation, Detail: "could not obtain credentials", Err: err}
+	}
+	resp, err := c.rt.opts.HTTPClient.Do(hreq)
+	if err != nil {
+		return nil, hreq, err
+	}
+	defer resp.Body.Close()
+	limit := c.rt.opts.MaxResponseBytes
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, hreq, err
+	}
+	if int64(len(body)) > limit {
+		return nil, hreq, &Error{Kind: KindUpstreamInvalid, Integration: c.cfg.Name, Operation: req.operation, Detail: fmt.Sprintf("response larger than %d bytes", limit)}
+	}
+	return &Result{Status: resp.StatusCode, Header: resp.Header, Body: body}, hreq, nil
+}
+
+// observe records a finished call in health and metrics.
+func (c *client) observe(req *request, res *Result, err error, start time.Time, elapsed time.Duration) {
+	m := c.rt.opts.Metrics
+	var outcome string
+	ok := true
+	switch kind := KindOf(err); {
+	case kind == KindInvalidParams || kind == KindRateLimited:
+		m.calls.WithLabelValues(c.cfg.Name, req.operation, string(kind)).Inc()
+		return // the caller's or Junction's own limit, not the upstream's health
+	case err != nil:
+		outcome, ok = string(kind), false
+		if kind == "" {
+			outcome = "error"
+		}
+	case res.Fallback != "":
+		outcome, ok = "fallback_"+res.Fallback, false
+	case res.Cache == CacheHit:
+		outcome = "cache_hit"
+	case req.successCode(res.Status):
+		outcome = "success"
+	default:
+		outcome, ok = "upstream_error", res.Status < 500
+	}
+	m.calls.WithLabelValues(c.cfg.Name, req.operation, outcome).Inc()
+	m.duration.WithLabelValues(c.cfg.Name, req.operation).Observe(elapsed.Seconds())
+	errText := ""
+	switch {
+	case err != nil:
+		errText = errorText(err)
+	case !ok:
+		errText = fmt.Sprintf("upstream answered %d", res.Status)
+		if res.Fallback != "" {
+			errText = "upstream failed; answered from fallback " + res.Fallback
+		}
+	}
+	var mismatches []string
+	if res != nil {
+		mismatches = res.ContractMismatches
+	}
+	c.stats.record(start, elapsed, ok, errText, mismatches)
+}

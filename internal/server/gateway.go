@@ -1,0 +1,359 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// Gateway is what the server needs of the integration runtime (*integration.Runtime).
+// It is swapped on configuration reload, so handlers fetch it per request.
+type Gateway interface {
+	Statuses() []integration.Status
+	Health(name string) (integration.Health, error)
+	ResetCircuit(name string) (string, error)
+	Call(ctx context.Context, integration, operation string, params map[string]any, co integration.CallOptions) (*integration.Result, error)
+	Forward(ctx context.Context, integration string, fr integration.ForwardRequest) (*integration.Result, error)
+	Operation(integration, operation string) *config.Operation
+}
+
+// Gateway request headers.
+const (
+	// HeaderTimeout bounds the whole call (attempts, back-off and rate-limit waits), e.g.
+	// "5s". Without it a call may take up to integration.DeadlineDefault.
+	HeaderTimeout = "X-Junction-Timeout"
+	// HeaderIdempotencyKey is passed on as the integration's idempotency key.
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// MaxForwardBodyBytes bounds the body of a proxied or binary request.
+	MaxForwardBodyBytes = 10 << 20
+)
+
+// Problem kinds of calls, beside the generic ones.
+const (
+	KindCircuitOpen   Kind = "circuit-open"
+	KindBulkheadFull  Kind = "bulkhead-full"
+	KindRateLimited   Kind = "rate-limited"
+	KindTimeout       Kind = "upstream-timeout"
+	KindUnreachable   Kind = "upstream-unreachable"
+	KindGraphQL       Kind = "graphql-errors"
+	KindUpstreamBad   Kind = "upstream-invalid"
+	KindMisconfigured Kind = "integration-misconfigured"
+)
+
+// callKinds maps the runtime's failure kinds onto problem kinds.
+var callKinds = map[integration.Kind]Kind{
+	integration.KindUnknownIntegration: KindNotFound,
+	integration.KindUnknownOperation:   KindNotFound,
+	integration.KindInvalidParams:      KindInvalidRequest,
+	integration.KindMisconfigured:      KindMisconfigured,
+	integration.KindCircuitOpen:        KindCircuitOpen,
+	integration.KindBulkheadFull:       KindBulkheadFull,
+	integration.KindRateLimited:        KindRateLimited,
+	integration.KindTimeout:            KindTimeout,
+	integration.KindUnreachable:        KindUnreachable,
+	integration.KindGraphQL:            KindGraphQL,
+	integration.KindUpstreamInvalid:    KindUpstreamBad,
+}
+
+func (s *Server) gatewayRoutes() {
+	s.handle("GET /integrations/status", store.RoleUser, s.integrationStatus)
+	s.handle("GET /integrations/{name}/health", store.RoleUser, s.integrationHealth)
+	s.handle("POST /integrations/{name}/circuit/reset", store.RoleAdmin, s.circuitReset)
+	s.handle("POST /integrations/{name}/operations/{op}", store.RoleUser, s.callOperation)
+	s.handle("/proxy/{name}/{path...}", store.RoleUser, s.proxy)
+}
+
+// integrationStatus answers GET /integrations/status (B13, as seed 003).
+func (s *Server) integrationStatus(w http.ResponseWriter, r *http.Request) {
+	list := []IntegrationStatus{} // always a list, never null
+	if gw := s.gateway(); gw != nil {
+		for _, st := range gw.Statuses() {
+			list = append(list, IntegrationStatus{
+				Name: st.Name, Type: st.Type, Status: st.Status, CircuitState: st.CircuitState,
+				ErrorRate: round(st.ErrorRate), LastSuccessAt: st.LastSuccessAt, LastFailureAt: st.LastFailureAt, Reason: st.Reason,
+			})
+		}
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"integrations": list})
+}
+
+// healthBody is the body of GET /integrations/{name}/health: the seed's members in
+// the seed's order (latencies in milliseconds, last_error null when there is none), then
+// Junction's additions.
+type healthBody struct {
+	Name                 string  `json:"name"`
+	Status               string  `json:"status"`
+	CircuitState         string  `json:"circuit_state"`
+	LatencyP50           int64   `json:"latency_p50"`
+	LatencyP99           int64   `json:"latency_p99"`
+	SuccessRate          float64 `json:"success_rate"`
+	LastError            *string `json:"last_error"`
+	Calls                int     `json:"calls"`
+	ContractMismatches   int     `json:"contract_mismatches"`
+	LastContractMismatch string  `json:"last_contract_mismatch,omitempty"`
+	Reason               string  `json:"reason,omitempty"`
+}
+
+// integrationHealth answers GET /integrations/{name}/health over the sliding window.
+func (s *Server) integrationHealth(w http.ResponseWriter, r *http.Request) {
+	gw := s.gateway()
+	if gw == nil {
+		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
+		return
+	}
+	h, err := gw.Health(r.PathValue("name"))
+	if err != nil {
+		s.callFailed(w, r, err)
+		return
+	}
+	body := healthBody{
+		Name: h.Name, Status: h.Status, CircuitState: h.CircuitState,
+		LatencyP50: h.LatencyP50.Milliseconds(), LatencyP99: h.LatencyP99.Milliseconds(),
+		SuccessRate: round(h.SuccessRate), Calls: h.Calls, ContractMismatches: h.ContractMismatches,
+		LastContractMismatch: h.LastContractProblem, Reason: h.Reason,
+	}
+	if h.LastError != "" {
+		body.LastError = &h.LastError
+	}
+	s.writeJSON(w, r, http.StatusOK, body)
+}
+
+// circuitReset answers POST /integrations/{name}/circuit/reset (admin).
+func (s *Server) circuitReset(w http.ResponseWriter, r *http.Request) {
+	gw := s.gateway()
+	if gw == nil {
+		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
+		return
+	}
+	state, err := gw.ResetCircuit(r.PathValue("name"))
+	if err != nil {
+		s.callFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Name         string `json:"name"`
+		CircuitState string `json:"circuit_state"`
+	}{r.PathValue("name"), state})
+}
+
+// callOperation answers POST /integrations/{name}/operations/{op} (B12). The body is a
+// JSON object of parameters by name. For a `body_type: binary` operation the body may
+// instead be the raw content (any non-JSON Content-Type), with the other parameters in
+// the query string.
+func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
+	name, opName := r.PathValue("name"), r.PathValue("op")
+	gw := s.gateway()
+	if gw == nil || gw.Operation(name, opName) == nil {
+		kind := integration.KindUnknownOperation
+		if gw == nil || len(gw.Statuses()) == 0 {
+			kind = integration.KindUnknownIntegration
+		}
+		s.callFailed(w, r, &integration.Error{Kind: kind, Integration: name, Operation: opName, Detail: "no such integration or operation"})
+		return
+	}
+	op := gw.Operation(name, opName)
+	ctx, cancel, p := callContext(r)
+	if p != nil {
+		WriteProblem(w, r, *p)
+		return
+	}
+	defer cancel()
+
+	co := integration.CallOptions{IdempotencyKey: r.Header.Get(HeaderIdempotencyKey)}
+	var params map[string]any
+	if op.BodyType == "binary" && !isJSON(r.Header.Get("Content-Type")) {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxForwardBodyBytes))
+		if err != nil {
+			WriteProblem(w, r, NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxForwardBodyBytes)))
+			return
+		}
+		co.Body = raw
+		kv := map[string]string{}
+		for k, vs := range r.URL.Query() {
+			kv[k] = vs[len(vs)-1]
+		}
+		var err2 error
+		if params, err2 = integration.ParamsFromStrings(op, kv); err2 != nil {
+			WriteProblem(w, r, invalid(err2.Error(), FieldError{Field: strings.SplitN(err2.Error(), ":", 2)[0], Detail: err2.Error()}))
+			return
+		}
+	} else {
+		data, p := readJSONBody(w, r, s.maxBodyBytes)
+		if p != nil {
+			WriteProblem(w, r, *p)
+			return
+		}
+		params = map[string]any{}
+		if len(bytes.TrimSpace(data)) > 0 {
+			if p := decodeBody(data, &params, true); p != nil {
+				WriteProblem(w, r, *p)
+				return
+			}
+		}
+	}
+	res, err := gw.Call(ctx, name, opName, params, co)
+	if err != nil {
+		s.callFailed(w, r, err)
+		return
+	}
+	writeResult(w, res, false)
+}
+
+// proxy answers ANY /proxy/{name}/{path…}: the request goes to the integration's base
+// URL with its credentials and policies; the answer comes back as the upstream gave it.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
+	gw := s.gateway()
+	if gw == nil {
+		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
+		return
+	}
+	ctx, cancel, p := callContext(r)
+	if p != nil {
+		WriteProblem(w, r, *p)
+		return
+	}
+	defer cancel()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxForwardBodyBytes))
+	if err != nil {
+		WriteProblem(w, r, NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxForwardBodyBytes)))
+		return
+	}
+	res, err := gw.Forward(ctx, r.PathValue("name"), integration.ForwardRequest{
+		Method: r.Method, Path: "/" + r.PathValue("path"), RawQuery: r.URL.RawQuery,
+		Header: forwardHeaders(r.Header), Body: body,
+	})
+	if err != nil {
+		s.callFailed(w, r, err)
+		return
+	}
+	writeResult(w, res, true)
+}
+
+// callContext applies the caller's X-Junction-Timeout.
+func callContext(r *http.Request) (context.Context, context.CancelFunc, *Problem) {
+	v := r.Header.Get(HeaderTimeout)
+	if v == "" {
+		ctx, cancel := context.WithCancel(r.Context())
+		return ctx, cancel, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p := invalid(fmt.Sprintf("%s must be a positive duration such as 5s or 1500ms, found %q", HeaderTimeout, v), FieldError{Field: HeaderTimeout, Detail: "invalid duration"})
+		return nil, nil, &p
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	return ctx, cancel, nil
+}
+
+// hopByHop headers belong to one connection and are never forwarded (RFC 9110 §7.6.1).
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// forwardHeaders keeps the end-to-end headers of a proxied request. Authorization is
+// Junction's own token and never reaches the upstream; Host and Content-Length are set
+// for the new request.
+func forwardHeaders(in http.Header) http.Header {
+	out := in.Clone()
+	for _, h := range append(hopByHop, "Authorization", "Host", "Content-Length", HeaderTimeout) {
+		out.Del(h)
+	}
+	for _, c := range in.Values("Connection") {
+		for _, name := range strings.Split(c, ",") {
+			out.Del(strings.TrimSpace(name))
+		}
+	}
+	return out
+}
+
+// writeResult sends an upstream answer with Junction's call headers.
+func writeResult(w http.ResponseWriter, res *integration.Result, allHeaders bool) {
+	h := w.Header()
+	if allHeaders {
+		for k, vs := range res.Header {
+			h[k] = vs
+		}
+		for _, k := range append(hopByHop, "Content-Length") {
+			h.Del(k)
+		}
+	} else if ct := res.Header.Get("Content-Type"); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	h.Set("X-Junction-Attempts", strconv.Itoa(res.Attempts))
+	h.Set("X-Junction-Cache", res.Cache)
+	h.Set("X-Junction-Circuit", res.Circuit)
+	if res.Fallback != "" {
+		h.Set("X-Junction-Fallback", res.Fallback)
+	}
+	if n := len(res.ContractMismatches); n > 0 {
+		h.Set("X-Junction-Contract-Mismatches", strconv.Itoa(n))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
+	w.WriteHeader(res.Status)
+	_, _ = w.Write(res.Body)
+}
+
+// callFailed maps a runtime failure onto its problem document.
+func (s *Server) callFailed(w http.ResponseWriter, r *http.Request, err error) {
+	var e *integration.Error
+	if !errors.As(err, &e) {
+		s.internalError(w, r, err)
+		return
+	}
+	kind, ok := callKinds[e.Kind]
+	if !ok {
+		s.internalError(w, r, err)
+		return
+	}
+	p := NewProblem(kind, e.Error())
+	if e.Integration != "" {
+		p = p.With("integration", e.Integration)
+	}
+	if e.Operation != "" {
+		p = p.With("operation", e.Operation)
+	}
+	if e.Attempts > 0 {
+		p = p.With("attempts", e.Attempts)
+		w.Header().Set("X-Junction-Attempts", strconv.Itoa(e.Attempts))
+	}
+	if e.RetryAfter > 0 || kind == KindRateLimited || kind == KindCircuitOpen {
+		secs := int(math.Ceil(e.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		p = p.With("retry_after_seconds", max(secs, 1))
+	}
+	switch {
+	case len(e.Params) > 0:
+		errs := make([]FieldError, len(e.Params))
+		for i, pe := range e.Params {
+			errs[i] = FieldError{Field: pe.Param, Detail: pe.Detail}
+		}
+		p.Errors = errs
+	case len(e.GraphQL) > 0:
+		p = p.With("graphql_errors", e.GraphQL)
+	}
+	if kind == KindCircuitOpen {
+		w.Header().Set("X-Junction-Circuit", "open")
+	}
+	WriteProblem(w, r, p)
+}
+
+func isJSON(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// round keeps rates readable: four decimals.
+func round(f float64) float64 { return math.Round(f*1e4) / 1e4 }
