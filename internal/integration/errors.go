@@ -34,11 +34,11 @@ type Error struct {
 	Integration string
 	Operation   string
 	Detail      string
-	RetryAfter  time.Duration  // for circuit-open and rate-limited
-	Params      []ParamError   // for invalid-parameters
-	GraphQL     []any          // for graphql-errors: the upstream's errors array
-	Attempts    int            // attempts made before giving up
-	Err         error          // the cause, if any
+	RetryAfter  time.Duration // for circuit-open and rate-limited
+	Params      []ParamError  // for invalid-parameters
+	GraphQL     []any         // for graphql-errors: the upstream's errors array
+	Attempts    int           // attempts made before giving up
+	Err         error         // the cause, if any
 }
 
 func (e *Error) Error() string {
