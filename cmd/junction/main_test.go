@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -520,5 +521,60 @@ func TestQuickStartConfiguration(t *testing.T) {
 	}
 	if strings.Join(parts, " ") != want {
 		t.Errorf("quick start integrations = %q, want %q", strings.Join(parts, " "), want)
+	}
+}
+
+// TestCallCommand runs `junction call` against a local fake upstream.
+func TestCallCommand(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path == "/items/404" {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"message":"Not Found"}`)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		if len(body) == 0 {
+			body = []byte("null")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"path":%q,"query":%q,"body":%s}`, r.URL.Path, r.URL.RawQuery, body)
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, `integration Shop {
+    base_url: "`+up.URL+`"
+    auth: bearer(env(SHOP_TOKEN))
+    operation get { method: GET path: "/items/{id}" query: { limit: integer, default(10) } }
+    operation tag { method: POST path: "/tags" body: { names: list(string), required, weight: decimal } }
+}`)
+	env := []string{"SHOP_TOKEN=tok"}
+	out, stderr, code := run(t, dir, env, "call", "-c", cfg, "-i", "Shop", "get", "id=7", "limit=3")
+	if code != 0 || !strings.Contains(out, "HTTP 200") || !strings.Contains(out, "X-Junction-Attempts: 1") || !strings.Contains(out, `{"path":"/items/7","query":"limit=3"`) {
+		t.Fatalf("call get: exit %d\n%s\n%s", code, out, stderr)
+	}
+	out, stderr, code = run(t, dir, env, "call", "-c", cfg, "Shop", "tag", `names:=["a","b"]`, "weight=1.5")
+	if code != 0 || !strings.Contains(out, `"body":{"names":["a","b"],"weight":1.5}`) {
+		t.Fatalf("call tag: exit %d\n%s\n%s", code, out, stderr)
+	}
+	_, stderr, code = run(t, dir, env, "call", "-c", cfg, "Shop", "tag", "weight=heavy")
+	if code != 1 || !strings.Contains(stderr, "weight: expected decimal") {
+		t.Errorf("bad parameter: exit %d %s", code, stderr)
+	}
+	_, stderr, code = run(t, dir, env, "call", "-c", cfg, "Shop", "tag")
+	if code != 1 || !strings.Contains(stderr, "invalid-parameters") || !strings.Contains(stderr, "names: required") {
+		t.Errorf("missing parameter: exit %d %s", code, stderr)
+	}
+	out, stderr, code = run(t, dir, env, "call", "-c", cfg, "Shop", "get", "id=404")
+	if code != 1 || !strings.Contains(out, "Not Found") || !strings.Contains(stderr, "upstream answered 404") {
+		t.Errorf("upstream 404: exit %d %s %s", code, out, stderr)
+	}
+	_, stderr, code = run(t, dir, nil, "call", "-c", cfg, "Shop", "get", "id=1")
+	if code != 1 || !strings.Contains(stderr, "SHOP_TOKEN is not set") {
+		t.Errorf("unset secret: exit %d %s", code, stderr)
 	}
 }

@@ -226,7 +226,9 @@ func checkRedisURL(raw string) error {
 // then shared by every Junction process using that Redis; a Redis that does not answer
 // at start-up stops the start, since running with local limits would silently multiply
 // the allowed rate by the number of processes.
-func openRedis(ctx context.Context, raw string) (*redis.Client, error) {
+// It returns a nil interface (not a nil *redis.Client inside one) when REDIS_URL is unset,
+// so that callers' `Redis != nil` checks mean what they say.
+func openRedis(ctx context.Context, raw string) (redis.UniversalClient, error) {
 	if raw == "" {
 		return nil, nil
 	}

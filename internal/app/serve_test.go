@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +44,14 @@ func (s *syncBuffer) String() string {
 func TestServeStopsWithoutLeaks(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "c.cai")
-	if err := os.WriteFile(cfgPath, []byte(`integration A { base_url: "https://a.example.com" }`), 0o644); err != nil {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"ok":true}`) }))
+	defer upstream.Close()
+	// Every local policy is on: without REDIS_URL they must run in-process.
+	cfg := `integration A { base_url: "` + upstream.URL + `"
+		rate_limit: { requests: 100, window: 1s } default_cache_ttl: 1m
+		circuit_breaker: { threshold: 5 failures in 1m }
+		operation get { method: GET path: "/x" } }`
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var logs, stderr syncBuffer
@@ -75,8 +84,20 @@ func TestServeStopsWithoutLeaks(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(stderr.String(), "jct_") {
-		t.Errorf("first admin token not printed on stderr: %q", stderr.String())
+	token := regexp.MustCompile(`jct_[A-Za-z0-9_-]+`).FindString(stderr.String())
+	if token == "" {
+		t.Fatalf("first admin token not printed on stderr: %q", stderr.String())
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/integrations/A/operations/get", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `{"ok":true}` {
+		t.Fatalf("gateway call: %d %s\n%s", resp.StatusCode, body, logs.String())
 	}
 
 	reload <- struct{}{}

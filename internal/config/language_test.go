@@ -49,6 +49,7 @@ integration Api {
     dead_letter: { enabled: true  retention: 3d }
     operation get { method: GET  path: "/items/{id}"  query: { limit: integer, default(10)  tag: string, required } }
 }`,
+		"everything on one line": `integration Api { base_url: "https://api.example.com" timeout: 30s dead_letter: { enabled: true retention: 3d } operation get { method: GET path: "/items/{id}" query: { limit: integer, default(10) tag: string, required } } }`,
 		"one-line object with commas and trailing comma": `
 integration Api {
     base_url: "https://api.example.com", timeout: 30s,

@@ -145,6 +145,13 @@ func (p *parser) startsEntry(k int) bool {
 	return (t.Kind == tokIdent || t.Kind == tokString) && next.Kind == tokColon && !next.NewlineBefore
 }
 
+// startsBlockEntry reports whether the next tokens are `key name {` on one line, as in
+// `base_url: "…" operation get { … }`: after a value, that starts a new entry.
+func (p *parser) startsBlockEntry() bool {
+	a, b, c := p.peekAt(0), p.peekAt(1), p.peekAt(2)
+	return a.Kind == tokIdent && b.Kind == tokIdent && c.Kind == tokLBrace && !b.NewlineBefore && !c.NewlineBefore
+}
+
 // parseWords reads atoms until the end of the line, a separator or a closing bracket.
 // A block ends the words: `auth bearer { … }` is followed by a new entry.
 func (p *parser) parseWords() []Node {
@@ -158,7 +165,7 @@ func (p *parser) parseWords() []Node {
 		case tokEOF, tokRBrace, tokRBracket, tokRParen, tokComma, tokColon:
 			return words
 		case tokIdent, tokString:
-			if p.startsEntry(0) {
+			if p.startsEntry(0) || (len(words) > 0 && p.startsBlockEntry()) {
 				return words
 			}
 		}
@@ -302,7 +309,7 @@ func (p *parser) leave() { p.depth-- }
 // of its block, or (on the same line) the key of another `key:` entry.
 func (p *parser) expectEntryEnd(e *Entry) {
 	t := p.peek()
-	if t.NewlineBefore || t.Kind == tokRBrace || t.Kind == tokEOF || t.Kind == tokComma || p.startsEntry(0) {
+	if t.NewlineBefore || t.Kind == tokRBrace || t.Kind == tokEOF || t.Kind == tokComma || p.startsEntry(0) || p.startsBlockEntry() {
 		return
 	}
 	if last := lastWord(e.Value); last != nil {

@@ -26,6 +26,7 @@ const (
 	KindUnreachable        Kind = "upstream-unreachable" // 502: connection failures after retries
 	KindGraphQL            Kind = "graphql-errors"       // 502: the GraphQL response carried errors
 	KindUpstreamInvalid    Kind = "upstream-invalid"     // 502: unreadable or oversized upstream answer
+	KindNotImplemented     Kind = "not-implemented"      // 501: `method: internal` operations
 )
 
 // Error is a failed call. Field-level problems of the parameters are in Params.

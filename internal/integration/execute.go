@@ -72,7 +72,7 @@ func (c *client) call(ctx context.Context, op *config.Operation, params map[stri
 		return nil, &Error{Kind: KindMisconfigured, Integration: c.cfg.Name, Operation: op.Name, Detail: "integration is misconfigured: " + c.misconfigured}
 	}
 	if op.Method == config.MethodInternal {
-		return nil, &Error{Kind: KindUnknownOperation, Integration: c.cfg.Name, Operation: op.Name, Detail: "method: internal operations are computed by Junction and none is implemented yet"}
+		return nil, &Error{Kind: KindNotImplemented, Integration: c.cfg.Name, Operation: op.Name, Detail: "method: internal operations are computed by Junction and none is implemented yet"}
 	}
 	req, err := c.prepare(op, params, co.Body)
 	if err != nil {
@@ -175,6 +175,8 @@ func (c *client) pipeline(ctx context.Context, req *request, idempotencyKey stri
 
 // idempotencyKey sets the integration's idempotency header (B10): the caller's key wins,
 // else one is generated once for the logical call, so every retry carries the same key.
+// Keys are generated only for POST and PATCH, the methods that are not idempotent by
+// themselves; a GET needs none (and a random header would defeat its cache).
 func (c *client) idempotencyKey(req *request, callerKey string) bool {
 	idem := c.cfg.Idempotency
 	if idem == nil {
@@ -184,7 +186,7 @@ func (c *client) idempotencyKey(req *request, callerKey string) bool {
 	if key == "" {
 		key = req.header.Get(idem.Header)
 	}
-	if key == "" && idem.Generate {
+	if key == "" && idem.Generate && (req.method == http.MethodPost || req.method == http.MethodPatch) {
 		key = newKey()
 	}
 	if key == "" {
@@ -234,6 +236,9 @@ func (c *client) cacheKey(req *request) string {
 	fmt.Fprintf(h, "%s\n%s\n%s\n", req.method, req.url.String(), req.operation)
 	names := make([]string, 0, len(req.header))
 	for k := range req.header {
+		if c.cfg.Idempotency != nil && http.CanonicalHeaderKey(c.cfg.Idempotency.Header) == k {
+			continue // one key per logical call: never part of what is being asked
+		}
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -417,14 +422,18 @@ func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
 	return res, nil
 }
 
-// waitForRateLimit counts a wait when the limiter makes the call wait.
+// waitForRateLimit admits the attempt, waiting if the deadline allows; a call that
+// waited and then went is counted.
 func (c *client) waitForRateLimit(ctx context.Context) error {
 	wait, err := c.limiter.Take(ctx)
 	if err != nil || wait == 0 {
 		return err
 	}
+	if err := ratelimit.Wait(ctx, c.limiter, c.rt.opts.Clock); err != nil {
+		return err
+	}
 	c.rt.opts.Metrics.rateLimitWaits.WithLabelValues(c.cfg.Name).Inc()
-	return ratelimit.Wait(ctx, c.limiter, c.rt.opts.Clock)
+	return nil
 }
 
 // send makes one HTTP request with credentials and reads the bounded response.

@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -59,6 +63,9 @@ func (c *client) prepare(op *config.Operation, params map[string]any, rawBody []
 	}
 	for _, h := range op.Headers {
 		r.header.Set(h.Name, b.template(h.Value.String(), "header "+h.Name))
+	}
+	if sig := c.cfg.Signature; sig != nil && sig.Header != "" {
+		b.sign(r, sig)
 	}
 	b.unknown(op)
 	if len(b.problems) > 0 {
@@ -245,6 +252,30 @@ func (b *builder) template(tmpl, where string) string {
 		tmpl = strings.ReplaceAll(tmpl, "{"+name+"}", s)
 	}
 	return tmpl
+}
+
+// sign adds the body signature of a `type: webhook` integration's `signature` block:
+// header `<header>: sha256=<hex HMAC of the body>` keyed with the secret named by
+// secret_from (a parameter, e.g. endpoint.secret). The webhook deliveries of Junction
+// itself sign with Standard Webhooks; this is the seed's form for direct calls.
+func (b *builder) sign(r *request, sig *config.Signature) {
+	name := sig.SecretFrom
+	if name == "" {
+		name = "secret"
+	}
+	v, ok := b.take(name)
+	secret, isString := v.(string)
+	if !ok || !isString || secret == "" {
+		b.problem(name, "required: the secret that signs the body (signature.secret_from)")
+		return
+	}
+	newHash := sha256.New
+	if sig.Algorithm == "sha512" {
+		newHash = sha512.New
+	}
+	mac := hmac.New(newHash, []byte(secret))
+	mac.Write(r.body)
+	r.header.Set(sig.Header, sig.Algorithm+"="+hex.EncodeToString(mac.Sum(nil)))
 }
 
 // unknown reports parameters the operation does not declare: a typo should not be

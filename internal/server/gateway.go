@@ -42,14 +42,15 @@ const (
 
 // Problem kinds of calls, beside the generic ones.
 const (
-	KindCircuitOpen   Kind = "circuit-open"
-	KindBulkheadFull  Kind = "bulkhead-full"
-	KindRateLimited   Kind = "rate-limited"
-	KindTimeout       Kind = "upstream-timeout"
-	KindUnreachable   Kind = "upstream-unreachable"
-	KindGraphQL       Kind = "graphql-errors"
-	KindUpstreamBad   Kind = "upstream-invalid"
-	KindMisconfigured Kind = "integration-misconfigured"
+	KindCircuitOpen    Kind = "circuit-open"
+	KindBulkheadFull   Kind = "bulkhead-full"
+	KindRateLimited    Kind = "rate-limited"
+	KindTimeout        Kind = "upstream-timeout"
+	KindUnreachable    Kind = "upstream-unreachable"
+	KindGraphQL        Kind = "graphql-errors"
+	KindUpstreamBad    Kind = "upstream-invalid"
+	KindMisconfigured  Kind = "integration-misconfigured"
+	KindNotImplemented Kind = "not-implemented"
 )
 
 // callKinds maps the runtime's failure kinds onto problem kinds.
@@ -65,6 +66,7 @@ var callKinds = map[integration.Kind]Kind{
 	integration.KindUnreachable:        KindUnreachable,
 	integration.KindGraphQL:            KindGraphQL,
 	integration.KindUpstreamInvalid:    KindUpstreamBad,
+	integration.KindNotImplemented:     KindNotImplemented,
 }
 
 func (s *Server) gatewayRoutes() {

@@ -258,7 +258,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if len(values) > 1 {
 			err = fmt.Errorf("%w: more than one Authorization header", auth.ErrUnauthenticated)
 		} else {
-			tok, err = auth.Authenticate(r.Context(), s.store, r.Header.Get("Authorization"))
+			tok, err = s.auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		}
 		if err != nil {
 			if errors.Is(err, auth.ErrUnauthenticated) {

@@ -46,14 +46,15 @@ var kindInfo = map[Kind]struct {
 	KindUnavailable:          {http.StatusServiceUnavailable, "Service unavailable"},
 
 	// Failures of calls through the gateway (see gateway.go).
-	KindCircuitOpen:   {http.StatusServiceUnavailable, "Circuit open"},
-	KindBulkheadFull:  {http.StatusServiceUnavailable, "Too many concurrent calls"},
-	KindRateLimited:   {http.StatusTooManyRequests, "Rate limited"},
-	KindTimeout:       {http.StatusGatewayTimeout, "Upstream timeout"},
-	KindUnreachable:   {http.StatusBadGateway, "Upstream unreachable"},
-	KindGraphQL:       {http.StatusBadGateway, "GraphQL errors"},
-	KindUpstreamBad:   {http.StatusBadGateway, "Invalid upstream response"},
-	KindMisconfigured: {http.StatusServiceUnavailable, "Integration misconfigured"},
+	KindCircuitOpen:    {http.StatusServiceUnavailable, "Circuit open"},
+	KindBulkheadFull:   {http.StatusServiceUnavailable, "Too many concurrent calls"},
+	KindRateLimited:    {http.StatusTooManyRequests, "Rate limited"},
+	KindTimeout:        {http.StatusGatewayTimeout, "Upstream timeout"},
+	KindUnreachable:    {http.StatusBadGateway, "Upstream unreachable"},
+	KindGraphQL:        {http.StatusBadGateway, "GraphQL errors"},
+	KindUpstreamBad:    {http.StatusBadGateway, "Invalid upstream response"},
+	KindMisconfigured:  {http.StatusServiceUnavailable, "Integration misconfigured"},
+	KindNotImplemented: {http.StatusNotImplemented, "Not implemented"},
 }
 
 // TypeURI is the problem type URI of the kind.

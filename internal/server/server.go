@@ -52,6 +52,7 @@ type Server struct {
 	maxBodyBytes int64
 	clock        func() time.Time
 	gw           atomic.Pointer[gatewayHolder]
+	auth         *auth.Authenticator
 
 	mux         *http.ServeMux
 	patterns    map[string]bool // every pattern registered on mux, for route labels
@@ -101,6 +102,7 @@ func New(opts Options) (*Server, error) {
 		patterns:     map[string]bool{},
 		publicPaths:  map[string]bool{},
 		metrics:      metrics,
+		auth:         auth.NewAuthenticator(opts.Store, auth.CacheTTLDefault, opts.Clock),
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()

@@ -108,6 +108,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, fmt.Errorf("revoke token %s: %w", id, err))
 		return
 	}
+	s.auth.Forget(id)
 	by, _ := tokenFrom(r.Context())
 	s.logger.InfoContext(r.Context(), "token revoked", "token_id", id, "by", by.ID)
 	w.WriteHeader(http.StatusNoContent)

@@ -1,0 +1,61 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/junctionhq/junction/internal/config"
+)
+
+// The runtime's own cost per call, against a local upstream (run with -benchmem; the
+// whole-process gateway benchmark is bench/gateway).
+
+const benchConfig = `integration Pay { base_url: "UPSTREAM" auth: bearer(env(T))
+	timeout: 5s retry: 2 times with exponential_backoff
+	circuit_breaker: { threshold: 50 failures in 1m, reset_after: 30s, max_concurrent: 10000 }
+	rate_limit: { requests: 100000000, window: 1s }
+	default_cache_ttl: 1m fallback: cache
+	idempotency: { header: "Idempotency-Key", generate: true }
+	operation create { method: POST path: "/charges" body: { amount: integer, required  currency: string, default("usd") }
+		returns: { id: string, status: string, amount: integer } }
+	operation get { method: GET path: "/charges/{id}" returns: { id: string, status: string, amount: integer } } }`
+
+func BenchmarkCall(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonOK(w, `{"id":"ch_1","status":"succeeded","amount":1000}`)
+	}))
+	defer up.Close()
+	cfg, diags := config.Decode("bench.cai", []byte(strings.ReplaceAll(benchConfig, "UPSTREAM", up.URL)))
+	if diags.HasErrors() {
+		b.Fatal(diags.Err())
+	}
+	m, _ := NewMetrics(prometheus.NewRegistry())
+	rt, err := New(cfg, Options{LookupEnv: func(string) (string, bool) { return "secret", true }, Logger: quietLogger(), Metrics: m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	h := &harness{rt: rt}
+	ctx := context.Background()
+	b.Run("post-all-policies", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h.rt.Call(ctx, "Pay", "create", map[string]any{"amount": 1000}, CallOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get-cache-hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h.rt.Call(ctx, "Pay", "get", map[string]any{"id": "ch_1"}, CallOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
