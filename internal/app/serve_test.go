@@ -99,6 +99,23 @@ func TestServeStopsWithoutLeaks(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != `{"ok":true}` {
 		t.Fatalf("gateway call: %d %s\n%s", resp.StatusCode, body, logs.String())
 	}
+	// The integration metrics are on the server's /metrics.
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`junction_integration_calls_total{integration="A",operation="get",outcome="success"} 1`,
+		`junction_integration_cache_total{integration="A",operation="get",result="miss"} 1`,
+		`junction_integration_circuit_state{integration="A"} 0`,
+		`junction_http_requests_total{code="200",method="POST",route="POST /integrations/{name}/operations/{op}"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	reload <- struct{}{}
 	deadline := time.Now().Add(5 * time.Second)

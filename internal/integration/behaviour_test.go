@@ -376,3 +376,39 @@ func TestSharedThroughRedis(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want 3", up.count())
 	}
 }
+
+// TestOAuth2RefreshOn401: the upstream rejects a token it used to accept; the runtime
+// fetches a new one once and repeats the request within the same attempt.
+func TestOAuth2RefreshOn401(t *testing.T) {
+	var mu sync.Mutex
+	issued := 0
+	tokens := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.FormValue("grant_type") != "client_credentials" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		issued++
+		tok := fmt.Sprintf("tok-%d", issued)
+		mu.Unlock()
+		jsonOK(w, `{"access_token":"`+tok+`","token_type":"bearer","expires_in":3600}`)
+	})
+	api := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.Header.Get("Authorization") != "Bearer tok-2" { // the first token was revoked upstream
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		jsonOK(w, `{"ok":true}`)
+	})
+	h := newHarness(t, `integration L { base_url: "UPSTREAM"
+		auth: oauth2 { token_url: "`+tokens.URL+`/token", client_id: "id", client_secret: env(SECRET) }
+		operation get { method: GET path: "/x" } }`, api.URL, map[string]string{"SECRET": "s"})
+	res := h.mustCall(t, "L", "get", nil)
+	if res.Status != 200 || res.Attempts != 1 || issued != 2 || api.count() != 2 {
+		t.Fatalf("status %d attempts %d tokens issued %d upstream %d", res.Status, res.Attempts, issued, api.count())
+	}
+	h.mustCall(t, "L", "get", nil)
+	if issued != 2 {
+		t.Errorf("the refreshed token was not reused: %d issued", issued)
+	}
+}
