@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/junctionhq/junction/internal/config"
@@ -147,10 +148,12 @@ func (c *client) pipeline(ctx context.Context, req *request, idempotencyKey stri
 	}
 	c.rt.opts.Metrics.cache.WithLabelValues(c.cfg.Name, req.operation, CacheMiss).Inc()
 
-	var own *Result // set when this caller's function is the one that ran
+	// own is set when this caller's function is the one that ran. The function may finish
+	// after this caller gave up (its deadline passed), hence the atomic.
+	var own atomic.Pointer[Result]
 	entry, _, err := c.rt.group.Do(ctx, key, func(ctx context.Context) (cache.Entry, error) {
 		res, err := c.upstream(ctx, req, hasKey)
-		own = res
+		own.Store(res)
 		if err != nil {
 			return cache.Entry{}, err
 		}
@@ -162,7 +165,14 @@ func (c *client) pipeline(ctx context.Context, req *request, idempotencyKey stri
 		}
 		return e, nil
 	})
-	res := own
+	if err != nil && KindOf(err) == "" && ctx.Err() != nil {
+		// This caller's deadline passed while the shared call was still running.
+		err = &Error{Kind: KindTimeout, Integration: c.cfg.Name, Operation: req.operation, Detail: "the call's deadline passed", Err: err}
+	}
+	res := own.Load()
+	if err != nil {
+		res = nil
+	}
 	if res == nil && err == nil {
 		// Another caller's request answered for this one too.
 		res = &Result{Status: entry.Status, Header: entry.Header, Body: entry.Body}
@@ -314,7 +324,7 @@ func fallbackApplies(res *Result, err error) bool {
 func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Result, error) {
 	policy := c.retry
 	if !retry.MethodRetryable(req.method, hasKey) {
-		policy.Attempts = 0
+		policy = retry.Policy{} // no retries at all (an explicit retry_delays list included)
 	}
 	classify := func(res *Result, err error) (bool, time.Duration) {
 		if err != nil {
@@ -342,7 +352,8 @@ func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Resu
 		return nil, err
 	}
 	if err != nil {
-		return nil, err
+		// The caller's deadline passed between attempts (while backing off).
+		return nil, &Error{Kind: KindTimeout, Integration: c.cfg.Name, Operation: req.operation, Detail: "the call's deadline passed", Err: err, Attempts: attempts}
 	}
 	res.Attempts = attempts
 	if req.op != nil && req.successCode(res.Status) {

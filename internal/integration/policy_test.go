@@ -331,3 +331,39 @@ func TestRateLimitLearnsFromUpstreamHeaders(t *testing.T) {
 		t.Fatalf("after Remaining: 0 → %v", err)
 	}
 }
+
+// A POST without an idempotency key is sent once even with an explicit retry_delays
+// schedule (regression: the schedule used to put the retries back).
+func TestPostWithoutKeyIgnoresRetryDelays(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusServiceUnavailable) })
+	h := newHarness(t, `integration Hooks { base_url: "UPSTREAM" retry_delays: [1s, 2s]
+		operation deliver { method: POST path: "/hook" } }`, up.URL, nil, withClock(clock.NewAutoFake(time.Now())))
+	res := h.mustCall(t, "Hooks", "deliver", nil)
+	if res.Attempts != 1 || up.count() != 1 {
+		t.Errorf("attempts %d, upstream %d", res.Attempts, up.count())
+	}
+}
+
+// A caller whose deadline passes while waiting for a (shared, cacheable) upstream call
+// gets a timeout, not a bare context error (regression).
+func TestDeadlineWhileWaitingIsTimeout(t *testing.T) {
+	release := make(chan struct{})
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) }) // before the upstream closes (cleanups run last-in first-out)
+	h := newHarness(t, `integration A { base_url: "UPSTREAM" default_cache_ttl: 1m
+		operation get { method: GET path: "/x" }
+		operation post { method: POST path: "/x" } }`, up.URL, nil)
+	for _, op := range []string{"get", "post"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := h.rt.Call(ctx, "A", op, nil, CallOptions{})
+		cancel()
+		if KindOf(err) != KindTimeout {
+			t.Errorf("%s: %v", op, err)
+		}
+	}
+}

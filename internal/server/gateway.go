@@ -210,7 +210,7 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
 		s.callFailed(w, r, err)
 		return
 	}
-	writeResult(w, res, false)
+	writeResult(w, res)
 }
 
 // proxy answers ANY /proxy/{name}/{path…}: the request goes to the integration's base
@@ -240,7 +240,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		s.callFailed(w, r, err)
 		return
 	}
-	writeResult(w, res, true)
+	writeResult(w, res)
 }
 
 // callContext applies the caller's X-Junction-Timeout.
@@ -278,18 +278,15 @@ func forwardHeaders(in http.Header) http.Header {
 	return out
 }
 
-// writeResult sends an upstream answer with Junction's call headers.
-func writeResult(w http.ResponseWriter, res *integration.Result, allHeaders bool) {
+// writeResult sends an upstream answer, with its end-to-end headers (an upload's ETag,
+// a rate-limit header) and Junction's call headers.
+func writeResult(w http.ResponseWriter, res *integration.Result) {
 	h := w.Header()
-	if allHeaders {
-		for k, vs := range res.Header {
-			h[k] = vs
-		}
-		for _, k := range append(hopByHop, "Content-Length") {
-			h.Del(k)
-		}
-	} else if ct := res.Header.Get("Content-Type"); ct != "" {
-		h.Set("Content-Type", ct)
+	for k, vs := range res.Header {
+		h[k] = vs
+	}
+	for _, k := range append(hopByHop, "Content-Length") {
+		h.Del(k)
 	}
 	h.Set("X-Junction-Attempts", strconv.Itoa(res.Attempts))
 	h.Set("X-Junction-Cache", res.Cache)
