@@ -364,46 +364,65 @@ func TestWaitErrors(t *testing.T) {
 	}
 }
 
+// BenchmarkLocalTake measures Take with a small N (the exact log) and a large N (the
+// bucketed window): admitting, refusing, and admitting from many goroutines.
 func BenchmarkLocalTake(b *testing.B) {
 	ctx := context.Background()
-	b.Run("admit", func(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		requests int
+		window   time.Duration
+		fill     bool // take requests calls first, so that every call is refused
+		parallel bool
+	}{
 		// A 1ns window on the real clock: the log is always stale, every Take admits.
-		l, err := NewLocal(Config{Requests: 100, Window: time.Nanosecond})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := l.Take(ctx); err != nil {
+		{"exact/admit", 100, time.Nanosecond, false, false},
+		{"exact/refuse", 100, time.Hour, true, false},
+		{"exact/parallel", 1000, time.Millisecond, false, true},
+		// "Effectively unlimited": every Take admits into the current bucket, and buckets
+		// come and go as the real clock moves.
+		{"bucketed/admit", 100_000_000, time.Second, false, false},
+		{"bucketed/refuse", 100_000, time.Hour, true, false},
+		{"bucketed/parallel", 100_000_000, time.Millisecond, false, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			l, err := NewLocal(Config{Requests: c.requests, Window: c.window})
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
-	b.Run("refuse", func(b *testing.B) {
-		l, err := NewLocal(Config{Requests: 100, Window: time.Hour})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := l.Take(ctx); err != nil {
-				b.Fatal(err)
+			if c.fill {
+				for range c.requests {
+					_, _ = l.Take(ctx)
+				}
 			}
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		l, err := NewLocal(Config{Requests: 1000, Window: time.Millisecond})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
+			b.ReportAllocs()
+			if c.parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := l.Take(ctx); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				return
+			}
+			for b.Loop() {
 				if _, err := l.Take(ctx); err != nil {
-					b.Error(err)
-					return
+					b.Fatal(err)
 				}
 			}
 		})
-	})
+	}
+}
+
+// BenchmarkNewLocal measures creating an "effectively unlimited" limiter, which used to
+// allocate a ring of Requests timestamps (2.4 GB here).
+func BenchmarkNewLocal(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewLocal(Config{Requests: 100_000_000, Window: time.Second}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -27,14 +27,17 @@ func redisClient(tb testing.TB) *redis.Client {
 	return c
 }
 
-// uniqueKey returns a key no other test (or run) uses, deleted with its pause key at the end.
+// uniqueKey returns a key no other test (or run) uses, deleted at the end with every key a
+// limiter on it may create (either scheme's) and the sentinel of hammerKey.
 func uniqueKey(tb testing.TB, c *redis.Client) string {
 	tb.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
 	key := "junction:test:ratelimit:" + name + ":" + hex.EncodeToString(b)
-	tb.Cleanup(func() { c.Del(context.Background(), key, key+":pause") })
+	tb.Cleanup(func() {
+		c.Del(context.Background(), key, key+":pause", key+":buckets", key+":counts", key+":sentinel")
+	})
 	return key
 }
 
@@ -45,6 +48,59 @@ func newRedis(tb testing.TB, c *redis.Client, key string, requests int, window t
 		tb.Fatalf("NewRedis: %v", err)
 	}
 	return l
+}
+
+// newBucketed is newRedis with the bucketed window whatever requests is, so that it can be
+// tested with a small N and short real waits.
+func newBucketed(tb testing.TB, c *redis.Client, key string, requests int, window time.Duration) *Redis {
+	tb.Helper()
+	l, err := newRedisLimiter(c, key, Config{Requests: requests, Window: window}, 0)
+	if err != nil {
+		tb.Fatalf("newRedisLimiter: %v", err)
+	}
+	if l.widthUS == 0 {
+		tb.Fatal("newRedisLimiter with exactLimit 0 chose the exact log")
+	}
+	return l
+}
+
+// hammerKey runs hammer on the limiters that makeLimiters builds on a fresh key, and
+// returns the server's admission times. A sentinel key lives beside the limiter's keys
+// while it runs: if it is gone at the end, something outside the test deleted them (a
+// FLUSHDB or FLUSHALL by another suite sharing this Redis, or a restart of a Redis that
+// keeps nothing), the log was lost, and the admissions say nothing about the limiter. Then
+// it says so and tries again on a new key rather than report a limiter bug.
+func hammerKey(t *testing.T, c *redis.Client, perLimiter, total int, makeLimiters func(key string) []*Redis) []int64 {
+	t.Helper()
+	return withSentinel(t, c, func(key string) []int64 {
+		return hammer(t, makeLimiters(key), perLimiter, total)
+	})
+}
+
+// withSentinel runs attempt on a fresh key guarded by a sentinel, as hammerKey describes.
+func withSentinel(t *testing.T, c *redis.Client, attempt func(key string) []int64) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	const attempts = 3
+	for i := 1; ; i++ {
+		key := uniqueKey(t, c)
+		if err := c.Set(ctx, key+":sentinel", "1", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		admitted := attempt(key)
+		n, err := c.Exists(ctx, key+":sentinel").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			return admitted
+		}
+		msg := "another Redis client deleted this test's keys while it ran (FLUSHDB or FLUSHALL by another suite, or Redis restarted): the log was lost, so its admissions prove nothing about the limiter"
+		if i == attempts {
+			t.Fatalf("%s; %d attempts in a row, give these tests a Redis no one flushes", msg, attempts)
+		}
+		t.Logf("attempt %d: %s; trying again on a new key", i, msg)
+	}
 }
 
 // hammer makes each limiter take, from perLimiter goroutines each, until total admissions
@@ -83,8 +139,9 @@ func hammer(t *testing.T, limiters []*Redis, perLimiter, total int) []int64 {
 						mu.Unlock()
 						continue
 					}
-					if wait < 0 || wait > time.Duration(l.windowUS)*time.Microsecond {
-						t.Errorf("wait %v outside (0, window]", wait)
+					// The bucketed window may ask for up to a bucket (less 1µs) more.
+					if maxWait := time.Duration(l.windowUS+l.widthUS) * time.Microsecond; wait < 0 || wait > maxWait {
+						t.Errorf("wait %v outside (0, %v]", wait, maxWait)
 						return
 					}
 					if poll {
@@ -118,8 +175,9 @@ func checkSlidingLog(t *testing.T, admitted []int64, n int, window time.Duration
 func TestRedisSlidingLog(t *testing.T) {
 	c := redisClient(t)
 	const n, window = 10, 300 * time.Millisecond
-	l := newRedis(t, c, uniqueKey(t, c), n, window)
-	admitted := hammer(t, []*Redis{l}, 4, 4*n)
+	admitted := hammerKey(t, c, 4, 4*n, func(key string) []*Redis {
+		return []*Redis{newRedis(t, c, key, n, window)}
+	})
 	checkSlidingLog(t, admitted, n, window)
 }
 
@@ -178,9 +236,9 @@ func TestRedisSharedBudget(t *testing.T) {
 	})
 	t.Run("sliding log across processes", func(t *testing.T) {
 		const n, window = 10, 300 * time.Millisecond
-		a := newRedis(t, c1, key, n, window)
-		b := newRedis(t, c2, key, n, window)
-		admitted := hammer(t, []*Redis{a, b}, 3, 4*n)
+		admitted := hammerKey(t, c1, 3, 4*n, func(key string) []*Redis {
+			return []*Redis{newRedis(t, c1, key, n, window), newRedis(t, c2, key, n, window)}
+		})
 		checkSlidingLog(t, admitted, n, window)
 	})
 }
@@ -326,27 +384,34 @@ func TestHasHashTag(t *testing.T) {
 	}
 }
 
+// BenchmarkRedisTake measures Take with a limit that is never reached, so that every call
+// admits and writes, the costly path: in the exact log (the largest N that uses it; the
+// short window keeps the log far below N) and in the bucketed window.
 func BenchmarkRedisTake(b *testing.B) {
 	c := redisClient(b)
 	ctx := context.Background()
-	b.Run("serial", func(b *testing.B) {
-		// A limit that is never reached: every Take admits and writes, the costly path.
-		l := newRedis(b, c, uniqueKey(b, c), 1<<30, 100*time.Millisecond)
-		for b.Loop() {
-			if _, err := l.Take(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		l := newRedis(b, c, uniqueKey(b, c), 1<<30, 100*time.Millisecond)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
+	for _, scheme := range []struct {
+		name     string
+		requests int
+	}{{"exact", exactLimitRedis}, {"bucketed", 1 << 30}} {
+		b.Run(scheme.name+"/serial", func(b *testing.B) {
+			l := newRedis(b, c, uniqueKey(b, c), scheme.requests, 100*time.Millisecond)
+			for b.Loop() {
 				if _, err := l.Take(ctx); err != nil {
-					b.Error(err)
-					return
+					b.Fatal(err)
 				}
 			}
 		})
-	})
+		b.Run(scheme.name+"/parallel", func(b *testing.B) {
+			l := newRedis(b, c, uniqueKey(b, c), scheme.requests, 100*time.Millisecond)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := l.Take(ctx); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
