@@ -52,7 +52,20 @@ func main() {
 	conns := flag.Int("conns", 64, "concurrent connections in the closed-loop phase")
 	rounds := flag.Int("rounds", 3, "phase 2 repetitions per target (the median p99 is reported)")
 	load := flag.String("load", "", "internal: run as the load generator for this JSON job")
+	flag.BoolVar(&pin, "pin", false, "pin the servers to CPU 0 and the load generator to CPU 1 (taskset), for steadier tail latencies")
 	flag.Parse()
+	if pin && *load == "" && os.Getenv("JUNCTION_BENCH_PINNED") == "" {
+		// Re-run this process on CPU 0 only; its children are started on CPU 1.
+		self, _ := os.Executable()
+		cmd := exec.Command("taskset", append([]string{"-c", "0", self}, os.Args[1:]...)...)
+		cmd.Env = append(os.Environ(), "JUNCTION_BENCH_PINNED=1")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/gateway:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	if *load != "" {
 		err = generate(*load)
@@ -64,6 +77,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// pin is -pin: servers on CPU 0, load on CPU 1.
+var pin bool
 
 const upstreamBody = `{"id":"ch_1","status":"succeeded","amount":1000}`
 
@@ -108,7 +124,11 @@ func run(duration, warmup time.Duration, conns, rounds int) error {
 		}
 	}
 
-	fmt.Printf("Phase 1: closed loop, %d connections, %v per target (after %v warm-up); load from a separate process\n\n", conns, duration, warmup)
+	where := "load from a separate process"
+	if pin {
+		where = "servers pinned to CPU 0, load generator to CPU 1"
+	}
+	fmt.Printf("Phase 1: closed loop, %d connections, %v per target (after %v warm-up); %s\n\n", conns, duration, warmup, where)
 	fmt.Println("| target | req/s | % of bare proxy | p50 | p99 | errors |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
 	peaks := map[string]float64{}
@@ -177,6 +197,9 @@ func measure(j job) (result, error) {
 		return result{}, err
 	}
 	cmd := exec.Command(self, "-load", string(spec))
+	if pin {
+		cmd = exec.Command("taskset", "-c", "1", self, "-load", string(spec))
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
