@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // event decodes `event NAME { description, payload { … } | schema { … }, publish_to [ … ] }`.
 func (d *decoder) event(pos Pos, name string, body []*Entry) *Event {
@@ -137,4 +140,41 @@ func (d *decoder) handler(e *Entry) *Handler {
 		return &Handler{Pos: e.KeyPos, Event: ev.Value, Action: action.Name, Target: target.Value, Async: len(ws) == 5}
 	}
 	return nil
+}
+
+// source decodes `source NAME { verify: github  secret: env(X)  event: "github.{header:X-GitHub-Event}" … }`.
+func (d *decoder) source(pos Pos, name string, body []*Entry) *Source {
+	src := &Source{Pos: pos, Name: name, Event: name + ".received"}
+	d.block("source "+name, body, map[string]setting{
+		"verify": func(e *Entry) {
+			v, ok := d.name(e, strings.Join(VerifySchemes, ", "))
+			if ok && !slices.Contains(VerifySchemes, v) {
+				d.expect(e, strings.Join(VerifySchemes, ", "))
+				return
+			}
+			src.Verify = v
+		},
+		"secret":    func(e *Entry) { src.Secret, _ = d.value(e) },
+		"event":     func(e *Entry) { src.Event, _ = d.str(e) },
+		"tolerance": func(e *Entry) { src.Tolerance, _ = d.positiveDuration(e) },
+		"header":    func(e *Entry) { src.Header, _ = d.str(e) },
+		"id_header": func(e *Entry) { src.IDHeader, _ = d.str(e) },
+		"algorithm": func(e *Entry) {
+			src.Algorithm, _ = d.name(e, "sha256 or sha512")
+			if src.Algorithm != "sha256" && src.Algorithm != "sha512" {
+				d.expect(e, "sha256 or sha512")
+			}
+		},
+	})
+	switch {
+	case src.Verify == "":
+		d.rep.errorf(pos, "source %s: missing verify (one of %s)", name, strings.Join(VerifySchemes, ", "))
+	case src.Secret.IsZero():
+		d.rep.errorf(pos, "source %s: missing secret (such as secret: env(%s_WEBHOOK_SECRET))", name, strings.ToUpper(name))
+	case src.Secret.IsLiteral():
+		d.rep.errorf(src.Secret.Pos, "source %s secret: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file", name)
+	case src.Verify == "hmac" && src.Header == "":
+		d.rep.errorf(pos, `source %s: verify hmac needs header (such as header: "X-Signature")`, name)
+	}
+	return src
 }

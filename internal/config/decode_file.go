@@ -17,7 +17,7 @@ var ignoredBlocks = map[string]string{
 }
 
 // topLevel lists what a file may declare, for "expected one of" messages.
-var topLevel = []string{"integration", "event", "webhook", "on"}
+var topLevel = []string{"integration", "event", "webhook", "source", "on"}
 
 // decodeFile adds the declarations of one file to cfg.
 func (d *decoder) decodeFile(f *File, cfg *Config) {
@@ -38,6 +38,10 @@ func (d *decoder) decodeFile(f *File, cfg *Config) {
 		case "on":
 			if h := d.handler(e); h != nil {
 				cfg.Handlers = append(cfg.Handlers, h)
+			}
+		case "source":
+			if name, body, ok := d.namedBlock(e); ok {
+				cfg.Sources = append(cfg.Sources, d.source(e.KeyPos, name, body))
 			}
 		default:
 			d.otherTopLevel(e, cfg)
@@ -123,6 +127,16 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkUnique(rep, "integration", cfg.Integrations, func(in *Integration) (string, Pos) { return in.Name, in.Pos })
 	checkUnique(rep, "event", cfg.Events, func(ev *Event) (string, Pos) { return ev.Name, ev.Pos })
 	checkUnique(rep, "webhook", cfg.Webhooks, func(w *Webhook) (string, Pos) { return w.Name, w.Pos })
+	checkUnique(rep, "source", cfg.Sources, func(s *Source) (string, Pos) { return s.Name, s.Pos })
+	webhookIntegrations := 0
+	for _, in := range cfg.Integrations {
+		if in.Type == TypeWebhook {
+			webhookIntegrations++
+			if webhookIntegrations == 2 {
+				rep.errorf(in.Pos, "integration %s: only one integration may be type webhook (it holds the delivery settings of all endpoints)", in.Name)
+			}
+		}
+	}
 }
 
 // describeCount renders "7 integrations", "1 integration".

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -9,7 +10,6 @@ import (
 
 // integrationSettingNames are the keys of an integration block, so a misplaced one at
 // top level gets a helpful message.
-
 var integrationSettingNames = func() map[string]bool {
 	out := map[string]bool{}
 	for k := range (&decoder{rep: &reporter{}}).integrationSettings(&Integration{}, new([]time.Duration), new(Pos)) {
@@ -62,19 +62,23 @@ func (d *decoder) integrationSettings(in *Integration, delays *[]time.Duration, 
 				d.checkURL(e, v)
 			}
 		},
-		"auth":              func(e *Entry) { in.Auth = d.auth(e) },
-		"headers":           func(e *Entry) { in.Headers = d.headers(e) },
-		"timeout":           func(e *Entry) { in.Timeout, _ = d.positiveDuration(e) },
-		"retry":             func(e *Entry) { in.Retry = d.retry(e) },
-		"retry_delays":      func(e *Entry) { *delays, *delaysPos = d.durationList(e), e.KeyPos },
-		"circuit_breaker":   func(e *Entry) { in.CircuitBreaker = d.circuitBreaker(e) },
-		"rate_limit":        func(e *Entry) { in.RateLimit = d.rateLimit(e) },
-		"default_cache_ttl": func(e *Entry) { in.DefaultCacheTTL, _ = d.duration(e) },
-		"fallback":          func(e *Entry) { in.Fallback = d.fallback(e) },
-		"idempotency":       func(e *Entry) { in.Idempotency = d.idempotency(e) },
-		"batching":          func(e *Entry) { in.Batching = d.batching(e) },
-		"signature":         func(e *Entry) { in.Signature = d.signature(e) },
-		"dead_letter":       func(e *Entry) { in.DeadLetter = d.deadLetter(e) },
+		"auth":                     func(e *Entry) { in.Auth = d.auth(e) },
+		"headers":                  func(e *Entry) { in.Headers = d.headers(e) },
+		"timeout":                  func(e *Entry) { in.Timeout, _ = d.positiveDuration(e) },
+		"retry":                    func(e *Entry) { in.Retry = d.retry(e) },
+		"retry_delays":             func(e *Entry) { *delays, *delaysPos = d.durationList(e), e.KeyPos },
+		"circuit_breaker":          func(e *Entry) { in.CircuitBreaker = d.circuitBreaker(e) },
+		"rate_limit":               func(e *Entry) { in.RateLimit = d.rateLimit(e) },
+		"default_cache_ttl":        func(e *Entry) { in.DefaultCacheTTL, _ = d.duration(e) },
+		"fallback":                 func(e *Entry) { in.Fallback = d.fallback(e) },
+		"idempotency":              func(e *Entry) { in.Idempotency = d.idempotency(e) },
+		"batching":                 func(e *Entry) { in.Batching = d.batching(e) },
+		"signature":                func(e *Entry) { in.Signature = d.signature(e) },
+		"dead_letter":              func(e *Entry) { in.DeadLetter = d.deadLetter(e) },
+		"allowed_networks":         func(e *Entry) { in.AllowedNetworks = d.cidrList(e) },
+		"secret_overlap":           func(e *Entry) { in.SecretOverlap, _ = d.positiveDuration(e) },
+		"workers":                  func(e *Entry) { in.Workers, _ = d.integer(e, 1, 1024) },
+		"per_endpoint_concurrency": func(e *Entry) { in.PerEndpointConcurrency, _ = d.integer(e, 1, 1024) },
 		"operation": func(e *Entry) {
 			if name, body, ok := d.namedBlock(e); ok {
 				if prev := in.Operation(name); prev != nil {
@@ -88,8 +92,10 @@ func (d *decoder) integrationSettings(in *Integration, delays *[]time.Duration, 
 }
 
 // checkIntegration applies the rules that involve several settings.
-
 func (d *decoder) checkIntegration(in *Integration) {
+	if in.Type != TypeWebhook && (in.AllowedNetworks != nil || in.SecretOverlap != 0 || in.Workers != 0 || in.PerEndpointConcurrency != 0) {
+		d.rep.errorf(in.Pos, "integration %s: allowed_networks, secret_overlap, workers and per_endpoint_concurrency are webhook delivery settings; set type: webhook", in.Name)
+	}
 	if in.BaseURL == nil && in.Type != TypeWebhook && hasHTTPOperations(in) {
 		d.rep.warnf(in.Pos, "integration %s has operations but no base_url: they cannot be called until it is set", in.Name)
 	}
@@ -118,7 +124,6 @@ func hasHTTPOperations(in *Integration) bool {
 }
 
 // checkURL checks a literal base URL; references are checked once resolved.
-
 func (d *decoder) checkURL(e *Entry, v Value) {
 	if !v.IsLiteral() {
 		return
@@ -128,6 +133,28 @@ func (d *decoder) checkURL(e *Entry, v Value) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		d.rep.errorf(v.Pos, "%s: expected an http:// or https:// URL, found %q", e.Key, s)
 	}
+}
+
+// cidrList reads ["127.0.0.0/8", "10.0.0.0/8"].
+func (d *decoder) cidrList(e *Entry) []string {
+	items, ok := d.list(e, `a list of networks such as ["127.0.0.0/8", "::1/128"]`)
+	if !ok {
+		return nil
+	}
+	out := []string{}
+	for _, it := range items {
+		s, isString := it.Single().(*String)
+		if !isString {
+			d.rep.errorf(it.Pos, "%s: expected a network in CIDR form as a string, found %s", e.Key, phraseText(it))
+			continue
+		}
+		if _, err := netip.ParsePrefix(s.Value); err != nil {
+			d.rep.errorf(s.P, "%s: %q is not a network in CIDR form such as 10.0.0.0/8", e.Key, s.Value)
+			continue
+		}
+		out = append(out, s.Value)
+	}
+	return out
 }
 
 func (d *decoder) positiveDuration(e *Entry) (time.Duration, bool) {
@@ -162,7 +189,6 @@ func (d *decoder) durationList(e *Entry) []time.Duration {
 }
 
 // headers reads `headers: { "Name": "value" … }`.
-
 func (d *decoder) headers(e *Entry) []Header {
 	_, entries, ok := d.object(e)
 	if !ok {

@@ -314,3 +314,43 @@ func TestValueInterpolation(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+func TestWebhookSettingsAndSources(t *testing.T) {
+	cfg := decodeOK(t, `
+integration Hooks {
+    type: webhook
+    retry_delays: [1s, 5s]
+    allowed_networks: ["127.0.0.0/8", "::1/128"]
+    secret_overlap: 12h
+    workers: 8
+    per_endpoint_concurrency: 2
+}
+source github { verify: github  secret: env(GH_SECRET)  event: "github.{header:X-GitHub-Event}" }
+source partner { verify: hmac  secret: file("/run/secrets/p")  header: "X-Signature"  algorithm: sha512  id_header: "X-Request-Id" }
+`)
+	in := cfg.Integration("Hooks")
+	if len(in.AllowedNetworks) != 2 || in.SecretOverlap != 12*time.Hour || in.Workers != 8 || in.PerEndpointConcurrency != 2 {
+		t.Errorf("webhook settings = %+v", in)
+	}
+	want := []*Source{
+		{Name: "github", Verify: "github", Secret: envValue("GH_SECRET"), Event: "github.{header:X-GitHub-Event}"},
+		{Name: "partner", Verify: "hmac", Secret: Value{Parts: []ValuePart{{File: "/run/secrets/p"}}}, Event: "partner.received", Header: "X-Signature", Algorithm: "sha512", IDHeader: "X-Request-Id"},
+	}
+	if diff := cmp.Diff(want, cfg.Sources, ignorePos); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+
+	for src, wantErr := range map[string]string{
+		`integration A { allowed_networks: ["10.0.0.0/8"] }`:                "set type: webhook",
+		`integration A { type: webhook allowed_networks: ["10.0.0.0/33"] }`: "is not a network in CIDR form",
+		`source s { verify: github secret: "literal" }`:                     "secrets must come from env(NAME)",
+		`source s { verify: carrier_pigeon secret: env(X) }`:                "expected standard_webhooks, github, stripe, hmac",
+		`source s { verify: hmac secret: env(X) }`:                          "verify hmac needs header",
+		"integration A { type: webhook }\nintegration B { type: webhook }":  "only one integration may be type webhook",
+	} {
+		_, diags := Decode("t.cai", []byte(src))
+		if err := diags.Err(); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s: got %v, want an error containing %q", src, err, wantErr)
+		}
+	}
+}

@@ -148,6 +148,7 @@ func (c *Config) add(o *Config) {
 	c.Events = append(c.Events, o.Events...)
 	c.Webhooks = append(c.Webhooks, o.Webhooks...)
 	c.Handlers = append(c.Handlers, o.Handlers...)
+	c.Sources = append(c.Sources, o.Sources...)
 	c.Ignored = append(c.Ignored, o.Ignored...)
 }
 
@@ -183,6 +184,7 @@ func (s Summary) String() string {
 		describeCount(s.Events, "event"),
 		describeCount(s.Webhooks, "webhook"),
 		describeCount(s.Handlers, "handler"),
+		describeCount(s.Sources, "source"),
 		describeCount(s.Ignored, "ignored block"),
 	}, ", ")
 }

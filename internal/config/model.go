@@ -9,6 +9,7 @@ type Config struct {
 	Events       []*Event
 	Webhooks     []*Webhook
 	Handlers     []*Handler
+	Sources      []*Source
 	// Ignored lists the blocks of the wider language that were accepted but not used.
 	Ignored []Ignored
 }
@@ -25,12 +26,13 @@ func (c *Config) Integration(name string) *Integration {
 
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
-	Integrations, Operations, Events, Webhooks, Handlers, Ignored int
+	Integrations, Operations, Events, Webhooks, Handlers, Sources, Ignored int
 }
 
 // Summary counts the configuration's parts.
 func (c *Config) Summary() Summary {
 	s := Summary{
+		Sources:      len(c.Sources),
 		Integrations: len(c.Integrations),
 		Events:       len(c.Events),
 		Webhooks:     len(c.Webhooks),
@@ -82,8 +84,12 @@ type Integration struct {
 	Batching        *Batching
 
 	// Webhook delivery settings (type webhook).
-	Signature  *Signature
-	DeadLetter *DeadLetter
+	Signature              *Signature
+	DeadLetter             *DeadLetter
+	AllowedNetworks        []string      // CIDRs deliveries may reach although private (SSRF guard)
+	SecretOverlap          time.Duration // how long a rotated-out secret keeps signing
+	Workers                int           // delivery workers
+	PerEndpointConcurrency int           // deliveries in flight per endpoint
 
 	Operations []*Operation
 }
@@ -328,6 +334,23 @@ type Webhook struct {
 	Headers []Header
 	Retry   *Retry
 }
+
+// Source is an inbound webhook source: `source NAME { … }`, received at
+// POST /ingest/NAME.
+type Source struct {
+	Pos       Pos
+	Name      string
+	Verify    string // standard_webhooks, github, stripe or hmac
+	Secret    Value
+	Event     string        // type of the published event; may hold {header:Name} and {body:field}
+	Tolerance time.Duration // timestamp tolerance (standard_webhooks, stripe)
+	Header    string        // hmac: the signature header
+	Algorithm string        // hmac: sha256 or sha512
+	IDHeader  string        // hmac: header with the provider's delivery id (dedupe)
+}
+
+// The inbound verification schemes.
+var VerifySchemes = []string{"standard_webhooks", "github", "stripe", "hmac"}
 
 // Handler is `on "event" do ACTION "target" [async]`.
 type Handler struct {

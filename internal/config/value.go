@@ -255,5 +255,8 @@ func (c *Config) EnvProblems(lookup LookupEnv) []EnvProblem {
 	for _, w := range c.Webhooks {
 		out = append(out, w.EnvProblems(lookup)...)
 	}
+	for _, s := range c.Sources {
+		out = append(out, checkValues("source "+s.Name, []namedValue{{"secret", s.Secret}}, lookup)...)
+	}
 	return out
 }

@@ -26,6 +26,7 @@ var yamlSections = map[string]string{
 	"integrations": "integration",
 	"events":       "event",
 	"webhooks":     "webhook",
+	"sources":      "source",
 }
 
 const yamlMaxDepth = 64
