@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/junctionhq/junction/internal/auth"
+	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/integration"
@@ -20,6 +21,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/backend"
 	"github.com/junctionhq/junction/internal/telemetry"
+	"github.com/junctionhq/junction/internal/webhook"
 )
 
 // AddrDefault is where `junction serve` listens unless told otherwise: loopback only, so a
@@ -110,7 +112,25 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	defer func() { rt.Close() }()
 
-	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: registry, Gateway: rt})
+	webhookMetrics, err := webhook.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
+	hooks, err := webhook.New(st, webhook.SettingsFrom(cfg), webhook.Options{Logger: log, Metrics: webhookMetrics, Bus: bus})
+	if err != nil {
+		return err
+	}
+	hooks.SetSources(webhook.NewSources(cfg, opts.LookupEnv, clock.Real{}))
+	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
+	deliveryDone := make(chan error, 1)
+	go func() { deliveryDone <- hooks.Run(deliveryCtx) }()
+	// After the HTTP server has drained: stop leasing, let attempts in flight finish.
+	defer func() {
+		stopDelivery()
+		<-deliveryDone
+	}()
+
+	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: registry, Gateway: rt, Webhooks: hooks})
 	if err != nil {
 		return err
 	}
@@ -142,6 +162,9 @@ func Serve(ctx context.Context, opts Options) error {
 			// flushes its batches.
 			rt.Close()
 			rt = next
+			// Inbound sources follow the new configuration; delivery settings (schedule,
+			// workers) take effect at the next start.
+			hooks.SetSources(webhook.NewSources(cfg, opts.LookupEnv, clock.Real{}))
 			return nil
 		})
 	}()

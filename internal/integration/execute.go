@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/policy/breaker"
@@ -207,14 +208,7 @@ func (c *client) idempotencyKey(req *request, callerKey string) bool {
 }
 
 // newKey is a random UUID (version 4).
-func newKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func newKey() string { return uuid.NewString() }
 
 // cachePolicy says whether a request is cached (B8: only GET-like calls) and for how long
 // it is fresh. With `fallback: cache` a GET is stored even without a TTL, as the copy to

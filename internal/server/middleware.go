@@ -246,7 +246,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // before routing so that unauthenticated clients learn nothing about which paths exist.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.publicPaths[r.URL.Path] {
+		if s.isPublic(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -55,6 +55,23 @@ var kindInfo = map[Kind]struct {
 	KindUpstreamBad:    {http.StatusBadGateway, "Invalid upstream response"},
 	KindMisconfigured:  {http.StatusServiceUnavailable, "Integration misconfigured"},
 	KindNotImplemented: {http.StatusNotImplemented, "Not implemented"},
+
+	// The webhook API (see webhooks.go).
+	KindInvalidSignature: {http.StatusUnauthorized, "Invalid signature"},
+}
+
+// genericKinds is the kind a bare status stands for; several kinds share a status (401:
+// unauthorized, invalid-signature), so the choice is explicit.
+var genericKinds = map[int]Kind{
+	http.StatusBadRequest:            KindInvalidRequest,
+	http.StatusUnauthorized:          KindUnauthorized,
+	http.StatusForbidden:             KindForbidden,
+	http.StatusNotFound:              KindNotFound,
+	http.StatusMethodNotAllowed:      KindMethodNotAllowed,
+	http.StatusRequestEntityTooLarge: KindPayloadTooLarge,
+	http.StatusUnsupportedMediaType:  KindUnsupportedMediaType,
+	http.StatusInternalServerError:   KindInternal,
+	http.StatusServiceUnavailable:    KindUnavailable,
 }
 
 // TypeURI is the problem type URI of the kind.
@@ -191,10 +208,8 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 // problemForStatus maps a bare status code onto the kind that owns it, for callers that
 // only know the status (the mux's own errors).
 func problemForStatus(status int) Problem {
-	for k, info := range kindInfo {
-		if info.status == status {
-			return NewProblem(k, "")
-		}
+	if k, ok := genericKinds[status]; ok {
+		return NewProblem(k, "")
 	}
 	// A status no kind owns: RFC 9457 says to use about:blank with the status phrase.
 	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status}

@@ -40,6 +40,7 @@ type Options struct {
 	Logger       *slog.Logger         // required: access log and errors
 	Registry     *prometheus.Registry // served at /metrics; default telemetry.NewRegistry()
 	Gateway      Gateway              // the integration runtime; may be nil (none configured); see SetGateway
+	Webhooks     Webhooks             // the webhook service; nil leaves the webhook API out
 	MaxBodyBytes int64                // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time     // default time.Now; tests pin it
 }
@@ -53,6 +54,8 @@ type Server struct {
 	clock        func() time.Time
 	gw           atomic.Pointer[gatewayHolder]
 	auth         *auth.Authenticator
+	webhooks     Webhooks
+	publicPrefix []string // path prefixes served without a token (/ingest/)
 
 	mux         *http.ServeMux
 	patterns    map[string]bool // every pattern registered on mux, for route labels
@@ -103,6 +106,7 @@ func New(opts Options) (*Server, error) {
 		publicPaths:  map[string]bool{},
 		metrics:      metrics,
 		auth:         auth.NewAuthenticator(opts.Store, auth.CacheTTLDefault, opts.Clock),
+		webhooks:     opts.Webhooks,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -117,6 +121,9 @@ func (s *Server) routes() {
 	s.handlePublic("GET /metrics", s.metricsHandler().ServeHTTP)
 
 	s.gatewayRoutes()
+	if s.webhooks != nil {
+		s.webhookRoutes()
+	}
 
 	s.handle("GET /tokens", store.RoleAdmin, s.listTokens)
 	s.handle("POST /tokens", store.RoleAdmin, s.createToken)
@@ -130,6 +137,27 @@ func (s *Server) handlePublic(pattern string, h http.HandlerFunc) {
 	s.publicPaths[path] = true
 	s.patterns[pattern] = true
 	s.mux.HandleFunc(pattern, h)
+}
+
+// handlePublicPrefix registers a route under a path prefix that needs no token: its
+// requests authenticate otherwise (received webhooks carry a signature).
+func (s *Server) handlePublicPrefix(pattern, prefix string, h http.HandlerFunc) {
+	s.publicPrefix = append(s.publicPrefix, prefix)
+	s.patterns[pattern] = true
+	s.mux.HandleFunc(pattern, h)
+}
+
+// isPublic reports whether a path is served without a token.
+func (s *Server) isPublic(path string) bool {
+	if s.publicPaths[path] {
+		return true
+	}
+	for _, p := range s.publicPrefix {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // handle registers a route that needs a token with at least role need.

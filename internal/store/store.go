@@ -129,4 +129,6 @@ type Store interface {
 	// TokenRevoke marks the token revoked at the given time. ErrNotFound if no token has
 	// that ID; revoking an already revoked token is not an error and keeps the first time.
 	TokenRevoke(ctx context.Context, id string, at time.Time) error
+
+	WebhookStore
 }

@@ -35,6 +35,9 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+// PoolMaxConnsDefault is the connection pool's size unless the DSN sets pool_max_conns.
+const PoolMaxConnsDefault = 16
+
 // Open connects to the PostgreSQL database dsn names (a postgres:// URL or a keyword/value
 // string) and checks that it answers. It does not migrate; call MigrateUp.
 func Open(ctx context.Context, dsn string) (*Store, error) {
@@ -52,6 +55,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 	}
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// pgx's default pool is max(4, CPUs) connections: too few for a server whose HTTP
+	// handlers, delivery dispatcher and recorder all write at once. pool_max_conns in the
+	// DSN still wins.
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = PoolMaxConnsDefault
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

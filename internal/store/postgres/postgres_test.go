@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
 	"github.com/junctionhq/junction/internal/servicetest"
@@ -37,6 +39,32 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+// openBench opens a store in a new schema of the test PostgreSQL for a benchmark.
+func openBench(tb testing.TB) store.Store {
+	s, err := Open(context.Background(), servicetest.PostgresDSN(tb))
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	return analyzedStore{s}
+}
+
+// analyzedStore is a Store whose benchmarks may refresh the planner's statistics
+// (storetest.Analyzer).
+type analyzedStore struct{ *Store }
+
+func (s analyzedStore) Analyze(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, "ANALYZE")
+	return err
+}
+
+// BenchmarkEventPublish publishes one event to four endpoints per operation: one
+// statement, one round trip, one commit.
+func BenchmarkEventPublish(b *testing.B) { storetest.BenchEventPublish(b, openBench) }
+
+// BenchmarkClaimRecord claims 100 deliveries (one statement) and records 100 outcomes
+// (one transaction, one pgx.Batch) per operation.
+func BenchmarkClaimRecord(b *testing.B) { storetest.BenchClaimRecord(b, openBench) }
 
 func TestBackend(t *testing.T) {
 	if got := openDSN(t, servicetest.PostgresDSN(t)).Backend(); got != "postgres" {
@@ -97,6 +125,85 @@ func TestConcurrentMigrateUp(t *testing.T) {
 	if total != len(status) {
 		t.Errorf("%d concurrent MigrateUp calls applied %d migrations in all, want %d", processes, total, len(status))
 	}
+}
+
+// TestEndpointDeleteDuringPublish runs EventPublish's statement and EndpointDelete at
+// the same time, in both orders, holding the first one's transaction open. Whichever
+// commits first, the delivery must end up failed ("endpoint deleted") rather than
+// waiting forever for a claim that can no longer join it with its endpoint.
+func TestEndpointDeleteDuringPublish(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatalf("MigrateUp: %v", err)
+	}
+	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	publication := func(n int) (store.Event, []store.Delivery) {
+		id := fmt.Sprintf("ev-%d", n)
+		e := store.Event{ID: id, Type: "t", Data: []byte("{}"), CreatedAt: now}
+		ds := []store.Delivery{{ID: fmt.Sprintf("d-%d", n), EndpointID: fmt.Sprintf("ep-%d", n), EventID: id, EventType: "t",
+			Payload: []byte("{}"), Status: store.DeliveryPending, MaxAttempts: 1, NextRetryAt: &now, CreatedAt: now, UpdatedAt: now}}
+		return e, ds
+	}
+	for n := range 2 {
+		if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: fmt.Sprintf("ep-%d", n), URL: "https://example.com", IsActive: true, CreatedAt: now}); err != nil {
+			t.Fatalf("EndpointCreate: %v", err)
+		}
+	}
+	// blocked runs f and checks that it waits for the transaction tx until tx commits.
+	blocked := func(tx pgx.Tx, what string, f func() error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			t.Fatalf("%s returned %v while the other transaction was open", what, err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	checkFailed := func(id string) {
+		t.Helper()
+		got, err := s.DeliveryGet(ctx, id)
+		if err != nil {
+			t.Fatalf("DeliveryGet(%s): %v", id, err)
+		}
+		if got.Status != store.DeliveryFailed || got.ErrorMessage != "endpoint deleted" {
+			t.Errorf("delivery %s = %s %q, want failed \"endpoint deleted\"", id, got.Status, got.ErrorMessage)
+		}
+	}
+
+	// Publication first: the delete waits for it (KEY SHARE against DELETE) and must then
+	// fail the delivery it inserted.
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	e, ds := publication(0)
+	if _, err := tx.Exec(ctx, publishSQL, publishArgs(e, ds)...); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	blocked(tx, "EndpointDelete", func() error { return s.EndpointDelete(ctx, "ep-0", now) })
+	checkFailed("d-0")
+
+	// Delete first: the publication waits for it and must find the endpoint gone.
+	tx, err = s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = 'ep-1'`); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	e, ds = publication(1)
+	blocked(tx, "EventPublish", func() error { _, _, err := s.EventPublish(ctx, e, ds); return err })
+	checkFailed("d-1")
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -44,6 +44,7 @@ const memoryPath = ":memory:"
 // process (a CLI next to the server) committed in between: it waits up to busy_timeout
 // for the lock instead. WAL lets the read pool's connections read during a write.
 type Store struct {
+	pub      publishQueue // group commit of EventPublish
 	write    *sql.DB
 	read     *sql.DB
 	migrator *goose.Provider

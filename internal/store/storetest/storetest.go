@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("TokenCreateIfNoneConcurrent", func(t *testing.T) { testTokenCreateIfNoneConcurrent(t, migrated(t)) })
 	t.Run("TimeRoundTrip", func(t *testing.T) { testTimeRoundTrip(t, migrated(t)) })
 	t.Run("CanceledContext", func(t *testing.T) { testCanceledContext(t, migrated(t)) })
+	runWebhook(t, migrated)
 	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 }
 

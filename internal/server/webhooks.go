@@ -1,0 +1,384 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/junctionhq/junction/internal/inbound"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/webhook"
+)
+
+// Webhooks is what the server needs of the webhook service (*webhook.Service).
+type Webhooks interface {
+	CreateEndpoint(ctx context.Context, in webhook.EndpointInput) (store.Endpoint, error)
+	GetEndpoint(ctx context.Context, id string) (store.Endpoint, error)
+	ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]store.Endpoint, int, error)
+	UpdateEndpoint(ctx context.Context, id string, u webhook.EndpointUpdate) (store.Endpoint, error)
+	DeleteEndpoint(ctx context.Context, id string) error
+	RotateSecret(ctx context.Context, id string) (store.Endpoint, error)
+	ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error)
+	TestEndpoint(ctx context.Context, id string) (store.Delivery, error)
+	Retry(ctx context.Context, id string) (store.Delivery, error)
+	ListDeadLetters(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error)
+	Publish(ctx context.Context, in webhook.EventInput) (webhook.PublishResult, error)
+	Ingest(ctx context.Context, source string, h http.Header, body []byte) (webhook.IngestResult, error)
+}
+
+// Problem kinds of the webhook API.
+const (
+	KindInvalidSignature Kind = "invalid-signature" // 401 at /ingest/{source}
+)
+
+// MaxIngestBodyBytes bounds a received webhook.
+const MaxIngestBodyBytes = 1 << 20
+
+func (s *Server) webhookRoutes() {
+	s.handle("GET /webhooks", store.RoleUser, s.listEndpoints)
+	s.handle("POST /webhooks", store.RoleUser, s.createEndpoint)
+	s.handle("GET /webhooks/{id}", store.RoleUser, s.getEndpoint)
+	s.handle("PUT /webhooks/{id}", store.RoleUser, s.updateEndpoint)
+	s.handle("DELETE /webhooks/{id}", store.RoleUser, s.deleteEndpoint)
+	s.handle("GET /webhooks/{id}/deliveries", store.RoleUser, s.listDeliveries)
+	s.handle("POST /webhooks/{id}/test", store.RoleUser, s.testEndpoint)
+	s.handle("POST /webhooks/{id}/rotate-secret", store.RoleUser, s.rotateSecret)
+	s.handle("POST /webhooks/deliveries/{id}/retry", store.RoleUser, s.retryDelivery)
+	s.handle("POST /events", store.RoleUser, s.publishEvent)
+	s.handle("GET /dead-letters", store.RoleUser, s.listDeadLetters)
+	s.handle("POST /dead-letters/{id}/replay", store.RoleUser, s.retryDelivery)
+	// Providers cannot send Junction's token: a received webhook is authenticated by its
+	// signature instead.
+	s.handlePublicPrefix("POST /ingest/{source}", "/ingest/", s.ingest)
+}
+
+// endpointJSON is seed 003's WebhookEndpoint.
+type endpointJSON struct {
+	ID                      string     `json:"id"`
+	Name                    string     `json:"name"`
+	URL                     string     `json:"url"`
+	Secret                  string     `json:"secret"`
+	Events                  []string   `json:"events"`
+	IsActive                bool       `json:"is_active"`
+	IsHealthy               bool       `json:"is_healthy"`
+	ConsecutiveFailures     int        `json:"consecutive_failures"`
+	LastDeliveryAt          *time.Time `json:"last_delivery_at"`
+	LastFailureAt           *time.Time `json:"last_failure_at"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+	DisabledReason          string     `json:"disabled_reason,omitempty"`
+	CircuitOpenUntil        *time.Time `json:"circuit_open_until,omitempty"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+}
+
+func toEndpointJSON(e store.Endpoint) endpointJSON {
+	j := endpointJSON{
+		ID: e.ID, Name: e.Name, URL: e.URL, Secret: e.Secret, Events: e.Events, IsActive: e.IsActive,
+		IsHealthy: e.IsHealthy, ConsecutiveFailures: e.ConsecutiveFailures, LastDeliveryAt: e.LastDeliveryAt,
+		LastFailureAt: e.LastFailureAt, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, DisabledReason: e.DisabledReason,
+		CircuitOpenUntil: e.CircuitOpenUntil,
+	}
+	if e.PreviousSecret != "" {
+		j.PreviousSecretExpiresAt = e.PreviousSecretUntil
+	}
+	if j.Events == nil {
+		j.Events = []string{}
+	}
+	return j
+}
+
+// deliveryJSON is seed 003's WebhookDelivery.
+type deliveryJSON struct {
+	ID                 string          `json:"id"`
+	EndpointID         string          `json:"endpoint_id"`
+	EventType          string          `json:"event_type"`
+	EventID            string          `json:"event_id"`
+	Payload            json.RawMessage `json:"payload"`
+	Status             string          `json:"status"`
+	AttemptCount       int             `json:"attempt_count"`
+	MaxAttempts        int             `json:"max_attempts"`
+	NextRetryAt        *time.Time      `json:"next_retry_at"`
+	ResponseStatusCode *int            `json:"response_status_code"`
+	ResponseBody       *string         `json:"response_body"`
+	ErrorMessage       *string         `json:"error_message"`
+	DeliveredAt        *time.Time      `json:"delivered_at"`
+	DurationMs         *int            `json:"duration_ms"`
+	CreatedAt          time.Time       `json:"created_at"`
+	UpdatedAt          time.Time       `json:"updated_at"`
+	DeadLetteredAt     *time.Time      `json:"dead_lettered_at,omitempty"`
+}
+
+func toDeliveryJSON(d store.Delivery) deliveryJSON {
+	j := deliveryJSON{
+		ID: d.ID, EndpointID: d.EndpointID, EventType: d.EventType, EventID: d.EventID, Payload: d.Payload,
+		Status: string(d.Status), AttemptCount: d.AttemptCount, MaxAttempts: d.MaxAttempts, NextRetryAt: d.NextRetryAt,
+		ResponseStatusCode: d.ResponseStatusCode, DeliveredAt: d.DeliveredAt, DurationMs: d.DurationMs,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, DeadLetteredAt: d.DeadLetteredAt,
+	}
+	if !json.Valid(j.Payload) {
+		j.Payload = json.RawMessage("null")
+	}
+	if d.ResponseBody != "" {
+		j.ResponseBody = &d.ResponseBody
+	}
+	if d.ErrorMessage != "" {
+		j.ErrorMessage = &d.ErrorMessage
+	}
+	return j
+}
+
+type pagination struct {
+	Page       int `json:"page"`
+	Limit      int `json:"limit"`
+	Total      int `json:"total"`
+	TotalPages int `json:"total_pages"`
+}
+
+func pageOf(p store.Page, total int) pagination {
+	pages := (total + p.Limit - 1) / p.Limit
+	return pagination{Page: p.Page, Limit: p.Limit, Total: total, TotalPages: pages}
+}
+
+// listQuery reads page and limit (defaults 1 and 20, limit at most 100) and names any
+// bad query parameter.
+func listQuery(r *http.Request, allowed ...string) (store.Page, []FieldError) {
+	p := store.Page{Page: 1, Limit: 20}
+	var errs []FieldError
+	q := r.URL.Query()
+	known := map[string]bool{"page": true, "limit": true}
+	for _, a := range allowed {
+		known[a] = true
+	}
+	for k := range q {
+		if !known[k] {
+			errs = append(errs, FieldError{Field: k, Detail: "unknown query parameter"})
+		}
+	}
+	num := func(name string, dst *int, min, max int) {
+		v := q.Get(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min || n > max {
+			errs = append(errs, FieldError{Field: name, Detail: fmt.Sprintf("expected a whole number from %d to %d", min, max)})
+			return
+		}
+		*dst = n
+	}
+	num("page", &p.Page, 1, 1_000_000)
+	num("limit", &p.Limit, 1, 100)
+	return p, errs
+}
+
+func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) {
+	p, errs := listQuery(r, "is_active")
+	f := store.EndpointFilter{Page: p}
+	if v := r.URL.Query().Get("is_active"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, FieldError{Field: "is_active", Detail: "expected true or false"})
+		}
+		f.IsActive = &b
+	}
+	if len(errs) > 0 {
+		WriteProblem(w, r, invalid("invalid query parameters", errs...))
+		return
+	}
+	eps, total, err := s.webhooks.ListEndpoints(r.Context(), f)
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	data := make([]endpointJSON, len(eps))
+	for i, e := range eps {
+		data[i] = toEndpointJSON(e)
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
+}
+
+func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name   string   `json:"name"`
+		URL    string   `json:"url"`
+		Events []string `json:"events"`
+		Secret string   `json:"secret"`
+	}
+	if p := decodeJSON(w, r, s.maxBodyBytes, &req); p != nil {
+		WriteProblem(w, r, *p)
+		return
+	}
+	ep, err := s.webhooks.CreateEndpoint(r.Context(), webhook.EndpointInput{Name: req.Name, URL: req.URL, Events: req.Events, Secret: req.Secret})
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/webhooks/"+ep.ID)
+	s.writeJSON(w, r, http.StatusCreated, toEndpointJSON(ep))
+}
+
+func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.webhooks.GetEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, toEndpointJSON(ep))
+}
+
+func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name     *string   `json:"name"`
+		URL      *string   `json:"url"`
+		Events   *[]string `json:"events"`
+		IsActive *bool     `json:"is_active"`
+	}
+	if p := decodeJSON(w, r, s.maxBodyBytes, &req); p != nil {
+		WriteProblem(w, r, *p)
+		return
+	}
+	ep, err := s.webhooks.UpdateEndpoint(r.Context(), r.PathValue("id"), webhook.EndpointUpdate{Name: req.Name, URL: req.URL, Events: req.Events, IsActive: req.IsActive})
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, toEndpointJSON(ep))
+}
+
+func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
+	if err := s.webhooks.DeleteEndpoint(r.Context(), r.PathValue("id")); err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.webhooks.RotateSecret(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, toEndpointJSON(ep))
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	s.listDeliveriesOf(w, r, r.PathValue("id"), s.webhooks.ListDeliveries)
+}
+
+func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	s.listDeliveriesOf(w, r, r.URL.Query().Get("endpoint_id"), s.webhooks.ListDeadLetters)
+}
+
+func (s *Server) listDeliveriesOf(w http.ResponseWriter, r *http.Request, endpointID string, list func(context.Context, store.DeliveryFilter) ([]store.Delivery, int, error)) {
+	p, errs := listQuery(r, "status", "endpoint_id")
+	f := store.DeliveryFilter{EndpointID: endpointID, Page: p}
+	if v := r.URL.Query().Get("status"); v != "" {
+		switch st := store.DeliveryStatus(v); st {
+		case store.DeliveryPending, store.DeliveryRetrying, store.DeliveryDelivered, store.DeliveryFailed:
+			f.Status = st
+		default:
+			errs = append(errs, FieldError{Field: "status", Detail: "expected pending, retrying, delivered or failed"})
+		}
+	}
+	if len(errs) > 0 {
+		WriteProblem(w, r, invalid("invalid query parameters", errs...))
+		return
+	}
+	ds, total, err := list(r.Context(), f)
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	data := make([]deliveryJSON, len(ds))
+	for i, d := range ds {
+		data[i] = toDeliveryJSON(d)
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
+}
+
+func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) {
+	d, err := s.webhooks.TestEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, toDeliveryJSON(d))
+}
+
+func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
+	d, err := s.webhooks.Retry(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusAccepted, toDeliveryJSON(d))
+}
+
+func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID   string          `json:"id"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}
+	if p := decodeJSON(w, r, s.maxBodyBytes, &req); p != nil {
+		WriteProblem(w, r, *p)
+		return
+	}
+	res, err := s.webhooks.Publish(r.Context(), webhook.EventInput{ID: req.ID, Type: req.Type, Data: req.Data})
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusAccepted, map[string]any{"id": res.EventID, "deliveries": res.Deliveries, "duplicate": res.Duplicate})
+}
+
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxIngestBodyBytes))
+	if err != nil {
+		WriteProblem(w, r, NewProblem(KindPayloadTooLarge, fmt.Sprintf("the webhook body is larger than %d bytes", MaxIngestBodyBytes)))
+		return
+	}
+	res, err := s.webhooks.Ingest(r.Context(), r.PathValue("source"), r.Header, body)
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusAccepted, map[string]any{"id": res.ID, "event_type": res.EventType, "duplicate": res.Duplicate})
+}
+
+// webhookFailed maps the webhook service's errors onto problems.
+func (s *Server) webhookFailed(w http.ResponseWriter, r *http.Request, err error) {
+	var v *webhook.ValidationError
+	switch {
+	case errors.As(err, &v):
+		errs := make([]FieldError, 0, len(v.Fields))
+		for f, msg := range v.Fields {
+			errs = append(errs, FieldError{Field: f, Detail: msg})
+		}
+		sortFieldErrors(errs)
+		WriteProblem(w, r, invalid(v.Error(), errs...))
+	case errors.Is(err, store.ErrNotFound):
+		WriteProblem(w, r, NewProblem(KindNotFound, "no such webhook endpoint or delivery"))
+	case errors.Is(err, webhook.ErrPayloadTooLarge):
+		WriteProblem(w, r, NewProblem(KindPayloadTooLarge, err.Error()))
+	case errors.Is(err, webhook.ErrUnknownSource):
+		WriteProblem(w, r, NewProblem(KindNotFound, err.Error()))
+	case errors.Is(err, webhook.ErrSourceMisconfigure):
+		WriteProblem(w, r, NewProblem(KindUnavailable, err.Error()))
+	case errors.Is(err, inbound.ErrSignature):
+		WriteProblem(w, r, NewProblem(KindInvalidSignature, err.Error()))
+	default:
+		s.internalError(w, r, err)
+	}
+}
+
+func sortFieldErrors(errs []FieldError) {
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+}

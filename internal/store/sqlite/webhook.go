@@ -1,0 +1,964 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// Webhook storage (store.WebhookStore). Everything that changes the queue runs on the
+// single write connection in a BEGIN IMMEDIATE transaction, so SQLite's one writer is
+// also what makes claims exclusive: no two transactions ever look at the queue at once.
+// With synchronous=FULL each commit costs an fsync, so the methods the hot path calls
+// (EventPublish, DeliveryClaim, DeliveryRecord) do a whole batch per transaction.
+
+// waitingDelivery selects deliveries still in the queue. It is spelled exactly like the
+// WHERE of the partial index deliveries_due: SQLite uses a partial index only when the
+// query repeats its condition.
+const waitingDelivery = `status IN ('pending', 'retrying')`
+
+// endpointDeletedMessage is the error_message of deliveries that left the queue because
+// their endpoint was deleted.
+const endpointDeletedMessage = "endpoint deleted"
+
+// insertChunk is how many deliveries one INSERT statement carries: 500 rows of 17
+// parameters stay well below SQLite's limit of 32766 bound parameters.
+const insertChunk = 500
+
+var endpointColumns = []string{
+	"id", "name", "url", "secret", "previous_secret", "previous_secret_until", "events",
+	"is_active", "is_healthy", "consecutive_failures", "circuit_open_until", "disabled_reason",
+	"last_delivery_at", "last_failure_at", "created_at", "updated_at",
+}
+
+var deliveryColumns = []string{
+	"id", "endpoint_id", "event_id", "event_type", "payload", "status", "attempt_count",
+	"max_attempts", "next_retry_at", "response_status_code", "response_body", "error_message",
+	"delivered_at", "duration_ms", "dead_lettered_at", "created_at", "updated_at",
+}
+
+// columns lists names for a SELECT, qualified with alias unless it is empty.
+func columns(alias string, names []string) string {
+	if alias == "" {
+		return strings.Join(names, ", ")
+	}
+	return alias + "." + strings.Join(names, ", "+alias+".")
+}
+
+// EndpointCreate implements store.Store.
+func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.Endpoint, error) {
+	e, err := normalizeEndpoint(e)
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint create: %w", err)
+	}
+	events, err := json.Marshal(e.Events)
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint create %q: %w", e.ID, err)
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+columns("", endpointColumns)+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Name, e.URL, e.Secret, e.PreviousSecret, nullTime(e.PreviousSecretUntil), string(events),
+			e.IsActive, e.IsHealthy, e.ConsecutiveFailures, nullTime(e.CircuitOpenUntil), e.DisabledReason,
+			nullTime(e.LastDeliveryAt), nullTime(e.LastFailureAt), formatTime(e.CreatedAt), formatTime(e.UpdatedAt))
+		return err
+	})
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint create %q: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+// EndpointGet implements store.Store.
+func (s *Store) EndpointGet(ctx context.Context, id string) (store.Endpoint, error) {
+	e, err := scanEndpoint(s.read.QueryRowContext(ctx,
+		`SELECT `+columns("", endpointColumns)+` FROM webhook_endpoints WHERE id = ?`, id))
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint get %q: %w", id, notFound(err))
+	}
+	return e, nil
+}
+
+// EndpointList implements store.Store. The page and the total come from one read
+// transaction, so they agree.
+func (s *Store) EndpointList(ctx context.Context, f store.EndpointFilter) ([]store.Endpoint, int, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: endpoint list: %w", err)
+	}
+	var w where
+	if f.IsActive != nil {
+		w.add("is_active = ?", *f.IsActive)
+	}
+	var (
+		endpoints []store.Endpoint
+		total     int
+	)
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM webhook_endpoints`+w.String(), w.args...).Scan(&total); err != nil {
+			return err
+		}
+		var err error
+		endpoints, err = queryEndpoints(ctx, tx, `SELECT `+columns("", endpointColumns)+` FROM webhook_endpoints`+w.String()+`
+			ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(w.args, f.Limit, offset(f.Page))...)
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: endpoint list: %w", err)
+	}
+	return endpoints, total, nil
+}
+
+// EndpointsActive implements store.Store.
+func (s *Store) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
+	endpoints, err := queryEndpoints(ctx, s.read, `SELECT `+columns("", endpointColumns)+`
+		FROM webhook_endpoints WHERE is_active ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: endpoints active: %w", err)
+	}
+	return endpoints, nil
+}
+
+// EndpointUpdate implements store.Store. A NULL parameter leaves its column unchanged.
+func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointPatch) (store.Endpoint, error) {
+	if err := store.CheckTime(p.UpdatedAt); err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: updated at: %w", id, err)
+	}
+	if err := checkOptionalTime(p.PreviousSecretUntil); err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: previous secret until: %w", id, err)
+	}
+	var events any
+	if p.Events != nil {
+		b, err := json.Marshal(nonNilStrings(*p.Events))
+		if err != nil {
+			return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: %w", id, err)
+		}
+		events = string(b)
+	}
+	var e store.Endpoint
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		e, err = scanEndpoint(tx.QueryRowContext(ctx, `UPDATE webhook_endpoints SET
+				name                  = COALESCE(?, name),
+				url                   = COALESCE(?, url),
+				events                = COALESCE(?, events),
+				is_active             = COALESCE(?, is_active),
+				secret                = COALESCE(?, secret),
+				previous_secret       = COALESCE(?, previous_secret),
+				previous_secret_until = COALESCE(?, previous_secret_until),
+				disabled_reason       = COALESCE(?, disabled_reason),
+				updated_at            = ?
+			WHERE id = ?
+			RETURNING `+columns("", endpointColumns),
+			nullable(p.Name), nullable(p.URL), events, nullable(p.IsActive), nullable(p.Secret),
+			nullable(p.PreviousSecret), nullTime(p.PreviousSecretUntil), nullable(p.DisabledReason),
+			formatTime(p.UpdatedAt), id))
+		return notFound(err)
+	})
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: %w", id, err)
+	}
+	return e, nil
+}
+
+// EndpointDelete implements store.Store.
+func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) error {
+	if err := store.CheckTime(at); err != nil {
+		return fmt.Errorf("sqlite: endpoint delete %q: %w", id, err)
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		// Leased deliveries too: their worker's outcome will find them failed and leave
+		// them so (see DeliveryRecord).
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET
+				status = 'failed', error_message = ?, next_retry_at = NULL,
+				locked_until = NULL, locked_by = NULL, updated_at = ?
+			WHERE endpoint_id = ? AND `+waitingDelivery,
+			endpointDeletedMessage, formatTime(at), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: endpoint delete %q: %w", id, err)
+	}
+	return nil
+}
+
+// EventPublish implements store.Store. ON CONFLICT DO NOTHING makes a republication a
+// no-op without an error that would abort the transaction. Deliveries to an endpoint
+// that no longer exists (deleted after the caller chose it) are stored as failed, as
+// EndpointDelete would have left them, instead of waiting forever for a claim that
+// cannot join them with their endpoint.
+func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []store.Delivery) (bool, int, error) {
+	e, deliveries, err := normalizeEvent(e, deliveries)
+	if err != nil {
+		return false, 0, fmt.Errorf("sqlite: event publish: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, 0, fmt.Errorf("sqlite: event publish %q: %w", e.ID, err)
+	}
+	req := &publishReq{ctx: ctx, e: e, deliveries: deliveries, done: make(chan struct{})}
+	s.pub.mu.Lock()
+	s.pub.queue = append(s.pub.queue, req)
+	lead := !s.pub.leading
+	s.pub.leading = true
+	s.pub.mu.Unlock()
+	if lead {
+		s.commitPublishes(context.WithoutCancel(ctx))
+	}
+	// Wait for the batch even if ctx ends meanwhile: the answer must say whether the
+	// event was stored.
+	<-req.done
+	if req.err != nil {
+		return false, 0, fmt.Errorf("sqlite: event publish %q: %w", e.ID, req.err)
+	}
+	return req.created, req.count, nil
+}
+
+// Group commit: SQLite has one writer and every commit waits for the disk (synchronous
+// FULL), so concurrent publishes are written together. The first caller becomes the
+// leader and commits whatever has queued, batch after batch, until the queue is empty;
+// callers arriving while a batch is being written join the next one. Without a timer,
+// a lone publish is committed at once.
+type publishQueue struct {
+	mu      sync.Mutex
+	queue   []*publishReq
+	leading bool
+}
+
+type publishReq struct {
+	ctx        context.Context // the caller's: a request given up before its batch starts is not written
+	e          store.Event
+	deliveries []store.Delivery
+	created    bool
+	count      int
+	err        error
+	done       chan struct{}
+}
+
+// maxPublishBatch bounds one group commit.
+const maxPublishBatch = 256
+
+func (s *Store) commitPublishes(ctx context.Context) {
+	for {
+		s.pub.mu.Lock()
+		n := min(len(s.pub.queue), maxPublishBatch)
+		if n == 0 {
+			s.pub.leading = false
+			s.pub.mu.Unlock()
+			return
+		}
+		batch := s.pub.queue[:n:n]
+		s.pub.queue = s.pub.queue[n:]
+		s.pub.mu.Unlock()
+
+		err := s.writeTx(ctx, func(tx *sql.Tx) error {
+			for _, r := range batch {
+				if r.err = r.ctx.Err(); r.err != nil {
+					continue
+				}
+				var err error
+				if r.created, r.count, err = publishInTx(ctx, tx, r.e, r.deliveries); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, r := range batch {
+			if err != nil && r.err == nil {
+				r.created, r.count, r.err = false, 0, err
+			}
+			close(r.done)
+		}
+	}
+}
+
+// publishInTx writes one event and its deliveries unless the event exists.
+func publishInTx(ctx context.Context, tx *sql.Tx, e store.Event, deliveries []store.Delivery) (bool, int, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, data, source, created_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		e.ID, e.Type, e.Data, e.Source, formatTime(e.CreatedAt))
+	if err != nil {
+		return false, 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, 0, err
+	}
+	if n == 0 {
+		count := 0
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE event_id = ?`, e.ID).Scan(&count)
+		return false, count, err
+	}
+	if len(deliveries) == 0 {
+		return true, 0, nil
+	}
+	existing, err := existingEndpoints(ctx, tx, deliveries)
+	if err != nil {
+		return false, 0, err
+	}
+	failOrphans(deliveries, existing)
+	for chunk := range slices.Chunk(deliveries, insertChunk) {
+		if err := insertDeliveries(ctx, tx, chunk); err != nil {
+			return false, 0, err
+		}
+	}
+	return true, len(deliveries), nil
+}
+
+// existingEndpoints returns which of the deliveries' endpoints exist.
+func existingEndpoints(ctx context.Context, tx *sql.Tx, deliveries []store.Delivery) (map[string]bool, error) {
+	ids := make([]string, 0, len(deliveries))
+	for _, d := range deliveries {
+		ids = append(ids, d.EndpointID)
+	}
+	list, err := jsonList(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE id IN (SELECT value FROM json_each(?))`, list)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	existing := make(map[string]bool)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		existing[id] = true
+	}
+	return existing, rows.Err()
+}
+
+// failOrphans marks the waiting deliveries whose endpoint does not exist as failed, the
+// way EndpointDelete leaves the deliveries of a deleted endpoint.
+func failOrphans(deliveries []store.Delivery, existing map[string]bool) {
+	for i := range deliveries {
+		d := &deliveries[i]
+		if existing[d.EndpointID] || !waiting(d.Status) {
+			continue
+		}
+		d.Status = store.DeliveryFailed
+		d.ErrorMessage = endpointDeletedMessage
+		d.NextRetryAt = nil
+	}
+}
+
+// insertDeliveries inserts ds with one multi-row INSERT: one statement to parse and run
+// instead of one per row.
+func insertDeliveries(ctx context.Context, tx *sql.Tx, ds []store.Delivery) error {
+	row := "(" + strings.Repeat("?, ", len(deliveryColumns)-1) + "?)"
+	var q strings.Builder
+	q.WriteString(`INSERT INTO deliveries (` + columns("", deliveryColumns) + `) VALUES `)
+	args := make([]any, 0, len(ds)*len(deliveryColumns))
+	for i, d := range ds {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(row)
+		args = append(args,
+			d.ID, d.EndpointID, d.EventID, d.EventType, d.Payload, string(d.Status), d.AttemptCount,
+			d.MaxAttempts, nullTime(d.NextRetryAt), nullable(d.ResponseStatusCode), d.ResponseBody, d.ErrorMessage,
+			nullTime(d.DeliveredAt), nullable(d.DurationMs), nullTime(d.DeadLetteredAt),
+			formatTime(d.CreatedAt), formatTime(d.UpdatedAt))
+	}
+	_, err := tx.ExecContext(ctx, q.String(), args...)
+	return err
+}
+
+// EventGet implements store.Store.
+func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
+	var (
+		e         store.Event
+		createdAt time.Time
+	)
+	err := s.read.QueryRowContext(ctx, `SELECT id, type, data, source, created_at FROM events WHERE id = ?`, id).
+		Scan(&e.ID, &e.Type, &e.Data, &e.Source, textTime{&createdAt})
+	if err != nil {
+		return store.Event{}, fmt.Errorf("sqlite: event get %q: %w", id, notFound(err))
+	}
+	e.CreatedAt = createdAt
+	return e, nil
+}
+
+// DeliveryClaim implements store.Store. Selecting and leasing happen in one IMMEDIATE
+// transaction on the one write connection, so no other claim (in this process or
+// another sharing the file) can run between them. SQLite's UPDATE … RETURNING cannot
+// return the joined endpoint, hence a SELECT first and an UPDATE of exactly those rows.
+// INDEXED BY makes the SELECT walk the due index in order and stop at the limit (see
+// the migration); it fails loudly rather than silently sorting if the index is unusable.
+func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
+	if err := checkClaim(p); err != nil {
+		return nil, fmt.Errorf("sqlite: delivery claim: %w", err)
+	}
+	now := formatTime(p.Now)
+	var claimed []store.ClaimedDelivery
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+columns("d", deliveryColumns)+`, `+columns("e", endpointColumns)+`
+			FROM deliveries d INDEXED BY deliveries_due
+			JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			WHERE d.`+waitingDelivery+`
+				AND d.next_retry_at <= @now
+				AND (d.locked_until IS NULL OR d.locked_until <= @now)
+				AND e.is_active
+				AND (e.circuit_open_until IS NULL OR e.circuit_open_until <= @now)
+			ORDER BY d.next_retry_at, d.id
+			LIMIT @limit`,
+			sql.Named("now", now), sql.Named("limit", p.Limit))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		ids := make([]string, 0, p.Limit)
+		for rows.Next() {
+			var (
+				dr deliveryRow
+				er endpointRow
+			)
+			if err := rows.Scan(append(dr.dest(), er.dest()...)...); err != nil {
+				return err
+			}
+			c := store.ClaimedDelivery{Delivery: dr.d, Endpoint: er.e}
+			if c.Endpoint.Events, err = er.events(); err != nil {
+				return err
+			}
+			claimed = append(claimed, c)
+			ids = append(ids, dr.d.ID)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		list, err := jsonList(ids)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET locked_until = ?, locked_by = ?
+			WHERE id IN (SELECT value FROM json_each(?))`,
+			formatTime(p.Now.Add(p.Lease)), p.Owner, list)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delivery claim: %w", err)
+	}
+	return claimed, nil
+}
+
+// Statements DeliveryRecord runs per record. Endpoint health is computed by SQL from
+// the row's current values (old values on the right of SET), never read into Go and
+// written back, so outcomes recorded by concurrent workers all count.
+const (
+	// Only a delivery still in the queue takes an outcome: one that EndpointDelete
+	// failed, or that another worker delivered after this worker's lease expired, keeps
+	// what it has. The lease is released in the same statement.
+	recordDeliverySQL = `UPDATE deliveries SET
+			status = @status, attempt_count = @attempts, next_retry_at = @next_retry_at,
+			response_status_code = @code, response_body = @body, error_message = @error,
+			delivered_at = @delivered_at, duration_ms = @duration, dead_lettered_at = @dead_lettered_at,
+			locked_until = NULL, locked_by = NULL, updated_at = @at
+		WHERE id = @id AND ` + waitingDelivery
+	recordSuccessSQL = `UPDATE webhook_endpoints SET
+			consecutive_failures = 0, is_healthy = 1, circuit_open_until = NULL, last_delivery_at = @at
+		WHERE id = @id`
+	// The count that trips the breaker is the new one, consecutive_failures + 1. Every
+	// failure at or above the threshold re-opens the circuit from its own time, so a
+	// failed probe after the open period opens it again.
+	recordFailureSQL = `UPDATE webhook_endpoints SET
+			consecutive_failures = consecutive_failures + 1,
+			last_failure_at = @at,
+			is_healthy = CASE WHEN @threshold > 0 AND consecutive_failures + 1 >= @threshold
+				THEN 0 ELSE is_healthy END,
+			circuit_open_until = CASE WHEN @threshold > 0 AND consecutive_failures + 1 >= @threshold
+				THEN @open_until ELSE circuit_open_until END
+		WHERE id = @id`
+	recordDisableSQL = `UPDATE webhook_endpoints SET is_active = 0, disabled_reason = @reason, updated_at = @at
+		WHERE id = @id`
+)
+
+// DeliveryRecord implements store.Store. The whole batch is one transaction (one fsync)
+// running four prepared statements over and over, in the order of records, so several
+// outcomes for one endpoint apply in sequence.
+func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecord) error {
+	records, err := normalizeRecords(records)
+	if err != nil {
+		return fmt.Errorf("sqlite: delivery record: %w", err)
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		stmts := make([]*sql.Stmt, 0, 4)
+		defer func() {
+			for _, st := range stmts {
+				_ = st.Close()
+			}
+		}()
+		for _, q := range []string{recordDeliverySQL, recordSuccessSQL, recordFailureSQL, recordDisableSQL} {
+			st, err := tx.PrepareContext(ctx, q)
+			if err != nil {
+				return err
+			}
+			stmts = append(stmts, st)
+		}
+		delivery, success, failure, disable := stmts[0], stmts[1], stmts[2], stmts[3]
+		for _, r := range records {
+			at := formatTime(r.At)
+			nextRetryAt, deadLetteredAt := outcomeTimes(r)
+			if _, err := delivery.ExecContext(ctx,
+				sql.Named("id", r.DeliveryID), sql.Named("status", string(r.Status)),
+				sql.Named("attempts", r.AttemptCount), sql.Named("next_retry_at", nullTime(nextRetryAt)),
+				sql.Named("code", nullable(r.ResponseStatusCode)), sql.Named("body", r.ResponseBody),
+				sql.Named("error", r.ErrorMessage), sql.Named("delivered_at", nullTime(r.DeliveredAt)),
+				sql.Named("duration", r.DurationMs), sql.Named("dead_lettered_at", nullTime(deadLetteredAt)),
+				sql.Named("at", at),
+			); err != nil {
+				return fmt.Errorf("delivery %q: %w", r.DeliveryID, err)
+			}
+			var err error
+			if r.Success {
+				_, err = success.ExecContext(ctx, sql.Named("id", r.EndpointID), sql.Named("at", at))
+			} else {
+				_, err = failure.ExecContext(ctx, sql.Named("id", r.EndpointID), sql.Named("at", at),
+					sql.Named("threshold", r.BreakerThreshold),
+					sql.Named("open_until", formatTime(r.At.Add(r.BreakerResetAfter))))
+			}
+			if err == nil && r.DisableEndpoint {
+				_, err = disable.ExecContext(ctx, sql.Named("id", r.EndpointID),
+					sql.Named("reason", r.DisabledReason), sql.Named("at", at))
+			}
+			if err != nil {
+				return fmt.Errorf("endpoint %q: %w", r.EndpointID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delivery record: %w", err)
+	}
+	return nil
+}
+
+// DeliveryRelease implements store.Store. Only the due time and the lease change:
+// attempt_count and updated_at keep describing the last real attempt.
+func (s *Store) DeliveryRelease(ctx context.Context, ids []string, until time.Time) error {
+	if err := store.CheckTime(until); err != nil {
+		return fmt.Errorf("sqlite: delivery release: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := jsonList(ids)
+	if err != nil {
+		return fmt.Errorf("sqlite: delivery release: %w", err)
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_retry_at = ?, locked_until = NULL, locked_by = NULL
+			WHERE id IN (SELECT value FROM json_each(?)) AND `+waitingDelivery,
+			formatTime(until), list)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delivery release: %w", err)
+	}
+	return nil
+}
+
+// DeliveryGet implements store.Store.
+func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, error) {
+	d, err := scanDelivery(s.read.QueryRowContext(ctx,
+		`SELECT `+columns("", deliveryColumns)+` FROM deliveries WHERE id = ?`, id))
+	if err != nil {
+		return store.Delivery{}, fmt.Errorf("sqlite: delivery get %q: %w", id, notFound(err))
+	}
+	return d, nil
+}
+
+// DeliveryList implements store.Store.
+func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: delivery list: %w", err)
+	}
+	var w where
+	if f.EndpointID != "" {
+		w.add("endpoint_id = ?", f.EndpointID)
+	}
+	if f.Status != "" {
+		w.add("status = ?", string(f.Status))
+	}
+	deliveries, total, err := s.listDeliveries(ctx, w, "created_at DESC, id DESC", f.Page)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: delivery list: %w", err)
+	}
+	return deliveries, total, nil
+}
+
+// DeliveryRequeue implements store.Store. A delivery whose endpoint is gone is not
+// requeued (ErrNotFound): no claim could ever pick it up.
+func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (store.Delivery, error) {
+	if err := store.CheckTime(at); err != nil {
+		return store.Delivery{}, fmt.Errorf("sqlite: delivery requeue %q: %w", id, err)
+	}
+	var d store.Delivery
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var endpointExists bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id)
+			FROM deliveries d WHERE d.id = ?`, id).Scan(&endpointExists)
+		if err != nil {
+			return notFound(err)
+		}
+		if !endpointExists {
+			return fmt.Errorf("its endpoint was deleted: %w", store.ErrNotFound)
+		}
+		d, err = scanDelivery(tx.QueryRowContext(ctx, `UPDATE deliveries SET
+				status = 'pending', attempt_count = 0, next_retry_at = ?, dead_lettered_at = NULL,
+				locked_until = NULL, locked_by = NULL, updated_at = ?
+			WHERE id = ?
+			RETURNING `+columns("", deliveryColumns),
+			formatTime(at), formatTime(at), id))
+		return err
+	})
+	if err != nil {
+		return store.Delivery{}, fmt.Errorf("sqlite: delivery requeue %q: %w", id, err)
+	}
+	return d, nil
+}
+
+// DeadLetterList implements store.Store. Newest first means most recently dead-lettered.
+func (s *Store) DeadLetterList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
+	if err := checkPage(f.Page); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: dead letter list: %w", err)
+	}
+	var w where
+	w.add("status = 'failed' AND dead_lettered_at IS NOT NULL")
+	if f.EndpointID != "" {
+		w.add("endpoint_id = ?", f.EndpointID)
+	}
+	deliveries, total, err := s.listDeliveries(ctx, w, "dead_lettered_at DESC, id DESC", f.Page)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: dead letter list: %w", err)
+	}
+	return deliveries, total, nil
+}
+
+// DeadLetterPurge implements store.Store.
+func (s *Store) DeadLetterPurge(ctx context.Context, before time.Time) (int, error) {
+	if err := store.CheckTime(before); err != nil {
+		return 0, fmt.Errorf("sqlite: dead letter purge: %w", err)
+	}
+	var n int64
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM deliveries
+			WHERE status = 'failed' AND dead_lettered_at IS NOT NULL AND dead_lettered_at < ?`, formatTime(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: dead letter purge: %w", err)
+	}
+	return int(n), nil
+}
+
+// QueueStats implements store.Store. Due counts what a claim could take now if every
+// circuit were closed: waiting, due, and not leased (an in-flight delivery is not
+// backlog).
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
+	if err := store.CheckTime(now); err != nil {
+		return store.QueueStats{}, fmt.Errorf("sqlite: queue stats: %w", err)
+	}
+	st := store.QueueStats{ByStatus: map[store.DeliveryStatus]int{
+		store.DeliveryPending: 0, store.DeliveryRetrying: 0, store.DeliveryDelivered: 0, store.DeliveryFailed: 0,
+	}}
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			var (
+				status string
+				n      int
+			)
+			if err := rows.Scan(&status, &n); err != nil {
+				return err
+			}
+			st.ByStatus[store.DeliveryStatus(status)] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var oldest sql.NullString
+		err = tx.QueryRowContext(ctx, `SELECT
+				(SELECT count(*) FROM deliveries WHERE status = 'failed' AND dead_lettered_at IS NOT NULL),
+				count(*), min(next_retry_at)
+			FROM deliveries
+			WHERE `+waitingDelivery+` AND next_retry_at <= @now AND (locked_until IS NULL OR locked_until <= @now)`,
+			sql.Named("now", formatTime(now))).Scan(&st.DeadLetters, &st.Due, &oldest)
+		if err != nil {
+			return err
+		}
+		if oldest.Valid {
+			at, err := parseTime(oldest.String)
+			if err != nil {
+				return fmt.Errorf("oldest due: %w", err)
+			}
+			st.OldestDueSince = &at
+		}
+		return nil
+	})
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("sqlite: queue stats: %w", err)
+	}
+	st.Waiting = st.ByStatus[store.DeliveryPending] + st.ByStatus[store.DeliveryRetrying]
+	return st, nil
+}
+
+// InboundRecord implements store.Store. Only the (source, provider_id) constraint is
+// absorbed; a duplicate ID with another provider ID is a conflict.
+func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool, error) {
+	m, err := normalizeInbound(m)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: inbound record: %w", err)
+	}
+	var n int64
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO inbound_messages
+				(id, source, provider_id, event_type, payload, headers, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (source, provider_id) DO NOTHING`,
+			m.ID, m.Source, m.ProviderID, m.EventType, m.Payload, m.Headers, formatTime(m.ReceivedAt))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: inbound record %q: %w", m.ID, err)
+	}
+	return n > 0, nil
+}
+
+// readTx runs fn in a read transaction, so several queries see one snapshot (a page and
+// its total agree). ReadOnly makes the driver use a plain BEGIN even on the write pool of
+// an in-memory database, where BEGIN IMMEDIATE would be pointless.
+func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
+}
+
+// listDeliveries returns a page of the deliveries w selects in the given order, and the
+// total.
+func (s *Store) listDeliveries(ctx context.Context, w where, order string, p store.Page) ([]store.Delivery, int, error) {
+	var (
+		deliveries []store.Delivery
+		total      int
+	)
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deliveries`+w.String(), w.args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+columns("", deliveryColumns)+` FROM deliveries`+w.String()+`
+			ORDER BY `+order+` LIMIT ? OFFSET ?`, append(w.args, p.Limit, offset(p))...)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return err
+			}
+			deliveries = append(deliveries, d)
+		}
+		return rows.Err()
+	})
+	return deliveries, total, err
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryEndpoints(ctx context.Context, db queryer, query string, args ...any) ([]store.Endpoint, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var endpoints []store.Endpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, err
+		}
+		endpoints = append(endpoints, e)
+	}
+	return endpoints, rows.Err()
+}
+
+// where collects optional conditions of a list query and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// endpointRow scans the columns of endpointColumns; events arrive as JSON text.
+type endpointRow struct {
+	e          store.Endpoint
+	eventsJSON string
+}
+
+func (r *endpointRow) dest() []any {
+	e := &r.e
+	return []any{
+		&e.ID, &e.Name, &e.URL, &e.Secret, &e.PreviousSecret, nullTextTime{&e.PreviousSecretUntil}, &r.eventsJSON,
+		&e.IsActive, &e.IsHealthy, &e.ConsecutiveFailures, nullTextTime{&e.CircuitOpenUntil}, &e.DisabledReason,
+		nullTextTime{&e.LastDeliveryAt}, nullTextTime{&e.LastFailureAt}, textTime{&e.CreatedAt}, textTime{&e.UpdatedAt},
+	}
+}
+
+func (r *endpointRow) events() ([]string, error) {
+	events := []string{}
+	if err := json.Unmarshal([]byte(r.eventsJSON), &events); err != nil {
+		return nil, fmt.Errorf("endpoint %q: events: %w", r.e.ID, err)
+	}
+	return events, nil
+}
+
+func scanEndpoint(row scanner) (store.Endpoint, error) {
+	var r endpointRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return store.Endpoint{}, err
+	}
+	var err error
+	r.e.Events, err = r.events()
+	return r.e, err
+}
+
+// deliveryRow scans the columns of deliveryColumns.
+type deliveryRow struct{ d store.Delivery }
+
+func (r *deliveryRow) dest() []any {
+	d := &r.d
+	return []any{
+		&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Payload, (*string)(&d.Status), &d.AttemptCount,
+		&d.MaxAttempts, nullTextTime{&d.NextRetryAt}, &d.ResponseStatusCode, &d.ResponseBody, &d.ErrorMessage,
+		nullTextTime{&d.DeliveredAt}, &d.DurationMs, nullTextTime{&d.DeadLetteredAt},
+		textTime{&d.CreatedAt}, textTime{&d.UpdatedAt},
+	}
+}
+
+func scanDelivery(row scanner) (store.Delivery, error) {
+	var r deliveryRow
+	if err := row.Scan(r.dest()...); err != nil {
+		return store.Delivery{}, err
+	}
+	return r.d, nil
+}
+
+// textTime scans a time stored as text into the time it points to.
+type textTime struct{ dst *time.Time }
+
+func (s textTime) Scan(src any) error {
+	var text string
+	switch v := src.(type) {
+	case string:
+		text = v
+	case []byte:
+		text = string(v)
+	default:
+		return fmt.Errorf("time stored as %T, want text", src)
+	}
+	t, err := parseTime(text)
+	if err != nil {
+		return err
+	}
+	*s.dst = t
+	return nil
+}
+
+// nullTextTime scans a nullable time stored as text; NULL is a nil pointer.
+type nullTextTime struct{ dst **time.Time }
+
+func (s nullTextTime) Scan(src any) error {
+	if src == nil {
+		*s.dst = nil
+		return nil
+	}
+	var t time.Time
+	if err := (textTime{&t}).Scan(src); err != nil {
+		return err
+	}
+	*s.dst = &t
+	return nil
+}
+
+// nullTime is the parameter for a nullable time column.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// nullable is the parameter for a nullable column: NULL for nil, else the value.
+func nullable[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// jsonList encodes ids for json_each(?), SQLite's way of taking a list as one parameter.
+func jsonList(ids []string) (string, error) {
+	b, err := json.Marshal(ids)
+	return string(b), err
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,276 @@
+package sqlite
+
+// Input checks and defaults for the webhook methods. The postgres package has an
+// identical copy (only the package line differs), so both backends accept and store the
+// same values; the conformance suite holds them to it.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// maxPageLimit is the largest page a list returns (store.Page).
+const maxPageLimit = 100
+
+func checkPage(p store.Page) error {
+	switch {
+	case p.Page < 1 || p.Page > math.MaxInt32:
+		return fmt.Errorf("page %d outside 1-%d", p.Page, math.MaxInt32)
+	case p.Limit < 1 || p.Limit > maxPageLimit:
+		return fmt.Errorf("page limit %d outside 1-%d", p.Limit, maxPageLimit)
+	}
+	return nil
+}
+
+// offset is how many rows come before page p (checked by checkPage).
+func offset(p store.Page) int64 { return int64(p.Page-1) * int64(p.Limit) }
+
+func checkOptionalTime(t *time.Time) error {
+	if t == nil {
+		return nil
+	}
+	return store.CheckTime(*t)
+}
+
+// normalizeTimes checks every time and rounds it as it will be stored, so a method can
+// return its input and mean what later reads return.
+func normalizeTimes(required []*time.Time, optional []**time.Time) error {
+	for _, t := range required {
+		if err := store.CheckTime(*t); err != nil {
+			return err
+		}
+		*t = store.NormalizeTime(*t)
+	}
+	for _, t := range optional {
+		if *t == nil {
+			continue
+		}
+		if err := store.CheckTime(**t); err != nil {
+			return err
+		}
+		n := store.NormalizeTime(**t)
+		*t = &n
+	}
+	return nil
+}
+
+// nonNilStrings makes a nil list empty, so it is stored as [] rather than null and reads
+// back the same way whichever the caller passed.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return slices.Clone(s)
+}
+
+// nonNilBytes keeps NOT NULL payload columns from receiving NULL for an empty payload.
+func nonNilBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return bytes.Clone(b)
+}
+
+// normalizeEndpoint checks e and returns it as it is stored and read back. A zero
+// UpdatedAt becomes CreatedAt.
+func normalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
+	if e.ID == "" {
+		return store.Endpoint{}, errors.New("empty id")
+	}
+	if e.ConsecutiveFailures < 0 {
+		return store.Endpoint{}, fmt.Errorf("endpoint %q: negative consecutive failures", e.ID)
+	}
+	if e.UpdatedAt.IsZero() {
+		e.UpdatedAt = e.CreatedAt
+	}
+	e.Events = nonNilStrings(e.Events)
+	err := normalizeTimes(
+		[]*time.Time{&e.CreatedAt, &e.UpdatedAt},
+		[]**time.Time{&e.PreviousSecretUntil, &e.CircuitOpenUntil, &e.LastDeliveryAt, &e.LastFailureAt})
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("endpoint %q: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+// normalizeEvent checks e and its deliveries and fills in what a delivery may leave out:
+// EventID and EventType come from the event (a different EventID is an error, it would
+// hide the delivery from the event's count), Status defaults to pending, CreatedAt to the
+// event's, UpdatedAt to CreatedAt, and a waiting delivery without NextRetryAt is due at
+// once (at CreatedAt). The deliveries returned are copies.
+func normalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []store.Delivery, error) {
+	switch {
+	case e.ID == "":
+		return store.Event{}, nil, errors.New("empty event id")
+	case e.Type == "":
+		return store.Event{}, nil, fmt.Errorf("event %q: empty type", e.ID)
+	}
+	if err := normalizeTimes([]*time.Time{&e.CreatedAt}, nil); err != nil {
+		return store.Event{}, nil, fmt.Errorf("event %q: created at: %w", e.ID, err)
+	}
+	e.Data = nonNilBytes(e.Data)
+
+	out := make([]store.Delivery, len(deliveries))
+	for i, d := range deliveries {
+		switch {
+		case d.ID == "":
+			return store.Event{}, nil, fmt.Errorf("event %q: delivery %d: empty id", e.ID, i)
+		case d.EndpointID == "":
+			return store.Event{}, nil, fmt.Errorf("delivery %q: empty endpoint id", d.ID)
+		case d.EventID != "" && d.EventID != e.ID:
+			return store.Event{}, nil, fmt.Errorf("delivery %q: event id %q, want %q", d.ID, d.EventID, e.ID)
+		}
+		d.EventID = e.ID
+		if d.EventType == "" {
+			d.EventType = e.Type
+		}
+		if d.Status == "" {
+			d.Status = store.DeliveryPending
+		}
+		if !validStatus(d.Status) {
+			return store.Event{}, nil, fmt.Errorf("delivery %q: invalid status %q", d.ID, d.Status)
+		}
+		if d.CreatedAt.IsZero() {
+			d.CreatedAt = e.CreatedAt
+		}
+		if d.UpdatedAt.IsZero() {
+			d.UpdatedAt = d.CreatedAt
+		}
+		if d.NextRetryAt == nil && waiting(d.Status) {
+			due := d.CreatedAt
+			d.NextRetryAt = &due
+		}
+		d.Payload = nonNilBytes(d.Payload)
+		d.ResponseBody, d.ErrorMessage = storableText(d.ResponseBody), storableText(d.ErrorMessage)
+		err := normalizeTimes(
+			[]*time.Time{&d.CreatedAt, &d.UpdatedAt},
+			[]**time.Time{&d.NextRetryAt, &d.DeliveredAt, &d.DeadLetteredAt})
+		if err != nil {
+			return store.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
+		}
+		out[i] = d
+	}
+	return e, out, nil
+}
+
+func validStatus(s store.DeliveryStatus) bool {
+	switch s {
+	case store.DeliveryPending, store.DeliveryRetrying, store.DeliveryDelivered, store.DeliveryFailed:
+		return true
+	}
+	return false
+}
+
+// waiting reports whether a delivery in status s is still in the queue.
+func waiting(s store.DeliveryStatus) bool {
+	return s == store.DeliveryPending || s == store.DeliveryRetrying
+}
+
+func checkClaim(p store.ClaimParams) error {
+	switch {
+	case p.Limit < 1:
+		return fmt.Errorf("limit %d, want at least 1", p.Limit)
+	case p.Lease <= 0:
+		return fmt.Errorf("lease %v, want a positive duration", p.Lease)
+	}
+	if err := store.CheckTime(p.Now); err != nil {
+		return fmt.Errorf("now: %w", err)
+	}
+	if err := store.CheckTime(p.Now.Add(p.Lease)); err != nil {
+		return fmt.Errorf("lease end: %w", err)
+	}
+	return nil
+}
+
+// normalizeRecords checks records and returns copies whose texts are storable.
+func normalizeRecords(records []store.AttemptRecord) ([]store.AttemptRecord, error) {
+	out := make([]store.AttemptRecord, len(records))
+	for i, r := range records {
+		if err := checkRecord(r); err != nil {
+			return nil, err
+		}
+		r.ResponseBody = storableText(r.ResponseBody)
+		r.ErrorMessage = storableText(r.ErrorMessage)
+		r.DisabledReason = storableText(r.DisabledReason)
+		out[i] = r
+	}
+	return out, nil
+}
+
+// storableText makes s storable as PostgreSQL text, which must be valid UTF-8 and hold
+// no NUL: a response body cut at a byte limit, or a binary one, would otherwise fail a
+// whole batch of outcomes. Invalid bytes and NULs become U+FFFD on both backends, so
+// both read back the same string.
+func storableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// checkRecord rejects outcomes that would leave a delivery unclaimable or in an
+// impossible state: a retry needs its next time, an outcome is never "pending".
+func checkRecord(r store.AttemptRecord) error {
+	switch {
+	case r.DeliveryID == "":
+		return errors.New("empty delivery id")
+	case r.EndpointID == "":
+		return fmt.Errorf("delivery %q: empty endpoint id", r.DeliveryID)
+	case r.Status != store.DeliveryRetrying && r.Status != store.DeliveryDelivered && r.Status != store.DeliveryFailed:
+		return fmt.Errorf("delivery %q: outcome status %q, want retrying, delivered or failed", r.DeliveryID, r.Status)
+	case r.Status == store.DeliveryRetrying && r.NextRetryAt == nil:
+		return fmt.Errorf("delivery %q: retrying without a next retry time", r.DeliveryID)
+	case r.BreakerResetAfter < 0:
+		return fmt.Errorf("delivery %q: negative breaker reset time", r.DeliveryID)
+	}
+	for _, t := range []*time.Time{r.NextRetryAt, r.DeliveredAt, r.DeadLetteredAt} {
+		if err := checkOptionalTime(t); err != nil {
+			return fmt.Errorf("delivery %q: %w", r.DeliveryID, err)
+		}
+	}
+	if err := store.CheckTime(r.At); err != nil {
+		return fmt.Errorf("delivery %q: at: %w", r.DeliveryID, err)
+	}
+	if err := store.CheckTime(r.At.Add(r.BreakerResetAfter)); err != nil {
+		return fmt.Errorf("delivery %q: circuit open until: %w", r.DeliveryID, err)
+	}
+	return nil
+}
+
+// outcomeTimes are the due time and dead-letter mark an outcome writes: NextRetryAt only
+// for a retry (a delivered or failed delivery is never due), DeadLetteredAt only for a
+// failure, whatever else the record carries.
+func outcomeTimes(r store.AttemptRecord) (nextRetryAt, deadLetteredAt *time.Time) {
+	switch r.Status {
+	case store.DeliveryRetrying:
+		return r.NextRetryAt, nil
+	case store.DeliveryFailed:
+		return nil, r.DeadLetteredAt
+	}
+	return nil, nil
+}
+
+func normalizeInbound(m store.InboundMessage) (store.InboundMessage, error) {
+	switch {
+	case m.ID == "":
+		return store.InboundMessage{}, errors.New("empty id")
+	case m.Source == "":
+		return store.InboundMessage{}, fmt.Errorf("message %q: empty source", m.ID)
+	case m.ProviderID == "":
+		// Deduplication needs it; "" would make every later message a duplicate.
+		return store.InboundMessage{}, fmt.Errorf("message %q: empty provider id", m.ID)
+	}
+	if err := normalizeTimes([]*time.Time{&m.ReceivedAt}, nil); err != nil {
+		return store.InboundMessage{}, fmt.Errorf("message %q: received at: %w", m.ID, err)
+	}
+	// Both come from the sender's headers or body, verified but not necessarily UTF-8;
+	// a message that cannot be stored would be redelivered by the provider forever.
+	m.ProviderID, m.EventType = storableText(m.ProviderID), storableText(m.EventType)
+	m.Payload = nonNilBytes(m.Payload)
+	m.Headers = nonNilBytes(m.Headers)
+	return m, nil
+}

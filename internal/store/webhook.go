@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Webhook storage: endpoints, published events, the durable delivery queue (with its
+// dead-letter part) and received inbound messages. Every accepted event and delivery is
+// written before the caller is answered, so nothing acknowledged is lost in a crash.
+
+// Endpoint is a customer's webhook endpoint (seed 003's WebhookEndpoint).
+type Endpoint struct {
+	ID     string
+	Name   string
+	URL    string
+	Secret string // whsec_<base64>; signs deliveries
+	// PreviousSecret still signs deliveries (beside Secret) until PreviousSecretUntil,
+	// after a rotation, so receivers can switch over.
+	PreviousSecret      string
+	PreviousSecretUntil *time.Time
+	Events              []string // event types, exact ("order.created") or wildcard ("order.*", "*")
+	IsActive            bool
+	IsHealthy           bool
+	ConsecutiveFailures int
+	// CircuitOpenUntil is set while the endpoint's circuit breaker is open: deliveries
+	// to it wait instead of using up attempts.
+	CircuitOpenUntil *time.Time
+	DisabledReason   string // why IsActive became false on its own (410 Gone), "" otherwise
+	LastDeliveryAt   *time.Time
+	LastFailureAt    *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// EndpointPatch changes the given fields of an endpoint (nil = unchanged).
+type EndpointPatch struct {
+	Name     *string
+	URL      *string
+	Events   *[]string
+	IsActive *bool
+	// Secret rotation: the new secret, and until when the old one keeps signing.
+	Secret              *string
+	PreviousSecret      *string
+	PreviousSecretUntil *time.Time
+	DisabledReason      *string
+	UpdatedAt           time.Time
+}
+
+// Page selects a page of a list: Page is 1-based, Limit the page size (1..100).
+type Page struct {
+	Page  int
+	Limit int
+}
+
+// EndpointFilter selects endpoints for EndpointList.
+type EndpointFilter struct {
+	IsActive *bool
+	Page
+}
+
+// Event is a published event.
+type Event struct {
+	ID        string // caller's id or generated; publishing the same id twice is a no-op
+	Type      string
+	Data      []byte // JSON
+	Source    string // "api", "ingest:<source>", "internal"
+	CreatedAt time.Time
+}
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+// The delivery statuses (seed 003).
+const (
+	DeliveryPending   DeliveryStatus = "pending"   // not attempted yet
+	DeliveryRetrying  DeliveryStatus = "retrying"  // attempted, failed, another attempt scheduled
+	DeliveryDelivered DeliveryStatus = "delivered" // an attempt succeeded
+	DeliveryFailed    DeliveryStatus = "failed"    // the last attempt failed (dead letter), or the endpoint is gone
+)
+
+// Delivery is one event to one endpoint (seed 003's WebhookDelivery), the unit of the
+// durable queue. Its ID is the message id receivers see in webhook-id on every attempt.
+type Delivery struct {
+	ID                 string
+	EndpointID         string
+	EventID            string
+	EventType          string
+	Payload            []byte // the exact JSON body sent on every attempt
+	Status             DeliveryStatus
+	AttemptCount       int
+	MaxAttempts        int
+	NextRetryAt        *time.Time // when it is due; nil once delivered or failed
+	ResponseStatusCode *int
+	ResponseBody       string // of the last attempt, truncated by the caller
+	ErrorMessage       string // of the last attempt
+	DeliveredAt        *time.Time
+	DurationMs         *int       // of the last attempt
+	DeadLetteredAt     *time.Time // set when it failed for good; cleared by replay
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// DeliveryFilter selects deliveries for DeliveryList and DeadLetterList.
+type DeliveryFilter struct {
+	EndpointID string         // "" = all endpoints
+	Status     DeliveryStatus // "" = all statuses (ignored by DeadLetterList)
+	Page
+}
+
+// ClaimParams ask for due deliveries.
+type ClaimParams struct {
+	Now   time.Time
+	Limit int
+	// Lease is how long the claim holds: a worker that dies leaves its deliveries to be
+	// claimed again after the lease, which is what makes delivery at-least-once.
+	Lease time.Duration
+	Owner string // claiming worker's id, stored for diagnosis
+}
+
+// AttemptRecord is the outcome of one attempt, written with the endpoint's new health
+// in the same transaction.
+type AttemptRecord struct {
+	DeliveryID         string
+	Status             DeliveryStatus // retrying, delivered or failed
+	AttemptCount       int
+	NextRetryAt        *time.Time // for retrying
+	ResponseStatusCode *int
+	ResponseBody       string
+	ErrorMessage       string
+	DeliveredAt        *time.Time
+	DurationMs         int
+	DeadLetteredAt     *time.Time // for failed
+	At                 time.Time  // when the attempt finished (UpdatedAt)
+
+	// The endpoint's health, updated in the same transaction. A success sets
+	// ConsecutiveFailures to 0, IsHealthy, LastDeliveryAt=At and clears CircuitOpenUntil.
+	// A failure adds 1 to ConsecutiveFailures and sets LastFailureAt=At; once the count
+	// reaches BreakerThreshold (>0) the endpoint becomes unhealthy and its circuit opens
+	// until At+BreakerResetAfter (so a failed probe after the open period re-opens it).
+	EndpointID        string
+	Success           bool
+	BreakerThreshold  int
+	BreakerResetAfter time.Duration
+	DisableEndpoint   bool // 410 Gone: IsActive=false with DisabledReason
+	DisabledReason    string
+}
+
+// ClaimedDelivery is a leased delivery with its endpoint as it is now.
+type ClaimedDelivery struct {
+	Delivery Delivery
+	Endpoint Endpoint
+}
+
+// QueueStats describe the delivery queue for metrics.
+type QueueStats struct {
+	Due            int        // pending or retrying, due now
+	Waiting        int        // pending or retrying, all
+	OldestDueSince *time.Time // NextRetryAt of the oldest due delivery
+	DeadLetters    int
+	ByStatus       map[DeliveryStatus]int
+}
+
+// InboundMessage is a verified webhook received at /ingest/{source}.
+type InboundMessage struct {
+	ID         string
+	Source     string
+	ProviderID string // the provider's delivery id (X-GitHub-Delivery, Stripe event id, webhook-id); unique per source
+	EventType  string
+	Payload    []byte
+	Headers    []byte // JSON object of the headers kept
+	ReceivedAt time.Time
+}
+
+// WebhookStore is the webhook part of Store.
+type WebhookStore interface {
+	EndpointCreate(ctx context.Context, e Endpoint) (Endpoint, error) // ErrConflict on duplicate ID
+	EndpointGet(ctx context.Context, id string) (Endpoint, error)     // ErrNotFound
+	// EndpointList returns the page and the total number of matching endpoints, newest first.
+	EndpointList(ctx context.Context, f EndpointFilter) ([]Endpoint, int, error)
+	// EndpointsActive returns every active endpoint (for fan-out), oldest first.
+	EndpointsActive(ctx context.Context) ([]Endpoint, error)
+	EndpointUpdate(ctx context.Context, id string, p EndpointPatch) (Endpoint, error) // ErrNotFound
+	// EndpointDelete removes the endpoint; its deliveries that are still waiting become
+	// failed ("endpoint deleted") so they leave the queue; history is kept.
+	EndpointDelete(ctx context.Context, id string, at time.Time) error // ErrNotFound
+
+	// EventPublish stores e and its deliveries atomically. If an event with e.ID exists,
+	// nothing is written and created is false; count is then the number of deliveries the
+	// first publication made.
+	EventPublish(ctx context.Context, e Event, deliveries []Delivery) (created bool, count int, err error)
+	EventGet(ctx context.Context, id string) (Event, error)
+
+	// DeliveryClaim leases up to Limit due deliveries (pending or retrying, NextRetryAt <=
+	// Now, not leased or lease expired), oldest due first, skipping those of endpoints
+	// whose circuit is open. Concurrent claimers never get the same delivery.
+	DeliveryClaim(ctx context.Context, p ClaimParams) ([]ClaimedDelivery, error)
+	// DeliveryRecord writes attempt outcomes (and endpoint health) and releases the
+	// leases, all in one transaction.
+	DeliveryRecord(ctx context.Context, records []AttemptRecord) error
+	// DeliveryRelease returns leased deliveries to the queue, due at until, without
+	// counting an attempt (the endpoint's circuit is open, or the worker is stopping).
+	DeliveryRelease(ctx context.Context, ids []string, until time.Time) error
+	DeliveryGet(ctx context.Context, id string) (Delivery, error) // ErrNotFound
+	// DeliveryList returns the page and total, newest first.
+	DeliveryList(ctx context.Context, f DeliveryFilter) ([]Delivery, int, error)
+	// DeliveryRequeue makes a delivery due again at `at` (manual retry, DLQ replay):
+	// status pending, attempts reset to 0, dead-letter mark cleared. ErrNotFound; a
+	// delivered delivery is requeued too (a manual resend).
+	DeliveryRequeue(ctx context.Context, id string, at time.Time) (Delivery, error)
+
+	// DeadLetterList lists failed deliveries with a dead-letter mark, newest first.
+	DeadLetterList(ctx context.Context, f DeliveryFilter) ([]Delivery, int, error)
+	// DeadLetterPurge deletes dead letters marked before `before` (retention); returns how many.
+	DeadLetterPurge(ctx context.Context, before time.Time) (int, error)
+	QueueStats(ctx context.Context, now time.Time) (QueueStats, error)
+
+	// InboundRecord stores a received message unless one with the same (Source,
+	// ProviderID) exists; created reports which.
+	InboundRecord(ctx context.Context, m InboundMessage) (created bool, err error)
+}

@@ -1,0 +1,11 @@
+// Package webhook is Junction's webhook platform: customers' endpoints, publishing
+// events with fan-out to every subscribed endpoint, a durable delivery queue in the store
+// with signed (Standard Webhooks) attempts on a retry schedule, a per-endpoint circuit
+// breaker, a dead-letter queue with retention and replay, and the receiving side
+// (verified inbound webhooks, see Ingest).
+//
+// Delivery is at least once: a delivery is stored before the event is acknowledged and
+// leased while it is attempted, so a crash only delays it. Receivers deduplicate with
+// the webhook-id header, which is the delivery id on every attempt. Deliveries to one
+// endpoint are not ordered.
+package webhook

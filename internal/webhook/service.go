@@ -1,0 +1,422 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/netguard"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/webhook/signing"
+)
+
+// Options configure a Service.
+type Options struct {
+	Logger  *slog.Logger // required
+	Metrics *Metrics     // required; see NewMetrics
+	Bus     *event.Bus   // WebhookDeliveryFailed is published here; may be nil
+	Clock   clock.Clock  // default clock.Real{}
+	// WorkerID names this process in delivery leases (diagnosis only).
+	WorkerID string
+}
+
+// Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable
+// delivery queue and its workers, dead letters. Every entry point (HTTP API, Go callers,
+// event routing) goes through its methods.
+type Service struct {
+	store    store.Store
+	settings Settings
+	opts     Options
+	client   *http.Client
+	wake     chan struct{}
+
+	mu          sync.Mutex
+	active      []store.Endpoint // cached EndpointsActive, for fan-out
+	activeUntil time.Time
+
+	sources sourcesHolder // inbound sources, swapped on reload
+}
+
+// activeCacheTTL bounds how long fan-out may use a cached endpoint list; changes made
+// through this Service invalidate it at once, changes made by other processes within it.
+const activeCacheTTL = time.Second
+
+// New builds the service. It does not start delivering; call Run.
+func New(st store.Store, s Settings, opts Options) (*Service, error) {
+	if st == nil || opts.Logger == nil || opts.Metrics == nil {
+		return nil, errors.New("webhook: store, Logger and Metrics are required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.WorkerID == "" {
+		opts.WorkerID = "junction-" + randomHex(4)
+	}
+	guard, err := netguard.New(s.AllowedNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: allowed_networks: %w", err)
+	}
+	return &Service{store: st, settings: s, opts: opts, client: guard.Client(), wake: make(chan struct{}, 1)}, nil
+}
+
+// Settings returns the delivery settings in force.
+func (s *Service) Settings() Settings { return s.settings }
+
+// ValidationError lists what is wrong with an input, field by field.
+type ValidationError struct {
+	Fields map[string]string // field → problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Fields))
+	for f, msg := range e.Fields {
+		parts = append(parts, f+": "+msg)
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// ErrPayloadTooLarge is returned by Publish for an event over Settings.MaxPayloadBytes.
+var ErrPayloadTooLarge = errors.New("event payload too large")
+
+// EndpointInput is what POST /webhooks takes.
+type EndpointInput struct {
+	Name   string
+	URL    string
+	Events []string
+	Secret string // optional; generated (whsec_…) when empty
+}
+
+var eventPattern = regexp.MustCompile(`^(\*|[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*(\.\*)?)$`)
+
+func validateEndpoint(name, url *string, events *[]string, secret *string) *ValidationError {
+	v := &ValidationError{Fields: map[string]string{}}
+	if name != nil && (strings.TrimSpace(*name) == "" || len(*name) > 200) {
+		v.Fields["name"] = "required, at most 200 characters"
+	}
+	if url != nil {
+		if err := netguard.CheckURL(*url); err != nil {
+			v.Fields["url"] = err.Error()
+		}
+	}
+	if events != nil {
+		if len(*events) == 0 {
+			v.Fields["events"] = "at least one event type, such as order.created, order.* or *"
+		}
+		for _, e := range *events {
+			if !eventPattern.MatchString(e) {
+				v.Fields["events"] = fmt.Sprintf("%q is not an event type (letters, digits, _ and - in dot-separated parts; a final .* or * alone matches many)", e)
+				break
+			}
+		}
+	}
+	if secret != nil && *secret != "" {
+		if err := signing.ValidSecret(*secret); err != nil {
+			v.Fields["secret"] = err.Error()
+		}
+	}
+	if len(v.Fields) > 0 {
+		return v
+	}
+	return nil
+}
+
+// CreateEndpoint validates and stores a new endpoint, generating its secret if none is given.
+func (s *Service) CreateEndpoint(ctx context.Context, in EndpointInput) (store.Endpoint, error) {
+	if v := validateEndpoint(&in.Name, &in.URL, &in.Events, &in.Secret); v != nil {
+		return store.Endpoint{}, v
+	}
+	secret := in.Secret
+	if secret == "" {
+		var err error
+		if secret, err = signing.NewSecret(); err != nil {
+			return store.Endpoint{}, err
+		}
+	}
+	now := s.opts.Clock.Now().UTC()
+	ep, err := s.store.EndpointCreate(ctx, store.Endpoint{
+		ID: newUUID(), Name: strings.TrimSpace(in.Name), URL: in.URL, Secret: secret, Events: dedupe(in.Events),
+		IsActive: true, IsHealthy: true, CreatedAt: now, UpdatedAt: now,
+	})
+	s.invalidate()
+	return ep, err
+}
+
+// EndpointUpdate is a partial update (PUT /webhooks/{id}).
+type EndpointUpdate struct {
+	Name     *string
+	URL      *string
+	Events   *[]string
+	IsActive *bool
+}
+
+// UpdateEndpoint applies a partial update. Re-activating an endpoint clears the reason
+// it was disabled for.
+func (s *Service) UpdateEndpoint(ctx context.Context, id string, u EndpointUpdate) (store.Endpoint, error) {
+	if v := validateEndpoint(u.Name, u.URL, u.Events, nil); v != nil {
+		return store.Endpoint{}, v
+	}
+	p := store.EndpointPatch{Name: u.Name, URL: u.URL, IsActive: u.IsActive, UpdatedAt: s.opts.Clock.Now().UTC()}
+	if u.Events != nil {
+		ev := dedupe(*u.Events)
+		p.Events = &ev
+	}
+	if u.IsActive != nil && *u.IsActive {
+		empty := ""
+		p.DisabledReason = &empty
+	}
+	ep, err := s.store.EndpointUpdate(ctx, id, p)
+	s.invalidate()
+	return ep, err
+}
+
+// RotateSecret gives the endpoint a new secret; the old one keeps signing deliveries
+// (beside the new) for Settings.SecretOverlap, so the receiver can switch over.
+func (s *Service) RotateSecret(ctx context.Context, id string) (store.Endpoint, error) {
+	ep, err := s.store.EndpointGet(ctx, id)
+	if err != nil {
+		return store.Endpoint{}, err
+	}
+	secret, err := signing.NewSecret()
+	if err != nil {
+		return store.Endpoint{}, err
+	}
+	now := s.opts.Clock.Now().UTC()
+	until := now.Add(s.settings.SecretOverlap)
+	ep, err = s.store.EndpointUpdate(ctx, id, store.EndpointPatch{Secret: &secret, PreviousSecret: &ep.Secret, PreviousSecretUntil: &until, UpdatedAt: now})
+	s.invalidate()
+	return ep, err
+}
+
+// GetEndpoint, ListEndpoints and DeleteEndpoint pass through to the store.
+func (s *Service) GetEndpoint(ctx context.Context, id string) (store.Endpoint, error) {
+	return s.store.EndpointGet(ctx, id)
+}
+
+// ListEndpoints returns a page of endpoints and the total.
+func (s *Service) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]store.Endpoint, int, error) {
+	return s.store.EndpointList(ctx, f)
+}
+
+// DeleteEndpoint removes an endpoint; its waiting deliveries fail.
+func (s *Service) DeleteEndpoint(ctx context.Context, id string) error {
+	err := s.store.EndpointDelete(ctx, id, s.opts.Clock.Now().UTC())
+	s.invalidate()
+	return err
+}
+
+// EventInput is what POST /events takes.
+type EventInput struct {
+	ID   string          // optional: publishing an id again creates nothing
+	Type string          // such as order.created
+	Data json.RawMessage // any JSON value
+}
+
+// PublishResult says what Publish did.
+type PublishResult struct {
+	EventID    string
+	Deliveries int
+	Duplicate  bool // the event id was published before; nothing new was created
+}
+
+// Publish stores the event and one delivery per active endpoint subscribed to its type,
+// in one transaction, before it returns: an accepted event is never lost. The body every
+// endpoint receives is {"id","type","timestamp","data"}.
+func (s *Service) Publish(ctx context.Context, in EventInput) (PublishResult, error) {
+	v := &ValidationError{Fields: map[string]string{}}
+	if !eventPattern.MatchString(in.Type) || strings.Contains(in.Type, "*") {
+		v.Fields["type"] = "required: an event type such as order.created (letters, digits, _ and - in dot-separated parts)"
+	}
+	if in.ID != "" && (len(in.ID) > 200 || strings.ContainsAny(in.ID, " \t\r\n")) {
+		v.Fields["id"] = "at most 200 characters, no spaces"
+	}
+	if len(in.Data) == 0 {
+		in.Data = json.RawMessage("null")
+	}
+	if !json.Valid(in.Data) {
+		v.Fields["data"] = "must be JSON"
+	}
+	if len(v.Fields) > 0 {
+		return PublishResult{}, v
+	}
+	if int64(len(in.Data)) > s.settings.MaxPayloadBytes {
+		return PublishResult{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(in.Data), s.settings.MaxPayloadBytes)
+	}
+	if in.ID == "" {
+		in.ID = "evt_" + randomHex(12)
+	}
+	now := s.opts.Clock.Now().UTC()
+	body, err := json.Marshal(struct {
+		ID        string          `json:"id"`
+		Type      string          `json:"type"`
+		Timestamp time.Time       `json:"timestamp"`
+		Data      json.RawMessage `json:"data"`
+	}{in.ID, in.Type, now, in.Data})
+	if err != nil {
+		return PublishResult{}, err
+	}
+	endpoints, err := s.activeEndpoints(ctx)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	var deliveries []store.Delivery
+	for _, ep := range endpoints {
+		if subscribed(ep.Events, in.Type) {
+			deliveries = append(deliveries, s.newDelivery(ep.ID, in.ID, in.Type, body, now, now))
+		}
+	}
+	created, count, err := s.store.EventPublish(ctx, store.Event{ID: in.ID, Type: in.Type, Data: in.Data, Source: "api", CreatedAt: now}, deliveries)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	if created && count > 0 {
+		s.opts.Metrics.published.Add(float64(count))
+		s.Wake()
+	}
+	return PublishResult{EventID: in.ID, Deliveries: count, Duplicate: !created}, nil
+}
+
+func (s *Service) newDelivery(endpointID, eventID, eventType string, body []byte, due, now time.Time) store.Delivery {
+	return store.Delivery{
+		ID: newUUID(), EndpointID: endpointID, EventID: eventID, EventType: eventType, Payload: body,
+		Status: store.DeliveryPending, MaxAttempts: s.settings.MaxAttempts, NextRetryAt: &due,
+		CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// subscribed reports whether an endpoint's event patterns cover an event type: exact
+// names, "*" for everything, and "order.*" for order.created, order.item.added, ….
+func subscribed(patterns []string, eventType string) bool {
+	for _, p := range patterns {
+		switch {
+		case p == "*", p == eventType:
+			return true
+		case strings.HasSuffix(p, ".*") && strings.HasPrefix(eventType, p[:len(p)-1]):
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) activeEndpoints(ctx context.Context) ([]store.Endpoint, error) {
+	now := s.opts.Clock.Now()
+	s.mu.Lock()
+	if now.Before(s.activeUntil) {
+		eps := s.active
+		s.mu.Unlock()
+		return eps, nil
+	}
+	s.mu.Unlock()
+	eps, err := s.store.EndpointsActive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.active, s.activeUntil = eps, now.Add(activeCacheTTL)
+	s.mu.Unlock()
+	return eps, nil
+}
+
+func (s *Service) invalidate() {
+	s.mu.Lock()
+	s.activeUntil = time.Time{}
+	s.mu.Unlock()
+}
+
+// ListDeliveries returns a page of an endpoint's deliveries (ErrNotFound for an unknown endpoint).
+func (s *Service) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
+	if _, err := s.store.EndpointGet(ctx, f.EndpointID); err != nil {
+		return nil, 0, err
+	}
+	return s.store.DeliveryList(ctx, f)
+}
+
+// Retry re-queues a delivery now (POST /webhooks/deliveries/{id}/retry and dead-letter
+// replay): it gets a full set of attempts again.
+func (s *Service) Retry(ctx context.Context, id string) (store.Delivery, error) {
+	d, err := s.store.DeliveryRequeue(ctx, id, s.opts.Clock.Now().UTC())
+	if err == nil {
+		s.Wake()
+	}
+	return d, err
+}
+
+// ListDeadLetters returns a page of deliveries that failed for good.
+func (s *Service) ListDeadLetters(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
+	return s.store.DeadLetterList(ctx, f)
+}
+
+// TestEndpoint sends a webhook.test event to one endpoint and returns the delivery after
+// its first attempt, made during the call. Later attempts, if it failed, follow the
+// schedule like any other delivery.
+func (s *Service) TestEndpoint(ctx context.Context, id string) (store.Delivery, error) {
+	ep, err := s.store.EndpointGet(ctx, id)
+	if err != nil {
+		return store.Delivery{}, err
+	}
+	now := s.opts.Clock.Now().UTC()
+	eventID := "evt_test_" + randomHex(8)
+	body, _ := json.Marshal(map[string]any{
+		"id": eventID, "type": "webhook.test", "timestamp": now,
+		"data": map[string]any{"endpoint_id": ep.ID, "message": "This is a test event from Junction."},
+	})
+	// Due only after this call's own attempt could have finished, so no worker takes it
+	// meanwhile; if the process dies mid-call the workers deliver it later.
+	due := now.Add(s.settings.Timeout + time.Minute)
+	d := s.newDelivery(ep.ID, eventID, "webhook.test", body, due, now)
+	if _, _, err := s.store.EventPublish(ctx, store.Event{ID: eventID, Type: "webhook.test", Data: json.RawMessage(`{}`), Source: "test", CreatedAt: now}, []store.Delivery{d}); err != nil {
+		return store.Delivery{}, err
+	}
+	rec, failed := s.attempt(ctx, ep, d)
+	if err := s.store.DeliveryRecord(ctx, []store.AttemptRecord{rec}); err != nil {
+		return store.Delivery{}, err
+	}
+	if rec.DisableEndpoint {
+		s.invalidate()
+	}
+	if failed != nil {
+		s.afterRecordFailed([]*store.Delivery{failed})
+	}
+	return s.store.DeliveryGet(ctx, d.ID)
+}
+
+// Wake tells the dispatcher that deliveries may be due now.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newUUID is a random (version 4) UUID.
+func newUUID() string { return uuid.NewString() }
