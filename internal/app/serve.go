@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/eventroute"
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/store"
@@ -134,6 +136,14 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// Events with publish_to go to webhooks and integrations; reload swaps the routes.
+	var current atomic.Pointer[integration.Runtime]
+	current.Store(rt)
+	caller := callerFunc(func(ctx context.Context, in, op string, p map[string]any, co integration.CallOptions) (*integration.Result, error) {
+		return current.Load().Call(ctx, in, op, p, co)
+	})
+	stopRoutes := eventroute.Start(bus, cfg, hooks, caller, log)
+	defer func() { stopRoutes() }()
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -158,10 +168,13 @@ func Serve(ctx context.Context, opts Options) error {
 				return err
 			}
 			srv.SetGateway(next)
+			current.Store(next)
 			// Calls already running keep the old runtime until they finish; closing it
 			// flushes its batches.
 			rt.Close()
 			rt = next
+			stopRoutes()
+			stopRoutes = eventroute.Start(bus, cfg, hooks, caller, log)
 			// Inbound sources follow the new configuration; delivery settings (schedule,
 			// workers) take effect at the next start.
 			hooks.SetSources(webhook.NewSources(cfg, opts.LookupEnv, clock.Real{}))
@@ -178,6 +191,13 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	log.Info("junction stopped")
 	return nil
+}
+
+// callerFunc adapts a function to eventroute.Caller.
+type callerFunc func(ctx context.Context, in, op string, p map[string]any, co integration.CallOptions) (*integration.Result, error)
+
+func (f callerFunc) Call(ctx context.Context, in, op string, p map[string]any, co integration.CallOptions) (*integration.Result, error) {
+	return f(ctx, in, op, p, co)
 }
 
 // watchReload re-reads the configuration on each reload request and hands it to apply.

@@ -1,0 +1,96 @@
+package eventroute
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/webhook"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder stands in for the webhook service and the runtime: what matters here is what
+// the router asks of them.
+type recorder struct {
+	mu        sync.Mutex
+	published []webhook.EventInput
+	calls     []string
+	params    []map[string]any
+	got       chan struct{}
+}
+
+func (r *recorder) Publish(_ context.Context, in webhook.EventInput) (webhook.PublishResult, error) {
+	r.mu.Lock()
+	r.published = append(r.published, in)
+	r.mu.Unlock()
+	r.got <- struct{}{}
+	return webhook.PublishResult{}, nil
+}
+
+func (r *recorder) Call(_ context.Context, in, op string, params map[string]any, _ integration.CallOptions) (*integration.Result, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, in+"."+op)
+	r.params = append(r.params, params)
+	r.mu.Unlock()
+	r.got <- struct{}{}
+	return &integration.Result{Status: 200}, nil
+}
+
+func TestRoutesConfiguredEvents(t *testing.T) {
+	cfg, diags := config.Decode("t.cai", []byte(`
+event IntegrationCircuitOpened {
+    payload { integration: string  failures: integer  opened_at: timestamp }
+    publish_to: [webhook("monitoring"), integration("Alerts.notify"), slack("#ops")]
+}
+event Quiet { payload { x: string } }
+`))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	bus := event.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer bus.Close()
+	rec := &recorder{got: make(chan struct{}, 10)}
+	stop := Start(bus, cfg, rec, rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer stop()
+
+	opened := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	bus.Publish(event.Event{Type: event.IntegrationCircuitOpened, Data: map[string]any{"integration": "GitHub", "failures": 5, "opened_at": opened}})
+	bus.Publish(event.Event{Type: "Quiet", Data: map[string]any{"x": "y"}})
+	for range 2 {
+		select {
+		case <-rec.got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("event not routed")
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.published) != 1 || rec.published[0].Type != "monitoring" {
+		t.Fatalf("published %+v", rec.published)
+	}
+	var data struct {
+		Event   string
+		Payload map[string]any
+	}
+	if err := json.Unmarshal(rec.published[0].Data, &data); err != nil || data.Event != "IntegrationCircuitOpened" || data.Payload["integration"] != "GitHub" {
+		t.Errorf("webhook data %s", rec.published[0].Data)
+	}
+	if len(rec.calls) != 1 || rec.calls[0] != "Alerts.notify" || rec.params[0]["opened_at"] != "2026-11-23T12:00:00Z" || rec.params[0]["failures"] != 5 {
+		t.Errorf("calls %v %v", rec.calls, rec.params)
+	}
+	select {
+	case <-rec.got:
+		t.Error("an event without publish_to was routed")
+	case <-time.After(20 * time.Millisecond):
+	}
+}
