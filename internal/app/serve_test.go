@@ -111,6 +111,8 @@ func TestServeStopsWithoutLeaks(t *testing.T) {
 		`junction_integration_cache_total{integration="A",operation="get",result="miss"} 1`,
 		`junction_integration_circuit_state{integration="A"} 0`,
 		`junction_http_requests_total{code="200",method="POST",route="POST /integrations/{name}/operations/{op}"} 1`,
+		`junction_webhook_queue_depth 0`,
+		`junction_webhook_dead_letters 0`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
