@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/storeinput"
 )
 
 // Webhook storage (store.WebhookStore).
@@ -51,7 +52,7 @@ func columns(alias string, names []string) string {
 
 // EndpointCreate implements store.Store.
 func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.Endpoint, error) {
-	e, err := normalizeEndpoint(e)
+	e, err := storeinput.NormalizeEndpoint(e)
 	if err != nil {
 		return store.Endpoint{}, fmt.Errorf("postgres: endpoint create: %w", err)
 	}
@@ -79,7 +80,7 @@ func (s *Store) EndpointGet(ctx context.Context, id string) (store.Endpoint, err
 // EndpointList implements store.Store. The page and the total come from one snapshot,
 // so they agree.
 func (s *Store) EndpointList(ctx context.Context, f store.EndpointFilter) ([]store.Endpoint, int, error) {
-	if err := checkPage(f.Page); err != nil {
+	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("postgres: endpoint list: %w", err)
 	}
 	var w where
@@ -120,12 +121,12 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 	if err := store.CheckTime(p.UpdatedAt); err != nil {
 		return store.Endpoint{}, fmt.Errorf("postgres: endpoint update %q: updated at: %w", id, err)
 	}
-	if err := checkOptionalTime(p.PreviousSecretUntil); err != nil {
+	if err := storeinput.CheckOptionalTime(p.PreviousSecretUntil); err != nil {
 		return store.Endpoint{}, fmt.Errorf("postgres: endpoint update %q: previous secret until: %w", id, err)
 	}
 	var events any // untyped nil: NULL
 	if p.Events != nil {
-		events = nonNilStrings(*p.Events)
+		events = storeinput.NonNilStrings(*p.Events)
 	}
 	e, err := scanEndpoint(s.pool.QueryRow(ctx, `UPDATE webhook_endpoints SET
 			name                  = COALESCE($1, name),
@@ -221,7 +222,7 @@ var publishSQL = `WITH event AS (
 // the count comes from a second statement: publishSQL's snapshot predates a concurrent
 // first publication that its ON CONFLICT waited for, so it cannot see its deliveries.
 func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []store.Delivery) (bool, int, error) {
-	e, deliveries, err := normalizeEvent(e, deliveries)
+	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
 		return false, 0, fmt.Errorf("postgres: event publish: %w", err)
 	}
@@ -335,7 +336,7 @@ var claimSQL = `WITH due AS MATERIALIZED (
 // DeliveryClaim implements store.Store. It is one statement, so it needs no explicit
 // transaction.
 func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
-	if err := checkClaim(p); err != nil {
+	if err := storeinput.CheckClaim(p); err != nil {
 		return nil, fmt.Errorf("postgres: delivery claim: %w", err)
 	}
 	rows, err := s.pool.Query(ctx, claimSQL,
@@ -405,14 +406,14 @@ const (
 // given), then delivery updates sorted by ID: every transaction takes its row locks in
 // the same order, so concurrent batches and EndpointDelete cannot deadlock.
 func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecord) error {
-	records, err := normalizeRecords(records)
+	records, err := storeinput.NormalizeRecords(records)
 	if err != nil {
 		return fmt.Errorf("postgres: delivery record: %w", err)
 	}
 	if len(records) == 0 {
 		return nil
 	}
-	byEndpoint := records // normalizeRecords made a copy
+	byEndpoint := records // storeinput.NormalizeRecords made a copy
 	slices.SortStableFunc(byEndpoint, func(a, b store.AttemptRecord) int { return cmp.Compare(a.EndpointID, b.EndpointID) })
 	byDelivery := slices.Clone(records)
 	slices.SortStableFunc(byDelivery, func(a, b store.AttemptRecord) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
@@ -430,7 +431,7 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 		}
 	}
 	for _, r := range byDelivery {
-		nextRetryAt, deadLetteredAt := outcomeTimes(r)
+		nextRetryAt, deadLetteredAt := storeinput.OutcomeTimes(r)
 		b.Queue(recordDeliverySQL, r.DeliveryID, string(r.Status), r.AttemptCount, normalizePtr(nextRetryAt),
 			r.ResponseStatusCode, r.ResponseBody, r.ErrorMessage, normalizePtr(r.DeliveredAt), r.DurationMs,
 			normalizePtr(deadLetteredAt), store.NormalizeTime(r.At))
@@ -474,7 +475,7 @@ func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, err
 
 // DeliveryList implements store.Store.
 func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
-	if err := checkPage(f.Page); err != nil {
+	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("postgres: delivery list: %w", err)
 	}
 	var w where
@@ -525,7 +526,7 @@ func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (s
 
 // DeadLetterList implements store.Store. Newest first means most recently dead-lettered.
 func (s *Store) DeadLetterList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
-	if err := checkPage(f.Page); err != nil {
+	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("postgres: dead letter list: %w", err)
 	}
 	var w where
@@ -598,7 +599,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 // InboundRecord implements store.Store. Only the (source, provider_id) constraint is
 // absorbed; a duplicate ID with another provider ID is a conflict.
 func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool, error) {
-	m, err := normalizeInbound(m)
+	m, err := storeinput.NormalizeInbound(m)
 	if err != nil {
 		return false, fmt.Errorf("postgres: inbound record: %w", err)
 	}
@@ -676,10 +677,10 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// pageClause is the LIMIT and OFFSET of page p, inlined: both are integers checkPage
+// pageClause is the LIMIT and OFFSET of page p, inlined: both are integers storeinput.CheckPage
 // bounded, and inlining keeps the same arguments for the count and the page.
 func pageClause(p store.Page) string {
-	return fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, offset(p))
+	return fmt.Sprintf("LIMIT %d OFFSET %d", p.Limit, storeinput.Offset(p))
 }
 
 // endpointRow scans the columns of endpointColumns.
@@ -697,7 +698,7 @@ func (r *endpointRow) dest() []any {
 // finish puts the times in UTC (pgx returns timestamptz in the process's local zone).
 func (r *endpointRow) finish() store.Endpoint {
 	e := r.e
-	e.Events = nonNilStrings(e.Events)
+	e.Events = storeinput.NonNilStrings(e.Events)
 	e.PreviousSecretUntil = utcPtr(e.PreviousSecretUntil)
 	e.CircuitOpenUntil = utcPtr(e.CircuitOpenUntil)
 	e.LastDeliveryAt = utcPtr(e.LastDeliveryAt)

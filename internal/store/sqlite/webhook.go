@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/storeinput"
 )
 
 // Webhook storage (store.WebhookStore). Everything that changes the queue runs on the
@@ -55,7 +56,7 @@ func columns(alias string, names []string) string {
 
 // EndpointCreate implements store.Store.
 func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.Endpoint, error) {
-	e, err := normalizeEndpoint(e)
+	e, err := storeinput.NormalizeEndpoint(e)
 	if err != nil {
 		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint create: %w", err)
 	}
@@ -90,7 +91,7 @@ func (s *Store) EndpointGet(ctx context.Context, id string) (store.Endpoint, err
 // EndpointList implements store.Store. The page and the total come from one read
 // transaction, so they agree.
 func (s *Store) EndpointList(ctx context.Context, f store.EndpointFilter) ([]store.Endpoint, int, error) {
-	if err := checkPage(f.Page); err != nil {
+	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: endpoint list: %w", err)
 	}
 	var w where
@@ -107,7 +108,7 @@ func (s *Store) EndpointList(ctx context.Context, f store.EndpointFilter) ([]sto
 		}
 		var err error
 		endpoints, err = queryEndpoints(ctx, tx, `SELECT `+columns("", endpointColumns)+` FROM webhook_endpoints`+w.String()+`
-			ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(w.args, f.Limit, offset(f.Page))...)
+			ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(w.args, f.Limit, storeinput.Offset(f.Page))...)
 		return err
 	})
 	if err != nil {
@@ -131,12 +132,12 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 	if err := store.CheckTime(p.UpdatedAt); err != nil {
 		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: updated at: %w", id, err)
 	}
-	if err := checkOptionalTime(p.PreviousSecretUntil); err != nil {
+	if err := storeinput.CheckOptionalTime(p.PreviousSecretUntil); err != nil {
 		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: previous secret until: %w", id, err)
 	}
 	var events any
 	if p.Events != nil {
-		b, err := json.Marshal(nonNilStrings(*p.Events))
+		b, err := json.Marshal(storeinput.NonNilStrings(*p.Events))
 		if err != nil {
 			return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: %w", id, err)
 		}
@@ -206,7 +207,7 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 // EndpointDelete would have left them, instead of waiting forever for a claim that
 // cannot join them with their endpoint.
 func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []store.Delivery) (bool, int, error) {
-	e, deliveries, err := normalizeEvent(e, deliveries)
+	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
 		return false, 0, fmt.Errorf("sqlite: event publish: %w", err)
 	}
@@ -353,7 +354,7 @@ func existingEndpoints(ctx context.Context, tx *sql.Tx, deliveries []store.Deliv
 func failOrphans(deliveries []store.Delivery, existing map[string]bool) {
 	for i := range deliveries {
 		d := &deliveries[i]
-		if existing[d.EndpointID] || !waiting(d.Status) {
+		if existing[d.EndpointID] || !storeinput.Waiting(d.Status) {
 			continue
 		}
 		d.Status = store.DeliveryFailed
@@ -406,7 +407,7 @@ func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
 // INDEXED BY makes the SELECT walk the due index in order and stop at the limit (see
 // the migration); it fails loudly rather than silently sorting if the index is unusable.
 func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
-	if err := checkClaim(p); err != nil {
+	if err := storeinput.CheckClaim(p); err != nil {
 		return nil, fmt.Errorf("sqlite: delivery claim: %w", err)
 	}
 	now := formatTime(p.Now)
@@ -499,7 +500,7 @@ const (
 // running four prepared statements over and over, in the order of records, so several
 // outcomes for one endpoint apply in sequence.
 func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecord) error {
-	records, err := normalizeRecords(records)
+	records, err := storeinput.NormalizeRecords(records)
 	if err != nil {
 		return fmt.Errorf("sqlite: delivery record: %w", err)
 	}
@@ -523,7 +524,7 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 		delivery, success, failure, disable := stmts[0], stmts[1], stmts[2], stmts[3]
 		for _, r := range records {
 			at := formatTime(r.At)
-			nextRetryAt, deadLetteredAt := outcomeTimes(r)
+			nextRetryAt, deadLetteredAt := storeinput.OutcomeTimes(r)
 			if _, err := delivery.ExecContext(ctx,
 				sql.Named("id", r.DeliveryID), sql.Named("status", string(r.Status)),
 				sql.Named("attempts", r.AttemptCount), sql.Named("next_retry_at", nullTime(nextRetryAt)),
@@ -595,7 +596,7 @@ func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, err
 
 // DeliveryList implements store.Store.
 func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
-	if err := checkPage(f.Page); err != nil {
+	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: delivery list: %w", err)
 	}
 	var w where
@@ -645,7 +646,7 @@ func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (s
 
 // DeadLetterList implements store.Store. Newest first means most recently dead-lettered.
 func (s *Store) DeadLetterList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
-	if err := checkPage(f.Page); err != nil {
+	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: dead letter list: %w", err)
 	}
 	var w where
@@ -739,7 +740,7 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 // InboundRecord implements store.Store. Only the (source, provider_id) constraint is
 // absorbed; a duplicate ID with another provider ID is a conflict.
 func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool, error) {
-	m, err := normalizeInbound(m)
+	m, err := storeinput.NormalizeInbound(m)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: inbound record: %w", err)
 	}
@@ -786,7 +787,7 @@ func (s *Store) listDeliveries(ctx context.Context, w where, order string, p sto
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+columns("", deliveryColumns)+` FROM deliveries`+w.String()+`
-			ORDER BY `+order+` LIMIT ? OFFSET ?`, append(w.args, p.Limit, offset(p))...)
+			ORDER BY `+order+` LIMIT ? OFFSET ?`, append(w.args, p.Limit, storeinput.Offset(p))...)
 		if err != nil {
 			return err
 		}

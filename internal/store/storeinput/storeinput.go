@@ -1,8 +1,4 @@
-package postgres
-
-// Input checks and defaults for the webhook methods. The sqlite package has an
-// identical copy (only the package line differs), so both backends accept and store the
-// same values; the conformance suite holds them to it.
+package storeinput
 
 import (
 	"bytes"
@@ -19,7 +15,8 @@ import (
 // maxPageLimit is the largest page a list returns (store.Page).
 const maxPageLimit = 100
 
-func checkPage(p store.Page) error {
+// CheckPage rejects a page outside 1.. or a limit outside 1..100.
+func CheckPage(p store.Page) error {
 	switch {
 	case p.Page < 1 || p.Page > math.MaxInt32:
 		return fmt.Errorf("page %d outside 1-%d", p.Page, math.MaxInt32)
@@ -29,10 +26,11 @@ func checkPage(p store.Page) error {
 	return nil
 }
 
-// offset is how many rows come before page p (checked by checkPage).
-func offset(p store.Page) int64 { return int64(p.Page-1) * int64(p.Limit) }
+// Offset is how many rows come before page p (checked by CheckPage).
+func Offset(p store.Page) int64 { return int64(p.Page-1) * int64(p.Limit) }
 
-func checkOptionalTime(t *time.Time) error {
+// CheckOptionalTime checks a time that may be absent.
+func CheckOptionalTime(t *time.Time) error {
 	if t == nil {
 		return nil
 	}
@@ -61,9 +59,9 @@ func normalizeTimes(required []*time.Time, optional []**time.Time) error {
 	return nil
 }
 
-// nonNilStrings makes a nil list empty, so it is stored as [] rather than null and reads
+// NonNilStrings makes a nil list empty, so it is stored as [] rather than null and reads
 // back the same way whichever the caller passed.
-func nonNilStrings(s []string) []string {
+func NonNilStrings(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
@@ -78,9 +76,9 @@ func nonNilBytes(b []byte) []byte {
 	return bytes.Clone(b)
 }
 
-// normalizeEndpoint checks e and returns it as it is stored and read back. A zero
+// NormalizeEndpoint checks e and returns it as it is stored and read back. A zero
 // UpdatedAt becomes CreatedAt.
-func normalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
+func NormalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
 	if e.ID == "" {
 		return store.Endpoint{}, errors.New("empty id")
 	}
@@ -90,7 +88,7 @@ func normalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
 	if e.UpdatedAt.IsZero() {
 		e.UpdatedAt = e.CreatedAt
 	}
-	e.Events = nonNilStrings(e.Events)
+	e.Events = NonNilStrings(e.Events)
 	err := normalizeTimes(
 		[]*time.Time{&e.CreatedAt, &e.UpdatedAt},
 		[]**time.Time{&e.PreviousSecretUntil, &e.CircuitOpenUntil, &e.LastDeliveryAt, &e.LastFailureAt})
@@ -100,12 +98,12 @@ func normalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
 	return e, nil
 }
 
-// normalizeEvent checks e and its deliveries and fills in what a delivery may leave out:
+// NormalizeEvent checks e and its deliveries and fills in what a delivery may leave out:
 // EventID and EventType come from the event (a different EventID is an error, it would
 // hide the delivery from the event's count), Status defaults to pending, CreatedAt to the
-// event's, UpdatedAt to CreatedAt, and a waiting delivery without NextRetryAt is due at
+// event's, UpdatedAt to CreatedAt, and a Waiting delivery without NextRetryAt is due at
 // once (at CreatedAt). The deliveries returned are copies.
-func normalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []store.Delivery, error) {
+func NormalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []store.Delivery, error) {
 	switch {
 	case e.ID == "":
 		return store.Event{}, nil, errors.New("empty event id")
@@ -143,7 +141,7 @@ func normalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []
 		if d.UpdatedAt.IsZero() {
 			d.UpdatedAt = d.CreatedAt
 		}
-		if d.NextRetryAt == nil && waiting(d.Status) {
+		if d.NextRetryAt == nil && Waiting(d.Status) {
 			due := d.CreatedAt
 			d.NextRetryAt = &due
 		}
@@ -168,12 +166,13 @@ func validStatus(s store.DeliveryStatus) bool {
 	return false
 }
 
-// waiting reports whether a delivery in status s is still in the queue.
-func waiting(s store.DeliveryStatus) bool {
+// Waiting reports whether a delivery in status s is still in the queue.
+func Waiting(s store.DeliveryStatus) bool {
 	return s == store.DeliveryPending || s == store.DeliveryRetrying
 }
 
-func checkClaim(p store.ClaimParams) error {
+// CheckClaim checks claim parameters.
+func CheckClaim(p store.ClaimParams) error {
 	switch {
 	case p.Limit < 1:
 		return fmt.Errorf("limit %d, want at least 1", p.Limit)
@@ -189,8 +188,8 @@ func checkClaim(p store.ClaimParams) error {
 	return nil
 }
 
-// normalizeRecords checks records and returns copies whose texts are storable.
-func normalizeRecords(records []store.AttemptRecord) ([]store.AttemptRecord, error) {
+// NormalizeRecords checks records and returns copies whose texts are storable.
+func NormalizeRecords(records []store.AttemptRecord) ([]store.AttemptRecord, error) {
 	out := make([]store.AttemptRecord, len(records))
 	for i, r := range records {
 		if err := checkRecord(r); err != nil {
@@ -228,7 +227,7 @@ func checkRecord(r store.AttemptRecord) error {
 		return fmt.Errorf("delivery %q: negative breaker reset time", r.DeliveryID)
 	}
 	for _, t := range []*time.Time{r.NextRetryAt, r.DeliveredAt, r.DeadLetteredAt} {
-		if err := checkOptionalTime(t); err != nil {
+		if err := CheckOptionalTime(t); err != nil {
 			return fmt.Errorf("delivery %q: %w", r.DeliveryID, err)
 		}
 	}
@@ -241,10 +240,10 @@ func checkRecord(r store.AttemptRecord) error {
 	return nil
 }
 
-// outcomeTimes are the due time and dead-letter mark an outcome writes: NextRetryAt only
+// OutcomeTimes are the due time and dead-letter mark an outcome writes: NextRetryAt only
 // for a retry (a delivered or failed delivery is never due), DeadLetteredAt only for a
 // failure, whatever else the record carries.
-func outcomeTimes(r store.AttemptRecord) (nextRetryAt, deadLetteredAt *time.Time) {
+func OutcomeTimes(r store.AttemptRecord) (nextRetryAt, deadLetteredAt *time.Time) {
 	switch r.Status {
 	case store.DeliveryRetrying:
 		return r.NextRetryAt, nil
@@ -254,7 +253,8 @@ func outcomeTimes(r store.AttemptRecord) (nextRetryAt, deadLetteredAt *time.Time
 	return nil, nil
 }
 
-func normalizeInbound(m store.InboundMessage) (store.InboundMessage, error) {
+// NormalizeInbound checks a received message.
+func NormalizeInbound(m store.InboundMessage) (store.InboundMessage, error) {
 	switch {
 	case m.ID == "":
 		return store.InboundMessage{}, errors.New("empty id")
