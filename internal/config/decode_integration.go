@@ -5,7 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // integrationSettingNames are the keys of an integration block, so a misplaced one at
@@ -203,7 +204,7 @@ func (d *decoder) headers(e *Entry) []Header {
 			continue
 		}
 		seen[canon] = true
-		if !validHeaderName(h.Key) {
+		if !httpguts.ValidHeaderFieldName(h.Key) {
 			d.rep.errorf(h.KeyPos, "invalid header name %q: expected letters, digits and - (such as X-Api-Key)", h.Key)
 			continue
 		}
@@ -212,16 +213,4 @@ func (d *decoder) headers(e *Entry) []Header {
 		}
 	}
 	return out
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 )
@@ -174,7 +176,7 @@ func newAPIKey(r *resolver, a *config.Auth) (Applier, error) {
 	}
 	switch in {
 	case config.KeyInHeader:
-		if !validHeaderName(a.KeyName) {
+		if !httpguts.ValidHeaderFieldName(a.KeyName) {
 			return nil, fmt.Errorf("auth api_key: %q is not a valid header name", a.KeyName)
 		}
 		return &header{kind: config.AuthAPIKey, name: a.KeyName, value: key}, nil
@@ -192,23 +194,6 @@ func keyPlacement(name string) string {
 		return config.KeyInHeader
 	}
 	return config.KeyInQuery
-}
-
-// validHeaderName reports whether s is an RFC 9110 token, the syntax of a field name.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // queryParam adds an API key as a query parameter.

@@ -3,16 +3,16 @@ package credential
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/junctionhq/junction/internal/webhook/signing"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
@@ -39,14 +39,14 @@ type hmacSigner struct {
 
 func newHMAC(r *resolver, a *config.Auth, opts Options) (Applier, error) {
 	secret := r.required("secret", a.Secret)
-	if !validHeaderName(a.Header) {
+	if !httpguts.ValidHeaderFieldName(a.Header) {
 		return nil, fmt.Errorf("auth hmac: header %q is not a valid header name", a.Header)
 	}
 	alg := a.Algorithm
 	if alg == "" {
 		alg = "sha256"
 	}
-	if _, err := hashFor(alg); err != nil {
+	if _, err := signing.Hash(alg); err != nil {
 		return nil, fmt.Errorf("auth hmac: %w", err)
 	}
 	return &hmacSigner{secret: []byte(secret), header: a.Header, algorithm: alg, clock: opts.Clock}, nil
@@ -78,16 +78,6 @@ func requestMethod(req *http.Request) string {
 	return req.Method
 }
 
-func hashFor(algorithm string) (func() hash.Hash, error) {
-	switch algorithm {
-	case "", "sha256":
-		return sha256.New, nil
-	case "sha512":
-		return sha512.New, nil
-	}
-	return nil, fmt.Errorf("unsupported algorithm %q: expected sha256 or sha512", algorithm)
-}
-
 // hmacHex computes the v1 signature: hex(HMAC(secret, "<t>.<METHOD>.<pathAndQuery>.<body>")).
 func hmacHex(secret []byte, algorithm string, t int64, method, pathAndQuery string, body []byte) (string, error) {
 	sum, err := hmacSum(secret, algorithm, t, method, pathAndQuery, body)
@@ -98,7 +88,7 @@ func hmacHex(secret []byte, algorithm string, t int64, method, pathAndQuery stri
 }
 
 func hmacSum(secret []byte, algorithm string, t int64, method, pathAndQuery string, body []byte) ([]byte, error) {
-	newHash, err := hashFor(algorithm)
+	newHash, err := signing.Hash(algorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +114,7 @@ func hmacSum(secret []byte, algorithm string, t int64, method, pathAndQuery stri
 // The error wraps ErrHMACMalformed, ErrHMACExpired or ErrHMACMismatch, or reports an
 // unsupported algorithm; it never contains the secret or the expected signature.
 func VerifyHMAC(secret []byte, algorithm, headerValue, method, pathAndQuery string, body []byte, now time.Time, tolerance time.Duration) error {
-	if _, err := hashFor(algorithm); err != nil {
+	if _, err := signing.Hash(algorithm); err != nil {
 		return fmt.Errorf("hmac: %w", err)
 	}
 	t, sigs, err := parseHMACHeader(headerValue)

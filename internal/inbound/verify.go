@@ -3,7 +3,6 @@ package inbound
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,8 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/webhook/signing"
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/junctionhq/junction/internal/clock"
 )
 
 // Scheme is how a source signs its webhooks.
@@ -114,13 +115,13 @@ func (v Verifier) check() error {
 		}
 	}
 	if v.Scheme == HMAC {
-		if !validHeaderName(v.Header) {
+		if !httpguts.ValidHeaderFieldName(v.Header) {
 			return fmt.Errorf("hmac: header %q is not a valid header name", v.Header)
 		}
-		if v.IDHeader != "" && !validHeaderName(v.IDHeader) {
+		if v.IDHeader != "" && !httpguts.ValidHeaderFieldName(v.IDHeader) {
 			return fmt.Errorf("hmac: id header %q is not a valid header name", v.IDHeader)
 		}
-		if _, err := hashFor(v.Algorithm); err != nil {
+		if _, err := signing.Hash(v.Algorithm); err != nil {
 			return fmt.Errorf("hmac: %w", err)
 		}
 	}
@@ -235,7 +236,7 @@ func (v Verifier) stripe(h http.Header, body []byte) (string, error) {
 }
 
 func (v Verifier) hmac(h http.Header, body []byte) (string, error) {
-	newHash, _ := hashFor(v.Algorithm) // check validated it
+	newHash, _ := signing.Hash(v.Algorithm) // check validated it
 	alg := v.Algorithm
 	if alg == "" {
 		alg = "sha256"
@@ -351,31 +352,4 @@ func parseUnix(s string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil
-}
-
-func hashFor(algorithm string) (func() hash.Hash, error) {
-	switch algorithm {
-	case "", "sha256":
-		return sha256.New, nil
-	case "sha512":
-		return sha512.New, nil
-	}
-	return nil, fmt.Errorf("unsupported algorithm %q: expected sha256 or sha512", algorithm)
-}
-
-// validHeaderName: a non-empty RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The Standard Webhooks header names. http.Header canonicalises them ("Webhook-Id");
@@ -254,13 +256,13 @@ func failf(format string, args ...any) error {
 // body>" for each secret, joined by ", ". algorithm is sha256 (also when empty) or
 // sha512; the key is the base64-decoded secret, as for Sign (see doc.go).
 func SignSimple(h http.Header, header, algorithm string, body []byte, secrets ...string) error {
-	if !validHeaderName(header) {
+	if !httpguts.ValidHeaderFieldName(header) {
 		return fmt.Errorf("signing: %q is not a valid header name", header)
 	}
 	if algorithm == "" {
 		algorithm = "sha256"
 	}
-	newHash, err := hashFor(algorithm)
+	newHash, err := Hash(algorithm)
 	if err != nil {
 		return fmt.Errorf("signing: %w", err)
 	}
@@ -278,31 +280,15 @@ func SignSimple(h http.Header, header, algorithm string, body []byte, secrets ..
 	return nil
 }
 
-// hashFor returns the hash of an HMAC algorithm name: sha256 or sha512.
-func hashFor(algorithm string) (func() hash.Hash, error) {
+// Hash returns the hash of an HMAC algorithm name: sha256 (also for "") or sha512. The
+// outbound credentials and inbound verification use it too, so every HMAC in Junction
+// accepts the same names.
+func Hash(algorithm string) (func() hash.Hash, error) {
 	switch algorithm {
-	case "sha256":
+	case "", "sha256":
 		return sha256.New, nil
 	case "sha512":
 		return sha512.New, nil
 	}
 	return nil, fmt.Errorf("unsupported algorithm %q: expected sha256 or sha512", algorithm)
-}
-
-// validHeaderName: a non-empty RFC 9110 token, so the header cannot smuggle a line break
-// or be silently dropped by net/http.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
