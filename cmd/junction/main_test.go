@@ -352,7 +352,7 @@ func TestValidateCommand(t *testing.T) {
 	dir := t.TempDir()
 	fixture := fixtures.Path(t, "fixtures/codeai/integrations.cai")
 	out, _, code := run(t, dir, nil, "validate", fixture)
-	if code != 0 || !strings.Contains(out, fixture+": ok: 7 integrations, 23 operations, 3 events, 0 webhooks, 0 handlers, 0 sources, 15 ignored blocks") {
+	if code != 0 || !strings.Contains(out, fixture+": ok: 7 integrations, 23 operations, 3 events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 ignored blocks") {
 		t.Fatalf("validate fixture: exit %d\n%s", code, out)
 	}
 	for _, kind := range []string{"config", "entity WebhookEndpoint", "endpoint GET /webhooks"} {

@@ -17,7 +17,7 @@ var ignoredBlocks = map[string]string{
 }
 
 // topLevel lists what a file may declare, for "expected one of" messages.
-var topLevel = []string{"integration", "event", "webhook", "source", "on"}
+var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "on"}
 
 // decodeFile adds the declarations of one file to cfg.
 func (d *decoder) decodeFile(f *File, cfg *Config) {
@@ -42,6 +42,14 @@ func (d *decoder) decodeFile(f *File, cfg *Config) {
 		case "source":
 			if name, body, ok := d.namedBlock(e); ok {
 				cfg.Sources = append(cfg.Sources, d.source(e.KeyPos, name, body))
+			}
+		case "connector":
+			if name, body, ok := d.namedBlock(e); ok {
+				cfg.Connectors = append(cfg.Connectors, d.connector(e.KeyPos, name, body))
+			}
+		case "flow":
+			if name, body, ok := d.namedBlock(e); ok {
+				cfg.Flows = append(cfg.Flows, d.flow(e.KeyPos, name, body))
 			}
 		default:
 			d.otherTopLevel(e, cfg)
@@ -128,6 +136,9 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkUnique(rep, "event", cfg.Events, func(ev *Event) (string, Pos) { return ev.Name, ev.Pos })
 	checkUnique(rep, "webhook", cfg.Webhooks, func(w *Webhook) (string, Pos) { return w.Name, w.Pos })
 	checkUnique(rep, "source", cfg.Sources, func(s *Source) (string, Pos) { return s.Name, s.Pos })
+	checkUnique(rep, "connector", cfg.Connectors, func(c *Connector) (string, Pos) { return c.Name, c.Pos })
+	checkUnique(rep, "flow", cfg.Flows, func(f *Flow) (string, Pos) { return f.Name, f.Pos })
+	checkFlowReferences(cfg, rep)
 	webhookIntegrations := 0
 	for _, in := range cfg.Integrations {
 		if in.Type == TypeWebhook {
@@ -145,4 +156,27 @@ func describeCount(n int, what string) string {
 		return fmt.Sprintf("1 %s", what)
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// checkFlowReferences reports flows that name connectors or operations that do not
+// exist in the whole configuration.
+func checkFlowReferences(cfg *Config, rep *reporter) {
+	for _, f := range cfg.Flows {
+		if f.Source.Connector != "" && cfg.Connector(f.Source.Connector) == nil {
+			rep.errorf(f.Source.Pos, "flow %s: source connector %q is not declared (connector %s { type: … })", f.Name, f.Source.Connector, f.Source.Connector)
+		}
+		for _, s := range f.Sinks {
+			if s.Connector != "" && cfg.Connector(s.Connector) == nil {
+				rep.errorf(s.Pos, "flow %s: sink %s uses connector %q, which is not declared", f.Name, s.Name, s.Connector)
+			}
+		}
+		for _, st := range f.Steps {
+			if st.Kind != StepEnrich {
+				continue
+			}
+			if in := cfg.Integration(st.Integration); in == nil || in.Operation(st.Operation) == nil {
+				rep.errorf(st.Pos, "flow %s: step %s enriches with %s.%s, which is not a declared operation", f.Name, st.Name, st.Integration, st.Operation)
+			}
+		}
+	}
 }

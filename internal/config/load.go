@@ -149,6 +149,8 @@ func (c *Config) add(o *Config) {
 	c.Webhooks = append(c.Webhooks, o.Webhooks...)
 	c.Handlers = append(c.Handlers, o.Handlers...)
 	c.Sources = append(c.Sources, o.Sources...)
+	c.Connectors = append(c.Connectors, o.Connectors...)
+	c.Flows = append(c.Flows, o.Flows...)
 	c.Ignored = append(c.Ignored, o.Ignored...)
 }
 
@@ -185,6 +187,8 @@ func (s Summary) String() string {
 		describeCount(s.Webhooks, "webhook"),
 		describeCount(s.Handlers, "handler"),
 		describeCount(s.Sources, "source"),
+		describeCount(s.Connectors, "connector"),
+		describeCount(s.Flows, "flow"),
 		describeCount(s.Ignored, "ignored block"),
 	}, ", ")
 }

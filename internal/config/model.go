@@ -10,8 +10,30 @@ type Config struct {
 	Webhooks     []*Webhook
 	Handlers     []*Handler
 	Sources      []*Source
+	Connectors   []*Connector
+	Flows        []*Flow
 	// Ignored lists the blocks of the wider language that were accepted but not used.
 	Ignored []Ignored
+}
+
+// Connector returns the connector with the given name, or nil.
+func (c *Config) Connector(name string) *Connector {
+	for _, x := range c.Connectors {
+		if x.Name == name {
+			return x
+		}
+	}
+	return nil
+}
+
+// Flow returns the flow with the given name, or nil.
+func (c *Config) Flow(name string) *Flow {
+	for _, f := range c.Flows {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
 }
 
 // Integration returns the integration with the given name, or nil.
@@ -26,13 +48,15 @@ func (c *Config) Integration(name string) *Integration {
 
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
-	Integrations, Operations, Events, Webhooks, Handlers, Sources, Ignored int
+	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Ignored int
 }
 
 // Summary counts the configuration's parts.
 func (c *Config) Summary() Summary {
 	s := Summary{
 		Sources:      len(c.Sources),
+		Connectors:   len(c.Connectors),
+		Flows:        len(c.Flows),
 		Integrations: len(c.Integrations),
 		Events:       len(c.Events),
 		Webhooks:     len(c.Webhooks),

@@ -27,6 +27,15 @@ var yamlSections = map[string]string{
 	"events":       "event",
 	"webhooks":     "webhook",
 	"sources":      "source",
+	"connectors":   "connector",
+	"flows":        "flow",
+}
+
+// yamlSubsections are the collections inside a block: an integration's operations, a
+// flow's steps and sinks (steps keep the order they are written in).
+var yamlSubsections = map[string]map[string]string{
+	"integration": {"operations": "operation"},
+	"flow":        {"steps": "step", "sinks": "sink"},
 }
 
 const yamlMaxDepth = 64
@@ -95,8 +104,8 @@ func (y *yamlAdapter) section(k, v *yaml.Node, keyword string, depth int) []*Ent
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		nk, body := v.Content[i], resolveAlias(v.Content[i+1])
 		obj := y.node(body, depth+1)
-		if o, ok := obj.(*Object); ok && keyword == "integration" {
-			o.Entries = y.operations(o.Entries, body, depth+1)
+		if o, ok := obj.(*Object); ok && yamlSubsections[keyword] != nil {
+			o.Entries = y.subsections(o.Entries, body, yamlSubsections[keyword], depth+1)
 		}
 		out = append(out, &Entry{
 			KeyPos: y.pos(nk), Key: keyword,
@@ -106,16 +115,17 @@ func (y *yamlAdapter) section(k, v *yaml.Node, keyword string, depth int) []*Ent
 	return out
 }
 
-// operations rewrites an integration's `operations: { NAME: { … } }` entry into
-// `operation NAME { … }` entries.
-func (y *yamlAdapter) operations(entries []*Entry, body *yaml.Node, depth int) []*Entry {
+// subsections rewrites collections such as an integration's `operations: { NAME: { … } }`
+// into `operation NAME { … }` entries.
+func (y *yamlAdapter) subsections(entries []*Entry, body *yaml.Node, sections map[string]string, depth int) []*Entry {
 	var out []*Entry
 	for i, e := range entries {
-		if e.Key != "operations" {
+		keyword, ok := sections[e.Key]
+		if !ok {
 			out = append(out, e)
 			continue
 		}
-		out = append(out, y.section(body.Content[2*i], resolveAlias(body.Content[2*i+1]), "operation", depth)...)
+		out = append(out, y.section(body.Content[2*i], resolveAlias(body.Content[2*i+1]), keyword, depth)...)
 	}
 	return out
 }

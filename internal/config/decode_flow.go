@@ -1,0 +1,455 @@
+package config
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// connector decodes `connector NAME { type: rabbitmq  url: env(AMQP_URL) … }`.
+func (d *decoder) connector(pos Pos, name string, body []*Entry) *Connector {
+	c := &Connector{Pos: pos, Name: name}
+	var rest []*Entry
+	for _, e := range body {
+		if e.Key == "type" {
+			c.Type, _ = d.name(e, "a connector type such as rabbitmq, mqtt, nats, kafka, redis, postgres, schedule, http, events, integration, webhook or log")
+			continue
+		}
+		rest = append(rest, e)
+	}
+	if c.Type == "" {
+		d.rep.errorf(pos, "connector %s: missing type (such as type: rabbitmq)", name)
+	}
+	c.Options = d.options(pos, rest)
+	return c
+}
+
+// options converts entries into the generic Options shape.
+func (d *decoder) options(pos Pos, entries []*Entry) Options {
+	o := Options{Pos: pos}
+	for _, e := range entries {
+		o.Entries = append(o.Entries, Option{Pos: e.KeyPos, Key: e.Key, Value: d.optionValue(e.Value)})
+	}
+	return o
+}
+
+func (d *decoder) optionValue(ph *Phrase) any {
+	n := ph.Single()
+	if n == nil {
+		return phraseText(ph) // several words: kept as written
+	}
+	return d.optionNode(n)
+}
+
+func (d *decoder) optionNode(n Node) any {
+	switch v := n.(type) {
+	case *String:
+		if v.FromData {
+			// YAML has no durations or calls: "5s" and "env(X)" mean what they would unquoted.
+			if ph := d.reparse(v); ph != nil {
+				switch w := ph.Single().(type) {
+				case *Call:
+					if w.Name == "env" || w.Name == "file" {
+						return d.optionNode(w)
+					}
+				case *Duration:
+					return d.optionNode(w)
+				}
+			}
+		}
+		return v.Value
+	case *Number:
+		if i, err := strconv.ParseInt(v.Text, 10, 64); err == nil {
+			return i
+		}
+		f, _ := strconv.ParseFloat(v.Text, 64)
+		return f
+	case *Duration:
+		dur, err := parseDuration(v.Text)
+		if err != nil {
+			d.rep.errorf(v.P, "%v", err)
+		}
+		return dur
+	case *Ident:
+		switch v.Name {
+		case "true":
+			return true
+		case "false":
+			return false
+		case "null":
+			return nil
+		}
+		return v.Name
+	case *Call:
+		if v.Name == "env" || v.Name == "file" {
+			val, _ := d.valueOf("value", v)
+			return val
+		}
+		return Text(v)
+	case *List:
+		out := make([]any, 0, len(v.Items))
+		for _, it := range v.Items {
+			out = append(out, d.optionValue(it))
+		}
+		return out
+	case *Object:
+		return d.options(v.P, v.Entries)
+	}
+	return Text(n)
+}
+
+// flow decodes `flow NAME { source, step NAME { … }…, sink NAME { … }…, on_error, … }`.
+func (d *decoder) flow(pos Pos, name string, body []*Entry) *Flow {
+	f := &Flow{Pos: pos, Name: name, Monitoring: Monitoring{Metrics: true, LogLevel: "info"}}
+	d.block("flow "+name, body, map[string]setting{
+		"description": func(e *Entry) { f.Description, _ = d.str(e) },
+		"source":      func(e *Entry) { f.Source = d.flowEndpoint(e) },
+		"step": func(e *Entry) {
+			if n, b, ok := d.namedBlock(e); ok {
+				for _, s := range f.Steps {
+					if s.Name == n {
+						d.rep.errorf(e.KeyPos, "step %s is declared twice in flow %s", n, name)
+						return
+					}
+				}
+				if s := d.step(e.KeyPos, n, b); s != nil {
+					f.Steps = append(f.Steps, s)
+				}
+			}
+		},
+		"sink": func(e *Entry) {
+			if n, b, ok := d.namedBlock(e); ok {
+				for _, s := range f.Sinks {
+					if s.Name == n {
+						d.rep.errorf(e.KeyPos, "sink %s is declared twice in flow %s", n, name)
+						return
+					}
+				}
+				f.Sinks = append(f.Sinks, d.sink(e.KeyPos, n, b))
+			}
+		},
+		"on_error":      func(e *Entry) { f.OnError = d.errorPolicy(e) },
+		"max_in_flight": func(e *Entry) { f.MaxInFlight, _ = d.integer(e, 1, 1_000_000) },
+		"monitoring":    func(e *Entry) { f.Monitoring = d.monitoring(e) },
+	})
+	if f.Source.Connector == "" {
+		d.rep.errorf(pos, "flow %s: missing source (such as source: orders { batch_size: 100 })", name)
+	}
+	if len(f.Sinks) == 0 {
+		d.rep.errorf(pos, "flow %s: needs at least one sink NAME { connector: … }", name)
+	}
+	sinks := map[string]bool{}
+	for _, s := range f.Sinks {
+		sinks[s.Name] = true
+	}
+	for _, st := range f.Steps {
+		for _, r := range st.Routes {
+			for _, to := range r.To {
+				if !sinks[to] {
+					d.rep.errorf(r.Pos, "flow %s: route to %q, which is not a sink of this flow", name, to)
+				}
+			}
+		}
+	}
+	return f
+}
+
+// flowEndpoint reads `source: orders { batch_size: 100 }`, `source: orders` or (YAML)
+// `source: { connector: orders, batch_size: 100 }`.
+func (d *decoder) flowEndpoint(e *Entry) Endpoint {
+	ep := Endpoint{Pos: e.KeyPos}
+	ws := d.words(e.Value).Words
+	switch {
+	case len(ws) == 1:
+		switch v := ws[0].(type) {
+		case *Ident:
+			ep.Connector, ep.Options = v.Name, Options{Pos: v.P}
+			return ep
+		case *Object:
+			return d.endpointFromBlock(e.KeyPos, v.Entries, "source")
+		}
+	case len(ws) == 2:
+		id, okID := ws[0].(*Ident)
+		obj, okObj := ws[1].(*Object)
+		if okID && okObj {
+			ep.Connector, ep.Options = id.Name, d.options(obj.P, obj.Entries)
+			return ep
+		}
+	}
+	d.expect(e, "a connector name, optionally with options: orders { batch_size: 100 }")
+	return ep
+}
+
+// endpointFromBlock reads { connector: NAME, …options }.
+func (d *decoder) endpointFromBlock(pos Pos, entries []*Entry, what string) Endpoint {
+	ep := Endpoint{Pos: pos}
+	var rest []*Entry
+	for _, e := range entries {
+		if e.Key == "connector" {
+			ep.Connector, _ = d.name(e, "a connector name")
+			continue
+		}
+		rest = append(rest, e)
+	}
+	if ep.Connector == "" {
+		d.rep.errorf(pos, "%s: missing connector (the name of a connector block)", what)
+	}
+	ep.Options = d.options(pos, rest)
+	return ep
+}
+
+func (d *decoder) sink(pos Pos, name string, body []*Entry) *Sink {
+	ep := d.endpointFromBlock(pos, body, "sink "+name)
+	return &Sink{Pos: pos, Name: name, Connector: ep.Connector, Options: ep.Options}
+}
+
+// step decodes one step block; exactly one kind of work per step.
+func (d *decoder) step(pos Pos, name string, body []*Entry) *Step {
+	s := &Step{Pos: pos, Name: name}
+	kind := func(k string) bool {
+		if s.Kind != "" {
+			d.rep.errorf(pos, "step %s does both %s and %s: one kind of work per step", name, s.Kind, k)
+			return false
+		}
+		s.Kind = k
+		return true
+	}
+	d.block("step "+name, body, map[string]setting{
+		"transform": func(e *Entry) {
+			if kind(StepTransform) {
+				if n := e.Value.Single(); n != nil {
+					s.Template, _ = d.jsonValue(e.Key, n)
+				} else {
+					d.expect(e, "a mapping template { field: \"$.path\" … }")
+				}
+			}
+		},
+		"validate": func(e *Entry) {
+			if !kind(StepValidate) {
+				return
+			}
+			switch n := d.words(e.Value).Single().(type) {
+			case *Call:
+				if n.Name == "file" && len(n.Args) == 1 {
+					if p, ok := n.Args[0].Single().(*String); ok {
+						s.SchemaFile = p.Value
+						if !filepath.IsAbs(p.Value) {
+							s.SchemaFile = filepath.Join(filepath.Dir(pos.File), p.Value)
+						}
+						return
+					}
+				}
+			case *Object:
+				s.Schema, _ = d.jsonValue(e.Key, n)
+				return
+			}
+			d.expect(e, `a JSON Schema { … } or file("schema.json")`)
+		},
+		"enrich": func(e *Entry) {
+			if !kind(StepEnrich) {
+				return
+			}
+			target, ok := d.name(e, "an operation such as CustomerService.get_customer")
+			in, op, dotted := strings.Cut(target, ".")
+			if !ok || !dotted || in == "" || op == "" {
+				d.expect(e, "an operation such as CustomerService.get_customer")
+				return
+			}
+			s.Integration, s.Operation = in, op
+		},
+		"params": func(e *Entry) {
+			if n := e.Value.Single(); n != nil {
+				if v, ok := d.jsonValue(e.Key, n); ok {
+					if m, isMap := v.(map[string]any); isMap {
+						s.Params = m
+						return
+					}
+				}
+			}
+			d.expect(e, `parameters { name: "$.path" … }`)
+		},
+		"as": func(e *Entry) { s.As, _ = d.name(e, "the member the result is stored in") },
+		"filter": func(e *Entry) {
+			if kind(StepFilter) {
+				s.Condition, _ = d.str(e)
+			}
+		},
+		"split": func(e *Entry) {
+			if kind(StepSplit) {
+				s.Path, _ = d.str(e)
+			}
+		},
+		"route": func(e *Entry) {
+			if kind(StepRoute) {
+				s.Routes = d.routes(e)
+			}
+		},
+	})
+	switch {
+	case s.Kind == "":
+		d.rep.errorf(pos, "step %s: expected one of transform, validate, enrich, filter, route or split", name)
+		return nil
+	case s.Kind == StepEnrich && s.As == "":
+		s.As = strings.ReplaceAll(s.Operation, "-", "_")
+	case s.Kind != StepEnrich && (s.Params != nil || s.As != ""):
+		d.rep.errorf(pos, "step %s: params and as belong to an enrich step", name)
+	}
+	return s
+}
+
+// routes reads { "total >= 1000": high-value-orders, else: regular-orders }: conditions
+// in order, the first that holds wins; a list sends to several sinks.
+func (d *decoder) routes(e *Entry) []Route {
+	_, entries, ok := d.object(e)
+	if !ok {
+		return nil
+	}
+	var out []Route
+	for _, re := range entries {
+		r := Route{Pos: re.KeyPos, When: re.Key}
+		if !re.Quoted && re.Key == "else" {
+			r.When = ""
+		}
+		switch n := d.words(re.Value).Single().(type) {
+		case *String:
+			r.To = []string{n.Value}
+		case *Ident:
+			r.To = []string{n.Name}
+		case *List:
+			for _, it := range n.Items {
+				switch w := it.Single().(type) {
+				case *String:
+					r.To = append(r.To, w.Value)
+				case *Ident:
+					r.To = append(r.To, w.Name)
+				}
+			}
+		}
+		if len(r.To) == 0 {
+			d.rep.errorf(re.KeyPos, "route %q: expected a sink name or a list of them", re.Key)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// errorPolicy reads `retry 3 times with exponential_backoff(1s, max 60s) then
+// dead_letter("failed-orders")`, or { retry: 3, initial: 1s, max: 60s, dead_letter: "…" }.
+func (d *decoder) errorPolicy(e *Entry) ErrorPolicy {
+	p := ErrorPolicy{Pos: e.KeyPos, Initial: time.Second, Max: time.Minute, Multiplier: 2}
+	const form = `retry N times with exponential_backoff(1s, max 60s) then dead_letter("name")`
+	if _, entries, isBlock := d.objectQuiet(e); isBlock {
+		d.block("on_error", entries, map[string]setting{
+			"retry":       func(e *Entry) { p.Attempts, _ = d.integer(e, 0, 100) },
+			"initial":     func(e *Entry) { p.Initial, _ = d.positiveDuration(e) },
+			"max":         func(e *Entry) { p.Max, _ = d.positiveDuration(e) },
+			"multiplier":  func(e *Entry) { p.Multiplier = d.multiplier(e) },
+			"dead_letter": func(e *Entry) { p.DeadLetter, _ = d.str(e) },
+		})
+		return p
+	}
+	ws := d.words(e.Value).Words
+	i := 0
+	bad := func() ErrorPolicy { d.expect(e, form); return p }
+	if i < len(ws) && isWord(ws[i], "retry") {
+		if i+1 >= len(ws) {
+			return bad()
+		}
+		n, err := intOf(ws[i+1])
+		if err != nil || n < 0 || n > 100 {
+			return bad()
+		}
+		p.Attempts, i = n, i+2
+		if i < len(ws) && (isWord(ws[i], "times") || isWord(ws[i], "time")) {
+			i++
+		}
+		if i+1 < len(ws) && isWord(ws[i], "with") {
+			switch b := ws[i+1].(type) {
+			case *Ident:
+				if b.Name != "exponential_backoff" {
+					return bad()
+				}
+			case *Call:
+				if b.Name != "exponential_backoff" || !d.backoffArgs(b, &p) {
+					return bad()
+				}
+			default:
+				return bad()
+			}
+			i += 2
+		}
+	}
+	if i < len(ws) && isWord(ws[i], "then") {
+		i++
+	}
+	if i < len(ws) {
+		c, ok := ws[i].(*Call)
+		if !ok || (c.Name != "dead_letter" && c.Name != "dead-letter") {
+			return bad()
+		}
+		name, isStr := singleString(c.Args)
+		if !isStr {
+			return bad()
+		}
+		p.DeadLetter, i = name, i+1
+	}
+	if i != len(ws) {
+		return bad()
+	}
+	return p
+}
+
+// backoffArgs reads exponential_backoff(1s, max 60s).
+func (d *decoder) backoffArgs(c *Call, p *ErrorPolicy) bool {
+	for i, a := range c.Args {
+		switch {
+		case i == 0 && len(a.Words) == 1:
+			v, err := durationOf(a.Words[0])
+			if err != nil {
+				return false
+			}
+			p.Initial = v
+		case len(a.Words) == 2 && isWord(a.Words[0], "max"):
+			v, err := durationOf(a.Words[1])
+			if err != nil {
+				return false
+			}
+			p.Max = v
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) monitoring(e *Entry) Monitoring {
+	m := Monitoring{Metrics: true, LogLevel: "info"}
+	_, entries, ok := d.object(e)
+	if !ok {
+		return m
+	}
+	d.block("monitoring", entries, map[string]setting{
+		"metrics": func(e *Entry) { m.Metrics, _ = d.boolean(e) },
+		"tracing": func(e *Entry) { m.Tracing, _ = d.boolean(e) },
+		"logging": func(e *Entry) {
+			_, entries, ok := d.object(e)
+			if !ok {
+				return
+			}
+			d.block("logging", entries, map[string]setting{
+				"level": func(e *Entry) {
+					m.LogLevel, _ = d.name(e, "debug, info, warn or error")
+					switch m.LogLevel {
+					case "debug", "info", "warn", "error":
+					default:
+						d.expect(e, "debug, info, warn or error")
+					}
+				},
+				"include_payload": func(e *Entry) { m.IncludePayload, _ = d.boolean(e) },
+			})
+		},
+	})
+	return m
+}
