@@ -18,6 +18,7 @@ import (
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/eventroute"
+	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/store"
@@ -114,14 +115,20 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	defer func() { rt.Close() }()
 
+	// Calls (gateway, event routes, flows) use the current runtime; reload swaps it.
+	var current atomic.Pointer[integration.Runtime]
+	current.Store(rt)
+	bridge := newFlowBridge(bus, nil, current.Load)
+
 	webhookMetrics, err := webhook.NewMetrics(registry)
 	if err != nil {
 		return err
 	}
-	hooks, err := webhook.New(st, webhook.SettingsFrom(cfg), webhook.Options{Logger: log, Metrics: webhookMetrics, Bus: bus})
+	hooks, err := webhook.New(st, webhook.SettingsFrom(cfg), webhook.Options{Logger: log, Metrics: webhookMetrics, Bus: bus, Published: bridge.eventPublished})
 	if err != nil {
 		return err
 	}
+	bridge.hooks = hooks
 	hooks.SetSources(webhook.NewSources(cfg, opts.LookupEnv, clock.Real{}))
 	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	deliveryDone := make(chan error, 1)
@@ -132,13 +139,28 @@ func Serve(ctx context.Context, opts Options) error {
 		<-deliveryDone
 	}()
 
-	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: registry, Gateway: rt, Webhooks: hooks})
+	flowMetrics, err := flow.NewMetrics(registry)
+	if err != nil {
+		return err
+	}
+	flowMetrics.SetDeadLetters(st)
+	newFlows := func(cfg *config.Config) (*flow.Engine, error) {
+		return flow.New(cfg, flowOptions(opts.LookupEnv, log, bridge, st, flowMetrics))
+	}
+	engine, err := newFlows(cfg)
+	if err != nil {
+		return fmt.Errorf("flows:\n%w", err)
+	}
+	flows := &flowHost{bridge: bridge}
+	flows.engine.Store(engine)
+	_ = engine.Start() // a flow that cannot start says why in GET /flows/{name}
+	defer flows.close()
+
+	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: registry, Gateway: rt, Webhooks: hooks, Flows: flows})
 	if err != nil {
 		return err
 	}
 	// Events with publish_to go to webhooks and integrations; reload swaps the routes.
-	var current atomic.Pointer[integration.Runtime]
-	current.Store(rt)
 	caller := callerFunc(func(ctx context.Context, in, op string, p map[string]any, co integration.CallOptions) (*integration.Result, error) {
 		return current.Load().Call(ctx, in, op, p, co)
 	})
@@ -153,6 +175,7 @@ func Serve(ctx context.Context, opts Options) error {
 		"addr", ln.Addr().String(),
 		"storage", backend.Describe(opts.DatabaseURL),
 		"integrations", len(cfg.Integrations),
+		"flows", len(cfg.Flows),
 		"startup", time.Since(start).Round(time.Millisecond).String())
 	if opts.Listening != nil {
 		opts.Listening(ln.Addr())
@@ -167,6 +190,11 @@ func Serve(ctx context.Context, opts Options) error {
 			if err != nil {
 				return err
 			}
+			nextFlows, err := newFlows(cfg)
+			if err != nil {
+				next.Close()
+				return err
+			}
 			srv.SetGateway(next)
 			current.Store(next)
 			// Calls already running keep the old runtime until they finish; closing it
@@ -178,6 +206,8 @@ func Serve(ctx context.Context, opts Options) error {
 			// Inbound sources follow the new configuration; delivery settings (schedule,
 			// workers) take effect at the next start.
 			hooks.SetSources(webhook.NewSources(cfg, opts.LookupEnv, clock.Real{}))
+			// Flows drain their messages in flight, then the new ones start.
+			flows.replace(nextFlows)
 			return nil
 		})
 	}()

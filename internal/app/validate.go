@@ -3,8 +3,10 @@ package app
 import (
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/flow"
 )
 
 // Validate checks configuration files the way `junction validate` reports them: every
@@ -35,6 +37,13 @@ func Validate(w io.Writer, paths []string, lookup config.LookupEnv) bool {
 		}
 		if errs := len(diags.Filter(config.SeverityError)); errs > 0 {
 			fmt.Fprintf(w, "%s: %d error%s\n", path, errs, plural(errs))
+			ok = false
+			continue
+		}
+		// Flows compile their expressions, paths and schemas (files included) up front.
+		if _, err := flow.New(cfg, flowOptions(lookup, slog.New(slog.DiscardHandler), nil, nil, nil)); err != nil {
+			fmt.Fprintln(w, err)
+			fmt.Fprintf(w, "%s: flows have errors\n", path)
 			ok = false
 			continue
 		}

@@ -190,6 +190,43 @@ func (r *OptionReader) Any(key string) (any, bool) {
 	return o.Value, ok
 }
 
+// Tree reads a value as a JSON-like tree: nested blocks become map[string]any, lists
+// []any, durations their text ("5s"); for templates, payloads and parameters.
+func (r *OptionReader) Tree(key string) (any, bool) {
+	o, ok := r.get(key, false)
+	if !ok {
+		return nil, false
+	}
+	return Tree(o.Value), true
+}
+
+// Tree converts an option value to a JSON-like tree (see OptionReader.Tree).
+func Tree(v any) any {
+	switch v := v.(type) {
+	case Options:
+		m := make(map[string]any, len(v.Entries))
+		for _, e := range v.Entries {
+			m[e.Key] = Tree(e.Value)
+		}
+		return m
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = Tree(x)
+		}
+		return m
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = Tree(x)
+		}
+		return out
+	case time.Duration:
+		return v.String()
+	}
+	return v
+}
+
 // Block reads a nested block ({ … } or a list entry).
 func (r *OptionReader) Block(key string) (Options, bool) {
 	o, ok := r.get(key, false)

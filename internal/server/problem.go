@@ -58,6 +58,10 @@ var kindInfo = map[Kind]struct {
 
 	// The webhook API (see webhooks.go).
 	KindInvalidSignature: {http.StatusUnauthorized, "Invalid signature"},
+
+	// The flow API (see flows.go).
+	KindFlowStopped:  {http.StatusConflict, "Flow not running"},
+	KindReplayFailed: {http.StatusConflict, "Replay failed"},
 }
 
 // genericKinds is the kind a bare status stands for; several kinds share a status (401:

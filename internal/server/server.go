@@ -41,6 +41,7 @@ type Options struct {
 	Registry     *prometheus.Registry // served at /metrics; default telemetry.NewRegistry()
 	Gateway      Gateway              // the integration runtime; may be nil (none configured); see SetGateway
 	Webhooks     Webhooks             // the webhook service; nil leaves the webhook API out
+	Flows        Flows                // the flows; nil leaves the flow API out
 	MaxBodyBytes int64                // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time     // default time.Now; tests pin it
 }
@@ -55,6 +56,7 @@ type Server struct {
 	gw           atomic.Pointer[gatewayHolder]
 	auth         *auth.Authenticator
 	webhooks     Webhooks
+	flows        Flows
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 
 	mux         *http.ServeMux
@@ -107,6 +109,7 @@ func New(opts Options) (*Server, error) {
 		metrics:      metrics,
 		auth:         auth.NewAuthenticator(opts.Store, auth.CacheTTLDefault, opts.Clock),
 		webhooks:     opts.Webhooks,
+		flows:        opts.Flows,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -123,6 +126,9 @@ func (s *Server) routes() {
 	s.gatewayRoutes()
 	if s.webhooks != nil {
 		s.webhookRoutes()
+	}
+	if s.flows != nil {
+		s.flowRoutes()
 	}
 
 	s.handle("GET /tokens", store.RoleAdmin, s.listTokens)

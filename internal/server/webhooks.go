@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
@@ -52,7 +54,7 @@ func (s *Server) webhookRoutes() {
 	s.handle("POST /webhooks/deliveries/{id}/retry", store.RoleUser, s.retryDelivery)
 	s.handle("POST /events", store.RoleUser, s.publishEvent)
 	s.handle("GET /dead-letters", store.RoleUser, s.listDeadLetters)
-	s.handle("POST /dead-letters/{id}/replay", store.RoleUser, s.retryDelivery)
+	s.handle("POST /dead-letters/{id}/replay", store.RoleUser, s.replayDeadLetter)
 	// Providers cannot send Junction's token: a received webhook is authenticated by its
 	// signature instead.
 	s.handlePublicPrefix("POST /ingest/{source}", "/ingest/", s.ingest)
@@ -272,8 +274,15 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	s.listDeliveriesOf(w, r, r.PathValue("id"), s.webhooks.ListDeliveries)
 }
 
+// listDeadLetters lists a flow's dead letters with ?flow= (or ?queue=), the webhook
+// deliveries' otherwise.
 func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
-	s.listDeliveriesOf(w, r, r.URL.Query().Get("endpoint_id"), s.webhooks.ListDeadLetters)
+	q := r.URL.Query()
+	if q.Has("flow") || q.Has("queue") {
+		s.listFlowDeadLetters(w, r)
+		return
+	}
+	s.listDeliveriesOf(w, r, q.Get("endpoint_id"), s.webhooks.ListDeadLetters)
 }
 
 func (s *Server) listDeliveriesOf(w http.ResponseWriter, r *http.Request, endpointID string, list func(context.Context, store.DeliveryFilter) ([]store.Delivery, int, error)) {
@@ -319,6 +328,15 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, r, http.StatusAccepted, toDeliveryJSON(d))
+}
+
+// replayDeadLetter replays a flow's dead letter (ids fdl_…) or retries a webhook delivery.
+func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.PathValue("id"), flow.DeadLetterIDPrefix) {
+		s.replayFlowDeadLetter(w, r)
+		return
+	}
+	s.retryDelivery(w, r)
 }
 
 func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) {

@@ -131,4 +131,5 @@ type Store interface {
 	TokenRevoke(ctx context.Context, id string, at time.Time) error
 
 	WebhookStore
+	FlowStore
 }

@@ -31,6 +31,9 @@ type Options struct {
 	Clock   clock.Clock  // default clock.Real{}
 	// WorkerID names this process in delivery leases (diagnosis only).
 	WorkerID string
+	// Published, if set, is called with each newly stored event (flows with an events
+	// source receive them this way).
+	Published func(store.Event)
 }
 
 // Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable
@@ -273,7 +276,7 @@ func (s *Service) Publish(ctx context.Context, in EventInput) (PublishResult, er
 	}
 	var deliveries []store.Delivery
 	for _, ep := range endpoints {
-		if subscribed(ep.Events, in.Type) {
+		if Subscribed(ep.Events, in.Type) {
 			deliveries = append(deliveries, s.newDelivery(ep.ID, in.ID, in.Type, body, now, now))
 		}
 	}
@@ -284,6 +287,9 @@ func (s *Service) Publish(ctx context.Context, in EventInput) (PublishResult, er
 	if created && count > 0 {
 		s.opts.Metrics.published.Add(float64(count))
 		s.Wake()
+	}
+	if created && s.opts.Published != nil {
+		s.opts.Published(store.Event{ID: in.ID, Type: in.Type, Data: in.Data, Source: "api", CreatedAt: now})
 	}
 	return PublishResult{EventID: in.ID, Deliveries: count, Duplicate: !created}, nil
 }
@@ -296,9 +302,9 @@ func (s *Service) newDelivery(endpointID, eventID, eventType string, body []byte
 	}
 }
 
-// subscribed reports whether an endpoint's event patterns cover an event type: exact
+// Subscribed reports whether an endpoint's event patterns cover an event type: exact
 // names, "*" for everything, and "order.*" for order.created, order.item.added, ….
-func subscribed(patterns []string, eventType string) bool {
+func Subscribed(patterns []string, eventType string) bool {
 	for _, p := range patterns {
 		switch {
 		case p == "*", p == eventType:

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("TimeRoundTrip", func(t *testing.T) { testTimeRoundTrip(t, migrated(t)) })
 	t.Run("CanceledContext", func(t *testing.T) { testCanceledContext(t, migrated(t)) })
 	runWebhook(t, migrated)
+	runFlow(t, migrated)
 	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 }
 
@@ -142,10 +144,22 @@ func testMigrateUp(t *testing.T, s store.Store) {
 	}
 }
 
+// migrationNames are the embedded migrations, in version order. Every backend ships the
+// same schema changes under the same names, so a migration added to one backend only is
+// caught here.
+var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql"}
+
 func checkMigrationList(t *testing.T, ms []store.Migration) {
 	t.Helper()
 	if len(ms) == 0 {
 		t.Fatal("no migrations listed, want at least the tokens table")
+	}
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		names = append(names, m.Name)
+	}
+	if !slices.Equal(names, migrationNames) {
+		t.Errorf("migrations listed = %q, want %q", names, migrationNames)
 	}
 	for i, m := range ms {
 		if !strings.HasSuffix(m.Name, ".sql") || strings.ContainsRune(m.Name, '/') {

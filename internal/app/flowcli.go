@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/registry"
+	"github.com/junctionhq/junction/internal/flow"
+)
+
+// APIClient reads a running server's API for the CLI (`junction flow …`).
+type APIClient struct {
+	BaseURL string // http://127.0.0.1:8080
+	Token   string
+	HTTP    *http.Client
+}
+
+// get fetches path into dst, turning a problem+json answer into an error with its detail.
+func (c APIClient) get(ctx context.Context, path string, dst any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.BaseURL, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Junction server at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var p struct{ Title, Detail string }
+		_ = json.Unmarshal(body, &p)
+		if p.Detail == "" {
+			p.Detail = strings.TrimSpace(string(body))
+		}
+		return fmt.Errorf("%s %s: %d %s: %s", http.MethodGet, path, resp.StatusCode, p.Title, p.Detail)
+	}
+	return json.Unmarshal(body, dst)
+}
+
+// FlowStatus prints one flow's status, or a table of every flow when name is "".
+func FlowStatus(ctx context.Context, c APIClient, name string, w io.Writer) error {
+	if name == "" {
+		var list struct{ Data []flow.Status }
+		if err := c.get(ctx, "/flows", &list); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FLOW\tSTATE\tRECEIVED\tDELIVERED\tDEAD LETTERS\tIN/S\tLAST ERROR")
+		for _, s := range list.Data {
+			last := ""
+			if s.LastError != nil {
+				last = s.LastError.Step + ": " + s.LastError.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.1f\t%s\n", s.Name, s.State, s.Counters.Received, s.Counters.Delivered, s.DeadLetters, s.Rates.ReceivedPerSecond, last)
+		}
+		return tw.Flush()
+	}
+	var s flow.Status
+	if err := c.get(ctx, "/flows/"+url.PathEscape(name), &s); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "flow %s: %s\n", s.Name, s.State)
+	if s.Description != "" {
+		fmt.Fprintf(w, "  %s\n", s.Description)
+	}
+	steps := make([]string, len(s.Steps))
+	for i, st := range s.Steps {
+		steps[i] = st.Name + " (" + st.Kind + ")"
+	}
+	fmt.Fprintf(w, "  source:        %s\n  steps:         %s\n  sinks:         %s\n", s.Source, strings.Join(steps, " → "), strings.Join(s.Sinks, ", "))
+	fmt.Fprintf(w, "  in flight:     %d of %d\n", s.InFlight, s.MaxInFlight)
+	c2 := s.Counters
+	fmt.Fprintf(w, "  messages:      %d received, %d delivered, %d filtered, %d dead-lettered, %d requeued, %d retries\n", c2.Received, c2.Delivered, c2.Filtered, c2.DeadLettered, c2.Requeued, c2.Retries)
+	fmt.Fprintf(w, "  rates (1 min): %.1f received/s, %.1f delivered/s\n", s.Rates.ReceivedPerSecond, s.Rates.DeliveredPerSecond)
+	fmt.Fprintf(w, "  dead letters:  %d in %q\n", s.DeadLetters, s.DeadLetterQueue)
+	if s.LastError != nil {
+		fmt.Fprintf(w, "  last error:    %s at %s: %s\n", s.LastError.At.Format(time.RFC3339), s.LastError.Step, s.LastError.Error)
+	}
+	return nil
+}
+
+// FlowLogs prints a flow's recent message outcomes, oldest first.
+func FlowLogs(ctx context.Context, c APIClient, name string, limit int, w io.Writer) error {
+	var logs struct{ Data []flow.LogEntry }
+	if err := c.get(ctx, fmt.Sprintf("/flows/%s/logs?limit=%d", url.PathEscape(name), limit), &logs); err != nil {
+		return err
+	}
+	for i := len(logs.Data) - 1; i >= 0; i-- {
+		e := logs.Data[i]
+		line := fmt.Sprintf("%s %-13s %s %.2fms", e.Time.Format(time.RFC3339Nano), e.Outcome, e.MessageID, e.DurationMs)
+		if len(e.Sinks) > 0 {
+			line += " sinks=" + strings.Join(e.Sinks, ",")
+		}
+		if e.Error != "" {
+			line += fmt.Sprintf(" step=%s error=%q", e.Step, e.Error)
+		}
+		if e.Payload != nil {
+			line += " payload=" + string(e.Payload)
+		}
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}
+
+// ConnectorTest checks that a configured connector reaches its system, and prints why
+// not. It returns false when the check failed.
+func ConnectorTest(ctx context.Context, paths []string, name string, lookup func(string) (string, bool), w io.Writer) bool {
+	cfg, err := loadConfig(paths, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintln(w, err)
+		return false
+	}
+	c := cfg.Connector(name)
+	if c == nil {
+		fmt.Fprintf(w, "no connector named %q in the configuration\n", name)
+		return false
+	}
+	kind, ok := registry.Kinds()[c.Type]
+	if !ok || kind.Check == nil {
+		fmt.Fprintf(w, "%s: connector %s: unknown type %q\n", c.Pos, c.Name, c.Type)
+		return false
+	}
+	settings := connector.Settings{
+		Connector: c, Options: c.Options,
+		Env: connector.Env{LookupEnv: lookup, Logger: slog.New(slog.DiscardHandler), Clock: clock.Real{}},
+	}
+	start := time.Now()
+	if err := kind.Check(ctx, settings); err != nil {
+		fmt.Fprintf(w, "connector %s (%s): FAILED: %v\n", c.Name, c.Type, err)
+		return false
+	}
+	fmt.Fprintf(w, "connector %s (%s): ok (%s)\n", c.Name, c.Type, time.Since(start).Round(time.Millisecond))
+	return true
+}

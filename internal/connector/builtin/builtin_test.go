@@ -1,0 +1,237 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/connector"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeInternal records what connectors ask of Junction.
+type fakeInternal struct {
+	mu        sync.Mutex
+	handlers  map[string]func(context.Context, connector.Message) error
+	subs      map[string]func(string, []byte)
+	published []string // id|type|data
+	calls     []map[string]any
+	status    int
+}
+
+func newFake() *fakeInternal {
+	return &fakeInternal{handlers: map[string]func(context.Context, connector.Message) error{}, subs: map[string]func(string, []byte){}, status: 200}
+}
+
+func (f *fakeInternal) Subscribe(pattern string, handle func(string, []byte)) func() {
+	f.mu.Lock()
+	f.subs[pattern] = handle
+	f.mu.Unlock()
+	return func() { f.mu.Lock(); delete(f.subs, pattern); f.mu.Unlock() }
+}
+
+func (f *fakeInternal) emit(pattern, eventType, data string) {
+	f.mu.Lock()
+	h := f.subs[pattern]
+	f.mu.Unlock()
+	h(eventType, []byte(data))
+}
+
+func (f *fakeInternal) PublishEvent(_ context.Context, id, eventType string, data []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.published = append(f.published, id+"|"+eventType+"|"+string(data))
+	return nil
+}
+
+func (f *fakeInternal) CallOperation(_ context.Context, in, op string, p map[string]any, body []byte) (int, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p["_op"] = in + "." + op
+	p["_body"] = string(body)
+	f.calls = append(f.calls, p)
+	return f.status, []byte(`{"ok":false}`), nil
+}
+
+func (f *fakeInternal) HandleHTTP(path string, h func(context.Context, connector.Message) error) (func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.handlers[path] != nil {
+		return nil, errors.New("taken")
+	}
+	f.handlers[path] = h
+	return func() { f.mu.Lock(); delete(f.handlers, path); f.mu.Unlock() }, nil
+}
+
+func (f *fakeInternal) post(path, body string) error {
+	f.mu.Lock()
+	h := f.handlers[path]
+	f.mu.Unlock()
+	return h(context.Background(), connector.Message{Body: []byte(body)})
+}
+
+func settings(t *testing.T, typ, src string, in connector.Internal) connector.Settings {
+	t.Helper()
+	cfg, diags := config.Decode("t.cai", []byte(`connector c { type: `+typ+"\n"+src+` }`))
+	if err := diags.Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Connectors[0]
+	return connector.Settings{Connector: c, Options: c.Options, Env: connector.Env{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock.Real{}, Internal: in,
+	}}
+}
+
+func kind(name string) connector.Kind {
+	for _, k := range Kinds() {
+		if k.Name == name {
+			return k
+		}
+	}
+	panic(name)
+}
+
+func TestHTTPSourceAnswersAfterSettling(t *testing.T) {
+	f := newFake()
+	src, err := kind("http").NewSource(settings(t, "http", `path: "orders/acme"`, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := src.Open(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := make(chan error, 2)
+	go func() { answers <- f.post("orders/acme", `{"n":1}`) }()
+	d := <-ch
+	select {
+	case err := <-answers:
+		t.Fatalf("answered %v before the message was settled", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	_ = d.Ack(ctx)
+	if err := <-answers; err != nil {
+		t.Fatalf("after Ack: %v", err)
+	}
+	go func() { answers <- f.post("orders/acme", `{"n":2}`) }()
+	d = <-ch
+	_ = d.Nack(ctx)
+	if err := <-answers; !errors.Is(err, ErrRequeued) {
+		t.Fatalf("after Nack: %v", err)
+	}
+	cancel()
+	for range ch {
+	}
+	_ = src.Close()
+	if len(f.handlers) != 0 {
+		t.Errorf("path still routed after Close")
+	}
+}
+
+func TestHTTPSourceBadPath(t *testing.T) {
+	_, err := kind("http").NewSource(settings(t, "http", `path: "../etc"`, newFake()))
+	if err == nil || !strings.Contains(err.Error(), "t.cai:") {
+		t.Fatalf("error %v", err)
+	}
+	_, err = kind("http").NewSource(settings(t, "http", `path: "x"`, nil))
+	if err == nil || !strings.Contains(err.Error(), "running Junction server") {
+		t.Fatalf("without a server: %v", err)
+	}
+}
+
+func TestEventsSource(t *testing.T) {
+	f := newFake()
+	src, err := kind("events").NewSource(settings(t, "events", `events: ["order.*"]`, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, _ := src.Open(ctx, 1)
+	go f.emit("order.*", "order.created", `{"id":"o1"}`)
+	d := <-ch
+	if string(d.Body) != `{"id":"o1"}` || d.Headers["event_type"] != "order.created" {
+		t.Errorf("delivery %+v", d)
+	}
+	cancel()
+	for range ch {
+	}
+	_ = src.Close()
+	if len(f.subs) != 0 {
+		t.Errorf("still subscribed after Close")
+	}
+}
+
+func TestIntegrationSink(t *testing.T) {
+	f := newFake()
+	sink, err := kind("integration").NewSink(settings(t, "integration", `integration: S3  operation: put  params: { key: "$.id", bucket: "b" }  body: "$"`, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := sink.(connector.Batching); !ok {
+		t.Error("integration sink should batch one message per call")
+	} else if n, _ := b.Batching(); n != 1 {
+		t.Errorf("batch %d", n)
+	}
+	ctx := context.Background()
+	if err := sink.Write(ctx, []connector.Message{{Body: []byte(`{"id":"k1"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.calls[0]
+	if c["_op"] != "S3.put" || c["key"] != "k1" || c["bucket"] != "b" || c["_body"] != `{"id":"k1"}` {
+		t.Errorf("call %v", c)
+	}
+	f.status = 422
+	var bad *connector.MessageError
+	if err := sink.Write(ctx, []connector.Message{{Body: []byte(`{"id":"k2"}`)}}); !errors.As(err, &bad) {
+		t.Errorf("422: %v, want a MessageError", err)
+	}
+	f.status = 503
+	if err := sink.Write(ctx, []connector.Message{{Body: []byte(`{"id":"k3"}`)}}); err == nil || errors.As(err, &bad) {
+		t.Errorf("503: %v, want a retryable error", err)
+	}
+}
+
+func TestWebhookSink(t *testing.T) {
+	f := newFake()
+	sink, err := kind("webhook").NewSink(settings(t, "webhook", `event_type: "order.enriched"  id: "$.id"`, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Write(context.Background(), []connector.Message{{Body: []byte(`{"id":"o1","n":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.published; len(got) != 1 || got[0] != `o1|order.enriched|{"id":"o1","n":1}` {
+		t.Errorf("published %v", got)
+	}
+	if _, err := kind("webhook").NewSink(settings(t, "webhook", ``, f)); err == nil || !strings.Contains(err.Error(), "event_type") {
+		t.Errorf("missing event_type: %v", err)
+	}
+}
+
+func TestLogSink(t *testing.T) {
+	var buf strings.Builder
+	s := settings(t, "log", `level: warn`, nil)
+	s.Env.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	sink, err := kind("log").NewSink(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sink.Write(context.Background(), []connector.Message{{Body: []byte(`{"a":1}`)}})
+	if !strings.Contains(buf.String(), `level=WARN`) || !strings.Contains(buf.String(), `{\"a\":1}`) {
+		t.Errorf("log %q", buf.String())
+	}
+	if _, err := kind("log").NewSink(settings(t, "log", `level: loud`, nil)); err == nil {
+		t.Error("bad level accepted")
+	}
+}

@@ -1,0 +1,138 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/config"
+)
+
+// Message is one unit of data moving through a flow.
+type Message struct {
+	Body    []byte            // the payload; flows that transform expect JSON
+	Headers map[string]string // what the source knows about it: routing key, topic, subject, …
+	Time    time.Time         // when the source produced or received it
+}
+
+// Delivery is a message received from a source. Exactly one of Ack or Nack must be called
+// once the flow is done with it: Ack after every sink accepted it (or it went to the
+// dead-letter queue), Nack to have the source deliver it again later. Settling is what
+// makes flows at-least-once: a message is never acknowledged before it is safe.
+type Delivery struct {
+	Message
+	ID   string // the source's id, for logs ("amqp:17", "nats:orders:42")
+	Ack  func(ctx context.Context) error
+	Nack func(ctx context.Context) error
+}
+
+// Source hands out messages.
+type Source interface {
+	// Open starts receiving. Deliveries arrive on the channel until ctx is done, then the
+	// channel is closed. The source keeps at most inFlight deliveries unsettled at a time
+	// (broker prefetch, credit, or simply not reading further): that is the flow's
+	// back-pressure, so memory stays bounded whatever the backlog.
+	Open(ctx context.Context, inFlight int) (<-chan Delivery, error)
+	// Close releases the connection; deliveries not settled by then are redelivered by
+	// the system later (or were never taken from it).
+	Close() error
+}
+
+// Sink accepts messages.
+type Sink interface {
+	// Write returns nil only when every message is accepted durably by the system (a
+	// confirmed publish, a committed insert). On error, none of them should be assumed
+	// written; the flow retries the batch (sinks should be idempotent where they can:
+	// upserts, message ids).
+	Write(ctx context.Context, msgs []Message) error
+	Close() error
+}
+
+// Batching is implemented by sinks that want other batches than the engine's default
+// (up to 256 messages, two writes at a time): sinks that call an API once per message
+// take batches of one, and more of them at once.
+type Batching interface {
+	Batching() (maxBatch, concurrent int)
+}
+
+// Settings are what a connector is built from: the connector block's options with the
+// flow's own options for it (a source's batch_size, a sink's table) on top.
+type Settings struct {
+	Connector *config.Connector
+	Options   config.Options // merged: the flow's options win over the connector's
+	Env       Env
+	// Flow names the flow using the connector ("" for `junction connector test`):
+	// sources that keep their own progress (a table cursor) keep it per flow.
+	Flow string
+}
+
+// Reader reads the merged options, reporting unknown keys with their position.
+func (s Settings) Reader() *config.OptionReader {
+	return s.Options.Reader(s.Connector.Type + " connector " + s.Connector.Name)
+}
+
+// Env is what connectors may use of Junction itself.
+type Env struct {
+	LookupEnv config.LookupEnv
+	Logger    *slog.Logger
+	Clock     clock.Clock
+	// Internal bridges, set by the server (nil in tools that do not run one).
+	Internal Internal
+}
+
+// Internal connects flows to Junction's own capabilities: the event bus, webhook
+// publishing, integration calls and the HTTP server. Each is optional.
+type Internal interface {
+	// Subscribe delivers internal events whose type matches pattern ("order.*", "*").
+	Subscribe(pattern string, handle func(eventType string, data []byte)) (unsubscribe func())
+	// PublishEvent publishes a webhook event (fan-out to subscribed endpoints).
+	PublishEvent(ctx context.Context, id, eventType string, data []byte) error
+	// CallOperation calls an integration operation with JSON parameters (and the raw
+	// body of a `body_type: binary` operation, or nil).
+	CallOperation(ctx context.Context, integration, operation string, params map[string]any, body []byte) (status int, answer []byte, err error)
+	// HandleHTTP receives POSTs to /in/{path} as messages; the returned function
+	// stops it.
+	HandleHTTP(path string, handle func(ctx context.Context, m Message) error) (stop func(), err error)
+}
+
+// Kind is one type of connector. A nil NewSource or NewSink means it cannot be one.
+type Kind struct {
+	Name      string
+	NewSource func(s Settings) (Source, error)
+	NewSink   func(s Settings) (Sink, error)
+	// Check tries to reach the system (for `junction connector test`), saying why not.
+	Check func(ctx context.Context, s Settings) error
+}
+
+// Merge puts a flow's options over its connector's.
+func Merge(base, over config.Options) config.Options {
+	out := config.Options{Pos: over.Pos}
+	if out.Pos.Line == 0 {
+		out.Pos = base.Pos
+	}
+	seen := map[string]bool{}
+	for _, e := range over.Entries {
+		seen[e.Key] = true
+		out.Entries = append(out.Entries, e)
+	}
+	for _, e := range base.Entries {
+		if !seen[e.Key] {
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	return out
+}
+
+// MessageError is a sink's report that one message of a batch can never be written as
+// it is (its body is not JSON, it lacks an upsert key): retrying cannot help, so the flow
+// sends that message to its dead-letter queue and writes the others again without it.
+// Any other error from Write is taken as the system being unavailable, and retried.
+type MessageError struct {
+	Index int // of the message in the batch given to Write
+	Err   error
+}
+
+func (e *MessageError) Error() string { return fmt.Sprintf("message %d: %v", e.Index, e.Err) }
+func (e *MessageError) Unwrap() error { return e.Err }

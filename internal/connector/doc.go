@@ -1,0 +1,6 @@
+// Package connector defines how flows meet outside systems: a Source hands out messages
+// that must each be settled (acknowledged or returned), a Sink accepts messages durably,
+// and a Kind builds both from configuration. Each system lives in a sub-package
+// (amqp, mqtt, nats, kafka, redisstream, postgres, schedule, …); the registry sub-package
+// is the explicit list of them.
+package connector

@@ -1,0 +1,491 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/transform"
+)
+
+// Defaults of a flow's settings.
+const (
+	DefaultMaxInFlight = 64
+	// reopenDelay is the wait before opening a source again after it failed or closed.
+	reopenDelay = 2 * time.Second
+)
+
+// State is where a flow stands.
+type State string
+
+// The states of a flow.
+const (
+	StateStopped  State = "stopped"
+	StateStarting State = "starting" // opening its source (or waiting to retry after a failure)
+	StateRunning  State = "running"
+	StateStopping State = "stopping" // draining messages in flight
+)
+
+// Flow is one flow at run time.
+type Flow struct {
+	cfg      *config.Flow
+	opts     *Options
+	steps    []*step
+	policy   retry.Policy
+	queue    string // dead-letter queue name
+	inFlight int
+	logs     *logRing
+	counts   counters
+	rates    rateWindow
+	metrics  *flowMetrics
+
+	mu        sync.Mutex
+	state     State
+	lastError *LastError
+	startedAt time.Time
+	stopSrc   context.CancelFunc // stops taking messages
+	stopWork  context.CancelFunc // abandons messages in flight (they are redelivered)
+	done      chan struct{}
+	sinks     map[string]*sinkWriter // while running
+}
+
+// LastError is the most recent failure of a flow: a message's, or its source's.
+type LastError struct {
+	At        time.Time `json:"at"`
+	Step      string    `json:"step,omitempty"`
+	MessageID string    `json:"message_id,omitempty"`
+	Error     string    `json:"error"`
+}
+
+type counters struct {
+	received, delivered, filtered, deadLettered, requeued, retries, inFlight atomic.Int64
+}
+
+func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
+	f := &Flow{
+		cfg: cfg, opts: opts, state: StateStopped,
+		inFlight: cfg.MaxInFlight,
+		queue:    cfg.OnError.DeadLetter,
+		logs:     newLogRing(logCapacity),
+		policy: retry.Policy{
+			Attempts: cfg.OnError.Attempts, Initial: cfg.OnError.Initial, Max: cfg.OnError.Max,
+			Multiplier: cfg.OnError.Multiplier, Jitter: retry.DefaultJitter,
+		},
+	}
+	if f.inFlight <= 0 {
+		f.inFlight = DefaultMaxInFlight
+	}
+	if f.queue == "" {
+		f.queue = cfg.Name
+	}
+	caller := func() Caller { return opts.caller() }
+	var errs []error
+	for _, s := range cfg.Steps {
+		st, err := compileStep(s, caller)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f.steps = append(f.steps, st)
+	}
+	if err := f.checkConnectors(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	f.metrics = opts.Metrics.forFlow(f)
+	return f, nil
+}
+
+// checkConnectors builds nothing but checks that the source and every sink name a
+// connector of a type that can play that part, and that their options are valid.
+func (f *Flow) checkConnectors() error {
+	var errs []error
+	if _, err := f.sourceSettings(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, s := range f.cfg.Sinks {
+		if _, _, err := f.sinkSettings(s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (f *Flow) kind(name string, pos config.Pos) (*config.Connector, connector.Kind, error) {
+	c := f.opts.Connectors[name]
+	if c == nil {
+		return nil, connector.Kind{}, fmt.Errorf("%s: flow %s: no connector named %q", pos, f.cfg.Name, name)
+	}
+	k, ok := f.opts.Kinds[c.Type]
+	if !ok {
+		return nil, connector.Kind{}, fmt.Errorf("%s: connector %s: unknown type %q", c.Pos, c.Name, c.Type)
+	}
+	return c, k, nil
+}
+
+type sourceBuild struct {
+	kind     connector.Kind
+	settings connector.Settings
+}
+
+func (f *Flow) sourceSettings() (sourceBuild, error) {
+	src := f.cfg.Source
+	c, k, err := f.kind(src.Connector, src.Pos)
+	if err != nil {
+		return sourceBuild{}, err
+	}
+	if k.NewSource == nil {
+		return sourceBuild{}, fmt.Errorf("%s: flow %s: a %s connector cannot be a source", src.Pos, f.cfg.Name, c.Type)
+	}
+	return sourceBuild{kind: k, settings: f.settings(c, src.Options)}, nil
+}
+
+func (f *Flow) sinkSettings(s *config.Sink) (connector.Kind, connector.Settings, error) {
+	c, k, err := f.kind(s.Connector, s.Pos)
+	if err != nil {
+		return k, connector.Settings{}, err
+	}
+	if k.NewSink == nil {
+		return k, connector.Settings{}, fmt.Errorf("%s: flow %s: a %s connector cannot be a sink", s.Pos, f.cfg.Name, c.Type)
+	}
+	return k, f.settings(c, s.Options), nil
+}
+
+func (f *Flow) settings(c *config.Connector, use config.Options) connector.Settings {
+	env := f.opts.Env
+	env.Logger = env.Logger.With("flow", f.cfg.Name, "connector", c.Name)
+	return connector.Settings{Connector: c, Options: connector.Merge(c.Options, use), Env: env, Flow: f.cfg.Name}
+}
+
+// Name returns the flow's name.
+func (f *Flow) Name() string { return f.cfg.Name }
+
+// Start opens the flow's sinks and starts taking messages from its source. It returns
+// once the sinks are open; the source is opened (and reopened after failures) in the
+// background, so a broker that is down delays a flow instead of failing the server.
+func (f *Flow) Start() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state != StateStopped {
+		return nil
+	}
+	work, stopWork := context.WithCancel(context.Background())
+	sinks := make(map[string]*sinkWriter, len(f.cfg.Sinks))
+	for _, s := range f.cfg.Sinks {
+		k, st, err := f.sinkSettings(s)
+		var sink connector.Sink
+		if err == nil {
+			sink, err = k.NewSink(st)
+		}
+		if err != nil {
+			for _, w := range sinks {
+				_ = w.close()
+			}
+			stopWork()
+			f.recordError(LastError{Step: "sink " + s.Name, Error: err.Error()})
+			return fmt.Errorf("flow %s: sink %s: %w", f.cfg.Name, s.Name, err)
+		}
+		sinks[s.Name] = newSinkWriter(work, s.Name, sink)
+	}
+	srcCtx, stopSrc := context.WithCancel(work)
+	f.sinks, f.stopSrc, f.stopWork = sinks, stopSrc, stopWork
+	f.done = make(chan struct{})
+	f.state = StateStarting
+	f.startedAt = f.opts.Env.Clock.Now()
+	go f.run(srcCtx, work)
+	return nil
+}
+
+// Stop stops taking messages and waits for those in flight to finish. If ctx ends
+// first, work on them is abandoned: they are not acknowledged, so their source
+// delivers them again.
+func (f *Flow) Stop(ctx context.Context) {
+	f.mu.Lock()
+	if f.state == StateStopped {
+		f.mu.Unlock()
+		return
+	}
+	f.state = StateStopping
+	stopSrc, stopWork, done := f.stopSrc, f.stopWork, f.done
+	f.mu.Unlock()
+	stopSrc()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		stopWork()
+		<-done
+	}
+	stopWork()
+}
+
+func (f *Flow) run(srcCtx, work context.Context) {
+	defer close(f.done)
+	defer f.closeSinks()
+	for srcCtx.Err() == nil {
+		if err := f.consume(srcCtx, work); err != nil && srcCtx.Err() == nil {
+			f.recordError(LastError{Step: "source " + f.cfg.Source.Connector, Error: err.Error()})
+			f.opts.Env.Logger.Warn("flow source failed; reopening", "flow", f.cfg.Name, "error", err, "in", reopenDelay)
+			f.setState(StateStarting)
+			_ = f.opts.Env.Clock.Sleep(srcCtx, reopenDelay)
+		}
+	}
+}
+
+// consume opens the source and processes its deliveries with inFlight workers until
+// the source's channel closes.
+func (f *Flow) consume(srcCtx, work context.Context) error {
+	b, err := f.sourceSettings()
+	if err != nil {
+		return err
+	}
+	src, err := b.kind.NewSource(b.settings)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	ch, err := src.Open(srcCtx, f.inFlight)
+	if err != nil {
+		return err
+	}
+	f.setState(StateRunning)
+	var wg sync.WaitGroup
+	for range f.inFlight {
+		wg.Go(func() {
+			for d := range ch {
+				f.handle(work, d)
+			}
+		})
+	}
+	wg.Wait()
+	if srcCtx.Err() == nil {
+		return errors.New("the source stopped delivering")
+	}
+	return nil
+}
+
+func (f *Flow) closeSinks() {
+	f.mu.Lock()
+	sinks := f.sinks
+	f.sinks = nil
+	f.mu.Unlock()
+	for name, w := range sinks {
+		if err := w.close(); err != nil {
+			f.opts.Env.Logger.Warn("closing sink", "flow", f.cfg.Name, "sink", name, "error", err)
+		}
+	}
+	f.setState(StateStopped)
+}
+
+func (f *Flow) setState(s State) {
+	f.mu.Lock()
+	if f.state != StateStopping || s == StateStopped {
+		f.state = s
+	}
+	f.mu.Unlock()
+}
+
+func (f *Flow) recordError(e LastError) {
+	if e.At.IsZero() {
+		e.At = f.opts.Env.Clock.Now().UTC()
+	}
+	f.mu.Lock()
+	f.lastError = &e
+	f.mu.Unlock()
+}
+
+// result is what became of one message.
+type result struct {
+	outcome  string // OutcomeDelivered or OutcomeFiltered when err is nil
+	sinks    []string
+	attempts int
+	err      *StepError
+}
+
+// Outcomes of a message, in logs and metrics.
+const (
+	OutcomeDelivered    = "delivered"     // every sink it was routed to accepted it
+	OutcomeFiltered     = "filtered"      // a filter or route dropped it
+	OutcomeDeadLettered = "dead_lettered" // it failed and is in the dead-letter queue
+	OutcomeRequeued     = "requeued"      // handed back to the source (stopping, or the queue was unavailable)
+)
+
+// handle takes one delivery to its end: delivered or filtered and acknowledged, or
+// dead-lettered and acknowledged, or handed back to the source.
+func (f *Flow) handle(work context.Context, d connector.Delivery) {
+	start := time.Now()
+	f.counts.received.Add(1)
+	f.counts.inFlight.Add(1)
+	defer f.counts.inFlight.Add(-1)
+	f.metrics.in()
+
+	res := f.process(work, d.Message)
+	outcome := res.outcome
+	switch {
+	case res.err == nil:
+		f.settle(work, d, d.Ack)
+	case work.Err() != nil:
+		outcome = OutcomeRequeued
+		f.settle(context.WithoutCancel(work), d, d.Nack)
+	default:
+		f.recordError(LastError{Step: res.err.Step, MessageID: d.ID, Error: res.err.Err.Error()})
+		if err := f.deadLetter(work, d, res); err != nil {
+			outcome = OutcomeRequeued
+			f.opts.Env.Logger.Error("dead-letter queue unavailable; message handed back to its source", "flow", f.cfg.Name, "message", d.ID, "error", err)
+			f.settle(work, d, d.Nack)
+		} else {
+			outcome = OutcomeDeadLettered
+			f.settle(work, d, d.Ack)
+		}
+	}
+	f.count(outcome)
+	f.logOutcome(d, outcome, res, time.Since(start))
+}
+
+func (f *Flow) settle(ctx context.Context, d connector.Delivery, settle func(context.Context) error) {
+	if settle == nil {
+		return
+	}
+	if err := settle(ctx); err != nil {
+		// The source will deliver it again: at least once, never lost.
+		f.opts.Env.Logger.Warn("settling message with its source failed", "flow", f.cfg.Name, "message", d.ID, "error", err)
+	}
+}
+
+func (f *Flow) count(outcome string) {
+	switch outcome {
+	case OutcomeDelivered:
+		f.counts.delivered.Add(1)
+	case OutcomeFiltered:
+		f.counts.filtered.Add(1)
+	case OutcomeDeadLettered:
+		f.counts.deadLettered.Add(1)
+	case OutcomeRequeued:
+		f.counts.requeued.Add(1)
+	}
+	f.metrics.outcome(outcome)
+}
+
+// process runs a message through the steps and into the sinks.
+func (f *Flow) process(ctx context.Context, m connector.Message) result {
+	doc, err := transform.Decode(m.Body)
+	if err != nil {
+		return result{attempts: 1, err: permanent("decode", fmt.Errorf("the message is not JSON: %w", err))}
+	}
+	items := []item{{doc: doc}}
+	attempts := 1
+	for _, st := range f.steps {
+		next := items[:0:0]
+		for _, it := range items {
+			var out []item
+			n, serr := f.withRetry(ctx, st.name, func() *StepError {
+				t := time.Now()
+				var e *StepError
+				out, e = st.run(ctx, it)
+				f.metrics.step(st.name, time.Since(t), e != nil)
+				return e
+			})
+			attempts = max(attempts, n)
+			if serr != nil {
+				return result{attempts: attempts, err: serr}
+			}
+			next = append(next, out...)
+		}
+		items = next
+		if len(items) == 0 {
+			return result{outcome: OutcomeFiltered, attempts: attempts}
+		}
+	}
+	var sent []string
+	for _, it := range items {
+		body, err := transform.Encode(it.doc)
+		if err != nil {
+			return result{attempts: attempts, err: permanent("encode", err)}
+		}
+		targets := it.sinks
+		if targets == nil {
+			targets = f.sinkNames()
+		}
+		out := connector.Message{Body: body, Headers: m.Headers, Time: m.Time}
+		for _, name := range targets {
+			n, serr := f.writeSink(ctx, name, out)
+			attempts = max(attempts, n)
+			if serr != nil {
+				return result{attempts: attempts, sinks: sent, err: serr}
+			}
+			sent = appendOnce(sent, name)
+		}
+	}
+	return result{outcome: OutcomeDelivered, sinks: sent, attempts: attempts}
+}
+
+func (f *Flow) writeSink(ctx context.Context, name string, m connector.Message) (int, *StepError) {
+	f.mu.Lock()
+	w := f.sinks[name]
+	f.mu.Unlock()
+	step := "sink " + name
+	if w == nil {
+		return 1, transient(step, ErrStopped)
+	}
+	return f.withRetry(ctx, step, func() *StepError {
+		t := time.Now()
+		err := w.write(ctx, m)
+		f.metrics.step(step, time.Since(t), err != nil)
+		if err == nil {
+			return nil
+		}
+		var bad *connector.MessageError
+		if errors.As(err, &bad) {
+			return permanent(step, bad.Err)
+		}
+		return transient(step, err)
+	})
+}
+
+// withRetry runs fn, retrying transient failures on the flow's schedule. It returns
+// the number of attempts made.
+func (f *Flow) withRetry(ctx context.Context, stepName string, fn func() *StepError) (int, *StepError) {
+	var sched *retry.Schedule
+	for attempt := 1; ; attempt++ {
+		serr := fn()
+		if serr == nil || serr.Permanent {
+			return attempt, serr
+		}
+		if sched == nil {
+			sched = f.policy.Schedule()
+		}
+		delay, ok := sched.Next()
+		if !ok || ctx.Err() != nil {
+			return attempt, serr
+		}
+		f.counts.retries.Add(1)
+		f.metrics.retry(stepName)
+		if err := f.opts.Env.Clock.Sleep(ctx, delay); err != nil {
+			return attempt, serr
+		}
+	}
+}
+
+func (f *Flow) sinkNames() []string {
+	names := make([]string, len(f.cfg.Sinks))
+	for i, s := range f.cfg.Sinks {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}

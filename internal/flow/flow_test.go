@@ -1,0 +1,528 @@
+package flow_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/memory"
+	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// harness runs one configuration's flows over memory connectors named in, a, b, …
+type harness struct {
+	t       *testing.T
+	engine  *flow.Engine
+	src     *memory.Source
+	sinks   map[string]*memory.Sink
+	dlq     *fakeDLQ
+	calls   *fakeInternal
+	clock   *clock.Fake
+	stopped bool
+}
+
+const connectors = `
+connector in { type: memory }
+connector a { type: memory }
+connector b { type: memory }
+`
+
+func newHarness(t *testing.T, src string) *harness {
+	return newHarnessClock(t, src, clock.NewAutoFake(time.Now()))
+}
+
+func newHarnessClock(t *testing.T, src string, clk clock.Clock) *harness {
+	t.Helper()
+	cfg, diags := config.Decode("test.cai", []byte(connectors+src))
+	if err := diags.Err(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	h := &harness{
+		t: t, src: memory.NewSource(100000),
+		sinks: map[string]*memory.Sink{"a": {}, "b": {}},
+		dlq:   newFakeDLQ(), calls: &fakeInternal{},
+	}
+	h.clock, _ = clk.(*clock.Fake)
+	e, err := flow.New(cfg, flow.Options{
+		Kinds:       map[string]connector.Kind{"memory": memory.Kind("memory", map[string]*memory.Source{"in": h.src}, h.sinks)},
+		Env:         connector.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clk, Internal: h.calls},
+		DeadLetters: h.dlq,
+	})
+	if err != nil {
+		t.Fatalf("flow.New: %v", err)
+	}
+	h.engine = e
+	if err := e.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	if !h.stopped {
+		h.stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h.engine.Close(ctx)
+	}
+}
+
+func (h *harness) put(bodies ...string) {
+	for _, b := range bodies {
+		h.src.Put(connector.Message{Body: []byte(b), Time: time.Now()})
+	}
+}
+
+// settled waits until n messages were acknowledged.
+func (h *harness) settled(n int64) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.src.Acked.Load() < n {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d of %d messages acknowledged", h.src.Acked.Load(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func bodies(msgs []connector.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = string(m.Body)
+	}
+	return out
+}
+
+const orderFlow = `
+flow orders {
+    source: in
+    step map {
+        transform: { id: "$.orderId", total: "$.orderTotal", items: "$.orderItems[*]", kind: "order" }
+    }
+    step check {
+        validate: {
+            type: "object"
+            required: ["id", "total"]
+            properties: { id: { type: "string" }, total: { type: "number", minimum: 0 } }
+        }
+    }
+    step by-total {
+        route: { "total >= 1000": "big", else: "small" }
+    }
+    sink big { connector: a }
+    sink small { connector: b }
+    on_error: retry 2 times with exponential_backoff(10ms, max 50ms) then dead_letter("failed-orders")
+}
+`
+
+func TestTransformValidateRoute(t *testing.T) {
+	h := newHarness(t, orderFlow)
+	h.put(
+		`{"orderId":"o1","orderTotal":1500,"orderItems":[{"sku":"x"}]}`,
+		`{"orderId":"o2","orderTotal":20,"orderItems":[]}`,
+		`{"orderId":"o3","orderTotal":1000}`,
+	)
+	h.settled(3)
+	h.stop()
+	big, small := bodies(h.sinks["a"].Received()), bodies(h.sinks["b"].Received())
+	if len(big) != 2 || len(small) != 1 {
+		t.Fatalf("big %v, small %v", big, small)
+	}
+	for _, b := range big {
+		if !strings.Contains(b, `"id":"o1"`) && !strings.Contains(b, `"id":"o3"`) {
+			t.Errorf("%s went to big", b)
+		}
+	}
+	if small[0] != `{"id":"o2","items":[],"kind":"order","total":20}` {
+		t.Errorf("small got %s", small[0])
+	}
+	st, _ := h.engine.Status(context.Background(), "orders")
+	if st.Counters.Received != 3 || st.Counters.Delivered != 3 || st.State != flow.StateStopped {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func TestPoisonMessagesGoToDeadLetterQueue(t *testing.T) {
+	h := newHarness(t, orderFlow)
+	h.put(`not json`, `{"orderId":"o1","orderTotal":-5}`, `{"orderId":7,"orderTotal":5}`, `{"orderId":"ok","orderTotal":5}`)
+	h.settled(4)
+	h.stop()
+	if got := bodies(h.sinks["b"].Received()); len(got) != 1 || !strings.Contains(got[0], `"ok"`) {
+		t.Fatalf("the good message after the poison ones was not delivered: %v", got)
+	}
+	dls := h.dlq.all()
+	if len(dls) != 3 {
+		t.Fatalf("%d dead letters, want 3: %+v", len(dls), dls)
+	}
+	want := map[string]string{
+		`not json`:                         "decode",
+		`{"orderId":"o1","orderTotal":-5}`: "check",
+		`{"orderId":7,"orderTotal":5}`:     "check",
+	}
+	for _, d := range dls {
+		if want[string(d.Body)] != d.Step || d.Queue != "failed-orders" || d.Flow != "orders" || d.Error == "" || d.Attempts != 1 {
+			t.Errorf("dead letter %+v", d)
+		}
+	}
+	st, _ := h.engine.Status(context.Background(), "orders")
+	if st.Counters.DeadLettered != 3 || st.DeadLetters != 3 || st.LastError == nil || st.LastError.Step == "" {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func TestSinkFailuresAreRetriedThenDeadLettered(t *testing.T) {
+	h := newHarness(t, orderFlow)
+	var mu sync.Mutex
+	failures := 0
+	h.sinks["b"].Fail = func(msgs []connector.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Contains(string(msgs[0].Body), "flaky") && failures < 2 {
+			failures++
+			return errors.New("connection reset")
+		}
+		if strings.Contains(string(msgs[0].Body), "down") {
+			return errors.New("database is down")
+		}
+		return nil
+	}
+	h.put(`{"orderId":"flaky","orderTotal":1}`)
+	h.settled(1)
+	h.put(`{"orderId":"down","orderTotal":1}`)
+	h.settled(2)
+	h.stop()
+	if got := bodies(h.sinks["b"].Received()); len(got) != 1 || !strings.Contains(got[0], "flaky") {
+		t.Fatalf("sink b got %v", got)
+	}
+	dls := h.dlq.all()
+	if len(dls) != 1 || dls[0].Step != "sink small" || dls[0].Attempts != 3 || !strings.Contains(dls[0].Error, "database is down") {
+		t.Fatalf("dead letters %+v", dls)
+	}
+	if slept := h.clock.Slept(); len(slept) != 4 {
+		t.Errorf("waited %v between attempts, want 4 back-off delays (2 per message)", slept)
+	}
+}
+
+func TestBadMessageInBatchDoesNotFailOthers(t *testing.T) {
+	h := newHarness(t, `flow f { source: in
+        sink out { connector: a } }`)
+	h.sinks["a"].Fail = func(msgs []connector.Message) error {
+		for i, m := range msgs {
+			if strings.Contains(string(m.Body), "bad") {
+				return &connector.MessageError{Index: i, Err: errors.New("missing key")}
+			}
+		}
+		return nil
+	}
+	var msgs []string
+	for i := range 300 {
+		if i%50 == 7 {
+			msgs = append(msgs, fmt.Sprintf(`{"n":%d,"bad":true}`, i))
+		} else {
+			msgs = append(msgs, fmt.Sprintf(`{"n":%d}`, i))
+		}
+	}
+	h.put(msgs...)
+	h.settled(300)
+	h.stop()
+	if got := h.sinks["a"].Count(); got != 294 {
+		t.Errorf("sink accepted %d, want 294", got)
+	}
+	if dls := h.dlq.all(); len(dls) != 6 || dls[0].Step != "sink out" || dls[0].Attempts != 1 {
+		t.Errorf("dead letters: %d %+v", len(dls), dls)
+	}
+}
+
+func TestFilterSplitEnrich(t *testing.T) {
+	h := newHarness(t, `
+integration Customers { base_url: "http://127.0.0.1:1"
+    operation get { method: GET  path: "/customers/{id}" } }
+flow f {
+    source: in
+    step only-gold { filter: "tier == \"gold\"" }
+    step lines { split: "$.lines" }
+    step customer {
+        enrich: Customers.get
+        params: { id: "$.customer" }
+        as: "customer_details"
+    }
+    sink out { connector: a }
+}`)
+	h.calls.answer = func(in, op string, p map[string]any) (int, []byte, error) {
+		if in != "Customers" || op != "get" {
+			return 0, nil, fmt.Errorf("called %s.%s", in, op)
+		}
+		return 200, fmt.Appendf(nil, `{"id":%q,"name":"Ada"}`, p["id"]), nil
+	}
+	h.put(`{"tier":"gold","lines":[{"customer":"c1","q":1},{"customer":"c2","q":2}]}`, `{"tier":"silver","lines":[{"customer":"c3"}]}`)
+	h.settled(2)
+	h.stop()
+	got := bodies(h.sinks["a"].Received())
+	want := []string{
+		`{"customer":"c1","customer_details":{"id":"c1","name":"Ada"},"q":1}`,
+		`{"customer":"c2","customer_details":{"id":"c2","name":"Ada"},"q":2}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	st, _ := h.engine.Status(context.Background(), "f")
+	if st.Counters.Filtered != 1 || st.Counters.Delivered != 1 {
+		t.Errorf("counters %+v", st.Counters)
+	}
+}
+
+func TestEnrichClientErrorIsPermanentServerErrorRetried(t *testing.T) {
+	h := newHarness(t, `
+integration C { base_url: "http://127.0.0.1:1"
+    operation get { method: GET  path: "/c/{id}" } }
+flow f {
+    source: in
+    step who { enrich: C.get  params: { id: "$.id" } }
+    sink out { connector: a }
+    on_error: retry 3 times with exponential_backoff(1ms, max 5ms) then dead_letter("dl")
+}`)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	h.calls.answer = func(_, _ string, p map[string]any) (int, []byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := fmt.Sprint(p["id"])
+		calls[id]++
+		if id == "missing" {
+			return 404, []byte(`{"error":"no such customer"}`), nil
+		}
+		return 503, nil, nil
+	}
+	h.put(`{"id":"missing"}`, `{"id":"busy"}`)
+	h.settled(2)
+	h.stop()
+	if calls["missing"] != 1 || calls["busy"] != 4 {
+		t.Errorf("calls %v: want 1 for a 404, 4 for a 503", calls)
+	}
+	for _, d := range h.dlq.all() {
+		if d.Step != "who" || d.Queue != "dl" {
+			t.Errorf("dead letter %+v", d)
+		}
+	}
+}
+
+func TestReplay(t *testing.T) {
+	h := newHarness(t, orderFlow)
+	broken := true
+	var mu sync.Mutex
+	h.sinks["b"].Fail = func([]connector.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			return errors.New("down")
+		}
+		return nil
+	}
+	h.put(`{"orderId":"o1","orderTotal":3}`)
+	h.settled(1)
+	dls := h.dlq.all()
+	if len(dls) != 1 {
+		t.Fatalf("dead letters %+v", dls)
+	}
+	ctx := context.Background()
+	var re *flow.ReplayError
+	if err := h.engine.Replay(ctx, dls[0].ID); !errors.As(err, &re) || re.Step.Step != "sink small" {
+		t.Fatalf("replay while still failing: %v", err)
+	}
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	if err := h.engine.Replay(ctx, dls[0].ID); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if len(h.dlq.all()) != 0 || len(h.sinks["b"].Received()) != 1 {
+		t.Fatalf("after replay: dlq %v, sink %v", h.dlq.all(), h.sinks["b"].Received())
+	}
+	if err := h.engine.Replay(ctx, dls[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second replay: %v", err)
+	}
+}
+
+func TestStopDrainsAndStartResumes(t *testing.T) {
+	h := newHarness(t, `flow f { source: in  max_in_flight: 4
+        sink out { connector: a } }`)
+	release := make(chan struct{})
+	h.sinks["a"].Fail = func([]connector.Message) error { <-release; return nil }
+	h.put(`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":4}`, `{"n":5}`, `{"n":6}`)
+	f, _ := h.engine.Flow("f")
+	time.Sleep(50 * time.Millisecond)
+	st, _ := h.engine.Status(context.Background(), "f")
+	if st.InFlight != 4 {
+		t.Errorf("in flight %d, want max_in_flight 4 (back-pressure)", st.InFlight)
+	}
+	stopped := make(chan struct{})
+	go func() { f.Stop(context.Background()); close(stopped) }()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	<-stopped
+	if acked := h.src.Acked.Load(); acked != 4 || h.sinks["a"].Count() != 4 {
+		t.Fatalf("after stop: %d acknowledged, sink has %d; want the 4 in flight finished", acked, h.sinks["a"].Count())
+	}
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.settled(6)
+	if h.sinks["a"].Count() != 6 {
+		t.Errorf("sink has %d", h.sinks["a"].Count())
+	}
+}
+
+func TestStopTimeoutHandsMessagesBack(t *testing.T) {
+	h := newHarnessClock(t, `flow f { source: in  max_in_flight: 2
+        sink out { connector: a }
+        on_error: retry 100 times with exponential_backoff(1s, max 1s) then dead_letter("x") }`, clock.Real{})
+	h.sinks["a"].Fail = func([]connector.Message) error { return errors.New("down") }
+	h.put(`{"n":1}`, `{"n":2}`)
+	time.Sleep(50 * time.Millisecond)
+	f, _ := h.engine.Flow("f")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	f.Stop(ctx)
+	if n := h.src.Nacked.Load(); n != 2 {
+		t.Errorf("%d messages handed back, want 2", n)
+	}
+	if len(h.dlq.all()) != 0 {
+		t.Errorf("a stop must not dead-letter: %v", h.dlq.all())
+	}
+}
+
+func TestLogsAndPayloads(t *testing.T) {
+	h := newHarness(t, `flow f { source: in
+        step keep { filter: "keep" }
+        sink out { connector: a }
+        monitoring: { logging: { level: info, include_payload: true } } }`)
+	h.put(`{"keep":true}`, `{"keep":false}`, `oops`)
+	h.settled(3)
+	f, _ := h.engine.Flow("f")
+	logs := f.Logs(10)
+	if len(logs) != 3 {
+		t.Fatalf("logs %+v", logs)
+	}
+	outcomes := map[string]string{}
+	for _, l := range logs {
+		outcomes[string(l.Payload)] = l.Outcome
+	}
+	want := map[string]string{`{"keep":true}`: "delivered", `{"keep":false}`: "filtered", `"oops"`: "dead_lettered"}
+	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+		t.Errorf("outcomes %v, want %v", outcomes, want)
+	}
+	b, _ := json.Marshal(logs[0])
+	if !strings.Contains(string(b), `"outcome"`) {
+		t.Errorf("log entry JSON %s", b)
+	}
+}
+
+func TestCompileErrorsHavePositions(t *testing.T) {
+	cfg, diags := config.Decode("bad.cai", []byte(connectors+`
+flow f {
+    source: in
+    step m { transform: { id: "$.[" } }
+    step r { route: { "total >=": "out" } }
+    sink out { connector: a }
+}`))
+	if err := diags.Err(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	_, err := flow.New(cfg, flow.Options{
+		Kinds: map[string]connector.Kind{"memory": memory.Kind("memory", nil, nil)},
+		Env:   connector.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock.Real{}},
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"bad.cai:", "step m", "step r"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+// fakeDLQ is an in-memory dead-letter store (the real ones are tested in store).
+type fakeDLQ struct {
+	mu sync.Mutex
+	m  map[string]store.FlowDeadLetter
+}
+
+func newFakeDLQ() *fakeDLQ { return &fakeDLQ{m: map[string]store.FlowDeadLetter{}} }
+
+func (f *fakeDLQ) FlowDeadLetterAdd(_ context.Context, d store.FlowDeadLetter) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.m[d.ID] = d
+	return nil
+}
+
+func (f *fakeDLQ) FlowDeadLetterGet(_ context.Context, id string) (store.FlowDeadLetter, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.m[id]
+	if !ok {
+		return d, store.ErrNotFound
+	}
+	return d, nil
+}
+
+func (f *fakeDLQ) FlowDeadLetterDelete(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, id)
+	return nil
+}
+
+func (f *fakeDLQ) FlowDeadLetterCounts(context.Context) (map[string]int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]int{}
+	for _, d := range f.m {
+		out[d.Flow]++
+	}
+	return out, nil
+}
+
+func (f *fakeDLQ) all() []store.FlowDeadLetter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []store.FlowDeadLetter
+	for _, d := range f.m {
+		out = append(out, d)
+	}
+	return out
+}
+
+// fakeInternal answers enrich calls.
+type fakeInternal struct {
+	answer func(integration, operation string, params map[string]any) (int, []byte, error)
+}
+
+func (f *fakeInternal) CallOperation(_ context.Context, in, op string, p map[string]any, _ []byte) (int, []byte, error) {
+	return f.answer(in, op, p)
+}
+
+func (f *fakeInternal) Subscribe(string, func(string, []byte)) func() { return func() {} }
+
+func (f *fakeInternal) PublishEvent(context.Context, string, string, []byte) error { return nil }
+
+func (f *fakeInternal) HandleHTTP(string, func(context.Context, connector.Message) error) (func(), error) {
+	return func() {}, nil
+}

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/storeinput"
+)
+
+// Flow storage (store.FlowStore): the flows' dead letters. Every method is one statement
+// (List's two share a snapshot), so none takes a lock another waits for long.
+
+var flowDeadLetterColumns = []string{
+	"id", "flow", "queue", "step", "error", "body", "headers", "source_id", "attempts", "created_at",
+}
+
+// FlowDeadLetterAdd implements store.Store. pgx encodes the headers map as the jsonb
+// object.
+func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) error {
+	d, err := storeinput.NormalizeFlowDeadLetter(d)
+	if err != nil {
+		return fmt.Errorf("postgres: flow dead letter add: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO flow_dead_letters (`+columns("", flowDeadLetterColumns)+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		d.ID, d.Flow, d.Queue, d.Step, d.Error, d.Body, d.Headers, d.SourceID, d.Attempts, d.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("postgres: flow dead letter add %q: %w", d.ID, mapError(err))
+	}
+	return nil
+}
+
+// FlowDeadLetterGet implements store.Store.
+func (s *Store) FlowDeadLetterGet(ctx context.Context, id string) (store.FlowDeadLetter, error) {
+	d, err := scanFlowDeadLetter(s.pool.QueryRow(ctx,
+		`SELECT `+columns("", flowDeadLetterColumns)+` FROM flow_dead_letters WHERE id = $1`, id))
+	if err != nil {
+		return store.FlowDeadLetter{}, fmt.Errorf("postgres: flow dead letter get %q: %w", id, mapError(err))
+	}
+	return d, nil
+}
+
+// FlowDeadLetterList implements store.Store. The page and the total come from one
+// snapshot, so they agree.
+func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error) {
+	if err := storeinput.CheckPage(f.Page); err != nil {
+		return nil, 0, fmt.Errorf("postgres: flow dead letter list: %w", err)
+	}
+	var w where
+	if f.Flow != "" {
+		w.add("flow = $%d", f.Flow)
+	}
+	if f.Queue != "" {
+		w.add("queue = $%d", f.Queue)
+	}
+	var (
+		letters []store.FlowDeadLetter
+		total   int
+	)
+	err := s.readTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM flow_dead_letters`+w.String(), w.args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+columns("", flowDeadLetterColumns)+` FROM flow_dead_letters`+w.String()+`
+			ORDER BY created_at DESC, id DESC `+pageClause(f.Page), w.args...)
+		if err != nil {
+			return err
+		}
+		letters, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.FlowDeadLetter, error) {
+			return scanFlowDeadLetter(row)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: flow dead letter list: %w", err)
+	}
+	return letters, total, nil
+}
+
+// FlowDeadLetterDelete implements store.Store.
+func (s *Store) FlowDeadLetterDelete(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM flow_dead_letters WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("postgres: flow dead letter delete %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: flow dead letter delete %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// FlowDeadLetterCounts implements store.Store.
+func (s *Store) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT flow, count(*) FROM flow_dead_letters GROUP BY flow`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: flow dead letter counts: %w", err)
+	}
+	counts := make(map[string]int)
+	var (
+		flow string
+		n    int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&flow, &n}, func() error {
+		counts[flow] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: flow dead letter counts: %w", err)
+	}
+	return counts, nil
+}
+
+// scanFlowDeadLetter reads one row selected with flowDeadLetterColumns. The time is put
+// in UTC (pgx returns timestamptz in the process's local zone).
+func scanFlowDeadLetter(row pgx.Row) (store.FlowDeadLetter, error) {
+	var d store.FlowDeadLetter
+	err := row.Scan(&d.ID, &d.Flow, &d.Queue, &d.Step, &d.Error, &d.Body, &d.Headers, &d.SourceID, &d.Attempts,
+		&d.CreatedAt)
+	if err != nil {
+		return store.FlowDeadLetter{}, err
+	}
+	if d.Headers == nil {
+		d.Headers = map[string]string{}
+	}
+	d.CreatedAt = d.CreatedAt.UTC()
+	return d, nil
+}
