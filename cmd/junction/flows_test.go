@@ -4,15 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/junctionhq/junction/internal/servicetest"
 )
@@ -383,4 +390,266 @@ func TestFlowSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d rows were written before SIGKILL; all %d present after the restart, one row each", atKill, n, n)
+}
+
+// TestFlowMQTTFilterNATS: MQTT (wildcard subscription) → filter → NATS JetStream. Only
+// the hot readings of temperature topics arrive, each once.
+func TestFlowMQTTFilterNATS(t *testing.T) {
+	servicetest.Require(t, "Mosquitto", "127.0.0.1:1883")
+	servicetest.Require(t, "NATS", "127.0.0.1:4222")
+	prefix, stream := uniqueName("sensors"), strings.ToUpper(strings.ReplaceAll(uniqueName("readings"), "-", "_"))
+	subject := strings.ToLower(stream)
+	js := newJetStream(t, stream)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flows.cai")
+	writeFile(t, cfg, fmt.Sprintf(`
+connector sensors { type: mqtt  url: "tcp://127.0.0.1:1883"  qos: 1 }
+connector bus { type: nats  url: "nats://127.0.0.1:4222"  stream: %q  subjects: [%q] }
+flow hot-readings {
+    source: sensors { topics: [%q] }
+    step hot-only { filter: "celsius >= 30" }
+    sink alerts { connector: bus, subject: %q }
+}`, stream, subject+".>", prefix+"/+/temp", subject+".hot"))
+	token := adminToken(t, dir, nil)
+	s := startServer(t, dir, nil, "-c", cfg)
+	a := api{t: t, base: s.base, token: token}
+	eventually(t, "the flow to run", func() bool { return a.expect(200, "GET", "/flows/hot-readings", nil)["state"] == "running" })
+
+	pub := newMQTTPublisher(t)
+	want := map[string]bool{}
+	for i := range 40 {
+		room := []string{"kitchen", "cellar"}[i%2]
+		topic := prefix + "/" + room + "/temp"
+		if i%5 == 4 {
+			topic = prefix + "/" + room + "/humidity" // not subscribed
+		}
+		body := fmt.Sprintf(`{"n":%d,"celsius":%d}`, i, 10+i)
+		pub.publish(topic, body)
+		if i%5 != 4 && 10+i >= 30 {
+			want[fmt.Sprint(i)] = true
+		}
+	}
+	got := js.receive(len(want), subject+".hot")
+	seen := map[string]int{}
+	for _, b := range got {
+		var m struct{ N int }
+		if err := json.Unmarshal([]byte(b), &m); err != nil {
+			t.Fatalf("NATS message %q: %v", b, err)
+		}
+		seen[fmt.Sprint(m.N)]++
+	}
+	for n := range want {
+		if seen[n] != 1 {
+			t.Errorf("reading %s arrived %d times, want once", n, seen[n])
+		}
+	}
+	for n := range seen {
+		if !want[n] {
+			t.Errorf("reading %s should have been filtered out", n)
+		}
+	}
+	st := a.expect(200, "GET", "/flows/hot-readings", nil)
+	c := st["counters"].(map[string]any)
+	if c["delivered"].(float64) != float64(len(want)) || c["filtered"].(float64) != float64(32-len(want)) {
+		t.Errorf("counters %v (want %d delivered, %d filtered)", c, len(want), 32-len(want))
+	}
+}
+
+// TestFlowNATSEnrichWebhook: NATS → enrich (a local fake customer service) → webhook
+// event, delivered by the webhooks capability to a subscribed endpoint.
+func TestFlowNATSEnrichWebhook(t *testing.T) {
+	servicetest.Require(t, "NATS", "127.0.0.1:4222")
+	stream := strings.ToUpper(strings.ReplaceAll(uniqueName("orders"), "-", "_"))
+	subject := strings.ToLower(stream)
+	js := newJetStream(t, stream)
+	customers := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimPrefix(r.URL.Path, "/customers/")
+		if id == "unknown" {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"no such customer"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":%q,"tier":"gold"}`, id)
+	}))
+	defer customers.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flows.cai")
+	writeFile(t, cfg, hookConfig+fmt.Sprintf(`
+integration Customers {
+    base_url: env(CUSTOMERS_URL)
+    operation get { method: GET  path: "/customers/{id}" }
+}
+connector orders { type: nats  url: "nats://127.0.0.1:4222"  stream: %q  subjects: [%q] }
+connector notify { type: webhook }
+flow enrich-orders {
+    source: orders { durable: "enrich-orders", filter_subject: %q }
+    step customer { enrich: Customers.get  params: { id: "$.customer" }  as: "customer_details" }
+    sink order-enriched { connector: notify, event_type: "order.enriched", id: "$.id" }
+    on_error: retry 2 times with exponential_backoff(50ms, max 200ms) then dead_letter("enrich-failed")
+}`, stream, subject+".>", subject+".created"))
+	env := []string{"CUSTOMERS_URL=" + customers.URL}
+	token := adminToken(t, dir, env)
+	s := startServer(t, dir, env, "-c", cfg)
+	a := api{t: t, base: s.base, token: token}
+	receiver := newHookReceiver(t)
+	a.expect(201, "POST", "/webhooks", map[string]any{"name": "shop", "url": receiver.URL, "events": []string{"order.*"}})
+
+	const n = 50
+	for i := range n {
+		js.publish(subject+".created", fmt.Sprintf(`{"id":"o-%d","customer":"c-%d"}`, i, i%3))
+	}
+	js.publish(subject+".created", `{"id":"o-x","customer":"unknown"}`)
+	js.publish(subject+".other", `{"id":"o-y","customer":"c-1"}`) // not the flow's subject
+
+	eventually(t, "every enriched order at the endpoint", func() bool { return receiver.distinctEvents() >= n })
+	receiver.mu.Lock()
+	for i := range n {
+		id := fmt.Sprintf("o-%d", i)
+		body := receiver.bodies[id]
+		want := fmt.Sprintf(`"customer_details":{"id":"c-%d","tier":"gold"}`, i%3)
+		if !strings.Contains(body, `"type":"order.enriched"`) || !strings.Contains(body, want) {
+			t.Errorf("event %s: %s", id, body)
+		}
+	}
+	if len(receiver.byEvent) != n {
+		t.Errorf("%d distinct events at the endpoint, want %d: %v", len(receiver.byEvent), n, receiver.byEvent)
+	}
+	receiver.mu.Unlock()
+	eventually(t, "the unknown customer's order in the dead-letter queue", func() bool {
+		_, out := a.do("GET", "/dead-letters?flow=enrich-orders", nil)
+		data, _ := out["data"].([]any)
+		return len(data) == 1 && data[0].(map[string]any)["step"] == "customer" &&
+			strings.Contains(data[0].(map[string]any)["error"].(string), "404")
+	})
+}
+
+// TestFlowScheduleIntegrationRedis: a schedule triggers an integration call whose answer
+// goes to a Redis stream.
+func TestFlowScheduleIntegrationRedis(t *testing.T) {
+	addr := servicetest.RedisAddr(t)
+	key := uniqueName("rates")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Del(context.Background(), key); rdb.Close() })
+	var calls atomic.Int64
+	rates := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"base":%q,"usd":1.%02d,"call":%d}`, r.URL.Query().Get("base"), n%100, n)
+	}))
+	defer rates.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flows.cai")
+	writeFile(t, cfg, fmt.Sprintf(`
+integration Rates {
+    base_url: env(RATES_URL)
+    operation latest { method: GET  path: "/latest"  query: { base: string } }
+}
+connector tick { type: schedule  every: 200ms  payload: { base: "EUR" } }
+connector cache { type: redis  url: "redis://%s/0" }
+flow rates-to-redis {
+    source: tick
+    step fetch { enrich: Rates.latest  params: { base: "$.base" }  as: "rates" }
+    sink stream { connector: cache, stream: %q }
+}`, addr, key))
+	env := []string{"RATES_URL=" + rates.URL}
+	startServer(t, dir, env, "-c", cfg)
+	var entries []redis.XMessage
+	eventually(t, "five entries in the Redis stream", func() bool {
+		var err error
+		entries, err = rdb.XRange(context.Background(), key, "-", "+").Result()
+		return err == nil && len(entries) >= 5
+	})
+	for i, e := range entries[:5] {
+		body, _ := e.Values["body"].(string)
+		if !strings.Contains(body, `"base":"EUR"`) || !strings.Contains(body, fmt.Sprintf(`"call":%d`, i+1)) {
+			t.Errorf("entry %d: %q", i, body)
+		}
+	}
+}
+
+// TestOrderSyncExample runs the shipped examples/order-sync.cai and .yaml (seed 002's
+// flow, enrich step included) against the local RabbitMQ and PostgreSQL, with a fake
+// customer service: each order is enriched and lands in the table its total routes it to.
+func TestOrderSyncExample(t *testing.T) {
+	for _, file := range []string{"order-sync.cai", "order-sync.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			// The example's exchange and queue have fixed names; start from an empty queue.
+			mq := newRabbit(t, "orders", "order-processing")
+			if _, err := mq.ch.QueuePurge("order-processing", false); err != nil {
+				t.Fatal(err)
+			}
+			ddl, err := os.ReadFile("../../examples/order-sync.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := newPG(t, string(ddl))
+			customers := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				id := strings.TrimPrefix(r.URL.Path, "/customers/")
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"id":%q,"name":"Customer %s","tier":"gold"}`, id, id)
+			}))
+			defer customers.Close()
+			cfg, err := filepath.Abs("../../examples/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := []string{"WAREHOUSE_URL=" + db.dsn, "CUSTOMER_SERVICE_URL=" + customers.URL}
+			dir := t.TempDir()
+			token := adminToken(t, dir, env)
+			s := startServer(t, dir, env, "-c", cfg)
+			a := api{t: t, base: s.base, token: token}
+			eventually(t, "the flow to run", func() bool { return a.expect(200, "GET", "/flows/order-sync", nil)["state"] == "running" })
+
+			var bodies []string
+			for i := range 20 {
+				bodies = append(bodies, order(i))
+			}
+			bodies = append(bodies, `{"orderId":"no-items","customerId":"c","customerEmail":"c@example.com","orderItems":[],"orderTotal":5}`)
+			mq.publish("orders", "order.created", bodies...)
+			eventually(t, "every order in PostgreSQL", func() bool {
+				return db.count("high_value_orders")+db.count("regular_orders") >= 20
+			})
+			for i := range 20 {
+				table := "regular_orders"
+				if (i*37)%2000 >= 1000 {
+					table = "high_value_orders"
+				}
+				var tier string
+				err := db.conn.QueryRow(context.Background(), "SELECT doc->'customer_details'->>'tier' FROM "+table+" WHERE id = $1", fmt.Sprintf("o-%05d", i)).Scan(&tier)
+				if err != nil || tier != "gold" {
+					t.Errorf("order %d in %s: tier %q, %v", i, table, tier, err)
+				}
+			}
+			eventually(t, "the order without items in failed-orders", func() bool {
+				_, out := a.do("GET", "/dead-letters?queue=failed-orders", nil)
+				data, _ := out["data"].([]any)
+				return len(data) == 1 && data[0].(map[string]any)["step"] == "validate-order"
+			})
+		})
+	}
+}
+
+// TestConnectorTestCommand: `junction connector test` says why a connector cannot reach
+// its system.
+func TestConnectorTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, `
+connector down { type: rabbitmq  url: "amqp://guest:guest@127.0.0.1:1/"  queue: "q" }
+connector db { type: postgres  url: "postgres://postgres@127.0.0.1:1/test?connect_timeout=2" }
+connector tick { type: schedule  every: 5m }
+`)
+	for _, name := range []string{"down", "db"} {
+		stdout, stderr, code := run(t, dir, nil, "connector", "test", "-c", cfg, name)
+		if code != 1 || !strings.Contains(stdout, "FAILED") || !strings.Contains(stdout, "refused") {
+			t.Errorf("connector test %s: exit %d\n%s%s", name, code, stdout, stderr)
+		}
+	}
+	if stdout, _, code := run(t, dir, nil, "connector", "test", "-c", cfg, "tick"); code != 0 || !strings.Contains(stdout, "ok") {
+		t.Errorf("connector test tick: exit %d %s", code, stdout)
+	}
+	if stdout, _, code := run(t, dir, nil, "connector", "test", "-c", cfg, "nope"); code != 1 || !strings.Contains(stdout, `no connector named "nope"`) {
+		t.Errorf("connector test nope: exit %d %s", code, stdout)
+	}
 }

@@ -35,12 +35,13 @@ type hookReceiver struct {
 	status   int
 	byMsg    map[string]int // webhook-id → times received
 	byEvent  map[string]int // event id → times received
+	bodies   map[string]string // event id → last body received
 	received int
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
 	t.Helper()
-	h := &hookReceiver{status: 200, byMsg: map[string]int{}, byEvent: map[string]int{}}
+	h := &hookReceiver{status: 200, byMsg: map[string]int{}, byEvent: map[string]int{}, bodies: map[string]string{}}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var ev struct{ ID string }
@@ -48,6 +49,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		h.mu.Lock()
 		h.byMsg[r.Header.Get("webhook-id")]++
 		h.byEvent[ev.ID]++
+		h.bodies[ev.ID] = string(body)
 		h.received++
 		status := h.status
 		h.mu.Unlock()
