@@ -33,8 +33,8 @@ type hookReceiver struct {
 	*httptest.Server
 	mu       sync.Mutex
 	status   int
-	byMsg    map[string]int // webhook-id → times received
-	byEvent  map[string]int // event id → times received
+	byMsg    map[string]int    // webhook-id → times received
+	byEvent  map[string]int    // event id → times received
 	bodies   map[string]string // event id → last body received
 	received int
 }
