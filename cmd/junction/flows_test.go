@@ -653,3 +653,63 @@ connector tick { type: schedule  every: 5m }
 		t.Errorf("connector test nope: exit %d %s", code, stdout)
 	}
 }
+
+// TestFlowInternalSources: events published with POST /events and messages POSTed to
+// /in/{path} reach their flows (here into a Redis stream); /in answers only once the
+// message is written.
+func TestFlowInternalSources(t *testing.T) {
+	addr := servicetest.RedisAddr(t)
+	key := uniqueName("internal")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Del(context.Background(), key); rdb.Close() })
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flows.cai")
+	writeFile(t, cfg, fmt.Sprintf(`
+connector shop-events { type: events  events: ["shop.*"] }
+connector inbox { type: http }
+connector out { type: redis  url: "redis://%s/0"  stream: %q }
+flow from-events {
+    source: shop-events
+    step tag { transform: { via: "events", order: "$.order" } }
+    sink s { connector: out }
+}
+flow from-http {
+    source: inbox { path: "partners/acme" }
+    step tag { transform: { via: "http", order: "$.order" } }
+    sink s { connector: out }
+}`, addr, key))
+	token := adminToken(t, dir, nil)
+	s := startServer(t, dir, nil, "-c", cfg)
+	a := api{t: t, base: s.base, token: token}
+	eventually(t, "the flows to run", func() bool {
+		return a.expect(200, "GET", "/flows/from-http", nil)["state"] == "running" &&
+			a.expect(200, "GET", "/flows/from-events", nil)["state"] == "running"
+	})
+	a.expect(202, "POST", "/events", map[string]any{"type": "shop.order_paid", "data": map[string]any{"order": "e1"}})
+	a.expect(202, "POST", "/events", map[string]any{"type": "billing.invoice", "data": map[string]any{"order": "e2"}})
+	a.expect(202, "POST", "/in/partners/acme", map[string]any{"order": "h1"})
+	// Answered after the write: the entry is already there.
+	entries, err := rdb.XRange(context.Background(), key, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || entries[len(entries)-1].Values["body"] != `{"order":"h1","via":"http"}` {
+		t.Fatalf("after POST /in: %v", entries)
+	}
+	if p := a.expect(404, "POST", "/in/nobody", map[string]any{}); p["type"] == nil {
+		t.Errorf("unknown inbound path: %v", p)
+	}
+	eventually(t, "the shop event in the stream", func() bool {
+		entries, _ = rdb.XRange(context.Background(), key, "-", "+").Result()
+		return len(entries) >= 2
+	})
+	time.Sleep(200 * time.Millisecond)
+	entries, _ = rdb.XRange(context.Background(), key, "-", "+").Result()
+	var got []string
+	for _, e := range entries {
+		got = append(got, fmt.Sprint(e.Values["body"]))
+	}
+	if len(got) != 2 || !strings.Contains(strings.Join(got, " "), `{"order":"e1","via":"events"}`) {
+		t.Errorf("stream: %v (billing.invoice must not match shop.*)", got)
+	}
+}

@@ -50,7 +50,12 @@ func TestServeStopsWithoutLeaks(t *testing.T) {
 	cfg := `integration A { base_url: "` + upstream.URL + `"
 		rate_limit: { requests: 100, window: 1s } default_cache_ttl: 1m
 		circuit_breaker: { threshold: 5 failures in 1m }
-		operation get { method: GET path: "/x" } }`
+		operation get { method: GET path: "/x" } }
+	connector tick { type: schedule  every: 20ms }
+	connector inbox { type: http }
+	connector out { type: log  level: debug }
+	flow ticks { source: tick  sink s { connector: out } }
+	flow inbound { source: inbox { path: "x" }  sink s { connector: out } }`
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -113,12 +118,14 @@ func TestServeStopsWithoutLeaks(t *testing.T) {
 		`junction_http_requests_total{code="200",method="POST",route="POST /integrations/{name}/operations/{op}"} 1`,
 		`junction_webhook_queue_depth 0`,
 		`junction_webhook_dead_letters 0`,
+		`junction_flow_messages_total{flow="ticks",outcome="delivered"}`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 
+	// Flows are replaced on reload: the old ones drain and stop, the new ones start.
 	reload <- struct{}{}
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(logs.String(), "configuration reloaded") {
