@@ -122,7 +122,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, o *options) error
 		if len(o.subjects) == 0 {
 			return fmt.Errorf("stream %q does not exist; set subjects to have it created", o.stream)
 		}
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+		err = createStream(ctx, js, jetstream.StreamConfig{
 			Name:     o.stream,
 			Subjects: o.subjects,
 			Storage:  jetstream.FileStorage,
@@ -156,6 +156,26 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, o *options) error
 	}
 	o.logger.Info("nats: added subjects to stream", "stream", o.stream, "subjects", missing)
 	return nil
+}
+
+// errCodeStoreFailed is JetStream's "error creating store for stream". nats-server 2.9
+// answers it when the account's last stream is being deleted at the same moment (the
+// account's directory goes away under the new stream's); trying again succeeds.
+const errCodeStoreFailed jetstream.ErrorCode = 10049
+
+func createStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	for attempt := 1; ; attempt++ {
+		_, err := js.CreateStream(ctx, cfg)
+		var apiErr *jetstream.APIError
+		if attempt == 3 || !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeStoreFailed {
+			return err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
