@@ -69,7 +69,12 @@ func (f *Flow) logOutcome(d connector.Delivery, outcome string, res result, took
 		e.Step, e.Error = res.err.Step, res.err.Err.Error()
 	}
 	if f.cfg.Monitoring.IncludePayload {
-		e.Payload = payloadJSON(d.Body)
+		// Only a body that failed to decode needs checking: the others are JSON.
+		if res.err != nil && res.err.Step == "decode" {
+			e.Payload = payloadJSON(d.Body)
+		} else {
+			e.Payload = json.RawMessage(d.Body)
+		}
 	}
 	f.logs.add(e)
 

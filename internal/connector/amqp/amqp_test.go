@@ -447,3 +447,18 @@ func closedAddr(t *testing.T) string {
 	_ = l.Close()
 	return a
 }
+
+// TestSettleAfterStop: a stopping flow can still acknowledge what it holds.
+func TestSettleAfterStop(t *testing.T) {
+	t.Parallel()
+	tp := newTopology(t)
+	s := settings(t, tp.block(server), "")
+	sink := newSink(t, settings(t, tp.block(server), tp.sinkUse()))
+	connectortest.SettleAfterStop(t, func() connector.Source {
+		src, err := amqp.Kind().NewSource(s)
+		if err != nil {
+			t.Fatalf("NewSource: %v", err)
+		}
+		return src
+	}, sink)
+}

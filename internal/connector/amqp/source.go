@@ -25,10 +25,12 @@ var (
 type source struct {
 	o *options
 
-	mu     sync.Mutex
-	opened bool
-	cancel context.CancelFunc
-	done   chan struct{} // closed when run has returned
+	mu       sync.Mutex
+	opened   bool
+	cancel   context.CancelFunc
+	closeReq chan struct{} // closed by Close: the flow has settled what it holds
+	closing  sync.Once
+	done     chan struct{} // closed when run has returned
 }
 
 var _ connector.Source = (*source)(nil)
@@ -55,7 +57,7 @@ func (s *source) Open(ctx context.Context, inFlight int) (<-chan connector.Deliv
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s.opened, s.cancel, s.done = true, cancel, make(chan struct{})
+	s.opened, s.cancel, s.done, s.closeReq = true, cancel, make(chan struct{}), make(chan struct{})
 	out := make(chan connector.Delivery)
 	go s.run(ctx, sess, prefetch, out)
 	return out, nil
@@ -65,11 +67,12 @@ func (s *source) Open(ctx context.Context, inFlight int) (<-chan connector.Deliv
 // acknowledged.
 func (s *source) Close() error {
 	s.mu.Lock()
-	cancel, done := s.cancel, s.done
+	cancel, done, closeReq := s.cancel, s.done, s.closeReq
 	s.mu.Unlock()
 	if cancel == nil {
 		return nil
 	}
+	s.closing.Do(func() { close(closeReq) })
 	cancel()
 	<-done
 	return nil
@@ -77,18 +80,29 @@ func (s *source) Close() error {
 
 // run hands out deliveries, and reconnects (after poll_interval) whenever the
 // connection or the consumer ends, until ctx is done.
+//
+// When ctx ends, the consumer is cancelled (RabbitMQ sends nothing more) and the channel
+// closed, but the connection stays open until Close: a flow that is stopping still
+// acknowledges the messages it holds, instead of having them all delivered again.
 func (s *source) run(ctx context.Context, sess *session, prefetch int, out chan<- connector.Delivery) {
 	defer close(s.done)
-	defer close(out)
+	stopped := func() {
+		close(out)
+		<-s.closeReq
+	}
 	for {
 		s.consume(ctx, sess, out)
-		reason := sess.close()
 		if ctx.Err() != nil {
+			sess.cancelConsumer()
+			stopped()
+			sess.close()
 			return
 		}
+		reason := sess.close()
 		s.o.logger.Warn("rabbitmq connection lost; reconnecting", "at", s.o.where, "reason", reason, "in", s.o.reconnectDelay)
 		for sess = nil; sess == nil; {
 			if !sleep(ctx, s.o.reconnectDelay) {
+				stopped()
 				return
 			}
 			var err error
@@ -140,7 +154,8 @@ func (s *source) connect(ctx context.Context, prefetch int) (*session, error) {
 	if err := ch.Qos(prefetch, 0, false); err != nil {
 		return fail("set prefetch", err)
 	}
-	sess.deliveries, err = ch.Consume(s.o.queue.name, "", false, false, false, false, nil)
+	sess.ch, sess.tag = ch, "junction-"+strconv.FormatInt(time.Now().UnixNano(), 36)
+	sess.deliveries, err = ch.Consume(s.o.queue.name, sess.tag, false, false, false, false, nil)
 	if err != nil {
 		return fail("consume from queue "+strconv.Quote(s.o.queue.name), err)
 	}
@@ -155,6 +170,8 @@ type session struct {
 	closes     chan *amqp091.Error // the connection's
 	chCloses   chan *amqp091.Error // the channel's
 	deliveries <-chan amqp091.Delivery
+	ch         *amqp091.Channel
+	tag        string // the consumer's
 
 	// Visibility timers, stopped when the session ends so none fires on a dead channel.
 	mu      sync.Mutex
@@ -248,6 +265,12 @@ func (sess *session) forget(p *pending) {
 	sess.mu.Lock()
 	delete(sess.pending, p)
 	sess.mu.Unlock()
+}
+
+// cancelConsumer asks RabbitMQ to send no more deliveries; those already sent and not
+// handed out stay unacknowledged and are requeued when the channel closes.
+func (sess *session) cancelConsumer() {
+	_ = sess.ch.Cancel(sess.tag, false)
 }
 
 // close ends the session, returning why the connection had closed (if it had).

@@ -175,3 +175,51 @@ func Redelivery(t *testing.T, open func() connector.Source, sink connector.Sink,
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// SettleAfterStop checks the stopping half of the contract: once the context given to
+// Open ends (a flow stopping), no more deliveries come, but one already handed out can
+// still be acknowledged until Close, and is then not delivered again. Without that, every
+// graceful stop would make the system redeliver whatever the flow was finishing.
+func SettleAfterStop(t *testing.T, open func() connector.Source, sink connector.Sink) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	src := open()
+	srcCtx, stop := context.WithCancel(ctx)
+	ch, err := src.Open(srcCtx, 1)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := sink.Write(ctx, Messages(3)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	held := Receive(t, ch, 1)[0]
+	stop()
+	for d := range ch {
+		// A delivery already on its way when the stop came is handed back.
+		_ = d.Nack(ctx)
+	}
+	if err := held.Ack(ctx); err != nil {
+		t.Fatalf("Ack after the stop, before Close: %v", err)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	again := open()
+	ch2, err := again.Open(ctx, 8)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	for _, d := range Receive(t, ch2, 2) {
+		if string(d.Body) == string(held.Body) {
+			t.Errorf("the message acknowledged during the stop was delivered again")
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+	}
+	Quiet(t, ch2, 300*time.Millisecond)
+	if err := again.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}

@@ -617,3 +617,13 @@ func TestRebalanceCommitsRevoked(t *testing.T) {
 	connectortest.Quiet(t, chA, 200*time.Millisecond)
 	connectortest.Quiet(t, chB, 100*time.Millisecond)
 }
+
+func TestSettleAfterStop(t *testing.T) {
+	topic := unique("orders")
+	addr := cluster(t, 1, topic)
+	group := unique("g")
+	open := func() connector.Source {
+		return newSource(t, connector.Env{}, "brokers", []any{addr}, "topic", topic, "group", group)
+	}
+	connectortest.SettleAfterStop(t, open, newSink(t, addr, topic))
+}

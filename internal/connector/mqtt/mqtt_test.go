@@ -428,3 +428,16 @@ func TestOldSubscriptionsOfTheSessionAreDropped(t *testing.T) {
 	}
 	connectortest.Quiet(t, ch, 300*time.Millisecond)
 }
+
+func TestSettleAfterStop(t *testing.T) {
+	t.Parallel()
+	topic := prefix(t) + "/orders"
+	s := settings(t, urlBlock(server), fmt.Sprintf("topics: [%q]\nclient_id: %q", topic, clientID(t)))
+	connectortest.SettleAfterStop(t, func() connector.Source {
+		src, err := mqtt.Kind().NewSource(s)
+		if err != nil {
+			t.Fatalf("NewSource: %v", err)
+		}
+		return src
+	}, newSink(t, topic))
+}

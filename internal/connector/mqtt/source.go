@@ -18,10 +18,13 @@ import (
 type source struct {
 	o *options
 
-	mu     sync.Mutex
-	opened bool
-	cancel context.CancelFunc
-	done   chan struct{} // closed when run has returned
+	mu       sync.Mutex
+	opened   bool
+	cancel   context.CancelFunc
+	closeReq chan struct{} // closed by Close: the flow has settled what it holds
+	closeOne sync.Once
+	shutOne  sync.Once
+	done     chan struct{} // closed when run has returned
 
 	out    chan connector.Delivery
 	slots  chan struct{} // one per unsettled delivery: the flow's in-flight limit
@@ -62,7 +65,7 @@ func (s *source) Open(ctx context.Context, inFlight int) (<-chan connector.Deliv
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s.opened, s.cancel, s.done = true, cancel, make(chan struct{})
+	s.opened, s.cancel, s.done, s.closeReq = true, cancel, make(chan struct{}), make(chan struct{})
 	go s.run(ctx, l)
 	return s.out, nil
 }
@@ -71,11 +74,12 @@ func (s *source) Open(ctx context.Context, inFlight int) (<-chan connector.Deliv
 // the session is clean, or the client id was generated and so the session is removed).
 func (s *source) Close() error {
 	s.mu.Lock()
-	cancel, done := s.cancel, s.done
+	cancel, done, closeReq := s.cancel, s.done, s.closeReq
 	s.mu.Unlock()
 	if cancel == nil {
 		return nil
 	}
+	s.closeOne.Do(func() { close(closeReq) })
 	cancel()
 	<-done
 	return nil
@@ -92,6 +96,10 @@ func (s *source) run(ctx context.Context, l *link) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Hand out nothing more, but keep the connection until Close: the flow still
+			// acknowledges the messages it holds on it.
+			s.shutdown()
+			<-s.closeReq
 			l.retire()
 			return
 		case <-l.lost:
@@ -142,12 +150,14 @@ func (s *source) run(ctx context.Context, l *link) {
 
 // shutdown stops the handlers and closes the deliveries channel once none can send.
 func (s *source) shutdown() {
-	s.hmu.Lock()
-	s.closing = true
-	s.hmu.Unlock()
-	close(s.stop)
-	s.handlers.Wait()
-	close(s.out)
+	s.shutOne.Do(func() {
+		s.hmu.Lock()
+		s.closing = true
+		s.hmu.Unlock()
+		close(s.stop)
+		s.handlers.Wait()
+		close(s.out)
+	})
 }
 
 // dropGeneratedSession removes the broker's session of a generated client id, which no

@@ -456,3 +456,16 @@ func TestCheck(t *testing.T) {
 		t.Errorf("error shows the password: %v", err)
 	}
 }
+
+func TestSettleAfterStop(t *testing.T) {
+	t.Parallel()
+	st := newStream(t)
+	s := settings(t, st.block(), "durable: reader")
+	connectortest.SettleAfterStop(t, func() connector.Source {
+		src, err := nats.Kind().NewSource(s)
+		if err != nil {
+			t.Fatalf("NewSource: %v", err)
+		}
+		return src
+	}, st.sink(t, ""))
+}

@@ -19,10 +19,12 @@ import (
 type source struct {
 	o *options
 
-	mu     sync.Mutex
-	opened bool
-	cancel context.CancelFunc
-	done   chan struct{} // closed when run has returned
+	mu       sync.Mutex
+	opened   bool
+	cancel   context.CancelFunc
+	closeReq chan struct{} // closed by Close: the flow has settled what it holds
+	closing  sync.Once
+	done     chan struct{} // closed when run has returned
 }
 
 var _ connector.Source = (*source)(nil)
@@ -53,7 +55,7 @@ func (s *source) Open(ctx context.Context, inFlight int) (<-chan connector.Deliv
 		return nil, fmt.Errorf("nats at %s: %w", s.o.where, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s.opened, s.cancel, s.done = true, cancel, make(chan struct{})
+	s.opened, s.cancel, s.done, s.closeReq = true, cancel, make(chan struct{}), make(chan struct{})
 	out := make(chan connector.Delivery)
 	go s.run(ctx, nc, it, out)
 	return out, nil
@@ -92,11 +94,12 @@ func (s *source) consume(ctx context.Context, js jetstream.JetStream, inFlight i
 // Close stops pulling and closes the connection.
 func (s *source) Close() error {
 	s.mu.Lock()
-	cancel, done := s.cancel, s.done
+	cancel, done, closeReq := s.cancel, s.done, s.closeReq
 	s.mu.Unlock()
 	if cancel == nil {
 		return nil
 	}
+	s.closing.Do(func() { close(closeReq) })
 	cancel()
 	<-done
 	return nil
@@ -105,11 +108,16 @@ func (s *source) Close() error {
 // run hands out messages until ctx is done, or the consumer can no longer deliver (it
 // was deleted, say): then the channel closes and the flow opens the source again.
 // Connection losses are the client's to repair; the pull consumer resumes after them.
+// When it stops, the connection stays open until Close, so the flow can still
+// acknowledge the messages it holds.
 func (s *source) run(ctx context.Context, nc *natsgo.Conn, it jetstream.MessagesContext, out chan<- connector.Delivery) {
 	defer close(s.done)
-	defer close(out)
-	defer nc.Close()
-	defer it.Stop()
+	defer func() {
+		it.Stop()
+		close(out)
+		<-s.closeReq
+		nc.Close()
+	}()
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -121,7 +129,8 @@ func (s *source) run(ctx context.Context, nc *natsgo.Conn, it jetstream.Messages
 		select {
 		case out <- s.delivery(msg):
 		case <-ctx.Done():
-			// Not handed out: JetStream delivers it again after ack_wait.
+			// Not handed out: have JetStream deliver it again now, not after ack_wait.
+			_ = msg.Nak()
 			return
 		}
 	}

@@ -360,3 +360,11 @@ func TestSourceContextEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestPollSettleAfterStop(t *testing.T) {
+	dsn := servicetest.PostgresDSN(t)
+	exec(t, db(t, dsn), "CREATE TABLE events (id bigserial PRIMARY KEY, n int NOT NULL)")
+	sink := newSink(t, settings(dsn, "table", "events", "columns", block("n", "$.n")))
+	s := settings(dsn, "table", "events", "cursor", "id", "poll_interval", pollEvery)
+	connectortest.SettleAfterStop(t, func() connector.Source { return newSource(t, s) }, sink)
+}

@@ -467,3 +467,8 @@ func TestSharedConnectorBlock(t *testing.T) {
 	}
 	_ = src.Close()
 }
+
+func TestSettleAfterStop(t *testing.T) {
+	url, name := stream(t)
+	connectortest.SettleAfterStop(t, func() connector.Source { return newSource(t, url, name) }, newSink(t, url, name))
+}
