@@ -21,6 +21,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/junctionhq/junction/internal/fakeapi"
 	"github.com/junctionhq/junction/internal/servicetest"
 )
 
@@ -711,5 +712,46 @@ flow from-http {
 	}
 	if len(got) != 2 || !strings.Contains(strings.Join(got, " "), `{"order":"e1","via":"events"}`) {
 		t.Errorf("stream: %v (billing.invoice must not match shop.*)", got)
+	}
+}
+
+// TestFlowToS3: messages POSTed to a flow are stored in S3-compatible storage through an
+// integration sink (a SigV4-signed PUT, checked by the local S3 fake).
+func TestFlowToS3(t *testing.T) {
+	s3 := fakeapi.NewS3(t, fakeapi.S3Config{AccessKeyID: "AKIDFLOWS", SecretAccessKey: "flows-secret", Region: "eu-west-1", Buckets: []string{"archive"}})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flows.cai")
+	writeFile(t, cfg, `
+integration Storage {
+    base_url: env(S3_ENDPOINT_URL)
+    auth: aws_signature_v4 { access_key: env(AWS_ACCESS_KEY_ID), secret_key: env(AWS_SECRET_ACCESS_KEY), region: "eu-west-1", service: "s3" }
+    operation upload {
+        method: PUT
+        path: "/{bucket}/{key}"
+        headers: { "Content-Type": "{content_type}" }
+        body_type: binary
+    }
+}
+connector inbox { type: http }
+connector storage { type: integration }
+flow archive-orders {
+    source: inbox { path: "archive" }
+    sink s3 {
+        connector: storage
+        integration: Storage
+        operation: upload
+        params: { bucket: "archive", key: "$.id", content_type: "application/json" }
+        body: "$"
+    }
+}`)
+	env := []string{"S3_ENDPOINT_URL=" + s3.URL(), "AWS_ACCESS_KEY_ID=AKIDFLOWS", "AWS_SECRET_ACCESS_KEY=flows-secret"}
+	token := adminToken(t, dir, env)
+	s := startServer(t, dir, env, "-c", cfg)
+	a := api{t: t, base: s.base, token: token}
+	eventually(t, "the flow to run", func() bool { return a.expect(200, "GET", "/flows/archive-orders", nil)["state"] == "running" })
+	a.expect(202, "POST", "/in/archive", map[string]any{"id": "o-1", "total": 12})
+	obj, ok := s3.Object("archive", "o-1")
+	if !ok || string(obj.Data) != `{"id":"o-1","total":12}` || obj.ContentType != "application/json" {
+		t.Fatalf("stored object: %v %+v", ok, obj)
 	}
 }

@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"context"
 	"sync"
 	"time"
 )
@@ -77,20 +76,6 @@ func (f *Flow) status(deadLetters int) Status {
 
 // Logs returns up to limit recent message outcomes, newest first.
 func (f *Flow) Logs(limit int) []LogEntry { return f.logs.last(limit) }
-
-// Running reports whether the flow is started (its source may still be opening).
-func (f *Flow) Running() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.state != StateStopped
-}
-
-// StopAndWait stops the flow, draining for at most drain.
-func (f *Flow) StopAndWait(drain time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	f.Stop(ctx)
-}
 
 // rateWindow keeps a minute of once-a-second samples of a flow's counters.
 type rateWindow struct {
