@@ -206,15 +206,21 @@ func order(i int) string {
 
 // TestFlowRabbitMQToPostgres: every order lands in exactly the table its total routes it
 // to; poison messages go to the dead-letter queue with the step and reason without
-// stopping the flow; status, logs, metrics and replay answer.
+// stopping the flow; status, logs, metrics and replay answer. Junction keeps its own
+// state (dead letters included) on SQLite, then on PostgreSQL.
 func TestFlowRabbitMQToPostgres(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { flowRabbitMQToPostgres(t, nil) })
+	t.Run("postgres", func(t *testing.T) { flowRabbitMQToPostgres(t, []string{"DATABASE_URL=" + servicetest.PostgresDSN(t)}) })
+}
+
+func flowRabbitMQToPostgres(t *testing.T, junctionDB []string) {
 	exchange, queue := uniqueName("orders"), uniqueName("order-processing")
 	mq := newRabbit(t, exchange, queue)
 	db := newPG(t, orderTables)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "flows.cai")
 	writeFile(t, cfg, orderFlowConfig(exchange, queue))
-	env := []string{"WAREHOUSE_URL=" + db.dsn}
+	env := append([]string{"WAREHOUSE_URL=" + db.dsn}, junctionDB...)
 	token := adminToken(t, dir, env)
 	s := startServer(t, dir, env, "-c", cfg)
 	a := api{t: t, base: s.base, token: token}

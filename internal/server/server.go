@@ -130,6 +130,11 @@ func (s *Server) routes() {
 	if s.flows != nil {
 		s.flowRoutes()
 	}
+	if s.webhooks != nil || s.flows != nil {
+		// Webhook deliveries and flow messages share the dead-letter API.
+		s.handle("GET /dead-letters", store.RoleUser, s.listDeadLetters)
+		s.handle("POST /dead-letters/{id}/replay", store.RoleUser, s.replayDeadLetter)
+	}
 
 	s.handle("GET /tokens", store.RoleAdmin, s.listTokens)
 	s.handle("POST /tokens", store.RoleAdmin, s.createToken)

@@ -53,8 +53,6 @@ func (s *Server) webhookRoutes() {
 	s.handle("POST /webhooks/{id}/rotate-secret", store.RoleUser, s.rotateSecret)
 	s.handle("POST /webhooks/deliveries/{id}/retry", store.RoleUser, s.retryDelivery)
 	s.handle("POST /events", store.RoleUser, s.publishEvent)
-	s.handle("GET /dead-letters", store.RoleUser, s.listDeadLetters)
-	s.handle("POST /dead-letters/{id}/replay", store.RoleUser, s.replayDeadLetter)
 	// Providers cannot send Junction's token: a received webhook is authenticated by its
 	// signature instead.
 	s.handlePublicPrefix("POST /ingest/{source}", "/ingest/", s.ingest)
@@ -282,6 +280,10 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.listFlowDeadLetters(w, r)
 		return
 	}
+	if s.webhooks == nil {
+		WriteProblem(w, r, invalid("invalid query parameters", FieldError{Field: "flow", Detail: "required: the flow whose dead letters to list"}))
+		return
+	}
 	s.listDeliveriesOf(w, r, q.Get("endpoint_id"), s.webhooks.ListDeadLetters)
 }
 
@@ -332,7 +334,7 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
 
 // replayDeadLetter replays a flow's dead letter (ids fdl_…) or retries a webhook delivery.
 func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.PathValue("id"), flow.DeadLetterIDPrefix) {
+	if strings.HasPrefix(r.PathValue("id"), flow.DeadLetterIDPrefix) || s.webhooks == nil {
 		s.replayFlowDeadLetter(w, r)
 		return
 	}

@@ -1,0 +1,197 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/server"
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// fakeFlows is one flow, "orders", whose behaviour the tests set.
+type fakeFlows struct {
+	mu       sync.Mutex
+	running  bool
+	replay   error
+	inbound  func(path string, m connector.Message) (bool, error)
+	received []string
+}
+
+func (f *fakeFlows) status(name string) (flow.Status, error) {
+	if name != "orders" {
+		return flow.Status{}, fmt.Errorf("%w: %q", flow.ErrNotFound, name)
+	}
+	state := flow.StateStopped
+	if f.running {
+		state = flow.StateRunning
+	}
+	return flow.Status{Name: "orders", State: state, Counters: flow.Counters{Received: 3, Delivered: 2, DeadLettered: 1}}, nil
+}
+
+func (f *fakeFlows) List(context.Context) []flow.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, _ := f.status("orders")
+	return []flow.Status{st}
+}
+
+func (f *fakeFlows) Status(_ context.Context, name string) (flow.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status(name)
+}
+
+func (f *fakeFlows) StartFlow(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.status(name); err != nil {
+		return err
+	}
+	f.running = true
+	return nil
+}
+
+func (f *fakeFlows) StopFlow(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.status(name); err != nil {
+		return err
+	}
+	f.running = false
+	return nil
+}
+
+func (f *fakeFlows) Logs(name string, limit int) ([]flow.LogEntry, error) {
+	if _, err := f.status(name); err != nil {
+		return nil, err
+	}
+	out := make([]flow.LogEntry, 0, limit)
+	for i := range min(limit, 3) {
+		out = append(out, flow.LogEntry{MessageID: fmt.Sprint("m", i), Outcome: flow.OutcomeDelivered})
+	}
+	return out, nil
+}
+
+func (f *fakeFlows) Replay(context.Context, string) error { return f.replay }
+
+func (f *fakeFlows) Inbound(_ context.Context, path string, m connector.Message) (bool, error) {
+	f.mu.Lock()
+	f.received = append(f.received, path+" "+string(m.Body))
+	f.mu.Unlock()
+	return f.inbound(path, m)
+}
+
+func flowEnv(t *testing.T, f *fakeFlows) *env {
+	return newEnv(t, func(o *server.Options) { o.Flows = f })
+}
+
+func TestFlowAPI(t *testing.T) {
+	f := &fakeFlows{running: true}
+	e := flowEnv(t, f)
+
+	list := e.req("GET", "/flows", e.user, "").json(t)
+	if data := list["data"].([]any); len(data) != 1 || data[0].(map[string]any)["state"] != "running" {
+		t.Errorf("GET /flows: %v", list)
+	}
+	st := e.req("GET", "/flows/orders", e.user, "").json(t)
+	if st["counters"].(map[string]any)["dead_lettered"] != 1.0 {
+		t.Errorf("GET /flows/orders: %v", st)
+	}
+	problem(t, e.req("GET", "/flows/nope", e.user, ""), 404, server.KindNotFound, "/flows/nope")
+
+	// Start and stop are for admins.
+	problem(t, e.req("POST", "/flows/orders/stop", e.user, ""), 403, server.KindForbidden, "/flows/orders/stop")
+	if r := e.req("POST", "/flows/orders/stop", e.admin, ""); r.StatusCode != 200 || r.json(t)["state"] != "stopped" {
+		t.Errorf("stop: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.req("POST", "/flows/orders/start", e.admin, ""); r.StatusCode != 200 || r.json(t)["state"] != "running" {
+		t.Errorf("start: %d %s", r.StatusCode, r.body)
+	}
+	problem(t, e.req("POST", "/flows/nope/start", e.admin, ""), 404, server.KindNotFound, "/flows/nope/start")
+
+	logs := e.req("GET", "/flows/orders/logs?limit=2", e.user, "").json(t)
+	if len(logs["data"].([]any)) != 2 {
+		t.Errorf("logs: %v", logs)
+	}
+	p := problem(t, e.req("GET", "/flows/orders/logs?limit=0", e.user, ""), 400, server.KindInvalidRequest, "/flows/orders/logs")
+	if got := fieldErrors(t, p); len(got) != 1 || got[0] != "limit" {
+		t.Errorf("fields %v", got)
+	}
+	problem(t, e.req("GET", "/flows", "", ""), 401, server.KindUnauthorized, "/flows")
+}
+
+func TestFlowInbound(t *testing.T) {
+	f := &fakeFlows{}
+	f.inbound = func(path string, _ connector.Message) (bool, error) {
+		switch path {
+		case "orders":
+			return true, nil
+		case "busy/x":
+			return true, errors.New("requeued")
+		}
+		return false, nil
+	}
+	e := flowEnv(t, f)
+	if r := e.req("POST", "/in/orders", e.user, `{"id":1}`); r.StatusCode != 202 {
+		t.Errorf("POST /in/orders: %d %s", r.StatusCode, r.body)
+	}
+	problem(t, e.req("POST", "/in/busy/x", e.user, `{}`), 503, server.KindUnavailable, "/in/busy/x")
+	problem(t, e.req("POST", "/in/none", e.user, `{}`), 404, server.KindNotFound, "/in/none")
+	problem(t, e.req("POST", "/in/orders", "", `{}`), 401, server.KindUnauthorized, "/in/orders")
+	big := `{"x":"` + strings.Repeat("a", int(server.DefaultMaxBodyBytes)) + `"}`
+	problem(t, e.req("POST", "/in/orders", e.user, big), 413, server.KindPayloadTooLarge, "/in/orders")
+	if len(f.received) != 3 || f.received[0] != `orders {"id":1}` {
+		t.Errorf("received %q", f.received)
+	}
+}
+
+func TestFlowDeadLetters(t *testing.T) {
+	f := &fakeFlows{}
+	e := flowEnv(t, f)
+	ctx := context.Background()
+	for i, flowName := range []string{"orders", "orders", "other"} {
+		err := e.store.FlowDeadLetterAdd(ctx, store.FlowDeadLetter{
+			ID: fmt.Sprintf("fdl_%d", i), Flow: flowName, Queue: flowName + "-dlq", Step: "validate", Error: "total: must be >= 0",
+			Body: []byte(`{"total":-1}`), Attempts: 1, CreatedAt: testNow.Add(time.Duration(i) * time.Second),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := e.req("GET", "/dead-letters?flow=orders", e.user, "").json(t)
+	data := out["data"].([]any)
+	if len(data) != 2 || out["pagination"].(map[string]any)["total"] != 2.0 {
+		t.Fatalf("list: %v", out)
+	}
+	first := data[0].(map[string]any)
+	if first["id"] != "fdl_1" || first["step"] != "validate" || first["message"].(map[string]any)["total"] != -1.0 {
+		t.Errorf("newest first, with the message as JSON: %v", first)
+	}
+	if out := e.req("GET", "/dead-letters?queue=other-dlq", e.user, "").json(t); len(out["data"].([]any)) != 1 {
+		t.Errorf("by queue: %v", out)
+	}
+	p := problem(t, e.req("GET", "/dead-letters", e.user, ""), 400, server.KindInvalidRequest, "/dead-letters")
+	if got := fieldErrors(t, p); len(got) != 1 || got[0] != "flow" {
+		t.Errorf("without webhooks a flow is required: %v", got)
+	}
+
+	if r := e.req("POST", "/dead-letters/fdl_0/replay", e.user, ""); r.StatusCode != 200 || r.json(t)["replayed"] != true {
+		t.Errorf("replay: %d %s", r.StatusCode, r.body)
+	}
+	f.replay = &flow.ReplayError{Step: &flow.StepError{Step: "validate", Err: errors.New("total: must be >= 0")}}
+	p = problem(t, e.req("POST", "/dead-letters/fdl_0/replay", e.user, ""), 409, server.KindReplayFailed, "/dead-letters/fdl_0/replay")
+	if p["step"] != "validate" {
+		t.Errorf("replay problem %v", p)
+	}
+	f.replay = fmt.Errorf("%w: start flow orders", flow.ErrStopped)
+	problem(t, e.req("POST", "/dead-letters/fdl_0/replay", e.user, ""), 409, server.KindFlowStopped, "/dead-letters/fdl_0/replay")
+	f.replay = store.ErrNotFound
+	problem(t, e.req("POST", "/dead-letters/fdl_9/replay", e.user, ""), 404, server.KindNotFound, "/dead-letters/fdl_9/replay")
+}
