@@ -27,6 +27,7 @@ import (
 // integration calls for enrich steps and integration sinks, and POST /in/{path}
 // for http sources.
 type flowBridge struct {
+	log     *slog.Logger
 	bus     *event.Bus
 	hooks   *webhook.Service
 	runtime func() *integration.Runtime
@@ -36,16 +37,20 @@ type flowBridge struct {
 	published map[*publishedSub]struct{}
 }
 
+// publishedSub is an events source's subscription to API-published events. Publishing
+// must never wait for a flow, so events queue here (up to event.QueueSizeDefault, like
+// the bus's subscribers) and a goroutine of the subscription hands them on.
 type publishedSub struct {
 	pattern string
-	handle  func(string, []byte)
+	queue   chan store.Event
+	done    chan struct{}
 }
 
 var _ connector.Internal = (*flowBridge)(nil)
 
-func newFlowBridge(bus *event.Bus, hooks *webhook.Service, runtime func() *integration.Runtime) *flowBridge {
+func newFlowBridge(log *slog.Logger, bus *event.Bus, hooks *webhook.Service, runtime func() *integration.Runtime) *flowBridge {
 	return &flowBridge{
-		bus: bus, hooks: hooks, runtime: runtime,
+		log: log, bus: bus, hooks: hooks, runtime: runtime,
 		inbound:   map[string]func(context.Context, connector.Message) error{},
 		published: map[*publishedSub]struct{}{},
 	}
@@ -61,7 +66,13 @@ func (b *flowBridge) Subscribe(pattern string, handle func(string, []byte)) func
 			handle(e.Type, data)
 		}
 	})
-	sub := &publishedSub{pattern: pattern, handle: handle}
+	sub := &publishedSub{pattern: pattern, queue: make(chan store.Event, event.QueueSizeDefault), done: make(chan struct{})}
+	go func() {
+		defer close(sub.done)
+		for e := range sub.queue {
+			handle(e.Type, e.Data)
+		}
+	}()
 	b.mu.Lock()
 	b.published[sub] = struct{}{}
 	b.mu.Unlock()
@@ -69,22 +80,27 @@ func (b *flowBridge) Subscribe(pattern string, handle func(string, []byte)) func
 		unsubscribe()
 		b.mu.Lock()
 		delete(b.published, sub)
+		close(sub.queue)
 		b.mu.Unlock()
+		<-sub.done
 	}
 }
 
-// eventPublished is webhook.Options.Published.
+// eventPublished is webhook.Options.Published. It never blocks: an event for a
+// subscription whose queue is full is dropped with a warning (events sources are not
+// durable; see the builtin package).
 func (b *flowBridge) eventPublished(e store.Event) {
 	b.mu.Lock()
-	var subs []*publishedSub
+	defer b.mu.Unlock()
 	for s := range b.published {
-		if webhook.Subscribed([]string{s.pattern}, e.Type) {
-			subs = append(subs, s)
+		if !webhook.Subscribed([]string{s.pattern}, e.Type) {
+			continue
 		}
-	}
-	b.mu.Unlock()
-	for _, s := range subs {
-		s.handle(e.Type, e.Data)
+		select {
+		case s.queue <- e:
+		default:
+			b.log.Warn("events source queue full; event not handed to its flow", "event_type", e.Type, "event_id", e.ID)
+		}
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 func TestFlowBridgeEvents(t *testing.T) {
 	bus := event.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer bus.Close()
-	b := newFlowBridge(bus, nil, nil)
+	b := newFlowBridge(slog.New(slog.NewTextHandler(io.Discard, nil)), bus, nil, nil)
 	got := make(chan string, 10)
 	unsubscribe := b.Subscribe("github.*", func(eventType string, data []byte) { got <- eventType + " " + string(data) })
 
@@ -32,7 +32,7 @@ func TestFlowBridgeEvents(t *testing.T) {
 		`github.push {"payload":{"ref":"main"},"source":"github"}`: true,
 		`github.issue {"n":1}`: true,
 	}
-	for range want {
+	for len(want) > 0 {
 		select {
 		case g := <-got:
 			if !want[g] {
@@ -55,7 +55,7 @@ func TestFlowBridgeEvents(t *testing.T) {
 
 // TestFlowBridgeInbound: one flow per path; a path nobody receives is reported as such.
 func TestFlowBridgeInbound(t *testing.T) {
-	b := newFlowBridge(nil, nil, nil)
+	b := newFlowBridge(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, nil)
 	stop, err := b.HandleHTTP("orders", func(context.Context, connector.Message) error { return errors.New("busy") })
 	if err != nil {
 		t.Fatal(err)

@@ -118,7 +118,7 @@ func Serve(ctx context.Context, opts Options) error {
 	// Calls (gateway, event routes, flows) use the current runtime; reload swaps it.
 	var current atomic.Pointer[integration.Runtime]
 	current.Store(rt)
-	bridge := newFlowBridge(bus, nil, current.Load)
+	bridge := newFlowBridge(log, bus, nil, current.Load)
 
 	webhookMetrics, err := webhook.NewMetrics(registry)
 	if err != nil {
