@@ -17,6 +17,10 @@ import (
 // Defaults of a flow's settings.
 const (
 	DefaultMaxInFlight = 64
+	// A flow without on_error retries a failing enrich call or sink this often, 1 s, 2 s,
+	// 4 s apart, before dead-lettering: a database restart or a deploy of the enriching
+	// service should not send every message in flight to the dead-letter queue.
+	DefaultRetries = 3
 	// reopenDelay is the wait before opening a source again after it failed or closed.
 	reopenDelay = 2 * time.Second
 )
@@ -80,6 +84,9 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 	}
 	if f.inFlight <= 0 {
 		f.inFlight = DefaultMaxInFlight
+	}
+	if cfg.OnError.Pos.Line == 0 { // no on_error
+		f.policy = retry.Policy{Attempts: DefaultRetries, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: retry.DefaultJitter}
 	}
 	if f.queue == "" {
 		f.queue = cfg.Name

@@ -526,3 +526,19 @@ func (f *fakeInternal) PublishEvent(context.Context, string, string, []byte) err
 func (f *fakeInternal) HandleHTTP(string, func(context.Context, connector.Message) error) (func(), error) {
 	return func() {}, nil
 }
+
+func TestDefaultRetries(t *testing.T) {
+	h := newHarness(t, `flow f { source: in
+        sink out { connector: a } }`)
+	h.sinks["a"].Fail = func([]connector.Message) error { return errors.New("connection refused") }
+	h.put(`{"n":1}`)
+	h.settled(1)
+	h.stop()
+	dls := h.dlq.all()
+	if len(dls) != 1 || dls[0].Attempts != 1+flow.DefaultRetries || dls[0].Queue != "f" {
+		t.Fatalf("dead letters %+v: want one after %d attempts, in a queue named after the flow", dls, 1+flow.DefaultRetries)
+	}
+	if slept := h.clock.Slept(); len(slept) != flow.DefaultRetries || slept[0] < 700*time.Millisecond || slept[2] < 3*time.Second {
+		t.Errorf("waits %v, want about 1s, 2s, 4s", slept)
+	}
+}
