@@ -8,28 +8,35 @@ import (
 	"github.com/junctionhq/junction/internal/connector"
 )
 
-// Batching limits of a sink: at most maxBatch messages per Write, and writers Writes
-// running at once. While one Write is in progress the next batch fills up from the
-// other workers, so batches grow with load and a lone message is written at once.
+// Batching limits of a sink: at most maxBatch messages per Write, and sinkWriters
+// Writes running at once. While one Write is in progress the next batch fills up from
+// the other workers, so batches grow with load and a lone message is written at once.
 const (
 	maxBatch    = 256
 	sinkWriters = 2
 )
 
-// sinkWriter groups the messages that concurrent workers send to one sink into batches.
+// sinkWriter groups the messages that concurrent workers send to one sink into batches,
+// without a goroutine of its own (group commit): a worker that finds a write slot free
+// writes whatever is queued, its own message and the others', and answers them all;
+// the others wait for that answer. With a fast sink each worker writes its own message
+// on its own goroutine; with a slow one, batches form behind the write in progress.
 type sinkWriter struct {
 	ctx      context.Context // the flow's work context: a batch is not one caller's
-	maxBatch int
 	name     string
 	sink     connector.Sink
-	reqs     chan *writeReq
-	wg       sync.WaitGroup
+	maxBatch int
+	slots    chan struct{} // one per Write that may run at once
+
+	mu    sync.Mutex
+	queue []*writeReq
 }
 
 type writeReq struct {
-	ctx  context.Context
-	msg  connector.Message
-	done chan error
+	ctx   context.Context
+	msg   connector.Message
+	done  chan error // buffered: answered exactly once
+	taken bool       // in a batch being written (guarded by sinkWriter.mu)
 }
 
 var writeReqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan error, 1)} }}
@@ -40,66 +47,75 @@ func newSinkWriter(ctx context.Context, name string, sink connector.Sink) *sinkW
 		batch, writers = b.Batching()
 		batch, writers = max(batch, 1), max(writers, 1)
 	}
-	w := &sinkWriter{ctx: ctx, maxBatch: batch, name: name, sink: sink, reqs: make(chan *writeReq, batch*writers)}
-	w.wg.Add(writers)
-	for range writers {
-		go w.loop()
-	}
-	return w
+	return &sinkWriter{ctx: ctx, name: name, sink: sink, maxBatch: batch, slots: make(chan struct{}, writers)}
 }
 
 // write sends one message and waits until the sink accepted it or failed. A
 // *connector.MessageError means this message can never be written.
 func (w *sinkWriter) write(ctx context.Context, m connector.Message) error {
 	r := writeReqPool.Get().(*writeReq)
-	r.ctx, r.msg = ctx, m
-	select {
-	case w.reqs <- r:
-	case <-ctx.Done():
-		writeReqPool.Put(r)
-		return ctx.Err()
+	r.ctx, r.msg, r.taken = ctx, m, false
+	w.mu.Lock()
+	w.queue = append(w.queue, r)
+	w.mu.Unlock()
+	for {
+		// Once taken, only the answer is awaited: competing for slots then would wake
+		// waiters in a chain while a write is in progress.
+		if w.isTaken(r) {
+			return w.finish(r, <-r.done)
+		}
+		select {
+		case err := <-r.done:
+			return w.finish(r, err)
+		case w.slots <- struct{}{}:
+			// A write slot: write what is queued (r, unless another writer took it).
+			if batch := w.take(); len(batch) > 0 {
+				w.flush(batch)
+			}
+			<-w.slots
+		}
 	}
-	// The batch's Write runs under its own context, so waiting here for its answer is
-	// bounded by the sink, not by ctx: the request must not be reused while in a batch.
-	err := <-r.done
+}
+
+func (w *sinkWriter) finish(r *writeReq, err error) error {
 	r.ctx, r.msg = nil, connector.Message{}
 	writeReqPool.Put(r)
 	return err
 }
 
-// close stops the writers once every pending request is answered, then the sink.
-func (w *sinkWriter) close() error {
-	close(w.reqs)
-	w.wg.Wait()
-	return w.sink.Close()
+func (w *sinkWriter) isTaken(r *writeReq) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return r.taken
 }
 
-func (w *sinkWriter) loop() {
-	defer w.wg.Done()
-	batch := make([]*writeReq, 0, w.maxBatch)
-	msgs := make([]connector.Message, 0, w.maxBatch)
-	for first := range w.reqs {
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < w.maxBatch {
-			select {
-			case r, ok := <-w.reqs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		w.flush(batch, msgs)
+// take removes up to maxBatch queued requests.
+func (w *sinkWriter) take() []*writeReq {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(len(w.queue), w.maxBatch)
+	if n == 0 {
+		return nil
 	}
+	batch := make([]*writeReq, n)
+	copy(batch, w.queue)
+	for _, r := range batch {
+		r.taken = true
+	}
+	rest := copy(w.queue, w.queue[n:])
+	clear(w.queue[rest:])
+	w.queue = w.queue[:rest]
+	return batch
 }
+
+// close closes the sink; the flow calls it once no worker writes any more.
+func (w *sinkWriter) close() error { return w.sink.Close() }
 
 // flush writes a batch. A message the sink rejects as such is answered with that error
 // and the rest written again without it; any other error goes to every request, and
 // each worker retries on its own schedule.
-func (w *sinkWriter) flush(batch []*writeReq, msgs []connector.Message) {
+func (w *sinkWriter) flush(batch []*writeReq) {
+	msgs := make([]connector.Message, 0, len(batch))
 	for len(batch) > 0 {
 		// Requests whose caller gave up are answered without being written.
 		live := batch[:0]
