@@ -258,5 +258,39 @@ func (c *Config) EnvProblems(lookup LookupEnv) []EnvProblem {
 	for _, s := range c.Sources {
 		out = append(out, checkValues("source "+s.Name, []namedValue{{"secret", s.Secret}}, lookup)...)
 	}
+	for _, x := range c.Connectors {
+		out = append(out, x.Options.EnvProblems("connector "+x.Name, lookup)...)
+	}
+	for _, f := range c.Flows {
+		out = append(out, f.Source.Options.EnvProblems("flow "+f.Name+" source", lookup)...)
+		for _, s := range f.Sinks {
+			out = append(out, s.Options.EnvProblems("flow "+f.Name+" sink "+s.Name, lookup)...)
+		}
+	}
 	return out
+}
+
+// EnvProblems resolves every env(NAME) / file(PATH) value in the options, nested blocks
+// and lists included, and returns those that cannot be resolved.
+func (o Options) EnvProblems(owner string, lookup LookupEnv) []EnvProblem {
+	var vs []namedValue
+	var walk func(setting string, v any)
+	walk = func(setting string, v any) {
+		switch v := v.(type) {
+		case Value:
+			vs = append(vs, namedValue{setting, v})
+		case Options:
+			for _, e := range v.Entries {
+				walk(setting+"."+e.Key, e.Value)
+			}
+		case []any:
+			for _, x := range v {
+				walk(setting, x)
+			}
+		}
+	}
+	for _, e := range o.Entries {
+		walk(e.Key, e.Value)
+	}
+	return checkValues(owner, vs, lookup)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ const (
 	StateStarting State = "starting" // opening its source (or waiting to retry after a failure)
 	StateRunning  State = "running"
 	StateStopping State = "stopping" // draining messages in flight
+	// StateMisconfigured is a flow whose connectors read environment variables (or
+	// files) that are not set: it cannot start, like a misconfigured integration.
+	StateMisconfigured State = "misconfigured"
 )
 
 // Flow is one flow at run time.
@@ -45,9 +49,11 @@ type Flow struct {
 	queue    string // dead-letter queue name
 	inFlight int
 	logs     *logRing
-	counts   counters
-	rates    rateWindow
-	metrics  *flowMetrics
+	// misconfigured says why the flow cannot start ("" when it can).
+	misconfigured string
+	counts        counters
+	rates         rateWindow
+	metrics       *flowMetrics
 
 	mu        sync.Mutex
 	state     State
@@ -101,8 +107,10 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 		}
 		f.steps = append(f.steps, st)
 	}
-	if err := f.checkConnectors(); err != nil {
-		errs = append(errs, err)
+	if f.misconfigured = f.envProblems(); f.misconfigured == "" {
+		if err := f.checkConnectors(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -111,15 +119,49 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 	return f, nil
 }
 
-// checkConnectors builds nothing but checks that the source and every sink name a
-// connector of a type that can play that part, and that their options are valid.
+// envProblems lists the environment variables and files the flow's connectors need
+// that cannot be read.
+func (f *Flow) envProblems() string {
+	lookup := f.opts.Env.LookupEnv
+	if lookup == nil {
+		return ""
+	}
+	var problems []string
+	check := func(name string, use config.Options) {
+		if c := f.opts.Connectors[name]; c != nil {
+			for _, p := range connector.Merge(c.Options, use).EnvProblems("connector "+name, lookup) {
+				problems = append(problems, fmt.Sprintf("%s %s: %v", p.Owner, p.Setting, p.Err))
+			}
+		}
+	}
+	check(f.cfg.Source.Connector, f.cfg.Source.Options)
+	for _, s := range f.cfg.Sinks {
+		check(s.Connector, s.Options)
+	}
+	return strings.Join(problems, "; ")
+}
+
+// checkConnectors checks that the source and every sink name a connector of a type that
+// can play that part, and that their options are valid, by building each (connectors
+// connect only when opened or first written to) and closing it again.
 func (f *Flow) checkConnectors() error {
 	var errs []error
-	if _, err := f.sourceSettings(); err != nil {
+	if b, err := f.sourceSettings(); err != nil {
 		errs = append(errs, err)
+	} else if src, err := b.kind.NewSource(b.settings); err != nil {
+		errs = append(errs, err)
+	} else {
+		_ = src.Close()
 	}
 	for _, s := range f.cfg.Sinks {
-		if _, _, err := f.sinkSettings(s); err != nil {
+		k, st, err := f.sinkSettings(s)
+		if err == nil {
+			var sink connector.Sink
+			if sink, err = k.NewSink(st); err == nil {
+				_ = sink.Close()
+			}
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -183,6 +225,9 @@ func (f *Flow) Start() error {
 	defer f.mu.Unlock()
 	if f.state != StateStopped {
 		return nil
+	}
+	if f.misconfigured != "" {
+		return fmt.Errorf("flow %s is misconfigured: %s", f.cfg.Name, f.misconfigured)
 	}
 	work, stopWork := context.WithCancel(context.Background())
 	sinks := make(map[string]*sinkWriter, len(f.cfg.Sinks))

@@ -542,3 +542,30 @@ func TestDefaultRetries(t *testing.T) {
 		t.Errorf("waits %v, want about 1s, 2s, 4s", slept)
 	}
 }
+
+func TestMisconfiguredFlow(t *testing.T) {
+	cfg, diags := config.Decode("m.cai", []byte(`
+connector in { type: memory  url: env(SOURCE_URL) }
+connector a { type: memory }
+flow f { source: in  sink out { connector: a } }`))
+	if err := diags.Err(); err != nil {
+		t.Fatal(err)
+	}
+	src := memory.NewSource(1)
+	e, err := flow.New(cfg, flow.Options{
+		Kinds: map[string]connector.Kind{"memory": memory.Kind("memory", map[string]*memory.Source{"in": src}, map[string]*memory.Sink{"a": {}})},
+		Env: connector.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock.Real{},
+			LookupEnv: func(string) (string, bool) { return "", false }},
+	})
+	if err != nil {
+		t.Fatalf("an unset variable must not fail the configuration: %v", err)
+	}
+	if err := e.Start(); err == nil || !strings.Contains(err.Error(), "SOURCE_URL is not set") {
+		t.Errorf("Start: %v", err)
+	}
+	st, _ := e.Status(context.Background(), "f")
+	if st.State != flow.StateMisconfigured || st.LastError == nil || !strings.Contains(st.LastError.Error, "connector in url: SOURCE_URL is not set") {
+		t.Errorf("status %+v", st)
+	}
+	e.Close(context.Background())
+}

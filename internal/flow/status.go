@@ -60,6 +60,10 @@ func (f *Flow) status(deadLetters int) Status {
 		e := *f.lastError
 		st.LastError = &e
 	}
+	if f.misconfigured != "" {
+		st.State = StateMisconfigured
+		st.LastError = &LastError{Error: f.misconfigured}
+	}
 	f.mu.Unlock()
 	for _, s := range f.cfg.Steps {
 		st.Steps = append(st.Steps, StepInfo{Name: s.Name, Kind: s.Kind})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 )
 
@@ -16,11 +17,14 @@ func Kinds() []connector.Kind {
 
 var errNoServer = errors.New("needs a running Junction server (not available in this command)")
 
-func internal(s connector.Settings) (connector.Internal, error) {
-	if s.Env.Internal == nil {
-		return nil, fmt.Errorf("%s connector %s: %w", s.Connector.Type, s.Connector.Name, errNoServer)
+// internal returns Junction's bridge, or an error outside a server. Constructors do not
+// call it, so `junction validate` can build these connectors to check their options;
+// Open and Write do.
+func internal(c *config.Connector, in connector.Internal) (connector.Internal, error) {
+	if in == nil {
+		return nil, fmt.Errorf("%s connector %s: %w", c.Type, c.Name, errNoServer)
 	}
-	return s.Env.Internal, nil
+	return in, nil
 }
 
 // pushSource is a source fed by callbacks (the event bus, HTTP requests) rather than by

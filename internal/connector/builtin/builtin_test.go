@@ -144,9 +144,13 @@ func TestHTTPSourceBadPath(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "t.cai:") {
 		t.Fatalf("error %v", err)
 	}
-	_, err = kind("http").NewSource(settings(t, "http", `path: "x"`, nil))
-	if err == nil || !strings.Contains(err.Error(), "running Junction server") {
-		t.Fatalf("without a server: %v", err)
+	// Without a server (junction validate) the options are checked; opening fails.
+	src, err := kind("http").NewSource(settings(t, "http", `path: "x"`, nil))
+	if err != nil {
+		t.Fatalf("options: %v", err)
+	}
+	if _, err := src.Open(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "running Junction server") {
+		t.Fatalf("Open without a server: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package builtin
 import (
 	"context"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 )
 
@@ -15,14 +16,10 @@ func eventsKind() connector.Kind {
 			if err := r.Done(); err != nil {
 				return nil, err
 			}
-			in, err := internal(s)
-			if err != nil {
-				return nil, err
-			}
 			if len(patterns) == 0 {
 				patterns = []string{"*"}
 			}
-			return &eventsSource{in: in, patterns: patterns}, nil
+			return &eventsSource{c: s.Connector, in: s.Env.Internal, patterns: patterns}, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },
 	}
@@ -30,15 +27,20 @@ func eventsKind() connector.Kind {
 
 type eventsSource struct {
 	pushSource
+	c        *config.Connector
 	in       connector.Internal
 	patterns []string
 }
 
 func (e *eventsSource) Open(ctx context.Context, _ int) (<-chan connector.Delivery, error) {
+	in, err := internal(e.c, e.in)
+	if err != nil {
+		return nil, err
+	}
 	ch := e.open(ctx)
 	var unsubscribe []func()
 	for _, pattern := range e.patterns {
-		unsubscribe = append(unsubscribe, e.in.Subscribe(pattern, func(eventType string, data []byte) {
+		unsubscribe = append(unsubscribe, in.Subscribe(pattern, func(eventType string, data []byte) {
 			d := connector.Delivery{
 				Message: connector.Message{Body: data, Headers: map[string]string{"event_type": eventType}},
 				ID:      "event:" + eventType, Ack: noop, Nack: noop,

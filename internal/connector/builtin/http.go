@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 )
 
@@ -25,11 +26,7 @@ func httpKind() connector.Kind {
 			if err := r.Done(); err != nil {
 				return nil, err
 			}
-			in, err := internal(s)
-			if err != nil {
-				return nil, err
-			}
-			return &httpSource{in: in, path: path}, nil
+			return &httpSource{c: s.Connector, in: s.Env.Internal, path: path}, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },
 	}
@@ -37,6 +34,7 @@ func httpKind() connector.Kind {
 
 type httpSource struct {
 	pushSource
+	c    *config.Connector
 	in   connector.Internal
 	path string
 	seq  atomic.Int64
@@ -47,8 +45,11 @@ type httpSource struct {
 var ErrRequeued = errors.New("the flow could not take the message now; send it again")
 
 func (h *httpSource) Open(ctx context.Context, _ int) (<-chan connector.Delivery, error) {
-	ch := h.open(ctx)
-	stop, err := h.in.HandleHTTP(h.path, func(rctx context.Context, m connector.Message) error {
+	in, err := internal(h.c, h.in)
+	if err != nil {
+		return nil, err
+	}
+	stop, err := in.HandleHTTP(h.path, func(rctx context.Context, m connector.Message) error {
 		settled := make(chan error, 1)
 		d := connector.Delivery{
 			Message: m,
@@ -70,6 +71,7 @@ func (h *httpSource) Open(ctx context.Context, _ int) (<-chan connector.Delivery
 	if err != nil {
 		return nil, err
 	}
+	ch := h.open(ctx)
 	h.mu.Lock()
 	h.stop = stop
 	h.mu.Unlock()

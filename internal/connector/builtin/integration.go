@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/transform"
 )
@@ -35,10 +36,7 @@ func integrationKind() connector.Kind {
 			if err != nil {
 				return nil, fmt.Errorf("%s connector %s: params: %w", s.Connector.Type, s.Connector.Name, err)
 			}
-			k.params = tmpl
-			if k.in, err = internal(s); err != nil {
-				return nil, err
-			}
+			k.params, k.c, k.in = tmpl, s.Connector, s.Env.Internal
 			return k, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },
@@ -46,6 +44,7 @@ func integrationKind() connector.Kind {
 }
 
 type integrationSink struct {
+	c                      *config.Connector
 	in                     connector.Internal
 	integration, operation string
 	params                 *transform.Template
@@ -58,6 +57,10 @@ func (k *integrationSink) Batching() (int, int) { return 1, integrationConcurren
 // Junction's own failures are retried by the flow; any other answer is the message's
 // fault, so it is dead-lettered.
 func (k *integrationSink) Write(ctx context.Context, msgs []connector.Message) error {
+	in, err := internal(k.c, k.in)
+	if err != nil {
+		return err
+	}
 	for i, m := range msgs {
 		doc, err := transform.Decode(m.Body)
 		if err != nil {
@@ -72,7 +75,7 @@ func (k *integrationSink) Write(ctx context.Context, msgs []connector.Message) e
 		if k.rawBody {
 			body = m.Body
 		}
-		status, answer, err := k.in.CallOperation(ctx, k.integration, k.operation, params, body)
+		status, answer, err := in.CallOperation(ctx, k.integration, k.operation, params, body)
 		if err != nil {
 			return fmt.Errorf("%s.%s: %w", k.integration, k.operation, err)
 		}

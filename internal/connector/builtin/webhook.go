@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/transform"
 )
@@ -28,10 +29,7 @@ func webhookKind() connector.Kind {
 				}
 				w.id = p
 			}
-			var err error
-			if w.in, err = internal(s); err != nil {
-				return nil, err
-			}
+			w.c, w.in = s.Connector, s.Env.Internal
 			return w, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },
@@ -39,6 +37,7 @@ func webhookKind() connector.Kind {
 }
 
 type webhookSink struct {
+	c         *config.Connector
 	in        connector.Internal
 	eventType string
 	id        *transform.Path
@@ -49,6 +48,10 @@ func (w *webhookSink) Batching() (int, int) { return 1, webhookConcurrency }
 // Write publishes each message as an event; Junction stores it with its deliveries
 // before Publish returns, so an accepted message is not lost.
 func (w *webhookSink) Write(ctx context.Context, msgs []connector.Message) error {
+	in, err := internal(w.c, w.in)
+	if err != nil {
+		return err
+	}
 	for i, m := range msgs {
 		id := ""
 		if w.id != nil {
@@ -60,7 +63,7 @@ func (w *webhookSink) Write(ctx context.Context, msgs []connector.Message) error
 				id = fmt.Sprint(v)
 			}
 		}
-		if err := w.in.PublishEvent(ctx, id, w.eventType, m.Body); err != nil {
+		if err := in.PublishEvent(ctx, id, w.eventType, m.Body); err != nil {
 			return err
 		}
 	}
