@@ -106,13 +106,12 @@ func (p *Path) First(doc any) (any, bool) {
 		})
 		return first, found
 	}
-	if p.filter {
-		if all := p.filtered(doc); len(all) > 0 {
-			return all[0], true
-		}
-		return nil, false
+	// ojg's FirstFound misses matches of some descents after a wildcard ($.*..sku, found
+	// by FuzzCompilePath), so indefinite paths take the first of all matches.
+	if all := p.All(doc); len(all) > 0 {
+		return all[0], true
 	}
-	return p.expr.FirstFound(doc)
+	return nil, false
 }
 
 // All returns every match, in document order for arrays; an empty (nil) slice when
