@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/junctionhq/junction/internal/clock"
@@ -80,6 +81,34 @@ type Env struct {
 	Clock     clock.Clock
 	// Internal bridges, set by the server (nil in tools that do not run one).
 	Internal Internal
+}
+
+// The Env's settings, or what a connector uses when one is not set (tools and tests
+// build connectors with a partial Env): the process environment, a discarding logger,
+// the real clock.
+
+// Lookup returns LookupEnv, or os.LookupEnv.
+func (e Env) Lookup() config.LookupEnv {
+	if e.LookupEnv != nil {
+		return e.LookupEnv
+	}
+	return os.LookupEnv
+}
+
+// Log returns Logger, or one that discards.
+func (e Env) Log() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Time returns Clock, or the real clock.
+func (e Env) Time() clock.Clock {
+	if e.Clock != nil {
+		return e.Clock
+	}
+	return clock.Real{}
 }
 
 // Internal connects flows to Junction's own capabilities: the event bus, webhook

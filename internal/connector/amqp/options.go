@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
@@ -68,7 +67,7 @@ type options struct {
 func readOptions(s connector.Settings, role string) (*options, error) {
 	what := s.Connector.Type + " connector " + s.Connector.Name
 	r := s.Reader()
-	o := &options{name: s.Connector.Name, logger: logger(s.Env), now: time.Now}
+	o := &options{name: s.Connector.Name, logger: s.Env.Log(), now: time.Now}
 	if s.Env.Clock != nil {
 		o.now = s.Env.Clock.Now
 	}
@@ -76,7 +75,7 @@ func readOptions(s connector.Settings, role string) (*options, error) {
 
 	rawURL := r.Value("url", true)
 	if !rawURL.IsZero() {
-		o.url, o.where = resolveURL(r, rawURL, lookup(s.Env))
+		o.url, o.where = resolveURL(r, rawURL, s.Env.Lookup())
 	}
 
 	for i, b := range r.Blocks("exchanges") {
@@ -245,20 +244,6 @@ func redact(u amqp091.URI) string {
 		vhost = url.PathEscape(u.Vhost)
 	}
 	return fmt.Sprintf("%s://%s:%d/%s", u.Scheme, u.Host, u.Port, vhost)
-}
-
-func lookup(env connector.Env) config.LookupEnv {
-	if env.LookupEnv != nil {
-		return env.LookupEnv
-	}
-	return os.LookupEnv
-}
-
-func logger(env connector.Env) *slog.Logger {
-	if env.Logger != nil {
-		return env.Logger
-	}
-	return slog.New(slog.DiscardHandler)
 }
 
 // prefetchFor is how many unacknowledged deliveries RabbitMQ may send ahead: never more

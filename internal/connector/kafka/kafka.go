@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 )
@@ -141,7 +139,7 @@ func readOptions(s connector.Settings, ro role) (*options, error) {
 		return nil, err
 	}
 	if hasSASL {
-		sa, err := readSASL(block, o.what+" sasl", s.Env.LookupEnv)
+		sa, err := readSASL(block, o.what+" sasl", s.Env.Lookup())
 		if err != nil {
 			return nil, err
 		}
@@ -162,9 +160,6 @@ func readSASL(block config.Options, what string, lookup config.LookupEnv) (*sasl
 	pass := r.Value("password", true)
 	if err := r.Done(); err != nil {
 		return nil, err
-	}
-	if lookup == nil {
-		lookup = os.LookupEnv
 	}
 	sa := &saslOptions{mechanism: mechanism}
 	for _, v := range []struct {
@@ -207,20 +202,6 @@ func (o *options) clientOpts(logger *slog.Logger) []kgo.Opt {
 	return opts
 }
 
-func envLogger(env connector.Env) *slog.Logger {
-	if env.Logger != nil {
-		return env.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func envClock(env connector.Env) clock.Clock {
-	if env.Clock != nil {
-		return env.Clock
-	}
-	return clock.Real{}
-}
-
 // Check connects to the brokers and, when topics are configured, checks they exist.
 func Check(ctx context.Context, s connector.Settings) error {
 	o, err := readOptions(s, roleCheck)
@@ -232,7 +213,7 @@ func Check(ctx context.Context, s connector.Settings) error {
 		ctx, cancel = context.WithTimeout(ctx, checkTimeout)
 		defer cancel()
 	}
-	cl, err := kgo.NewClient(o.clientOpts(envLogger(s.Env))...)
+	cl, err := kgo.NewClient(o.clientOpts(s.Env.Log())...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.what, err)
 	}

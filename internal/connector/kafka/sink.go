@@ -25,7 +25,7 @@ func NewSink(s connector.Settings) (connector.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(o.clientOpts(envLogger(s.Env).With("connector", s.Connector.Name)),
+	opts := append(o.clientOpts(s.Env.Log().With("connector", s.Connector.Name)),
 		kgo.DefaultProduceTopic(o.topic),
 		// acks=all (with the idempotent producer, franz-go's default) is what makes a
 		// produced record survive the loss of the partition leader.

@@ -98,8 +98,8 @@ func NewSource(s connector.Settings) (connector.Source, error) {
 	}
 	return &Source{
 		o:     o,
-		log:   envLogger(s.Env).With("connector", s.Connector.Name),
-		clock: envClock(s.Env),
+		log:   s.Env.Log().With("connector", s.Connector.Name),
+		clock: s.Env.Time(),
 		wake:  make(chan struct{}, 1),
 		parts: map[partitionID]*partition{},
 	}, nil

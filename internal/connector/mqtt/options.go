@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -55,8 +54,8 @@ type options struct {
 
 func readOptions(s connector.Settings, role string) (*options, error) {
 	r := s.Reader()
-	le := lookup(s.Env)
-	o := &options{logger: logger(s.Env), now: time.Now}
+	le := s.Env.Lookup()
+	o := &options{logger: s.Env.Log(), now: time.Now}
 	if s.Env.Clock != nil {
 		o.now = s.Env.Clock.Now
 	}
@@ -221,18 +220,4 @@ func randomHex() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
 	return hex.EncodeToString(b)
-}
-
-func lookup(env connector.Env) config.LookupEnv {
-	if env.LookupEnv != nil {
-		return env.LookupEnv
-	}
-	return os.LookupEnv
-}
-
-func logger(env connector.Env) *slog.Logger {
-	if env.Logger != nil {
-		return env.Logger
-	}
-	return slog.New(slog.DiscardHandler)
 }

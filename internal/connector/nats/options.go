@@ -3,7 +3,6 @@ package nats
 import (
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -43,10 +42,10 @@ type options struct {
 
 func readOptions(s connector.Settings, role string) (*options, error) {
 	r := s.Reader()
-	o := &options{name: s.Connector.Name, logger: logger(s.Env)}
+	o := &options{name: s.Connector.Name, logger: s.Env.Log()}
 
 	if v := r.Value("url", true); !v.IsZero() {
-		o.url, o.where = resolveURL(r, v, lookup(s.Env))
+		o.url, o.where = resolveURL(r, v, s.Env.Lookup())
 	}
 	o.stream = r.String("stream", "", false)
 	if strings.ContainsAny(o.stream, ".*> \t\r\n/\\") {
@@ -183,18 +182,4 @@ func resolveURL(r *config.OptionReader, v config.Value, le config.LookupEnv) (st
 		shown = append(shown, u.String())
 	}
 	return raw, strings.Join(shown, ",")
-}
-
-func lookup(env connector.Env) config.LookupEnv {
-	if env.LookupEnv != nil {
-		return env.LookupEnv
-	}
-	return os.LookupEnv
-}
-
-func logger(env connector.Env) *slog.Logger {
-	if env.Logger != nil {
-		return env.Logger
-	}
-	return slog.New(slog.DiscardHandler)
 }

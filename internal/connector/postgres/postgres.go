@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ohler55/ojg/jp"
 
-	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 )
@@ -117,11 +114,7 @@ func readOptions(s connector.Settings, as role) (*options, error) {
 	o.channel = r.String("channel", "", false)
 
 	if !url.IsZero() {
-		lookup := s.Env.LookupEnv
-		if lookup == nil {
-			lookup = os.LookupEnv
-		}
-		if dsn, err := url.Resolve(lookup); err != nil {
+		if dsn, err := url.Resolve(s.Env.Lookup()); err != nil {
 			r.Fail("url", "%v", err)
 		} else if cfg, err := pgxpool.ParseConfig(dsn); err != nil {
 			// pgconn's parse errors mask the password; the string is not printed otherwise.
@@ -421,18 +414,4 @@ func Check(ctx context.Context, s connector.Settings) error {
 		return fmt.Errorf("postgres: %w", missingColumnsError(o.table, m))
 	}
 	return nil
-}
-
-func loggerOf(env connector.Env) *slog.Logger {
-	if env.Logger != nil {
-		return env.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func clockOf(env connector.Env) clock.Clock {
-	if env.Clock != nil {
-		return env.Clock
-	}
-	return clock.Real{}
 }

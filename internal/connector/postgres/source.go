@@ -46,9 +46,9 @@ func NewSource(s connector.Settings) (connector.Source, error) {
 		return nil, err
 	}
 	if o.mode == ModeListen {
-		return &listenSource{opts: o, log: loggerOf(s.Env), clock: clockOf(s.Env)}, nil
+		return &listenSource{opts: o, log: s.Env.Log(), clock: s.Env.Time()}, nil
 	}
-	return &pollSource{opts: o, log: loggerOf(s.Env), clock: clockOf(s.Env)}, nil
+	return &pollSource{opts: o, log: s.Env.Log(), clock: s.Env.Time()}, nil
 }
 
 type rowState int

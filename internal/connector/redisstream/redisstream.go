@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/connector"
 )
 
@@ -78,11 +76,7 @@ func readOptions(s connector.Settings, ro role) (*options, error) {
 	r := s.Reader()
 
 	if v := r.Value("url", true); !v.IsZero() {
-		lookup := s.Env.LookupEnv
-		if lookup == nil {
-			lookup = os.LookupEnv
-		}
-		text, err := v.Resolve(lookup)
+		text, err := v.Resolve(s.Env.Lookup())
 		if err != nil {
 			r.Fail("url", "%v", err)
 		} else if parsed, err := redis.ParseURL(text); err != nil {
@@ -152,20 +146,6 @@ func defaultConsumer() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return "junction-" + host + "-" + hex.EncodeToString(b)
-}
-
-func envLogger(env connector.Env) *slog.Logger {
-	if env.Logger != nil {
-		return env.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func envClock(env connector.Env) clock.Clock {
-	if env.Clock != nil {
-		return env.Clock
-	}
-	return clock.Real{}
 }
 
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {

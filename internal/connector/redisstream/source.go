@@ -62,8 +62,8 @@ func NewSource(s connector.Settings) (connector.Source, error) {
 	}
 	return &Source{
 		o:             o,
-		log:           envLogger(s.Env).With("connector", s.Connector.Name, "stream", o.stream, "consumer", o.consumer),
-		clock:         envClock(s.Env),
+		log:           s.Env.Log().With("connector", s.Connector.Name, "stream", o.stream, "consumer", o.consumer),
+		clock:         s.Env.Time(),
 		wake:          make(chan struct{}, 1),
 		held:          map[string]bool{},
 		recentAcks:    map[string]bool{},

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -101,12 +100,8 @@ func readOptions(s connector.Settings) (*options, error) {
 
 	o.body = []byte("{}")
 	if v, ok := r.Any("payload"); ok {
-		lookup := s.Env.LookupEnv
-		if lookup == nil {
-			lookup = os.LookupEnv
-		}
 		var b bytes.Buffer
-		if err := encode(&b, v, lookup); err != nil {
+		if err := encode(&b, v, s.Env.Lookup()); err != nil {
 			r.Fail("payload", "%v", err)
 		}
 		o.body = b.Bytes()
@@ -229,15 +224,7 @@ func NewSource(s connector.Settings) (connector.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := s.Env.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	c := s.Env.Clock
-	if c == nil {
-		c = clock.Real{}
-	}
-	return &Source{o: o, log: logger.With("connector", s.Connector.Name, "schedule", o.spec), clock: c}, nil
+	return &Source{o: o, log: s.Env.Log().With("connector", s.Connector.Name, "schedule", o.spec), clock: s.Env.Time()}, nil
 }
 
 // Open starts the timetable from now.
