@@ -47,10 +47,7 @@ func newDeadLetterID() string {
 // flow's retries. On success it leaves the queue; on failure it stays, and the new
 // failure is returned.
 func (f *Flow) replay(ctx context.Context, dl store.FlowDeadLetter) error {
-	f.mu.Lock()
-	running := f.sinks != nil
-	f.mu.Unlock()
-	if !running {
+	if f.sinks.Load() == nil {
 		return fmt.Errorf("%w: start flow %s to replay its dead letters", ErrStopped, f.cfg.Name)
 	}
 	res := f.process(ctx, connector.Message{Body: dl.Body, Headers: dl.Headers, Time: dl.CreatedAt})

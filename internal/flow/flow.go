@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,10 @@ type Flow struct {
 	stopSrc   context.CancelFunc // stops taking messages
 	stopWork  context.CancelFunc // abandons messages in flight (they are redelivered)
 	done      chan struct{}
-	sinks     map[string]*sinkWriter // while running
+	// sinks are the open sink writers while running: read by every message, so an
+	// atomic pointer rather than mu.
+	sinks     atomic.Pointer[map[string]*sinkWriter]
+	sinkNames []string // every sink, where a message without a route goes
 }
 
 // LastError is the most recent failure of a flow: a message's, or its source's.
@@ -90,6 +94,9 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 	}
 	if f.inFlight <= 0 {
 		f.inFlight = DefaultMaxInFlight
+	}
+	for _, s := range cfg.Sinks {
+		f.sinkNames = append(f.sinkNames, s.Name)
 	}
 	if cfg.OnError.Pos.Line == 0 { // no on_error
 		f.policy = retry.Policy{Attempts: DefaultRetries, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: retry.DefaultJitter}
@@ -214,9 +221,6 @@ func (f *Flow) settings(c *config.Connector, use config.Options) connector.Setti
 	return connector.Settings{Connector: c, Options: connector.Merge(c.Options, use), Env: env, Flow: f.cfg.Name}
 }
 
-// Name returns the flow's name.
-func (f *Flow) Name() string { return f.cfg.Name }
-
 // Start opens the flow's sinks and starts taking messages from its source. It returns
 // once the sinks are open; the source is opened (and reopened after failures) in the
 // background, so a broker that is down delays a flow instead of failing the server.
@@ -248,7 +252,8 @@ func (f *Flow) Start() error {
 		sinks[s.Name] = newSinkWriter(work, s.Name, sink)
 	}
 	srcCtx, stopSrc := context.WithCancel(work)
-	f.sinks, f.stopSrc, f.stopWork = sinks, stopSrc, stopWork
+	f.sinks.Store(&sinks)
+	f.stopSrc, f.stopWork = stopSrc, stopWork
 	f.done = make(chan struct{})
 	f.state = StateStarting
 	f.startedAt = f.opts.Env.Clock.Now()
@@ -324,10 +329,10 @@ func (f *Flow) consume(srcCtx, work context.Context) error {
 }
 
 func (f *Flow) closeSinks() {
-	f.mu.Lock()
-	sinks := f.sinks
-	f.sinks = nil
-	f.mu.Unlock()
+	var sinks map[string]*sinkWriter
+	if p := f.sinks.Swap(nil); p != nil {
+		sinks = *p
+	}
 	for name, w := range sinks {
 		if err := w.close(); err != nil {
 			f.opts.Env.Logger.Warn("closing sink", "flow", f.cfg.Name, "sink", name, "error", err)
@@ -463,7 +468,7 @@ func (f *Flow) process(ctx context.Context, m connector.Message) result {
 		}
 		targets := it.sinks
 		if targets == nil {
-			targets = f.sinkNames()
+			targets = f.sinkNames
 		}
 		out := connector.Message{Body: body, Headers: m.Headers, Time: m.Time}
 		for _, name := range targets {
@@ -472,16 +477,19 @@ func (f *Flow) process(ctx context.Context, m connector.Message) result {
 			if serr != nil {
 				return result{attempts: attempts, sinks: sent, err: serr}
 			}
-			sent = appendOnce(sent, name)
+			if !slices.Contains(sent, name) {
+				sent = append(sent, name)
+			}
 		}
 	}
 	return result{outcome: OutcomeDelivered, sinks: sent, attempts: attempts}
 }
 
 func (f *Flow) writeSink(ctx context.Context, name string, m connector.Message) (int, *StepError) {
-	f.mu.Lock()
-	w := f.sinks[name]
-	f.mu.Unlock()
+	var w *sinkWriter
+	if p := f.sinks.Load(); p != nil {
+		w = (*p)[name]
+	}
 	step := "sink " + name
 	if w == nil {
 		return 1, transient(step, ErrStopped)
@@ -523,21 +531,4 @@ func (f *Flow) withRetry(ctx context.Context, stepName string, fn func() *StepEr
 			return attempt, serr
 		}
 	}
-}
-
-func (f *Flow) sinkNames() []string {
-	names := make([]string, len(f.cfg.Sinks))
-	for i, s := range f.cfg.Sinks {
-		names[i] = s.Name
-	}
-	return names
-}
-
-func appendOnce(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
 }

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -49,7 +50,7 @@ func (f *Flow) status(deadLetters int) Status {
 	f.mu.Lock()
 	st := Status{
 		Name: f.cfg.Name, Description: f.cfg.Description, State: f.state,
-		Source: f.cfg.Source.Connector, Sinks: f.sinkNames(), MaxInFlight: f.inFlight,
+		Source: f.cfg.Source.Connector, Sinks: slices.Clone(f.sinkNames), MaxInFlight: f.inFlight,
 		DeadLetterQueue: f.queue, DeadLetters: deadLetters,
 	}
 	if f.state != StateStopped {
