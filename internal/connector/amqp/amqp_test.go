@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/amqp"
 	"github.com/junctionhq/junction/internal/connector/connectortest"
@@ -72,29 +70,9 @@ func random(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// settings decodes a rabbitmq connector block and a flow's options for it (written as
-// a second block) into Settings, as the flow engine builds them.
 func settings(t *testing.T, block, use string) connector.Settings {
 	t.Helper()
-	src := "connector orders {\n type: rabbitmq\n" + block + "\n}\nconnector use {\n type: rabbitmq\n" + use + "\n}\n"
-	cfg, diags := config.Decode("test.cai", []byte(src))
-	if diags.HasErrors() {
-		t.Fatalf("decode: %v", diags.Err())
-	}
-	use0 := cfg.Connectors[1].Options
-	var entries []config.Option
-	for _, e := range use0.Entries {
-		if e.Key != "type" {
-			entries = append(entries, e)
-		}
-	}
-	use0.Entries = entries
-	c := cfg.Connectors[0]
-	return connector.Settings{
-		Connector: c,
-		Options:   connector.Merge(c.Options, use0),
-		Env:       connector.Env{Logger: slog.New(slog.DiscardHandler)},
-	}
+	return connectortest.Settings(t, "rabbitmq", "orders", block, use)
 }
 
 func newSource(t *testing.T, s connector.Settings) connector.Source {

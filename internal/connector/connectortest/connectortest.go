@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 )
 
@@ -221,5 +223,31 @@ func SettleAfterStop(t *testing.T, open func() connector.Source, sink connector.
 	Quiet(t, ch2, 300*time.Millisecond)
 	if err := again.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+// Settings decodes a connector block of type typ named name, and a flow's options for it
+// (use, written as a second block), into Settings as the flow engine builds them: the
+// use's options over the connector's. Logs are discarded.
+func Settings(t *testing.T, typ, name, block, use string) connector.Settings {
+	t.Helper()
+	src := "connector " + name + " {\n type: " + typ + "\n" + block + "\n}\nconnector use {\n type: " + typ + "\n" + use + "\n}\n"
+	cfg, diags := config.Decode("test.cai", []byte(src))
+	if diags.HasErrors() {
+		t.Fatalf("decode: %v", diags.Err())
+	}
+	u := cfg.Connectors[1].Options
+	var entries []config.Option
+	for _, e := range u.Entries {
+		if e.Key != "type" {
+			entries = append(entries, e)
+		}
+	}
+	u.Entries = entries
+	c := cfg.Connectors[0]
+	return connector.Settings{
+		Connector: c,
+		Options:   connector.Merge(c.Options, u),
+		Env:       connector.Env{Logger: slog.New(slog.DiscardHandler)},
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/goleak"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/connectortest"
 	"github.com/junctionhq/junction/internal/connector/mqtt"
@@ -59,29 +57,9 @@ func clientID(t *testing.T) string {
 	return id
 }
 
-// settings decodes an mqtt connector block and a flow's options for it (written as a
-// second block) into Settings, as the flow engine builds them.
 func settings(t *testing.T, block, use string) connector.Settings {
 	t.Helper()
-	src := "connector sensors {\n type: mqtt\n" + block + "\n}\nconnector use {\n type: mqtt\n" + use + "\n}\n"
-	cfg, diags := config.Decode("test.cai", []byte(src))
-	if diags.HasErrors() {
-		t.Fatalf("decode: %v", diags.Err())
-	}
-	u := cfg.Connectors[1].Options
-	var entries []config.Option
-	for _, e := range u.Entries {
-		if e.Key != "type" {
-			entries = append(entries, e)
-		}
-	}
-	u.Entries = entries
-	c := cfg.Connectors[0]
-	return connector.Settings{
-		Connector: c,
-		Options:   connector.Merge(c.Options, u),
-		Env:       connector.Env{Logger: slog.New(slog.DiscardHandler)},
-	}
+	return connectortest.Settings(t, "mqtt", "sensors", block, use)
 }
 
 func urlBlock(url string) string { return fmt.Sprintf("url: %q", url) }

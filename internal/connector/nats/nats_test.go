@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/connectortest"
 	"github.com/junctionhq/junction/internal/connector/nats"
@@ -82,29 +80,9 @@ func admin(t *testing.T) jetstream.JetStream {
 	return js
 }
 
-// settings decodes a nats connector block and a flow's options for it (written as a
-// second block) into Settings, as the flow engine builds them.
 func settings(t *testing.T, block, use string) connector.Settings {
 	t.Helper()
-	src := "connector events {\n type: nats\n" + block + "\n}\nconnector use {\n type: nats\n" + use + "\n}\n"
-	cfg, diags := config.Decode("test.cai", []byte(src))
-	if diags.HasErrors() {
-		t.Fatalf("decode: %v", diags.Err())
-	}
-	u := cfg.Connectors[1].Options
-	var entries []config.Option
-	for _, e := range u.Entries {
-		if e.Key != "type" {
-			entries = append(entries, e)
-		}
-	}
-	u.Entries = entries
-	c := cfg.Connectors[0]
-	return connector.Settings{
-		Connector: c,
-		Options:   connector.Merge(c.Options, u),
-		Env:       connector.Env{Logger: slog.New(slog.DiscardHandler)},
-	}
+	return connectortest.Settings(t, "nats", "events", block, use)
 }
 
 func newSource(t *testing.T, s connector.Settings) connector.Source {
