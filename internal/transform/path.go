@@ -14,7 +14,7 @@ import (
 type Path struct {
 	src      string
 	expr     jp.Expr
-	steps    []step // the whole path, when it has only names, indices and wildcards
+	steps    []step // the whole path, when it has only names, indices, wildcards and descents
 	definite bool   // steps has no wildcard
 	// filter is set when the path holds a filter: it is evaluated on a copy of the
 	// message whose numbers are int64/float64 (ojg compares json.Number as a string, so
@@ -23,14 +23,16 @@ type Path struct {
 	filter bool
 }
 
-// step is one member name, array index or wildcard of a path simple enough to be
-// walked here rather than by ojg, whose Get allocates a 64-entry stack per call (most
-// of the cost of "$.orderItems[*]").
+// step is one member name, array index, wildcard or descent (..) of a path simple enough
+// to be walked here rather than by ojg, whose Get allocates a 64-entry stack per call
+// (most of the cost of "$.orderItems[*]"), and whose results for a descent after a
+// wildcard ("$.*..sku") depend on map order (found by FuzzCompilePath).
 type step struct {
 	key      string
 	index    int
 	isIndex  bool
 	wildcard bool
+	descent  bool
 }
 
 // CompilePath parses a JSONPath expression, which must start at the root ("$").
@@ -62,8 +64,8 @@ func parseReason(err error, src string) string {
 	return ": " + msg
 }
 
-// simpleSteps returns the steps of a path made only of member names, indices and
-// wildcards (nil for any other path), and whether it has no wildcard.
+// simpleSteps returns the steps of a path made only of member names, indices, wildcards
+// and descents (nil for any other path), and whether it has neither of the last two.
 func simpleSteps(x jp.Expr) (steps []step, definite bool) {
 	steps = make([]step, 0, len(x))
 	definite = true
@@ -77,6 +79,9 @@ func simpleSteps(x jp.Expr) (steps []step, definite bool) {
 			steps = append(steps, step{index: int(f), isIndex: true})
 		case jp.Wildcard:
 			steps = append(steps, step{wildcard: true})
+			definite = false
+		case jp.Descent:
+			steps = append(steps, step{descent: true})
 			definite = false
 		default:
 			return nil, false
@@ -106,8 +111,8 @@ func (p *Path) First(doc any) (any, bool) {
 		})
 		return first, found
 	}
-	// ojg's FirstFound misses matches of some descents after a wildcard ($.*..sku, found
-	// by FuzzCompilePath), so indefinite paths take the first of all matches.
+	// Other paths (slices, unions, filters) take the first of all matches: ojg's
+	// FirstFound and Get can disagree.
 	if all := p.All(doc); len(all) > 0 {
 		return all[0], true
 	}
@@ -180,11 +185,11 @@ func walk(v any, steps []step) (any, bool) {
 	return v, true
 }
 
-// walkAll calls yield for each match of steps, which may hold wildcards, in document
+// walkAll calls yield for each match of steps, which may hold wildcards and descents, in document
 // order (object members in map order, as ojg does); yield returns false to stop.
 func walkAll(v any, steps []step, yield func(any) bool) bool {
 	for i, s := range steps {
-		if !s.wildcard {
+		if !s.wildcard && !s.descent {
 			var ok bool
 			if v, ok = walk(v, steps[i:i+1]); !ok {
 				return true
@@ -192,6 +197,9 @@ func walkAll(v any, steps []step, yield func(any) bool) bool {
 			continue
 		}
 		rest := steps[i+1:]
+		if s.descent {
+			return descend(v, rest, yield)
+		}
 		switch t := v.(type) {
 		case []any:
 			for _, e := range t {
@@ -209,4 +217,26 @@ func walkAll(v any, steps []step, yield func(any) bool) bool {
 		return true
 	}
 	return yield(v)
+}
+
+// descend applies the rest of a path after ".." to v and to every value below it.
+func descend(v any, rest []step, yield func(any) bool) bool {
+	if !walkAll(v, rest, yield) {
+		return false
+	}
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if !descend(e, rest, yield) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, e := range t {
+			if !descend(e, rest, yield) {
+				return false
+			}
+		}
+	}
+	return true
 }
