@@ -422,6 +422,24 @@ func TestTokenCommands(t *testing.T) {
 	}
 }
 
+// The help and the README show --name as optional: a token needs no name, and lists
+// show it as "-".
+func TestTokenCreateWithoutName(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, code := run(t, dir, nil, "token", "create", "--role", "admin")
+	if code != 0 || !regexp.MustCompile(`^jct_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
+		t.Fatalf("token create without --name: exit %d %q %s", code, out, stderr)
+	}
+	out, _, _ = run(t, dir, nil, "token", "list")
+	row := regexp.MustCompile(`(?m)^tok_\S+\s+admin\s+-\s+20\S+\s+-$`)
+	if !row.MatchString(out) {
+		t.Errorf("token list does not show the nameless token as \"-\":\n%s", out)
+	}
+	if _, stderr, code := run(t, dir, nil, "token", "create", "--role", "user", "--name", " "); code != 1 || !strings.Contains(stderr, "blank") {
+		t.Errorf("blank name: exit %d %s", code, stderr)
+	}
+}
+
 func TestMigrateCommands(t *testing.T) {
 	check := func(t *testing.T, env []string) {
 		dir := t.TempDir()

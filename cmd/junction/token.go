@@ -44,7 +44,7 @@ func newTokenCommand() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&role, "role", "", "the token's role: admin or user (required)")
-	create.Flags().StringVar(&name, "name", "", "a note saying who or what the token is for")
+	create.Flags().StringVar(&name, "name", "", "optional: a note saying who or what the token is for (token list shows \"-\" without one)")
 	_ = create.MarkFlagRequired("role")
 
 	list := &cobra.Command{

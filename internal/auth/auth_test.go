@@ -54,7 +54,7 @@ func TestIssue(t *testing.T) {
 		{"empty role", "", "ci", auth.ErrInvalidRole},
 		{"unknown role", "root", "ci", auth.ErrInvalidRole},
 		{"role is case-sensitive", "Admin", "ci", auth.ErrInvalidRole},
-		{"empty name", store.RoleUser, "", auth.ErrInvalidName},
+		{"no name", store.RoleUser, "", nil},
 		{"blank name", store.RoleUser, "  \t", auth.ErrInvalidName},
 		{"control characters", store.RoleUser, "a\nb", auth.ErrInvalidName},
 		{"too long", store.RoleUser, strings.Repeat("x", auth.MaxNameLen+1), auth.ErrInvalidName},

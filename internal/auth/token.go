@@ -77,13 +77,16 @@ func newID() string {
 	return IDPrefix + idEncoding.EncodeToString(b)
 }
 
-// ValidateName reports whether name is acceptable as a token name: non-blank, at most
-// MaxNameLen characters, valid UTF-8 and free of control characters (names end up in
-// logs and terminals). The error wraps ErrInvalidName.
+// ValidateName reports whether name is acceptable as a token name: empty (a token
+// needs no name; lists show "-"), or not blank, at most MaxNameLen characters, valid
+// UTF-8 and free of control characters (names end up in logs and terminals). The error
+// wraps ErrInvalidName.
 func ValidateName(name string) error {
 	switch {
+	case name == "":
+		return nil
 	case strings.TrimSpace(name) == "":
-		return fmt.Errorf("%w: name is required", ErrInvalidName)
+		return fmt.Errorf("%w: name is blank; leave it out for a token without a name", ErrInvalidName)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("%w: name is not valid UTF-8", ErrInvalidName)
 	case utf8.RuneCountInString(name) > MaxNameLen:

@@ -18,9 +18,11 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 
 // decodeJSON reads r's body into dst, strictly: at most limit bytes (413), a JSON media
 // type or none (415), exactly one JSON value with no trailing data, no members dst does
-// not declare, and every member of the right JSON type (400). A 400 names where the
-// problem is: the field path in errors[].field, the byte offset (and line:column) of a
-// syntax error.
+// not declare, and every member of the right JSON type (400); beyond what encoding/json
+// checks, the body must be I-JSON (valid UTF-8, no lone surrogates, no repeated member
+// names), an object where dst is a struct, and free of null and of control characters
+// in the members dst declares (see checkBody). A 400 names where the problem is: the
+// field path in errors[].field, the byte offset (and line:column) of a syntax error.
 //
 // It returns nil on success; otherwise the problem to send. Handlers call it for every
 // request with a body so clients see one consistent set of rules.
@@ -58,8 +60,9 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 	return data, nil
 }
 
-// decodeBody decodes exactly one JSON value into dst, rejecting unknown members and
-// trailing data. useNumber keeps numbers as json.Number (exact, for values passed on).
+// decodeBody decodes exactly one JSON value into dst, rejecting unknown members,
+// trailing data and what checkBody refuses. useNumber keeps numbers as json.Number
+// (exact, for values passed on).
 func decodeBody(data []byte, dst any, useNumber bool) *Problem {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -78,6 +81,14 @@ func decodeBody(data []byte, dst any, useNumber bool) *Problem {
 		p := invalid(fmt.Sprintf("unexpected data after the JSON value at byte offset %d (line %d, column %d)", off, line, col),
 			FieldError{Field: "", Detail: "trailing data after the JSON value"}).
 			With("offset", off).With("line", line).With("column", col)
+		return &p
+	}
+	if fe := checkBody(data[:end], reflect.TypeOf(dst)); fe != nil {
+		msg := "request body: " + fe.Detail
+		if fe.Field != "" {
+			msg = fmt.Sprintf("field %q: %s", fe.Field, fe.Detail)
+		}
+		p := invalid(msg, *fe)
 		return &p
 	}
 	return nil

@@ -86,10 +86,11 @@ func newEnv(t *testing.T, setup ...func(*server.Options)) *env {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	if e.admin, e.adminTok, err = auth.Issue(ctx, st, store.RoleAdmin, "admin", testNow); err != nil {
+	// On opts.Store: a setup may have put another backend in place (withPostgres).
+	if e.admin, e.adminTok, err = auth.Issue(ctx, opts.Store, store.RoleAdmin, "admin", testNow); err != nil {
 		t.Fatal(err)
 	}
-	if e.user, e.userTok, err = auth.Issue(ctx, st, store.RoleUser, "user", testNow); err != nil {
+	if e.user, e.userTok, err = auth.Issue(ctx, opts.Store, store.RoleUser, "user", testNow); err != nil {
 		t.Fatal(err)
 	}
 	return e

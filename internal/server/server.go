@@ -155,7 +155,7 @@ func (s *Server) handlePublic(pattern string, h http.HandlerFunc) {
 func (s *Server) handlePublicPrefix(pattern, prefix string, h http.HandlerFunc) {
 	s.publicPrefix = append(s.publicPrefix, prefix)
 	s.patterns[pattern] = true
-	s.mux.HandleFunc(pattern, h)
+	s.mux.HandleFunc(pattern, checkPath(pathNames(pattern), h))
 }
 
 // isPublic reports whether a path is served without a token.
@@ -174,6 +174,7 @@ func (s *Server) isPublic(path string) bool {
 // handle registers a route that needs a token with at least role need.
 func (s *Server) handle(pattern string, need store.Role, h http.HandlerFunc) {
 	s.patterns[pattern] = true
+	h = checkPath(pathNames(pattern), h) // after the token checks: strangers learn nothing
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := tokenFrom(r.Context())
 		if !ok {

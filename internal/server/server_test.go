@@ -290,10 +290,10 @@ func TestCreateTokenValidation(t *testing.T) {
 	}{
 		{"no role", `{"name":"ci"}`, []string{"role"}},
 		{"bad role", `{"role":"root","name":"ci"}`, []string{"role"}},
-		{"no name", `{"role":"user"}`, []string{"name"}},
+		{"blank name", `{"role":"user","name":" "}`, []string{"name"}},
 		{"long name", `{"role":"user","name":"` + strings.Repeat("n", 101) + `"}`, []string{"name"}},
-		{"nothing", `{}`, []string{"role", "name"}},
-		{"null", `null`, []string{"role", "name"}},
+		{"nothing", `{}`, []string{"role"}},
+		{"null", `null`, []string{""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,6 +302,21 @@ func TestCreateTokenValidation(t *testing.T) {
 				t.Errorf("fields = %v, want %v", got, tt.fields)
 			}
 		})
+	}
+}
+
+// A token needs no name, as the README says (issue 9, item 10).
+func TestCreateTokenWithoutName(t *testing.T) {
+	e := newEnv(t)
+	resp := e.req("POST", "/tokens", e.admin, `{"role":"admin"}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create without a name: %d %s", resp.StatusCode, resp.body)
+	}
+	if tok := resp.json(t); tok["name"] != "" || tok["role"] != "admin" {
+		t.Errorf("created %v", tok)
+	}
+	if n := e.tokens(); n != 3 {
+		t.Errorf("%d tokens, want 3", n)
 	}
 }
 

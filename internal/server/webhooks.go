@@ -155,9 +155,16 @@ func listQuery(r *http.Request, allowed ...string) (store.Page, []FieldError) {
 	for _, a := range allowed {
 		known[a] = true
 	}
-	for k := range q {
+	for k, vs := range q {
 		if !known[k] {
 			errs = append(errs, FieldError{Field: k, Detail: "unknown query parameter"})
+			continue
+		}
+		for _, v := range vs { // ids and names the store looks up: see identifierProblem
+			if msg := identifierProblem(v); msg != "" {
+				errs = append(errs, FieldError{Field: k, Detail: msg})
+				break
+			}
 		}
 	}
 	num := func(name string, dst *int, min, max int) {

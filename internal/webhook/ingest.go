@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
@@ -93,6 +95,9 @@ func (s *Service) Ingest(ctx context.Context, sourceName string, h http.Header, 
 		return IngestResult{}, fmt.Errorf("%w: %s", ErrSourceMisconfigure, src.Misconfigured)
 	}
 	providerID, err := src.Verifier.Verify(h, body)
+	if err == nil {
+		err = checkPayload(h.Get("Content-Type"), body) // only once the sender is known
+	}
 	if err != nil {
 		s.opts.Metrics.ingested.WithLabelValues(src.Name, "rejected").Inc()
 		return IngestResult{}, err
@@ -122,6 +127,28 @@ func (s *Service) Ingest(ctx context.Context, sourceName string, h http.Header, 
 		}})
 	}
 	return IngestResult{ID: msg.ID, EventType: eventType}, nil
+}
+
+// checkPayload refuses a verified message that Junction could not pass on as it was
+// sent. Its payload travels on inside JSON (as it is when it is JSON, as a string
+// otherwise), which is UTF-8 text, so invalid bytes would reach subscribers turned into
+// U+FFFD; and a body whose Content-Type says JSON but that does not parse is broken at
+// the sender. Either is a 400 (a ValidationError naming "body"): storing it would hand
+// on a corrupted or unreadable payload, and the provider's log shows the refusal.
+func checkPayload(contentType string, body []byte) error {
+	switch {
+	case !utf8.Valid(body):
+		return &ValidationError{Fields: map[string]string{"body": "not valid UTF-8; received webhooks are passed on as JSON text"}}
+	case isJSONType(contentType) && !json.Valid(body):
+		return &ValidationError{Fields: map[string]string{"body": "not valid JSON, though its Content-Type says it is"}}
+	}
+	return nil
+}
+
+// isJSONType reports whether a Content-Type is application/json or application/*+json.
+func isJSONType(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 var placeholder = regexp.MustCompile(`\{(header|body):([^}]+)\}`)
