@@ -35,6 +35,9 @@ func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) e
 
 // FlowDeadLetterGet implements store.Store.
 func (s *Store) FlowDeadLetterGet(ctx context.Context, id string) (store.FlowDeadLetter, error) {
+	if !storeinput.Key(id) {
+		return store.FlowDeadLetter{}, fmt.Errorf("postgres: flow dead letter get %q: %w", id, store.ErrNotFound)
+	}
 	d, err := scanFlowDeadLetter(s.pool.QueryRow(ctx,
 		`SELECT `+columns("", flowDeadLetterColumns)+` FROM flow_dead_letters WHERE id = $1`, id))
 	if err != nil {
@@ -48,6 +51,9 @@ func (s *Store) FlowDeadLetterGet(ctx context.Context, id string) (store.FlowDea
 func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error) {
 	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("postgres: flow dead letter list: %w", err)
+	}
+	if !storeinput.Key(f.Flow) || !storeinput.Key(f.Queue) {
+		return nil, 0, nil // no stored row can match
 	}
 	var w where
 	if f.Flow != "" {
@@ -82,6 +88,9 @@ func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFi
 
 // FlowDeadLetterDelete implements store.Store.
 func (s *Store) FlowDeadLetterDelete(ctx context.Context, id string) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("postgres: flow dead letter delete %q: %w", id, store.ErrNotFound)
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM flow_dead_letters WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("postgres: flow dead letter delete %q: %w", id, err)

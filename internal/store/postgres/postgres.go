@@ -19,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/storeinput"
 )
 
 //go:embed migrations/*.sql
@@ -244,6 +245,9 @@ func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
 
 // TokenRevoke implements store.Store. COALESCE keeps the first revocation time.
 func (s *Store) TokenRevoke(ctx context.Context, id string, at time.Time) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("postgres: token revoke %q: %w", id, store.ErrNotFound)
+	}
 	if err := store.CheckTime(at); err != nil {
 		return fmt.Errorf("postgres: token revoke %q: %w", id, err)
 	}

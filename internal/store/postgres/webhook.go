@@ -69,6 +69,9 @@ func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.End
 
 // EndpointGet implements store.Store.
 func (s *Store) EndpointGet(ctx context.Context, id string) (store.Endpoint, error) {
+	if !storeinput.Key(id) {
+		return store.Endpoint{}, fmt.Errorf("postgres: endpoint get %q: %w", id, store.ErrNotFound)
+	}
 	e, err := scanEndpoint(s.pool.QueryRow(ctx,
 		`SELECT `+columns("", endpointColumns)+` FROM webhook_endpoints WHERE id = $1`, id))
 	if err != nil {
@@ -118,15 +121,16 @@ func (s *Store) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
 
 // EndpointUpdate implements store.Store. A NULL parameter leaves its column unchanged.
 func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointPatch) (store.Endpoint, error) {
-	if err := store.CheckTime(p.UpdatedAt); err != nil {
-		return store.Endpoint{}, fmt.Errorf("postgres: endpoint update %q: updated at: %w", id, err)
+	if !storeinput.Key(id) {
+		return store.Endpoint{}, fmt.Errorf("postgres: endpoint update %q: %w", id, store.ErrNotFound)
 	}
-	if err := storeinput.CheckOptionalTime(p.PreviousSecretUntil); err != nil {
-		return store.Endpoint{}, fmt.Errorf("postgres: endpoint update %q: previous secret until: %w", id, err)
+	p, err := storeinput.NormalizeEndpointPatch(p)
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("postgres: endpoint update %q: %w", id, err)
 	}
 	var events any // untyped nil: NULL
 	if p.Events != nil {
-		events = storeinput.NonNilStrings(*p.Events)
+		events = *p.Events
 	}
 	e, err := scanEndpoint(s.pool.QueryRow(ctx, `UPDATE webhook_endpoints SET
 			name                  = COALESCE($1, name),
@@ -153,6 +157,9 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 // (a new snapshot under READ COMMITTED) also fails the deliveries they inserted, and
 // publications after it find the endpoint gone.
 func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("postgres: endpoint delete %q: %w", id, store.ErrNotFound)
+	}
 	if err := store.CheckTime(at); err != nil {
 		return fmt.Errorf("postgres: endpoint delete %q: %w", id, err)
 	}
@@ -298,6 +305,9 @@ func deliveryArrays(ds []store.Delivery) []any {
 
 // EventGet implements store.Store.
 func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
+	if !storeinput.Key(id) {
+		return store.Event{}, fmt.Errorf("postgres: event get %q: %w", id, store.ErrNotFound)
+	}
 	var e store.Event
 	err := s.pool.QueryRow(ctx, `SELECT id, type, data, source, created_at FROM events WHERE id = $1`, id).
 		Scan(&e.ID, &e.Type, &e.Data, &e.Source, &e.CreatedAt)
@@ -465,6 +475,9 @@ func (s *Store) DeliveryRelease(ctx context.Context, ids []string, until time.Ti
 
 // DeliveryGet implements store.Store.
 func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, error) {
+	if !storeinput.Key(id) {
+		return store.Delivery{}, fmt.Errorf("postgres: delivery get %q: %w", id, store.ErrNotFound)
+	}
 	d, err := scanDelivery(s.pool.QueryRow(ctx,
 		`SELECT `+columns("", deliveryColumns)+` FROM deliveries WHERE id = $1`, id))
 	if err != nil {
@@ -477,6 +490,9 @@ func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, err
 func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
 	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("postgres: delivery list: %w", err)
+	}
+	if !storeinput.Key(f.EndpointID) {
+		return nil, 0, nil // no stored row can match
 	}
 	var w where
 	if f.EndpointID != "" {
@@ -496,6 +512,9 @@ func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]sto
 // requeued (ErrNotFound): no claim could ever pick it up. KEY SHARE keeps the endpoint
 // from being deleted until the requeue commits.
 func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (store.Delivery, error) {
+	if !storeinput.Key(id) {
+		return store.Delivery{}, fmt.Errorf("postgres: delivery requeue %q: %w", id, store.ErrNotFound)
+	}
 	if err := store.CheckTime(at); err != nil {
 		return store.Delivery{}, fmt.Errorf("postgres: delivery requeue %q: %w", id, err)
 	}
@@ -528,6 +547,9 @@ func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (s
 func (s *Store) DeadLetterList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
 	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("postgres: dead letter list: %w", err)
+	}
+	if !storeinput.Key(f.EndpointID) {
+		return nil, 0, nil // no stored row can match
 	}
 	var w where
 	w.add("status = 'failed' AND dead_lettered_at IS NOT NULL")

@@ -43,6 +43,9 @@ func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) e
 
 // FlowDeadLetterGet implements store.Store.
 func (s *Store) FlowDeadLetterGet(ctx context.Context, id string) (store.FlowDeadLetter, error) {
+	if !storeinput.Key(id) {
+		return store.FlowDeadLetter{}, fmt.Errorf("sqlite: flow dead letter get %q: %w", id, store.ErrNotFound)
+	}
 	d, err := scanFlowDeadLetter(s.read.QueryRowContext(ctx,
 		`SELECT `+columns("", flowDeadLetterColumns)+` FROM flow_dead_letters WHERE id = ?`, id))
 	if err != nil {
@@ -56,6 +59,9 @@ func (s *Store) FlowDeadLetterGet(ctx context.Context, id string) (store.FlowDea
 func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error) {
 	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: flow dead letter list: %w", err)
+	}
+	if !storeinput.Key(f.Flow) || !storeinput.Key(f.Queue) {
+		return nil, 0, nil // no stored row can match
 	}
 	var w where
 	if f.Flow != "" {
@@ -95,6 +101,9 @@ func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFi
 
 // FlowDeadLetterDelete implements store.Store.
 func (s *Store) FlowDeadLetterDelete(ctx context.Context, id string) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("sqlite: flow dead letter delete %q: %w", id, store.ErrNotFound)
+	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM flow_dead_letters WHERE id = ?`, id)
 		if err != nil {

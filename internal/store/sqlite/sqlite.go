@@ -18,6 +18,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/storeinput"
 )
 
 //go:embed migrations/*.sql
@@ -252,6 +253,9 @@ func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
 
 // TokenRevoke implements store.Store. COALESCE keeps the first revocation time.
 func (s *Store) TokenRevoke(ctx context.Context, id string, at time.Time) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("sqlite: token revoke %q: %w", id, store.ErrNotFound)
+	}
 	if err := store.CheckTime(at); err != nil {
 		return fmt.Errorf("sqlite: token revoke %q: %w", id, err)
 	}

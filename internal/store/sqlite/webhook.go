@@ -80,6 +80,9 @@ func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.End
 
 // EndpointGet implements store.Store.
 func (s *Store) EndpointGet(ctx context.Context, id string) (store.Endpoint, error) {
+	if !storeinput.Key(id) {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint get %q: %w", id, store.ErrNotFound)
+	}
 	e, err := scanEndpoint(s.read.QueryRowContext(ctx,
 		`SELECT `+columns("", endpointColumns)+` FROM webhook_endpoints WHERE id = ?`, id))
 	if err != nil {
@@ -129,22 +132,23 @@ func (s *Store) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
 
 // EndpointUpdate implements store.Store. A NULL parameter leaves its column unchanged.
 func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointPatch) (store.Endpoint, error) {
-	if err := store.CheckTime(p.UpdatedAt); err != nil {
-		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: updated at: %w", id, err)
+	if !storeinput.Key(id) {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: %w", id, store.ErrNotFound)
 	}
-	if err := storeinput.CheckOptionalTime(p.PreviousSecretUntil); err != nil {
-		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: previous secret until: %w", id, err)
+	p, err := storeinput.NormalizeEndpointPatch(p)
+	if err != nil {
+		return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: %w", id, err)
 	}
 	var events any
 	if p.Events != nil {
-		b, err := json.Marshal(storeinput.NonNilStrings(*p.Events))
+		b, err := json.Marshal(*p.Events)
 		if err != nil {
 			return store.Endpoint{}, fmt.Errorf("sqlite: endpoint update %q: %w", id, err)
 		}
 		events = string(b)
 	}
 	var e store.Endpoint
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		e, err = scanEndpoint(tx.QueryRowContext(ctx, `UPDATE webhook_endpoints SET
 				name                  = COALESCE(?, name),
@@ -171,6 +175,9 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 
 // EndpointDelete implements store.Store.
 func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("sqlite: endpoint delete %q: %w", id, store.ErrNotFound)
+	}
 	if err := store.CheckTime(at); err != nil {
 		return fmt.Errorf("sqlite: endpoint delete %q: %w", id, err)
 	}
@@ -387,6 +394,9 @@ func insertDeliveries(ctx context.Context, tx *sql.Tx, ds []store.Delivery) erro
 
 // EventGet implements store.Store.
 func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
+	if !storeinput.Key(id) {
+		return store.Event{}, fmt.Errorf("sqlite: event get %q: %w", id, store.ErrNotFound)
+	}
 	var (
 		e         store.Event
 		createdAt time.Time
@@ -586,6 +596,9 @@ func (s *Store) DeliveryRelease(ctx context.Context, ids []string, until time.Ti
 
 // DeliveryGet implements store.Store.
 func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, error) {
+	if !storeinput.Key(id) {
+		return store.Delivery{}, fmt.Errorf("sqlite: delivery get %q: %w", id, store.ErrNotFound)
+	}
 	d, err := scanDelivery(s.read.QueryRowContext(ctx,
 		`SELECT `+columns("", deliveryColumns)+` FROM deliveries WHERE id = ?`, id))
 	if err != nil {
@@ -598,6 +611,9 @@ func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, err
 func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
 	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: delivery list: %w", err)
+	}
+	if !storeinput.Key(f.EndpointID) {
+		return nil, 0, nil // no stored row can match
 	}
 	var w where
 	if f.EndpointID != "" {
@@ -616,6 +632,9 @@ func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]sto
 // DeliveryRequeue implements store.Store. A delivery whose endpoint is gone is not
 // requeued (ErrNotFound): no claim could ever pick it up.
 func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (store.Delivery, error) {
+	if !storeinput.Key(id) {
+		return store.Delivery{}, fmt.Errorf("sqlite: delivery requeue %q: %w", id, store.ErrNotFound)
+	}
 	if err := store.CheckTime(at); err != nil {
 		return store.Delivery{}, fmt.Errorf("sqlite: delivery requeue %q: %w", id, err)
 	}
@@ -648,6 +667,9 @@ func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (s
 func (s *Store) DeadLetterList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
 	if err := storeinput.CheckPage(f.Page); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: dead letter list: %w", err)
+	}
+	if !storeinput.Key(f.EndpointID) {
+		return nil, 0, nil // no stored row can match
 	}
 	var w where
 	w.add("status = 'failed' AND dead_lettered_at IS NOT NULL")

@@ -76,12 +76,22 @@ func nonNilBytes(b []byte) []byte {
 	return bytes.Clone(b)
 }
 
+// Key reports whether s can be a key a write stored: valid UTF-8 without NUL (see
+// checkName). A lookup or filter by any other key finds nothing, on both backends and
+// without asking the database: PostgreSQL would fail on it where SQLite searches.
+func Key(s string) bool { return checkName("", s, false) == nil }
+
 // NormalizeEndpoint checks e and returns it as it is stored and read back. A zero
-// UpdatedAt becomes CreatedAt.
+// UpdatedAt becomes CreatedAt; the disabled reason, free text quoting a receiver's
+// answer, is made storable.
 func NormalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
-	if e.ID == "" {
-		return store.Endpoint{}, errors.New("empty id")
+	if err := checkName("id", e.ID, true); err != nil {
+		return store.Endpoint{}, err
 	}
+	if err := checkEndpointTexts(e.Name, e.URL, e.Secret, e.PreviousSecret, e.Events); err != nil {
+		return store.Endpoint{}, fmt.Errorf("endpoint %q: %w", e.ID, err)
+	}
+	e.DisabledReason = storableText(e.DisabledReason)
 	if e.ConsecutiveFailures < 0 {
 		return store.Endpoint{}, fmt.Errorf("endpoint %q: negative consecutive failures", e.ID)
 	}
@@ -98,17 +108,69 @@ func NormalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
 	return e, nil
 }
 
+// NormalizeEndpointPatch checks p's times and names and returns it as it is stored:
+// the disabled reason made storable, the events a new list (empty, not nil).
+func NormalizeEndpointPatch(p store.EndpointPatch) (store.EndpointPatch, error) {
+	if err := store.CheckTime(p.UpdatedAt); err != nil {
+		return store.EndpointPatch{}, fmt.Errorf("updated at: %w", err)
+	}
+	if err := CheckOptionalTime(p.PreviousSecretUntil); err != nil {
+		return store.EndpointPatch{}, fmt.Errorf("previous secret until: %w", err)
+	}
+	deref := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	var events []string
+	if p.Events != nil {
+		events = NonNilStrings(*p.Events)
+		p.Events = &events
+	}
+	if err := checkEndpointTexts(deref(p.Name), deref(p.URL), deref(p.Secret), deref(p.PreviousSecret), events); err != nil {
+		return store.EndpointPatch{}, err
+	}
+	if p.DisabledReason != nil {
+		reason := storableText(*p.DisabledReason)
+		p.DisabledReason = &reason
+	}
+	return p, nil
+}
+
+// checkEndpointTexts rejects an endpoint's name, URL, secrets or event types that a
+// backend could not store as given; they are looked up and compared, never rewritten.
+func checkEndpointTexts(name, url, secret, previousSecret string, events []string) error {
+	for _, f := range []struct{ what, s string }{{"name", name}, {"url", url}} {
+		if err := checkName(f.what, f.s, false); err != nil {
+			return err
+		}
+	}
+	if !Key(secret) || !Key(previousSecret) {
+		return errors.New("secret: not valid UTF-8 text without NUL") // never quoted
+	}
+	for _, ev := range events {
+		if err := checkName("event type", ev, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NormalizeEvent checks e and its deliveries and fills in what a delivery may leave out:
 // EventID and EventType come from the event (a different EventID is an error, it would
 // hide the delivery from the event's count), Status defaults to pending, CreatedAt to the
 // event's, UpdatedAt to CreatedAt, and a Waiting delivery without NextRetryAt is due at
 // once (at CreatedAt). The deliveries returned are copies.
 func NormalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []store.Delivery, error) {
-	switch {
-	case e.ID == "":
-		return store.Event{}, nil, errors.New("empty event id")
-	case e.Type == "":
-		return store.Event{}, nil, fmt.Errorf("event %q: empty type", e.ID)
+	if err := checkName("event id", e.ID, true); err != nil {
+		return store.Event{}, nil, err
+	}
+	if err := checkName("type", e.Type, true); err != nil {
+		return store.Event{}, nil, fmt.Errorf("event %q: %w", e.ID, err)
+	}
+	if err := checkName("source", e.Source, false); err != nil {
+		return store.Event{}, nil, fmt.Errorf("event %q: %w", e.ID, err)
 	}
 	if err := normalizeTimes([]*time.Time{&e.CreatedAt}, nil); err != nil {
 		return store.Event{}, nil, fmt.Errorf("event %q: created at: %w", e.ID, err)
@@ -117,11 +179,16 @@ func NormalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []
 
 	out := make([]store.Delivery, len(deliveries))
 	for i, d := range deliveries {
+		if err := checkName("id", d.ID, true); err != nil {
+			return store.Event{}, nil, fmt.Errorf("event %q: delivery %d: %w", e.ID, i, err)
+		}
+		if err := checkName("endpoint id", d.EndpointID, true); err != nil {
+			return store.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
+		}
+		if err := checkName("event type", d.EventType, false); err != nil {
+			return store.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
+		}
 		switch {
-		case d.ID == "":
-			return store.Event{}, nil, fmt.Errorf("event %q: delivery %d: empty id", e.ID, i)
-		case d.EndpointID == "":
-			return store.Event{}, nil, fmt.Errorf("delivery %q: empty endpoint id", d.ID)
 		case d.EventID != "" && d.EventID != e.ID:
 			return store.Event{}, nil, fmt.Errorf("delivery %q: event id %q, want %q", d.ID, d.EventID, e.ID)
 		}
@@ -255,11 +322,13 @@ func OutcomeTimes(r store.AttemptRecord) (nextRetryAt, deadLetteredAt *time.Time
 
 // NormalizeInbound checks a received message.
 func NormalizeInbound(m store.InboundMessage) (store.InboundMessage, error) {
+	if err := checkName("id", m.ID, true); err != nil {
+		return store.InboundMessage{}, err
+	}
+	if err := checkName("source", m.Source, true); err != nil {
+		return store.InboundMessage{}, fmt.Errorf("message %q: %w", m.ID, err)
+	}
 	switch {
-	case m.ID == "":
-		return store.InboundMessage{}, errors.New("empty id")
-	case m.Source == "":
-		return store.InboundMessage{}, fmt.Errorf("message %q: empty source", m.ID)
 	case m.ProviderID == "":
 		// Deduplication needs it; "" would make every later message a duplicate.
 		return store.InboundMessage{}, fmt.Errorf("message %q: empty provider id", m.ID)

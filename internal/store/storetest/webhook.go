@@ -50,6 +50,8 @@ func runWebhook(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"InboundRecord", testInboundRecord},
 		{"InboundRecordConcurrent", testInboundRecordConcurrent},
 		{"WebhookCanceledContext", testWebhookCanceledContext},
+		{"UnstorableNames", testUnstorableNames},
+		{"UnstorableKeys", testUnstorableKeys},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, migrated(t)) })
 	}
