@@ -1,4 +1,4 @@
 // Package storeinput holds the input checks and defaults both storage backends apply to
-// the webhook and flow methods, so SQLite and PostgreSQL accept and normalise exactly the
+// the webhook, flow and token methods, so SQLite and PostgreSQL accept and normalise exactly the
 // same values. Only backends import it.
 package storeinput
