@@ -84,7 +84,7 @@ func decodeBody(data []byte, dst any, useNumber bool) *Problem {
 		return &p
 	}
 	if fe := checkBody(data[:end], reflect.TypeOf(dst)); fe != nil {
-		msg := "request body: " + fe.Detail
+		msg := fe.Detail
 		if fe.Field != "" {
 			msg = fmt.Sprintf("field %q: %s", fe.Field, fe.Detail)
 		}

@@ -22,7 +22,7 @@ func identifierProblem(s string) string {
 	}
 	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return fmt.Sprintf("contains the control character %U; names and identifiers cannot", r)
+		return fmt.Sprintf("contains the control character %U, which names and identifiers may not hold", r)
 	}
 	return ""
 }
