@@ -42,7 +42,7 @@ func TestFlowBridgeEvents(t *testing.T) {
 				t.Errorf("unexpected %s", g)
 			}
 			delete(want, g)
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("missing %v", want)
 		}
 	}

@@ -127,7 +127,7 @@ func TestServeStopsWithoutLeaks(t *testing.T) {
 
 	// Flows are replaced on reload: the old ones drain and stop, the new ones start.
 	reload <- struct{}{}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(logs.String(), "configuration reloaded") {
 		if time.Now().After(deadline) {
 			t.Fatalf("reload not logged:\n%s", logs.String())

@@ -92,13 +92,30 @@ func (h *harness) put(bodies ...string) {
 // settled waits until n messages were acknowledged.
 func (h *harness) settled(n int64) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.src.Acked.Load() < n {
+	h.waitFor(fmt.Sprintf("%d messages acknowledged", n), func() bool { return h.src.Acked.Load() >= n })
+}
+
+// waitFor polls cond until it holds, failing after a deadline generous enough for a
+// loaded machine.
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
 		if time.Now().After(deadline) {
-			h.t.Fatalf("%d of %d messages acknowledged", h.src.Acked.Load(), n)
+			h.t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// status is the flow's status now.
+func (h *harness) status(name string) flow.Status {
+	h.t.Helper()
+	st, err := h.engine.Status(context.Background(), name)
+	if err != nil {
+		h.t.Fatalf("Status(%s): %v", name, err)
+	}
+	return st
 }
 
 func bodies(msgs []connector.Message) []string {
@@ -366,14 +383,13 @@ func TestStopDrainsAndStartResumes(t *testing.T) {
 	h.sinks["a"].Fail = func([]connector.Message) error { <-release; return nil }
 	h.put(`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":4}`, `{"n":5}`, `{"n":6}`)
 	f, _ := h.engine.Flow("f")
-	time.Sleep(50 * time.Millisecond)
-	st, _ := h.engine.Status(context.Background(), "f")
-	if st.InFlight != 4 {
+	h.waitFor("4 messages in flight", func() bool { return h.status("f").InFlight == 4 })
+	if st := h.status("f"); st.InFlight != 4 {
 		t.Errorf("in flight %d, want max_in_flight 4 (back-pressure)", st.InFlight)
 	}
 	stopped := make(chan struct{})
 	go func() { f.Stop(context.Background()); close(stopped) }()
-	time.Sleep(20 * time.Millisecond)
+	h.waitFor("the flow to be stopping", func() bool { return h.status("f").State == flow.StateStopping })
 	close(release)
 	<-stopped
 	if acked := h.src.Acked.Load(); acked != 4 || h.sinks["a"].Count() != 4 {
@@ -394,7 +410,7 @@ func TestStopTimeoutHandsMessagesBack(t *testing.T) {
         on_error: retry 100 times with exponential_backoff(1s, max 1s) then dead_letter("x") }`, clock.Real{})
 	h.sinks["a"].Fail = func([]connector.Message) error { return errors.New("down") }
 	h.put(`{"n":1}`, `{"n":2}`)
-	time.Sleep(50 * time.Millisecond)
+	h.waitFor("both messages in flight", func() bool { return h.status("f").InFlight == 2 })
 	f, _ := h.engine.Flow("f")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -240,7 +240,7 @@ func TestScheduleDeadLetterAndReplay(t *testing.T) {
 		if ev.Data["delivery_id"] != d.ID || ev.Data["endpoint_id"] != ep.ID || ev.Data["event_type"] != "order.created" || ev.Data["error"] == "" {
 			t.Errorf("WebhookDeliveryFailed = %+v", ev)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no WebhookDeliveryFailed published")
 	}
 	dl, total, err := e.svc.ListDeadLetters(context.Background(), store.DeliveryFilter{Page: store.Page{Page: 1, Limit: 10}})

@@ -392,7 +392,7 @@ func TestPeriodicCommit(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	fake.Advance(commitInterval)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(connectortest.Timeout)
 	for {
 		got := committedOffset(t, ctx, addr, group, topic)
 		if got == 3 {

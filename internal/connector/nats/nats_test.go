@@ -395,11 +395,10 @@ func TestReconnect(t *testing.T) {
 	// The client reconnects by itself; a Write during the reconnect may fail (the flow
 	// retries it), a later one succeeds, and the pull consumer delivers it.
 	var werr error
-	for range 20 {
+	for deadline := time.Now().Add(connectortest.Timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if werr = sink.Write(ctx, connectortest.Messages(2)[1:]); werr == nil {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	if werr != nil {
 		t.Fatalf("Write after the connection was cut: %v", werr)

@@ -352,7 +352,7 @@ func TestSourceContextEnd(t *testing.T) {
 			if ok {
 				t.Fatal("unexpected delivery")
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("channel still open after the context ended")
 		}
 		if err := src.Close(); err != nil {

@@ -354,7 +354,7 @@ func TestGeneratedConsumerRemoved(t *testing.T) {
 	open(t, ctx, src, 1)
 	rdb := client(t)
 	// XREADGROUP registers the consumer; wait for the first read.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(connectortest.Timeout)
 	for {
 		cs, err := rdb.XInfoConsumers(ctx, name, "flows").Result()
 		if err == nil && len(cs) == 1 && cs[0].Name == consumer {
