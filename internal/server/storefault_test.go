@@ -220,7 +220,7 @@ func (f *faultServer) waitHealthy(t *testing.T, after string, ps []probe) {
 			}
 		}
 		if len(failed) == 0 {
-			t.Logf("%s: every request succeeds again after %v (%d rounds)", after, time.Since(start).Round(time.Millisecond), tries)
+			t.Logf("%s: every request succeeds after %v (%d rounds)", after, time.Since(start).Round(time.Millisecond), tries)
 			return
 		}
 		if time.Now().After(deadline) {
@@ -232,7 +232,8 @@ func (f *faultServer) waitHealthy(t *testing.T, after string, ps []probe) {
 
 // TestPostgresFaultsAnswer503 puts a TCP proxy between the server and PostgreSQL and
 // makes it refuse connections, black-hole them (accept and forward nothing, also on the
-// pool's connections already open), and slow them down (a byte every 100 ms). Each time,
+// pool's connections already open), and slow them down (a byte every 250 ms: even a
+// ping, about 25 bytes there and back, then takes longer than /readyz's 2 s). Each time,
 // publishing an event, listing webhooks, a request whose fresh token must be looked up
 // and /readyz answer 503 `unavailable` with Retry-After well within the write timeout,
 // and all succeed again once the proxy forwards normally. Run it alone to see the times:
@@ -255,7 +256,7 @@ func TestPostgresFaultsAnswer503(t *testing.T) {
 	}{
 		{"refusing", proxy.Refuse},
 		{"black-holing", proxy.BlackHole},
-		{"slow", func() { proxy.Slow(100 * time.Millisecond) }},
+		{"slow", func() { proxy.Slow(250 * time.Millisecond) }},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			fresh := f.issue(store.RoleUser)

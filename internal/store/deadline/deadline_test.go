@@ -329,3 +329,15 @@ func (f *fake) FlowDeadLetterDelete(ctx context.Context, _ string) error {
 func (f *fake) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error) {
 	return nil, f.call(ctx, "FlowDeadLetterCounts")
 }
+
+// BenchmarkOverhead is what the decorator adds to a call: a context with a timer.
+func BenchmarkOverhead(b *testing.B) {
+	s := New(&fake{}, nil, Timeouts{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.EventGet(ctx, "evt"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
