@@ -156,6 +156,8 @@ func (s *Server) flowFailed(w http.ResponseWriter, r *http.Request, err error) {
 		WriteProblem(w, r, NewProblem(KindReplayFailed, err.Error()).With("step", replay.Step.Step))
 	case errors.Is(err, flow.ErrStopped):
 		WriteProblem(w, r, NewProblem(KindFlowStopped, err.Error()))
+	case errors.Is(err, store.ErrUnavailable):
+		s.storeUnavailable(w, r, err, "the dead letter could not be read or removed because the store is unavailable; retry later")
 	default:
 		WriteProblem(w, r, NewProblem(KindUnavailable, err.Error()))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,7 +37,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		p := NewProblem(KindUnavailable, fmt.Sprintf("not ready: store (%s) %s", s.store.Backend(), why)).
 			With("checks", map[string]string{"store": "down"})
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", strconv.Itoa(int(storeRetryAfter/time.Second)))
 		WriteProblem(w, r, p)
 		return
 	}

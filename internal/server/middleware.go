@@ -269,8 +269,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				WriteProblem(w, r, NewProblem(KindUnauthorized, err.Error()))
 				return
 			}
-			s.logger.LogAttrs(r.Context(), slog.LevelError, "authenticate request", slog.String("err", err.Error()))
-			WriteProblem(w, r, NewProblem(KindUnavailable, "the token could not be checked because the store is unavailable; retry later"))
+			if errors.Is(err, store.ErrUnavailable) {
+				// Not 401: the token may well be valid, and a client must not drop it.
+				s.storeUnavailable(w, r, err, "the token could not be checked because the store is unavailable; retry later")
+				return
+			}
+			s.internalError(w, r, fmt.Errorf("authenticate request: %w", err))
 			return
 		}
 		infoFrom(r.Context()).token = &tok

@@ -278,11 +278,31 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// internalError logs err and sends a 500 problem that does not reveal it.
+// internalError logs err and answers without revealing it: 503 with Retry-After when
+// the store failed (the same request may well succeed in a few seconds, and clients that
+// retry on 503 then do not drop what they sent), 500 otherwise.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		s.storeUnavailable(w, r, err, "the store is unavailable: the database did not answer in time or could not be reached; retry later")
+		return
+	}
 	s.logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
 	WriteProblem(w, r, NewProblem(KindInternal, "the server hit an unexpected error; it has been logged"))
+}
+
+// storeRetryAfter is the Retry-After of answers that say the store is unavailable: a
+// few seconds, about the time a pool takes to reconnect after an outage ends.
+const storeRetryAfter = 5 * time.Second
+
+// storeUnavailable logs err and sends a 503 problem with Retry-After. The detail is
+// given by the caller: the driver's error can carry host names and addresses.
+func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, err error, detail string) {
+	s.logger.LogAttrs(r.Context(), slog.LevelError, "store unavailable",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
+	secs := int(storeRetryAfter / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	WriteProblem(w, r, NewProblem(KindUnavailable, detail).With("retry_after_seconds", secs))
 }
 
 // Serve answers requests on ln until ctx is cancelled, then shuts down gracefully:

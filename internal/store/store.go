@@ -15,6 +15,12 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict means a row with the same unique key already exists.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable means the database failed rather than the request: it did not
+	// answer in time, refused or dropped the connection, or could not do the work now
+	// (locked, read-only, out of space). The same call may well succeed later, so the
+	// server answers 503 with Retry-After. The driver's error stays in the chain.
+	// Package deadline adds it; the backends themselves do not.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Role is what a bearer token may do. Admin can do everything a user can, plus

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/deadline"
 	"github.com/junctionhq/junction/internal/store/postgres"
 	"github.com/junctionhq/junction/internal/store/sqlite"
 )
@@ -59,7 +60,8 @@ func parse(databaseURL string) (target, error) {
 }
 
 // Open opens the store databaseURL names (see the package doc for the accepted forms).
-// It does not migrate; call MigrateUp.
+// It does not migrate; call MigrateUp. Every call of the store it returns runs under a
+// deadline, and failures of the database carry store.ErrUnavailable (package deadline).
 func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 	t, err := parse(databaseURL)
 	if err != nil {
@@ -70,13 +72,13 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s, nil
+		return deadline.New(s, s.Unavailable, deadline.Timeouts{}), nil
 	}
 	s, err := sqlite.Open(ctx, t.location)
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return deadline.New(s, s.Unavailable, deadline.Timeouts{}), nil
 }
 
 // Describe returns databaseURL as a log line may show it: the backend and where it is,

@@ -10,6 +10,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/junctionhq/junction/internal/servicetest"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/deadline"
+	"github.com/junctionhq/junction/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -170,4 +173,32 @@ func TestOpenErrorIsNil(t *testing.T) {
 			t.Errorf("Open(%q) = %v, %v; want nil and an error", u, s, err)
 		}
 	}
+}
+
+// TestOpenAddsDeadlines: every store Open returns runs its calls under deadlines, so
+// every user of the store (serve, the CLI, benchmarks) gets them.
+func TestOpenAddsDeadlines(t *testing.T) {
+	for _, u := range []string{"sqlite:" + filepath.Join(t.TempDir(), "j.db"), servicetest.PostgresDSN(t)} {
+		s, err := Open(context.Background(), u)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", Describe(u), err)
+		}
+		if _, ok := s.(*deadline.Store); !ok {
+			t.Errorf("Open(%s) = %T, want a *deadline.Store", Describe(u), s)
+		}
+		_ = s.Close()
+	}
+}
+
+// TestConformanceThroughOpen runs the conformance suite through Open: the deadline
+// decorator hands every argument and result through unchanged. SQLite is enough: the
+// decorator does the same for every backend.
+func TestConformanceThroughOpen(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "j.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
 }

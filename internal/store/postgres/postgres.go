@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,11 +36,19 @@ const uniqueViolation = "23505"
 // Store is a store.Store on a PostgreSQL database, in the schema its DSN's search_path
 // selects (by default "public").
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	closed atomic.Bool // after Close every error is the store's, not the request's
 }
 
 // PoolMaxConnsDefault is the connection pool's size unless the DSN sets pool_max_conns.
 const PoolMaxConnsDefault = 16
+
+// ConnectTimeoutDefault bounds making one connection (dial, TLS, start-up, authentication)
+// unless the DSN sets connect_timeout. pgx has no limit of its own, and the pool makes
+// connections on a context of its own rather than the caller's: without one, a server that
+// accepts connections but never answers would keep every slot of the pool in "connecting"
+// for good, and Open would never return.
+const ConnectTimeoutDefault = 5 * time.Second
 
 // Open connects to the PostgreSQL database dsn names (a postgres:// URL or a keyword/value
 // string) and checks that it answers. It does not migrate; call MigrateUp.
@@ -62,6 +73,15 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = PoolMaxConnsDefault
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = ConnectTimeoutDefault
+	}
+	// A query in flight when its context ends returns at once: pgx's default context
+	// watcher sets a past deadline on the socket, then closes the connection and sends the
+	// server a cancel request in the background, so a server that stopped answering
+	// cannot hold the caller (TestBlackHoleReturnsAtDeadline). Idle connections are
+	// pinged when taken from the pool after a second of rest, under the caller's
+	// context too. TCP keep-alives are Go's defaults (on, 15 s).
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -87,8 +107,63 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store. Closing twice is harmless.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	s.pool.Close()
 	return nil
+}
+
+// Unavailable reports whether err, from one of s's methods, is a failure of the
+// database or of the way to it (refused, reset or dropped connections, timeouts, a
+// server shutting down, out of resources, a serialization failure, a read-only standby,
+// the store closed) rather than of the request: the same call may well succeed later.
+// Errors the input or the statement causes (invalid data, constraint violations,
+// undefined tables) are not.
+func (s *Store) Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if s.closed.Load() {
+		return true
+	}
+	// Checked before PgError: a refused login (a changed password) is the database
+	// being out of reach as well.
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return true
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return unavailableState(pgErr.Code)
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	return pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// unavailableState reports whether a SQLSTATE says the server cannot do the work now,
+// whatever the input.
+func unavailableState(code string) bool {
+	switch code {
+	case "25006", // read-only transaction: a standby, after a failover
+		"55P03", // lock not available
+		"55006": // object in use
+		return true
+	}
+	if len(code) < 2 {
+		return false
+	}
+	switch code[:2] {
+	case "08", // connection exception
+		"28", // invalid authorization: the login is refused
+		"40", // transaction rollback: serialization failure, deadlock
+		"53", // insufficient resources: disk full, out of memory, too many connections
+		"57", // operator intervention: statement timeout, shutdown, cannot connect now
+		"58", // system error: I/O
+		"XX": // internal error, data corrupted
+		return true
+	}
+	return false
 }
 
 // MigrateUp implements store.Store.

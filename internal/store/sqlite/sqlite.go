@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -49,7 +51,16 @@ type Store struct {
 	write    *sql.DB
 	read     *sql.DB
 	migrator *goose.Provider
+	closed   atomic.Bool // after Close every error is the store's, not the request's
 }
+
+// busyTimeoutMillis is how long a statement waits for a lock another process holds (a
+// CLI writing next to the server, a checkpoint) before failing with SQLITE_BUSY. A
+// caller's context interrupts the wait sooner; the group commit of EventPublish runs on
+// a context of its own (its answer must say whether the event was stored), so this is
+// what bounds a publish on a database locked for good. It matches the store deadline of
+// ordinary calls (package deadline), so a locked database answers in seconds.
+const busyTimeoutMillis = 5000
 
 // Open opens (creating if needed) the SQLite database at path and checks that it can be
 // read and written. It does not migrate; call MigrateUp. ":memory:" gives a private
@@ -60,7 +71,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	write, err := openPool(ctx, path, url.Values{
 		"_pragma": {
-			"busy_timeout(10000)",
+			fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis),
 			"journal_mode(WAL)",
 			"foreign_keys(1)",
 			// In WAL mode NORMAL may lose the last commits on power loss; FULL syncs the
@@ -80,7 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		// The write pool is open, so the file is already in WAL mode: readers need
 		// only wait for locks and must never write.
 		s.read, err = openPool(ctx, path, url.Values{
-			"_pragma": {"busy_timeout(10000)", "query_only(1)"},
+			"_pragma": {fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis), "query_only(1)"},
 		})
 		if err != nil {
 			_ = write.Close()
@@ -142,6 +153,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store. Closing twice is harmless.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	var errs []error
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
@@ -307,6 +319,32 @@ func mapError(err error) error {
 		}
 	}
 	return err
+}
+
+// Unavailable reports whether err, from one of s's methods, is a failure of the
+// database rather than of the request: the file is locked by another process, read-only,
+// full, unreadable or corrupt, a statement was interrupted, or the store is closed. The
+// same call may succeed later. Errors the input or the statement causes (constraint
+// violations, type mismatches, missing tables) are not.
+func (s *Store) Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if s.closed.Load() {
+		return true
+	}
+	if sqliteErr, ok := errors.AsType[*sqlite.Error](err); ok {
+		switch sqliteErr.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+			sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOMEM,
+			sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOLFS,
+			sqlite3.SQLITE_PERM, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 const tokenColumns = `id, name, role, hash, created_at, revoked_at`

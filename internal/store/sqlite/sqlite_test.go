@@ -82,10 +82,10 @@ func TestPragmas(t *testing.T) {
 		{s.write, "journal_mode", "wal"},
 		{s.write, "synchronous", "2"}, // FULL
 		{s.write, "foreign_keys", "1"},
-		{s.write, "busy_timeout", "10000"},
+		{s.write, "busy_timeout", "5000"},
 		{s.write, "query_only", "0"},
 		{s.read, "journal_mode", "wal"},
-		{s.read, "busy_timeout", "10000"},
+		{s.read, "busy_timeout", "5000"},
 		{s.read, "query_only", "1"},
 	} {
 		var got string

@@ -1,0 +1,306 @@
+package deadline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// Deadlines of store calls, by kind of call. They stay well below the HTTP server's 60 s
+// write timeout, so a request the database leaves waiting still gets its 503.
+const (
+	// CallDefault bounds a call that reads or writes a few rows: a token lookup, one
+	// endpoint or delivery, a ping. A healthy database answers in milliseconds.
+	CallDefault = 5 * time.Second
+	// BatchDefault bounds a call whose work grows with the data: an event's fan-out to
+	// every subscribed endpoint, claiming or recording a batch of deliveries, a page with
+	// its total count, queue statistics, deleting an endpoint with its waiting
+	// deliveries.
+	BatchDefault = 10 * time.Second
+	// PurgeDefault bounds the retention purge of dead letters, which may delete a large
+	// part of a table in one statement and runs in the background, not for a request.
+	PurgeDefault = 2 * time.Minute
+	// MigrateDefault bounds a migration, which may rewrite tables and first waits for
+	// another process's migration to finish (the migration lock).
+	MigrateDefault = 15 * time.Minute
+)
+
+// Timeouts are the deadlines a Store applies; a zero field takes its default.
+type Timeouts struct {
+	Call    time.Duration // CallDefault
+	Batch   time.Duration // BatchDefault
+	Purge   time.Duration // PurgeDefault
+	Migrate time.Duration // MigrateDefault
+}
+
+// Unavailable reports whether an error of the wrapped store is a failure of the
+// database rather than of the request; each backend has one (its Unavailable method).
+type Unavailable func(error) bool
+
+// Store is a store.Store that runs every call of the store it wraps under a deadline,
+// and adds store.ErrUnavailable to the errors that are failures of the database: the
+// deadline passing, and whatever the backend's Unavailable says. The store's sentinels
+// (ErrNotFound, ErrConflict) and the caller's own cancellation or deadline pass through
+// unchanged.
+//
+// Every method of store.Store is written out below. The embedded interface is only
+// there so that the type keeps compiling when store.Store gains a method; that method
+// would then run without a deadline, which TestEveryMethodHasADeadline catches.
+type Store struct {
+	store.Store
+
+	inner       store.Store
+	timeouts    Timeouts
+	unavailable Unavailable
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps inner. unavailable is the backend's classification of its errors; nil
+// means only the deadline passing counts as unavailable.
+func New(inner store.Store, unavailable Unavailable, t Timeouts) *Store {
+	if unavailable == nil {
+		unavailable = func(error) bool { return false }
+	}
+	t.Call = cmpOr(t.Call, CallDefault)
+	t.Batch = cmpOr(t.Batch, BatchDefault)
+	t.Purge = cmpOr(t.Purge, PurgeDefault)
+	t.Migrate = cmpOr(t.Migrate, MigrateDefault)
+	return &Store{Store: inner, inner: inner, timeouts: t, unavailable: unavailable}
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Unwrap returns the wrapped store.
+func (s *Store) Unwrap() store.Store { return s.inner }
+
+// run calls call under a deadline of d and classifies its error.
+func (s *Store) run(ctx context.Context, d time.Duration, call func(context.Context) error) error {
+	callCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := call(callCtx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		// The caller gave up or its own, shorter deadline passed: that is the caller's
+		// business (a client that went away, /readyz's 2 s), not a database failure.
+		return err
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+		return err
+	case callCtx.Err() != nil:
+		return fmt.Errorf("%w: no answer within %s: %w", store.ErrUnavailable, d, err)
+	case s.unavailable(err):
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// get is run for a call with one result besides the error.
+func get[T any](s *Store, ctx context.Context, d time.Duration, call func(context.Context) (T, error)) (T, error) {
+	var v T
+	err := s.run(ctx, d, func(ctx context.Context) (err error) {
+		v, err = call(ctx)
+		return err
+	})
+	return v, err
+}
+
+// Backend implements store.Store.
+func (s *Store) Backend() string { return s.inner.Backend() }
+
+// Close implements store.Store. Closing does not wait on the database.
+func (s *Store) Close() error { return s.inner.Close() }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.run(ctx, s.timeouts.Call, s.inner.Ping)
+}
+
+// MigrateUp implements store.Store.
+func (s *Store) MigrateUp(ctx context.Context) ([]store.Migration, error) {
+	return get(s, ctx, s.timeouts.Migrate, s.inner.MigrateUp)
+}
+
+// MigrateStatus implements store.Store. PostgreSQL's waits for a migration in progress
+// (the migration lock), so it gets a migration's deadline.
+func (s *Store) MigrateStatus(ctx context.Context) ([]store.Migration, error) {
+	return get(s, ctx, s.timeouts.Migrate, s.inner.MigrateStatus)
+}
+
+// TokenCreate implements store.Store.
+func (s *Store) TokenCreate(ctx context.Context, p store.TokenCreateParams) (store.Token, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Token, error) { return s.inner.TokenCreate(ctx, p) })
+}
+
+// TokenCreateIfNone implements store.Store.
+func (s *Store) TokenCreateIfNone(ctx context.Context, p store.TokenCreateParams) (bool, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (bool, error) { return s.inner.TokenCreateIfNone(ctx, p) })
+}
+
+// TokenGetByHash implements store.Store.
+func (s *Store) TokenGetByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Token, error) { return s.inner.TokenGetByHash(ctx, hash) })
+}
+
+// TokenList implements store.Store. Tokens are few: people and systems, not traffic.
+func (s *Store) TokenList(ctx context.Context) ([]store.Token, error) {
+	return get(s, ctx, s.timeouts.Call, s.inner.TokenList)
+}
+
+// TokenRevoke implements store.Store.
+func (s *Store) TokenRevoke(ctx context.Context, id string, at time.Time) error {
+	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.TokenRevoke(ctx, id, at) })
+}
+
+// EndpointCreate implements store.Store.
+func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.Endpoint, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Endpoint, error) { return s.inner.EndpointCreate(ctx, e) })
+}
+
+// EndpointGet implements store.Store.
+func (s *Store) EndpointGet(ctx context.Context, id string) (store.Endpoint, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Endpoint, error) { return s.inner.EndpointGet(ctx, id) })
+}
+
+// EndpointList implements store.Store. A batch: the total counts every matching row.
+func (s *Store) EndpointList(ctx context.Context, f store.EndpointFilter) ([]store.Endpoint, int, error) {
+	var total int
+	eps, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (eps []store.Endpoint, err error) {
+		eps, total, err = s.inner.EndpointList(ctx, f)
+		return eps, err
+	})
+	return eps, total, err
+}
+
+// EndpointsActive implements store.Store. A batch: every active endpoint.
+func (s *Store) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
+	return get(s, ctx, s.timeouts.Batch, s.inner.EndpointsActive)
+}
+
+// EndpointUpdate implements store.Store.
+func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointPatch) (store.Endpoint, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Endpoint, error) { return s.inner.EndpointUpdate(ctx, id, p) })
+}
+
+// EndpointDelete implements store.Store. A batch: the endpoint's waiting deliveries
+// are failed in the same transaction.
+func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) error {
+	return s.run(ctx, s.timeouts.Batch, func(ctx context.Context) error { return s.inner.EndpointDelete(ctx, id, at) })
+}
+
+// EventPublish implements store.Store. A batch: one delivery per subscribed endpoint.
+// When the deadline passes during the commit the caller cannot know whether the event
+// was stored; publishing it again with the same ID is a no-op if it was.
+func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []store.Delivery) (bool, int, error) {
+	var count int
+	created, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (created bool, err error) {
+		created, count, err = s.inner.EventPublish(ctx, e, deliveries)
+		return created, err
+	})
+	return created, count, err
+}
+
+// EventGet implements store.Store.
+func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Event, error) { return s.inner.EventGet(ctx, id) })
+}
+
+// DeliveryClaim implements store.Store. A batch: up to p.Limit deliveries.
+func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) ([]store.ClaimedDelivery, error) { return s.inner.DeliveryClaim(ctx, p) })
+}
+
+// DeliveryRecord implements store.Store. A batch: one outcome per record.
+func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecord) error {
+	return s.run(ctx, s.timeouts.Batch, func(ctx context.Context) error { return s.inner.DeliveryRecord(ctx, records) })
+}
+
+// DeliveryRelease implements store.Store. A batch: one row per id.
+func (s *Store) DeliveryRelease(ctx context.Context, ids []string, until time.Time) error {
+	return s.run(ctx, s.timeouts.Batch, func(ctx context.Context) error { return s.inner.DeliveryRelease(ctx, ids, until) })
+}
+
+// DeliveryGet implements store.Store.
+func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Delivery, error) { return s.inner.DeliveryGet(ctx, id) })
+}
+
+// DeliveryList implements store.Store. A batch: the total counts every matching row.
+func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
+	var total int
+	ds, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (ds []store.Delivery, err error) {
+		ds, total, err = s.inner.DeliveryList(ctx, f)
+		return ds, err
+	})
+	return ds, total, err
+}
+
+// DeliveryRequeue implements store.Store.
+func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (store.Delivery, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Delivery, error) { return s.inner.DeliveryRequeue(ctx, id, at) })
+}
+
+// DeadLetterList implements store.Store. A batch: the total counts every matching row.
+func (s *Store) DeadLetterList(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
+	var total int
+	ds, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (ds []store.Delivery, err error) {
+		ds, total, err = s.inner.DeadLetterList(ctx, f)
+		return ds, err
+	})
+	return ds, total, err
+}
+
+// DeadLetterPurge implements store.Store, with the purge deadline.
+func (s *Store) DeadLetterPurge(ctx context.Context, before time.Time) (int, error) {
+	return get(s, ctx, s.timeouts.Purge, func(ctx context.Context) (int, error) { return s.inner.DeadLetterPurge(ctx, before) })
+}
+
+// QueueStats implements store.Store. A batch: it counts the whole queue.
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (store.QueueStats, error) { return s.inner.QueueStats(ctx, now) })
+}
+
+// InboundRecord implements store.Store.
+func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (bool, error) { return s.inner.InboundRecord(ctx, m) })
+}
+
+// FlowDeadLetterAdd implements store.Store.
+func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) error {
+	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.FlowDeadLetterAdd(ctx, d) })
+}
+
+// FlowDeadLetterGet implements store.Store.
+func (s *Store) FlowDeadLetterGet(ctx context.Context, id string) (store.FlowDeadLetter, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.FlowDeadLetter, error) { return s.inner.FlowDeadLetterGet(ctx, id) })
+}
+
+// FlowDeadLetterList implements store.Store. A batch: the total counts every matching
+// row.
+func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error) {
+	var total int
+	ds, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (ds []store.FlowDeadLetter, err error) {
+		ds, total, err = s.inner.FlowDeadLetterList(ctx, f)
+		return ds, err
+	})
+	return ds, total, err
+}
+
+// FlowDeadLetterDelete implements store.Store.
+func (s *Store) FlowDeadLetterDelete(ctx context.Context, id string) error {
+	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.FlowDeadLetterDelete(ctx, id) })
+}
+
+// FlowDeadLetterCounts implements store.Store. A batch: it counts every dead letter.
+func (s *Store) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error) {
+	return get(s, ctx, s.timeouts.Batch, s.inner.FlowDeadLetterCounts)
+}
