@@ -24,6 +24,7 @@ import (
 	"github.com/junctionhq/junction/internal/policy/cache"
 	"github.com/junctionhq/junction/internal/policy/ratelimit"
 	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/redact"
 )
 
 // The pipeline of one logical call, in this order (the README documents it):
@@ -90,16 +91,20 @@ func (c *client) forward(ctx context.Context, fr ForwardRequest) (*Result, error
 	if c.misconfigured != "" {
 		return nil, &Error{Kind: KindMisconfigured, Integration: c.cfg.Name, Operation: "proxy", Detail: "integration is misconfigured: " + c.misconfigured}
 	}
-	target := strings.TrimSuffix(c.baseURL, "/") + "/" + strings.TrimPrefix(fr.Path, "/")
-	if fr.RawQuery != "" {
-		target += "?" + fr.RawQuery
+	if !slices.Contains(ForwardMethods, fr.Method) {
+		return nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: "proxy", Detail: fmt.Sprintf("method %s is not forwarded; allowed: %s", fr.Method, strings.Join(ForwardMethods, ", "))}
 	}
-	u, err := parseHTTPURL(target)
+	u, err := c.forwardURL(fr)
 	if err != nil {
 		return nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: "proxy", Detail: err.Error()}
 	}
-	header := c.staticHeaders.Clone()
+	// The caller adds headers; it never replaces the integration's own (static headers
+	// here, credentials when each attempt is sent).
+	header := make(http.Header, len(fr.Header)+len(c.staticHeaders))
 	for k, vs := range fr.Header {
+		header[k] = slices.Clone(vs)
+	}
+	for k, vs := range c.staticHeaders {
 		header[k] = slices.Clone(vs)
 	}
 	req := &request{operation: "proxy", method: fr.Method, url: u, header: header, body: fr.Body, successCode: successCodes(nil)}
@@ -120,6 +125,9 @@ func (c *client) execute(ctx context.Context, req *request, idempotencyKey strin
 	ctx, cancel := deadline(ctx)
 	defer cancel()
 	res, err := c.pipeline(ctx, req, idempotencyKey)
+	if err != nil {
+		err = c.scrub(err)
+	}
 	elapsed := c.rt.opts.Clock.Now().Sub(start)
 	c.observe(req, res, err, start, elapsed)
 	if res != nil {
@@ -456,13 +464,14 @@ func (c *client) send(ctx context.Context, req *request) (*Result, *http.Request
 	}
 	resp, err := c.rt.opts.HTTPClient.Do(hreq)
 	if err != nil {
-		return nil, hreq, err
+		// The client's error quotes the URL, with an api_key in its query.
+		return nil, hreq, redact.Error(err)
 	}
 	defer resp.Body.Close()
 	limit := c.rt.opts.MaxResponseBytes
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, hreq, err
+		return nil, hreq, redact.Error(err)
 	}
 	if int64(len(body)) > limit {
 		return nil, hreq, &Error{Kind: KindUpstreamInvalid, Integration: c.cfg.Name, Operation: req.operation, Detail: fmt.Sprintf("response larger than %d bytes", limit)}

@@ -150,15 +150,22 @@ func (r *Runtime) Operation(integration, operation string) *config.Operation {
 
 // ForwardRequest is a raw request for an integration's base URL (the proxy, B12).
 type ForwardRequest struct {
-	Method   string
-	Path     string // appended to the base URL, starting with "/"
+	Method string // one of ForwardMethods
+	// Path is the escaped path (as received: r.URL.EscapedPath(), never the decoded
+	// one) to append to the base URL's, starting with "/". It is cleaned and must stay
+	// under the base path; encoded '/', '?' and '#' stay encoded.
+	Path     string
 	RawQuery string
-	Header   http.Header // end-to-end headers to pass on (no Authorization: credentials are the integration's)
-	Body     []byte
+	// Header holds the end-to-end headers to pass on (no Authorization: credentials are
+	// the integration's). The integration's static headers and credentials replace a
+	// header of the same name.
+	Header http.Header
+	Body   []byte
 }
 
 // Forward sends a raw request to an integration's base URL with its credentials and all
-// of its policies.
+// of its policies. A path that would leave the base path, or a method not in
+// ForwardMethods, is refused as KindInvalidParams before anything is sent.
 func (r *Runtime) Forward(ctx context.Context, integration string, fr ForwardRequest) (*Result, error) {
 	c, err := r.client(integration)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,8 @@ const (
 	HeaderTimeout = "X-Junction-Timeout"
 	// HeaderIdempotencyKey is passed on as the integration's idempotency key.
 	HeaderIdempotencyKey = "Idempotency-Key"
+	// MaxCallTimeout is the largest X-Junction-Timeout (temporary, for the failing run).
+	MaxCallTimeout = writeTimeout - 5*time.Second
 	// MaxForwardBodyBytes bounds the body of a proxied or binary request.
 	MaxForwardBodyBytes = 10 << 20
 )
@@ -221,6 +224,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
 		return
 	}
+	if !slices.Contains(integration.ForwardMethods, r.Method) {
+		allow := strings.Join(integration.ForwardMethods, ", ")
+		w.Header().Set("Allow", allow)
+		WriteProblem(w, r, NewProblem(KindMethodNotAllowed, fmt.Sprintf("method %s is not forwarded by the proxy; allowed: %s", r.Method, allow)))
+		return
+	}
 	ctx, cancel, p := callContext(r)
 	if p != nil {
 		WriteProblem(w, r, *p)
@@ -233,7 +242,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := gw.Forward(ctx, r.PathValue("name"), integration.ForwardRequest{
-		Method: r.Method, Path: "/" + r.PathValue("path"), RawQuery: r.URL.RawQuery,
+		Method: r.Method, Path: proxiedPath(r), RawQuery: r.URL.RawQuery,
 		Header: forwardHeaders(r.Header), Body: body,
 	})
 	if err != nil {
@@ -241,6 +250,16 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResult(w, res)
+}
+
+// proxiedPath is the escaped path after /proxy/{name}: the decoded one (PathValue)
+// would turn %2F into a separator and %3F, %23 into a query and a fragment.
+func proxiedPath(r *http.Request) string {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/proxy/")
+	if _, after, ok := strings.Cut(rest, "/"); ok {
+		return "/" + after
+	}
+	return "/"
 }
 
 // callContext applies the caller's X-Junction-Timeout.
