@@ -342,8 +342,11 @@ func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Resu
 		after, _ := retry.ParseRetryAfter(res.Header.Get("Retry-After"), c.rt.opts.Clock.Now())
 		return true, after
 	}
-	res, attempts, err := retry.Do(ctx, c.rt.opts.Clock, policy, classify, func(ctx context.Context, _ int) (*Result, error) {
-		return c.attempt(ctx, req)
+	// attempts counts the requests sent, not the tries: a try stopped by the rate limit or
+	// an open circuit sent nothing, and X-Junction-Attempts says what the upstream saw.
+	attempts := 0
+	res, _, err := retry.Do(ctx, c.rt.opts.Clock, policy, classify, func(ctx context.Context, _ int) (*Result, error) {
+		return c.attempt(ctx, req, &attempts)
 	})
 	if attempts > 1 {
 		c.rt.opts.Metrics.retries.WithLabelValues(c.cfg.Name, req.operation).Add(float64(attempts - 1))
@@ -372,13 +375,15 @@ func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Resu
 	return res, nil
 }
 
-// attempt makes one upstream request through the rate limit and the circuit breaker.
-func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
+// attempt makes one upstream request through the rate limit and the circuit breaker,
+// counting it in *sent once both let it go.
+func (c *client) attempt(ctx context.Context, req *request, sent *int) (*Result, error) {
 	fail := func(kind Kind, detail string, cause error, retryAfter time.Duration) (*Result, error) {
 		return nil, &Error{Kind: kind, Integration: c.cfg.Name, Operation: req.operation, Detail: detail, Err: cause, RetryAfter: retryAfter}
 	}
+	timeout := c.attemptTimeout(req)
 	if c.limiter != nil {
-		if err := c.waitForRateLimit(ctx); err != nil {
+		if err := c.waitForRateLimit(ctx, timeout); err != nil {
 			var limited *ratelimit.LimitedError
 			if errors.As(err, &limited) {
 				c.rt.opts.Metrics.rateLimited.WithLabelValues(c.cfg.Name).Inc()
@@ -399,19 +404,20 @@ func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
 		}
 		done = d
 	}
-	timeout := TimeoutDefault
-	if c.cfg.Timeout > 0 {
-		timeout = c.cfg.Timeout
-	}
-	if req.op != nil && req.op.Timeout > 0 {
-		timeout = req.op.Timeout
-	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	res, hreq, err := c.send(actx, req)
+	// One attempt counts once, even when a 401 makes it send again with fresh credentials.
+	counted := false
+	count := func() {
+		if !counted {
+			counted = true
+			*sent++
+		}
+	}
+	res, hreq, err := c.send(actx, req, count)
 	if err == nil && res.Status == http.StatusUnauthorized && c.cred.Rejected(actx, hreq) {
-		res, _, err = c.send(actx, req) // fresh credentials, once
+		res, _, err = c.send(actx, req, count) // fresh credentials, once
 	}
 	done(err == nil && res.Status < 500)
 	if err != nil {
@@ -435,22 +441,39 @@ func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
 	return res, nil
 }
 
-// waitForRateLimit admits the attempt, waiting if the deadline allows; a call that
+// attemptTimeout is the operation's timeout, else the integration's, else the default.
+func (c *client) attemptTimeout(req *request) time.Duration {
+	switch {
+	case req.op != nil && req.op.Timeout > 0:
+		return req.op.Timeout
+	case c.cfg.Timeout > 0:
+		return c.cfg.Timeout
+	}
+	return TimeoutDefault
+}
+
+// waitForRateLimit admits the attempt, waiting at most the rate limit's max_wait
+// (default: the attempt's timeout) and only while the deadline allows; a call that
 // waited and then went is counted.
-func (c *client) waitForRateLimit(ctx context.Context) error {
+func (c *client) waitForRateLimit(ctx context.Context, timeout time.Duration) error {
 	wait, err := c.limiter.Take(ctx)
 	if err != nil || wait == 0 {
 		return err
 	}
-	if err := ratelimit.Wait(ctx, c.limiter, c.rt.opts.Clock); err != nil {
+	maxWait := c.cfg.RateLimit.MaxWait
+	if maxWait <= 0 {
+		maxWait = timeout
+	}
+	if err := ratelimit.Wait(ctx, c.limiter, c.rt.opts.Clock, maxWait); err != nil {
 		return err
 	}
 	c.rt.opts.Metrics.rateLimitWaits.WithLabelValues(c.cfg.Name).Inc()
 	return nil
 }
 
-// send makes one HTTP request with credentials and reads the bounded response.
-func (c *client) send(ctx context.Context, req *request) (*Result, *http.Request, error) {
+// send makes one HTTP request with credentials and reads the bounded response; sending
+// calls sending just before the request leaves.
+func (c *client) send(ctx context.Context, req *request, sending func()) (*Result, *http.Request, error) {
 	hreq, err := http.NewRequestWithContext(ctx, req.method, req.url.String(), bytes.NewReader(req.body))
 	if err != nil {
 		return nil, nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: req.operation, Detail: err.Error()}
@@ -462,6 +485,7 @@ func (c *client) send(ctx context.Context, req *request) (*Result, *http.Request
 	if err := c.cred.Apply(ctx, hreq, req.body); err != nil {
 		return nil, hreq, &Error{Kind: KindUnreachable, Integration: c.cfg.Name, Operation: req.operation, Detail: "could not obtain credentials", Err: err}
 	}
+	sending()
 	resp, err := c.rt.opts.HTTPClient.Do(hreq)
 	if err != nil {
 		// The client's error quotes the URL, with an api_key in its query.

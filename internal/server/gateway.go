@@ -33,12 +33,18 @@ type Gateway interface {
 // Gateway request headers.
 const (
 	// HeaderTimeout bounds the whole call (attempts, back-off and rate-limit waits), e.g.
-	// "5s". Without it a call may take up to integration.DeadlineDefault.
+	// "5s", up to MaxCallTimeout. Without it a call may take up to
+	// integration.DeadlineDefault.
 	HeaderTimeout = "X-Junction-Timeout"
 	// HeaderIdempotencyKey is passed on as the integration's idempotency key.
 	HeaderIdempotencyKey = "Idempotency-Key"
-	// MaxCallTimeout is the largest X-Junction-Timeout (temporary, for the failing run).
-	MaxCallTimeout = writeTimeout - 5*time.Second
+	// MaxCallTimeout is the largest HeaderTimeout. A call must end while there is still
+	// time to write its answer before the server's write timeout cuts the connection:
+	// otherwise a POST that happened upstream is answered with nothing at all. It is
+	// derived from the write timeout so that the two cannot drift apart.
+	MaxCallTimeout = writeTimeout - answerMargin
+	// answerMargin is the time left, after a call's deadline, to write its answer.
+	answerMargin = 5 * time.Second
 	// MaxForwardBodyBytes bounds the body of a proxied or binary request.
 	MaxForwardBodyBytes = 10 << 20
 )
@@ -262,17 +268,19 @@ func proxiedPath(r *http.Request) string {
 	return "/"
 }
 
-// callContext applies the caller's X-Junction-Timeout.
+// callContext gives the call its deadline: the caller's X-Junction-Timeout, at most
+// MaxCallTimeout, or integration.DeadlineDefault. It is taken when the handler starts,
+// before the body is read, since the write timeout runs from the end of the headers.
 func callContext(r *http.Request) (context.Context, context.CancelFunc, *Problem) {
-	v := r.Header.Get(HeaderTimeout)
-	if v == "" {
-		ctx, cancel := context.WithCancel(r.Context())
-		return ctx, cancel, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		p := invalid(fmt.Sprintf("%s must be a positive duration such as 5s or 1500ms, found %q", HeaderTimeout, v), FieldError{Field: HeaderTimeout, Detail: "invalid duration"})
-		return nil, nil, &p
+	d := min(integration.DeadlineDefault, MaxCallTimeout)
+	if v := r.Header.Get(HeaderTimeout); v != "" {
+		var err error
+		d, err = time.ParseDuration(v)
+		if err != nil || d <= 0 || d > MaxCallTimeout {
+			p := invalid(fmt.Sprintf("%s must be a positive duration of at most %v, such as 5s or 1500ms; found %q", HeaderTimeout, MaxCallTimeout, v),
+				FieldError{Field: HeaderTimeout, Detail: fmt.Sprintf("expected a duration from 1ms to %v", MaxCallTimeout)})
+			return nil, nil, &p
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d)
 	return ctx, cancel, nil
@@ -340,9 +348,11 @@ func (s *Server) callFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Operation != "" {
 		p = p.With("operation", e.Operation)
 	}
+	// Requests that reached the upstream: 0 when the circuit, the rate limit or a check
+	// stopped the call first.
+	w.Header().Set("X-Junction-Attempts", strconv.Itoa(e.Attempts))
 	if e.Attempts > 0 {
 		p = p.With("attempts", e.Attempts)
-		w.Header().Set("X-Junction-Attempts", strconv.Itoa(e.Attempts))
 	}
 	if e.RetryAfter > 0 || kind == KindRateLimited || kind == KindCircuitOpen {
 		secs := int(math.Ceil(e.RetryAfter.Seconds()))

@@ -320,61 +320,67 @@ func TestCallDeadlineStaysBelowWriteTimeout(t *testing.T) {
 // TestRateLimitedCallAnswersAtOnce: with `rate_limit: { requests: 5, window: 1m }` and
 // `timeout: 2s`, the 6th call does not wait for the window: the wait is bounded by
 // max_wait (default: the timeout), so it answers 429 rate-limited with Retry-After at
-// once — on the operation path and on /proxy, with a local and a shared (Redis) limit.
+// once — on the operation path and on /proxy, with a local and a shared (Redis) limit,
+// and also when the caller's deadline would leave room to wait for the slot.
 func TestRateLimitedCallAnswersAtOnce(t *testing.T) {
 	for _, shared := range []bool{false, true} {
 		t.Run(map[bool]string{false: "local", true: "redis"}[shared], func(t *testing.T) {
-			var rdb redis.UniversalClient
-			name := "Limited"
+			var rdb *redis.Client
 			if shared {
-				addr := servicetest.RedisAddr(t)
-				c := redis.NewClient(&redis.Options{Addr: addr})
-				t.Cleanup(func() { c.Close() })
-				rdb = c
-				name = fmt.Sprintf("Limited%d", time.Now().UnixNano())
-				t.Cleanup(func() {
-					keys, _ := c.Keys(context.Background(), "junction:*"+name+"*").Result()
-					if len(keys) > 0 {
-						c.Del(context.Background(), keys...)
-					}
-				})
+				rdb = redis.NewClient(&redis.Options{Addr: servicetest.RedisAddr(t)})
+				t.Cleanup(func() { rdb.Close() })
 			}
 			up := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{}`) })
-			for _, path := range []string{"/integrations/" + name + "/operations/get", "/proxy/" + name + "/x"} {
-				// A fresh runtime (and key) per path: each path gets the whole budget.
-				rt := runtimeWith(t, `integration `+name+` { base_url: "UPSTREAM" timeout: 2s
-					rate_limit: { requests: 5, window: 1m }
-					operation get { method: GET path: "/x" } }`, up, nil, rdb)
-				e := newEnv(t, func(o *server.Options) { o.Gateway = rt })
-				method := "POST"
-				if strings.HasPrefix(path, "/proxy/") {
-					method = "GET"
-				}
-				for i := range 5 {
-					if resp := e.req(method, path, e.user, ""); resp.StatusCode != 200 {
-						t.Fatalf("%s call %d: %d %s", path, i+1, resp.StatusCode, resp.body)
+			for _, tc := range []struct {
+				window  time.Duration
+				timeout string // X-Junction-Timeout; "" for none
+			}{
+				{time.Minute, ""},
+				{30 * time.Second, server.MaxCallTimeout.String()}, // the slot would come within the deadline
+			} {
+				for _, path := range []string{"/integrations/NAME/operations/get", "/proxy/NAME/x"} {
+					// A fresh runtime and key for each case: each gets the whole budget.
+					name := fmt.Sprintf("Limited%d", time.Now().UnixNano())
+					path := strings.Replace(path, "NAME", name, 1)
+					var limiter redis.UniversalClient
+					if rdb != nil {
+						limiter = rdb
+						t.Cleanup(func() {
+							keys, _ := rdb.Keys(context.Background(), "junction:*"+name+"*").Result()
+							if len(keys) > 0 {
+								rdb.Del(context.Background(), keys...)
+							}
+						})
 					}
-				}
-				began := time.Now()
-				resp := e.req(method, path, e.user, "")
-				took := time.Since(began)
-				t.Logf("%s: the 6th call answered %d in %v", path, resp.StatusCode, took)
-				problem(t, resp, http.StatusTooManyRequests, server.KindRateLimited, path)
-				ra, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-				if err != nil || ra < 50 || ra > 60 {
-					t.Errorf("%s: Retry-After %q, want the rest of the 1m window", path, resp.Header.Get("Retry-After"))
-				}
-				if resp.Header.Get("X-Junction-Attempts") != "0" {
-					t.Errorf("%s: X-Junction-Attempts %q, want 0", path, resp.Header.Get("X-Junction-Attempts"))
-				}
-				// Generous: the old behaviour waited for the whole minute.
-				if took > 20*time.Second {
-					t.Errorf("%s: the 6th call took %v; it must not wait for the window", path, took)
-				}
-				if rdb != nil {
-					keys, _ := rdb.Keys(context.Background(), "junction:*"+name+"*").Result()
-					if len(keys) > 0 {
-						rdb.Del(context.Background(), keys...)
+					rt := runtimeWith(t, `integration `+name+` { base_url: "UPSTREAM" timeout: 2s
+						rate_limit: { requests: 5, window: `+tc.window.String()+` }
+						operation get { method: GET path: "/x" } }`, up, nil, limiter)
+					e := newEnv(t, func(o *server.Options) { o.Gateway = rt })
+					method := map[bool]string{true: "GET", false: "POST"}[strings.HasPrefix(path, "/proxy/")]
+					var header []string
+					if tc.timeout != "" {
+						header = []string{server.HeaderTimeout, tc.timeout}
+					}
+					for i := range 5 {
+						if resp := e.req(method, path, e.user, "", header...); resp.StatusCode != 200 {
+							t.Fatalf("%s call %d: %d %s", path, i+1, resp.StatusCode, resp.body)
+						}
+					}
+					began := time.Now()
+					resp := e.req(method, path, e.user, "", header...)
+					took := time.Since(began)
+					t.Logf("window %v, %s %q: the 6th call answered %d in %v", tc.window, server.HeaderTimeout, tc.timeout, resp.StatusCode, took)
+					problem(t, resp, http.StatusTooManyRequests, server.KindRateLimited, path)
+					ra, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+					if w := int(tc.window.Seconds()); err != nil || ra < w-10 || ra > w {
+						t.Errorf("%s: Retry-After %q, want the rest of the %v window", path, resp.Header.Get("Retry-After"), tc.window)
+					}
+					if resp.Header.Get("X-Junction-Attempts") != "0" {
+						t.Errorf("%s: X-Junction-Attempts %q, want 0", path, resp.Header.Get("X-Junction-Attempts"))
+					}
+					// Generous: the old behaviour waited for the slot, most of the window.
+					if took > 20*time.Second {
+						t.Errorf("%s: the 6th call took %v; it must not wait for the window", path, took)
 					}
 				}
 			}
