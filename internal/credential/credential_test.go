@@ -1,8 +1,8 @@
 package credential_test
 
 import (
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"

@@ -104,3 +104,16 @@ func (c *client) scrub(err error) error {
 	clean.Err = s.Error(e.Err)
 	return &clean
 }
+
+// scrubBody masks the integration's secret values in an upstream's failure answer.
+func (c *client) scrubBody(body []byte) []byte {
+	secrets := c.cred.Secrets()
+	if len(secrets) == 0 || len(body) == 0 {
+		return body
+	}
+	text := string(body)
+	if clean := redact.NewScrubber(secrets...).String(text); clean != text {
+		return []byte(clean)
+	}
+	return body
+}

@@ -361,6 +361,11 @@ func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Resu
 		return nil, &Error{Kind: KindTimeout, Integration: c.cfg.Name, Operation: req.operation, Detail: "the call's deadline passed", Err: err, Attempts: attempts}
 	}
 	res.Attempts = attempts
+	if res.Status >= 400 {
+		// Some APIs quote the credential they refused; an answer that goes back to any
+		// caller must not.
+		res.Body = c.scrubBody(res.Body)
+	}
 	if req.op != nil && req.successCode(res.Status) {
 		if req.op.GraphQL != nil {
 			if errs, ok := graphqlErrors(res.Body); ok {

@@ -30,6 +30,11 @@ const maxDecodeDepth = 4
 // further layers of encoding) into "." or ".." around a '/' or '\', or into a control
 // character. The result is the escaped path to send.
 func forwardPath(basePath, escaped string) (string, error) {
+	basePath = strings.TrimSuffix(basePath, "/")
+	if strings.HasPrefix(escaped, "/") && !strings.ContainsAny(escaped, "%\\") &&
+		!strings.Contains(escaped, "//") && !strings.Contains(escaped, "/.") {
+		return basePath + escaped, nil // nothing encoded, no empty or dot segment: clean already
+	}
 	var segs []string
 	parts := strings.Split(escaped, "/")
 	for i, seg := range parts {
@@ -58,7 +63,7 @@ func forwardPath(basePath, escaped string) (string, error) {
 		}
 		segs = append(segs, seg)
 	}
-	return strings.TrimSuffix(basePath, "/") + "/" + strings.Join(segs, "/"), nil
+	return basePath + "/" + strings.Join(segs, "/"), nil
 }
 
 // checkSegment refuses a segment that hides a dot segment or a control character under
@@ -88,7 +93,7 @@ func checkSegment(seg string) error {
 // forwardURL is the URL a proxied request goes to: the base URL, the cleaned path and
 // the caller's query.
 func (c *client) forwardURL(fr ForwardRequest) (*url.URL, error) {
-	base, err := parseHTTPURL(c.baseURL)
+	base, err := c.base, c.baseErr
 	if err != nil {
 		return nil, err
 	}
