@@ -31,7 +31,7 @@ const maxDecodeDepth = 4
 // character. The result is the escaped path to send.
 func forwardPath(basePath, escaped string) (string, error) {
 	basePath = strings.TrimSuffix(basePath, "/")
-	if strings.HasPrefix(escaped, "/") && !strings.ContainsAny(escaped, "%\\") &&
+	if strings.HasPrefix(escaped, "/") && !strings.ContainsAny(escaped, "%\\") && !strings.ContainsFunc(escaped, isControl) &&
 		!strings.Contains(escaped, "//") && !strings.Contains(escaped, "/.") {
 		return basePath + escaped, nil // nothing encoded, no empty or dot segment: clean already
 	}
@@ -75,7 +75,7 @@ func checkSegment(seg string) error {
 		if err != nil {
 			return nil // not an encoding at this depth: what the upstream sees is literal
 		}
-		if strings.ContainsFunc(dec, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		if strings.ContainsFunc(dec, isControl) {
 			return fmt.Errorf("the path segment %q holds a control character", seg)
 		}
 		if slices.ContainsFunc(strings.FieldsFunc(dec, func(r rune) bool { return r == '/' || r == '\\' }),
@@ -112,3 +112,5 @@ func (c *client) forwardURL(fr ForwardRequest) (*url.URL, error) {
 	u.Path, u.RawPath, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = path, escaped, fr.RawQuery, false, "", ""
 	return &u, nil
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
