@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -61,8 +63,10 @@ func TestNoSecretLeaksFromFailingUpstreams(t *testing.T) {
 		"Bearer":    `bearer(env(BTOKEN))`,
 		"Basic":     `basic(env(BUSER), env(BPASS))`,
 		"OAuth":     `oauth2 { token_url: env(TOKEN_URL), client_id: "cid", client_secret: env(OSECRET) }`,
-		"Hmac":      `hmac { secret: env(HSECRET), header: "X-Signature" }`,
-		"SigV4":     `aws_signature_v4 { access_key: env(AKID), secret_key: env(ASECRET), region: "eu-west-1", service: "execute-api" }`,
+		// The token endpoint itself refuses: the failure is the token request's.
+		"OAuthTokenDown": `oauth2 { token_url: env(DEAD_TOKEN_URL), client_id: "cid", client_secret: env(OSECRET) }`,
+		"Hmac":           `hmac { secret: env(HSECRET), header: "X-Signature" }`,
+		"SigV4":          `aws_signature_v4 { access_key: env(AKID), secret_key: env(ASECRET), region: "eu-west-1", service: "execute-api" }`,
 	}
 	upstreams := map[string]string{"Down": "DOWN_URL", "Slow": "SLOW_URL"}
 	var cfg strings.Builder
@@ -92,7 +96,8 @@ flow sink-%[1]s {
 `, name, urlVar, auth)
 		}
 	}
-	env := map[string]string{"DOWN_URL": downURL, "SLOW_URL": hang.URL + "/v1", "TOKEN_URL": tokens.URL + "/token"}
+	env := map[string]string{"DOWN_URL": downURL, "SLOW_URL": hang.URL + "/v1", "TOKEN_URL": tokens.URL + "/token",
+		"DEAD_TOKEN_URL": strings.TrimSuffix(downURL, "/v1") + "/token"}
 	for k, v := range secrets {
 		env[k] = v
 	}
@@ -152,73 +157,87 @@ flow sink-%[1]s {
 	userPass := secrets["BUSER"] + ":" + secrets["BPASS"]
 	forms = append(forms, base64.StdEncoding.EncodeToString([]byte(userPass)), base64.URLEncoding.EncodeToString([]byte(userPass)))
 
-	var seen []string // everything that left the server, for the scan
+	var (
+		mu   sync.Mutex
+		seen []string // everything that left the server, for the scan
+	)
 	do := func(method, path, body string) (int, string) {
-		t.Helper()
 		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return 0, ""
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
+			t.Errorf("%s %s: %v", method, path, err)
+			return 0, ""
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		var h strings.Builder
 		resp.Header.Write(&h)
+		mu.Lock()
 		seen = append(seen, fmt.Sprintf("%s %s → %d\n%s\n%s", method, path, resp.StatusCode, h.String(), b))
+		mu.Unlock()
 		return resp.StatusCode, string(b)
 	}
 
+	// The integrations fail side by side (each slow one costs its timeout per call).
+	var wg sync.WaitGroup
 	for _, name := range names {
-		if code, body := do("POST", "/integrations/"+name+"/operations/get", `{"q":"x"}`); code != 502 && code != 504 {
-			t.Errorf("%s operation: %d %s, want 502 or 504", name, code, body)
-		}
-		if code, body := do("GET", "/proxy/"+name+"/data?q=x", ""); code != 502 && code != 504 {
-			t.Errorf("%s proxy: %d %s, want 502 or 504", name, code, body)
-		}
-		for _, f := range []string{"enrich-", "sink-"} {
-			if code, body := do("POST", "/in/"+f+name, `{"id":"m1"}`); code != 202 {
-				t.Errorf("POST /in/%s%s: %d %s", f, name, code, body)
+		wg.Go(func() {
+			if code, body := do("POST", "/integrations/"+name+"/operations/get", `{"q":"x"}`); code != 502 && code != 504 {
+				t.Errorf("%s operation: %d %s, want 502 or 504", name, code, body)
 			}
-		}
-		do("GET", "/integrations/"+name+"/health", "")
+			if code, body := do("GET", "/proxy/"+name+"/data?q=x", ""); code != 502 && code != 504 {
+				t.Errorf("%s proxy: %d %s, want 502 or 504", name, code, body)
+			}
+			for _, f := range []string{"enrich-", "sink-"} {
+				if code, body := do("POST", "/in/"+f+name, `{"id":"m1"}`); code != 202 {
+					t.Errorf("POST /in/%s%s: %d %s", f, name, code, body)
+				}
+			}
+			do("GET", "/integrations/"+name+"/health", "")
+		})
 	}
+	wg.Wait()
 	do("GET", "/integrations/status", "")
 	do("GET", "/metrics", "")
 	do("GET", "/flows", "")
-	deadLetters := 0
+	var deadLetters atomic.Int32
 	for _, name := range names {
 		for _, f := range []string{"enrich-", "sink-"} {
 			flowName := f + name
-			do("GET", "/flows/"+flowName, "")
-			do("GET", "/flows/"+flowName+"/logs", "")
-			_, body := do("GET", "/dead-letters?flow="+flowName, "")
-			var out struct {
-				Data []struct {
-					ID    string `json:"id"`
-					Error string `json:"error"`
-				} `json:"data"`
-			}
-			if err := json.Unmarshal([]byte(body), &out); err != nil || len(out.Data) != 1 {
-				t.Errorf("dead letters of %s: %v %s", flowName, err, body)
-				continue
-			}
-			deadLetters++
-			if out.Data[0].Error == "" {
-				t.Errorf("dead letter of %s has no error", flowName)
-			}
-			// A replay fails again; its answer names the failure.
-			if code, body := do("POST", "/dead-letters/"+out.Data[0].ID+"/replay", ""); code != 409 {
-				t.Errorf("replay of %s: %d %s", flowName, code, body)
-			}
+			wg.Go(func() {
+				do("GET", "/flows/"+flowName, "")
+				do("GET", "/flows/"+flowName+"/logs", "")
+				_, body := do("GET", "/dead-letters?flow="+flowName, "")
+				var out struct {
+					Data []struct {
+						ID    string `json:"id"`
+						Error string `json:"error"`
+					} `json:"data"`
+				}
+				if err := json.Unmarshal([]byte(body), &out); err != nil || len(out.Data) != 1 {
+					t.Errorf("dead letters of %s: %v %s", flowName, err, body)
+					return
+				}
+				deadLetters.Add(1)
+				if out.Data[0].Error == "" {
+					t.Errorf("dead letter of %s has no error", flowName)
+				}
+				// A replay fails again; its answer names the failure.
+				if code, body := do("POST", "/dead-letters/"+out.Data[0].ID+"/replay", ""); code != 409 {
+					t.Errorf("replay of %s: %d %s", flowName, code, body)
+				}
+			})
 		}
 	}
-	if deadLetters != 2*len(names) {
-		t.Errorf("%d dead letters, want %d", deadLetters, 2*len(names))
+	wg.Wait()
+	if n := int(deadLetters.Load()); n != 2*len(names) {
+		t.Errorf("%d dead letters, want %d", n, 2*len(names))
 	}
 
 	seen = append(seen, "LOG\n"+logs.String())
