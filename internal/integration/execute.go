@@ -114,7 +114,7 @@ func (c *client) forward(ctx context.Context, fr ForwardRequest) (*Result, error
 func parseHTTPURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an http(s) URL", s)
+		return nil, fmt.Errorf("%q is not an http(s) URL", redact.URL(s)) // a base URL may hold a key
 	}
 	return u, nil
 }

@@ -93,14 +93,13 @@ func checkSegment(seg string) error {
 // forwardURL is the URL a proxied request goes to: the base URL, the cleaned path and
 // the caller's query.
 func (c *client) forwardURL(fr ForwardRequest) (*url.URL, error) {
-	base, err := c.base, c.baseErr
-	if err != nil {
-		return nil, err
+	if c.baseErr != nil {
+		return nil, c.baseErr
 	}
 	if strings.ContainsAny(fr.RawQuery, "#\x00\r\n") {
 		return nil, errors.New("the query holds a raw '#' or control character; encode it")
 	}
-	escaped, err := forwardPath(base.EscapedPath(), fr.Path)
+	escaped, err := forwardPath(c.base.EscapedPath(), fr.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +107,7 @@ func (c *client) forwardURL(fr ForwardRequest) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := *base
+	u := *c.base
 	u.Path, u.RawPath, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = path, escaped, fr.RawQuery, false, "", ""
 	return &u, nil
 }
