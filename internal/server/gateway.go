@@ -278,7 +278,7 @@ func callContext(r *http.Request) (context.Context, context.CancelFunc, *Problem
 		d, err = time.ParseDuration(v)
 		if err != nil || d <= 0 || d > MaxCallTimeout {
 			p := invalid(fmt.Sprintf("%s must be a positive duration of at most %v, such as 5s or 1500ms; found %q", HeaderTimeout, MaxCallTimeout, v),
-				FieldError{Field: HeaderTimeout, Detail: fmt.Sprintf("expected a duration from 1ms to %v", MaxCallTimeout)})
+				FieldError{Field: HeaderTimeout, Detail: fmt.Sprintf("expected a positive duration of at most %v", MaxCallTimeout)})
 			return nil, nil, &p
 		}
 	}
