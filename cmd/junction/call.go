@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/junctionhq/junction/internal/app"
+	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/telemetry"
 )
 
@@ -66,7 +67,7 @@ error status or a failure of Junction's own (printed on stderr).`,
 	f := cmd.Flags()
 	f.StringArrayVarP(&configs, "config", "c", nil, "configuration file; repeat for several (env JUNCTION_CONFIG, ':'-separated)")
 	f.String("redis-url", "", "Redis URL for shared rate limits and cache (env REDIS_URL)")
-	f.DurationVar(&timeout, "timeout", 0, "deadline for the whole call, retries and waits included (default 60s)")
+	f.DurationVar(&timeout, "timeout", 0, "deadline for the whole call, retries and waits included (default "+integration.DeadlineDefault.String()+")")
 	f.StringVar(&bodyFile, "body-file", "", "raw body of a body_type: binary operation; - reads stdin")
 	f.StringVar(&idempotencyKey, "idempotency-key", "", "pass this key instead of a generated one")
 	f.BoolVarP(&include, "include", "i", false, "print the status and headers before the body")

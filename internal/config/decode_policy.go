@@ -146,6 +146,7 @@ func (d *decoder) rateLimit(e *Entry) *RateLimit {
 	d.block("rate_limit", entries, map[string]setting{
 		"requests": func(e *Entry) { rl.Requests, _ = d.integer(e, 1, 1<<30) },
 		"window":   func(e *Entry) { rl.Window, _ = d.positiveDuration(e) },
+		"max_wait": func(e *Entry) { rl.MaxWait, _ = d.positiveDuration(e) },
 		"header":   func(e *Entry) { rl.Header, _ = d.str(e) },
 	})
 	if rl.Requests == 0 || rl.Window == 0 {

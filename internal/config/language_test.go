@@ -354,3 +354,19 @@ source partner { verify: hmac  secret: file("/run/secrets/p")  header: "X-Signat
 		}
 	}
 }
+
+// max_wait bounds a rate-limited call's wait, in both dialects (YAML and JSON are in
+// testdata/equivalent).
+func TestRateLimitMaxWait(t *testing.T) {
+	cfg := decodeOK(t, `
+integration Colon { rate_limit: { requests: 5, window: 1m, max_wait: 2s } }
+integration Bare { rate_limit { requests 5 window "1m" max_wait "2s" } }
+integration Default { rate_limit: { requests: 5, window: 1m } }
+`)
+	for name, want := range map[string]time.Duration{"Colon": 2 * time.Second, "Bare": 2 * time.Second, "Default": 0} {
+		rl := cfg.Integration(name).RateLimit
+		if rl == nil || rl.Requests != 5 || rl.Window != time.Minute || rl.MaxWait != want {
+			t.Errorf("%s: rate_limit = %+v, want max_wait %v", name, rl, want)
+		}
+	}
+}

@@ -216,12 +216,14 @@ type CircuitBreaker struct {
 	NotifyOnOpen   bool
 }
 
-// RateLimit allows Requests calls in any Window-long span.
+// RateLimit allows Requests calls in any Window-long span. A call over the limit waits
+// for a slot at most MaxWait; beyond that it is refused at once.
 type RateLimit struct {
 	Pos      Pos
 	Requests int
 	Window   time.Duration
-	Header   string // response header announcing the remaining quota
+	MaxWait  time.Duration // 0 means the attempt's timeout
+	Header   string        // response header announcing the remaining quota
 }
 
 // FallbackKind says what a failed call returns instead of an error.

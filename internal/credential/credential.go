@@ -2,6 +2,7 @@ package credential
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,6 +25,11 @@ type Applier interface {
 	// cached credential can be refreshed. It reports whether a retry with fresh
 	// credentials makes sense (true only for OAuth2, and only once per stale token).
 	Rejected(ctx context.Context, req *http.Request) bool
+	// Secrets lists the secret values the applier puts on requests, now: what must never
+	// appear in a reply, log line or stored error (see redact.Scrubber). Identifiers that
+	// are not secret (a Basic user name, an AWS access key id) are left out; an OAuth2
+	// applier includes the access token it currently holds.
+	Secrets() []string
 }
 
 // Options are the dependencies of the appliers that need any.
@@ -138,17 +144,20 @@ type none struct{}
 
 func (none) Apply(context.Context, *http.Request, []byte) error { return nil }
 func (none) Rejected(context.Context, *http.Request) bool       { return false }
+func (none) Secrets() []string                                  { return nil }
 func (none) String() string                                     { return "none" }
 
 // header sets one fixed header: bearer tokens, API keys in a header.
 type header struct {
-	kind  config.AuthKind
-	name  string
-	value string
+	kind   config.AuthKind
+	name   string
+	value  string // the whole header value
+	secret string // the secret inside value
 }
 
 func newBearer(r *resolver, a *config.Auth) *header {
-	return &header{kind: config.AuthBearer, name: "Authorization", value: "Bearer " + r.required("token", a.Token)}
+	token := r.required("token", a.Token)
+	return &header{kind: config.AuthBearer, name: "Authorization", value: "Bearer " + token, secret: token}
 }
 
 func (h *header) Apply(_ context.Context, req *http.Request, _ []byte) error {
@@ -158,6 +167,8 @@ func (h *header) Apply(_ context.Context, req *http.Request, _ []byte) error {
 
 // Rejected is false: a static secret is the same on a retry, so retrying cannot help.
 func (h *header) Rejected(context.Context, *http.Request) bool { return false }
+
+func (h *header) Secrets() []string { return []string{h.secret} }
 
 // String prints the kind only: the struct holds the secret and must not be printed.
 func (h *header) String() string { return string(h.kind) }
@@ -179,7 +190,7 @@ func newAPIKey(r *resolver, a *config.Auth) (Applier, error) {
 		if !httpguts.ValidHeaderFieldName(a.KeyName) {
 			return nil, fmt.Errorf("auth api_key: %q is not a valid header name", a.KeyName)
 		}
-		return &header{kind: config.AuthAPIKey, name: a.KeyName, value: key}, nil
+		return &header{kind: config.AuthAPIKey, name: a.KeyName, value: key, secret: key}, nil
 	case config.KeyInQuery:
 		return &queryParam{name: a.KeyName, value: key}, nil
 	}
@@ -223,6 +234,7 @@ func (q *queryParam) Apply(_ context.Context, req *http.Request, _ []byte) error
 }
 
 func (q *queryParam) Rejected(context.Context, *http.Request) bool { return false }
+func (q *queryParam) Secrets() []string                            { return []string{q.value} }
 func (q *queryParam) String() string                               { return string(config.AuthAPIKey) }
 func (q *queryParam) GoString() string                             { return q.String() }
 
@@ -247,5 +259,12 @@ func (b *basic) Apply(_ context.Context, req *http.Request, _ []byte) error {
 }
 
 func (b *basic) Rejected(context.Context, *http.Request) bool { return false }
-func (b *basic) String() string                               { return string(config.AuthBasic) }
-func (b *basic) GoString() string                             { return b.String() }
+
+// Secrets are the password and the header's base64 of user:password, which holds it.
+func (b *basic) Secrets() []string {
+	userPass := b.username + ":" + b.password
+	return []string{b.password, userPass, base64.StdEncoding.EncodeToString([]byte(userPass))}
+}
+
+func (b *basic) String() string   { return string(config.AuthBasic) }
+func (b *basic) GoString() string { return b.String() }

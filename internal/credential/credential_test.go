@@ -2,6 +2,7 @@ package credential_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -380,5 +382,31 @@ func TestAppliersAreSafeForConcurrentUse(t *testing.T) {
 			}
 			wg.Wait()
 		})
+	}
+}
+
+// Secrets names every secret an applier sends, so the integration can scrub it from the
+// errors it returns; identifiers that are not secret are left out.
+func TestAppliersListTheirSecrets(t *testing.T) {
+	const secret = "sup3r-s3cret"
+	vars := map[string]string{"S": secret, "T": "s3ssion-t0ken"}
+	for _, tc := range []struct {
+		auth *config.Auth
+		want []string
+	}{
+		{&config.Auth{Kind: config.AuthBearer, Token: envVal("S")}, []string{secret}},
+		{&config.Auth{Kind: config.AuthAPIKey, Key: envVal("S"), KeyName: "X-Key", KeyIn: config.KeyInHeader}, []string{secret}},
+		{&config.Auth{Kind: config.AuthAPIKey, Key: envVal("S"), KeyName: "key", KeyIn: config.KeyInQuery}, []string{secret}},
+		{&config.Auth{Kind: config.AuthBasic, Username: lit("user"), Password: envVal("S")},
+			[]string{secret, "user:" + secret, base64.StdEncoding.EncodeToString([]byte("user:" + secret))}},
+		{&config.Auth{Kind: config.AuthOAuth2, TokenURL: lit("https://auth.example.com/token"), ClientID: lit("id"), ClientSecret: envVal("S")}, []string{secret}},
+		{&config.Auth{Kind: config.AuthAWSSigV4, AccessKey: lit("AKID"), SecretKey: envVal("S"), SessionToken: envVal("T"), Region: lit("eu-west-1"), Service: "s3"},
+			[]string{secret, "s3ssion-t0ken"}},
+		{&config.Auth{Kind: config.AuthHMAC, Secret: envVal("S"), Header: "X-Signature", Algorithm: "sha512"}, []string{secret}},
+	} {
+		ap := mustNew(t, tc.auth, vars, credential.Options{Clock: clock.NewFake(start)})
+		if got := ap.Secrets(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Secrets() = %q, want %q", tc.auth.Kind, got, tc.want)
+		}
 	}
 }

@@ -5,7 +5,9 @@
 // file(PATH)) once, at start-up: a missing or empty secret is an error naming the setting
 // and the variable, so the integration starts as misconfigured and no request ever
 // leaves with an empty secret. Secrets never appear in errors, logs or %v output: the
-// appliers print as their kind only ("bearer", "oauth2", …).
+// appliers print as their kind only ("bearer", "oauth2", …). Secrets() lists the values
+// an applier sends, so that its integration can scrub them from the text of a failed
+// call (internal/redact) whatever put them there.
 //
 // The schemes:
 //

@@ -67,8 +67,9 @@ func (h *hmacSigner) Apply(_ context.Context, req *http.Request, body []byte) er
 // Rejected is false: the same secret signs the retry, so retrying cannot help.
 func (h *hmacSigner) Rejected(context.Context, *http.Request) bool { return false }
 
-func (h *hmacSigner) String() string   { return string(config.AuthHMAC) }
-func (h *hmacSigner) GoString() string { return h.String() }
+func (h *hmacSigner) Secrets() []string { return []string{string(h.secret)} }
+func (h *hmacSigner) String() string    { return string(config.AuthHMAC) }
+func (h *hmacSigner) GoString() string  { return h.String() }
 
 // requestMethod is the method net/http will send: "" means GET.
 func requestMethod(req *http.Request) string {

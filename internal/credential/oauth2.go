@@ -17,6 +17,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/redact"
 )
 
 const (
@@ -37,11 +38,11 @@ const (
 // clock.Clock), and its refresh margin is fixed at 10 s; so only the token request itself
 // is delegated to clientcredentials.Config.
 type oauth2Client struct {
-	conf         *clientcredentials.Config // shared: it caches the detected client auth style
-	tokenURL     string                    // for error messages; never holds a secret
-	clientSecret string                    // kept only to scrub it from error messages
-	httpClient   *http.Client
-	clock        clock.Clock
+	conf       *clientcredentials.Config // shared: it caches the detected client auth style
+	tokenURL   string                    // for error messages; never holds a secret
+	scrubber   *redact.Scrubber          // the client secret, for error messages
+	httpClient *http.Client
+	clock      clock.Clock
 
 	group singleflight.Group // one token request at a time, whoever asks
 
@@ -52,6 +53,7 @@ type oauth2Client struct {
 // cachedToken is a token with the time, on o.clock, from which it is replaced.
 type cachedToken struct {
 	header    string    // the Authorization header value, e.g. "Bearer abc"
+	token     string    // the access token in it
 	refreshAt time.Time // zero: no expiry given, keep it until the upstream rejects it
 }
 
@@ -64,7 +66,7 @@ func newOAuth2(r *resolver, a *config.Auth, opts Options) (Applier, error) {
 	}
 	u, err := url.Parse(tokenURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("auth token_url %q is not an http(s) URL", redactURL(tokenURL))
+		return nil, fmt.Errorf("auth token_url %q is not an http(s) URL", redact.URL(tokenURL))
 	}
 	return &oauth2Client{
 		conf: &clientcredentials.Config{
@@ -73,10 +75,10 @@ func newOAuth2(r *resolver, a *config.Auth, opts Options) (Applier, error) {
 			TokenURL:     tokenURL,
 			Scopes:       append([]string(nil), a.Scopes...),
 		},
-		tokenURL:     redactURL(tokenURL),
-		clientSecret: secret,
-		httpClient:   opts.HTTPClient,
-		clock:        opts.Clock,
+		tokenURL:   redact.URL(tokenURL),
+		scrubber:   redact.NewScrubber(secret),
+		httpClient: opts.HTTPClient,
+		clock:      opts.Clock,
 	}, nil
 }
 
@@ -161,7 +163,7 @@ func (o *oauth2Client) fetch(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", o.tokenError(err)
 	}
-	ct := &cachedToken{header: tok.Type() + " " + tok.AccessToken}
+	ct := &cachedToken{header: tok.Type() + " " + tok.AccessToken, token: tok.AccessToken}
 	if life := lifetime(tok); life > 0 {
 		margin := refreshMargin
 		if margin > life/2 {
@@ -240,47 +242,29 @@ func (o *oauth2Client) tokenError(err error) error {
 		if re.Response != nil {
 			te.StatusCode, te.Status = re.Response.StatusCode, re.Response.Status
 		}
-		te.Code = o.scrub(re.ErrorCode)
-		te.Description = o.scrub(re.ErrorDescription)
+		te.Code = o.scrubber.String(re.ErrorCode)
+		te.Description = o.scrubber.String(re.ErrorDescription)
 		if len(te.Description) > 200 {
 			te.Description = te.Description[:200] + "…"
 		}
 		return te
 	}
-	// Transport errors name the URL and the cause, never the form body; scrub anyway,
-	// in case an endpoint or proxy echoes what it was sent.
-	te.Err = &scrubbedError{msg: o.scrub(err.Error()), err: err}
+	// Transport errors name the URL (redacted, in case the token URL carries a query)
+	// and the cause, never the form body; scrub anyway, in case an endpoint or proxy
+	// echoes what it was sent.
+	te.Err = o.scrubber.Error(redact.Error(err))
 	return te
 }
 
-// scrub removes the client secret, raw and form-encoded, from s.
-func (o *oauth2Client) scrub(s string) string {
-	for _, form := range []string{o.clientSecret, url.QueryEscape(o.clientSecret)} {
-		if form != "" {
-			s = strings.ReplaceAll(s, form, "[REDACTED]")
-		}
+// Secrets are the client secret and the access token now cached.
+func (o *oauth2Client) Secrets() []string {
+	out := []string{o.conf.ClientSecret}
+	o.mu.Lock()
+	if o.tok != nil {
+		out = append(out, o.tok.token)
 	}
-	return s
-}
-
-// scrubbedError replaces an error's text while keeping errors.Is/As working.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// redactURL drops the user info and query of a URL for messages: a token URL is not a
-// secret, but people do put keys in query strings.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
-	return u.String()
+	o.mu.Unlock()
+	return out
 }
 
 func (o *oauth2Client) String() string   { return string(config.AuthOAuth2) }

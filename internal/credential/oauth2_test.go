@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -523,4 +524,30 @@ func TestOAuth2FormEncodedTokenResponse(t *testing.T) {
 	wantToken(t, mustPrepare(t, as, ap), "form-1")
 	clk.Advance(time.Second)
 	wantToken(t, mustPrepare(t, as, ap), "form-2")
+}
+
+// The access token is a secret too once it is held; the client secret always is.
+func TestOAuth2SecretsIncludeTheCurrentToken(t *testing.T) {
+	as := newAuthServer(t, 3600)
+	ap := as.applier(t, clock.NewFake(start), clientSecret)
+	if got := ap.Secrets(); !slices.Equal(got, []string{clientSecret}) {
+		t.Errorf("before a token: Secrets() = %q", got)
+	}
+	wantToken(t, mustPrepare(t, as, ap), "tok-1")
+	if got := ap.Secrets(); !slices.Equal(got, []string{clientSecret, "tok-1"}) {
+		t.Errorf("with a token: Secrets() = %q", got)
+	}
+}
+
+// A token URL with a key in its query is shown redacted in errors.
+func TestOAuth2TokenURLRedactedInErrors(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL + "/token?key=url-s3cret-key"
+	dead.Close()
+	ap := mustNew(t, &config.Auth{Kind: config.AuthOAuth2, TokenURL: lit(deadURL), ClientID: lit("id"), ClientSecret: envVal("S")},
+		map[string]string{"S": clientSecret}, credential.Options{})
+	err := ap.Apply(context.Background(), httptest.NewRequest(http.MethodGet, "/", nil), nil)
+	if err == nil || strings.Contains(err.Error(), "url-s3cret-key") || !strings.Contains(err.Error(), "key=[REDACTED]") {
+		t.Errorf("Apply = %v", err)
+	}
 }

@@ -76,5 +76,11 @@ func (s *sigV4) Apply(ctx context.Context, req *http.Request, body []byte) error
 // Rejected is false: the same keys sign the retry, so retrying cannot help.
 func (s *sigV4) Rejected(context.Context, *http.Request) bool { return false }
 
+// Secrets are the secret key and the session token; the access key id is an identifier
+// AWS itself puts in error messages.
+func (s *sigV4) Secrets() []string {
+	return []string{s.creds.SecretAccessKey, s.creds.SessionToken}
+}
+
 func (s *sigV4) String() string   { return string(config.AuthAWSSigV4) }
 func (s *sigV4) GoString() string { return s.String() }

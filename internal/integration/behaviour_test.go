@@ -88,6 +88,11 @@ func TestConcurrentMissesMakeOneUpstreamCall(t *testing.T) {
 	})
 	h := newHarness(t, `integration W { base_url: "UPSTREAM" default_cache_ttl: 1m
 		operation get { method: GET path: "/w" } }`, up.URL, nil)
+	// Every caller has joined the one call before the upstream answers: released only
+	// then, a late caller cannot start a second call (no fixed sleep to guess with).
+	var joined sync.WaitGroup
+	joined.Add(20)
+	h.rt.group.OnJoin = joined.Done
 	var wg sync.WaitGroup
 	results := make(chan *Result, 20)
 	for range 20 {
@@ -100,10 +105,7 @@ func TestConcurrentMissesMakeOneUpstreamCall(t *testing.T) {
 			results <- res
 		})
 	}
-	for up.count() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // let the other 19 join the in-flight call
+	joined.Wait()
 	close(release)
 	wg.Wait()
 	close(results)
@@ -365,7 +367,9 @@ func TestSharedThroughRedis(t *testing.T) {
 	a.mustCall(t, name, "get", map[string]any{"i": 1})
 	b.mustCall(t, name, "get", map[string]any{"i": 2})
 	for _, h := range runtimes {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		// Refused at once (the slot is a minute away, max_wait is the 30 s timeout); the
+		// deadline only has to outlast a slow machine's Redis round trip.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err := h.rt.Call(ctx, name, "get", map[string]any{"i": 3}, CallOptions{})
 		cancel()
 		if KindOf(err) != KindRateLimited {

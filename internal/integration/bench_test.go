@@ -50,6 +50,15 @@ func BenchmarkCall(b *testing.B) {
 			}
 		}
 	})
+	b.Run("proxy-post", func(b *testing.B) {
+		b.ReportAllocs()
+		fr := ForwardRequest{Method: "POST", Path: "/charges", Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"amount":1000}`)}
+		for b.Loop() {
+			if _, err := h.rt.Forward(ctx, "Pay", fr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("get-cache-hit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

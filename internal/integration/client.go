@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ type client struct {
 	misconfigured string // why it cannot be used; "" when it can
 
 	baseURL       string
+	base          *url.URL // baseURL parsed, for the proxy; nil with baseErr when it is not a URL
+	baseErr       error
 	staticHeaders http.Header
 	cred          credential.Applier
 	breaker       *breaker.Breaker  // nil without circuit_breaker
@@ -49,6 +52,7 @@ func newClient(rt *Runtime, in *config.Integration) *client {
 	if in.BaseURL != nil {
 		c.baseURL, _ = in.BaseURL.Resolve(rt.opts.LookupEnv)
 	}
+	c.base, c.baseErr = parseHTTPURL(c.baseURL)
 	for _, h := range in.Headers {
 		v, _ := h.Value.Resolve(rt.opts.LookupEnv)
 		c.staticHeaders.Set(h.Name, v)

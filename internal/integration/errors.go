@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/junctionhq/junction/internal/redact"
 )
 
 // Kind classifies Junction's own failures of a call, so the server can map each to one
@@ -77,4 +79,41 @@ func invalidParams(in, op string, problems []ParamError) *Error {
 		Kind: KindInvalidParams, Integration: in, Operation: op, Params: problems,
 		Detail: "invalid parameters: " + strings.Join(names, ", "),
 	}
+}
+
+// scrub is the safety net behind the redaction at the source (send): the text of a
+// failed call, as every reply, log line, health entry and dead letter shows it, is
+// cleaned of the integration's secret values. It runs on failures only. The cause stays
+// reachable for errors.Is/As (a timeout is still a timeout), but wrapped so that
+// printing the error prints the clean text.
+func (c *client) scrub(err error) error {
+	if c.cred == nil {
+		return err
+	}
+	secrets := c.cred.Secrets()
+	if len(secrets) == 0 {
+		return err
+	}
+	s := redact.NewScrubber(secrets...)
+	e, ok := err.(*Error)
+	if !ok {
+		return s.Error(err)
+	}
+	clean := *e
+	clean.Detail = s.String(e.Detail)
+	clean.Err = s.Error(e.Err)
+	return &clean
+}
+
+// scrubBody masks the integration's secret values in an upstream's failure answer.
+func (c *client) scrubBody(body []byte) []byte {
+	secrets := c.cred.Secrets()
+	if len(secrets) == 0 || len(body) == 0 {
+		return body
+	}
+	text := string(body)
+	if clean := redact.NewScrubber(secrets...).String(text); clean != text {
+		return []byte(clean)
+	}
+	return body
 }

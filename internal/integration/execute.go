@@ -24,6 +24,7 @@ import (
 	"github.com/junctionhq/junction/internal/policy/cache"
 	"github.com/junctionhq/junction/internal/policy/ratelimit"
 	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/redact"
 )
 
 // The pipeline of one logical call, in this order (the README documents it):
@@ -90,16 +91,20 @@ func (c *client) forward(ctx context.Context, fr ForwardRequest) (*Result, error
 	if c.misconfigured != "" {
 		return nil, &Error{Kind: KindMisconfigured, Integration: c.cfg.Name, Operation: "proxy", Detail: "integration is misconfigured: " + c.misconfigured}
 	}
-	target := strings.TrimSuffix(c.baseURL, "/") + "/" + strings.TrimPrefix(fr.Path, "/")
-	if fr.RawQuery != "" {
-		target += "?" + fr.RawQuery
+	if !slices.Contains(ForwardMethods, fr.Method) {
+		return nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: "proxy", Detail: fmt.Sprintf("method %s is not forwarded; allowed: %s", fr.Method, strings.Join(ForwardMethods, ", "))}
 	}
-	u, err := parseHTTPURL(target)
+	u, err := c.forwardURL(fr)
 	if err != nil {
 		return nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: "proxy", Detail: err.Error()}
 	}
-	header := c.staticHeaders.Clone()
+	// The caller adds headers; it never replaces the integration's own (static headers
+	// here, credentials when each attempt is sent).
+	header := make(http.Header, len(fr.Header)+len(c.staticHeaders))
 	for k, vs := range fr.Header {
+		header[k] = slices.Clone(vs)
+	}
+	for k, vs := range c.staticHeaders {
 		header[k] = slices.Clone(vs)
 	}
 	req := &request{operation: "proxy", method: fr.Method, url: u, header: header, body: fr.Body, successCode: successCodes(nil)}
@@ -109,7 +114,7 @@ func (c *client) forward(ctx context.Context, fr ForwardRequest) (*Result, error
 func parseHTTPURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an http(s) URL", s)
+		return nil, fmt.Errorf("%q is not an http(s) URL", redact.URL(s)) // a base URL may hold a key
 	}
 	return u, nil
 }
@@ -120,6 +125,9 @@ func (c *client) execute(ctx context.Context, req *request, idempotencyKey strin
 	ctx, cancel := deadline(ctx)
 	defer cancel()
 	res, err := c.pipeline(ctx, req, idempotencyKey)
+	if err != nil {
+		err = c.scrub(err)
+	}
 	elapsed := c.rt.opts.Clock.Now().Sub(start)
 	c.observe(req, res, err, start, elapsed)
 	if res != nil {
@@ -334,8 +342,11 @@ func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Resu
 		after, _ := retry.ParseRetryAfter(res.Header.Get("Retry-After"), c.rt.opts.Clock.Now())
 		return true, after
 	}
-	res, attempts, err := retry.Do(ctx, c.rt.opts.Clock, policy, classify, func(ctx context.Context, _ int) (*Result, error) {
-		return c.attempt(ctx, req)
+	// attempts counts the requests sent, not the tries: a try stopped by the rate limit or
+	// an open circuit sent nothing, and X-Junction-Attempts says what the upstream saw.
+	attempts := 0
+	res, _, err := retry.Do(ctx, c.rt.opts.Clock, policy, classify, func(ctx context.Context, _ int) (*Result, error) {
+		return c.attempt(ctx, req, &attempts)
 	})
 	if attempts > 1 {
 		c.rt.opts.Metrics.retries.WithLabelValues(c.cfg.Name, req.operation).Add(float64(attempts - 1))
@@ -350,6 +361,11 @@ func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Resu
 		return nil, &Error{Kind: KindTimeout, Integration: c.cfg.Name, Operation: req.operation, Detail: "the call's deadline passed", Err: err, Attempts: attempts}
 	}
 	res.Attempts = attempts
+	if res.Status >= 400 {
+		// Some APIs quote the credential they refused; an answer that goes back to any
+		// caller must not.
+		res.Body = c.scrubBody(res.Body)
+	}
 	if req.op != nil && req.successCode(res.Status) {
 		if req.op.GraphQL != nil {
 			if errs, ok := graphqlErrors(res.Body); ok {
@@ -364,13 +380,15 @@ func (c *client) upstream(ctx context.Context, req *request, hasKey bool) (*Resu
 	return res, nil
 }
 
-// attempt makes one upstream request through the rate limit and the circuit breaker.
-func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
+// attempt makes one upstream request through the rate limit and the circuit breaker,
+// counting it in *sent once both let it go.
+func (c *client) attempt(ctx context.Context, req *request, sent *int) (*Result, error) {
 	fail := func(kind Kind, detail string, cause error, retryAfter time.Duration) (*Result, error) {
 		return nil, &Error{Kind: kind, Integration: c.cfg.Name, Operation: req.operation, Detail: detail, Err: cause, RetryAfter: retryAfter}
 	}
+	timeout := c.attemptTimeout(req)
 	if c.limiter != nil {
-		if err := c.waitForRateLimit(ctx); err != nil {
+		if err := c.waitForRateLimit(ctx, timeout); err != nil {
 			var limited *ratelimit.LimitedError
 			if errors.As(err, &limited) {
 				c.rt.opts.Metrics.rateLimited.WithLabelValues(c.cfg.Name).Inc()
@@ -391,19 +409,20 @@ func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
 		}
 		done = d
 	}
-	timeout := TimeoutDefault
-	if c.cfg.Timeout > 0 {
-		timeout = c.cfg.Timeout
-	}
-	if req.op != nil && req.op.Timeout > 0 {
-		timeout = req.op.Timeout
-	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	res, hreq, err := c.send(actx, req)
+	// One attempt counts once, even when a 401 makes it send again with fresh credentials.
+	counted := false
+	count := func() {
+		if !counted {
+			counted = true
+			*sent++
+		}
+	}
+	res, hreq, err := c.send(actx, req, count)
 	if err == nil && res.Status == http.StatusUnauthorized && c.cred.Rejected(actx, hreq) {
-		res, _, err = c.send(actx, req) // fresh credentials, once
+		res, _, err = c.send(actx, req, count) // fresh credentials, once
 	}
 	done(err == nil && res.Status < 500)
 	if err != nil {
@@ -427,22 +446,39 @@ func (c *client) attempt(ctx context.Context, req *request) (*Result, error) {
 	return res, nil
 }
 
-// waitForRateLimit admits the attempt, waiting if the deadline allows; a call that
+// attemptTimeout is the operation's timeout, else the integration's, else the default.
+func (c *client) attemptTimeout(req *request) time.Duration {
+	switch {
+	case req.op != nil && req.op.Timeout > 0:
+		return req.op.Timeout
+	case c.cfg.Timeout > 0:
+		return c.cfg.Timeout
+	}
+	return TimeoutDefault
+}
+
+// waitForRateLimit admits the attempt, waiting at most the rate limit's max_wait
+// (default: the attempt's timeout) and only while the deadline allows; a call that
 // waited and then went is counted.
-func (c *client) waitForRateLimit(ctx context.Context) error {
+func (c *client) waitForRateLimit(ctx context.Context, timeout time.Duration) error {
 	wait, err := c.limiter.Take(ctx)
 	if err != nil || wait == 0 {
 		return err
 	}
-	if err := ratelimit.Wait(ctx, c.limiter, c.rt.opts.Clock); err != nil {
+	maxWait := c.cfg.RateLimit.MaxWait
+	if maxWait <= 0 {
+		maxWait = timeout
+	}
+	if err := ratelimit.Wait(ctx, c.limiter, c.rt.opts.Clock, maxWait); err != nil {
 		return err
 	}
 	c.rt.opts.Metrics.rateLimitWaits.WithLabelValues(c.cfg.Name).Inc()
 	return nil
 }
 
-// send makes one HTTP request with credentials and reads the bounded response.
-func (c *client) send(ctx context.Context, req *request) (*Result, *http.Request, error) {
+// send makes one HTTP request with credentials and reads the bounded response; sending
+// calls sending just before the request leaves.
+func (c *client) send(ctx context.Context, req *request, sending func()) (*Result, *http.Request, error) {
 	hreq, err := http.NewRequestWithContext(ctx, req.method, req.url.String(), bytes.NewReader(req.body))
 	if err != nil {
 		return nil, nil, &Error{Kind: KindInvalidParams, Integration: c.cfg.Name, Operation: req.operation, Detail: err.Error()}
@@ -454,15 +490,17 @@ func (c *client) send(ctx context.Context, req *request) (*Result, *http.Request
 	if err := c.cred.Apply(ctx, hreq, req.body); err != nil {
 		return nil, hreq, &Error{Kind: KindUnreachable, Integration: c.cfg.Name, Operation: req.operation, Detail: "could not obtain credentials", Err: err}
 	}
+	sending()
 	resp, err := c.rt.opts.HTTPClient.Do(hreq)
 	if err != nil {
-		return nil, hreq, err
+		// The client's error quotes the URL, with an api_key in its query.
+		return nil, hreq, redact.Error(err)
 	}
 	defer resp.Body.Close()
 	limit := c.rt.opts.MaxResponseBytes
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, hreq, err
+		return nil, hreq, redact.Error(err)
 	}
 	if int64(len(body)) > limit {
 		return nil, hreq, &Error{Kind: KindUpstreamInvalid, Integration: c.cfg.Name, Operation: req.operation, Detail: fmt.Sprintf("response larger than %d bytes", limit)}

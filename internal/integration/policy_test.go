@@ -275,7 +275,7 @@ func TestBulkhead(t *testing.T) {
 func TestRateLimitWaitsOrRejects(t *testing.T) {
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) { jsonOK(w, `{}`) })
 	clk := clock.NewFake(time.Now())
-	h := newHarness(t, `integration A { base_url: "UPSTREAM" rate_limit: { requests: 2, window: 1m }
+	h := newHarness(t, `integration A { base_url: "UPSTREAM" rate_limit: { requests: 2, window: 1m, max_wait: 2m }
 		operation get { method: GET path: "/x" } }`, up.URL, nil, withClock(clk))
 	h.mustCall(t, "A", "get", nil)
 	h.mustCall(t, "A", "get", nil) // a burst of the full amount passes at once
@@ -297,7 +297,12 @@ func TestRateLimitWaitsOrRejects(t *testing.T) {
 		done <- err
 	}()
 	for clk.Sleepers() == 0 {
-		time.Sleep(time.Millisecond)
+		select {
+		case err := <-done:
+			t.Fatalf("the call did not wait: %v", err)
+		default:
+			time.Sleep(time.Millisecond)
+		}
 	}
 	if up.count() != 2 {
 		t.Fatal("the waiting call went upstream early")
@@ -323,7 +328,9 @@ func TestRateLimitLearnsFromUpstreamHeaders(t *testing.T) {
 		rate_limit: { requests: 100, window: 1h, header: "X-RateLimit-Remaining" }
 		operation get { method: GET path: "/x" } }`, up.URL, nil, withClock(clk))
 	h.mustCall(t, "A", "get", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// The pause (90 s) is longer than the wait allowed: refused at once. The deadline only
+	// has to outlast a slow machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := h.rt.Call(ctx, "A", "get", nil, CallOptions{})
 	var e *Error
@@ -365,5 +372,49 @@ func TestDeadlineWhileWaitingIsTimeout(t *testing.T) {
 		if KindOf(err) != KindTimeout {
 			t.Errorf("%s: %v", op, err)
 		}
+	}
+}
+
+// A rate-limited call waits at most max_wait (default: the attempt's timeout), however
+// much time its deadline leaves: beyond it, it is refused at once (regression: with
+// `timeout: 2s` it waited for the whole window).
+func TestRateLimitWaitBoundedByMaxWait(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) { jsonOK(w, `{}`) })
+	for _, tc := range []struct{ name, settings string }{
+		{"default: the timeout", `timeout: 2s rate_limit: { requests: 1, window: 1m }`},
+		{"max_wait", `timeout: 2m rate_limit: { requests: 1, window: 1m, max_wait: 5s }`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Now())
+			h := newHarness(t, `integration A { base_url: "UPSTREAM" `+tc.settings+`
+				operation get { method: GET path: "/x" } }`, up.URL, nil, withClock(clk))
+			h.mustCall(t, "A", "get", nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := h.rt.Call(ctx, "A", "get", nil, CallOptions{})
+				done <- err
+			}()
+			var err error
+		wait:
+			for {
+				select {
+				case err = <-done:
+					break wait
+				default:
+				}
+				if clk.Sleepers() > 0 {
+					cancel()
+					<-done
+					t.Fatal("the call waits for the rate limit")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindRateLimited || e.RetryAfter != time.Minute || e.Attempts != 0 {
+				t.Fatalf("over the limit: %v (%+v)", err, e)
+			}
+		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/redact"
 )
 
 // BodyParam is the parameter that carries the raw body of a `body_type: binary`
@@ -73,7 +74,7 @@ func (c *client) prepare(op *config.Operation, params map[string]any, rawBody []
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, invalidParams(c.cfg.Name, op.Name, []ParamError{{Param: "", Detail: fmt.Sprintf("the request URL %q is not an http(s) URL", target)}})
+		return nil, invalidParams(c.cfg.Name, op.Name, []ParamError{{Param: "", Detail: fmt.Sprintf("the request URL %q is not an http(s) URL", redact.URL(target))}})
 	}
 	r.url = u
 	if r.header.Get("Accept") == "" && !(op.Returns != nil && op.Returns.Kind == config.KindBinary) {

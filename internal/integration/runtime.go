@@ -23,8 +23,14 @@ const (
 	// integration sets one.
 	TimeoutDefault = 30 * time.Second
 	// DeadlineDefault bounds a whole logical call (attempts, back-off, rate-limit waits)
-	// when the caller's context has no deadline of its own.
-	DeadlineDefault = 60 * time.Second
+	// when the caller's context has no deadline of its own. The HTTP API gives calls
+	// without X-Junction-Timeout this deadline too; it stays well below the server's
+	// write timeout, so that an answer is never lost for want of time to write it.
+	DeadlineDefault = 30 * time.Second
+	// sharedCallTimeout bounds a cache miss shared by concurrent callers (cache.Group):
+	// it serves callers with different deadlines, so it is no caller's deadline, only a
+	// safety limit above the HTTP API's largest (server.MaxCallTimeout).
+	sharedCallTimeout = 60 * time.Second
 	// KeepStaleDefault is how long a response stays available for `fallback: cache`
 	// after its cache TTL has passed.
 	KeepStaleDefault = 24 * time.Hour
@@ -94,7 +100,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = MaxResponseBytesDefault
 	}
-	r := &Runtime{opts: opts, clients: map[string]*client{}, group: cache.NewGroup(DeadlineDefault)}
+	r := &Runtime{opts: opts, clients: map[string]*client{}, group: cache.NewGroup(sharedCallTimeout)}
 	if opts.Redis != nil {
 		r.cache = cache.NewRedis(opts.Redis, "junction:cache:", opts.Clock)
 	} else {
@@ -150,15 +156,22 @@ func (r *Runtime) Operation(integration, operation string) *config.Operation {
 
 // ForwardRequest is a raw request for an integration's base URL (the proxy, B12).
 type ForwardRequest struct {
-	Method   string
-	Path     string // appended to the base URL, starting with "/"
+	Method string // one of ForwardMethods
+	// Path is the escaped path (as received: r.URL.EscapedPath(), never the decoded
+	// one) to append to the base URL's, starting with "/". It is cleaned and must stay
+	// under the base path; encoded '/', '?' and '#' stay encoded.
+	Path     string
 	RawQuery string
-	Header   http.Header // end-to-end headers to pass on (no Authorization: credentials are the integration's)
-	Body     []byte
+	// Header holds the end-to-end headers to pass on (no Authorization: credentials are
+	// the integration's). The integration's static headers and credentials replace a
+	// header of the same name.
+	Header http.Header
+	Body   []byte
 }
 
 // Forward sends a raw request to an integration's base URL with its credentials and all
-// of its policies.
+// of its policies. A path that would leave the base path, or a method not in
+// ForwardMethods, is refused as KindInvalidParams before anything is sent.
 func (r *Runtime) Forward(ctx context.Context, integration string, fr ForwardRequest) (*Result, error) {
 	c, err := r.client(integration)
 	if err != nil {

@@ -16,3 +16,7 @@ func (s *Server) HandleForTest(pattern string, need store.Role, h http.HandlerFu
 func (s *Server) HandlePublicForTest(pattern string, h http.HandlerFunc) {
 	s.handlePublic(pattern, h)
 }
+
+// WriteTimeout is the http.Server's write timeout, for tests that check the call
+// deadline stays below it.
+const WriteTimeout = writeTimeout

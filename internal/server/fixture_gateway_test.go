@@ -1022,7 +1022,10 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 	})
 
 	t.Run("WebhookDeliveryService", func(t *testing.T) {
-		w := newWorld(t, cov, worldOptions{})
+		// The clock starts 10 minutes back, so that the caller's deadline (the largest
+		// X-Junction-Timeout, on the wall clock) would leave room for the block's
+		// retry_delays (1m, 5m, on the fake clock) below.
+		w := newWorld(t, cov, worldOptions{start: time.Now().Add(-10 * time.Minute)})
 		const in = "WebhookDeliveryService"
 		secret := "whsec_fixture_secret"
 		params := func(extra string) string {
@@ -1063,17 +1066,12 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		}
 
 		// The receiver's failure is the answer, and a POST without an idempotency key is
-		// sent once (B5) — with the caller's 10-minute budget too, which would leave room
-		// for the block's first retry_delays (1m, 5m).
-		//
-		// KNOWN RUNTIME BUG (this assertion fails until it is fixed): upstream() in
-		// internal/integration/execute.go disables retries of such a POST with
-		// `policy.Attempts = 0`, but retry.Policy.Schedule reads Attempts <= 0 with an
-		// explicit Delays list as "one retry per delay", so the delivery is repeated after
-		// 1m and 5m (3 attempts) without any idempotency key.
+		// sent once (B5) — with a caller's budget that would leave room for the block's
+		// first retry_delays (1m, 5m) too. (Regression: with an explicit retry_delays
+		// list the delivery used to be repeated without any idempotency key.)
 		w.hooks.answer(http.StatusServiceUnavailable)
 		before := len(w.hooks.received())
-		r = w.op(t, in, "deliver", params(""), "X-Junction-Timeout", "10m")
+		r = w.op(t, in, "deliver", params(""), "X-Junction-Timeout", server.MaxCallTimeout.String())
 		wantStatus(t, r, 503)
 		if n := len(w.hooks.received()) - before; n != 1 || r.Header.Get("X-Junction-Attempts") != "1" {
 			t.Errorf("a failed delivery (POST, no idempotency key) was sent %d times (X-Junction-Attempts %q), want once",

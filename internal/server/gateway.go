@@ -9,6 +9,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +33,18 @@ type Gateway interface {
 // Gateway request headers.
 const (
 	// HeaderTimeout bounds the whole call (attempts, back-off and rate-limit waits), e.g.
-	// "5s". Without it a call may take up to integration.DeadlineDefault.
+	// "5s", up to MaxCallTimeout. Without it a call may take up to
+	// integration.DeadlineDefault.
 	HeaderTimeout = "X-Junction-Timeout"
 	// HeaderIdempotencyKey is passed on as the integration's idempotency key.
 	HeaderIdempotencyKey = "Idempotency-Key"
+	// MaxCallTimeout is the largest HeaderTimeout. A call must end while there is still
+	// time to write its answer before the server's write timeout cuts the connection:
+	// otherwise a POST that happened upstream is answered with nothing at all. It is
+	// derived from the write timeout so that the two cannot drift apart.
+	MaxCallTimeout = writeTimeout - answerMargin
+	// answerMargin is the time left, after a call's deadline, to write its answer.
+	answerMargin = 5 * time.Second
 	// MaxForwardBodyBytes bounds the body of a proxied or binary request.
 	MaxForwardBodyBytes = 10 << 20
 )
@@ -221,6 +230,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
 		return
 	}
+	if !slices.Contains(integration.ForwardMethods, r.Method) {
+		allow := strings.Join(integration.ForwardMethods, ", ")
+		w.Header().Set("Allow", allow)
+		WriteProblem(w, r, NewProblem(KindMethodNotAllowed, fmt.Sprintf("method %s is not forwarded by the proxy; allowed: %s", r.Method, allow)))
+		return
+	}
 	ctx, cancel, p := callContext(r)
 	if p != nil {
 		WriteProblem(w, r, *p)
@@ -233,7 +248,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := gw.Forward(ctx, r.PathValue("name"), integration.ForwardRequest{
-		Method: r.Method, Path: "/" + r.PathValue("path"), RawQuery: r.URL.RawQuery,
+		Method: r.Method, Path: proxiedPath(r), RawQuery: r.URL.RawQuery,
 		Header: forwardHeaders(r.Header), Body: body,
 	})
 	if err != nil {
@@ -243,17 +258,29 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, res)
 }
 
-// callContext applies the caller's X-Junction-Timeout.
-func callContext(r *http.Request) (context.Context, context.CancelFunc, *Problem) {
-	v := r.Header.Get(HeaderTimeout)
-	if v == "" {
-		ctx, cancel := context.WithCancel(r.Context())
-		return ctx, cancel, nil
+// proxiedPath is the escaped path after /proxy/{name}: the decoded one (PathValue)
+// would turn %2F into a separator and %3F, %23 into a query and a fragment.
+func proxiedPath(r *http.Request) string {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/proxy/")
+	if _, after, ok := strings.Cut(rest, "/"); ok {
+		return "/" + after
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		p := invalid(fmt.Sprintf("%s must be a positive duration such as 5s or 1500ms, found %q", HeaderTimeout, v), FieldError{Field: HeaderTimeout, Detail: "invalid duration"})
-		return nil, nil, &p
+	return "/"
+}
+
+// callContext gives the call its deadline: the caller's X-Junction-Timeout, at most
+// MaxCallTimeout, or integration.DeadlineDefault. It is taken when the handler starts,
+// before the body is read, since the write timeout runs from the end of the headers.
+func callContext(r *http.Request) (context.Context, context.CancelFunc, *Problem) {
+	d := min(integration.DeadlineDefault, MaxCallTimeout)
+	if v := r.Header.Get(HeaderTimeout); v != "" {
+		var err error
+		d, err = time.ParseDuration(v)
+		if err != nil || d <= 0 || d > MaxCallTimeout {
+			p := invalid(fmt.Sprintf("%s must be a positive duration of at most %v, such as 5s or 1500ms; found %q", HeaderTimeout, MaxCallTimeout, v),
+				FieldError{Field: HeaderTimeout, Detail: fmt.Sprintf("expected a positive duration of at most %v", MaxCallTimeout)})
+			return nil, nil, &p
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d)
 	return ctx, cancel, nil
@@ -321,9 +348,11 @@ func (s *Server) callFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Operation != "" {
 		p = p.With("operation", e.Operation)
 	}
+	// Requests that reached the upstream: 0 when the circuit, the rate limit or a check
+	// stopped the call first.
+	w.Header().Set("X-Junction-Attempts", strconv.Itoa(e.Attempts))
 	if e.Attempts > 0 {
 		p = p.With("attempts", e.Attempts)
-		w.Header().Set("X-Junction-Attempts", strconv.Itoa(e.Attempts))
 	}
 	if e.RetryAfter > 0 || kind == KindRateLimited || kind == KindCircuitOpen {
 		secs := int(math.Ceil(e.RetryAfter.Seconds()))

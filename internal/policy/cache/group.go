@@ -21,11 +21,13 @@ type Group struct {
 	// injected clock: it is a safety limit, not a policy anyone tests to the millisecond.
 	Timeout time.Duration
 
-	sf singleflight.Group
+	// OnJoin, when set, is called each time a caller has joined the call for its key (the
+	// caller that starts it included), just before it waits: a test can then know every
+	// caller is waiting before it lets fn return, instead of guessing with a sleep. Set it
+	// before the Group is used.
+	OnJoin func()
 
-	// joined, when set (by tests), is called once a caller has joined a call for its key,
-	// so a test can know every caller is waiting before it lets fn return.
-	joined func()
+	sf singleflight.Group
 }
 
 // NewGroup returns a Group whose shared calls are bounded by timeout (0: the default).
@@ -52,8 +54,8 @@ func (g *Group) Do(ctx context.Context, key string, fn func(ctx context.Context)
 		defer cancel()
 		return fn(callCtx)
 	})
-	if g.joined != nil {
-		g.joined()
+	if g.OnJoin != nil {
+		g.OnJoin()
 	}
 	select {
 	case r := <-ch:

@@ -14,7 +14,7 @@ import (
 func joinCounter(g *Group, n int) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	wg.Add(n)
-	g.joined = wg.Done
+	g.OnJoin = wg.Done
 	return &wg
 }
 
@@ -62,7 +62,7 @@ func TestGroupRunsOnce(t *testing.T) {
 	}
 
 	// Once the call is over, the next caller starts a new one.
-	g.joined = nil
+	g.OnJoin = nil
 	e, shared, err := g.Do(ctx, "k", func(context.Context) (Entry, error) { calls.Add(1); return entry("again"), nil })
 	if err != nil || shared || string(e.Body) != "again" || calls.Load() != 2 {
 		t.Errorf("later call: %q shared=%v err=%v calls=%d", e.Body, shared, err, calls.Load())

@@ -29,8 +29,9 @@
 //     window, the oldest bucket), or until the pause ends, whichever is later. That wait is
 //     exact for the scheme: a Take when it is over is admitted unless another call took the
 //     place. Errors are infrastructure failures only. Wait loops Take and Clock.Sleep, but
-//     gives up at once with a *LimitedError when the context's deadline would pass before
-//     the wait is over.
+//     gives up at once with a *LimitedError when the wait would take it past its maxWait
+//     (in all, since Wait began) or the context's deadline would pass before the wait is
+//     over.
 //   - Pause: PauseUntil(t) admits nothing before t. A later t extends a pause; an earlier t
 //     never shortens one. ObserveHeaders pauses on `Retry-After` with a 429 or 503 (delay
 //     seconds or an HTTP date), and when the quota header (e.g. X-RateLimit-Remaining) says

@@ -280,17 +280,24 @@ func TestWait(t *testing.T) {
 		name      string
 		waits     []time.Duration
 		deadline  time.Duration // from start; 0 = none
+		maxWait   time.Duration // 0 = none
 		wantSlept []time.Duration
 		wantRetry time.Duration // > 0: want a *LimitedError with this RetryAfter
 	}{
-		{"admitted at once", []time.Duration{0}, 0, nil, 0},
-		{"no deadline: waits as long as needed", []time.Duration{time.Hour, 0}, 0, []time.Duration{time.Hour}, 0},
-		{"deadline leaves time", []time.Duration{2 * time.Second, 0}, 3 * time.Second, []time.Duration{2 * time.Second}, 0},
-		{"deadline too close: gives up without sleeping", []time.Duration{5 * time.Second}, 3 * time.Second, nil, 5 * time.Second},
-		{"wait ending exactly at the deadline is too late", []time.Duration{3 * time.Second}, 3 * time.Second, nil, 3 * time.Second},
+		{"admitted at once", []time.Duration{0}, 0, 0, nil, 0},
+		{"no deadline: waits as long as needed", []time.Duration{time.Hour, 0}, 0, 0, []time.Duration{time.Hour}, 0},
+		{"deadline leaves time", []time.Duration{2 * time.Second, 0}, 3 * time.Second, 0, []time.Duration{2 * time.Second}, 0},
+		{"deadline too close: gives up without sleeping", []time.Duration{5 * time.Second}, 3 * time.Second, 0, nil, 5 * time.Second},
+		{"wait ending exactly at the deadline is too late", []time.Duration{3 * time.Second}, 3 * time.Second, 0, nil, 3 * time.Second},
 		{"someone else took the slot: waits again, then gives up",
-			[]time.Duration{2 * time.Second, 3 * time.Second}, 4 * time.Second, []time.Duration{2 * time.Second}, 3 * time.Second},
-		{"waits twice", []time.Duration{time.Second, time.Second, 0}, 3 * time.Second, []time.Duration{time.Second, time.Second}, 0},
+			[]time.Duration{2 * time.Second, 3 * time.Second}, 4 * time.Second, 0, []time.Duration{2 * time.Second}, 3 * time.Second},
+		{"waits twice", []time.Duration{time.Second, time.Second, 0}, 3 * time.Second, 0, []time.Duration{time.Second, time.Second}, 0},
+		{"max wait leaves time", []time.Duration{2 * time.Second, 0}, 0, 2 * time.Second, []time.Duration{2 * time.Second}, 0},
+		{"max wait too short: gives up without sleeping, whatever the deadline",
+			[]time.Duration{time.Minute}, time.Hour, 2 * time.Second, nil, time.Minute},
+		{"max wait counts all the waits",
+			[]time.Duration{time.Second, 2 * time.Second}, time.Hour, 2 * time.Second, []time.Duration{time.Second}, 2 * time.Second},
+		{"deadline closer than max wait", []time.Duration{5 * time.Second}, 3 * time.Second, time.Minute, nil, 5 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fc := clock.NewAutoFake(start)
@@ -299,7 +306,7 @@ func TestWait(t *testing.T) {
 			if c.deadline > 0 {
 				ctx = fakeDeadline{bg, start.Add(c.deadline)}
 			}
-			err := Wait(ctx, l, fc)
+			err := Wait(ctx, l, fc, c.maxWait)
 			if c.wantRetry > 0 {
 				var le *LimitedError
 				if !errors.As(err, &le) || !errors.Is(err, ErrLimited) || le.RetryAfter != c.wantRetry {
@@ -323,7 +330,7 @@ func TestWaitRealLimiterOnFakeClock(t *testing.T) {
 	l, fc := newLocal(t, 1, time.Minute)
 	take(t, l)
 	done := make(chan error, 1)
-	go func() { done <- Wait(fakeDeadline{context.Background(), start.Add(time.Hour)}, l, fc) }()
+	go func() { done <- Wait(fakeDeadline{context.Background(), start.Add(time.Hour)}, l, fc, 0) }()
 	for fc.Sleepers() != 1 {
 		time.Sleep(time.Millisecond)
 	}
@@ -347,14 +354,14 @@ func TestWaitRealLimiterOnFakeClock(t *testing.T) {
 
 func TestWaitErrors(t *testing.T) {
 	down := errors.New("redis down")
-	if err := Wait(context.Background(), &script{err: down}, clock.NewAutoFake(start)); !errors.Is(err, down) {
+	if err := Wait(context.Background(), &script{err: down}, clock.NewAutoFake(start), 0); !errors.Is(err, down) {
 		t.Errorf("Take error: Wait = %v", err)
 	}
 	l, fc := newLocal(t, 1, time.Minute)
 	take(t, l)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Wait(ctx, l, fc) }()
+	go func() { done <- Wait(ctx, l, fc, 0) }()
 	for fc.Sleepers() != 1 {
 		time.Sleep(time.Millisecond)
 	}

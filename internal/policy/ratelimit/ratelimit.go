@@ -48,7 +48,7 @@ func (c *Config) validate() error {
 // *LimitedError that wraps it.
 var ErrLimited = errors.New("rate limited")
 
-// LimitedError is returned by Wait when the caller's deadline does not leave time to wait.
+// LimitedError is returned by Wait when the wait would last longer than allowed.
 type LimitedError struct {
 	RetryAfter time.Duration // how long until a call would have been admitted
 }
@@ -61,13 +61,19 @@ func (e *LimitedError) Error() string {
 // Unwrap makes errors.Is(err, ErrLimited) hold.
 func (e *LimitedError) Unwrap() error { return ErrLimited }
 
-// Wait loops Take/Sleep until admitted, but only while the caller's deadline allows:
-// if ctx has a deadline that would pass before the wait is over, it returns *LimitedError
-// (errors.Is(err, ErrLimited); RetryAfter = the wait) without sleeping.
+// Wait loops Take/Sleep until admitted, but only while that takes at most maxWait in all
+// (maxWait <= 0: no bound of its own) and ends before ctx's deadline: when the next wait
+// would go past either, it returns *LimitedError (errors.Is(err, ErrLimited); RetryAfter
+// = that wait) at once, without sleeping. A call that cannot go soon is refused soon, so
+// its caller can answer 429 with Retry-After instead of holding the request for a window.
 //
 // The deadline is compared with c.Now(), so c must be the clock the deadline was set
 // against (clock.Real{} in production).
-func Wait(ctx context.Context, l Limiter, c clock.Clock) error {
+func Wait(ctx context.Context, l Limiter, c clock.Clock, maxWait time.Duration) error {
+	var budgetEnd time.Time
+	if maxWait > 0 {
+		budgetEnd = c.Now().Add(maxWait)
+	}
 	for {
 		wait, err := l.Take(ctx)
 		if err != nil {
@@ -76,9 +82,13 @@ func Wait(ctx context.Context, l Limiter, c clock.Clock) error {
 		if wait <= 0 {
 			return nil
 		}
+		end := c.Now().Add(wait)
+		if !budgetEnd.IsZero() && end.After(budgetEnd) {
+			return &LimitedError{RetryAfter: wait}
+		}
 		// Sleeping until (or past) the deadline only to fail then would hold the caller's
 		// goroutine and slot for nothing; failing now lets it answer 429 with Retry-After.
-		if dl, ok := ctx.Deadline(); ok && !c.Now().Add(wait).Before(dl) {
+		if dl, ok := ctx.Deadline(); ok && !end.Before(dl) {
 			return &LimitedError{RetryAfter: wait}
 		}
 		if err := c.Sleep(ctx, wait); err != nil {

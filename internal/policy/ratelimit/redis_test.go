@@ -293,7 +293,7 @@ func TestRedisPauseShared(t *testing.T) {
 	if err := a.PauseUntil(ctx, clock.Real{}.Now().Add(50*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Wait(ctx, b, clock.Real{}); err != nil {
+	if err := Wait(ctx, b, clock.Real{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if w := wait(a); w != 0 {
@@ -334,7 +334,7 @@ func TestRedisDown(t *testing.T) {
 	if err := l.PauseUntil(ctx, clock.Real{}.Now().Add(time.Minute)); err == nil {
 		t.Error("PauseUntil with Redis down: no error")
 	}
-	if err := Wait(ctx, l, clock.Real{}); err == nil || errors.Is(err, ErrLimited) {
+	if err := Wait(ctx, l, clock.Real{}, 0); err == nil || errors.Is(err, ErrLimited) {
 		t.Errorf("Wait with Redis down: %v, want the infrastructure error", err)
 	}
 }
