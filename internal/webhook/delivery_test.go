@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,15 +18,6 @@ import (
 	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
-
-func publishN(t *testing.T, svc *webhook.Service, n int) {
-	t.Helper()
-	for i := range n {
-		if _, err := svc.Publish(context.Background(), webhook.EventInput{Type: "order.created", Data: json.RawMessage(fmt.Sprint(i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestSlowReceiverGetsEachDeliveryOnce: a receiver slower than the delivery rate must
 // not get a delivery twice. Deliveries claimed beyond what the workers could start at

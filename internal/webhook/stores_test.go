@@ -3,6 +3,8 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,6 +54,16 @@ func migrate(t *testing.T, st store.Store) {
 	t.Helper()
 	if _, err := st.MigrateUp(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// publishN publishes n order.created events.
+func publishN(t *testing.T, svc *webhook.Service, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := svc.Publish(context.Background(), webhook.EventInput{Type: "order.created", Data: json.RawMessage(fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

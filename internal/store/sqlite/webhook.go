@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -433,7 +434,7 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 	}
 	now, leaseEnd := formatTime(p.Now), formatTime(p.Now.Add(p.Lease))
 	var claimed []store.ClaimedDelivery
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+	err = s.leaseTx(ctx, func(tx *sql.Tx) error {
 		ids, err := claimProbes(ctx, tx, p, now, leaseEnd, saturated)
 		if err != nil {
 			return err
@@ -463,6 +464,39 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 		return nil, fmt.Errorf("sqlite: delivery claim: %w", err)
 	}
 	return claimed, nil
+}
+
+// leaseTx is writeTx for a claim, whose commit need not wait for the disk: a claim is
+// only a lease, and one lost in a crash leaves its delivery to be claimed again, which
+// at-least-once delivery allows. With WAL, synchronous=NORMAL commits without syncing
+// and the next FULL commit syncs the WAL, this one included. Claims are frequent (one
+// per batch of freed workers), and each fsync held the one write lock publications
+// wait for. The setting is the connection's, so the claim takes the connection for
+// itself and puts FULL back before anyone else gets it; a connection on which that
+// fails is dropped, never handed to a publication.
+func (s *Store) leaseTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return mapError(err)
+	}
+	return mapError(tx.Commit())
 }
 
 // dueDelivery is the condition of a delivery a claim may take, for a table aliased d.
