@@ -139,13 +139,16 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkUnique(rep, "connector", cfg.Connectors, func(c *Connector) (string, Pos) { return c.Name, c.Pos })
 	checkUnique(rep, "flow", cfg.Flows, func(f *Flow) (string, Pos) { return f.Name, f.Pos })
 	checkFlowReferences(cfg, rep)
-	webhookIntegrations := 0
+	// The type webhook integration holds the delivery settings of every endpoint; with a
+	// second one it would be unclear which apply, so each extra one is an error.
+	var first *Integration
 	for _, in := range cfg.Integrations {
-		if in.Type == TypeWebhook {
-			webhookIntegrations++
-			if webhookIntegrations == 2 {
-				rep.errorf(in.Pos, "integration %s: only one integration may be type webhook (it holds the delivery settings of all endpoints)", in.Name)
-			}
+		switch {
+		case in.Type != TypeWebhook:
+		case first == nil:
+			first = in
+		default:
+			rep.errorf(in.Pos, "integration %s: only one integration may be type webhook (it holds the delivery settings of all endpoints); %s at %s already is", in.Name, first.Name, first.Pos)
 		}
 	}
 }

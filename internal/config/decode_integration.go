@@ -97,6 +97,9 @@ func (d *decoder) checkIntegration(in *Integration) {
 	if in.Type != TypeWebhook && (in.AllowedNetworks != nil || in.SecretOverlap != 0 || in.Workers != 0 || in.PerEndpointConcurrency != 0) {
 		d.rep.errorf(in.Pos, "integration %s: allowed_networks, secret_overlap, workers and per_endpoint_concurrency are webhook delivery settings; set type: webhook", in.Name)
 	}
+	if cb := in.CircuitBreaker; in.Type == TypeWebhook && cb != nil && (cb.MaxConcurrent != 0 || cb.NotifyOnOpen) {
+		d.rep.warnf(cb.Pos, "integration %s: circuit_breaker max_concurrent and notify_on_open do not apply to webhook deliveries (per_endpoint_concurrency bounds them per endpoint)", in.Name)
+	}
 	if in.BaseURL == nil && in.Type != TypeWebhook && hasHTTPOperations(in) {
 		d.rep.warnf(in.Pos, "integration %s has operations but no base_url: they cannot be called until it is set", in.Name)
 	}

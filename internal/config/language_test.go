@@ -370,3 +370,42 @@ integration Default { rate_limit: { requests: 5, window: 1m } }
 		}
 	}
 }
+
+// TestOneWebhookIntegration: the delivery settings come from one `type: webhook` block;
+// every further one is an error at its own position that names the first.
+func TestOneWebhookIntegration(t *testing.T) {
+	src := "integration A { type: webhook }\nintegration R { base_url: \"https://r.example.com\" }\n" +
+		"integration B { type: webhook }\nintegration C {\n  type: webhook\n}\n"
+	_, diags := Decode("t.cai", []byte(src))
+	var got []string
+	for _, d := range diags.Filter(SeverityError) {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"t.cai:3:1: integration B: only one integration may be type webhook (it holds the delivery settings of all endpoints); A at t.cai:1:1 already is",
+		"t.cai:4:1: integration C: only one integration may be type webhook (it holds the delivery settings of all endpoints); A at t.cai:1:1 already is",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+// TestWebhookCircuitBreakerSettings: a webhook block's breaker takes the window and
+// half-open settings of the common grammar; the settings only calls have are flagged.
+func TestWebhookCircuitBreakerSettings(t *testing.T) {
+	cfg, diags := Decode("t.cai", []byte(`integration H {
+  type: webhook
+  circuit_breaker: { threshold: 5 failures in 1m, reset_after: 30s, half_open_probes: 2, max_concurrent: 10 }
+}`))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	cb := cfg.Integration("H").CircuitBreaker
+	if cb.Failures != 5 || cb.Window != time.Minute || cb.Consecutive || cb.ResetAfter != 30*time.Second || cb.HalfOpenProbes != 2 {
+		t.Errorf("circuit breaker %+v", cb)
+	}
+	warnings := diags.Filter(SeverityWarning)
+	if len(warnings) != 1 || warnings[0].Pos.Line != 3 || !strings.Contains(warnings[0].Message, "max_concurrent and notify_on_open do not apply to webhook deliveries") {
+		t.Errorf("warnings %v", warnings)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/inbound"
+	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
 )
@@ -26,6 +27,7 @@ type Webhooks interface {
 	UpdateEndpoint(ctx context.Context, id string, u webhook.EndpointUpdate) (store.Endpoint, error)
 	DeleteEndpoint(ctx context.Context, id string) error
 	RotateSecret(ctx context.Context, id string) (store.Endpoint, error)
+	ResetCircuit(ctx context.Context, id string) (store.Endpoint, error)
 	ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error)
 	TestEndpoint(ctx context.Context, id string) (store.Delivery, error)
 	Retry(ctx context.Context, id string) (store.Delivery, error)
@@ -51,6 +53,7 @@ func (s *Server) webhookRoutes() {
 	s.handle("GET /webhooks/{id}/deliveries", store.RoleUser, s.listDeliveries)
 	s.handle("POST /webhooks/{id}/test", store.RoleUser, s.testEndpoint)
 	s.handle("POST /webhooks/{id}/rotate-secret", store.RoleUser, s.rotateSecret)
+	s.handle("POST /webhooks/{id}/circuit/reset", store.RoleAdmin, s.resetCircuit)
 	s.handle("POST /webhooks/deliveries/{id}/retry", store.RoleUser, s.retryDelivery)
 	s.handle("POST /events", store.RoleUser, s.publishEvent)
 	// Providers cannot send Junction's token: a received webhook is authenticated by its
@@ -58,16 +61,18 @@ func (s *Server) webhookRoutes() {
 	s.handlePublicPrefix("POST /ingest/{source}", "/ingest/", s.ingest)
 }
 
-// endpointJSON is seed 003's WebhookEndpoint.
+// endpointJSON is seed 003's WebhookEndpoint. The signing secret is in it only where
+// the caller must learn it or may see it (see secretShown).
 type endpointJSON struct {
 	ID                      string     `json:"id"`
 	Name                    string     `json:"name"`
 	URL                     string     `json:"url"`
-	Secret                  string     `json:"secret"`
+	Secret                  string     `json:"secret,omitempty"`
 	Events                  []string   `json:"events"`
 	IsActive                bool       `json:"is_active"`
 	IsHealthy               bool       `json:"is_healthy"`
 	ConsecutiveFailures     int        `json:"consecutive_failures"`
+	CircuitState            string     `json:"circuit_state"`
 	LastDeliveryAt          *time.Time `json:"last_delivery_at"`
 	LastFailureAt           *time.Time `json:"last_failure_at"`
 	CreatedAt               time.Time  `json:"created_at"`
@@ -77,12 +82,28 @@ type endpointJSON struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 }
 
-func toEndpointJSON(e store.Endpoint) endpointJSON {
+// secretShown says whether an answer carries the endpoint's signing secret, and the
+// credentials its URL may hold in its query or user info: always where they are made
+// (create, rotate: the caller needs the secret to verify), otherwise only to admins.
+// Any user token can list endpoints; it must not learn every endpoint's credentials.
+type secretShown bool
+
+const (
+	withSecret   secretShown = true
+	secretToRole secretShown = false // shown to admins only
+)
+
+func (s *Server) toEndpointJSON(r *http.Request, e store.Endpoint, shown secretShown) endpointJSON {
 	j := endpointJSON{
-		ID: e.ID, Name: e.Name, URL: e.URL, Secret: e.Secret, Events: e.Events, IsActive: e.IsActive,
+		ID: e.ID, Name: e.Name, URL: e.URL, Events: e.Events, IsActive: e.IsActive,
 		IsHealthy: e.IsHealthy, ConsecutiveFailures: e.ConsecutiveFailures, LastDeliveryAt: e.LastDeliveryAt,
 		LastFailureAt: e.LastFailureAt, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, DisabledReason: e.DisabledReason,
-		CircuitOpenUntil: e.CircuitOpenUntil,
+		CircuitOpenUntil: e.CircuitOpenUntil, CircuitState: string(e.CircuitState(s.clock())),
+	}
+	if tok, ok := tokenFrom(r.Context()); shown == withSecret || ok && tok.Role == store.RoleAdmin {
+		j.Secret = e.Secret
+	} else {
+		j.URL = redact.URL(e.URL)
 	}
 	if e.PreviousSecret != "" {
 		j.PreviousSecretExpiresAt = e.PreviousSecretUntil
@@ -205,7 +226,7 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	data := make([]endpointJSON, len(eps))
 	for i, e := range eps {
-		data[i] = toEndpointJSON(e)
+		data[i] = s.toEndpointJSON(r, e, secretToRole)
 	}
 	s.writeJSON(w, r, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
 }
@@ -227,7 +248,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/webhooks/"+ep.ID)
-	s.writeJSON(w, r, http.StatusCreated, toEndpointJSON(ep))
+	s.writeJSON(w, r, http.StatusCreated, s.toEndpointJSON(r, ep, withSecret))
 }
 
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +257,7 @@ func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.webhookFailed(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, toEndpointJSON(ep))
+	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
 }
 
 func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -255,7 +276,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.webhookFailed(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, toEndpointJSON(ep))
+	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
 }
 
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -272,7 +293,18 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		s.webhookFailed(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, toEndpointJSON(ep))
+	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, withSecret))
+}
+
+// resetCircuit answers POST /webhooks/{id}/circuit/reset (admin): the endpoint with its
+// circuit closed.
+func (s *Server) resetCircuit(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.webhooks.ResetCircuit(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {

@@ -21,16 +21,50 @@ type Endpoint struct {
 	PreviousSecretUntil *time.Time
 	Events              []string // event types, exact ("order.created") or wildcard ("order.*", "*")
 	IsActive            bool
-	IsHealthy           bool
+	IsHealthy           bool // false while the circuit is not closed
 	ConsecutiveFailures int
-	// CircuitOpenUntil is set while the endpoint's circuit breaker is open: deliveries
-	// to it wait instead of using up attempts.
+
+	// The endpoint's circuit breaker (see AttemptRecord for how outcomes move it). It is
+	// closed while CircuitOpenUntil is nil. While open, deliveries to the endpoint wait
+	// instead of using up attempts; from CircuitOpenUntil on it is half-open, and the
+	// next claim hands out the probe(s): CircuitProbing is then set and CircuitOpenUntil
+	// is the end of the probes' lease, so no other claim, in any process, sends more.
 	CircuitOpenUntil *time.Time
-	DisabledReason   string // why IsActive became false on its own (410 Gone), "" otherwise
-	LastDeliveryAt   *time.Time
-	LastFailureAt    *time.Time
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	CircuitProbing   bool
+	// CircuitGeneration counts the circuit's transitions (open, probe, close, reset). An
+	// outcome counts only in the generation its attempt started in, so an attempt made
+	// before the circuit changed cannot open, extend or close it afterwards.
+	CircuitGeneration int64
+	// RecentFailures are the failures counted in a breaker window ("5 failures in 1m")
+	// while the circuit is closed, oldest first; empty when failures are consecutive.
+	RecentFailures []time.Time
+
+	DisabledReason string // why IsActive became false on its own (410 Gone), "" otherwise
+	LastDeliveryAt *time.Time
+	LastFailureAt  *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// CircuitState names where an endpoint's circuit stands.
+type CircuitState string
+
+// The circuit states, as the API shows them.
+const (
+	CircuitClosed   CircuitState = "closed"
+	CircuitOpen     CircuitState = "open"
+	CircuitHalfOpen CircuitState = "half-open" // the open period is over, or a probe is out
+)
+
+// CircuitState is the endpoint's circuit state at now.
+func (e Endpoint) CircuitState(now time.Time) CircuitState {
+	switch {
+	case e.CircuitOpenUntil == nil:
+		return CircuitClosed
+	case e.CircuitProbing || !now.Before(*e.CircuitOpenUntil):
+		return CircuitHalfOpen
+	}
+	return CircuitOpen
 }
 
 // EndpointPatch changes the given fields of an endpoint (nil = unchanged).
@@ -44,7 +78,9 @@ type EndpointPatch struct {
 	PreviousSecret      *string
 	PreviousSecretUntil *time.Time
 	DisabledReason      *string
-	UpdatedAt           time.Time
+	// ResetCircuit closes the circuit by hand (a new generation, counts cleared, healthy).
+	ResetCircuit bool
+	UpdatedAt    time.Time
 }
 
 // Page selects a page of a list: Page is 1-based, Limit the page size (1..100).
@@ -116,6 +152,14 @@ type ClaimParams struct {
 	// claimed again after the lease, which is what makes delivery at-least-once.
 	Lease time.Duration
 	Owner string // claiming worker's id, stored for diagnosis
+
+	// PerEndpoint, when positive, bounds the deliveries of one endpoint the claimer has
+	// in flight: a claim takes at most PerEndpoint-InFlight[endpoint] of them, none of an
+	// endpoint already at the bound. InFlight counts the claimer's own attempts running.
+	PerEndpoint int
+	InFlight    map[string]int
+	// Probes is how many deliveries a half-open endpoint gets as probes (default 1).
+	Probes int
 }
 
 // AttemptRecord is the outcome of one attempt, written with the endpoint's new health
@@ -133,14 +177,26 @@ type AttemptRecord struct {
 	DeadLetteredAt     *time.Time // for failed
 	At                 time.Time  // when the attempt finished (UpdatedAt)
 
-	// The endpoint's health, updated in the same transaction. A success sets
-	// ConsecutiveFailures to 0, IsHealthy, LastDeliveryAt=At and clears CircuitOpenUntil.
-	// A failure adds 1 to ConsecutiveFailures and sets LastFailureAt=At; once the count
-	// reaches BreakerThreshold (>0) the endpoint becomes unhealthy and its circuit opens
-	// until At+BreakerResetAfter (so a failed probe after the open period re-opens it).
+	// The endpoint's health, updated in the same transaction, in the order of the
+	// records. A success sets LastDeliveryAt=At, a failure LastFailureAt=At. The rest
+	// applies only if CircuitGeneration is the endpoint's current generation (the
+	// attempt started in the circuit's current state):
+	//
+	//   - closed: a success sets ConsecutiveFailures to 0. A failure adds 1 to it and,
+	//     with a BreakerWindow, is counted in RecentFailures (failures older than the
+	//     window (At-BreakerWindow, At] drop out); once the count (consecutive, or in the
+	//     window) reaches BreakerThreshold (>0) the circuit opens until
+	//     At+BreakerResetAfter and the endpoint is unhealthy.
+	//   - probing: a success closes the circuit (counts cleared, healthy); a failure adds
+	//     1 to ConsecutiveFailures and opens it again until At+BreakerResetAfter.
+	//   - open: nothing; an open circuit is never extended.
+	//
+	// Every transition starts a new generation.
 	EndpointID        string
 	Success           bool
+	CircuitGeneration int64 // the endpoint's generation when the attempt started
 	BreakerThreshold  int
+	BreakerWindow     time.Duration // 0: BreakerThreshold counts consecutive failures
 	BreakerResetAfter time.Duration
 	DisableEndpoint   bool // 410 Gone: IsActive=false with DisabledReason
 	DisabledReason    string
@@ -159,6 +215,7 @@ type QueueStats struct {
 	OldestDueSince *time.Time // NextRetryAt of the oldest due delivery
 	DeadLetters    int
 	ByStatus       map[DeliveryStatus]int
+	OpenCircuits   int // active endpoints whose circuit is not closed
 }
 
 // InboundMessage is a verified webhook received at /ingest/{source}.
@@ -192,8 +249,11 @@ type WebhookStore interface {
 	EventGet(ctx context.Context, id string) (Event, error)
 
 	// DeliveryClaim leases up to Limit due deliveries (pending or retrying, NextRetryAt <=
-	// Now, not leased or lease expired), oldest due first, skipping those of endpoints
-	// whose circuit is open. Concurrent claimers never get the same delivery.
+	// Now, not leased or lease expired) of active endpoints, oldest due first, within
+	// the PerEndpoint bound. Deliveries of an endpoint whose circuit is open wait. A
+	// half-open endpoint gets up to Probes deliveries, the oldest due, and turns probing
+	// (a new generation) until Now+Lease, atomically: exactly one claim, across
+	// processes, sends its probes. Concurrent claimers never get the same delivery.
 	DeliveryClaim(ctx context.Context, p ClaimParams) ([]ClaimedDelivery, error)
 	// DeliveryRecord writes attempt outcomes (and endpoint health) and releases the
 	// leases, all in one transaction.
@@ -218,4 +278,6 @@ type WebhookStore interface {
 	// InboundRecord stores a received message unless one with the same (Source,
 	// ProviderID) exists; created reports which.
 	InboundRecord(ctx context.Context, m InboundMessage) (created bool, err error)
+	// InboundGet returns the message stored for (source, providerID). ErrNotFound.
+	InboundGet(ctx context.Context, source, providerID string) (InboundMessage, error)
 }

@@ -6,24 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
 
-// How the workers run:
+// How delivery runs:
 //
-//   - the dispatcher leases due deliveries in batches (the store skips endpoints whose
-//     circuit is open) and hands them to the workers, at most PerEndpointConcurrency in
-//     flight per endpoint; deliveries over that limit wait in memory for a slot, within
-//     their lease;
-//   - each worker makes one attempt and passes the outcome to the recorder;
-//   - the recorder writes outcomes in batches, one transaction each, then publishes
+//   - The dispatcher claims only what it can start at once: as many deliveries as
+//     workers are free, and of each endpoint no more than per_endpoint_concurrency
+//     minus its attempts already running (the store applies that bound inside the
+//     claim, store.ClaimParams). Each claimed delivery starts its attempt at once, on a
+//     goroutine of its own. No delivery waits in the process for a slot, so a lease
+//     (2×timeout + 30 s) only has to cover one attempt and the recording of its outcome:
+//     a slow receiver cannot make leases run out and deliveries go out twice. What
+//     waits, waits in the store, where every process can take it.
+//   - When an attempt ends its slot frees, and the dispatcher claims again at once; it
+//     also claims when woken by a publication and every pollInterval for due retries.
+//   - The recorder writes outcomes in batches, one transaction each, then publishes
 //     WebhookDeliveryFailed for deliveries that failed for good.
+//   - An endpoint's circuit lives in the store (store.Endpoint, store.AttemptRecord), so
+//     every process agrees: claims skip endpoints whose circuit is open, so once it opens
+//     no new attempt starts; the attempts already running finish (their timeout bounds
+//     them), and being of an older circuit generation they neither extend nor close it.
+//     After the open period exactly one claim, in any process, gets the probe(s).
 //
 // A process that dies loses only leases: its deliveries are claimed again after the
 // lease, so every delivery is made at least once (receivers deduplicate by webhook-id,
@@ -31,11 +44,9 @@ import (
 
 const (
 	pollInterval  = 250 * time.Millisecond // how often due retries are looked for when idle
-	claimBatch    = 200                    // deliveries leased per claim
 	recordBatch   = 200                    // outcomes written per transaction
 	recordLinger  = 5 * time.Millisecond   // how long the recorder waits to fill a batch
 	purgeInterval = 10 * time.Minute       // dead-letter retention runs
-	statsInterval = 5 * time.Second        // queue gauges refresh
 )
 
 // WebhookDeliveryFailed is published when a delivery has failed for good.
@@ -46,34 +57,10 @@ type outcome struct {
 	failed *store.Delivery // set when the delivery failed for good
 }
 
-// Run delivers until ctx is cancelled, then lets in-flight attempts finish (their
+// Run delivers until ctx is cancelled, then lets the attempts in flight finish (their
 // outcomes are recorded) and returns.
 func (s *Service) Run(ctx context.Context) error {
-	lease := 2*s.settings.Timeout + 30*time.Second
-	jobs := make(chan store.ClaimedDelivery)
 	outcomes := make(chan outcome, recordBatch)
-	slots := newEndpointSlots(s.settings.PerEndpointConcurrency)
-
-	var workers sync.WaitGroup
-	for range s.settings.Workers {
-		workers.Go(func() {
-			for c := range jobs {
-				for {
-					// In-flight attempts finish after a stop; their timeout bounds them.
-					rec, failed := s.attempt(context.WithoutCancel(ctx), c.Endpoint, c.Delivery)
-					outcomes <- outcome{rec: rec, failed: failed}
-					next, ok := slots.done(c.Endpoint.ID)
-					if !ok || ctx.Err() != nil {
-						if ok {
-							slots.putBack(next)
-						}
-						break
-					}
-					c = next // a delivery of the same endpoint was waiting for this slot
-				}
-			}
-		})
-	}
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
@@ -85,28 +72,20 @@ func (s *Service) Run(ctx context.Context) error {
 		s.maintain(ctx)
 	}()
 
-	s.dispatch(ctx, jobs, slots, lease)
+	var attempts sync.WaitGroup
+	s.dispatch(ctx, &attempts, outcomes)
 
-	// Stop: deliveries still waiting for a slot go back to the queue untouched.
-	if waiting := slots.drain(); len(waiting) > 0 {
-		ids := make([]string, len(waiting))
-		for i, c := range waiting {
-			ids[i] = c.Delivery.ID
-		}
-		if err := s.store.DeliveryRelease(context.WithoutCancel(ctx), ids, s.opts.Clock.Now().UTC()); err != nil {
-			s.opts.Logger.Warn("releasing waiting deliveries on stop", "error", err)
-		}
-	}
-	close(jobs)
-	workers.Wait()
+	attempts.Wait()
 	close(outcomes)
 	<-recorded
 	<-maintenanceDone
 	return nil
 }
 
-// dispatch leases due deliveries and feeds the workers until ctx ends.
-func (s *Service) dispatch(ctx context.Context, jobs chan<- store.ClaimedDelivery, slots *endpointSlots, lease time.Duration) {
+// dispatch claims what the free slots can take and starts the attempts, until ctx ends.
+func (s *Service) dispatch(ctx context.Context, attempts *sync.WaitGroup, outcomes chan<- outcome) {
+	slots := newWorkerSlots(s.settings.Workers)
+	freed := make(chan struct{}, 1)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -114,11 +93,17 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.ClaimedDeliver
 		case <-ctx.Done():
 			return
 		case <-s.wake:
+		case <-freed:
 		case <-timer.C:
 		}
 		for ctx.Err() == nil {
+			free, inFlight := slots.free()
+			if free == 0 {
+				break // an attempt that ends signals freed
+			}
 			claimed, err := s.store.DeliveryClaim(ctx, store.ClaimParams{
-				Now: s.opts.Clock.Now().UTC(), Limit: claimBatch, Lease: lease, Owner: s.opts.WorkerID,
+				Now: s.opts.Clock.Now().UTC(), Limit: free, Lease: s.lease, Owner: s.opts.WorkerID,
+				PerEndpoint: s.settings.PerEndpointConcurrency, InFlight: inFlight, Probes: s.settings.BreakerProbes,
 			})
 			if err != nil {
 				if ctx.Err() == nil {
@@ -127,18 +112,20 @@ func (s *Service) dispatch(ctx context.Context, jobs chan<- store.ClaimedDeliver
 				break
 			}
 			for _, c := range claimed {
-				if !slots.take(c) {
-					continue // queued behind its endpoint's deliveries in flight
-				}
-				select {
-				case jobs <- c:
-				case <-ctx.Done():
-					slots.putBack(c)
-					return
-				}
+				slots.take(c.Endpoint.ID)
+				attempts.Go(func() {
+					// An attempt already made finishes after a stop; its timeout bounds it.
+					rec, failed := s.attempt(context.WithoutCancel(ctx), c.Endpoint, c.Delivery)
+					outcomes <- outcome{rec: rec, failed: failed}
+					slots.done(c.Endpoint.ID)
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				})
 			}
-			if len(claimed) < claimBatch {
-				break
+			if len(claimed) < free {
+				break // nothing more can start now
 			}
 		}
 		timer.Reset(pollInterval)
@@ -154,8 +141,9 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 	duration := end.Sub(start)
 	rec := store.AttemptRecord{
 		DeliveryID: d.ID, AttemptCount: d.AttemptCount + 1, DurationMs: int(duration.Milliseconds()),
-		ResponseBody: respBody, At: end.UTC(), EndpointID: ep.ID,
-		BreakerThreshold: s.settings.BreakerThreshold, BreakerResetAfter: s.settings.BreakerResetAfter,
+		ResponseBody: respBody, At: end.UTC(), EndpointID: ep.ID, CircuitGeneration: ep.CircuitGeneration,
+		BreakerThreshold: s.settings.BreakerThreshold, BreakerWindow: s.settings.BreakerWindow,
+		BreakerResetAfter: s.settings.BreakerResetAfter,
 	}
 	if status != 0 {
 		rec.ResponseStatusCode = &status
@@ -172,7 +160,7 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 		rec.ErrorMessage = "410 Gone: endpoint disabled"
 		outcomeLabel = "gone"
 	case err != nil:
-		rec.ErrorMessage = err.Error()
+		rec.ErrorMessage = errorMessage(err, ep)
 	default:
 		rec.ErrorMessage = fmt.Sprintf("endpoint answered %d", status)
 	}
@@ -306,19 +294,14 @@ func (s *Service) afterRecordFailed(failed []*store.Delivery) {
 	}
 }
 
-// maintain purges expired dead letters and refreshes the queue gauges.
+// maintain purges expired dead letters.
 func (s *Service) maintain(ctx context.Context) {
-	stats := time.NewTicker(statsInterval)
-	defer stats.Stop()
 	purge := time.NewTicker(purgeInterval)
 	defer purge.Stop()
-	s.refreshStats(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-stats.C:
-			s.refreshStats(ctx)
 		case <-purge.C:
 			before := s.opts.Clock.Now().Add(-s.settings.DeadLetterRetention).UTC()
 			if n, err := s.store.DeadLetterPurge(ctx, before); err != nil {
@@ -330,101 +313,54 @@ func (s *Service) maintain(ctx context.Context) {
 	}
 }
 
-func (s *Service) refreshStats(ctx context.Context) {
-	now := s.opts.Clock.Now().UTC()
-	st, err := s.store.QueueStats(ctx, now)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.opts.Logger.Warn("queue stats", "error", err)
+// errorMessage is an attempt's error as it is stored, logged and published: Go's HTTP
+// client quotes the request URL, which may carry a credential in its query or user
+// info, so the URL is redacted, and every secret the endpoint has (its signing
+// secrets, its URL's credentials) is masked wherever else it might appear.
+func errorMessage(err error, ep store.Endpoint) string {
+	secrets := []string{ep.Secret, ep.PreviousSecret}
+	if u, perr := url.Parse(ep.URL); perr == nil {
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			secrets = append(secrets, u.User.Username(), pw)
 		}
-		return
-	}
-	m := s.opts.Metrics
-	m.queueDue.Set(float64(st.Due))
-	m.queueWaiting.Set(float64(st.Waiting))
-	m.deadLetters.Set(float64(st.DeadLetters))
-	age := 0.0
-	if st.OldestDueSince != nil {
-		age = now.Sub(*st.OldestDueSince).Seconds()
-	}
-	m.oldestDueAge.Set(age)
-	if eps, err := s.store.EndpointsActive(ctx); err == nil {
-		open := 0
-		for _, ep := range eps {
-			if ep.CircuitOpenUntil != nil && ep.CircuitOpenUntil.After(now) {
-				open++
-			}
+		for _, vs := range u.Query() {
+			secrets = append(secrets, vs...)
 		}
-		m.openCircuits.Set(float64(open))
 	}
+	return redact.NewScrubber(secrets...).String(redact.Error(err).Error())
 }
 
-// endpointSlots bounds deliveries in flight per endpoint; deliveries over the limit wait
-// in a per-endpoint line until a slot frees.
-type endpointSlots struct {
-	limit    int
+// workerSlots counts the attempts running, in all and per endpoint.
+type workerSlots struct {
 	mu       sync.Mutex
+	idle     int
 	inFlight map[string]int
-	waiting  map[string][]store.ClaimedDelivery
 }
 
-func newEndpointSlots(limit int) *endpointSlots {
-	return &endpointSlots{limit: max(limit, 1), inFlight: map[string]int{}, waiting: map[string][]store.ClaimedDelivery{}}
+func newWorkerSlots(workers int) *workerSlots {
+	return &workerSlots{idle: max(workers, 1), inFlight: map[string]int{}}
 }
 
-// take reserves a slot for c, or queues it (false).
-func (e *endpointSlots) take(c store.ClaimedDelivery) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	id := c.Endpoint.ID
-	if e.inFlight[id] >= e.limit {
-		e.waiting[id] = append(e.waiting[id], c)
-		return false
-	}
-	e.inFlight[id]++
-	return true
+// free returns how many attempts can start, and a copy of the running ones per endpoint.
+func (w *workerSlots) free() (int, map[string]int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.idle, maps.Clone(w.inFlight)
 }
 
-// done frees a slot; if a delivery of the same endpoint was waiting it takes the slot
-// and is returned to be sent next.
-func (e *endpointSlots) done(endpointID string) (store.ClaimedDelivery, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if q := e.waiting[endpointID]; len(q) > 0 {
-		next := q[0]
-		if len(q) == 1 {
-			delete(e.waiting, endpointID)
-		} else {
-			e.waiting[endpointID] = q[1:]
-		}
-		return next, true // the slot passes to it
-	}
-	if e.inFlight[endpointID]--; e.inFlight[endpointID] <= 0 {
-		delete(e.inFlight, endpointID)
-	}
-	return store.ClaimedDelivery{}, false
+func (w *workerSlots) take(endpointID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.idle--
+	w.inFlight[endpointID]++
 }
 
-// putBack undoes take for a delivery that will not be sent now: its slot is freed and it
-// joins the waiting line (released to the queue on stop).
-func (e *endpointSlots) putBack(c store.ClaimedDelivery) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	id := c.Endpoint.ID
-	if e.inFlight[id]--; e.inFlight[id] <= 0 {
-		delete(e.inFlight, id)
+func (w *workerSlots) done(endpointID string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.idle++
+	if w.inFlight[endpointID]--; w.inFlight[endpointID] <= 0 {
+		delete(w.inFlight, endpointID)
 	}
-	e.waiting[id] = append(e.waiting[id], c)
-}
-
-// drain empties the waiting lines.
-func (e *endpointSlots) drain() []store.ClaimedDelivery {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []store.ClaimedDelivery
-	for id, q := range e.waiting {
-		out = append(out, q...)
-		delete(e.waiting, id)
-	}
-	return out
 }

@@ -113,8 +113,13 @@ func (s *Service) Ingest(ctx context.Context, sourceName string, h http.Header, 
 		return IngestResult{}, err
 	}
 	if !created {
+		// Answer as the first time: the stored message's id and type.
+		first, err := s.store.InboundGet(ctx, src.Name, providerID)
+		if err != nil {
+			return IngestResult{}, err
+		}
 		s.opts.Metrics.ingested.WithLabelValues(src.Name, "duplicate").Inc()
-		return IngestResult{ID: msg.ID, EventType: eventType, Duplicate: true}, nil
+		return IngestResult{ID: first.ID, EventType: first.EventType, Duplicate: true}, nil
 	}
 	s.opts.Metrics.ingested.WithLabelValues(src.Name, "accepted").Inc()
 	if s.opts.Bus != nil {

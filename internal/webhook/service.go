@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/netguard"
+	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
@@ -34,6 +36,9 @@ type Options struct {
 	// Published, if set, is called with each newly stored event (flows with an events
 	// source receive them this way).
 	Published func(store.Event)
+	// Lease is how long a claim holds a delivery; default 2×Timeout+30s, and it must be
+	// longer than Timeout. Tests shorten it.
+	Lease time.Duration
 }
 
 // Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable
@@ -44,6 +49,7 @@ type Service struct {
 	settings Settings
 	opts     Options
 	client   *http.Client
+	lease    time.Duration // how long a claim holds a delivery
 	wake     chan struct{}
 
 	mu          sync.Mutex
@@ -72,7 +78,18 @@ func New(st store.Store, s Settings, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook: allowed_networks: %w", err)
 	}
-	return &Service{store: st, settings: s, opts: opts, client: guard.Client(), wake: make(chan struct{}, 1)}, nil
+	// A claimed delivery's attempt starts at once (see dispatch.go): the lease covers the
+	// attempt, bounded by the timeout, and the recording of its outcome.
+	lease := 2*s.Timeout + 30*time.Second
+	if opts.Lease > 0 {
+		lease = opts.Lease
+	}
+	if lease <= s.Timeout {
+		return nil, fmt.Errorf("webhook: a lease of %v does not cover an attempt's timeout of %v", lease, s.Timeout)
+	}
+	svc := &Service{store: st, settings: s, opts: opts, client: guard.Client(), lease: lease, wake: make(chan struct{}, 1)}
+	opts.Metrics.queue.setSource(st, opts.Clock)
+	return svc, nil
 }
 
 // Settings returns the delivery settings in force.
@@ -110,8 +127,12 @@ func validateEndpoint(name, url *string, events *[]string, secret *string) *Vali
 		v.Fields["name"] = "required, at most 200 characters"
 	}
 	if url != nil {
-		if err := netguard.CheckURL(*url); err != nil {
-			v.Fields["url"] = err.Error()
+		switch err := netguard.CheckURL(*url); {
+		case err != nil:
+			// A URL that does not parse is quoted in the error; it may carry a credential.
+			v.Fields["url"] = redact.Error(err).Error()
+		case strings.Contains(*url, redact.Mask), strings.Contains(*url, neturl.QueryEscape(redact.Mask)):
+			v.Fields["url"] = "holds " + redact.Mask + " where a credential was hidden from a user token: give the whole URL"
 		}
 	}
 	if events != nil {
@@ -180,9 +201,32 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, u EndpointUpdat
 		empty := ""
 		p.DisabledReason = &empty
 	}
+	if u.URL != nil {
+		// Another URL is another receiver: the old one's failures say nothing about it.
+		cur, err := s.store.EndpointGet(ctx, id)
+		if err != nil {
+			return store.Endpoint{}, err
+		}
+		p.ResetCircuit = cur.URL != *u.URL
+	}
 	ep, err := s.store.EndpointUpdate(ctx, id, p)
 	s.invalidate()
+	if err == nil && p.ResetCircuit {
+		s.Wake()
+	}
 	return ep, err
+}
+
+// ResetCircuit closes an endpoint's circuit by hand (POST /webhooks/{id}/circuit/reset):
+// its waiting deliveries that are due go out at once.
+func (s *Service) ResetCircuit(ctx context.Context, id string) (store.Endpoint, error) {
+	ep, err := s.store.EndpointUpdate(ctx, id, store.EndpointPatch{ResetCircuit: true, UpdatedAt: s.opts.Clock.Now().UTC()})
+	if err != nil {
+		return store.Endpoint{}, err
+	}
+	s.invalidate()
+	s.Wake()
+	return ep, nil
 }
 
 // RotateSecret gives the endpoint a new secret; the old one keeps signing deliveries

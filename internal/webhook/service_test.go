@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/policy/retry"
@@ -421,4 +422,26 @@ func hmacHex(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+func TestSettingsFromWebhookBlock(t *testing.T) {
+	cfg, diags := config.Decode("t.cai", []byte(`integration H {
+  type: webhook
+  circuit_breaker: { threshold: 4 failures in 2m, reset_after: 30s, half_open_probes: 2 }
+}`))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	s := webhook.SettingsFrom(cfg)
+	if s.BreakerThreshold != 4 || s.BreakerWindow != 2*time.Minute || s.BreakerResetAfter != 30*time.Second || s.BreakerProbes != 2 {
+		t.Errorf("breaker settings %d in %v, open %v, %d probes", s.BreakerThreshold, s.BreakerWindow, s.BreakerResetAfter, s.BreakerProbes)
+	}
+	cfg, _ = config.Decode("t.cai", []byte(`integration H { type: webhook circuit_breaker: { threshold: 3 consecutive failures } }`))
+	s = webhook.SettingsFrom(cfg)
+	if s.BreakerThreshold != 3 || s.BreakerWindow != 0 || s.BreakerResetAfter != webhook.BreakerResetAfterDefault || s.BreakerProbes != 1 {
+		t.Errorf("consecutive breaker settings %d in %v, open %v, %d probes", s.BreakerThreshold, s.BreakerWindow, s.BreakerResetAfter, s.BreakerProbes)
+	}
+	if d := webhook.SettingsFrom(nil); d.BreakerThreshold != 5 || d.BreakerWindow != 0 || d.BreakerProbes != 1 {
+		t.Errorf("default breaker settings %+v", d)
+	}
 }

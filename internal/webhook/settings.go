@@ -8,15 +8,21 @@ import (
 )
 
 // Settings are the delivery settings of every endpoint. They come from the
-// configuration's `type: webhook` integration block (seed 003's WebhookDeliveryService);
-// without one, the defaults below apply.
+// configuration's `type: webhook` integration block (seed 003's WebhookDeliveryService;
+// the configuration allows one); without one, the defaults below apply.
 type Settings struct {
 	Timeout     time.Duration // per attempt
 	Retry       retry.Policy  // the schedule between attempts
 	MaxAttempts int           // 1 + retries
 
-	BreakerThreshold  int           // consecutive failures that open an endpoint's circuit
-	BreakerResetAfter time.Duration // how long it stays open before a probe
+	// An endpoint's circuit opens after BreakerThreshold failures: consecutive ones, or
+	// with a BreakerWindow those less than the window old (`5 failures in 1m`). It stays
+	// open BreakerResetAfter, then BreakerProbes deliveries go as probes: one success
+	// closes it, a failure opens it again. 0 turns the breaker off.
+	BreakerThreshold  int
+	BreakerWindow     time.Duration
+	BreakerResetAfter time.Duration
+	BreakerProbes     int
 
 	DeadLetter          bool
 	DeadLetterRetention time.Duration
@@ -41,6 +47,7 @@ const (
 	TimeoutDefault                = 30 * time.Second
 	BreakerThresholdDefault       = 5
 	BreakerResetAfterDefault      = 5 * time.Minute
+	BreakerProbesDefault          = 1
 	DeadLetterRetentionDefault    = 7 * 24 * time.Hour
 	SecretOverlapDefault          = 24 * time.Hour
 	WorkersDefault                = 16
@@ -60,6 +67,7 @@ func SettingsFrom(cfg *config.Config) Settings {
 		Retry:                  retry.Policy{Delays: defaultSchedule, Attempts: len(defaultSchedule)},
 		BreakerThreshold:       BreakerThresholdDefault,
 		BreakerResetAfter:      BreakerResetAfterDefault,
+		BreakerProbes:          BreakerProbesDefault,
 		DeadLetter:             true,
 		DeadLetterRetention:    DeadLetterRetentionDefault,
 		SecretOverlap:          SecretOverlapDefault,
@@ -89,8 +97,14 @@ func SettingsFrom(cfg *config.Config) Settings {
 	}
 	if cb := in.CircuitBreaker; cb != nil {
 		s.BreakerThreshold = cb.Failures
+		if !cb.Consecutive {
+			s.BreakerWindow = cb.Window
+		}
 		if cb.ResetAfter > 0 {
 			s.BreakerResetAfter = cb.ResetAfter
+		}
+		if cb.HalfOpenProbes > 0 {
+			s.BreakerProbes = cb.HalfOpenProbes
 		}
 	}
 	if dl := in.DeadLetter; dl != nil {

@@ -274,6 +274,13 @@ func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool
 	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (bool, error) { return s.inner.InboundRecord(ctx, m) })
 }
 
+// InboundGet implements store.Store.
+func (s *Store) InboundGet(ctx context.Context, source, providerID string) (store.InboundMessage, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.InboundMessage, error) {
+		return s.inner.InboundGet(ctx, source, providerID)
+	})
+}
+
 // FlowDeadLetterAdd implements store.Store.
 func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) error {
 	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.FlowDeadLetterAdd(ctx, d) })

@@ -50,6 +50,7 @@ var wantTimeout = map[string]time.Duration{
 	"DeadLetterPurge":      testTimeouts.Purge,
 	"QueueStats":           testTimeouts.Batch,
 	"InboundRecord":        testTimeouts.Call,
+	"InboundGet":           testTimeouts.Call,
 	"FlowDeadLetterAdd":    testTimeouts.Call,
 	"FlowDeadLetterGet":    testTimeouts.Call,
 	"FlowDeadLetterList":   testTimeouts.Batch,
@@ -313,6 +314,9 @@ func (f *fake) QueueStats(ctx context.Context, _ time.Time) (store.QueueStats, e
 }
 func (f *fake) InboundRecord(ctx context.Context, _ store.InboundMessage) (bool, error) {
 	return false, f.call(ctx, "InboundRecord")
+}
+func (f *fake) InboundGet(ctx context.Context, _, _ string) (store.InboundMessage, error) {
+	return store.InboundMessage{}, f.call(ctx, "InboundGet")
 }
 func (f *fake) FlowDeadLetterAdd(ctx context.Context, _ store.FlowDeadLetter) error {
 	return f.call(ctx, "FlowDeadLetterAdd")

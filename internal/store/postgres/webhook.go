@@ -34,6 +34,7 @@ var endpointColumns = []string{
 	"id", "name", "url", "secret", "previous_secret", "previous_secret_until", "events",
 	"is_active", "is_healthy", "consecutive_failures", "circuit_open_until", "disabled_reason",
 	"last_delivery_at", "last_failure_at", "created_at", "updated_at",
+	"circuit_probing", "circuit_generation", "recent_failures",
 }
 
 var deliveryColumns = []string{
@@ -57,10 +58,11 @@ func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.End
 		return store.Endpoint{}, fmt.Errorf("postgres: endpoint create: %w", err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO webhook_endpoints (`+columns("", endpointColumns)+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		e.ID, e.Name, e.URL, e.Secret, e.PreviousSecret, e.PreviousSecretUntil, e.Events,
 		e.IsActive, e.IsHealthy, e.ConsecutiveFailures, e.CircuitOpenUntil, e.DisabledReason,
-		e.LastDeliveryAt, e.LastFailureAt, e.CreatedAt, e.UpdatedAt)
+		e.LastDeliveryAt, e.LastFailureAt, e.CreatedAt, e.UpdatedAt,
+		e.CircuitProbing, e.CircuitGeneration, nonNilTimes(e.RecentFailures))
 	if err != nil {
 		return store.Endpoint{}, fmt.Errorf("postgres: endpoint create %q: %w", e.ID, mapError(err))
 	}
@@ -132,6 +134,10 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 	if p.Events != nil {
 		events = *p.Events
 	}
+	reset := ""
+	if p.ResetCircuit {
+		reset = resetCircuitSQL + ","
+	}
 	e, err := scanEndpoint(s.pool.QueryRow(ctx, `UPDATE webhook_endpoints SET
 			name                  = COALESCE($1, name),
 			url                   = COALESCE($2, url),
@@ -140,7 +146,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 			secret                = COALESCE($5, secret),
 			previous_secret       = COALESCE($6, previous_secret),
 			previous_secret_until = COALESCE($7, previous_secret_until),
-			disabled_reason       = COALESCE($8, disabled_reason),
+			disabled_reason       = COALESCE($8, disabled_reason),`+reset+`
 			updated_at            = $9
 		WHERE id = $10
 		RETURNING `+columns("", endpointColumns),
@@ -151,6 +157,11 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 	}
 	return e, nil
 }
+
+// resetCircuitSQL closes a circuit by hand, as storeinput.CloseCircuit does.
+const resetCircuitSQL = `
+			is_healthy = true, consecutive_failures = 0, recent_failures = '{}',
+			circuit_open_until = NULL, circuit_probing = false, circuit_generation = circuit_generation + 1`
 
 // EndpointDelete implements store.Store. The DELETE comes first: it waits for
 // EventPublish transactions holding KEY SHARE on the endpoint, so the UPDATE after it
@@ -318,39 +329,114 @@ func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
 	return e, nil
 }
 
-// claimSQL leases due deliveries. The CTE picks them in due order and locks them; SKIP
-// LOCKED passes over rows another claim has locked but not yet committed, and a row that
-// claim has committed is re-checked and no longer matches (its lease is current), so
-// concurrent claims never return the same delivery and never wait for each other.
-// MATERIALIZED makes the locking subquery run exactly once (inlined into a join it could
-// be rescanned and lock more rows than LIMIT). The UPDATE … FROM joins the endpoint again
-// to return it as it is now. $1 is now, $2 the limit, $3 the lease's end, $4 the owner.
-var claimSQL = `WITH due AS MATERIALIZED (
-		SELECT d.id
+// dueDelivery is the condition of a delivery a claim may take, for a table aliased d;
+// $1 is now.
+const dueDelivery = `d.` + waitingDelivery + `
+			AND d.next_retry_at <= $1
+			AND (d.locked_until IS NULL OR d.locked_until <= $1)`
+
+// claimSQL leases due deliveries in one statement, so a claim costs one round trip and
+// one commit, like storeinput's rules applied by SQLite's claim in Go. Parameters: $1
+// now, $2 the limit, $3 the lease's end, $4 the owner, $5 the endpoints at the
+// per-endpoint bound, $6 the bound (0: none), $7 and $8 the claimer's attempts in
+// flight per endpoint (IDs, counts), $9 the probes per endpoint, $10 how many due
+// deliveries to rank (storeinput.ScanLimit).
+//
+//   - half_open locks the half-open endpoints that have a due delivery, FOR NO KEY
+//     UPDATE SKIP LOCKED: a row another claim changed meanwhile is re-checked (and is
+//     probing by then), so two claims never both hand out an endpoint's probe. NO KEY
+//     UPDATE is the lock an UPDATE takes; EventPublish's KEY SHARE does not wait for it.
+//   - probe takes their oldest due deliveries (the probes), probing turns them probing
+//     until the lease's end, a new generation.
+//   - due picks the due deliveries of endpoints whose circuit is closed and which are
+//     not at the bound, in due order, FOR UPDATE SKIP LOCKED: rows another claim has
+//     locked are passed over, and a row that claim has committed is re-checked and no
+//     longer matches (its lease is current), so concurrent claims never return the same
+//     delivery and never wait for each other. MATERIALIZED makes each locking subquery
+//     run exactly once (inlined into a join it could be rescanned and lock more rows).
+//   - picked keeps the probes and, ranked per endpoint, as many of the others as the
+//     endpoints' budgets and the limit allow.
+//
+// The final UPDATE returns the endpoints as the statement's snapshot saw them, before
+// probing changed them; DeliveryClaim applies that change to the probes' endpoints.
+var claimSQL = `WITH half_open AS MATERIALIZED (
+		SELECT e.id, e.circuit_open_until
+		FROM webhook_endpoints e
+		WHERE e.is_active AND e.circuit_open_until <= $1 AND NOT (e.id = ANY($5))
+			AND EXISTS (SELECT FROM deliveries d WHERE d.endpoint_id = e.id AND ` + dueDelivery + `)
+		ORDER BY e.circuit_open_until, e.id
+		LIMIT $2
+		FOR NO KEY UPDATE SKIP LOCKED
+	), probe AS MATERIALIZED (
+		SELECT p.id, p.endpoint_id, p.next_retry_at
+		FROM half_open h CROSS JOIN LATERAL (
+			SELECT d.id, d.endpoint_id, d.next_retry_at
+			FROM deliveries d
+			WHERE d.endpoint_id = h.id AND ` + dueDelivery + `
+			ORDER BY d.next_retry_at, d.id
+			LIMIT CASE WHEN $6 > 0
+				THEN LEAST($9, $6 - COALESCE((SELECT f.n FROM unnest($7::text[], $8::integer[]) AS f (endpoint_id, n) WHERE f.endpoint_id = h.id), 0))
+				ELSE $9 END
+			FOR UPDATE SKIP LOCKED
+		) p
+		ORDER BY h.circuit_open_until, h.id, p.next_retry_at, p.id
+		LIMIT $2
+	), probing AS (
+		UPDATE webhook_endpoints e
+		SET circuit_probing = true, circuit_open_until = $3, circuit_generation = e.circuit_generation + 1
+		WHERE e.id IN (SELECT endpoint_id FROM probe)
+	), due AS MATERIALIZED (
+		SELECT d.id, d.endpoint_id, d.next_retry_at
 		FROM deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		WHERE d.` + waitingDelivery + `
-			AND d.next_retry_at <= $1
-			AND (d.locked_until IS NULL OR d.locked_until <= $1)
-			AND e.is_active
-			AND (e.circuit_open_until IS NULL OR e.circuit_open_until <= $1)
+		WHERE ` + dueDelivery + `
+			AND e.is_active AND e.circuit_open_until IS NULL AND NOT (d.endpoint_id = ANY($5))
 		ORDER BY d.next_retry_at, d.id
-		LIMIT $2
+		LIMIT $10
 		FOR UPDATE OF d SKIP LOCKED
+	), ranked AS (
+		SELECT d.id, d.next_retry_at,
+			row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_retry_at, d.id) AS rank,
+			$6 - COALESCE(f.n, 0) AS budget
+		FROM due d
+		LEFT JOIN unnest($7::text[], $8::integer[]) AS f (endpoint_id, n) ON f.endpoint_id = d.endpoint_id
+	), picked AS (
+		SELECT id FROM probe
+		UNION ALL
+		(SELECT id FROM ranked
+			WHERE $6 <= 0 OR rank <= budget
+			ORDER BY next_retry_at, id
+			LIMIT GREATEST($2 - (SELECT count(*) FROM probe), 0))
 	)
 	UPDATE deliveries d SET locked_until = $3, locked_by = $4
-	FROM due, webhook_endpoints e
-	WHERE d.id = due.id AND e.id = d.endpoint_id
+	FROM picked, webhook_endpoints e
+	WHERE d.id = picked.id AND e.id = d.endpoint_id
 	RETURNING ` + columns("d", deliveryColumns) + `, ` + columns("e", endpointColumns)
 
-// DeliveryClaim implements store.Store. It is one statement, so it needs no explicit
-// transaction.
+// DeliveryClaim implements store.Store with claimSQL: one statement, one round trip.
 func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
 	if err := storeinput.CheckClaim(p); err != nil {
 		return nil, fmt.Errorf("postgres: delivery claim: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, claimSQL,
-		store.NormalizeTime(p.Now), p.Limit, store.NormalizeTime(p.Now.Add(p.Lease)), p.Owner)
+	leaseEnd := store.NormalizeTime(p.Now.Add(p.Lease))
+	inFlightIDs, inFlight := make([]string, 0, len(p.InFlight)), make([]int, 0, len(p.InFlight))
+	for id, n := range p.InFlight {
+		inFlightIDs, inFlight = append(inFlightIDs, id), append(inFlight, n)
+	}
+	// A claim is only a lease: one lost in a database crash leaves the delivery to be
+	// claimed again, which at-least-once delivery allows. So it need not wait for the
+	// WAL flush (synchronous_commit off for its own transaction: the batch is one
+	// implicit transaction), which under load took most of a claim's time.
+	var b pgx.Batch
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(claimSQL, store.NormalizeTime(p.Now), p.Limit, leaseEnd, p.Owner, storeinput.Saturated(p), p.PerEndpoint,
+		inFlightIDs, inFlight, storeinput.Probes(p), storeinput.ScanLimit(p, p.Limit))
+	br := s.pool.SendBatch(ctx, &b)
+	defer func() { _ = br.Close() }()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("postgres: delivery claim: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("postgres: delivery claim: %w", err)
 	}
@@ -362,10 +448,16 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 		if err := row.Scan(append(dr.dest(), er.dest()...)...); err != nil {
 			return store.ClaimedDelivery{}, err
 		}
-		return store.ClaimedDelivery{Delivery: dr.finish(), Endpoint: er.finish()}, nil
+		c := store.ClaimedDelivery{Delivery: dr.finish(), Endpoint: er.finish()}
+		if c.Endpoint.CircuitOpenUntil != nil {
+			// A probe: its endpoint as claimSQL's probing left it.
+			c.Endpoint.CircuitProbing, c.Endpoint.CircuitOpenUntil = true, &leaseEnd
+			c.Endpoint.CircuitGeneration++
+		}
+		return c, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: delivery claim: %w", err)
+		return nil, fmt.Errorf("postgres: delivery claim: %w", mapError(err))
 	}
 	// RETURNING has no order of its own.
 	slices.SortFunc(claimed, func(a, b store.ClaimedDelivery) int {
@@ -374,47 +466,32 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 	return claimed, nil
 }
 
-// Statements DeliveryRecord runs per record. Endpoint health is computed by SQL from
-// the row's current values (old values on the right of SET), never read into Go and
-// written back, so outcomes recorded by concurrent workers all count; the row lock the
-// UPDATE takes queues them. Parameters are positional: pgx.NamedArgs rewrites the SQL
-// on every call, which made a batch of 100 records four times slower.
-const (
-	// Only a delivery still in the queue takes an outcome: one that EndpointDelete
-	// failed, or that another worker delivered after this worker's lease expired, keeps
-	// what it has. The lease is released in the same statement.
-	recordDeliverySQL = `UPDATE deliveries SET
-			status = $2, attempt_count = $3, next_retry_at = $4,
-			response_status_code = $5, response_body = $6, error_message = $7,
-			delivered_at = $8, duration_ms = $9, dead_lettered_at = $10,
-			locked_until = NULL, locked_by = NULL, updated_at = $11
-		WHERE id = $1 AND ` + waitingDelivery
-	// $1 endpoint, $2 the attempt's time.
-	recordSuccessSQL = `UPDATE webhook_endpoints SET
-			consecutive_failures = 0, is_healthy = true, circuit_open_until = NULL, last_delivery_at = $2
-		WHERE id = $1`
-	// $1 endpoint, $2 the attempt's time, $3 the breaker threshold, $4 until when it
-	// opens. The count that trips the breaker is the new one, consecutive_failures + 1.
-	// Every failure at or above the threshold re-opens the circuit from its own time, so
-	// a failed probe after the open period opens it again.
-	recordFailureSQL = `UPDATE webhook_endpoints SET
-			consecutive_failures = consecutive_failures + 1,
-			last_failure_at = $2,
-			is_healthy = CASE WHEN $3 > 0 AND consecutive_failures + 1 >= $3
-				THEN false ELSE is_healthy END,
-			circuit_open_until = CASE WHEN $3 > 0 AND consecutive_failures + 1 >= $3
-				THEN $4 ELSE circuit_open_until END
-		WHERE id = $1`
-	// $1 endpoint, $2 the attempt's time, $3 the reason.
-	recordDisableSQL = `UPDATE webhook_endpoints SET is_active = false, disabled_reason = $3, updated_at = $2
-		WHERE id = $1`
-)
+// recordDeliverySQL writes one outcome. Only a delivery still in the queue takes it:
+// one that EndpointDelete failed, or that another worker delivered after this worker's
+// lease expired, keeps what it has. The lease is released in the same statement.
+// Parameters are positional: pgx.NamedArgs rewrites the SQL on every call, which made a
+// batch of 100 records four times slower.
+const recordDeliverySQL = `UPDATE deliveries SET
+		status = $2, attempt_count = $3, next_retry_at = $4,
+		response_status_code = $5, response_body = $6, error_message = $7,
+		delivered_at = $8, duration_ms = $9, dead_lettered_at = $10,
+		locked_until = NULL, locked_by = NULL, updated_at = $11
+	WHERE id = $1 AND ` + waitingDelivery
 
-// DeliveryRecord implements store.Store. The whole batch is one transaction and one
-// pgx.Batch, a single round trip of cached prepared statements. Endpoint updates go
-// first, sorted by endpoint (stably, so one endpoint's outcomes apply in the order
-// given), then delivery updates sorted by ID: every transaction takes its row locks in
-// the same order, so concurrent batches and EndpointDelete cannot deadlock.
+// recordEndpointSQL writes an endpoint's health as storeinput.ApplyOutcome left it.
+const recordEndpointSQL = `UPDATE webhook_endpoints SET
+		is_active = $2, disabled_reason = $3, updated_at = $4, is_healthy = $5,
+		consecutive_failures = $6, recent_failures = $7, circuit_open_until = $8,
+		circuit_probing = $9, circuit_generation = $10, last_delivery_at = $11, last_failure_at = $12
+	WHERE id = $1`
+
+// DeliveryRecord implements store.Store in one transaction: the endpoints' rows are
+// locked (FOR NO KEY UPDATE, the lock an UPDATE takes, in ID order) and read, every
+// outcome is applied to them in the order of records (storeinput.ApplyOutcome), and one
+// pgx.Batch writes each endpoint once, sorted by ID, then the deliveries sorted by ID:
+// every transaction takes its row locks in the same order, endpoints before
+// deliveries, so concurrent batches and EndpointDelete cannot deadlock, and concurrent
+// outcomes for one endpoint queue on its row lock instead of losing updates.
 func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecord) error {
 	records, err := storeinput.NormalizeRecords(records)
 	if err != nil {
@@ -423,34 +500,56 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 	if len(records) == 0 {
 		return nil
 	}
-	byEndpoint := records // storeinput.NormalizeRecords made a copy
-	slices.SortStableFunc(byEndpoint, func(a, b store.AttemptRecord) int { return cmp.Compare(a.EndpointID, b.EndpointID) })
+	ids := make([]string, 0, len(records))
+	for _, r := range records {
+		ids = append(ids, r.EndpointID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	byDelivery := slices.Clone(records)
 	slices.SortStableFunc(byDelivery, func(a, b store.AttemptRecord) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
 
-	var b pgx.Batch
-	for _, r := range byEndpoint {
-		at := store.NormalizeTime(r.At)
-		if r.Success {
-			b.Queue(recordSuccessSQL, r.EndpointID, at)
-		} else {
-			b.Queue(recordFailureSQL, r.EndpointID, at, r.BreakerThreshold, store.NormalizeTime(r.At.Add(r.BreakerResetAfter)))
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		endpoints, err := queryEndpoints(ctx, tx, `SELECT `+columns("", endpointColumns)+`
+			FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+		if err != nil {
+			return err
 		}
-		if r.DisableEndpoint {
-			b.Queue(recordDisableSQL, r.EndpointID, at, r.DisabledReason)
+		byID := make(map[string]*store.Endpoint, len(endpoints))
+		for i := range endpoints {
+			byID[endpoints[i].ID] = &endpoints[i]
 		}
-	}
-	for _, r := range byDelivery {
-		nextRetryAt, deadLetteredAt := storeinput.OutcomeTimes(r)
-		b.Queue(recordDeliverySQL, r.DeliveryID, string(r.Status), r.AttemptCount, normalizePtr(nextRetryAt),
-			r.ResponseStatusCode, r.ResponseBody, r.ErrorMessage, normalizePtr(r.DeliveredAt), r.DurationMs,
-			normalizePtr(deadLetteredAt), store.NormalizeTime(r.At))
-	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
+		for _, r := range records {
+			if e := byID[r.EndpointID]; e != nil { // a deleted endpoint has no health
+				storeinput.ApplyOutcome(e, r)
+			}
+		}
+		var b pgx.Batch
+		for _, e := range endpoints {
+			b.Queue(recordEndpointSQL, e.ID, e.IsActive, e.DisabledReason, store.NormalizeTime(e.UpdatedAt), e.IsHealthy,
+				e.ConsecutiveFailures, nonNilTimes(e.RecentFailures), e.CircuitOpenUntil, e.CircuitProbing,
+				e.CircuitGeneration, e.LastDeliveryAt, e.LastFailureAt)
+		}
+		for _, r := range byDelivery {
+			nextRetryAt, deadLetteredAt := storeinput.OutcomeTimes(r)
+			b.Queue(recordDeliverySQL, r.DeliveryID, string(r.Status), r.AttemptCount, normalizePtr(nextRetryAt),
+				r.ResponseStatusCode, r.ResponseBody, r.ErrorMessage, normalizePtr(r.DeliveredAt), r.DurationMs,
+				normalizePtr(deadLetteredAt), store.NormalizeTime(r.At))
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: delivery record: %w", mapError(err))
 	}
 	return nil
+}
+
+// nonNilTimes is times, or an empty list for nil (pgx sends a nil slice as NULL).
+func nonNilTimes(times []time.Time) []time.Time {
+	if times == nil {
+		return []time.Time{}
+	}
+	return times
 }
 
 // DeliveryRelease implements store.Store. Only the due time and the lease change:
@@ -605,10 +704,11 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 		}
 		return tx.QueryRow(ctx, `SELECT
 				(SELECT count(*) FROM deliveries WHERE status = 'failed' AND dead_lettered_at IS NOT NULL),
+				(SELECT count(*) FROM webhook_endpoints WHERE is_active AND circuit_open_until IS NOT NULL),
 				count(*), min(next_retry_at)
 			FROM deliveries
 			WHERE `+waitingDelivery+` AND next_retry_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)`,
-			store.NormalizeTime(now)).Scan(&st.DeadLetters, &st.Due, &st.OldestDueSince)
+			store.NormalizeTime(now)).Scan(&st.DeadLetters, &st.OpenCircuits, &st.Due, &st.OldestDueSince)
 	})
 	if err != nil {
 		return store.QueueStats{}, fmt.Errorf("postgres: queue stats: %w", err)
@@ -634,6 +734,22 @@ func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool
 		return false, fmt.Errorf("postgres: inbound record %q: %w", m.ID, mapError(err))
 	}
 	return tag.RowsAffected() > 0, nil
+}
+
+// InboundGet implements store.Store.
+func (s *Store) InboundGet(ctx context.Context, source, providerID string) (store.InboundMessage, error) {
+	if !storeinput.Key(source) {
+		return store.InboundMessage{}, fmt.Errorf("postgres: inbound get %q: %w", source, store.ErrNotFound)
+	}
+	var m store.InboundMessage
+	err := s.pool.QueryRow(ctx, `SELECT id, source, provider_id, event_type, payload, headers, received_at
+		FROM inbound_messages WHERE source = $1 AND provider_id = $2`, source, storeinput.InboundProviderID(providerID)).
+		Scan(&m.ID, &m.Source, &m.ProviderID, &m.EventType, &m.Payload, &m.Headers, &m.ReceivedAt)
+	if err != nil {
+		return store.InboundMessage{}, fmt.Errorf("postgres: inbound get %s/%q: %w", source, providerID, mapError(err))
+	}
+	m.ReceivedAt = m.ReceivedAt.UTC()
+	return m, nil
 }
 
 // readTx runs fn in a read-only REPEATABLE READ transaction, so several queries see one
@@ -714,6 +830,7 @@ func (r *endpointRow) dest() []any {
 		&e.ID, &e.Name, &e.URL, &e.Secret, &e.PreviousSecret, &e.PreviousSecretUntil, &e.Events,
 		&e.IsActive, &e.IsHealthy, &e.ConsecutiveFailures, &e.CircuitOpenUntil, &e.DisabledReason,
 		&e.LastDeliveryAt, &e.LastFailureAt, &e.CreatedAt, &e.UpdatedAt,
+		&e.CircuitProbing, &e.CircuitGeneration, &e.RecentFailures,
 	}
 }
 
@@ -726,6 +843,11 @@ func (r *endpointRow) finish() store.Endpoint {
 	e.LastDeliveryAt = utcPtr(e.LastDeliveryAt)
 	e.LastFailureAt = utcPtr(e.LastFailureAt)
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+	failures := make([]time.Time, len(e.RecentFailures))
+	for i, f := range e.RecentFailures {
+		failures[i] = f.UTC()
+	}
+	e.RecentFailures = failures
 	return e
 }
 

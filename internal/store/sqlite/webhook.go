@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ var endpointColumns = []string{
 	"id", "name", "url", "secret", "previous_secret", "previous_secret_until", "events",
 	"is_active", "is_healthy", "consecutive_failures", "circuit_open_until", "disabled_reason",
 	"last_delivery_at", "last_failure_at", "created_at", "updated_at",
+	"circuit_probing", "circuit_generation", "recent_failures",
 }
 
 var deliveryColumns = []string{
@@ -66,10 +68,11 @@ func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.End
 	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+columns("", endpointColumns)+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Name, e.URL, e.Secret, e.PreviousSecret, nullTime(e.PreviousSecretUntil), string(events),
 			e.IsActive, e.IsHealthy, e.ConsecutiveFailures, nullTime(e.CircuitOpenUntil), e.DisabledReason,
-			nullTime(e.LastDeliveryAt), nullTime(e.LastFailureAt), formatTime(e.CreatedAt), formatTime(e.UpdatedAt))
+			nullTime(e.LastDeliveryAt), nullTime(e.LastFailureAt), formatTime(e.CreatedAt), formatTime(e.UpdatedAt),
+			e.CircuitProbing, e.CircuitGeneration, timesJSON(e.RecentFailures))
 		return err
 	})
 	if err != nil {
@@ -147,6 +150,10 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 		}
 		events = string(b)
 	}
+	reset := ""
+	if p.ResetCircuit {
+		reset = resetCircuitSQL + ","
+	}
 	var e store.Endpoint
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -158,7 +165,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 				secret                = COALESCE(?, secret),
 				previous_secret       = COALESCE(?, previous_secret),
 				previous_secret_until = COALESCE(?, previous_secret_until),
-				disabled_reason       = COALESCE(?, disabled_reason),
+				disabled_reason       = COALESCE(?, disabled_reason),`+reset+`
 				updated_at            = ?
 			WHERE id = ?
 			RETURNING `+columns("", endpointColumns),
@@ -172,6 +179,11 @@ func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointP
 	}
 	return e, nil
 }
+
+// resetCircuitSQL closes a circuit by hand, as storeinput.CloseCircuit does.
+const resetCircuitSQL = `
+				is_healthy = 1, consecutive_failures = 0, recent_failures = '[]',
+				circuit_open_until = NULL, circuit_probing = 0, circuit_generation = circuit_generation + 1`
 
 // EndpointDelete implements store.Store.
 func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) error {
@@ -410,52 +422,39 @@ func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
 	return e, nil
 }
 
-// DeliveryClaim implements store.Store. Selecting and leasing happen in one IMMEDIATE
-// transaction on the one write connection, so no other claim (in this process or
-// another sharing the file) can run between them. SQLite's UPDATE … RETURNING cannot
-// return the joined endpoint, hence a SELECT first and an UPDATE of exactly those rows.
-// INDEXED BY makes the SELECT walk the due index in order and stop at the limit (see
-// the migration); it fails loudly rather than silently sorting if the index is unusable.
+// DeliveryClaim implements store.Store. Everything happens in one IMMEDIATE transaction
+// on the one write connection, so no other claim (in this process or another sharing
+// the file) can run in between: a half-open endpoint's probe is handed out once.
+//
+//  1. Probes: half-open endpoints with a due delivery, up to the limit, each get their
+//     oldest due deliveries (storeinput.Probes) and turn probing.
+//  2. The rest: due deliveries of endpoints whose circuit is closed and which are not
+//     at their per-endpoint bound, in due order; INDEXED BY makes the query walk the
+//     due index in order and stop at the scan limit (see the migration), and fail
+//     loudly rather than sort if the index is unusable. storeinput.PickClaims keeps
+//     each endpoint within its budget.
+//  3. The chosen deliveries are read with their endpoints as they are now, and leased.
 func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
 	if err := storeinput.CheckClaim(p); err != nil {
 		return nil, fmt.Errorf("sqlite: delivery claim: %w", err)
 	}
-	now := formatTime(p.Now)
+	saturated, err := jsonList(storeinput.Saturated(p))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delivery claim: %w", err)
+	}
+	now, leaseEnd := formatTime(p.Now), formatTime(p.Now.Add(p.Lease))
 	var claimed []store.ClaimedDelivery
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns("d", deliveryColumns)+`, `+columns("e", endpointColumns)+`
-			FROM deliveries d INDEXED BY deliveries_due
-			JOIN webhook_endpoints e ON e.id = d.endpoint_id
-			WHERE d.`+waitingDelivery+`
-				AND d.next_retry_at <= @now
-				AND (d.locked_until IS NULL OR d.locked_until <= @now)
-				AND e.is_active
-				AND (e.circuit_open_until IS NULL OR e.circuit_open_until <= @now)
-			ORDER BY d.next_retry_at, d.id
-			LIMIT @limit`,
-			sql.Named("now", now), sql.Named("limit", p.Limit))
+	err = s.leaseTx(ctx, func(tx *sql.Tx) error {
+		ids, err := claimProbes(ctx, tx, p, now, leaseEnd, saturated)
 		if err != nil {
 			return err
 		}
-		defer func() { _ = rows.Close() }()
-		ids := make([]string, 0, p.Limit)
-		for rows.Next() {
-			var (
-				dr deliveryRow
-				er endpointRow
-			)
-			if err := rows.Scan(append(dr.dest(), er.dest()...)...); err != nil {
+		if len(ids) < p.Limit {
+			more, err := claimDue(ctx, tx, p, p.Limit-len(ids), now, saturated)
+			if err != nil {
 				return err
 			}
-			c := store.ClaimedDelivery{Delivery: dr.d, Endpoint: er.e}
-			if c.Endpoint.Events, err = er.events(); err != nil {
-				return err
-			}
-			claimed = append(claimed, c)
-			ids = append(ids, dr.d.ID)
-		}
-		if err := rows.Err(); err != nil {
-			return err
+			ids = append(ids, more...)
 		}
 		if len(ids) == 0 {
 			return nil
@@ -464,9 +463,11 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 		if err != nil {
 			return err
 		}
+		if claimed, err = claimedRows(ctx, tx, list); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET locked_until = ?, locked_by = ?
-			WHERE id IN (SELECT value FROM json_each(?))`,
-			formatTime(p.Now.Add(p.Lease)), p.Owner, list)
+			WHERE id IN (SELECT value FROM json_each(?))`, leaseEnd, p.Owner, list)
 		return err
 	})
 	if err != nil {
@@ -475,40 +476,190 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 	return claimed, nil
 }
 
-// Statements DeliveryRecord runs per record. Endpoint health is computed by SQL from
-// the row's current values (old values on the right of SET), never read into Go and
-// written back, so outcomes recorded by concurrent workers all count.
-const (
-	// Only a delivery still in the queue takes an outcome: one that EndpointDelete
-	// failed, or that another worker delivered after this worker's lease expired, keeps
-	// what it has. The lease is released in the same statement.
-	recordDeliverySQL = `UPDATE deliveries SET
-			status = @status, attempt_count = @attempts, next_retry_at = @next_retry_at,
-			response_status_code = @code, response_body = @body, error_message = @error,
-			delivered_at = @delivered_at, duration_ms = @duration, dead_lettered_at = @dead_lettered_at,
-			locked_until = NULL, locked_by = NULL, updated_at = @at
-		WHERE id = @id AND ` + waitingDelivery
-	recordSuccessSQL = `UPDATE webhook_endpoints SET
-			consecutive_failures = 0, is_healthy = 1, circuit_open_until = NULL, last_delivery_at = @at
-		WHERE id = @id`
-	// The count that trips the breaker is the new one, consecutive_failures + 1. Every
-	// failure at or above the threshold re-opens the circuit from its own time, so a
-	// failed probe after the open period opens it again.
-	recordFailureSQL = `UPDATE webhook_endpoints SET
-			consecutive_failures = consecutive_failures + 1,
-			last_failure_at = @at,
-			is_healthy = CASE WHEN @threshold > 0 AND consecutive_failures + 1 >= @threshold
-				THEN 0 ELSE is_healthy END,
-			circuit_open_until = CASE WHEN @threshold > 0 AND consecutive_failures + 1 >= @threshold
-				THEN @open_until ELSE circuit_open_until END
-		WHERE id = @id`
-	recordDisableSQL = `UPDATE webhook_endpoints SET is_active = 0, disabled_reason = @reason, updated_at = @at
-		WHERE id = @id`
-)
+// leaseTx is writeTx for a claim, whose commit need not wait for the disk: a claim is
+// only a lease, and one lost in a crash leaves its delivery to be claimed again, which
+// at-least-once delivery allows. With WAL, synchronous=NORMAL commits without syncing
+// and the next FULL commit syncs the WAL, this one included. Claims are frequent (one
+// per batch of freed workers), and each fsync held the one write lock publications
+// wait for. The setting is the connection's, so the claim takes the connection for
+// itself and puts FULL back before anyone else gets it; a connection on which that
+// fails is dropped, never handed to a publication.
+func (s *Store) leaseTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return mapError(err)
+	}
+	return mapError(tx.Commit())
+}
 
-// DeliveryRecord implements store.Store. The whole batch is one transaction (one fsync)
-// running four prepared statements over and over, in the order of records, so several
-// outcomes for one endpoint apply in sequence.
+// dueDelivery is the condition of a delivery a claim may take, for a table aliased d.
+const dueDelivery = `d.` + waitingDelivery + `
+	AND d.next_retry_at <= @now
+	AND (d.locked_until IS NULL OR d.locked_until <= @now)`
+
+// claimProbes hands out the probes of half-open endpoints (at most p.Limit deliveries)
+// and returns their delivery IDs.
+func claimProbes(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now, leaseEnd, saturated string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT e.id FROM webhook_endpoints e
+		WHERE e.is_active AND e.circuit_open_until <= @now
+			AND e.id NOT IN (SELECT value FROM json_each(@saturated))
+			AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND `+dueDelivery+`)
+		ORDER BY e.circuit_open_until, e.id`,
+		sql.Named("now", now), sql.Named("saturated", saturated))
+	if err != nil {
+		return nil, err
+	}
+	endpoints, err := collectStrings(rows)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, ep := range endpoints {
+		if len(ids) == p.Limit {
+			break
+		}
+		n := min(storeinput.Probes(p), p.Limit-len(ids))
+		if b := storeinput.Budget(p, ep); b >= 0 {
+			n = min(n, b)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT d.id FROM deliveries d
+			WHERE d.endpoint_id = @endpoint AND `+dueDelivery+`
+			ORDER BY d.next_retry_at, d.id LIMIT @n`,
+			sql.Named("endpoint", ep), sql.Named("now", now), sql.Named("n", n))
+		if err != nil {
+			return nil, err
+		}
+		probes, err := collectStrings(rows)
+		if err != nil {
+			return nil, err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET
+				circuit_probing = 1, circuit_open_until = ?, circuit_generation = circuit_generation + 1
+			WHERE id = ?`, leaseEnd, ep)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, probes...)
+	}
+	return ids, nil
+}
+
+// claimDue chooses up to limit due deliveries of endpoints whose circuit is closed.
+func claimDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams, limit int, now, saturated string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.endpoint_id
+		FROM deliveries d INDEXED BY deliveries_due
+		JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		WHERE `+dueDelivery+`
+			AND e.is_active AND e.circuit_open_until IS NULL
+			AND d.endpoint_id NOT IN (SELECT value FROM json_each(@saturated))
+		ORDER BY d.next_retry_at, d.id
+		LIMIT @scan`,
+		sql.Named("now", now), sql.Named("saturated", saturated), sql.Named("scan", storeinput.ScanLimit(p, limit)))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var ids, endpoints []string
+	for rows.Next() {
+		var id, ep string
+		if err := rows.Scan(&id, &ep); err != nil {
+			return nil, err
+		}
+		ids, endpoints = append(ids, id), append(endpoints, ep)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	picked := make([]string, 0, limit)
+	for _, i := range storeinput.PickClaims(p, limit, endpoints) {
+		picked = append(picked, ids[i])
+	}
+	return picked, nil
+}
+
+// claimedRows reads the deliveries listed (a JSON array of IDs) with their endpoints,
+// in due order.
+func claimedRows(ctx context.Context, tx *sql.Tx, list string) ([]store.ClaimedDelivery, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+columns("d", deliveryColumns)+`, `+columns("e", endpointColumns)+`
+		FROM deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		WHERE d.id IN (SELECT value FROM json_each(?))
+		ORDER BY d.next_retry_at, d.id`, list)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var claimed []store.ClaimedDelivery
+	for rows.Next() {
+		var (
+			dr deliveryRow
+			er endpointRow
+		)
+		if err := rows.Scan(append(dr.dest(), er.dest()...)...); err != nil {
+			return nil, err
+		}
+		ep, err := er.finish()
+		if err != nil {
+			return nil, err
+		}
+		claimed = append(claimed, store.ClaimedDelivery{Delivery: dr.d, Endpoint: ep})
+	}
+	return claimed, rows.Err()
+}
+
+// collectStrings reads a one-column result of strings and closes rows.
+func collectStrings(rows *sql.Rows) ([]string, error) {
+	defer func() { _ = rows.Close() }()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// recordDeliverySQL writes one outcome. Only a delivery still in the queue takes it:
+// one that EndpointDelete failed, or that another worker delivered after this worker's
+// lease expired, keeps what it has. The lease is released in the same statement.
+const recordDeliverySQL = `UPDATE deliveries SET
+		status = @status, attempt_count = @attempts, next_retry_at = @next_retry_at,
+		response_status_code = @code, response_body = @body, error_message = @error,
+		delivered_at = @delivered_at, duration_ms = @duration, dead_lettered_at = @dead_lettered_at,
+		locked_until = NULL, locked_by = NULL, updated_at = @at
+	WHERE id = @id AND ` + waitingDelivery
+
+// recordEndpointSQL writes an endpoint's health as storeinput.ApplyOutcome left it.
+const recordEndpointSQL = `UPDATE webhook_endpoints SET
+		is_active = @is_active, disabled_reason = @disabled_reason, updated_at = @updated_at,
+		is_healthy = @is_healthy, consecutive_failures = @consecutive_failures,
+		recent_failures = @recent_failures, circuit_open_until = @circuit_open_until,
+		circuit_probing = @circuit_probing, circuit_generation = @circuit_generation,
+		last_delivery_at = @last_delivery_at, last_failure_at = @last_failure_at
+	WHERE id = @id`
+
+// DeliveryRecord implements store.Store. The whole batch is one transaction (one fsync):
+// the endpoints' rows are read, every outcome applied to them in the order of records
+// (storeinput.ApplyOutcome), and written back once each; the write transaction keeps
+// any other writer out meanwhile, so concurrent batches never lose an update.
 func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecord) error {
 	records, err := storeinput.NormalizeRecords(records)
 	if err != nil {
@@ -517,23 +668,31 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 	if len(records) == 0 {
 		return nil
 	}
+	var ids []string
+	for _, r := range records {
+		ids = append(ids, r.EndpointID)
+	}
+	slices.Sort(ids)
+	list, err := jsonList(slices.Compact(ids))
+	if err != nil {
+		return fmt.Errorf("sqlite: delivery record: %w", err)
+	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		stmts := make([]*sql.Stmt, 0, 4)
-		defer func() {
-			for _, st := range stmts {
-				_ = st.Close()
-			}
-		}()
-		for _, q := range []string{recordDeliverySQL, recordSuccessSQL, recordFailureSQL, recordDisableSQL} {
-			st, err := tx.PrepareContext(ctx, q)
-			if err != nil {
-				return err
-			}
-			stmts = append(stmts, st)
+		endpoints, err := queryEndpoints(ctx, tx, `SELECT `+columns("", endpointColumns)+`
+			FROM webhook_endpoints WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, list)
+		if err != nil {
+			return err
 		}
-		delivery, success, failure, disable := stmts[0], stmts[1], stmts[2], stmts[3]
+		byID := make(map[string]*store.Endpoint, len(endpoints))
+		for i := range endpoints {
+			byID[endpoints[i].ID] = &endpoints[i]
+		}
+		delivery, err := tx.PrepareContext(ctx, recordDeliverySQL)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = delivery.Close() }()
 		for _, r := range records {
-			at := formatTime(r.At)
 			nextRetryAt, deadLetteredAt := storeinput.OutcomeTimes(r)
 			if _, err := delivery.ExecContext(ctx,
 				sql.Named("id", r.DeliveryID), sql.Named("status", string(r.Status)),
@@ -541,24 +700,24 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 				sql.Named("code", nullable(r.ResponseStatusCode)), sql.Named("body", r.ResponseBody),
 				sql.Named("error", r.ErrorMessage), sql.Named("delivered_at", nullTime(r.DeliveredAt)),
 				sql.Named("duration", r.DurationMs), sql.Named("dead_lettered_at", nullTime(deadLetteredAt)),
-				sql.Named("at", at),
+				sql.Named("at", formatTime(r.At)),
 			); err != nil {
 				return fmt.Errorf("delivery %q: %w", r.DeliveryID, err)
 			}
-			var err error
-			if r.Success {
-				_, err = success.ExecContext(ctx, sql.Named("id", r.EndpointID), sql.Named("at", at))
-			} else {
-				_, err = failure.ExecContext(ctx, sql.Named("id", r.EndpointID), sql.Named("at", at),
-					sql.Named("threshold", r.BreakerThreshold),
-					sql.Named("open_until", formatTime(r.At.Add(r.BreakerResetAfter))))
+			if e := byID[r.EndpointID]; e != nil { // a deleted endpoint has no health
+				storeinput.ApplyOutcome(e, r)
 			}
-			if err == nil && r.DisableEndpoint {
-				_, err = disable.ExecContext(ctx, sql.Named("id", r.EndpointID),
-					sql.Named("reason", r.DisabledReason), sql.Named("at", at))
-			}
+		}
+		for _, e := range endpoints {
+			_, err := tx.ExecContext(ctx, recordEndpointSQL,
+				sql.Named("id", e.ID), sql.Named("is_active", e.IsActive), sql.Named("disabled_reason", e.DisabledReason),
+				sql.Named("updated_at", formatTime(e.UpdatedAt)), sql.Named("is_healthy", e.IsHealthy),
+				sql.Named("consecutive_failures", e.ConsecutiveFailures), sql.Named("recent_failures", timesJSON(e.RecentFailures)),
+				sql.Named("circuit_open_until", nullTime(e.CircuitOpenUntil)), sql.Named("circuit_probing", e.CircuitProbing),
+				sql.Named("circuit_generation", e.CircuitGeneration), sql.Named("last_delivery_at", nullTime(e.LastDeliveryAt)),
+				sql.Named("last_failure_at", nullTime(e.LastFailureAt)))
 			if err != nil {
-				return fmt.Errorf("endpoint %q: %w", r.EndpointID, err)
+				return fmt.Errorf("endpoint %q: %w", e.ID, err)
 			}
 		}
 		return nil
@@ -736,10 +895,11 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 		var oldest sql.NullString
 		err = tx.QueryRowContext(ctx, `SELECT
 				(SELECT count(*) FROM deliveries WHERE status = 'failed' AND dead_lettered_at IS NOT NULL),
+				(SELECT count(*) FROM webhook_endpoints WHERE is_active AND circuit_open_until IS NOT NULL),
 				count(*), min(next_retry_at)
 			FROM deliveries
 			WHERE `+waitingDelivery+` AND next_retry_at <= @now AND (locked_until IS NULL OR locked_until <= @now)`,
-			sql.Named("now", formatTime(now))).Scan(&st.DeadLetters, &st.Due, &oldest)
+			sql.Named("now", formatTime(now))).Scan(&st.DeadLetters, &st.OpenCircuits, &st.Due, &oldest)
 		if err != nil {
 			return err
 		}
@@ -783,6 +943,21 @@ func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool
 		return false, fmt.Errorf("sqlite: inbound record %q: %w", m.ID, err)
 	}
 	return n > 0, nil
+}
+
+// InboundGet implements store.Store.
+func (s *Store) InboundGet(ctx context.Context, source, providerID string) (store.InboundMessage, error) {
+	if !storeinput.Key(source) {
+		return store.InboundMessage{}, fmt.Errorf("sqlite: inbound get %q: %w", source, store.ErrNotFound)
+	}
+	var m store.InboundMessage
+	err := s.read.QueryRowContext(ctx, `SELECT id, source, provider_id, event_type, payload, headers, received_at
+		FROM inbound_messages WHERE source = ? AND provider_id = ?`, source, storeinput.InboundProviderID(providerID)).
+		Scan(&m.ID, &m.Source, &m.ProviderID, &m.EventType, &m.Payload, &m.Headers, textTime{&m.ReceivedAt})
+	if err != nil {
+		return store.InboundMessage{}, fmt.Errorf("sqlite: inbound get %s/%q: %w", source, providerID, notFound(err))
+	}
+	return m, nil
 }
 
 // readTx runs fn in a read transaction, so several queries see one snapshot (a page and
@@ -866,10 +1041,12 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// endpointRow scans the columns of endpointColumns; events arrive as JSON text.
+// endpointRow scans the columns of endpointColumns; events and recent failures arrive
+// as JSON text.
 type endpointRow struct {
-	e          store.Endpoint
-	eventsJSON string
+	e            store.Endpoint
+	eventsJSON   string
+	failuresJSON string
 }
 
 func (r *endpointRow) dest() []any {
@@ -878,15 +1055,30 @@ func (r *endpointRow) dest() []any {
 		&e.ID, &e.Name, &e.URL, &e.Secret, &e.PreviousSecret, nullTextTime{&e.PreviousSecretUntil}, &r.eventsJSON,
 		&e.IsActive, &e.IsHealthy, &e.ConsecutiveFailures, nullTextTime{&e.CircuitOpenUntil}, &e.DisabledReason,
 		nullTextTime{&e.LastDeliveryAt}, nullTextTime{&e.LastFailureAt}, textTime{&e.CreatedAt}, textTime{&e.UpdatedAt},
+		&e.CircuitProbing, &e.CircuitGeneration, &r.failuresJSON,
 	}
 }
 
-func (r *endpointRow) events() ([]string, error) {
-	events := []string{}
-	if err := json.Unmarshal([]byte(r.eventsJSON), &events); err != nil {
-		return nil, fmt.Errorf("endpoint %q: events: %w", r.e.ID, err)
+// finish decodes the JSON columns.
+func (r *endpointRow) finish() (store.Endpoint, error) {
+	e := r.e
+	e.Events = []string{}
+	if err := json.Unmarshal([]byte(r.eventsJSON), &e.Events); err != nil {
+		return store.Endpoint{}, fmt.Errorf("endpoint %q: events: %w", e.ID, err)
 	}
-	return events, nil
+	var failures []string
+	if err := json.Unmarshal([]byte(r.failuresJSON), &failures); err != nil {
+		return store.Endpoint{}, fmt.Errorf("endpoint %q: recent failures: %w", e.ID, err)
+	}
+	e.RecentFailures = make([]time.Time, len(failures))
+	for i, f := range failures {
+		t, err := parseTime(f)
+		if err != nil {
+			return store.Endpoint{}, fmt.Errorf("endpoint %q: recent failures: %w", e.ID, err)
+		}
+		e.RecentFailures[i] = t
+	}
+	return e, nil
 }
 
 func scanEndpoint(row scanner) (store.Endpoint, error) {
@@ -894,9 +1086,17 @@ func scanEndpoint(row scanner) (store.Endpoint, error) {
 	if err := row.Scan(r.dest()...); err != nil {
 		return store.Endpoint{}, err
 	}
-	var err error
-	r.e.Events, err = r.events()
-	return r.e, err
+	return r.finish()
+}
+
+// timesJSON is the recent_failures column of times.
+func timesJSON(times []time.Time) string {
+	texts := make([]string, len(times))
+	for i, t := range times {
+		texts[i] = formatTime(t)
+	}
+	b, _ := json.Marshal(texts) // strings always marshal
+	return string(b)
 }
 
 // deliveryRow scans the columns of deliveryColumns.

@@ -92,8 +92,13 @@ func NormalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
 		return store.Endpoint{}, fmt.Errorf("endpoint %q: %w", e.ID, err)
 	}
 	e.DisabledReason = storableText(e.DisabledReason)
-	if e.ConsecutiveFailures < 0 {
+	switch {
+	case e.ConsecutiveFailures < 0:
 		return store.Endpoint{}, fmt.Errorf("endpoint %q: negative consecutive failures", e.ID)
+	case e.CircuitGeneration < 0:
+		return store.Endpoint{}, fmt.Errorf("endpoint %q: negative circuit generation", e.ID)
+	case e.CircuitProbing && e.CircuitOpenUntil == nil:
+		return store.Endpoint{}, fmt.Errorf("endpoint %q: probing without the probe's lease end (circuit open until)", e.ID)
 	}
 	if e.UpdatedAt.IsZero() {
 		e.UpdatedAt = e.CreatedAt
@@ -105,6 +110,15 @@ func NormalizeEndpoint(e store.Endpoint) (store.Endpoint, error) {
 	if err != nil {
 		return store.Endpoint{}, fmt.Errorf("endpoint %q: %w", e.ID, err)
 	}
+	failures := make([]time.Time, len(e.RecentFailures))
+	for i, f := range e.RecentFailures {
+		if err := store.CheckTime(f); err != nil {
+			return store.Endpoint{}, fmt.Errorf("endpoint %q: recent failure: %w", e.ID, err)
+		}
+		failures[i] = store.NormalizeTime(f)
+	}
+	slices.SortFunc(failures, time.Time.Compare)
+	e.RecentFailures = failures
 	return e, nil
 }
 
@@ -245,6 +259,15 @@ func CheckClaim(p store.ClaimParams) error {
 		return fmt.Errorf("limit %d, want at least 1", p.Limit)
 	case p.Lease <= 0:
 		return fmt.Errorf("lease %v, want a positive duration", p.Lease)
+	case p.PerEndpoint < 0:
+		return fmt.Errorf("per-endpoint bound %d, want 0 (none) or more", p.PerEndpoint)
+	case p.Probes < 0:
+		return fmt.Errorf("probes %d, want 0 (the default, 1) or more", p.Probes)
+	}
+	for id, n := range p.InFlight {
+		if n < 0 {
+			return fmt.Errorf("endpoint %q: %d in flight, want 0 or more", id, n)
+		}
 	}
 	if err := store.CheckTime(p.Now); err != nil {
 		return fmt.Errorf("now: %w", err)
@@ -292,6 +315,8 @@ func checkRecord(r store.AttemptRecord) error {
 		return fmt.Errorf("delivery %q: retrying without a next retry time", r.DeliveryID)
 	case r.BreakerResetAfter < 0:
 		return fmt.Errorf("delivery %q: negative breaker reset time", r.DeliveryID)
+	case r.BreakerWindow < 0:
+		return fmt.Errorf("delivery %q: negative breaker window", r.DeliveryID)
 	}
 	for _, t := range []*time.Time{r.NextRetryAt, r.DeliveredAt, r.DeadLetteredAt} {
 		if err := CheckOptionalTime(t); err != nil {
@@ -319,6 +344,10 @@ func OutcomeTimes(r store.AttemptRecord) (nextRetryAt, deadLetteredAt *time.Time
 	}
 	return nil, nil
 }
+
+// InboundProviderID is a provider's delivery id as NormalizeInbound stores it, to look
+// the message up by.
+func InboundProviderID(id string) string { return storableText(id) }
 
 // NormalizeInbound checks a received message.
 func NormalizeInbound(m store.InboundMessage) (store.InboundMessage, error) {

@@ -37,6 +37,9 @@ func runWebhook(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"DeliveryClaimConcurrent", testDeliveryClaimConcurrent},
 		{"DeliveryRecord", testDeliveryRecord},
 		{"DeliveryRecordBreaker", testDeliveryRecordBreaker},
+		{"DeliveryRecordBreakerWindow", testDeliveryRecordBreakerWindow},
+		{"DeliveryClaimProbeConcurrent", testDeliveryClaimProbeConcurrent},
+		{"DeliveryClaimPerEndpoint", testDeliveryClaimPerEndpoint},
 		{"DeliveryRecordDisable", testDeliveryRecordDisable},
 		{"DeliveryRecordStale", testDeliveryRecordStale},
 		{"DeliveryRecordConcurrent", testDeliveryRecordConcurrent},
@@ -227,13 +230,17 @@ func testEndpointCreateGet(t *testing.T, s store.Store) {
 		ID: "ep-full", Name: "Full", URL: "https://example.com/a?b=c", Secret: "whsec_new",
 		PreviousSecret: "whsec_old", PreviousSecretUntil: ptr(time.Date(2025, 3, 15, 1, 2, 3, 456789999, zone)),
 		Events: []string{"order.created", "order.*", "*"}, IsActive: false, IsHealthy: false, ConsecutiveFailures: 7,
-		CircuitOpenUntil: ptr(t0.Add(time.Minute)), DisabledReason: "410 Gone",
+		CircuitOpenUntil: ptr(t0.Add(time.Minute)), CircuitProbing: true, CircuitGeneration: 1 << 40,
+		// Out of order and in another zone: they read back sorted, in UTC.
+		RecentFailures: []time.Time{t0.Add(-time.Second).In(zone), t0.Add(-time.Minute + 1500)},
+		DisabledReason: "410 Gone",
 		LastDeliveryAt: ptr(t0.Add(-time.Hour)), LastFailureAt: ptr(t0.Add(-time.Second)),
 		CreatedAt: time.Date(2025, 3, 14, 12, 0, 0, 999, zone), UpdatedAt: t0,
 	}
 	want := full
 	want.PreviousSecretUntil = ptr(time.Date(2025, 3, 15, 4, 2, 3, 456789000, time.UTC))
 	want.CreatedAt = time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC)
+	want.RecentFailures = []time.Time{t0.Add(-time.Minute + 1000), t0.Add(-time.Second)}
 
 	got, err := s.EndpointCreate(ctx, full)
 	if err != nil {
@@ -271,6 +278,9 @@ func testEndpointCreateGet(t *testing.T, s store.Store) {
 		"zero created time":      newEndpoint("ep-zero", time.Time{}),
 		"year 10000":             newEndpoint("ep-late", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)),
 		"bad circuit open until": func() store.Endpoint { e := newEndpoint("ep-c", t0); e.CircuitOpenUntil = &time.Time{}; return e }(),
+		"probing without an end": func() store.Endpoint { e := newEndpoint("ep-p", t0); e.CircuitProbing = true; return e }(),
+		"negative generation":    func() store.Endpoint { e := newEndpoint("ep-g", t0); e.CircuitGeneration = -1; return e }(),
+		"zero recent failure":    func() store.Endpoint { e := newEndpoint("ep-f", t0); e.RecentFailures = []time.Time{{}}; return e }(),
 	} {
 		if _, err := s.EndpointCreate(ctx, e); !isValidationError(err) {
 			t.Errorf("EndpointCreate with %s: err = %v, want a validation error", name, err)
@@ -323,6 +333,21 @@ func testEndpointUpdate(t *testing.T, s store.Store) {
 	check(t, "EndpointUpdate(reactivate) result", got, e)
 	check(t, "EndpointGet after reactivation", mustGetEndpoint(t, s, e.ID), e)
 	check(t, "endpoint not updated", mustGetEndpoint(t, s, other.ID), other)
+
+	// A circuit reset closes the circuit and starts a new generation; nothing else changes.
+	open := newEndpoint("ep-open", t0)
+	open.IsHealthy, open.ConsecutiveFailures, open.CircuitOpenUntil = false, 9, ptr(t0.Add(time.Hour))
+	open.CircuitProbing, open.CircuitGeneration, open.RecentFailures = true, 4, []time.Time{t0}
+	open.LastFailureAt = ptr(t0)
+	open = mustEndpoint(t, s, open)
+	got, err = s.EndpointUpdate(ctx, open.ID, store.EndpointPatch{ResetCircuit: true, UpdatedAt: at})
+	if err != nil {
+		t.Fatalf("EndpointUpdate(reset circuit): %v", err)
+	}
+	open.IsHealthy, open.ConsecutiveFailures, open.CircuitOpenUntil = true, 0, nil
+	open.CircuitProbing, open.CircuitGeneration, open.RecentFailures, open.UpdatedAt = false, 5, nil, at
+	check(t, "EndpointUpdate(reset circuit) result", got, open)
+	check(t, "EndpointGet after a circuit reset", mustGetEndpoint(t, s, open.ID), open)
 
 	if _, err := s.EndpointUpdate(ctx, "ep-unknown", store.EndpointPatch{Name: ptr("x"), UpdatedAt: at}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("EndpointUpdate of an unknown ID: err = %v, want ErrNotFound", err)
@@ -884,35 +909,82 @@ func testDeliveryRecord(t *testing.T, s store.Store) {
 	}
 }
 
+// claimOne claims at `at` and checks that exactly the deliveries want come back; it
+// returns the claimed deliveries.
+func claimOne(t *testing.T, s store.Store, at time.Time, limit int, what string, want ...string) []store.ClaimedDelivery {
+	t.Helper()
+	claimed := mustClaim(t, s, at, limit, time.Minute)
+	checkClaimIDs(t, what, claimed, want...)
+	return claimed
+}
+
+// attempted is an outcome of claimed c: the generation its endpoint had when claimed.
+func attempted(c store.ClaimedDelivery, r func(store.Delivery) store.AttemptRecord) store.AttemptRecord {
+	rec := r(c.Delivery)
+	rec.CircuitGeneration = c.Endpoint.CircuitGeneration
+	return rec
+}
+
 func testDeliveryRecordBreaker(t *testing.T, s store.Store) {
 	const threshold, resetAfter = 3, time.Minute
 	e := mustEndpoint(t, s, newEndpoint("ep-a", t0))
 	var ds []store.Delivery
-	for i := range 6 {
+	for i := range 8 {
 		ds = append(ds, newDelivery(fmt.Sprintf("d-%d", i), e.ID, "", t0))
 	}
-	ds = mustPublish(t, s, "ev-1", t0, ds...)
+	mustPublish(t, s, "ev-1", t0, ds...)
 	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	fail := func(at time.Time) func(store.Delivery) store.AttemptRecord {
+		return func(d store.Delivery) store.AttemptRecord { return failure(d, at, threshold, resetAfter) }
+	}
+	ok := func(at time.Time) func(store.Delivery) store.AttemptRecord {
+		return func(d store.Delivery) store.AttemptRecord { return success(d, at) }
+	}
 
-	mustRecord(t, s, failure(ds[0], sec(1), threshold, resetAfter))
-	mustRecord(t, s, failure(ds[1], sec(2), threshold, resetAfter))
+	// Four attempts start while the circuit is closed.
+	inFlight := claimOne(t, s, t0, 4, "claim while closed", "d-0", "d-1", "d-2", "d-3")
+	mustRecord(t, s, attempted(inFlight[0], fail(sec(1))), attempted(inFlight[1], fail(sec(2))))
 	e.ConsecutiveFailures, e.LastFailureAt = 2, ptr(sec(2))
 	check(t, "endpoint below the threshold", mustGetEndpoint(t, s, e.ID), e)
 
-	mustRecord(t, s, failure(ds[2], sec(3), threshold, resetAfter))
-	e.ConsecutiveFailures, e.LastFailureAt, e.IsHealthy, e.CircuitOpenUntil = 3, ptr(sec(3)), false, ptr(sec(3).Add(resetAfter))
+	mustRecord(t, s, attempted(inFlight[2], fail(sec(3))))
+	e.ConsecutiveFailures, e.LastFailureAt, e.IsHealthy = 3, ptr(sec(3)), false
+	e.CircuitOpenUntil, e.CircuitGeneration = ptr(sec(3).Add(resetAfter)), 1
 	check(t, "endpoint at the threshold", mustGetEndpoint(t, s, e.ID), e)
-	checkClaimIDs(t, "claim while the circuit is open", mustClaim(t, s, sec(62), 10, time.Second))
 
-	// The probe after the open period fails: the circuit opens again from then.
-	checkClaimIDs(t, "claim when the circuit half-opens", mustClaim(t, s, sec(63), 1, time.Second), "d-3")
-	mustRecord(t, s, failure(ds[3], sec(70), threshold, resetAfter))
+	// The fourth attempt, made before the circuit opened, fails while it is open: it does
+	// not keep the circuit open longer.
+	mustRecord(t, s, attempted(inFlight[3], fail(sec(30))))
+	e.LastFailureAt = ptr(sec(30))
+	check(t, "endpoint after a failure recorded while open", mustGetEndpoint(t, s, e.ID), e)
+	claimOne(t, s, sec(62), 10, "claim while the circuit is open")
+
+	// Half-open: exactly one probe, however many are due and whatever the limit; the
+	// endpoint is probing until the probe's lease ends, so no other claim sends more.
+	probe := claimOne(t, s, sec(63), 10, "claim when the circuit half-opens", "d-4")
+	e.CircuitProbing, e.CircuitOpenUntil, e.CircuitGeneration = true, ptr(sec(63).Add(time.Minute)), 2
+	check(t, "endpoint with a probe out", probe[0].Endpoint, e)
+	check(t, "endpoint read back with a probe out", mustGetEndpoint(t, s, e.ID), e)
+	claimOne(t, s, sec(64), 10, "claim while the probe is out")
+
+	// A stale success (an attempt from before the circuit opened) does not close it.
+	mustRecord(t, s, attempted(inFlight[0], ok(sec(65))))
+	e.LastDeliveryAt = ptr(sec(65))
+	check(t, "endpoint after a stale success", mustGetEndpoint(t, s, e.ID), e)
+
+	// The probe fails: the circuit opens again from then.
+	mustRecord(t, s, attempted(probe[0], fail(sec(70))))
 	e.ConsecutiveFailures, e.LastFailureAt, e.CircuitOpenUntil = 4, ptr(sec(70)), ptr(sec(70).Add(resetAfter))
+	e.CircuitProbing, e.CircuitGeneration = false, 3
 	check(t, "endpoint after a failed probe", mustGetEndpoint(t, s, e.ID), e)
 
-	mustRecord(t, s, success(ds[4], sec(200)))
-	e.ConsecutiveFailures, e.IsHealthy, e.CircuitOpenUntil, e.LastDeliveryAt = 0, true, nil, ptr(sec(200))
-	check(t, "endpoint after a success", mustGetEndpoint(t, s, e.ID), e)
+	// The next probe succeeds: closed, healthy, nothing counted.
+	probe = claimOne(t, s, sec(130), 10, "claim after the second open period", "d-5")
+	mustRecord(t, s, attempted(probe[0], ok(sec(131))))
+	e.ConsecutiveFailures, e.IsHealthy, e.CircuitOpenUntil, e.CircuitProbing = 0, true, nil, false
+	e.CircuitGeneration, e.LastDeliveryAt = 5, ptr(sec(131))
+	check(t, "endpoint after a successful probe", mustGetEndpoint(t, s, e.ID), e)
+	claimOne(t, s, sec(132), 10, "claim once closed again (d-0..d-3 retry later)", "d-6", "d-7")
 
 	// Without a threshold the breaker never opens.
 	f := mustEndpoint(t, s, newEndpoint("ep-f", t0))
@@ -929,17 +1001,141 @@ func testDeliveryRecordBreaker(t *testing.T, s store.Store) {
 	f.ConsecutiveFailures, f.LastFailureAt = 5, ptr(sec(5))
 	check(t, "endpoint without a breaker threshold", mustGetEndpoint(t, s, f.ID), f)
 
-	// One batch for one endpoint applies in order: fail, fail, succeed, fail.
+	// One batch for one endpoint applies in order: succeed, fail, fail opens the circuit,
+	// and the failure after that, from the same generation, is not counted.
 	g := mustEndpoint(t, s, newEndpoint("ep-g", t0))
 	var gs []store.Delivery
 	for i := range 4 {
 		gs = append(gs, newDelivery(fmt.Sprintf("g-%d", i), g.ID, "", t0))
 	}
 	gs = mustPublish(t, s, "ev-3", t0, gs...)
-	mustRecord(t, s, failure(gs[0], sec(1), 2, resetAfter), failure(gs[1], sec(2), 2, resetAfter),
-		success(gs[2], sec(3)), failure(gs[3], sec(4), 2, resetAfter))
-	g.ConsecutiveFailures, g.LastFailureAt, g.LastDeliveryAt = 1, ptr(sec(4)), ptr(sec(3))
+	mustRecord(t, s, success(gs[0], sec(1)), failure(gs[1], sec(2), 2, resetAfter),
+		failure(gs[2], sec(3), 2, resetAfter), failure(gs[3], sec(4), 2, resetAfter))
+	g.ConsecutiveFailures, g.LastFailureAt, g.LastDeliveryAt = 2, ptr(sec(4)), ptr(sec(1))
+	g.IsHealthy, g.CircuitOpenUntil, g.CircuitGeneration = false, ptr(sec(3).Add(resetAfter)), 1
 	check(t, "endpoint after one batch of mixed outcomes", mustGetEndpoint(t, s, g.ID), g)
+}
+
+// testDeliveryRecordBreakerWindow: with a window, the failures less than the window old
+// count, successes do not erase them, and only reaching the count opens the circuit.
+func testDeliveryRecordBreakerWindow(t *testing.T, s store.Store) {
+	const threshold, window, resetAfter = 3, time.Minute, 5 * time.Minute
+	e := mustEndpoint(t, s, newEndpoint("ep-a", t0))
+	var ds []store.Delivery
+	for i := range 6 {
+		ds = append(ds, newDelivery(fmt.Sprintf("d-%d", i), e.ID, "", t0))
+	}
+	ds = mustPublish(t, s, "ev-1", t0, ds...)
+	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	fail := func(d store.Delivery, at time.Time) store.AttemptRecord {
+		r := failure(d, at, threshold, resetAfter)
+		r.BreakerWindow = window
+		return r
+	}
+
+	mustRecord(t, s, fail(ds[0], sec(0)), fail(ds[1], sec(30)), success(ds[2], sec(40)))
+	e.ConsecutiveFailures, e.LastFailureAt, e.LastDeliveryAt = 0, ptr(sec(30)), ptr(sec(40))
+	e.RecentFailures = []time.Time{sec(0), sec(30)}
+	check(t, "endpoint with two failures in the window and a success", mustGetEndpoint(t, s, e.ID), e)
+
+	// At 60 s the first failure is exactly a window old: it has left (the window is
+	// (now-1m, now]), so two failures count.
+	mustRecord(t, s, fail(ds[3], sec(60)))
+	e.ConsecutiveFailures, e.LastFailureAt, e.RecentFailures = 1, ptr(sec(60)), []time.Time{sec(30), sec(60)}
+	check(t, "endpoint when the oldest failure left the window", mustGetEndpoint(t, s, e.ID), e)
+
+	mustRecord(t, s, fail(ds[4], sec(61)))
+	e.ConsecutiveFailures, e.LastFailureAt, e.RecentFailures = 2, ptr(sec(61)), nil
+	e.IsHealthy, e.CircuitOpenUntil, e.CircuitGeneration = false, ptr(sec(61).Add(resetAfter)), 1
+	check(t, "endpoint with three failures in the window", mustGetEndpoint(t, s, e.ID), e)
+}
+
+// testDeliveryClaimProbeConcurrent: many claimers at once find an endpoint half-open;
+// exactly Probes deliveries go out, in total.
+func testDeliveryClaimProbeConcurrent(t *testing.T, s store.Store) {
+	for _, probes := range []int{0, 2} {
+		ep := newEndpoint(fmt.Sprintf("ep-%d", probes), t0)
+		ep.IsHealthy, ep.CircuitOpenUntil, ep.CircuitGeneration = false, ptr(t0.Add(-time.Second)), 1
+		mustEndpoint(t, s, ep)
+		var ds []store.Delivery
+		for i := range 20 {
+			ds = append(ds, newDelivery(fmt.Sprintf("d-%d-%02d", probes, i), ep.ID, "", t0.Add(-time.Duration(20-i)*time.Second)))
+		}
+		mustPublish(t, s, fmt.Sprint("ev-", probes), t0, ds...)
+
+		var (
+			mu      sync.Mutex
+			claimed []store.ClaimedDelivery
+			wg      sync.WaitGroup
+			start   = make(chan struct{})
+		)
+		for w := range 8 {
+			wg.Go(func() {
+				<-start
+				got, err := s.DeliveryClaim(context.Background(), store.ClaimParams{Now: t0, Limit: 10, Lease: time.Minute, Owner: fmt.Sprint("worker-", w), Probes: probes})
+				if err != nil {
+					t.Errorf("DeliveryClaim: %v", err)
+				}
+				mu.Lock()
+				claimed = append(claimed, got...)
+				mu.Unlock()
+			})
+		}
+		close(start)
+		wg.Wait()
+		want := max(probes, 1)
+		if len(claimed) != want {
+			t.Errorf("Probes %d: concurrent claims of a half-open endpoint took %q, want the %d oldest", probes, claimedIDs(claimed), want)
+			continue
+		}
+		for i, c := range claimed {
+			if c.Endpoint.CircuitGeneration != 2 || !c.Endpoint.CircuitProbing {
+				t.Errorf("probe %s claimed with its endpoint at generation %d, probing %v; want 2, true", c.Delivery.ID, c.Endpoint.CircuitGeneration, c.Endpoint.CircuitProbing)
+			}
+			if c.Delivery.ID != ds[i].ID && c.Delivery.ID != ds[len(claimed)-1-i].ID {
+				t.Errorf("probe %s is not one of the oldest due", c.Delivery.ID)
+			}
+		}
+	}
+}
+
+// testDeliveryClaimPerEndpoint: a claim takes no more of an endpoint than the claimer's
+// per-endpoint bound leaves, skipping over deliveries to endpoints at the bound.
+func testDeliveryClaimPerEndpoint(t *testing.T, s store.Store) {
+	var ds []store.Delivery
+	for _, ep := range []string{"ep-a", "ep-b", "ep-c"} {
+		mustEndpoint(t, s, newEndpoint(ep, t0))
+	}
+	// ep-b's deliveries come first, then a, c, a, c, …
+	for i := range 5 {
+		ds = append(ds, newDelivery(fmt.Sprintf("b-%d", i), "ep-b", "", t0.Add(time.Duration(-100+i)*time.Second)))
+		ds = append(ds, newDelivery(fmt.Sprintf("a-%d", i), "ep-a", "", t0.Add(time.Duration(2*i)*time.Millisecond)))
+		ds = append(ds, newDelivery(fmt.Sprintf("c-%d", i), "ep-c", "", t0.Add(time.Duration(2*i+1)*time.Millisecond)))
+	}
+	mustPublish(t, s, "ev-1", t0, ds...)
+	now := t0.Add(time.Second)
+	p := store.ClaimParams{Now: now, Limit: 10, Lease: time.Minute, Owner: "w", PerEndpoint: 2, InFlight: map[string]int{"ep-a": 1, "ep-b": 2}}
+	got, err := s.DeliveryClaim(context.Background(), p)
+	if err != nil {
+		t.Fatalf("DeliveryClaim: %v", err)
+	}
+	checkClaimIDs(t, "claim with ep-b at its bound and ep-a one short", got, "a-0", "c-0", "c-1")
+
+	p.Limit, p.InFlight = 2, nil
+	got, err = s.DeliveryClaim(context.Background(), p)
+	if err != nil {
+		t.Fatalf("DeliveryClaim: %v", err)
+	}
+	checkClaimIDs(t, "claim with nothing in flight, limit 2", got, "b-0", "b-1")
+	for _, bad := range []store.ClaimParams{
+		{Now: now, Limit: 1, Lease: time.Minute, PerEndpoint: -1},
+		{Now: now, Limit: 1, Lease: time.Minute, Probes: -1},
+		{Now: now, Limit: 1, Lease: time.Minute, PerEndpoint: 1, InFlight: map[string]int{"ep-a": -1}},
+	} {
+		if _, err := s.DeliveryClaim(context.Background(), bad); !isValidationError(err) {
+			t.Errorf("DeliveryClaim(%+v): err = %v, want a validation error", bad, err)
+		}
+	}
 }
 
 func testDeliveryRecordDisable(t *testing.T, s store.Store) {
@@ -1272,6 +1468,14 @@ func testQueueStats(t *testing.T, s store.Store) {
 	}})
 
 	mustEndpoint(t, s, newEndpoint("ep-a", t0))
+	for i, until := range []time.Time{t0.Add(time.Hour), t0.Add(-time.Hour)} { // open, half-open
+		ep := newEndpoint(fmt.Sprint("ep-open-", i), t0)
+		ep.CircuitOpenUntil = &until
+		mustEndpoint(t, s, ep)
+	}
+	off := newEndpoint("ep-off", t0)
+	off.CircuitOpenUntil, off.IsActive = ptr(t0.Add(time.Hour)), false
+	mustEndpoint(t, s, off)
 	minute := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 	retrying := newDelivery("d-retrying", "ep-a", "", minute(-10))
 	retrying.Status, retrying.NextRetryAt = store.DeliveryRetrying, ptr(minute(-1))
@@ -1294,14 +1498,14 @@ func testQueueStats(t *testing.T, s store.Store) {
 		t.Fatalf("QueueStats: %v", err)
 	}
 	// Due: d-due and d-retrying; d-leased is in flight, d-later not yet due.
-	check(t, "QueueStats", st, store.QueueStats{Due: 2, Waiting: 4, OldestDueSince: ptr(minute(-2)), DeadLetters: 1, ByStatus: byStatus})
+	check(t, "QueueStats", st, store.QueueStats{Due: 2, Waiting: 4, OldestDueSince: ptr(minute(-2)), DeadLetters: 1, ByStatus: byStatus, OpenCircuits: 2})
 
 	// Once the lease has expired and d-later is due, everything waiting is due.
 	st, err = s.QueueStats(ctx, minute(10))
 	if err != nil {
 		t.Fatalf("QueueStats: %v", err)
 	}
-	check(t, "QueueStats after the lease", st, store.QueueStats{Due: 4, Waiting: 4, OldestDueSince: ptr(minute(-3)), DeadLetters: 1, ByStatus: byStatus})
+	check(t, "QueueStats after the lease", st, store.QueueStats{Due: 4, Waiting: 4, OldestDueSince: ptr(minute(-3)), DeadLetters: 1, ByStatus: byStatus, OpenCircuits: 2})
 }
 
 func testInboundRecord(t *testing.T, s store.Store) {
@@ -1323,6 +1527,16 @@ func testInboundRecord(t *testing.T, s store.Store) {
 		created, err := s.InboundRecord(ctx, c.m)
 		if err != nil || created != c.want {
 			t.Errorf("InboundRecord(%s, %s/%s) = %v, %v; want %v, nil", c.m.ID, c.m.Source, c.m.ProviderID, created, err, c.want)
+		}
+	}
+	got, err := s.InboundGet(ctx, "github", "delivery-1")
+	check(t, "InboundGet of a redelivered message (the first one stored)", got, msg("in-1", "github", "delivery-1"))
+	if err != nil {
+		t.Errorf("InboundGet: %v", err)
+	}
+	for _, key := range [][2]string{{"github", "delivery-9"}, {"gitlab", "delivery-1"}} {
+		if _, err := s.InboundGet(ctx, key[0], key[1]); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("InboundGet(%s, %s): err = %v, want ErrNotFound", key[0], key[1], err)
 		}
 	}
 	if _, err := s.InboundRecord(ctx, msg("in-1", "github", "delivery-3")); !errors.Is(err, store.ErrConflict) {
@@ -1353,6 +1567,9 @@ func testInboundRecord(t *testing.T, s store.Store) {
 			t.Errorf("InboundRecord with a non-UTF-8 provider ID = %v, %v; want %v, nil", created, err, want)
 		}
 		odd.ID = "in-11"
+	}
+	if got, err := s.InboundGet(ctx, "github", odd.ProviderID); err != nil || got.ID != "in-10" {
+		t.Errorf("InboundGet with a non-UTF-8 provider ID = %s, %v; want in-10", got.ID, err)
 	}
 }
 
