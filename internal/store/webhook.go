@@ -258,9 +258,6 @@ type WebhookStore interface {
 	// DeliveryRecord writes attempt outcomes (and endpoint health) and releases the
 	// leases, all in one transaction.
 	DeliveryRecord(ctx context.Context, records []AttemptRecord) error
-	// DeliveryRelease returns leased deliveries to the queue, due at until, without
-	// counting an attempt (the endpoint's circuit is open, or the worker is stopping).
-	DeliveryRelease(ctx context.Context, ids []string, until time.Time) error
 	DeliveryGet(ctx context.Context, id string) (Delivery, error) // ErrNotFound
 	// DeliveryList returns the page and total, newest first.
 	DeliveryList(ctx context.Context, f DeliveryFilter) ([]Delivery, int, error)

@@ -224,11 +224,6 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 	return s.run(ctx, s.timeouts.Batch, func(ctx context.Context) error { return s.inner.DeliveryRecord(ctx, records) })
 }
 
-// DeliveryRelease implements store.Store. A batch: one row per id.
-func (s *Store) DeliveryRelease(ctx context.Context, ids []string, until time.Time) error {
-	return s.run(ctx, s.timeouts.Batch, func(ctx context.Context) error { return s.inner.DeliveryRelease(ctx, ids, until) })
-}
-
 // DeliveryGet implements store.Store.
 func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, error) {
 	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Delivery, error) { return s.inner.DeliveryGet(ctx, id) })

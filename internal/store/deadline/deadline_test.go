@@ -42,7 +42,6 @@ var wantTimeout = map[string]time.Duration{
 	"EventGet":             testTimeouts.Call,
 	"DeliveryClaim":        testTimeouts.Batch,
 	"DeliveryRecord":       testTimeouts.Batch,
-	"DeliveryRelease":      testTimeouts.Batch,
 	"DeliveryGet":          testTimeouts.Call,
 	"DeliveryList":         testTimeouts.Batch,
 	"DeliveryRequeue":      testTimeouts.Call,
@@ -290,9 +289,6 @@ func (f *fake) DeliveryClaim(ctx context.Context, _ store.ClaimParams) ([]store.
 }
 func (f *fake) DeliveryRecord(ctx context.Context, _ []store.AttemptRecord) error {
 	return f.call(ctx, "DeliveryRecord")
-}
-func (f *fake) DeliveryRelease(ctx context.Context, _ []string, _ time.Time) error {
-	return f.call(ctx, "DeliveryRelease")
 }
 func (f *fake) DeliveryGet(ctx context.Context, _ string) (store.Delivery, error) {
 	return store.Delivery{}, f.call(ctx, "DeliveryGet")

@@ -552,26 +552,6 @@ func nonNilTimes(times []time.Time) []time.Time {
 	return times
 }
 
-// DeliveryRelease implements store.Store. Only the due time and the lease change:
-// attempt_count and updated_at keep describing the last real attempt.
-func (s *Store) DeliveryRelease(ctx context.Context, ids []string, until time.Time) error {
-	if err := store.CheckTime(until); err != nil {
-		return fmt.Errorf("postgres: delivery release: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	// Sorted, so two releases of overlapping sets lock rows in the same order.
-	ids = slices.Sorted(slices.Values(ids))
-	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET next_retry_at = $1, locked_until = NULL, locked_by = NULL
-		WHERE id = ANY($2) AND `+waitingDelivery,
-		store.NormalizeTime(until), ids)
-	if err != nil {
-		return fmt.Errorf("postgres: delivery release: %w", err)
-	}
-	return nil
-}
-
 // DeliveryGet implements store.Store.
 func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, error) {
 	if !storeinput.Key(id) {

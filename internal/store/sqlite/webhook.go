@@ -728,31 +728,6 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 	return nil
 }
 
-// DeliveryRelease implements store.Store. Only the due time and the lease change:
-// attempt_count and updated_at keep describing the last real attempt.
-func (s *Store) DeliveryRelease(ctx context.Context, ids []string, until time.Time) error {
-	if err := store.CheckTime(until); err != nil {
-		return fmt.Errorf("sqlite: delivery release: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	list, err := jsonList(ids)
-	if err != nil {
-		return fmt.Errorf("sqlite: delivery release: %w", err)
-	}
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_retry_at = ?, locked_until = NULL, locked_by = NULL
-			WHERE id IN (SELECT value FROM json_each(?)) AND `+waitingDelivery,
-			formatTime(until), list)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: delivery release: %w", err)
-	}
-	return nil
-}
-
 // DeliveryGet implements store.Store.
 func (s *Store) DeliveryGet(ctx context.Context, id string) (store.Delivery, error) {
 	if !storeinput.Key(id) {

@@ -45,7 +45,6 @@ func runWebhook(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"DeliveryRecordConcurrent", testDeliveryRecordConcurrent},
 		{"DeliveryRecordInvalid", testDeliveryRecordInvalid},
 		{"DeliveryRecordText", testDeliveryRecordText},
-		{"DeliveryRelease", testDeliveryRelease},
 		{"DeliveryRequeue", testDeliveryRequeue},
 		{"DeliveryList", testDeliveryList},
 		{"DeadLetters", testDeadLetters},
@@ -1277,36 +1276,6 @@ func testDeliveryRecordText(t *testing.T, s store.Store) {
 	}
 	if want := "read: \uFFFD"; got.ErrorMessage != want {
 		t.Errorf("ErrorMessage = %q, want %q", got.ErrorMessage, want)
-	}
-}
-
-func testDeliveryRelease(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	e := mustEndpoint(t, s, newEndpoint("ep-a", t0))
-	done := newDelivery("d-done", e.ID, "", t0)
-	done.Status, done.NextRetryAt, done.DeliveredAt = store.DeliveryDelivered, nil, ptr(t0)
-	ds := mustPublish(t, s, "ev-1", t0, newDelivery("d-1", e.ID, "", t0), newDelivery("d-2", e.ID, "", t0), done)
-	checkClaimIDs(t, "claim", mustClaim(t, s, t0, 10, 10*time.Minute), "d-1", "d-2")
-
-	until := t0.Add(5 * time.Minute)
-	if err := s.DeliveryRelease(ctx, []string{"d-1", "d-unknown", "d-done"}, until); err != nil {
-		t.Fatalf("DeliveryRelease: %v", err)
-	}
-	want := ds[0]
-	want.NextRetryAt = ptr(until)
-	check(t, "released delivery (no attempt counted)", mustGetDelivery(t, s, "d-1"), want)
-	check(t, "delivered delivery named in a release", mustGetDelivery(t, s, "d-done"), ds[2])
-	check(t, "endpoint after a release", mustGetEndpoint(t, s, e.ID), e)
-
-	checkClaimIDs(t, "claim before the release time", mustClaim(t, s, until.Add(-time.Microsecond), 10, time.Minute))
-	// Before d-2's lease ends, so d-1's lease must be gone.
-	checkClaimIDs(t, "claim at the release time", mustClaim(t, s, until, 10, time.Minute), "d-1")
-
-	if err := s.DeliveryRelease(ctx, nil, until); err != nil {
-		t.Errorf("DeliveryRelease(nil): %v", err)
-	}
-	if err := s.DeliveryRelease(ctx, []string{"d-2"}, time.Time{}); !isValidationError(err) {
-		t.Errorf("DeliveryRelease with a zero time: err = %v, want a validation error", err)
 	}
 }
 
