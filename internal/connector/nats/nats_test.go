@@ -124,7 +124,10 @@ func context20s(t *testing.T) context.Context {
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	st := newStream(t)
-	src := st.source(t, "durable: reader")
+	// On a loaded machine the client can give up on a pull whose heartbeat came late;
+	// what JetStream had already sent to it comes again only after ack_wait (default
+	// 30 s, longer than the round trip may take), so keep ack_wait short here.
+	src := st.source(t, "durable: reader\nack_wait: 3s")
 	sink := st.sink(t, "")
 	start := time.Now()
 	connectortest.RoundTrip(t, src, sink, 500, 50)
