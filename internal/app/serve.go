@@ -8,18 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/junctionhq/junction/internal/auth"
-	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/event"
-	"github.com/junctionhq/junction/internal/eventroute"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/runtime"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/backend"
@@ -51,121 +50,49 @@ type Options struct {
 }
 
 // Serve runs Junction until ctx is cancelled: it loads the configuration, opens and
-// migrates the store, makes the first admin token if there is none, and serves HTTP. It
-// returns nil after a clean shutdown.
+// migrates the store, makes the first admin token if there is none, builds and starts
+// the runtime, and serves HTTP; a reload request swaps the runtime. It returns nil after
+// a clean shutdown.
 func Serve(ctx context.Context, opts Options) error {
 	start := time.Now()
-	if opts.Addr == "" {
-		opts.Addr = AddrDefault
-	}
-	if opts.ShutdownTimeout == 0 {
-		opts.ShutdownTimeout = server.DefaultShutdownTimeout
-	}
-	if opts.Logger == nil || opts.LookupEnv == nil || opts.Stderr == nil {
-		return errors.New("app: Logger, LookupEnv and Stderr are required")
-	}
-	log := opts.Logger
-	if err := checkRedisURL(opts.RedisURL); err != nil {
+	if err := opts.check(); err != nil {
 		return err
 	}
-
+	log := opts.Logger
 	cfg, err := loadConfig(opts.ConfigPaths, log)
 	if err != nil {
 		return err
 	}
-
-	st, err := backend.Open(ctx, opts.DatabaseURL)
+	st, err := openStorage(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("open storage %s: %w", backend.Describe(opts.DatabaseURL), err)
+		return err
 	}
 	defer st.Close()
-	applied, err := st.MigrateUp(ctx)
+	deps, closeDeps, err := processDeps(ctx, opts, st)
 	if err != nil {
-		return fmt.Errorf("migrate storage: %w", err)
-	}
-	for _, m := range applied {
-		log.Info("migration applied", "version", m.Version, "name", m.Name)
-	}
-	if err := announceFirstAdmin(ctx, st, opts.Stderr, log); err != nil {
 		return err
 	}
+	defer closeDeps()
 
-	rdb, err := openRedis(ctx, opts.RedisURL)
+	host, err := runtime.Start(ctx, cfg, deps)
 	if err != nil {
 		return err
 	}
-	if rdb != nil {
-		defer rdb.Close()
-	}
-	bus := event.New(log)
-	defer bus.Close()
-	registry := telemetry.NewRegistry()
-	metrics, err := integration.NewMetrics(registry)
-	if err != nil {
-		return err
-	}
-	newRuntime := func(cfg *config.Config) (*integration.Runtime, error) {
-		return integration.New(cfg, integration.Options{
-			LookupEnv: opts.LookupEnv, Logger: log, Metrics: metrics, Bus: bus, Redis: rdb,
-		})
-	}
-	rt, err := newRuntime(cfg)
-	if err != nil {
-		return err
-	}
-	defer func() { rt.Close() }()
-
-	// Calls (gateway, event routes, flows) use the current runtime; reload swaps it.
-	var current atomic.Pointer[integration.Runtime]
-	current.Store(rt)
-	bridge := newFlowBridge(log, bus, nil, current.Load)
-
-	webhookMetrics, err := webhook.NewMetrics(registry)
-	if err != nil {
-		return err
-	}
-	hooks, err := webhook.New(st, webhook.SettingsFrom(cfg), webhook.Options{Logger: log, Metrics: webhookMetrics, Bus: bus, Published: bridge.eventPublished})
-	if err != nil {
-		return err
-	}
-	bridge.hooks = hooks
-	hooks.SetSources(webhook.NewSources(cfg, opts.LookupEnv, clock.Real{}))
-	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
-	deliveryDone := make(chan error, 1)
-	go func() { deliveryDone <- hooks.Run(deliveryCtx) }()
-	// After the HTTP server has drained: stop leasing, let attempts in flight finish.
+	// Runs after the HTTP server has drained: flows drain, attempts in flight finish.
 	defer func() {
-		stopDelivery()
-		<-deliveryDone
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		if err := host.Stop(sctx); err != nil {
+			log.Warn("stopping", "error", err)
+		}
 	}()
-
-	flowMetrics, err := flow.NewMetrics(registry)
-	if err != nil {
-		return err
-	}
-	flowMetrics.SetDeadLetters(st)
-	newFlows := func(cfg *config.Config) (*flow.Engine, error) {
-		return flow.New(cfg, flowOptions(opts.LookupEnv, log, bridge, st, flowMetrics))
-	}
-	engine, err := newFlows(cfg)
-	if err != nil {
-		return fmt.Errorf("flows:\n%w", err)
-	}
-	flows := &flowHost{bridge: bridge}
-	flows.engine.Store(engine)
-	_ = engine.Start() // a flow that cannot start says why in GET /flows/{name}
-	defer flows.close()
-
-	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: registry, Gateway: rt, Webhooks: hooks, Flows: flows})
-	if err != nil {
-		return err
-	}
-	// Events with publish_to go to webhooks and integrations; reload swaps the routes.
-	caller := callerFunc(func(ctx context.Context, in, op string, p map[string]any, co integration.CallOptions) (*integration.Result, error) {
-		return current.Load().Call(ctx, in, op, p, co)
+	srv, err := server.New(server.Options{
+		Store: st, Logger: log, Registry: deps.Registry,
+		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(),
 	})
-	stopRoutes := eventroute.Start(bus, cfg, hooks, caller, log)
-	defer func() { stopRoutes() }()
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
@@ -180,41 +107,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Listening != nil {
 		opts.Listening(ln.Addr())
 	}
-
-	reloadDone := make(chan struct{})
-	reloadCtx, stopReload := context.WithCancel(ctx)
-	go func() {
-		defer close(reloadDone)
-		watchReload(reloadCtx, opts, func(cfg *config.Config) error {
-			next, err := newRuntime(cfg)
-			if err != nil {
-				return err
-			}
-			nextFlows, err := newFlows(cfg)
-			if err != nil {
-				next.Close()
-				return err
-			}
-			srv.SetGateway(next)
-			current.Store(next)
-			// Calls already running keep the old runtime until they finish; closing it
-			// flushes its batches.
-			rt.Close()
-			rt = next
-			stopRoutes()
-			stopRoutes = eventroute.Start(bus, cfg, hooks, caller, log)
-			// Inbound sources follow the new configuration; delivery settings (schedule,
-			// workers) take effect at the next start.
-			hooks.SetSources(webhook.NewSources(cfg, opts.LookupEnv, clock.Real{}))
-			// Flows drain their messages in flight, then the new ones start.
-			flows.replace(nextFlows)
-			return nil
-		})
-	}()
-	defer func() {
-		stopReload()
-		<-reloadDone
-	}()
+	defer watchReload(ctx, opts, host)() // stops watching before the runtime stops
 
 	if err := srv.Serve(ctx, ln, opts.ShutdownTimeout); err != nil {
 		return err
@@ -223,36 +116,129 @@ func Serve(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// callerFunc adapts a function to eventroute.Caller.
-type callerFunc func(ctx context.Context, in, op string, p map[string]any, co integration.CallOptions) (*integration.Result, error)
-
-func (f callerFunc) Call(ctx context.Context, in, op string, p map[string]any, co integration.CallOptions) (*integration.Result, error) {
-	return f(ctx, in, op, p, co)
+// check fills in defaults and rejects what Serve cannot run with.
+func (o *Options) check() error {
+	if o.Addr == "" {
+		o.Addr = AddrDefault
+	}
+	if o.ShutdownTimeout == 0 {
+		o.ShutdownTimeout = server.DefaultShutdownTimeout
+	}
+	if o.Logger == nil || o.LookupEnv == nil || o.Stderr == nil {
+		return errors.New("app: Logger, LookupEnv and Stderr are required")
+	}
+	return checkRedisURL(o.RedisURL)
 }
 
-// watchReload re-reads the configuration on each reload request and hands it to apply.
-// A configuration with errors is rejected as a whole and the running one stays in force.
-func watchReload(ctx context.Context, opts Options, apply func(*config.Config) error) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-opts.Reload:
-			if !ok {
-				return
-			}
-			cfg, err := loadConfig(opts.ConfigPaths, opts.Logger)
-			if err != nil {
-				opts.Logger.Error("configuration reload rejected; keeping the running configuration", "error", err)
-				continue
-			}
-			if err := apply(cfg); err != nil {
-				opts.Logger.Error("configuration reload failed; keeping the running configuration", "error", err)
-				continue
-			}
-			opts.Logger.Info("configuration reloaded", "integrations", len(cfg.Integrations))
+// openStorage opens and migrates the store and makes the first admin token.
+func openStorage(ctx context.Context, opts Options) (store.Store, error) {
+	st, err := backend.Open(ctx, opts.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open storage %s: %w", backend.Describe(opts.DatabaseURL), err)
+	}
+	applied, err := st.MigrateUp(ctx)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate storage: %w", err)
+	}
+	for _, m := range applied {
+		opts.Logger.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+	if err := announceFirstAdmin(ctx, st, opts.Stderr, opts.Logger); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// processDeps are what every runtime of this process shares: Redis, the event bus, the
+// metrics registry and the metrics registered on it.
+func processDeps(ctx context.Context, opts Options, st store.Store) (runtime.Deps, func(), error) {
+	rdb, err := openRedis(ctx, opts.RedisURL)
+	if err != nil {
+		return runtime.Deps{}, nil, err
+	}
+	bus := event.New(opts.Logger)
+	closeAll := func() {
+		bus.Close()
+		if rdb != nil {
+			rdb.Close()
 		}
 	}
+	registry := telemetry.NewRegistry()
+	metrics, err := newMetrics(registry, st)
+	if err != nil {
+		closeAll()
+		return runtime.Deps{}, nil, err
+	}
+	return runtime.Deps{
+		Store: st, Bus: bus, Redis: rdb, Logger: opts.Logger, LookupEnv: opts.LookupEnv,
+		Metrics: metrics, Registry: registry,
+	}, closeAll, nil
+}
+
+// stopTimeout bounds how long stopping a runtime (at shutdown or on reload) waits for
+// flows to drain their messages in flight and for integration calls in flight to end.
+const stopTimeout = 60 * time.Second
+
+// newMetrics registers the metrics of the runtime's parts, once per process.
+func newMetrics(reg *prometheus.Registry, st store.Store) (runtime.Metrics, error) {
+	ints, err := integration.NewMetrics(reg)
+	if err != nil {
+		return runtime.Metrics{}, err
+	}
+	hooks, err := webhook.NewMetrics(reg)
+	if err != nil {
+		return runtime.Metrics{}, err
+	}
+	flows, err := flow.NewMetrics(reg)
+	if err != nil {
+		return runtime.Metrics{}, err
+	}
+	flows.SetDeadLetters(st)
+	return runtime.Metrics{Integrations: ints, Webhooks: hooks, Flows: flows}, nil
+}
+
+// watchReload re-reads the configuration on each reload request and puts it in force.
+// A configuration with errors is rejected as a whole and the running one stays. The
+// returned function stops watching, after a reload under way has finished.
+func watchReload(ctx context.Context, opts Options, host *runtime.Host) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-opts.Reload:
+				if !ok {
+					return
+				}
+				reload(ctx, opts, host)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+func reload(ctx context.Context, opts Options, host *runtime.Host) {
+	cfg, err := loadConfig(opts.ConfigPaths, opts.Logger)
+	if err != nil {
+		opts.Logger.Error("configuration reload rejected; keeping the running configuration", "error", err)
+		return
+	}
+	// A reload under way finishes even when the server is stopping.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	if err := host.Reload(rctx, cfg); err != nil {
+		opts.Logger.Error("configuration reload failed; keeping the running configuration", "error", err)
+		return
+	}
+	opts.Logger.Info("configuration reloaded", "integrations", len(cfg.Integrations), "flows", len(cfg.Flows))
 }
 
 // loadConfig loads the files, logging warnings; errors make it fail with every message.

@@ -1,18 +1,69 @@
 package event
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Event is one occurrence. Data holds the payload fields declared for the event type
-// (for IntegrationCircuitOpened: integration, failures, opened_at).
+// Event is one occurrence, and the one type that carries it everywhere: from where it
+// happens (an API call, an inbound webhook, a circuit opening) through the bus, storage,
+// webhook fan-out, event routes and flows. Data is the payload as JSON, so an event is
+// stored and delivered byte for byte as it was published.
 type Event struct {
-	Type string
-	Time time.Time
-	Data map[string]any
+	ID     string          // unique per event; "" until its publisher assigns one
+	Type   string          // such as order.created or IntegrationCircuitOpened
+	Source string          // who published it: see the Source constants
+	Time   time.Time       // when it happened, UTC
+	Data   json.RawMessage // the payload: a JSON value
+}
+
+// Where events come from (Event.Source).
+const (
+	SourceAPI      = "api"      // POST /events, or a Go caller of the webhook service
+	SourceJunction = "junction" // Junction itself: circuit events, delivery failures
+	SourceTest     = "test"     // POST /webhooks/{id}/test
+	// SourceIngestPrefix + the source's name: a verified inbound webhook.
+	SourceIngestPrefix = "ingest:"
+	// SourceRoutePrefix + the routed event's type: published by an event route
+	// (publish_to). Routes never route such events again, so routes cannot loop.
+	SourceRoutePrefix = "route:"
+)
+
+// Make returns an event with the given payload fields. The fields are
+// plain values (strings, numbers, times, JSON raw messages); one that cannot be encoded
+// is replaced by its text so the event is never lost.
+func Make(typ, source string, at time.Time, fields map[string]any) Event {
+	data, err := json.Marshal(fields)
+	if err != nil {
+		data, _ = json.Marshal(map[string]string{"error": "payload not encodable: " + err.Error()})
+	}
+	return Event{Type: typ, Source: source, Time: at.UTC(), Data: data}
+}
+
+// NewID returns a new event id: "evt_" and 24 random hex digits.
+func NewID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return "evt_" + hex.EncodeToString(b[:])
+}
+
+// Fields decodes the payload into a map, for consumers that take it apart (event routes
+// passing it as call parameters); numbers stay exact as json.Number. It is nil when the
+// payload is not a JSON object.
+func (e Event) Fields() map[string]any {
+	d := json.NewDecoder(bytes.NewReader(e.Data))
+	d.UseNumber()
+	var m map[string]any
+	if d.Decode(&m) != nil {
+		return nil
+	}
+	return m
 }
 
 // The event types Junction itself publishes.
@@ -82,10 +133,13 @@ func (b *Bus) Subscribe(match func(Event) bool, handle func(Event)) (unsubscribe
 }
 
 // Publish hands e to every matching subscriber without waiting for any of them. A zero
-// Time is set to now.
+// Time is set to now, an empty ID to a new one.
 func (b *Bus) Publish(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
+	}
+	if e.ID == "" {
+		e.ID = NewID()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"sync"
@@ -29,12 +30,12 @@ func TestPublishReachesMatchingSubscribers(t *testing.T) {
 	defer unsubAll()
 	b.Subscribe(func(e Event) bool { return e.Type == IntegrationCircuitOpened }, func(e Event) {
 		mu.Lock()
-		opened = append(opened, e.Data["integration"].(string))
+		opened = append(opened, e.Fields()["integration"].(string))
 		mu.Unlock()
 		done <- struct{}{}
 	})
-	b.Publish(Event{Type: IntegrationCircuitOpened, Data: map[string]any{"integration": "GitHub"}})
-	b.Publish(Event{Type: IntegrationCircuitClosed, Data: map[string]any{"integration": "GitHub"}})
+	b.Publish(Make(IntegrationCircuitOpened, SourceJunction, time.Now(), map[string]any{"integration": "GitHub"}))
+	b.Publish(Make(IntegrationCircuitClosed, SourceJunction, time.Now(), map[string]any{"integration": "GitHub"}))
 	for range 3 {
 		select {
 		case <-done:
@@ -81,4 +82,22 @@ func TestUnsubscribeAndClose(t *testing.T) {
 	b.Close()
 	b.Publish(Event{Type: "y"})
 	b.Subscribe(nil, func(Event) {})()
+}
+
+func TestMakeEncodesFields(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	e := Make("a.b", SourceJunction, at, map[string]any{"n": 1, "at": at})
+	if e.Time != at.UTC() || string(e.Data) != `{"at":"2026-01-02T03:04:05+01:00","n":1}` {
+		t.Fatalf("event %+v data %s", e, e.Data)
+	}
+	if f := e.Fields(); f["n"] != json.Number("1") {
+		t.Fatalf("fields %v", f)
+	}
+	bad := Make("a.b", SourceJunction, at, map[string]any{"ch": make(chan int)})
+	if f := bad.Fields(); f["error"] == nil {
+		t.Fatalf("an unencodable payload should become an error text: %s", bad.Data)
+	}
+	if (Event{Data: []byte(`[1]`)}).Fields() != nil {
+		t.Fatal("a non-object payload has no fields")
+	}
 }

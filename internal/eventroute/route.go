@@ -2,10 +2,10 @@ package eventroute
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/junctionhq/junction/internal/config"
@@ -16,7 +16,7 @@ import (
 
 // Publisher publishes webhook events (*webhook.Service).
 type Publisher interface {
-	Publish(ctx context.Context, in webhook.EventInput) (webhook.PublishResult, error)
+	Publish(ctx context.Context, e event.Event) (webhook.PublishResult, error)
 }
 
 // Caller calls integration operations (*integration.Runtime).
@@ -31,8 +31,23 @@ type route struct {
 	kind, name, operation string
 }
 
-// Start subscribes to the bus and routes each configured event; stop unsubscribes.
-func Start(bus *event.Bus, cfg *config.Config, pub Publisher, call Caller, log *slog.Logger) (stop func()) {
+// Router routes each configured event (publish_to) while it runs. It is a
+// lifecycle.Component: Start subscribes to the bus, Stop unsubscribes, waiting for the
+// routing under way.
+type Router struct {
+	bus    *event.Bus
+	routes map[string][]route
+	pub    Publisher
+	call   Caller
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	stop func()
+}
+
+// New reads the routes of cfg's events; targets Junction cannot route are skipped with a
+// warning.
+func New(bus *event.Bus, cfg *config.Config, pub Publisher, call Caller, log *slog.Logger) *Router {
 	routes := map[string][]route{}
 	for _, ev := range cfg.Events {
 		for _, t := range ev.PublishTo {
@@ -52,16 +67,41 @@ func Start(bus *event.Bus, cfg *config.Config, pub Publisher, call Caller, log *
 			}
 		}
 	}
-	if len(routes) == 0 {
-		return func() {}
+	return &Router{bus: bus, routes: routes, pub: pub, call: call, log: log}
+}
+
+// Start subscribes to the bus.
+func (r *Router) Start(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stop != nil || len(r.routes) == 0 {
+		return nil
 	}
-	return bus.Subscribe(func(e event.Event) bool { return len(routes[e.Type]) > 0 }, func(e event.Event) {
-		for _, r := range routes[e.Type] {
-			if err := deliver(r, e, pub, call); err != nil {
-				log.Error("routing event failed", "event", e.Type, "target", r.kind+"("+r.name+")", "error", err)
+	// An event a route published is not routed again, so routes that lead into each
+	// other cannot loop.
+	routable := func(e event.Event) bool {
+		return len(r.routes[e.Type]) > 0 && !strings.HasPrefix(e.Source, event.SourceRoutePrefix)
+	}
+	r.stop = r.bus.Subscribe(routable, func(e event.Event) {
+		for _, rt := range r.routes[e.Type] {
+			if err := deliver(rt, e, r.pub, r.call); err != nil {
+				r.log.Error("routing event failed", "event", e.Type, "target", rt.kind+"("+rt.name+")", "error", err)
 			}
 		}
 	})
+	return nil
+}
+
+// Stop unsubscribes, after the event being routed, if any, is done.
+func (r *Router) Stop(context.Context) error {
+	r.mu.Lock()
+	stop := r.stop
+	r.stop = nil
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	return nil
 }
 
 func deliver(r route, e event.Event, pub Publisher, call Caller) error {
@@ -69,21 +109,11 @@ func deliver(r route, e event.Event, pub Publisher, call Caller) error {
 	defer cancel()
 	switch r.kind {
 	case "webhook":
-		data, err := json.Marshal(map[string]any{"event": e.Type, "time": e.Time, "payload": e.Data})
-		if err != nil {
-			return err
-		}
-		_, err = pub.Publish(ctx, webhook.EventInput{Type: r.name, Data: data})
+		routed := event.Make(r.name, event.SourceRoutePrefix+e.Type, e.Time, map[string]any{"event": e.Type, "time": e.Time, "payload": e.Data})
+		_, err := pub.Publish(ctx, routed)
 		return err
 	case "integration":
-		params := make(map[string]any, len(e.Data))
-		for k, v := range e.Data {
-			if t, ok := v.(time.Time); ok {
-				v = t.Format(time.RFC3339Nano) // parameters are JSON values
-			}
-			params[k] = v
-		}
-		res, err := call.Call(ctx, r.name, r.operation, params, integration.CallOptions{})
+		res, err := call.Call(ctx, r.name, r.operation, e.Fields(), integration.CallOptions{})
 		if err != nil {
 			return err
 		}

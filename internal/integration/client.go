@@ -136,9 +136,9 @@ func (c *client) circuitChanged(from, to breaker.State, failures int) {
 	case to == breaker.Open && from == breaker.Closed:
 		c.openedAt = now
 		if bus != nil {
-			bus.Publish(event.Event{Type: event.IntegrationCircuitOpened, Time: now, Data: map[string]any{
+			bus.Publish(event.Make(event.IntegrationCircuitOpened, event.SourceJunction, now, map[string]any{
 				"integration": name, "failures": failures, "opened_at": now,
-			}})
+			}))
 		}
 	case to == breaker.Closed:
 		openFor := 0.0
@@ -146,9 +146,9 @@ func (c *client) circuitChanged(from, to breaker.State, failures int) {
 			openFor = now.Sub(c.openedAt).Seconds()
 		}
 		if bus != nil {
-			bus.Publish(event.Event{Type: event.IntegrationCircuitClosed, Time: now, Data: map[string]any{
+			bus.Publish(event.Make(event.IntegrationCircuitClosed, event.SourceJunction, now, map[string]any{
 				"integration": name, "closed_at": now, "open_duration_seconds": int64(openFor),
-			}})
+			}))
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/redact"
@@ -32,7 +33,7 @@ type Webhooks interface {
 	TestEndpoint(ctx context.Context, id string) (store.Delivery, error)
 	Retry(ctx context.Context, id string) (store.Delivery, error)
 	ListDeadLetters(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error)
-	Publish(ctx context.Context, in webhook.EventInput) (webhook.PublishResult, error)
+	Publish(ctx context.Context, e event.Event) (webhook.PublishResult, error)
 	Ingest(ctx context.Context, source string, h http.Header, body []byte) (webhook.IngestResult, error)
 }
 
@@ -390,7 +391,7 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, *p)
 		return
 	}
-	res, err := s.webhooks.Publish(r.Context(), webhook.EventInput{ID: req.ID, Type: req.Type, Data: req.Data})
+	res, err := s.webhooks.Publish(r.Context(), event.Event{ID: req.ID, Type: req.Type, Source: event.SourceAPI, Data: req.Data})
 	if err != nil {
 		s.webhookFailed(w, r, err)
 		return

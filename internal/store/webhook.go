@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/junctionhq/junction/internal/event"
 )
 
 // Webhook storage: endpoints, published events, the durable delivery queue (with its
@@ -93,15 +95,6 @@ type Page struct {
 type EndpointFilter struct {
 	IsActive *bool
 	Page
-}
-
-// Event is a published event.
-type Event struct {
-	ID        string // caller's id or generated; publishing the same id twice is a no-op
-	Type      string
-	Data      []byte // JSON
-	Source    string // "api", "ingest:<source>", "internal"
-	CreatedAt time.Time
 }
 
 // DeliveryStatus is where a delivery stands.
@@ -245,8 +238,8 @@ type WebhookStore interface {
 	// EventPublish stores e and its deliveries atomically. If an event with e.ID exists,
 	// nothing is written and created is false; count is then the number of deliveries the
 	// first publication made.
-	EventPublish(ctx context.Context, e Event, deliveries []Delivery) (created bool, count int, err error)
-	EventGet(ctx context.Context, id string) (Event, error)
+	EventPublish(ctx context.Context, e event.Event, deliveries []Delivery) (created bool, count int, err error)
+	EventGet(ctx context.Context, id string) (event.Event, error)
 
 	// DeliveryClaim leases up to Limit due deliveries (pending or retrying, NextRetryAt <=
 	// Now, not leased or lease expired) of active endpoints, oldest due first, within

@@ -172,7 +172,7 @@ func TestDeliveryErrorsKeepSecretsOut(t *testing.T) {
 		for range 2 {
 			select {
 			case ev := <-e.events:
-				texts["event "+fmt.Sprint(ev.Data["delivery_id"])] = fmt.Sprint(ev.Data)
+				texts["event "+fmt.Sprint(ev.Fields()["delivery_id"])] = string(ev.Data)
 			case <-time.After(10 * time.Second):
 				t.Fatal("no WebhookDeliveryFailed event")
 			}

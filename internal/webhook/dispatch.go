@@ -57,6 +57,42 @@ type outcome struct {
 	failed *store.Delivery // set when the delivery failed for good
 }
 
+// Start starts the delivery workers (lifecycle.Component); they run until Stop.
+func (s *Service) Start(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.stopRun != nil {
+		return errors.New("webhook: delivery already started")
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	s.stopRun, s.runDone = cancel, done
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx)
+	}()
+	return nil
+}
+
+// Stop stops claiming deliveries and waits, within ctx, for the attempts in flight to
+// finish and be recorded; an attempt is bounded by the delivery timeout. Stopping a
+// service that never started does nothing.
+func (s *Service) Stop(ctx context.Context) error {
+	s.runMu.Lock()
+	stop, done := s.stopRun, s.runDone
+	s.runMu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("webhook: delivery attempts still in flight: %w", ctx.Err())
+	}
+}
+
 // Run delivers until ctx is cancelled, then lets the attempts in flight finish (their
 // outcomes are recorded) and returns.
 func (s *Service) Run(ctx context.Context) error {
@@ -288,9 +324,9 @@ func (s *Service) afterRecordFailed(failed []*store.Delivery) {
 		return
 	}
 	for _, d := range failed {
-		s.opts.Bus.Publish(event.Event{Type: WebhookDeliveryFailed, Time: s.opts.Clock.Now().UTC(), Data: map[string]any{
+		s.opts.Bus.Publish(event.Make(WebhookDeliveryFailed, event.SourceJunction, s.opts.Clock.Now(), map[string]any{
 			"endpoint_id": d.EndpointID, "delivery_id": d.ID, "event_type": d.EventType, "error": d.ErrorMessage,
-		}})
+		}))
 	}
 }
 

@@ -127,9 +127,11 @@ func (s *Service) Ingest(ctx context.Context, sourceName string, h http.Header, 
 		if !json.Valid(body) {
 			payload = string(body)
 		}
-		s.opts.Bus.Publish(event.Event{Type: eventType, Time: msg.ReceivedAt, Data: map[string]any{
+		e := event.Make(eventType, event.SourceIngestPrefix+src.Name, msg.ReceivedAt, map[string]any{
 			"source": src.Name, "id": msg.ID, "provider_id": providerID, "payload": payload,
-		}})
+		})
+		e.ID = msg.ID
+		s.opts.Bus.Publish(e)
 	}
 	return IngestResult{ID: msg.ID, EventType: eventType}, nil
 }

@@ -33,9 +33,6 @@ type Options struct {
 	Clock   clock.Clock  // default clock.Real{}
 	// WorkerID names this process in delivery leases (diagnosis only).
 	WorkerID string
-	// Published, if set, is called with each newly stored event (flows with an events
-	// source receive them this way).
-	Published func(store.Event)
 	// Lease is how long a claim holds a delivery; default 2×Timeout+30s, and it must be
 	// longer than Timeout. Tests shorten it.
 	Lease time.Duration
@@ -57,6 +54,10 @@ type Service struct {
 	activeUntil time.Time
 
 	sources sourcesHolder // inbound sources, swapped on reload
+
+	runMu   sync.Mutex
+	stopRun context.CancelFunc // set by Start
+	runDone chan struct{}      // closed when Run, started by Start, has returned
 }
 
 // activeCacheTTL bounds how long fan-out may use a cached endpoint list; changes made
@@ -264,13 +265,6 @@ func (s *Service) DeleteEndpoint(ctx context.Context, id string) error {
 	return err
 }
 
-// EventInput is what POST /events takes.
-type EventInput struct {
-	ID   string          // optional: publishing an id again creates nothing
-	Type string          // such as order.created
-	Data json.RawMessage // any JSON value
-}
-
 // PublishResult says what Publish did.
 type PublishResult struct {
 	EventID    string
@@ -280,8 +274,11 @@ type PublishResult struct {
 
 // Publish stores the event and one delivery per active endpoint subscribed to its type,
 // in one transaction, before it returns: an accepted event is never lost. The body every
-// endpoint receives is {"id","type","timestamp","data"}.
-func (s *Service) Publish(ctx context.Context, in EventInput) (PublishResult, error) {
+// endpoint receives is {"id","type","timestamp","data"}. Of in, ID is optional
+// (publishing an id again creates nothing), Source defaults to event.SourceAPI, and Time
+// is set to now. A newly stored event is then published on the bus, where event routes
+// and flows' events sources receive it.
+func (s *Service) Publish(ctx context.Context, in event.Event) (PublishResult, error) {
 	v := &ValidationError{Fields: map[string]string{}}
 	if !eventPattern.MatchString(in.Type) || strings.Contains(in.Type, "*") {
 		v.Fields["type"] = "required: an event type such as order.created (letters, digits, _ and - in dot-separated parts)"
@@ -302,9 +299,13 @@ func (s *Service) Publish(ctx context.Context, in EventInput) (PublishResult, er
 		return PublishResult{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(in.Data), s.settings.MaxPayloadBytes)
 	}
 	if in.ID == "" {
-		in.ID = "evt_" + randomHex(12)
+		in.ID = event.NewID()
+	}
+	if in.Source == "" {
+		in.Source = event.SourceAPI
 	}
 	now := s.opts.Clock.Now().UTC()
+	in.Time = now
 	body, err := json.Marshal(struct {
 		ID        string          `json:"id"`
 		Type      string          `json:"type"`
@@ -324,7 +325,7 @@ func (s *Service) Publish(ctx context.Context, in EventInput) (PublishResult, er
 			deliveries = append(deliveries, s.newDelivery(ep.ID, in.ID, in.Type, body, now, now))
 		}
 	}
-	created, count, err := s.store.EventPublish(ctx, store.Event{ID: in.ID, Type: in.Type, Data: in.Data, Source: "api", CreatedAt: now}, deliveries)
+	created, count, err := s.store.EventPublish(ctx, in, deliveries)
 	if err != nil {
 		return PublishResult{}, err
 	}
@@ -332,8 +333,8 @@ func (s *Service) Publish(ctx context.Context, in EventInput) (PublishResult, er
 		s.opts.Metrics.published.Add(float64(count))
 		s.Wake()
 	}
-	if created && s.opts.Published != nil {
-		s.opts.Published(store.Event{ID: in.ID, Type: in.Type, Data: in.Data, Source: "api", CreatedAt: now})
+	if created && s.opts.Bus != nil {
+		s.opts.Bus.Publish(in)
 	}
 	return PublishResult{EventID: in.ID, Deliveries: count, Duplicate: !created}, nil
 }
@@ -426,7 +427,7 @@ func (s *Service) TestEndpoint(ctx context.Context, id string) (store.Delivery, 
 	// meanwhile; if the process dies mid-call the workers deliver it later.
 	due := now.Add(s.settings.Timeout + time.Minute)
 	d := s.newDelivery(ep.ID, eventID, "webhook.test", body, due, now)
-	if _, _, err := s.store.EventPublish(ctx, store.Event{ID: eventID, Type: "webhook.test", Data: json.RawMessage(`{}`), Source: "test", CreatedAt: now}, []store.Delivery{d}); err != nil {
+	if _, _, err := s.store.EventPublish(ctx, event.Event{ID: eventID, Type: "webhook.test", Data: json.RawMessage(`{}`), Source: event.SourceTest, Time: now}, []store.Delivery{d}); err != nil {
 		return store.Delivery{}, err
 	}
 	rec, failed := s.attempt(ctx, ep, d)

@@ -173,7 +173,7 @@ func TestPublishFansOutSignsAndDelivers(t *testing.T) {
 		t.Fatalf("generated secret %q", epExact.Secret)
 	}
 
-	res, err := e.svc.Publish(context.Background(), webhook.EventInput{ID: "evt_1", Type: "order.created", Data: json.RawMessage(`{"order_id":42}`)})
+	res, err := e.svc.Publish(context.Background(), event.Event{ID: "evt_1", Type: "order.created", Data: json.RawMessage(`{"order_id":42}`)})
 	if err != nil || res.Deliveries != 2 || res.Duplicate {
 		t.Fatalf("publish: %+v %v", res, err)
 	}
@@ -195,7 +195,7 @@ func TestPublishFansOutSignsAndDelivers(t *testing.T) {
 		t.Error("an endpoint not subscribed got the event")
 	}
 	// The same event id again: nothing new.
-	res, err = e.svc.Publish(context.Background(), webhook.EventInput{ID: "evt_1", Type: "order.created", Data: json.RawMessage(`{}`)})
+	res, err = e.svc.Publish(context.Background(), event.Event{ID: "evt_1", Type: "order.created", Data: json.RawMessage(`{}`)})
 	if err != nil || !res.Duplicate || res.Deliveries != 2 {
 		t.Errorf("republish: %+v %v", res, err)
 	}
@@ -213,7 +213,7 @@ func TestScheduleDeadLetterAndReplay(t *testing.T) {
 	r := newReceiver(t)
 	r.setStatus(503)
 	ep := e.endpoint(t, r.URL, "order.created")
-	if _, err := e.svc.Publish(context.Background(), webhook.EventInput{Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
+	if _, err := e.svc.Publish(context.Background(), event.Event{Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the delivery to fail for good", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryFailed })
@@ -238,7 +238,7 @@ func TestScheduleDeadLetterAndReplay(t *testing.T) {
 	}
 	select {
 	case ev := <-e.events:
-		if ev.Data["delivery_id"] != d.ID || ev.Data["endpoint_id"] != ep.ID || ev.Data["event_type"] != "order.created" || ev.Data["error"] == "" {
+		if f := ev.Fields(); f["delivery_id"] != d.ID || f["endpoint_id"] != ep.ID || f["event_type"] != "order.created" || f["error"] == "" {
 			t.Errorf("WebhookDeliveryFailed = %+v", ev)
 		}
 	case <-time.After(30 * time.Second):
@@ -272,7 +272,7 @@ func TestEndpointCircuitBreakerMakesDeliveriesWait(t *testing.T) {
 	r := newReceiver(t)
 	r.setStatus(500)
 	ep := e.endpoint(t, r.URL, "*")
-	if _, err := e.svc.Publish(context.Background(), webhook.EventInput{Type: "a.b", Data: json.RawMessage(`1`)}); err != nil {
+	if _, err := e.svc.Publish(context.Background(), event.Event{Type: "a.b", Data: json.RawMessage(`1`)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the circuit to open", func() bool {
@@ -303,7 +303,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	r := newReceiver(t)
 	r.setStatus(410)
 	ep := e.endpoint(t, r.URL, "*")
-	e.svc.Publish(context.Background(), webhook.EventInput{Type: "x", Data: json.RawMessage(`1`)})
+	e.svc.Publish(context.Background(), event.Event{Type: "x", Data: json.RawMessage(`1`)})
 	waitFor(t, "the endpoint to be disabled", func() bool {
 		ep, _ := e.svc.GetEndpoint(context.Background(), ep.ID)
 		return !ep.IsActive
@@ -312,7 +312,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if !strings.Contains(got.DisabledReason, "410") || len(r.all()) != 1 {
 		t.Errorf("after 410: %+v, %d attempts", got, len(r.all()))
 	}
-	if res, _ := e.svc.Publish(context.Background(), webhook.EventInput{Type: "x", Data: json.RawMessage(`2`)}); res.Deliveries != 0 {
+	if res, _ := e.svc.Publish(context.Background(), event.Event{Type: "x", Data: json.RawMessage(`2`)}); res.Deliveries != 0 {
 		t.Error("a disabled endpoint still gets deliveries")
 	}
 }
@@ -324,7 +324,7 @@ func TestPrivateAddressesNeedTheAllowList(t *testing.T) {
 	e := newEnv(t, s, true)
 	r := newReceiver(t)
 	ep := e.endpoint(t, r.URL, "*")
-	e.svc.Publish(context.Background(), webhook.EventInput{Type: "x", Data: json.RawMessage(`1`)})
+	e.svc.Publish(context.Background(), event.Event{Type: "x", Data: json.RawMessage(`1`)})
 	waitFor(t, "the delivery to fail", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryFailed })
 	if d := e.delivery(t, ep.ID); !strings.Contains(d.ErrorMessage, "not allowed") || len(r.all()) != 0 {
 		t.Errorf("loopback without allow-list: %q, receiver got %d", d.ErrorMessage, len(r.all()))
@@ -380,11 +380,11 @@ func TestPublishValidation(t *testing.T) {
 	s.MaxPayloadBytes = 100
 	e := newEnv(t, s, false)
 	var v *webhook.ValidationError
-	if _, err := e.svc.Publish(context.Background(), webhook.EventInput{Type: "bad type!", Data: json.RawMessage(`{`)}); !errors.As(err, &v) || v.Fields["type"] == "" || v.Fields["data"] == "" {
+	if _, err := e.svc.Publish(context.Background(), event.Event{Type: "bad type!", Data: json.RawMessage(`{`)}); !errors.As(err, &v) || v.Fields["type"] == "" || v.Fields["data"] == "" {
 		t.Errorf("invalid event: %v", err)
 	}
 	big := json.RawMessage(`"` + strings.Repeat("x", 200) + `"`)
-	if _, err := e.svc.Publish(context.Background(), webhook.EventInput{Type: "a", Data: big}); !errors.Is(err, webhook.ErrPayloadTooLarge) {
+	if _, err := e.svc.Publish(context.Background(), event.Event{Type: "a", Data: big}); !errors.Is(err, webhook.ErrPayloadTooLarge) {
 		t.Errorf("oversized event: %v", err)
 	}
 }

@@ -61,7 +61,7 @@ func migrate(t *testing.T, st store.Store) {
 func publishN(t *testing.T, svc *webhook.Service, n int) {
 	t.Helper()
 	for i := range n {
-		if _, err := svc.Publish(context.Background(), webhook.EventInput{Type: "order.created", Data: json.RawMessage(fmt.Sprint(i))}); err != nil {
+		if _, err := svc.Publish(context.Background(), event.Event{Type: "order.created", Data: json.RawMessage(fmt.Sprint(i))}); err != nil {
 			t.Fatal(err)
 		}
 	}

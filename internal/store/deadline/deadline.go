@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -200,7 +201,7 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 // EventPublish implements store.Store. A batch: one delivery per subscribed endpoint.
 // When the deadline passes during the commit the caller cannot know whether the event
 // was stored; publishing it again with the same ID is a no-op if it was.
-func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []store.Delivery) (bool, int, error) {
+func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery) (bool, int, error) {
 	var count int
 	created, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (created bool, err error) {
 		created, count, err = s.inner.EventPublish(ctx, e, deliveries)
@@ -210,8 +211,8 @@ func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []st
 }
 
 // EventGet implements store.Store.
-func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
-	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Event, error) { return s.inner.EventGet(ctx, id) })
+func (s *Store) EventGet(ctx context.Context, id string) (event.Event, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (event.Event, error) { return s.inner.EventGet(ctx, id) })
 }
 
 // DeliveryClaim implements store.Store. A batch: up to p.Limit deliveries.

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -278,11 +279,11 @@ func (f *fake) EndpointUpdate(ctx context.Context, _ string, _ store.EndpointPat
 func (f *fake) EndpointDelete(ctx context.Context, _ string, _ time.Time) error {
 	return f.call(ctx, "EndpointDelete")
 }
-func (f *fake) EventPublish(ctx context.Context, _ store.Event, _ []store.Delivery) (bool, int, error) {
+func (f *fake) EventPublish(ctx context.Context, _ event.Event, _ []store.Delivery) (bool, int, error) {
 	return false, 0, f.call(ctx, "EventPublish")
 }
-func (f *fake) EventGet(ctx context.Context, _ string) (store.Event, error) {
-	return store.Event{}, f.call(ctx, "EventGet")
+func (f *fake) EventGet(ctx context.Context, _ string) (event.Event, error) {
+	return event.Event{}, f.call(ctx, "EventGet")
 }
 func (f *fake) DeliveryClaim(ctx context.Context, _ store.ClaimParams) ([]store.ClaimedDelivery, error) {
 	return nil, f.call(ctx, "DeliveryClaim")

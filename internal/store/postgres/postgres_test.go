@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/servicetest"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/storetest"
@@ -138,9 +139,9 @@ func TestEndpointDeleteDuringPublish(t *testing.T) {
 		t.Fatalf("MigrateUp: %v", err)
 	}
 	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-	publication := func(n int) (store.Event, []store.Delivery) {
+	publication := func(n int) (event.Event, []store.Delivery) {
 		id := fmt.Sprintf("ev-%d", n)
-		e := store.Event{ID: id, Type: "t", Data: []byte("{}"), CreatedAt: now}
+		e := event.Event{ID: id, Type: "t", Data: []byte("{}"), Time: now}
 		ds := []store.Delivery{{ID: fmt.Sprintf("d-%d", n), EndpointID: fmt.Sprintf("ep-%d", n), EventID: id, EventType: "t",
 			Payload: []byte("{}"), Status: store.DeliveryPending, MaxAttempts: 1, NextRetryAt: &now, CreatedAt: now, UpdatedAt: now}}
 		return e, ds

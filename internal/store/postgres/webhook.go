@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/storeinput"
 )
@@ -239,7 +240,7 @@ var publishSQL = `WITH event AS (
 // EventPublish implements store.Store with publishSQL. When the event already exists,
 // the count comes from a second statement: publishSQL's snapshot predates a concurrent
 // first publication that its ON CONFLICT waited for, so it cannot see its deliveries.
-func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []store.Delivery) (bool, int, error) {
+func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery) (bool, int, error) {
 	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
 		return false, 0, fmt.Errorf("postgres: event publish: %w", err)
@@ -259,13 +260,13 @@ func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []st
 }
 
 // publishArgs are publishSQL's parameters.
-func publishArgs(e store.Event, deliveries []store.Delivery) []any {
+func publishArgs(e event.Event, deliveries []store.Delivery) []any {
 	endpoints := make([]string, 0, len(deliveries))
 	for _, d := range deliveries {
 		endpoints = append(endpoints, d.EndpointID)
 	}
 	slices.Sort(endpoints)
-	return append(deliveryArrays(deliveries), e.ID, e.Type, e.Data, e.Source, e.CreatedAt, slices.Compact(endpoints))
+	return append(deliveryArrays(deliveries), e.ID, e.Type, e.Data, e.Source, e.Time, slices.Compact(endpoints))
 }
 
 // deliveryArrays turns ds into the column arrays publishSQL takes, in the order of
@@ -315,17 +316,17 @@ func deliveryArrays(ds []store.Delivery) []any {
 }
 
 // EventGet implements store.Store.
-func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
+func (s *Store) EventGet(ctx context.Context, id string) (event.Event, error) {
 	if !storeinput.Key(id) {
-		return store.Event{}, fmt.Errorf("postgres: event get %q: %w", id, store.ErrNotFound)
+		return event.Event{}, fmt.Errorf("postgres: event get %q: %w", id, store.ErrNotFound)
 	}
-	var e store.Event
+	var e event.Event
 	err := s.pool.QueryRow(ctx, `SELECT id, type, data, source, created_at FROM events WHERE id = $1`, id).
-		Scan(&e.ID, &e.Type, &e.Data, &e.Source, &e.CreatedAt)
+		Scan(&e.ID, &e.Type, &e.Data, &e.Source, &e.Time)
 	if err != nil {
-		return store.Event{}, fmt.Errorf("postgres: event get %q: %w", id, mapError(err))
+		return event.Event{}, fmt.Errorf("postgres: event get %q: %w", id, mapError(err))
 	}
-	e.CreatedAt = e.CreatedAt.UTC()
+	e.Time = e.Time.UTC()
 	return e, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/storetest"
 )
@@ -195,7 +196,7 @@ func TestTwoProcessesClaim(t *testing.T) {
 	for i := range ds {
 		ds[i] = store.Delivery{ID: fmt.Sprintf("d-%03d", i), EndpointID: "ep", MaxAttempts: 1}
 	}
-	if _, _, err := stores[0].EventPublish(ctx, store.Event{ID: "ev", Type: "t", CreatedAt: now}, ds); err != nil {
+	if _, _, err := stores[0].EventPublish(ctx, event.Event{ID: "ev", Type: "t", Time: now}, ds); err != nil {
 		t.Fatalf("EventPublish: %v", err)
 	}
 

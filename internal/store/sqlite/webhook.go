@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/storeinput"
 )
@@ -225,7 +226,7 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 // that no longer exists (deleted after the caller chose it) are stored as failed, as
 // EndpointDelete would have left them, instead of waiting forever for a claim that
 // cannot join them with their endpoint.
-func (s *Store) EventPublish(ctx context.Context, e store.Event, deliveries []store.Delivery) (bool, int, error) {
+func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery) (bool, int, error) {
 	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
 		return false, 0, fmt.Errorf("sqlite: event publish: %w", err)
@@ -264,7 +265,7 @@ type publishQueue struct {
 
 type publishReq struct {
 	ctx        context.Context // the caller's: a request given up before its batch starts is not written
-	e          store.Event
+	e          event.Event
 	deliveries []store.Delivery
 	created    bool
 	count      int
@@ -310,10 +311,10 @@ func (s *Store) commitPublishes(ctx context.Context) {
 }
 
 // publishInTx writes one event and its deliveries unless the event exists.
-func publishInTx(ctx context.Context, tx *sql.Tx, e store.Event, deliveries []store.Delivery) (bool, int, error) {
+func publishInTx(ctx context.Context, tx *sql.Tx, e event.Event, deliveries []store.Delivery) (bool, int, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, data, source, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.Type, e.Data, e.Source, formatTime(e.CreatedAt))
+		e.ID, e.Type, e.Data, e.Source, formatTime(e.Time))
 	if err != nil {
 		return false, 0, err
 	}
@@ -405,20 +406,20 @@ func insertDeliveries(ctx context.Context, tx *sql.Tx, ds []store.Delivery) erro
 }
 
 // EventGet implements store.Store.
-func (s *Store) EventGet(ctx context.Context, id string) (store.Event, error) {
+func (s *Store) EventGet(ctx context.Context, id string) (event.Event, error) {
 	if !storeinput.Key(id) {
-		return store.Event{}, fmt.Errorf("sqlite: event get %q: %w", id, store.ErrNotFound)
+		return event.Event{}, fmt.Errorf("sqlite: event get %q: %w", id, store.ErrNotFound)
 	}
 	var (
-		e         store.Event
+		e         event.Event
 		createdAt time.Time
 	)
 	err := s.read.QueryRowContext(ctx, `SELECT id, type, data, source, created_at FROM events WHERE id = ?`, id).
 		Scan(&e.ID, &e.Type, &e.Data, &e.Source, textTime{&createdAt})
 	if err != nil {
-		return store.Event{}, fmt.Errorf("sqlite: event get %q: %w", id, notFound(err))
+		return event.Event{}, fmt.Errorf("sqlite: event get %q: %w", id, notFound(err))
 	}
-	e.CreatedAt = createdAt
+	e.Time = createdAt
 	return e, nil
 }
 

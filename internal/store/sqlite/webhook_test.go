@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -26,7 +27,7 @@ func TestClaimCommitSettingStaysInItsTransaction(t *testing.T) {
 	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.EventPublish(ctx, store.Event{ID: "ev", Type: "t", CreatedAt: now}, []store.Delivery{{ID: "d", EndpointID: "ep"}}); err != nil {
+	if _, _, err := s.EventPublish(ctx, event.Event{ID: "ev", Type: "t", Time: now}, []store.Delivery{{ID: "d", EndpointID: "ep"}}); err != nil {
 		t.Fatal(err)
 	}
 	p := store.ClaimParams{Now: now, Limit: 1, Lease: time.Minute, Owner: "w"}

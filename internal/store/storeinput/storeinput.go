@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -176,35 +177,35 @@ func checkEndpointTexts(name, url, secret, previousSecret string, events []strin
 // hide the delivery from the event's count), Status defaults to pending, CreatedAt to the
 // event's, UpdatedAt to CreatedAt, and a Waiting delivery without NextRetryAt is due at
 // once (at CreatedAt). The deliveries returned are copies.
-func NormalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []store.Delivery, error) {
+func NormalizeEvent(e event.Event, deliveries []store.Delivery) (event.Event, []store.Delivery, error) {
 	if err := checkName("event id", e.ID, true); err != nil {
-		return store.Event{}, nil, err
+		return event.Event{}, nil, err
 	}
 	if err := checkName("type", e.Type, true); err != nil {
-		return store.Event{}, nil, fmt.Errorf("event %q: %w", e.ID, err)
+		return event.Event{}, nil, fmt.Errorf("event %q: %w", e.ID, err)
 	}
 	if err := checkName("source", e.Source, false); err != nil {
-		return store.Event{}, nil, fmt.Errorf("event %q: %w", e.ID, err)
+		return event.Event{}, nil, fmt.Errorf("event %q: %w", e.ID, err)
 	}
-	if err := normalizeTimes([]*time.Time{&e.CreatedAt}, nil); err != nil {
-		return store.Event{}, nil, fmt.Errorf("event %q: created at: %w", e.ID, err)
+	if err := normalizeTimes([]*time.Time{&e.Time}, nil); err != nil {
+		return event.Event{}, nil, fmt.Errorf("event %q: time: %w", e.ID, err)
 	}
 	e.Data = nonNilBytes(e.Data)
 
 	out := make([]store.Delivery, len(deliveries))
 	for i, d := range deliveries {
 		if err := checkName("id", d.ID, true); err != nil {
-			return store.Event{}, nil, fmt.Errorf("event %q: delivery %d: %w", e.ID, i, err)
+			return event.Event{}, nil, fmt.Errorf("event %q: delivery %d: %w", e.ID, i, err)
 		}
 		if err := checkName("endpoint id", d.EndpointID, true); err != nil {
-			return store.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
+			return event.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
 		}
 		if err := checkName("event type", d.EventType, false); err != nil {
-			return store.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
+			return event.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
 		}
 		switch {
 		case d.EventID != "" && d.EventID != e.ID:
-			return store.Event{}, nil, fmt.Errorf("delivery %q: event id %q, want %q", d.ID, d.EventID, e.ID)
+			return event.Event{}, nil, fmt.Errorf("delivery %q: event id %q, want %q", d.ID, d.EventID, e.ID)
 		}
 		d.EventID = e.ID
 		if d.EventType == "" {
@@ -214,10 +215,10 @@ func NormalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []
 			d.Status = store.DeliveryPending
 		}
 		if !validStatus(d.Status) {
-			return store.Event{}, nil, fmt.Errorf("delivery %q: invalid status %q", d.ID, d.Status)
+			return event.Event{}, nil, fmt.Errorf("delivery %q: invalid status %q", d.ID, d.Status)
 		}
 		if d.CreatedAt.IsZero() {
-			d.CreatedAt = e.CreatedAt
+			d.CreatedAt = e.Time
 		}
 		if d.UpdatedAt.IsZero() {
 			d.UpdatedAt = d.CreatedAt
@@ -232,7 +233,7 @@ func NormalizeEvent(e store.Event, deliveries []store.Delivery) (store.Event, []
 			[]*time.Time{&d.CreatedAt, &d.UpdatedAt},
 			[]**time.Time{&d.NextRetryAt, &d.DeliveredAt, &d.DeadLetteredAt})
 		if err != nil {
-			return store.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
+			return event.Event{}, nil, fmt.Errorf("delivery %q: %w", d.ID, err)
 		}
 		out[i] = d
 	}

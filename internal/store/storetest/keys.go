@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -41,10 +42,10 @@ func testUnstorableNames(t *testing.T, s store.Store) {
 				t.Errorf("EndpointUpdate with %s in the %s: err = %v, want a validation error", what, field, err)
 			}
 		}
-		for field, e := range map[string]store.Event{
-			"id":     with(newEvent("ev-1", t0), func(e *store.Event) { e.ID = bad }),
-			"type":   with(newEvent("ev-1", t0), func(e *store.Event) { e.Type = bad }),
-			"source": with(newEvent("ev-1", t0), func(e *store.Event) { e.Source = bad }),
+		for field, e := range map[string]event.Event{
+			"id":     with(newEvent("ev-1", t0), func(e *event.Event) { e.ID = bad }),
+			"type":   with(newEvent("ev-1", t0), func(e *event.Event) { e.Type = bad }),
+			"source": with(newEvent("ev-1", t0), func(e *event.Event) { e.Source = bad }),
 		} {
 			if _, _, err := s.EventPublish(ctx, e, nil); !isValidationError(err) {
 				t.Errorf("EventPublish with %s in the %s: err = %v, want a validation error", what, field, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -112,8 +113,8 @@ func newDelivery(id, endpoint, event string, due time.Time) store.Delivery {
 	}
 }
 
-func newEvent(id string, created time.Time) store.Event {
-	return store.Event{ID: id, Type: "order.created", Data: []byte(`{"order": 42,  "b": [1, 2]}`), Source: "api", CreatedAt: created}
+func newEvent(id string, created time.Time) event.Event {
+	return event.Event{ID: id, Type: "order.created", Data: []byte(`{"order": 42,  "b": [1, 2]}`), Source: "api", Time: created}
 }
 
 // mustPublish publishes an event with the given deliveries (whose EventID it sets) and
@@ -496,9 +497,9 @@ func testEventPublish(t *testing.T, s store.Store) {
 	mustEndpoint(t, s, newEndpoint("ep-a", t0))
 	mustEndpoint(t, s, newEndpoint("ep-b", t0))
 	zone := time.FixedZone("UTC+9", 9*3600)
-	e := store.Event{ID: "ev-1", Type: "order.created", Data: []byte("{\"z\": 1,\n \"a\": \"\u00e9\"}"), Source: "ingest:shop", CreatedAt: time.Date(2025, 3, 15, 0, 0, 0, 1999, zone)}
+	e := event.Event{ID: "ev-1", Type: "order.created", Data: []byte("{\"z\": 1,\n \"a\": \"\u00e9\"}"), Source: "ingest:shop", Time: time.Date(2025, 3, 15, 0, 0, 0, 1999, zone)}
 	wantEvent := e
-	wantEvent.CreatedAt = time.Date(2025, 3, 14, 15, 0, 0, 1000, time.UTC)
+	wantEvent.Time = time.Date(2025, 3, 14, 15, 0, 0, 1000, time.UTC)
 
 	da := newDelivery("d-1", "ep-a", e.ID, t0)
 	db := newDelivery("d-2", "ep-b", e.ID, t0.Add(time.Second))
@@ -654,25 +655,25 @@ func testEventPublishAtomic(t *testing.T, s store.Store) {
 	// After a failed attempt, the same event can be published.
 	mustPublish(t, s, "ev-2", t0, newDelivery("d-2", "ep-a", "", t0))
 
-	bad := map[string]func() (store.Event, []store.Delivery){
-		"empty event id":   func() (store.Event, []store.Delivery) { return newEvent("", t0), nil },
-		"empty event type": func() (store.Event, []store.Delivery) { e := newEvent("ev-x", t0); e.Type = ""; return e, nil },
-		"zero event time":  func() (store.Event, []store.Delivery) { return newEvent("ev-x", time.Time{}), nil },
-		"empty delivery id": func() (store.Event, []store.Delivery) {
+	bad := map[string]func() (event.Event, []store.Delivery){
+		"empty event id":   func() (event.Event, []store.Delivery) { return newEvent("", t0), nil },
+		"empty event type": func() (event.Event, []store.Delivery) { e := newEvent("ev-x", t0); e.Type = ""; return e, nil },
+		"zero event time":  func() (event.Event, []store.Delivery) { return newEvent("ev-x", time.Time{}), nil },
+		"empty delivery id": func() (event.Event, []store.Delivery) {
 			return newEvent("ev-x", t0), []store.Delivery{newDelivery("", "ep-a", "", t0)}
 		},
-		"no endpoint": func() (store.Event, []store.Delivery) {
+		"no endpoint": func() (event.Event, []store.Delivery) {
 			return newEvent("ev-x", t0), []store.Delivery{newDelivery("d-x", "", "", t0)}
 		},
-		"other event's id": func() (store.Event, []store.Delivery) {
+		"other event's id": func() (event.Event, []store.Delivery) {
 			return newEvent("ev-x", t0), []store.Delivery{newDelivery("d-x", "ep-a", "ev-1", t0)}
 		},
-		"unknown status": func() (store.Event, []store.Delivery) {
+		"unknown status": func() (event.Event, []store.Delivery) {
 			d := newDelivery("d-x", "ep-a", "", t0)
 			d.Status = "lost"
 			return newEvent("ev-x", t0), []store.Delivery{d}
 		},
-		"zero next retry time": func() (store.Event, []store.Delivery) {
+		"zero next retry time": func() (event.Event, []store.Delivery) {
 			d := newDelivery("d-x", "ep-a", "", t0)
 			d.NextRetryAt = &time.Time{}
 			return newEvent("ev-x", t0), []store.Delivery{d}

@@ -1,0 +1,60 @@
+package runtime
+
+import (
+	"context"
+
+	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/flow"
+)
+
+// Flows is the flows of the runtime in force, for the HTTP API.
+func (h *Host) Flows() FlowsView { return FlowsView{h} }
+
+// FlowsView passes each call to the current runtime's flows.
+type FlowsView struct{ h *Host }
+
+func (v FlowsView) rt() *Runtime { return v.h.Current() }
+
+// List is every flow's status.
+func (v FlowsView) List(ctx context.Context) []flow.Status { return v.rt().flows.List(ctx) }
+
+// Status is one flow's status.
+func (v FlowsView) Status(ctx context.Context, name string) (flow.Status, error) {
+	return v.rt().flows.Status(ctx, name)
+}
+
+// StartFlow starts a stopped flow.
+func (v FlowsView) StartFlow(name string) error {
+	f, err := v.rt().flows.Flow(name)
+	if err != nil {
+		return err
+	}
+	return f.Start()
+}
+
+// StopFlow stops a flow, draining what it holds within ctx.
+func (v FlowsView) StopFlow(ctx context.Context, name string) error {
+	f, err := v.rt().flows.Flow(name)
+	if err != nil {
+		return err
+	}
+	f.Stop(ctx)
+	return nil
+}
+
+// Logs are a flow's recent per-message outcomes.
+func (v FlowsView) Logs(name string, limit int) ([]flow.LogEntry, error) {
+	f, err := v.rt().flows.Flow(name)
+	if err != nil {
+		return nil, err
+	}
+	return f.Logs(limit), nil
+}
+
+// Replay sends a flow dead letter through its flow again.
+func (v FlowsView) Replay(ctx context.Context, id string) error { return v.rt().flows.Replay(ctx, id) }
+
+// Inbound hands a POST to /in/{path} to the flow receiving it.
+func (v FlowsView) Inbound(ctx context.Context, path string, m connector.Message) (bool, error) {
+	return v.rt().bridge.Inbound(ctx, path, m)
+}

@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/registry"
+	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/eventroute"
+	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/lifecycle"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/webhook"
+)
+
+// Deps are what outlives every runtime of a process: storage, the event bus, Redis, the
+// metrics (registered once), the logger, the clock and how env() references resolve.
+type Deps struct {
+	Store     store.Store
+	Bus       *event.Bus
+	Redis     redis.UniversalClient // nil: rate limits and caches are local
+	Logger    *slog.Logger
+	Clock     clock.Clock // default clock.Real{}
+	LookupEnv config.LookupEnv
+	Metrics   Metrics
+	Registry  *prometheus.Registry // where Metrics are registered; served at /metrics
+	// WebhookLease overrides how long a delivery claim holds (tests); 0 is the default.
+	WebhookLease time.Duration
+}
+
+// Metrics are the metric sets of the runtime's parts, registered once per process.
+type Metrics struct {
+	Integrations *integration.Metrics
+	Webhooks     *webhook.Metrics
+	Flows        *flow.Metrics
+}
+
+func (d *Deps) check() error {
+	var missing []string
+	for name, ok := range map[string]bool{
+		"Store": d.Store != nil, "Bus": d.Bus != nil, "Logger": d.Logger != nil, "LookupEnv": d.LookupEnv != nil,
+		"Metrics.Integrations": d.Metrics.Integrations != nil, "Metrics.Webhooks": d.Metrics.Webhooks != nil, "Metrics.Flows": d.Metrics.Flows != nil,
+	} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("runtime: missing dependencies: %v", missing)
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	return nil
+}
+
+// Runtime is every live part built from one configuration.
+type Runtime struct {
+	cfg          *config.Config
+	integrations *integration.Runtime
+	webhooks     *webhook.Service
+	flows        *flow.Engine
+	bridge       *bridge
+	calls        gate // integration calls in flight, so a reload can wait for them
+
+	// workers are the parts that do work on their own (delivery workers, event
+	// routes, flows), started in order and stopped in reverse. The integrations are
+	// not among them: they serve calls, and are retired last.
+	workers lifecycle.Group
+}
+
+// Build makes the runtime of cfg without side effects: nothing connects, listens or
+// starts. prev, the runtime in force (nil at start-up), lends the state of integrations
+// whose settings did not change. A configuration that cannot be built is an error, with
+// every problem and its position.
+func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
+	if err := deps.check(); err != nil {
+		return nil, err
+	}
+	log := deps.Logger
+	rt := &Runtime{cfg: cfg}
+
+	ints, err := integration.New(cfg, integration.Options{
+		LookupEnv: deps.LookupEnv, Logger: log, Metrics: deps.Metrics.Integrations, Bus: deps.Bus,
+		Redis: deps.Redis, Clock: deps.Clock,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.integrations = ints
+
+	hooks, err := webhook.New(deps.Store, webhook.SettingsFrom(cfg), webhook.Options{
+		Logger: log, Metrics: deps.Metrics.Webhooks, Bus: deps.Bus, Clock: deps.Clock, Lease: deps.WebhookLease,
+	})
+	if err != nil {
+		ints.Close()
+		return nil, err
+	}
+	hooks.SetSources(webhook.NewSources(cfg, deps.LookupEnv, deps.Clock))
+	rt.webhooks = hooks
+
+	rt.bridge = newBridge(log, deps.Bus, hooks, ints)
+	engine, err := flow.New(cfg, flow.Options{
+		Kinds:       registry.Kinds(),
+		Env:         connector.Env{LookupEnv: deps.LookupEnv, Logger: log, Clock: deps.Clock, Internal: rt.bridge},
+		DeadLetters: deps.Store,
+		Metrics:     deps.Metrics.Flows,
+	})
+	if err != nil {
+		ints.Close()
+		return nil, fmt.Errorf("flows:\n%w", err)
+	}
+	rt.flows = engine
+
+	// Delivery first, so events that routes and flows publish are delivered; flows last,
+	// so everything they publish to and call is running when their first message comes.
+	rt.workers.Add("webhook delivery", hooks)
+	rt.workers.Add("event routes", eventroute.New(deps.Bus, cfg, hooks, ints, log))
+	rt.workers.Add("flows", flowsComponent{engine})
+	return rt, nil
+}
+
+// Start starts the workers. On failure the runtime is left stopped.
+func (r *Runtime) Start(ctx context.Context) error { return r.workers.Start(ctx) }
+
+// Stop stops the workers (flows drain their messages in flight within ctx), then waits
+// for the integration calls in flight and closes the integrations.
+func (r *Runtime) Stop(ctx context.Context) error {
+	return errors.Join(r.workers.Stop(ctx), r.retire(ctx))
+}
+
+// retire waits, within ctx, for the calls in flight to end and closes the integrations
+// (batches are flushed; state adopted by a newer runtime stays with it).
+func (r *Runtime) retire(ctx context.Context) error {
+	select {
+	case <-r.calls.close():
+	case <-ctx.Done():
+		r.logger().Warn("integration calls still in flight when the runtime was retired")
+	}
+	r.integrations.Close()
+	return nil
+}
+
+// Config is the configuration the runtime was built from.
+func (r *Runtime) Config() *config.Config { return r.cfg }
+
+func (r *Runtime) logger() *slog.Logger { return r.bridge.log }
+
+// flowsComponent runs a flow engine as a lifecycle.Component.
+type flowsComponent struct{ engine *flow.Engine }
+
+// Start starts every flow. A flow that cannot start stays stopped and says why in its
+// status (GET /flows/{name}); the others run, so one broken sink does not stop the rest.
+func (c flowsComponent) Start(context.Context) error {
+	_ = c.engine.Start()
+	return nil
+}
+
+// Stop stops every flow, draining the messages in flight within ctx; what is left is
+// handed back to the sources.
+func (c flowsComponent) Stop(ctx context.Context) error {
+	c.engine.Close(ctx)
+	return nil
+}
