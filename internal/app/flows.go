@@ -192,6 +192,10 @@ func (h *flowHost) Logs(name string, limit int) ([]flow.LogEntry, error) {
 	return f.Logs(limit), nil
 }
 
+func (h *flowHost) DeadLetters(ctx context.Context, f flow.DeadLetterFilter) ([]flow.DeadLetter, int, error) {
+	return h.engine.Load().DeadLetters(ctx, f)
+}
+
 func (h *flowHost) Replay(ctx context.Context, id string) error {
 	return h.engine.Load().Replay(ctx, id)
 }
