@@ -156,7 +156,10 @@ func Serve(ctx context.Context, opts Options) error {
 	_ = engine.Start() // a flow that cannot start says why in GET /flows/{name}
 	defer flows.close()
 
-	srv, err := server.New(server.Options{Store: st, Logger: log, Registry: registry, Gateway: rt, Webhooks: hooks, Flows: flows})
+	srv, err := server.New(server.Options{
+		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
+		Logger: log, Registry: registry, Gateway: rt, Webhooks: hooks, Flows: flows,
+	})
 	if err != nil {
 		return err
 	}
