@@ -689,6 +689,12 @@ func (d *deadLetters) FlowDeadLetterGet(_ context.Context, id string) (store.Flo
 	return store.FlowDeadLetter{}, store.ErrNotFound
 }
 
+func (d *deadLetters) FlowDeadLetterList(context.Context, store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]store.FlowDeadLetter(nil), d.list...), len(d.list), nil
+}
+
 func (d *deadLetters) FlowDeadLetterDelete(context.Context, string) error { return nil }
 
 func (d *deadLetters) FlowDeadLetterCounts(context.Context) (map[string]int, error) {

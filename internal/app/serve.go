@@ -87,7 +87,8 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 	}()
 	srv, err := server.New(server.Options{
-		Store: st, Logger: log, Registry: deps.Registry,
+		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
+		Logger: log, Registry: deps.Registry,
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(),
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // Authenticator (Forget) takes effect at once; one made elsewhere (another process, the
 // CLI) takes effect within the TTL.
 type Authenticator struct {
-	store store.Store
+	store TokenStore
 	ttl   time.Duration
 	now   func() time.Time
 
@@ -37,7 +37,7 @@ const CacheTTLDefault = 5 * time.Second
 const cacheMaxEntries = 10_000
 
 // NewAuthenticator returns an Authenticator over s; ttl <= 0 disables remembering.
-func NewAuthenticator(s store.Store, ttl time.Duration, now func() time.Time) *Authenticator {
+func NewAuthenticator(s TokenStore, ttl time.Duration, now func() time.Time) *Authenticator {
 	if now == nil {
 		now = time.Now
 	}

@@ -12,4 +12,8 @@
 // leaked tokens and lets Authenticate reject garbage without touching the store.
 //
 // Roles are ordered: an admin token may do everything a user token may (see Allows).
+//
+// Service is the one way to manage tokens, for the HTTP API and the CLI alike, so its
+// rules hold for every caller: only admins create, list and revoke tokens; roles and
+// names are checked field by field; a token never revokes itself (ErrRevokeSelf).
 package auth

@@ -99,7 +99,7 @@ func ValidateName(name string) error {
 
 // Issue creates a token with the given role and name and returns its secret, which is
 // shown to the caller once and never again. now is the creation time (stored in UTC).
-func Issue(ctx context.Context, s store.Store, role store.Role, name string, now time.Time) (secret string, tok store.Token, err error) {
+func Issue(ctx context.Context, s TokenStore, role store.Role, name string, now time.Time) (secret string, tok store.Token, err error) {
 	if !role.Valid() {
 		return "", store.Token{}, fmt.Errorf("auth: issue token: %w %q (want %q or %q)", ErrInvalidRole, role, store.RoleAdmin, store.RoleUser)
 	}
@@ -124,7 +124,7 @@ func Issue(ctx context.Context, s store.Store, role store.Role, name string, now
 // token at all, and returns its secret with created=true. Once any token exists (even a
 // revoked one) it does nothing and returns created=false, so a fresh install gets exactly
 // one bootstrap credential and restarts never mint more.
-func EnsureFirstAdmin(ctx context.Context, s store.Store, now time.Time) (secret string, created bool, err error) {
+func EnsureFirstAdmin(ctx context.Context, s TokenStore, now time.Time) (secret string, created bool, err error) {
 	secret = newSecret()
 	created, err = s.TokenCreateIfNone(ctx, store.TokenCreateParams{
 		ID:        newID(),
@@ -151,7 +151,7 @@ func EnsureFirstAdmin(ctx context.Context, s store.Store, now time.Time) (secret
 // Timing: the secret is never compared byte by byte against stored data. It is hashed
 // and looked up by hash, so lookup time does not depend on how much of a guess was right;
 // the final comparison is constant-time as well, in case a backend matched loosely.
-func Authenticate(ctx context.Context, s store.Store, authorizationHeader string) (store.Token, error) {
+func Authenticate(ctx context.Context, s TokenStore, authorizationHeader string) (store.Token, error) {
 	secret, err := parseBearer(authorizationHeader)
 	if err != nil {
 		return store.Token{}, err

@@ -10,10 +10,19 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 )
 
+// DeadLetter is a message a flow gave up on, and DeadLetterFilter selects a page of
+// them: the store's types, named here so that users of the flows (the HTTP server) need
+// not import the store.
+type (
+	DeadLetter       = store.FlowDeadLetter
+	DeadLetterFilter = store.FlowDeadLetterFilter
+)
+
 // DeadLetterStore keeps the messages flows gave up on.
 type DeadLetterStore interface {
 	FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) error
 	FlowDeadLetterGet(ctx context.Context, id string) (store.FlowDeadLetter, error)
+	FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error)
 	FlowDeadLetterDelete(ctx context.Context, id string) error
 	FlowDeadLetterCounts(ctx context.Context) (map[string]int, error)
 }

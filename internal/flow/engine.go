@@ -136,6 +136,14 @@ func (e *Engine) deadLetterCounts(ctx context.Context) map[string]int {
 	return counts
 }
 
+// DeadLetters returns a page of dead letters, newest first, and how many match in all.
+func (e *Engine) DeadLetters(ctx context.Context, f DeadLetterFilter) ([]DeadLetter, int, error) {
+	if e.opts.DeadLetters == nil {
+		return nil, 0, nil
+	}
+	return e.opts.DeadLetters.FlowDeadLetterList(ctx, f)
+}
+
 // Replay runs a dead letter through its flow again; see Flow.replay.
 func (e *Engine) Replay(ctx context.Context, id string) error {
 	if e.opts.DeadLetters == nil {

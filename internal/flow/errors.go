@@ -26,6 +26,17 @@ func transient(step string, err error) *StepError {
 	return &StepError{Step: step, Err: err}
 }
 
+// StartError is a flow that could not start: it is misconfigured, or one of its sinks
+// could not be opened. The flow stays stopped, and its status shows why; starting it
+// again may work once the sink's system is back.
+type StartError struct {
+	Flow string
+	Err  error // says which flow and why
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
 // Errors callers branch on.
 var (
 	ErrNotFound = errors.New("flow: not found")

@@ -231,7 +231,7 @@ func (f *Flow) Start() error {
 		return nil
 	}
 	if f.misconfigured != "" {
-		return fmt.Errorf("flow %s is misconfigured: %s", f.cfg.Name, f.misconfigured)
+		return &StartError{Flow: f.cfg.Name, Err: fmt.Errorf("flow %s is misconfigured: %s", f.cfg.Name, f.misconfigured)}
 	}
 	work, stopWork := context.WithCancel(context.Background())
 	sinks := make(map[string]*sinkWriter, len(f.cfg.Sinks))
@@ -247,7 +247,7 @@ func (f *Flow) Start() error {
 			}
 			stopWork()
 			f.recordError(LastError{Step: "sink " + s.Name, Error: err.Error()})
-			return fmt.Errorf("flow %s: sink %s: %w", f.cfg.Name, s.Name, err)
+			return &StartError{Flow: f.cfg.Name, Err: fmt.Errorf("flow %s: sink %s: %w", f.cfg.Name, s.Name, err)}
 		}
 		sinks[s.Name] = newSinkWriter(work, s.Name, sink)
 	}

@@ -499,6 +499,16 @@ func (f *fakeDLQ) FlowDeadLetterGet(_ context.Context, id string) (store.FlowDea
 	return d, nil
 }
 
+func (f *fakeDLQ) FlowDeadLetterList(_ context.Context, flt store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error) {
+	var out []store.FlowDeadLetter
+	for _, d := range f.all() {
+		if (flt.Flow == "" || d.Flow == flt.Flow) && (flt.Queue == "" || d.Queue == flt.Queue) {
+			out = append(out, d)
+		}
+	}
+	return out, len(out), nil
+}
+
 func (f *fakeDLQ) FlowDeadLetterDelete(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

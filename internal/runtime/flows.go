@@ -58,3 +58,8 @@ func (v FlowsView) Replay(ctx context.Context, id string) error { return v.rt().
 func (v FlowsView) Inbound(ctx context.Context, path string, m connector.Message) (bool, error) {
 	return v.rt().bridge.Inbound(ctx, path, m)
 }
+
+// DeadLetters lists the flows' dead letters.
+func (v FlowsView) DeadLetters(ctx context.Context, f flow.DeadLetterFilter) ([]flow.DeadLetter, int, error) {
+	return v.rt().flows.DeadLetters(ctx, f)
+}

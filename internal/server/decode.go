@@ -24,24 +24,27 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 // in the members dst declares (see checkBody). A 400 names where the problem is: the
 // field path in errors[].field, the byte offset (and line:column) of a syntax error.
 //
-// It returns nil on success; otherwise the problem to send. Handlers call it for every
+// It returns nil on success; otherwise the Problem to send. Handlers call it for every
 // request with a body so clients see one consistent set of rules.
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) *Problem {
-	data, p := readJSONBody(w, r, limit)
-	if p != nil {
-		return p
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	data, err := readJSONBody(w, r, limit)
+	if err != nil {
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		p := invalid("request body is empty; expected a JSON object", FieldError{Field: "", Detail: "empty body"})
-		return &p
+		return invalid("request body is empty; expected a JSON object", FieldError{Field: "", Detail: "empty body"})
 	}
-	return decodeBody(data, dst, false)
+	if p := decodeBody(data, dst, false); p != nil {
+		return *p
+	}
+	return nil
 }
 
-// readJSONBody checks the media type and reads the body up to limit bytes.
-func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
+// readJSONBody checks the media type and reads the body up to limit bytes. Its error is
+// a Problem.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if p := checkJSONContentType(r.Header.Get("Content-Type")); p != nil {
-		return nil, p
+		return nil, *p
 	}
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
@@ -51,11 +54,9 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			p := NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)).With("limit_bytes", mbe.Limit)
-			return nil, &p
+			return nil, NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)).With("limit_bytes", mbe.Limit)
 		}
-		p := invalid("could not read the request body", FieldError{Field: "", Detail: "body could not be read"})
-		return nil, &p
+		return nil, invalid("could not read the request body", FieldError{Field: "", Detail: "body could not be read"})
 	}
 	return data, nil
 }

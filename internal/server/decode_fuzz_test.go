@@ -47,8 +47,11 @@ func decode(t *testing.T, body string, dst any) bool {
 	t.Helper()
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("POST", "/tokens", strings.NewReader(body))
-	p := decodeJSON(w, r, 1<<10, dst)
-	if p != nil {
+	if err := decodeJSON(w, r, 1<<10, dst); err != nil {
+		p, ok := err.(Problem)
+		if !ok {
+			t.Fatalf("decodeJSON returned %T %v, not a Problem, for %q", err, err, body)
+		}
 		if p.Status < 400 || p.Type == "" || p.Title == "" || p.Detail == "" {
 			t.Fatalf("incomplete problem %+v for %q", p, body)
 		}

@@ -12,14 +12,17 @@
 //	route         per-route role check (admin ⊇ user), path values checked as
 //	              identifiers (see identifierProblem), then the handler
 //
-// Every error response is an RFC 9457 application/problem+json document whose type is
-// https://junction.dev/problems/<kind> (see Kind). Request bodies are decoded strictly
-// (see decodeJSON and checkBody): size-limited, JSON only, I-JSON (valid UTF-8, no lone
-// surrogates, no repeated member names), unknown fields, null members and trailing data
-// rejected, with errors that name the offending field.
+// Handlers return an error instead of writing one; problemFor (errors.go) is the one
+// place that turns any error into an RFC 9457 application/problem+json document whose
+// type is https://junction.dev/problems/<kind> (see Kind): a Problem a handler returns,
+// the runtime's typed errors and sentinels, and the classes of package errkind (not
+// found, conflict, unavailable) that the store's errors carry; anything else is a 500
+// that shows nothing of the error and logs it with the request's id. Request bodies are
+// decoded strictly (see decodeJSON and checkBody): size-limited, JSON only, I-JSON (valid
+// UTF-8, no lone surrogates, no repeated member names), unknown fields, null members and
+// trailing data rejected, with errors that name the offending field.
 //
-// Token self-revocation: DELETE /tokens/{id} with the token being used for the request
-// is refused with 403. Junction mints a bootstrap admin token only while the token table
-// is empty, so an admin that revoked its own last admin token would lock everyone out of
-// the API; revoke a token from another admin token instead.
+// The server reaches the runtime through narrow interfaces (Tokens, Gateway, Webhooks,
+// Flows, a readiness check) and never the store: rules such as "a token cannot revoke
+// itself" belong to the services, so they hold for every caller, not just for HTTP.
 package server

@@ -149,7 +149,7 @@ func newWorld(t *testing.T, cov *coverage, opts worldOptions) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(rt.Close)
-	w.e = newEnv(t, func(o *server.Options) { o.Gateway = rt }).start()
+	w.e = newEnv(t, func(o *testOptions) { o.Gateway = rt }).start()
 	return w
 }
 

@@ -17,6 +17,8 @@ import (
 
 // fakeFlows is one flow, "orders", whose behaviour the tests set.
 type fakeFlows struct {
+	store    store.Store       // its dead letters, or
+	listed   []flow.DeadLetter // these when store is nil
 	mu       sync.Mutex
 	running  bool
 	replay   error
@@ -79,6 +81,13 @@ func (f *fakeFlows) Logs(name string, limit int) ([]flow.LogEntry, error) {
 	return out, nil
 }
 
+func (f *fakeFlows) DeadLetters(ctx context.Context, flt flow.DeadLetterFilter) ([]flow.DeadLetter, int, error) {
+	if f.store == nil {
+		return f.listed, len(f.listed), nil
+	}
+	return f.store.FlowDeadLetterList(ctx, flt)
+}
+
 func (f *fakeFlows) Replay(context.Context, string) error { return f.replay }
 
 func (f *fakeFlows) Inbound(_ context.Context, path string, m connector.Message) (bool, error) {
@@ -89,7 +98,7 @@ func (f *fakeFlows) Inbound(_ context.Context, path string, m connector.Message)
 }
 
 func flowEnv(t *testing.T, f *fakeFlows) *env {
-	return newEnv(t, func(o *server.Options) { o.Flows = f })
+	return newEnv(t, func(o *testOptions) { o.Flows, f.store = f, o.Store })
 }
 
 func TestFlowAPI(t *testing.T) {
@@ -194,4 +203,20 @@ func TestFlowDeadLetters(t *testing.T) {
 	problem(t, e.req("POST", "/dead-letters/fdl_0/replay", e.user, ""), 409, server.KindFlowStopped, "/dead-letters/fdl_0/replay")
 	f.replay = store.ErrNotFound
 	problem(t, e.req("POST", "/dead-letters/fdl_9/replay", e.user, ""), 404, server.KindNotFound, "/dead-letters/fdl_9/replay")
+}
+
+// The flow API lists dead letters through the flows, their service, not from the store
+// beside them (issue 10): what the flows answer is what the client sees.
+func TestFlowDeadLettersComeFromTheFlows(t *testing.T) {
+	f := &fakeFlows{listed: []flow.DeadLetter{{ID: "fdl_x", Flow: "orders", Queue: "orders-dlq", Step: "validate",
+		Error: "total: must be >= 0", Body: []byte("not json"), Attempts: 2, CreatedAt: testNow}}}
+	e := newEnv(t, func(o *testOptions) { o.Flows = f })
+	out := e.req("GET", "/dead-letters?flow=orders", e.user, "").json(t)
+	data, _ := out["data"].([]any)
+	if len(data) != 1 || out["pagination"].(map[string]any)["total"] != 1.0 {
+		t.Fatalf("list: %v", out)
+	}
+	if d := data[0].(map[string]any); d["id"] != "fdl_x" || d["message"] != "not json" || d["attempts"] != 2.0 {
+		t.Errorf("dead letter: %v", d)
+	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/junctionhq/junction/internal/auth"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/integration"
-	"github.com/junctionhq/junction/internal/store"
 )
 
 // Gateway is what the server needs of the integration runtime (*integration.Runtime).
@@ -62,32 +61,16 @@ const (
 	KindNotImplemented Kind = "not-implemented"
 )
 
-// callKinds maps the runtime's failure kinds onto problem kinds.
-var callKinds = map[integration.Kind]Kind{
-	integration.KindUnknownIntegration: KindNotFound,
-	integration.KindUnknownOperation:   KindNotFound,
-	integration.KindInvalidParams:      KindInvalidRequest,
-	integration.KindMisconfigured:      KindMisconfigured,
-	integration.KindCircuitOpen:        KindCircuitOpen,
-	integration.KindBulkheadFull:       KindBulkheadFull,
-	integration.KindRateLimited:        KindRateLimited,
-	integration.KindTimeout:            KindTimeout,
-	integration.KindUnreachable:        KindUnreachable,
-	integration.KindGraphQL:            KindGraphQL,
-	integration.KindUpstreamInvalid:    KindUpstreamBad,
-	integration.KindNotImplemented:     KindNotImplemented,
-}
-
 func (s *Server) gatewayRoutes() {
-	s.handle("GET /integrations/status", store.RoleUser, s.integrationStatus)
-	s.handle("GET /integrations/{name}/health", store.RoleUser, s.integrationHealth)
-	s.handle("POST /integrations/{name}/circuit/reset", store.RoleAdmin, s.circuitReset)
-	s.handle("POST /integrations/{name}/operations/{op}", store.RoleUser, s.callOperation)
-	s.handle("/proxy/{name}/{path...}", store.RoleUser, s.proxy)
+	s.handle("GET /integrations/status", auth.RoleUser, s.integrationStatus)
+	s.handle("GET /integrations/{name}/health", auth.RoleUser, s.integrationHealth)
+	s.handle("POST /integrations/{name}/circuit/reset", auth.RoleAdmin, s.circuitReset)
+	s.handle("POST /integrations/{name}/operations/{op}", auth.RoleUser, s.callOperation)
+	s.handle("/proxy/{name}/{path...}", auth.RoleUser, s.proxy)
 }
 
 // integrationStatus answers GET /integrations/status (B13, as seed 003).
-func (s *Server) integrationStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) integrationStatus(w http.ResponseWriter, _ *http.Request) error {
 	list := []IntegrationStatus{} // always a list, never null
 	if gw := s.gateway(); gw != nil {
 		for _, st := range gw.Statuses() {
@@ -97,7 +80,7 @@ func (s *Server) integrationStatus(w http.ResponseWriter, r *http.Request) {
 			})
 		}
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"integrations": list})
+	return writeJSON(w, http.StatusOK, map[string]any{"integrations": list})
 }
 
 // healthBody is the body of GET /integrations/{name}/health: the seed's members in
@@ -118,16 +101,14 @@ type healthBody struct {
 }
 
 // integrationHealth answers GET /integrations/{name}/health over the sliding window.
-func (s *Server) integrationHealth(w http.ResponseWriter, r *http.Request) {
+func (s *Server) integrationHealth(w http.ResponseWriter, r *http.Request) error {
 	gw := s.gateway()
 	if gw == nil {
-		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
-		return
+		return &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"}
 	}
 	h, err := gw.Health(r.PathValue("name"))
 	if err != nil {
-		s.callFailed(w, r, err)
-		return
+		return err
 	}
 	body := healthBody{
 		Name: h.Name, Status: h.Status, CircuitState: h.CircuitState,
@@ -138,22 +119,20 @@ func (s *Server) integrationHealth(w http.ResponseWriter, r *http.Request) {
 	if h.LastError != "" {
 		body.LastError = &h.LastError
 	}
-	s.writeJSON(w, r, http.StatusOK, body)
+	return writeJSON(w, http.StatusOK, body)
 }
 
 // circuitReset answers POST /integrations/{name}/circuit/reset (admin).
-func (s *Server) circuitReset(w http.ResponseWriter, r *http.Request) {
+func (s *Server) circuitReset(w http.ResponseWriter, r *http.Request) error {
 	gw := s.gateway()
 	if gw == nil {
-		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
-		return
+		return &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"}
 	}
 	state, err := gw.ResetCircuit(r.PathValue("name"))
 	if err != nil {
-		s.callFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, struct {
+	return writeJSON(w, http.StatusOK, struct {
 		Name         string `json:"name"`
 		CircuitState string `json:"circuit_state"`
 	}{r.PathValue("name"), state})
@@ -163,7 +142,7 @@ func (s *Server) circuitReset(w http.ResponseWriter, r *http.Request) {
 // JSON object of parameters by name. For a `body_type: binary` operation the body may
 // instead be the raw content (any non-JSON Content-Type), with the other parameters in
 // the query string.
-func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) error {
 	name, opName := r.PathValue("name"), r.PathValue("op")
 	gw := s.gateway()
 	if gw == nil || gw.Operation(name, opName) == nil {
@@ -171,14 +150,12 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
 		if gw == nil || len(gw.Statuses()) == 0 {
 			kind = integration.KindUnknownIntegration
 		}
-		s.callFailed(w, r, &integration.Error{Kind: kind, Integration: name, Operation: opName, Detail: "no such integration or operation"})
-		return
+		return &integration.Error{Kind: kind, Integration: name, Operation: opName, Detail: "no such integration or operation"}
 	}
 	op := gw.Operation(name, opName)
-	ctx, cancel, p := callContext(r)
-	if p != nil {
-		WriteProblem(w, r, *p)
-		return
+	ctx, cancel, err := callContext(r)
+	if err != nil {
+		return err
 	}
 	defer cancel()
 
@@ -187,8 +164,7 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
 	if op.BodyType == "binary" && !isJSON(r.Header.Get("Content-Type")) {
 		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxForwardBodyBytes))
 		if err != nil {
-			WriteProblem(w, r, NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxForwardBodyBytes)))
-			return
+			return NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxForwardBodyBytes))
 		}
 		co.Body = raw
 		kv := map[string]string{}
@@ -197,65 +173,57 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
 		}
 		var err2 error
 		if params, err2 = integration.ParamsFromStrings(op, kv); err2 != nil {
-			WriteProblem(w, r, invalid(err2.Error(), FieldError{Field: strings.SplitN(err2.Error(), ":", 2)[0], Detail: err2.Error()}))
-			return
+			return invalid(err2.Error(), FieldError{Field: strings.SplitN(err2.Error(), ":", 2)[0], Detail: err2.Error()})
 		}
 	} else {
-		data, p := readJSONBody(w, r, s.maxBodyBytes)
-		if p != nil {
-			WriteProblem(w, r, *p)
-			return
+		data, err := readJSONBody(w, r, s.maxBodyBytes)
+		if err != nil {
+			return err
 		}
 		params = map[string]any{}
 		if len(bytes.TrimSpace(data)) > 0 {
 			if p := decodeBody(data, &params, true); p != nil {
-				WriteProblem(w, r, *p)
-				return
+				return *p
 			}
 		}
 	}
 	res, err := gw.Call(ctx, name, opName, params, co)
 	if err != nil {
-		s.callFailed(w, r, err)
-		return
+		return err
 	}
 	writeResult(w, res)
+	return nil
 }
 
 // proxy answers ANY /proxy/{name}/{path…}: the request goes to the integration's base
 // URL with its credentials and policies; the answer comes back as the upstream gave it.
-func (s *Server) proxy(w http.ResponseWriter, r *http.Request) {
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 	gw := s.gateway()
 	if gw == nil {
-		s.callFailed(w, r, &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"})
-		return
+		return &integration.Error{Kind: integration.KindUnknownIntegration, Integration: r.PathValue("name"), Detail: "no such integration"}
 	}
 	if !slices.Contains(integration.ForwardMethods, r.Method) {
 		allow := strings.Join(integration.ForwardMethods, ", ")
-		w.Header().Set("Allow", allow)
-		WriteProblem(w, r, NewProblem(KindMethodNotAllowed, fmt.Sprintf("method %s is not forwarded by the proxy; allowed: %s", r.Method, allow)))
-		return
+		return NewProblem(KindMethodNotAllowed, fmt.Sprintf("method %s is not forwarded by the proxy; allowed: %s", r.Method, allow)).WithHeader("Allow", allow)
 	}
-	ctx, cancel, p := callContext(r)
-	if p != nil {
-		WriteProblem(w, r, *p)
-		return
+	ctx, cancel, err := callContext(r)
+	if err != nil {
+		return err
 	}
 	defer cancel()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxForwardBodyBytes))
 	if err != nil {
-		WriteProblem(w, r, NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxForwardBodyBytes)))
-		return
+		return NewProblem(KindPayloadTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", MaxForwardBodyBytes))
 	}
 	res, err := gw.Forward(ctx, r.PathValue("name"), integration.ForwardRequest{
 		Method: r.Method, Path: proxiedPath(r), RawQuery: r.URL.RawQuery,
 		Header: forwardHeaders(r.Header), Body: body,
 	})
 	if err != nil {
-		s.callFailed(w, r, err)
-		return
+		return err
 	}
 	writeResult(w, res)
+	return nil
 }
 
 // proxiedPath is the escaped path after /proxy/{name}: the decoded one (PathValue)
@@ -271,15 +239,14 @@ func proxiedPath(r *http.Request) string {
 // callContext gives the call its deadline: the caller's X-Junction-Timeout, at most
 // MaxCallTimeout, or integration.DeadlineDefault. It is taken when the handler starts,
 // before the body is read, since the write timeout runs from the end of the headers.
-func callContext(r *http.Request) (context.Context, context.CancelFunc, *Problem) {
+func callContext(r *http.Request) (context.Context, context.CancelFunc, error) {
 	d := min(integration.DeadlineDefault, MaxCallTimeout)
 	if v := r.Header.Get(HeaderTimeout); v != "" {
 		var err error
 		d, err = time.ParseDuration(v)
 		if err != nil || d <= 0 || d > MaxCallTimeout {
-			p := invalid(fmt.Sprintf("%s must be a positive duration of at most %v, such as 5s or 1500ms; found %q", HeaderTimeout, MaxCallTimeout, v),
+			return nil, nil, invalid(fmt.Sprintf("%s must be a positive duration of at most %v, such as 5s or 1500ms; found %q", HeaderTimeout, MaxCallTimeout, v),
 				FieldError{Field: HeaderTimeout, Detail: fmt.Sprintf("expected a positive duration of at most %v", MaxCallTimeout)})
-			return nil, nil, &p
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d)
@@ -327,52 +294,6 @@ func writeResult(w http.ResponseWriter, res *integration.Result) {
 	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	w.WriteHeader(res.Status)
 	_, _ = w.Write(res.Body)
-}
-
-// callFailed maps a runtime failure onto its problem document.
-func (s *Server) callFailed(w http.ResponseWriter, r *http.Request, err error) {
-	var e *integration.Error
-	if !errors.As(err, &e) {
-		s.internalError(w, r, err)
-		return
-	}
-	kind, ok := callKinds[e.Kind]
-	if !ok {
-		s.internalError(w, r, err)
-		return
-	}
-	p := NewProblem(kind, e.Error())
-	if e.Integration != "" {
-		p = p.With("integration", e.Integration)
-	}
-	if e.Operation != "" {
-		p = p.With("operation", e.Operation)
-	}
-	// Requests that reached the upstream: 0 when the circuit, the rate limit or a check
-	// stopped the call first.
-	w.Header().Set("X-Junction-Attempts", strconv.Itoa(e.Attempts))
-	if e.Attempts > 0 {
-		p = p.With("attempts", e.Attempts)
-	}
-	if e.RetryAfter > 0 || kind == KindRateLimited || kind == KindCircuitOpen {
-		secs := int(math.Ceil(e.RetryAfter.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		p = p.With("retry_after_seconds", max(secs, 1))
-	}
-	switch {
-	case len(e.Params) > 0:
-		errs := make([]FieldError, len(e.Params))
-		for i, pe := range e.Params {
-			errs[i] = FieldError{Field: pe.Param, Detail: pe.Detail}
-		}
-		p.Errors = errs
-	case len(e.GraphQL) > 0:
-		p = p.With("graphql_errors", e.GraphQL)
-	}
-	if kind == KindCircuitOpen {
-		w.Header().Set("X-Junction-Circuit", "open")
-	}
-	WriteProblem(w, r, p)
 }
 
 func isJSON(ct string) bool {

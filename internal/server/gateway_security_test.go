@@ -90,7 +90,7 @@ func rawRequest(t *testing.T, e *env, method, target, token string, header ...st
 func TestProxyPathStaysUnderBaseURL(t *testing.T) {
 	rec := &recorder{}
 	up := fakeUpstream(t, rec.handler)
-	e := newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *testOptions) {
 		o.Gateway = runtimeFor(t, `integration Static { base_url: "UPSTREAM/v1" auth: api_key(env(KEY), "appid") }`, up, map[string]string{"KEY": "k3y-value"})
 	})
 	const key = "appid=k3y-value"
@@ -171,7 +171,7 @@ func TestProxyPathStaysUnderBaseURL(t *testing.T) {
 func TestProxyForwardsOrdinaryMethodsOnly(t *testing.T) {
 	rec := &recorder{}
 	up := fakeUpstream(t, rec.handler)
-	e := newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *testOptions) {
 		o.Gateway = runtimeFor(t, `integration Static { base_url: "UPSTREAM/v1" }`, up, nil)
 	})
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
@@ -197,7 +197,7 @@ func TestProxyForwardsOrdinaryMethodsOnly(t *testing.T) {
 func TestProxyCallerCannotReplaceConfiguredHeaders(t *testing.T) {
 	rec := &recorder{}
 	up := fakeUpstream(t, rec.handler)
-	e := newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *testOptions) {
 		o.Gateway = runtimeFor(t, `
 integration HeaderKey { base_url: "UPSTREAM" auth: api_key(env(KEY), "X-Api-Key") headers: { "X-Tenant": "acme", "X-Static-Key": env(STATIC) } }
 integration Bearer { base_url: "UPSTREAM" auth: bearer(env(TOKEN)) }
@@ -281,7 +281,7 @@ func TestCallDeadlineStaysBelowWriteTimeout(t *testing.T) {
 	}
 	real := runtimeFor(t, `integration A { base_url: "UPSTREAM" operation get { method: GET path: "/x" } }`, "http://127.0.0.1:1", nil)
 	gw := &deadlineGateway{Gateway: real}
-	e := newEnv(t, func(o *server.Options) { o.Gateway = gw })
+	e := newEnv(t, func(o *testOptions) { o.Gateway = gw })
 	paths := map[string]string{"operation": "/integrations/A/operations/get", "proxy": "/proxy/A/x"}
 	for name, path := range paths {
 		method := "POST"
@@ -355,7 +355,7 @@ func TestRateLimitedCallAnswersAtOnce(t *testing.T) {
 					rt := runtimeWith(t, `integration `+name+` { base_url: "UPSTREAM" timeout: 2s
 						rate_limit: { requests: 5, window: `+tc.window.String()+` }
 						operation get { method: GET path: "/x" } }`, up, nil, limiter)
-					e := newEnv(t, func(o *server.Options) { o.Gateway = rt })
+					e := newEnv(t, func(o *testOptions) { o.Gateway = rt })
 					method := map[bool]string{true: "GET", false: "POST"}[strings.HasPrefix(path, "/proxy/")]
 					var header []string
 					if tc.timeout != "" {
@@ -399,7 +399,7 @@ func TestCircuitOpenAnswerCountsNoAttempts(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	e := newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *testOptions) {
 		o.Gateway = runtimeFor(t, `integration A { base_url: "UPSTREAM"
 			circuit_breaker: { threshold: 1 consecutive failures, reset_after: 1h }
 			operation get { method: GET path: "/x" } }`, up, nil)

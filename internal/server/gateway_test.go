@@ -13,7 +13,6 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/integration"
-	"github.com/junctionhq/junction/internal/server"
 )
 
 // runtimeFor builds a real integration runtime from configuration source; "UPSTREAM" in
@@ -93,7 +92,7 @@ func TestGatewayOperationCall(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	})
-	e := newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *testOptions) {
 		o.Gateway = runtimeFor(t, gatewayConfig, up, map[string]string{"USERS_TOKEN": "s3cret"})
 	})
 
@@ -157,7 +156,7 @@ func TestGatewayStatusHealthAndReset(t *testing.T) {
 		}
 		io.WriteString(w, `{"id":1,"login":"a"}`)
 	})
-	e := newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *testOptions) {
 		o.Gateway = runtimeFor(t, gatewayConfig, up, map[string]string{"USERS_TOKEN": "s3cret"})
 	})
 	resp := e.req("GET", "/integrations/status", e.user, "")
@@ -219,7 +218,7 @@ func TestGatewayProxy(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 		io.WriteString(w, r.Method+" "+r.URL.RequestURI()+" "+string(body)+" "+r.Header.Get("X-Custom"))
 	})
-	e := newEnv(t, func(o *server.Options) {
+	e := newEnv(t, func(o *testOptions) {
 		o.Gateway = runtimeFor(t, gatewayConfig, up, map[string]string{"USERS_TOKEN": "s3cret"})
 	})
 	resp := e.req("PUT", "/proxy/Users/a/b%20c?x=1&y=2", e.user, "payload", "X-Custom", "kept", "X-Junction-Timeout", "5s", "Content-Type", "text/plain")

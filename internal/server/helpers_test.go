@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -60,9 +61,23 @@ type env struct {
 	userTok  store.Token
 }
 
+// testOptions are the server's options and the store the test server runs on: setups
+// that build services (withWebhooks) build them on Store; the token service and the
+// readiness check are made on it after the setups, unless a setup gave its own.
+type testOptions struct {
+	server.Options
+	Store store.Store
+}
+
+// serverOn returns the options of a server on st with the token service and readiness
+// check on st, at the given clock.
+func serverOn(st store.Store, logger *slog.Logger, clock func() time.Time) server.Options {
+	return server.Options{Tokens: auth.NewService(st, clock), Ready: server.StoreCheck(st), Logger: logger, Clock: clock}
+}
+
 // newEnv builds the env; setup may adjust options and register test routes before the
 // HTTP server starts.
-func newEnv(t *testing.T, setup ...func(*server.Options)) *env {
+func newEnv(t *testing.T, setup ...func(*testOptions)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "junction.db"))
@@ -78,11 +93,18 @@ func newEnv(t *testing.T, setup ...func(*server.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := server.Options{Store: st, Logger: logger, Registry: e.reg, Clock: func() time.Time { return testNow }}
+	clock := func() time.Time { return testNow }
+	opts := testOptions{Options: server.Options{Logger: logger, Registry: e.reg, Clock: clock}, Store: st}
 	for _, f := range setup {
 		f(&opts)
 	}
-	e.srv, err = server.New(opts)
+	if opts.Tokens == nil {
+		opts.Tokens = auth.NewService(opts.Store, clock)
+	}
+	if opts.Ready == nil {
+		opts.Ready = server.StoreCheck(opts.Store)
+	}
+	e.srv, err = server.New(opts.Options)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -47,17 +47,16 @@ func pathNames(pattern string) []string {
 
 // checkPath wraps h so that a request whose path values named in names break the
 // identifier rule gets a 400 naming the wildcard (errors[].field "id", "name", …).
-func checkPath(names []string, h http.HandlerFunc) http.HandlerFunc {
+func checkPath(names []string, h handlerFunc) handlerFunc {
 	if len(names) == 0 {
 		return h
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		for _, name := range names {
 			if msg := identifierProblem(r.PathValue(name)); msg != "" {
-				WriteProblem(w, r, invalid(fmt.Sprintf("path parameter %q: %s", name, msg), FieldError{Field: name, Detail: msg}))
-				return
+				return invalid(fmt.Sprintf("path parameter %q: %s", name, msg), FieldError{Field: name, Detail: msg})
 			}
 		}
-		h(w, r)
+		return h(w, r)
 	}
 }

@@ -22,8 +22,8 @@ import (
 // withPostgres puts the server on a fresh PostgreSQL schema (skipped when PostgreSQL is
 // not running, failed under JUNCTION_REQUIRE_SERVICES=1). Pass it before withWebhooks,
 // which builds on o.Store.
-func withPostgres(t *testing.T) func(*server.Options) {
-	return func(o *server.Options) {
+func withPostgres(t *testing.T) func(*testOptions) {
+	return func(o *testOptions) {
 		ctx := context.Background()
 		st, err := postgres.Open(ctx, servicetest.PostgresDSN(t))
 		if err != nil {
@@ -39,8 +39,8 @@ func withPostgres(t *testing.T) func(*server.Options) {
 
 // onBothStores runs test once on SQLite and once on PostgreSQL; onStore is the setup
 // that selects the store, to pass first to newEnv.
-func onBothStores(t *testing.T, test func(t *testing.T, onStore func(*server.Options))) {
-	t.Run("sqlite", func(t *testing.T) { test(t, func(*server.Options) {}) })
+func onBothStores(t *testing.T, test func(t *testing.T, onStore func(*testOptions))) {
+	t.Run("sqlite", func(t *testing.T) { test(t, func(*testOptions) {}) })
 	t.Run("postgres", func(t *testing.T) { test(t, withPostgres(t)) })
 }
 
@@ -84,7 +84,7 @@ func (e *env) tokens() int {
 }
 
 func TestInvalidUTF8IsRefused(t *testing.T) {
-	onBothStores(t, func(t *testing.T, onStore func(*server.Options)) {
+	onBothStores(t, func(t *testing.T, onStore func(*testOptions)) {
 		e := newEnv(t, onStore, withWebhooks(t))
 		id := e.newEndpoint()
 		tests := []struct {
@@ -127,7 +127,7 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 }
 
 func TestDuplicateMembersAreRefused(t *testing.T) {
-	onBothStores(t, func(t *testing.T, onStore func(*server.Options)) {
+	onBothStores(t, func(t *testing.T, onStore func(*testOptions)) {
 		e := newEnv(t, onStore, withWebhooks(t))
 		id := e.newEndpoint()
 		tests := []struct {
@@ -166,7 +166,7 @@ func TestDuplicateParametersAreRefused(t *testing.T) {
 	called := false
 	up := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request) { called = true })
 	rt := runtimeFor(t, gatewayConfig, up, map[string]string{"USERS_TOKEN": "s3cret"})
-	e := newEnv(t, func(o *server.Options) { o.Gateway = rt })
+	e := newEnv(t, func(o *testOptions) { o.Gateway = rt })
 	path := "/integrations/Users/operations/create_user"
 	refused(t, e.req("POST", path, e.user, `{"login":"ada","login":"root"}`), path, "login")
 	refused(t, e.req("POST", path, e.user, `null`), path, "")
@@ -176,8 +176,8 @@ func TestDuplicateParametersAreRefused(t *testing.T) {
 }
 
 func TestControlCharactersInIdentifiersAreRefused(t *testing.T) {
-	onBothStores(t, func(t *testing.T, onStore func(*server.Options)) {
-		e := newEnv(t, onStore, withWebhooks(t), func(o *server.Options) { o.Flows = &fakeFlows{} })
+	onBothStores(t, func(t *testing.T, onStore func(*testOptions)) {
+		e := newEnv(t, onStore, withWebhooks(t), func(o *testOptions) { o.Flows = &fakeFlows{} })
 		id := e.newEndpoint()
 		tests := []struct {
 			name, method, path, body, field string
@@ -238,7 +238,7 @@ func unescapePath(t *testing.T, p string) string {
 }
 
 func TestObjectBodiesMustBeObjects(t *testing.T) {
-	onBothStores(t, func(t *testing.T, onStore func(*server.Options)) {
+	onBothStores(t, func(t *testing.T, onStore func(*testOptions)) {
 		e := newEnv(t, onStore, withWebhooks(t))
 		id := e.newEndpoint()
 		put := "/webhooks/" + id
@@ -274,7 +274,7 @@ func (e *env) ingest(body, delivery, contentType string) response {
 }
 
 func TestIngestRefusesPayloadsItCannotPassOn(t *testing.T) {
-	onBothStores(t, func(t *testing.T, onStore func(*server.Options)) {
+	onBothStores(t, func(t *testing.T, onStore func(*testOptions)) {
 		e := newEnv(t, onStore, withWebhooks(t))
 		tests := []struct {
 			name, body, contentType string

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junctionhq/junction/internal/auth"
-	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/errkind"
 )
 
 // unmatchedRoute is the route label of requests that matched no pattern, so metrics
@@ -23,8 +25,9 @@ const unmatchedRoute = "unmatched"
 // It travels by pointer in the context because inner layers work on shallow copies of
 // the request (WithContext), whose fields the outer layers cannot see.
 type requestInfo struct {
-	route string       // matched ServeMux pattern, or "" before/without a match
-	token *store.Token // the authenticated token, nil on public routes and 401s
+	id    string      // the request's id in the logs: see requestID
+	route string      // matched ServeMux pattern, or "" before/without a match
+	token *auth.Token // the authenticated token, nil on public routes and 401s
 }
 
 type infoKey struct{}
@@ -37,12 +40,36 @@ func infoFrom(ctx context.Context) *requestInfo {
 }
 
 // tokenFrom returns the token that authenticated the request.
-func tokenFrom(ctx context.Context) (store.Token, bool) {
+func tokenFrom(ctx context.Context) (auth.Token, bool) {
 	ri := infoFrom(ctx)
 	if ri.token == nil {
-		return store.Token{}, false
+		return auth.Token{}, false
 	}
 	return *ri.token, true
+}
+
+// actorFrom is who makes the request, for the services: its token.
+func actorFrom(ctx context.Context) auth.Actor {
+	tok, _ := tokenFrom(ctx)
+	return auth.ActorOf(tok)
+}
+
+// HeaderRequestID carries a request's id from a proxy in front, so that its logs and
+// Junction's tell the same request by the same id.
+const HeaderRequestID = "X-Request-Id"
+
+// maxRequestIDLen bounds an id taken from HeaderRequestID.
+const maxRequestIDLen = 128
+
+// requestID is the id that ties a request's log lines together (its access log line and
+// the error a 500 does not show): the proxy's, when it sent a sensible one, or a new one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get(HeaderRequestID); id != "" && len(id) <= maxRequestIDLen && identifierProblem(id) == "" {
+		return id
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // statusWriter remembers the status and size of a response.
@@ -151,7 +178,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.metrics.inFlight.Inc()
 		defer s.metrics.inFlight.Dec()
 
-		ri := &requestInfo{route: s.routeOf(r)}
+		ri := &requestInfo{id: requestID(r), route: s.routeOf(r)}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		sw := &statusWriter{ResponseWriter: w}
 
@@ -173,6 +200,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 			// Headers are deliberately not logged: Authorization carries the secret.
 			attrs := []slog.Attr{
+				slog.String("request_id", ri.id),
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.String("path", r.URL.Path),
@@ -226,6 +254,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				panic(v)
 			}
 			s.logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+				slog.String("request_id", infoFrom(r.Context()).id),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Any("panic", v),
@@ -236,7 +265,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				// so the client sees a broken response rather than a truncated "success".
 				panic(http.ErrAbortHandler)
 			}
-			WriteProblem(w, r, NewProblem(KindInternal, "the server hit an unexpected error; it has been logged"))
+			WriteProblem(w, r, NewProblem(KindInternal, detailInternal))
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -252,29 +281,22 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		values := r.Header.Values("Authorization")
 		var (
-			tok store.Token
+			tok auth.Token
 			err error
 		)
 		if len(values) > 1 {
 			err = fmt.Errorf("%w: more than one Authorization header", auth.ErrUnauthenticated)
 		} else {
-			tok, err = s.auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+			tok, err = s.tokens.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		}
 		if err != nil {
-			if errors.Is(err, auth.ErrUnauthenticated) {
-				if len(values) > 0 {
-					// RFC 6750 §3: a presented but unusable token is "invalid_token".
-					w.Header().Set("WWW-Authenticate", `Bearer realm="junction", error="invalid_token"`)
-				}
-				WriteProblem(w, r, NewProblem(KindUnauthorized, err.Error()))
-				return
+			if errors.Is(err, auth.ErrUnauthenticated) && len(values) > 0 {
+				// RFC 6750 §3: a presented but unusable token is "invalid_token".
+				w.Header().Set("WWW-Authenticate", `Bearer realm="junction", error="invalid_token"`)
 			}
-			if errors.Is(err, store.ErrUnavailable) {
-				// Not 401: the token may well be valid, and a client must not drop it.
-				s.storeUnavailable(w, r, err, "the token could not be checked because the store is unavailable; retry later")
-				return
-			}
-			s.internalError(w, r, fmt.Errorf("authenticate request: %w", err))
+			// A store that cannot answer is not 401 but 503: the token may well be
+			// valid, and a client must not drop it.
+			s.writeError(w, r, describe(err, errkind.ErrUnavailable, "the token could not be checked because the store is unavailable; retry later"))
 			return
 		}
 		infoFrom(r.Context()).token = &tok

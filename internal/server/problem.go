@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"log/slog"
 	"maps"
@@ -25,6 +26,7 @@ const (
 	KindForbidden            Kind = "forbidden"              // 403
 	KindNotFound             Kind = "not-found"              // 404
 	KindMethodNotAllowed     Kind = "method-not-allowed"     // 405
+	KindConflict             Kind = "conflict"               // 409
 	KindPayloadTooLarge      Kind = "payload-too-large"      // 413
 	KindUnsupportedMediaType Kind = "unsupported-media-type" // 415
 	KindInternal             Kind = "internal"               // 500
@@ -40,6 +42,7 @@ var kindInfo = map[Kind]struct {
 	KindForbidden:            {http.StatusForbidden, "Forbidden"},
 	KindNotFound:             {http.StatusNotFound, "Not found"},
 	KindMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
+	KindConflict:             {http.StatusConflict, "Conflict"},
 	KindPayloadTooLarge:      {http.StatusRequestEntityTooLarge, "Payload too large"},
 	KindUnsupportedMediaType: {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	KindInternal:             {http.StatusInternalServerError, "Internal server error"},
@@ -88,7 +91,8 @@ type FieldError struct {
 	Detail string `json:"detail"`
 }
 
-// Problem is an RFC 9457 problem details document.
+// Problem is an RFC 9457 problem details document. It is an error too, so a handler can
+// return the problem it wants to answer with (see problemFor).
 type Problem struct {
 	Type     string       `json:"type"`
 	Title    string       `json:"title"`
@@ -100,6 +104,16 @@ type Problem struct {
 	// collides with a standard member ("type", "status", …, "errors") is ignored, so an
 	// extension can never contradict the document it is part of.
 	Extensions map[string]any `json:"-"`
+	// header holds response headers that go with the problem (Retry-After, Allow, …).
+	header http.Header
+}
+
+// Error is the detail, so a Problem returned as an error reads as what it says.
+func (p Problem) Error() string {
+	if p.Detail == "" {
+		return p.Title
+	}
+	return p.Detail
 }
 
 // NewProblem returns the problem of the given kind with a human-readable detail.
@@ -125,6 +139,17 @@ func (p Problem) With(key string, value any) Problem {
 	maps.Copy(ext, p.Extensions)
 	ext[key] = value
 	p.Extensions = ext
+	return p
+}
+
+// WithHeader returns a copy of p that is sent with the response header key set to value.
+func (p Problem) WithHeader(key, value string) Problem {
+	h := p.header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set(key, value)
+	p.header = h
 	return p
 }
 
@@ -163,32 +188,11 @@ func (p Problem) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// WriteProblem sends p as application/problem+json. Missing members are filled in so
-// every error response carries all five standard members: status defaults to 500, type
-// and title follow from the status, detail defaults to the title and instance is the
-// request path. A 401 gets the WWW-Authenticate challenge RFC 9110 requires.
+// WriteProblem sends p as application/problem+json, with the headers that go with it.
+// Missing members are filled in (see complete). A 401 gets the WWW-Authenticate
+// challenge RFC 9110 requires.
 func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
-	if p.Status < 400 || p.Status > 599 {
-		p.Status = http.StatusInternalServerError
-	}
-	if p.Type == "" || p.Title == "" {
-		def := problemForStatus(p.Status)
-		if p.Type == "" {
-			p.Type = def.Type
-		}
-		if p.Title == "" {
-			p.Title = def.Title
-		}
-	}
-	if p.Title == "" {
-		p.Title = "Error"
-	}
-	if p.Detail == "" {
-		p.Detail = p.Title
-	}
-	if p.Instance == "" && r != nil && r.URL != nil {
-		p.Instance = r.URL.Path
-	}
+	p = p.complete(r)
 	body, err := json.Marshal(p)
 	if err != nil {
 		// Only an unencodable extension value gets here; drop the extensions rather
@@ -198,6 +202,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 		body, _ = json.Marshal(p)
 	}
 	h := w.Header()
+	maps.Copy(h, p.header)
 	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", `Bearer realm="junction"`)
 	}
@@ -207,6 +212,23 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	h.Del("Content-Encoding")
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// complete fills in what p lacks, so every error response carries all five standard
+// members: status defaults to 500, type and title follow from the status, detail
+// defaults to the title and instance is the request path.
+func (p Problem) complete(r *http.Request) Problem {
+	if p.Status < 400 || p.Status > 599 {
+		p.Status = http.StatusInternalServerError
+	}
+	def := problemForStatus(p.Status)
+	p.Type = cmp.Or(p.Type, def.Type)
+	p.Title = cmp.Or(p.Title, def.Title, "Error")
+	p.Detail = cmp.Or(p.Detail, p.Title)
+	if p.Instance == "" && r != nil && r.URL != nil {
+		p.Instance = r.URL.Path
+	}
+	return p
 }
 
 // problemForStatus maps a bare status code onto the kind that owns it, for callers that

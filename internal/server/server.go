@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junctionhq/junction/internal/auth"
-	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/telemetry"
 )
 
@@ -34,27 +33,37 @@ const (
 	DefaultShutdownTimeout = 15 * time.Second
 )
 
+// Tokens is what the server needs of the token service (*auth.Service): it checks every
+// request's token and serves the token API, whose rules it enforces for every caller.
+type Tokens interface {
+	Authenticate(ctx context.Context, authorizationHeader string) (auth.Token, error)
+	Create(ctx context.Context, by auth.Actor, role auth.Role, name string) (secret string, tok auth.Token, err error)
+	List(ctx context.Context, by auth.Actor) ([]auth.Token, error)
+	Revoke(ctx context.Context, by auth.Actor, id string) error
+}
+
 // Options configure a Server.
 type Options struct {
-	Store        store.Store          // required: tokens and readiness
-	Logger       *slog.Logger         // required: access log and errors
-	Registry     *prometheus.Registry // served at /metrics; default telemetry.NewRegistry()
-	Gateway      Gateway              // the integration runtime; may be nil (none configured); see SetGateway
-	Webhooks     Webhooks             // the webhook service; nil leaves the webhook API out
-	Flows        Flows                // the flows; nil leaves the flow API out
-	MaxBodyBytes int64                // request body limit; default DefaultMaxBodyBytes
-	Clock        func() time.Time     // default time.Now; tests pin it
+	Tokens       Tokens                          // required: authentication and the token API
+	Ready        func(ctx context.Context) error // required: /readyz; see StoreCheck
+	Logger       *slog.Logger                    // required: access log and errors
+	Registry     *prometheus.Registry            // served at /metrics; default telemetry.NewRegistry()
+	Gateway      Gateway                         // the integration runtime; may be nil (none configured); see SetGateway
+	Webhooks     Webhooks                        // the webhook service; nil leaves the webhook API out
+	Flows        Flows                           // the flows; nil leaves the flow API out
+	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
+	Clock        func() time.Time                // default time.Now; tests pin it
 }
 
 // Server is the management API. Build it with New; it is safe for concurrent use.
 type Server struct {
-	store        store.Store
+	tokens       Tokens
+	ready        func(ctx context.Context) error
 	logger       *slog.Logger
 	registry     *prometheus.Registry
 	maxBodyBytes int64
 	clock        func() time.Time
 	gw           atomic.Pointer[gatewayHolder]
-	auth         *auth.Authenticator
 	webhooks     Webhooks
 	flows        Flows
 	publicPrefix []string // path prefixes served without a token (/ingest/)
@@ -71,18 +80,8 @@ type gatewayHolder struct{ gw Gateway }
 
 // New validates opts, fills in defaults and builds the routes.
 func New(opts Options) (*Server, error) {
-	var missing []string
-	if opts.Store == nil {
-		missing = append(missing, "Store")
-	}
-	if opts.Logger == nil {
-		missing = append(missing, "Logger")
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("server: new: missing required option(s): %s", strings.Join(missing, ", "))
-	}
-	if opts.MaxBodyBytes < 0 {
-		return nil, fmt.Errorf("server: new: MaxBodyBytes must not be negative, got %d", opts.MaxBodyBytes)
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("server: new: %w", err)
 	}
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -98,7 +97,8 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: new: %w", err)
 	}
 	s := &Server{
-		store:        opts.Store,
+		tokens:       opts.Tokens,
+		ready:        opts.Ready,
 		logger:       opts.Logger,
 		registry:     opts.Registry,
 		maxBodyBytes: opts.MaxBodyBytes,
@@ -107,7 +107,6 @@ func New(opts Options) (*Server, error) {
 		patterns:     map[string]bool{},
 		publicPaths:  map[string]bool{},
 		metrics:      metrics,
-		auth:         auth.NewAuthenticator(opts.Store, auth.CacheTTLDefault, opts.Clock),
 		webhooks:     opts.Webhooks,
 		flows:        opts.Flows,
 	}
@@ -117,11 +116,31 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// validate reports the required options missing, or a negative body limit.
+func (o *Options) validate() error {
+	var missing []string
+	for _, req := range []struct {
+		name  string
+		unset bool
+	}{{"Tokens", o.Tokens == nil}, {"Ready", o.Ready == nil}, {"Logger", o.Logger == nil}} {
+		if req.unset {
+			missing = append(missing, req.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing required option(s): %s", strings.Join(missing, ", "))
+	}
+	if o.MaxBodyBytes < 0 {
+		return fmt.Errorf("MaxBodyBytes must not be negative, got %d", o.MaxBodyBytes)
+	}
+	return nil
+}
+
 // routes registers every endpoint. The table is the API's map.
 func (s *Server) routes() {
 	s.handlePublic("GET /healthz", s.healthz)
 	s.handlePublic("GET /readyz", s.readyz)
-	s.handlePublic("GET /metrics", s.metricsHandler().ServeHTTP)
+	s.handlePublic("GET /metrics", s.metricsHandler())
 
 	s.gatewayRoutes()
 	if s.webhooks != nil {
@@ -132,30 +151,30 @@ func (s *Server) routes() {
 	}
 	if s.webhooks != nil || s.flows != nil {
 		// Webhook deliveries and flow messages share the dead-letter API.
-		s.handle("GET /dead-letters", store.RoleUser, s.listDeadLetters)
-		s.handle("POST /dead-letters/{id}/replay", store.RoleUser, s.replayDeadLetter)
+		s.handle("GET /dead-letters", auth.RoleUser, s.listDeadLetters)
+		s.handle("POST /dead-letters/{id}/replay", auth.RoleUser, s.replayDeadLetter)
 	}
 
-	s.handle("GET /tokens", store.RoleAdmin, s.listTokens)
-	s.handle("POST /tokens", store.RoleAdmin, s.createToken)
-	s.handle("DELETE /tokens/{id}", store.RoleAdmin, s.revokeToken)
+	s.handle("GET /tokens", auth.RoleAdmin, s.listTokens)
+	s.handle("POST /tokens", auth.RoleAdmin, s.createToken)
+	s.handle("DELETE /tokens/{id}", auth.RoleAdmin, s.revokeToken)
 }
 
 // handlePublic registers a route that needs no token. Its path (the pattern without the
 // method) becomes public for every method, so a wrong method gets 405, not 401.
-func (s *Server) handlePublic(pattern string, h http.HandlerFunc) {
+func (s *Server) handlePublic(pattern string, h handlerFunc) {
 	_, path, _ := strings.Cut(pattern, " ")
 	s.publicPaths[path] = true
 	s.patterns[pattern] = true
-	s.mux.HandleFunc(pattern, h)
+	s.mux.HandleFunc(pattern, s.serve(h))
 }
 
 // handlePublicPrefix registers a route under a path prefix that needs no token: its
 // requests authenticate otherwise (received webhooks carry a signature).
-func (s *Server) handlePublicPrefix(pattern, prefix string, h http.HandlerFunc) {
+func (s *Server) handlePublicPrefix(pattern, prefix string, h handlerFunc) {
 	s.publicPrefix = append(s.publicPrefix, prefix)
 	s.patterns[pattern] = true
-	s.mux.HandleFunc(pattern, checkPath(pathNames(pattern), h))
+	s.mux.HandleFunc(pattern, s.serve(checkPath(pathNames(pattern), h)))
 }
 
 // isPublic reports whether a path is served without a token.
@@ -172,26 +191,33 @@ func (s *Server) isPublic(path string) bool {
 }
 
 // handle registers a route that needs a token with at least role need.
-func (s *Server) handle(pattern string, need store.Role, h http.HandlerFunc) {
+func (s *Server) handle(pattern string, need auth.Role, h handlerFunc) {
 	s.patterns[pattern] = true
 	h = checkPath(pathNames(pattern), h) // after the token checks: strangers learn nothing
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc(pattern, s.serve(func(w http.ResponseWriter, r *http.Request) error {
 		tok, ok := tokenFrom(r.Context())
 		if !ok {
 			// authenticate guarantees a token on non-public paths; refusing here keeps a
 			// routing mistake from becoming an open endpoint.
-			WriteProblem(w, r, NewProblem(KindUnauthorized, "authentication required"))
-			return
+			return NewProblem(KindUnauthorized, "authentication required")
 		}
 		if !auth.Allows(tok.Role, need) {
-			WriteProblem(w, r, NewProblem(KindForbidden, fmt.Sprintf("this endpoint needs a token with role %q; this token has role %q", need, tok.Role)))
-			return
+			return NewProblem(KindForbidden, fmt.Sprintf("this endpoint needs a token with role %q; this token has role %q", need, tok.Role))
 		}
 		// Responses to authenticated requests may hold secrets (a new token) or
 		// per-caller data; keep them out of shared caches.
 		w.Header().Set("Cache-Control", "no-store")
-		h(w, r)
-	})
+		return h(w, r)
+	}))
+}
+
+// serve adapts a handler to net/http: the error it returns becomes its problem.
+func (s *Server) serve(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
 }
 
 // Handler returns the complete HTTP handler: middleware chain and routes.
@@ -265,44 +291,17 @@ func (h *headerRecorder) WriteHeader(code int) {
 }
 
 // writeJSON sends v as application/json with the given status. It encodes before
-// writing the header so an encoding failure can still become a 500 problem.
-func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+// writing the header, so an encoding failure is returned and still becomes a 500.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
-		s.internalError(w, r, fmt.Errorf("encode response: %w", err))
-		return
+		return fmt.Errorf("encode response: %w", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
-}
-
-// internalError logs err and answers without revealing it: 503 with Retry-After when
-// the store failed (the same request may well succeed in a few seconds, and clients that
-// retry on 503 then do not drop what they sent), 500 otherwise.
-func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, store.ErrUnavailable) {
-		s.storeUnavailable(w, r, err, "the store is unavailable: the database did not answer in time or could not be reached; retry later")
-		return
-	}
-	s.logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
-	WriteProblem(w, r, NewProblem(KindInternal, "the server hit an unexpected error; it has been logged"))
-}
-
-// storeRetryAfter is the Retry-After of answers that say the store is unavailable: a
-// few seconds, about the time a pool takes to reconnect after an outage ends.
-const storeRetryAfter = 5 * time.Second
-
-// storeUnavailable logs err and sends a 503 problem with Retry-After. The detail is
-// given by the caller: the driver's error can carry host names and addresses.
-func (s *Server) storeUnavailable(w http.ResponseWriter, r *http.Request, err error, detail string) {
-	s.logger.LogAttrs(r.Context(), slog.LevelError, "store unavailable",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("err", err.Error()))
-	secs := int(storeRetryAfter / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	WriteProblem(w, r, NewProblem(KindUnavailable, detail).With("retry_after_seconds", secs))
+	return nil
 }
 
 // Serve answers requests on ln until ctx is cancelled, then shuts down gracefully:

@@ -21,15 +21,17 @@ import (
 func TestNewValidatesOptions(t *testing.T) {
 	e := newEnv(t)
 	logger := slog.New(slog.DiscardHandler)
+	opts := serverOn(e.store, logger, nil)
 	tests := []struct {
 		name string
 		opts server.Options
 		want string
 	}{
-		{"nothing", server.Options{}, "Store, Logger"},
-		{"no logger", server.Options{Store: e.store}, "Logger"},
-		{"no store", server.Options{Logger: logger}, "Store"},
-		{"negative body limit", server.Options{Store: e.store, Logger: logger, MaxBodyBytes: -1}, "MaxBodyBytes"},
+		{"nothing", server.Options{}, "Tokens, Ready, Logger"},
+		{"no logger", server.Options{Tokens: opts.Tokens, Ready: opts.Ready}, "Logger"},
+		{"no token service", server.Options{Ready: opts.Ready, Logger: logger}, "Tokens"},
+		{"no readiness check", server.Options{Tokens: opts.Tokens, Logger: logger}, "Ready"},
+		{"negative body limit", server.Options{Tokens: opts.Tokens, Ready: opts.Ready, Logger: logger, MaxBodyBytes: -1}, "MaxBodyBytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,11 +41,12 @@ func TestNewValidatesOptions(t *testing.T) {
 		})
 	}
 	// Defaults: no registry, no clock, no limit given.
-	if _, err := server.New(server.Options{Store: e.store, Logger: logger}); err != nil {
+	if _, err := server.New(opts); err != nil {
 		t.Fatalf("New with defaults: %v", err)
 	}
 	// A second server on the same registry (config reload) reuses the metrics.
-	if _, err := server.New(server.Options{Store: e.store, Logger: logger, Registry: e.reg}); err != nil {
+	opts.Registry = e.reg
+	if _, err := server.New(opts); err != nil {
 		t.Fatalf("second New on one registry: %v", err)
 	}
 }
@@ -321,7 +324,7 @@ func TestCreateTokenWithoutName(t *testing.T) {
 }
 
 func TestStrictDecoding(t *testing.T) {
-	e := newEnv(t, func(o *server.Options) { o.MaxBodyBytes = 256 })
+	e := newEnv(t, func(o *testOptions) { o.MaxBodyBytes = 256 })
 	tests := []struct {
 		name        string
 		body        string

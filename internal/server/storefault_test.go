@@ -71,7 +71,9 @@ func startFaultServer(t *testing.T, databaseURL string) *faultServer {
 	// The clock stands still, so a token the authenticator has checked stays cached (its
 	// 5 s lifetime never ends) and requests with it reach their handler's own store
 	// calls however long the fault lasts; fresh tokens make the lookup hit the store.
-	srv, err := server.New(server.Options{Store: st, Logger: logger, Webhooks: hooks, Clock: func() time.Time { return testNow }})
+	opts := serverOn(st, logger, func() time.Time { return testNow })
+	opts.Webhooks = hooks
+	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

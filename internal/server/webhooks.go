@@ -3,36 +3,34 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/junctionhq/junction/internal/auth"
+	"github.com/junctionhq/junction/internal/errkind"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/flow"
-	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/redact"
-	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
 // Webhooks is what the server needs of the webhook service (*webhook.Service).
 type Webhooks interface {
-	CreateEndpoint(ctx context.Context, in webhook.EndpointInput) (store.Endpoint, error)
-	GetEndpoint(ctx context.Context, id string) (store.Endpoint, error)
-	ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]store.Endpoint, int, error)
-	UpdateEndpoint(ctx context.Context, id string, u webhook.EndpointUpdate) (store.Endpoint, error)
+	CreateEndpoint(ctx context.Context, in webhook.EndpointInput) (webhook.Endpoint, error)
+	GetEndpoint(ctx context.Context, id string) (webhook.Endpoint, error)
+	ListEndpoints(ctx context.Context, f webhook.EndpointFilter) ([]webhook.Endpoint, int, error)
+	UpdateEndpoint(ctx context.Context, id string, u webhook.EndpointUpdate) (webhook.Endpoint, error)
 	DeleteEndpoint(ctx context.Context, id string) error
-	RotateSecret(ctx context.Context, id string) (store.Endpoint, error)
-	ResetCircuit(ctx context.Context, id string) (store.Endpoint, error)
-	ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error)
-	TestEndpoint(ctx context.Context, id string) (store.Delivery, error)
-	Retry(ctx context.Context, id string) (store.Delivery, error)
-	ListDeadLetters(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error)
+	RotateSecret(ctx context.Context, id string) (webhook.Endpoint, error)
+	ResetCircuit(ctx context.Context, id string) (webhook.Endpoint, error)
+	ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([]webhook.Delivery, int, error)
+	TestEndpoint(ctx context.Context, id string) (webhook.Delivery, error)
+	Retry(ctx context.Context, id string) (webhook.Delivery, error)
+	ListDeadLetters(ctx context.Context, f webhook.DeliveryFilter) ([]webhook.Delivery, int, error)
 	Publish(ctx context.Context, e event.Event) (webhook.PublishResult, error)
 	Ingest(ctx context.Context, source string, h http.Header, body []byte) (webhook.IngestResult, error)
 }
@@ -46,20 +44,29 @@ const (
 const MaxIngestBodyBytes = 1 << 20
 
 func (s *Server) webhookRoutes() {
-	s.handle("GET /webhooks", store.RoleUser, s.listEndpoints)
-	s.handle("POST /webhooks", store.RoleUser, s.createEndpoint)
-	s.handle("GET /webhooks/{id}", store.RoleUser, s.getEndpoint)
-	s.handle("PUT /webhooks/{id}", store.RoleUser, s.updateEndpoint)
-	s.handle("DELETE /webhooks/{id}", store.RoleUser, s.deleteEndpoint)
-	s.handle("GET /webhooks/{id}/deliveries", store.RoleUser, s.listDeliveries)
-	s.handle("POST /webhooks/{id}/test", store.RoleUser, s.testEndpoint)
-	s.handle("POST /webhooks/{id}/rotate-secret", store.RoleUser, s.rotateSecret)
-	s.handle("POST /webhooks/{id}/circuit/reset", store.RoleAdmin, s.resetCircuit)
-	s.handle("POST /webhooks/deliveries/{id}/retry", store.RoleUser, s.retryDelivery)
-	s.handle("POST /events", store.RoleUser, s.publishEvent)
+	// What the webhook API looks up by id is an endpoint or a delivery.
+	hook := func(h handlerFunc) handlerFunc { return notFoundSays("no such webhook endpoint or delivery", h) }
+	s.handle("GET /webhooks", auth.RoleUser, hook(s.listEndpoints))
+	s.handle("POST /webhooks", auth.RoleUser, hook(s.createEndpoint))
+	s.handle("GET /webhooks/{id}", auth.RoleUser, hook(s.getEndpoint))
+	s.handle("PUT /webhooks/{id}", auth.RoleUser, hook(s.updateEndpoint))
+	s.handle("DELETE /webhooks/{id}", auth.RoleUser, hook(s.deleteEndpoint))
+	s.handle("GET /webhooks/{id}/deliveries", auth.RoleUser, hook(s.listDeliveries))
+	s.handle("POST /webhooks/{id}/test", auth.RoleUser, hook(s.testEndpoint))
+	s.handle("POST /webhooks/{id}/rotate-secret", auth.RoleUser, hook(s.rotateSecret))
+	s.handle("POST /webhooks/{id}/circuit/reset", auth.RoleAdmin, hook(s.resetCircuit))
+	s.handle("POST /webhooks/deliveries/{id}/retry", auth.RoleUser, hook(s.retryDelivery))
+	s.handle("POST /events", auth.RoleUser, hook(s.publishEvent))
 	// Providers cannot send Junction's token: a received webhook is authenticated by its
 	// signature instead.
-	s.handlePublicPrefix("POST /ingest/{source}", "/ingest/", s.ingest)
+	s.handlePublicPrefix("POST /ingest/{source}", "/ingest/", hook(s.ingest))
+}
+
+// notFoundSays gives the not-found errors of h the detail what their problem shows.
+func notFoundSays(detail string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return describe(h(w, r), errkind.ErrNotFound, detail)
+	}
 }
 
 // endpointJSON is seed 003's WebhookEndpoint. The signing secret is in it only where
@@ -94,14 +101,14 @@ const (
 	secretToRole secretShown = false // shown to admins only
 )
 
-func (s *Server) toEndpointJSON(r *http.Request, e store.Endpoint, shown secretShown) endpointJSON {
+func (s *Server) toEndpointJSON(r *http.Request, e webhook.Endpoint, shown secretShown) endpointJSON {
 	j := endpointJSON{
 		ID: e.ID, Name: e.Name, URL: e.URL, Events: e.Events, IsActive: e.IsActive,
 		IsHealthy: e.IsHealthy, ConsecutiveFailures: e.ConsecutiveFailures, LastDeliveryAt: e.LastDeliveryAt,
 		LastFailureAt: e.LastFailureAt, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, DisabledReason: e.DisabledReason,
 		CircuitOpenUntil: e.CircuitOpenUntil, CircuitState: string(e.CircuitState(s.clock())),
 	}
-	if tok, ok := tokenFrom(r.Context()); shown == withSecret || ok && tok.Role == store.RoleAdmin {
+	if tok, ok := tokenFrom(r.Context()); shown == withSecret || ok && tok.Role == auth.RoleAdmin {
 		j.Secret = e.Secret
 	} else {
 		j.URL = redact.URL(e.URL)
@@ -136,7 +143,7 @@ type deliveryJSON struct {
 	DeadLetteredAt     *time.Time      `json:"dead_lettered_at,omitempty"`
 }
 
-func toDeliveryJSON(d store.Delivery) deliveryJSON {
+func toDeliveryJSON(d webhook.Delivery) deliveryJSON {
 	j := deliveryJSON{
 		ID: d.ID, EndpointID: d.EndpointID, EventType: d.EventType, EventID: d.EventID, Payload: d.Payload,
 		Status: string(d.Status), AttemptCount: d.AttemptCount, MaxAttempts: d.MaxAttempts, NextRetryAt: d.NextRetryAt,
@@ -162,15 +169,15 @@ type pagination struct {
 	TotalPages int `json:"total_pages"`
 }
 
-func pageOf(p store.Page, total int) pagination {
+func pageOf(p webhook.Page, total int) pagination {
 	pages := (total + p.Limit - 1) / p.Limit
 	return pagination{Page: p.Page, Limit: p.Limit, Total: total, TotalPages: pages}
 }
 
 // listQuery reads page and limit (defaults 1 and 20, limit at most 100) and names any
 // bad query parameter.
-func listQuery(r *http.Request, allowed ...string) (store.Page, []FieldError) {
-	p := store.Page{Page: 1, Limit: 20}
+func listQuery(r *http.Request, allowed ...string) (webhook.Page, []FieldError) {
+	p := webhook.Page{Page: 1, Limit: 20}
 	var errs []FieldError
 	q := r.URL.Query()
 	known := map[string]bool{"page": true, "limit": true}
@@ -206,9 +213,9 @@ func listQuery(r *http.Request, allowed ...string) (store.Page, []FieldError) {
 	return p, errs
 }
 
-func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	p, errs := listQuery(r, "is_active")
-	f := store.EndpointFilter{Page: p}
+	f := webhook.EndpointFilter{Page: p}
 	if v := r.URL.Query().Get("is_active"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -217,228 +224,178 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) {
 		f.IsActive = &b
 	}
 	if len(errs) > 0 {
-		WriteProblem(w, r, invalid("invalid query parameters", errs...))
-		return
+		return invalid("invalid query parameters", errs...)
 	}
 	eps, total, err := s.webhooks.ListEndpoints(r.Context(), f)
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
 	data := make([]endpointJSON, len(eps))
 	for i, e := range eps {
 		data[i] = s.toEndpointJSON(r, e, secretToRole)
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
+	return writeJSON(w, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
 }
 
-func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name   string   `json:"name"`
 		URL    string   `json:"url"`
 		Events []string `json:"events"`
 		Secret string   `json:"secret"`
 	}
-	if p := decodeJSON(w, r, s.maxBodyBytes, &req); p != nil {
-		WriteProblem(w, r, *p)
-		return
+	if err := decodeJSON(w, r, s.maxBodyBytes, &req); err != nil {
+		return err
 	}
 	ep, err := s.webhooks.CreateEndpoint(r.Context(), webhook.EndpointInput{Name: req.Name, URL: req.URL, Events: req.Events, Secret: req.Secret})
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/webhooks/"+ep.ID)
-	s.writeJSON(w, r, http.StatusCreated, s.toEndpointJSON(r, ep, withSecret))
+	return writeJSON(w, http.StatusCreated, s.toEndpointJSON(r, ep, withSecret))
 }
 
-func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) error {
 	ep, err := s.webhooks.GetEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
+	return writeJSON(w, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
 }
 
-func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name     *string   `json:"name"`
 		URL      *string   `json:"url"`
 		Events   *[]string `json:"events"`
 		IsActive *bool     `json:"is_active"`
 	}
-	if p := decodeJSON(w, r, s.maxBodyBytes, &req); p != nil {
-		WriteProblem(w, r, *p)
-		return
+	if err := decodeJSON(w, r, s.maxBodyBytes, &req); err != nil {
+		return err
 	}
 	ep, err := s.webhooks.UpdateEndpoint(r.Context(), r.PathValue("id"), webhook.EndpointUpdate{Name: req.Name, URL: req.URL, Events: req.Events, IsActive: req.IsActive})
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
+	return writeJSON(w, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
 }
 
-func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := s.webhooks.DeleteEndpoint(r.Context(), r.PathValue("id")); err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	ep, err := s.webhooks.RotateSecret(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, withSecret))
+	return writeJSON(w, http.StatusOK, s.toEndpointJSON(r, ep, withSecret))
 }
 
 // resetCircuit answers POST /webhooks/{id}/circuit/reset (admin): the endpoint with its
 // circuit closed.
-func (s *Server) resetCircuit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) resetCircuit(w http.ResponseWriter, r *http.Request) error {
 	ep, err := s.webhooks.ResetCircuit(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
+	return writeJSON(w, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
 }
 
-func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
-	s.listDeliveriesOf(w, r, r.PathValue("id"), s.webhooks.ListDeliveries)
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	return s.listDeliveriesOf(w, r, r.PathValue("id"), s.webhooks.ListDeliveries)
 }
 
 // listDeadLetters lists a flow's dead letters with ?flow= (or ?queue=), the webhook
 // deliveries' otherwise.
-func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if q.Has("flow") || q.Has("queue") {
-		s.listFlowDeadLetters(w, r)
-		return
+		return s.listFlowDeadLetters(w, r)
 	}
 	if s.webhooks == nil {
-		WriteProblem(w, r, invalid("invalid query parameters", FieldError{Field: "flow", Detail: "required: the flow whose dead letters to list"}))
-		return
+		return invalid("invalid query parameters", FieldError{Field: "flow", Detail: "required: the flow whose dead letters to list"})
 	}
-	s.listDeliveriesOf(w, r, q.Get("endpoint_id"), s.webhooks.ListDeadLetters)
+	return s.listDeliveriesOf(w, r, q.Get("endpoint_id"), s.webhooks.ListDeadLetters)
 }
 
-func (s *Server) listDeliveriesOf(w http.ResponseWriter, r *http.Request, endpointID string, list func(context.Context, store.DeliveryFilter) ([]store.Delivery, int, error)) {
+func (s *Server) listDeliveriesOf(w http.ResponseWriter, r *http.Request, endpointID string, list func(context.Context, webhook.DeliveryFilter) ([]webhook.Delivery, int, error)) error {
 	p, errs := listQuery(r, "status", "endpoint_id")
-	f := store.DeliveryFilter{EndpointID: endpointID, Page: p}
+	f := webhook.DeliveryFilter{EndpointID: endpointID, Page: p}
 	if v := r.URL.Query().Get("status"); v != "" {
-		switch st := store.DeliveryStatus(v); st {
-		case store.DeliveryPending, store.DeliveryRetrying, store.DeliveryDelivered, store.DeliveryFailed:
+		switch st := webhook.DeliveryStatus(v); st {
+		case webhook.DeliveryPending, webhook.DeliveryRetrying, webhook.DeliveryDelivered, webhook.DeliveryFailed:
 			f.Status = st
 		default:
 			errs = append(errs, FieldError{Field: "status", Detail: "expected pending, retrying, delivered or failed"})
 		}
 	}
 	if len(errs) > 0 {
-		WriteProblem(w, r, invalid("invalid query parameters", errs...))
-		return
+		return invalid("invalid query parameters", errs...)
 	}
 	ds, total, err := list(r.Context(), f)
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
 	data := make([]deliveryJSON, len(ds))
 	for i, d := range ds {
 		data[i] = toDeliveryJSON(d)
 	}
-	s.writeJSON(w, r, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
+	return writeJSON(w, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
 }
 
-func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) {
+func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.webhooks.TestEndpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, toDeliveryJSON(d))
+	return writeJSON(w, http.StatusOK, toDeliveryJSON(d))
 }
 
-func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
+func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.webhooks.Retry(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusAccepted, toDeliveryJSON(d))
+	return writeJSON(w, http.StatusAccepted, toDeliveryJSON(d))
 }
 
 // replayDeadLetter replays a flow's dead letter (ids fdl_…) or retries a webhook delivery.
-func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
+func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(r.PathValue("id"), flow.DeadLetterIDPrefix) || s.webhooks == nil {
-		s.replayFlowDeadLetter(w, r)
-		return
+		return s.replayFlowDeadLetter(w, r)
 	}
-	s.retryDelivery(w, r)
+	return notFoundSays("no such webhook endpoint or delivery", s.retryDelivery)(w, r)
 }
 
-func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) {
+func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		ID   string          `json:"id"`
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`
 	}
-	if p := decodeJSON(w, r, s.maxBodyBytes, &req); p != nil {
-		WriteProblem(w, r, *p)
-		return
+	if err := decodeJSON(w, r, s.maxBodyBytes, &req); err != nil {
+		return err
 	}
 	res, err := s.webhooks.Publish(r.Context(), event.Event{ID: req.ID, Type: req.Type, Source: event.SourceAPI, Data: req.Data})
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusAccepted, map[string]any{"id": res.EventID, "deliveries": res.Deliveries, "duplicate": res.Duplicate})
+	return writeJSON(w, http.StatusAccepted, map[string]any{"id": res.EventID, "deliveries": res.Deliveries, "duplicate": res.Duplicate})
 }
 
-func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxIngestBodyBytes))
 	if err != nil {
-		WriteProblem(w, r, NewProblem(KindPayloadTooLarge, fmt.Sprintf("the webhook body is larger than %d bytes", MaxIngestBodyBytes)))
-		return
+		return NewProblem(KindPayloadTooLarge, fmt.Sprintf("the webhook body is larger than %d bytes", MaxIngestBodyBytes))
 	}
 	res, err := s.webhooks.Ingest(r.Context(), r.PathValue("source"), r.Header, body)
 	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
+		return err
 	}
-	s.writeJSON(w, r, http.StatusAccepted, map[string]any{"id": res.ID, "event_type": res.EventType, "duplicate": res.Duplicate})
-}
-
-// webhookFailed maps the webhook service's errors onto problems.
-func (s *Server) webhookFailed(w http.ResponseWriter, r *http.Request, err error) {
-	var v *webhook.ValidationError
-	switch {
-	case errors.As(err, &v):
-		errs := make([]FieldError, 0, len(v.Fields))
-		for f, msg := range v.Fields {
-			errs = append(errs, FieldError{Field: f, Detail: msg})
-		}
-		sortFieldErrors(errs)
-		WriteProblem(w, r, invalid(v.Error(), errs...))
-	case errors.Is(err, store.ErrNotFound):
-		WriteProblem(w, r, NewProblem(KindNotFound, "no such webhook endpoint or delivery"))
-	case errors.Is(err, webhook.ErrPayloadTooLarge):
-		WriteProblem(w, r, NewProblem(KindPayloadTooLarge, err.Error()))
-	case errors.Is(err, webhook.ErrUnknownSource):
-		WriteProblem(w, r, NewProblem(KindNotFound, err.Error()))
-	case errors.Is(err, webhook.ErrSourceMisconfigure):
-		WriteProblem(w, r, NewProblem(KindUnavailable, err.Error()))
-	case errors.Is(err, inbound.ErrSignature):
-		WriteProblem(w, r, NewProblem(KindInvalidSignature, err.Error()))
-	default:
-		s.internalError(w, r, err)
-	}
-}
-
-func sortFieldErrors(errs []FieldError) {
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+	return writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "event_type": res.EventType, "duplicate": res.Duplicate})
 }

@@ -31,8 +31,8 @@ import (
 
 // withWebhooks gives the test server a real webhook service on its store, with one
 // inbound source "gh" (GitHub signatures, secret "s3cret").
-func withWebhooks(t *testing.T) func(*server.Options) {
-	return func(o *server.Options) {
+func withWebhooks(t *testing.T) func(*testOptions) {
+	return func(o *testOptions) {
 		m, err := webhook.NewMetrics(prometheus.NewRegistry())
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +173,9 @@ func newHookServer(t *testing.T, st store.Store, s webhook.Settings) *hookServer
 	if h.svc, err = webhook.New(st, s, webhook.Options{Logger: logger, Metrics: m}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{Store: st, Logger: logger, Webhooks: h.svc})
+	opts := serverOn(st, logger, nil)
+	opts.Webhooks = h.svc
+	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

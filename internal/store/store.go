@@ -6,21 +6,26 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/junctionhq/junction/internal/errkind"
 )
 
 // Sentinel errors every backend maps its driver errors onto, so callers can branch with
 // errors.Is without knowing which database is underneath.
+//
+// Each wraps its class in package errkind, so that callers above the services (the HTTP
+// server's error mapper) can tell the class without importing the store.
 var (
 	// ErrNotFound means the addressed row does not exist.
-	ErrNotFound = errors.New("store: not found")
+	ErrNotFound = fmt.Errorf("store: %w", errkind.ErrNotFound)
 	// ErrConflict means a row with the same unique key already exists.
-	ErrConflict = errors.New("store: conflict")
+	ErrConflict = fmt.Errorf("store: %w", errkind.ErrConflict)
 	// ErrUnavailable means the database failed rather than the request: it did not
 	// answer in time, refused or dropped the connection, or could not do the work now
 	// (locked, read-only, out of space). The same call may well succeed later, so the
 	// server answers 503 with Retry-After. The driver's error stays in the chain.
 	// Package deadline adds it; the backends themselves do not.
-	ErrUnavailable = errors.New("store: unavailable")
+	ErrUnavailable = fmt.Errorf("store: %w", errkind.ErrUnavailable)
 )
 
 // Role is what a bearer token may do. Admin can do everything a user can, plus
