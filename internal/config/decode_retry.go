@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -312,13 +313,11 @@ func (g *retryGroup) retry() *Retry {
 			}
 		}
 	}
-	if r != nil {
-		if g.beside.Backoff != "" {
-			r.Backoff = g.beside.Backoff
-		}
-		r.Initial = cmpOr(g.beside.Initial, r.Initial)
-		r.Max = cmpOr(g.beside.Max, r.Max)
-		r.Multiplier = cmpOr(g.beside.Multiplier, r.Multiplier)
+	if r != nil && len(g.besideAt) > 0 {
+		r.Backoff = cmp.Or(g.beside.Backoff, r.Backoff)
+		r.Initial = cmp.Or(g.beside.Initial, r.Initial)
+		r.Max = cmp.Or(g.beside.Max, r.Max)
+		r.Multiplier = cmp.Or(g.beside.Multiplier, r.Multiplier)
 		g.d.checkBackoff(r, r.Pos)
 	}
 	if g.delays != nil {
@@ -358,14 +357,6 @@ func firstPos(m map[string]Pos) Pos {
 		}
 	}
 	return first
-}
-
-func cmpOr[T comparable](a, b T) T {
-	var zero T
-	if a != zero {
-		return a
-	}
-	return b
 }
 
 // errorPolicy reads a flow's `on_error: retry 3 times with exponential_backoff(1s, max

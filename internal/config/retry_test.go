@@ -195,3 +195,19 @@ integration WebhookDeliveryService {
 		t.Errorf("warnings = %v", w)
 	}
 }
+
+// TestRetryRulesReportedOnce: the rules between a retry's settings are checked once per
+// retry, wherever it is written.
+func TestRetryRulesReportedOnce(t *testing.T) {
+	_, diags := Decode("t.cai", []byte(`integration A { retry: { attempts: 2, backoff: constant, multiplier: 3 } }
+webhook w { event "a.b"  url "https://hooks.example.com"  retry 2 backoff constant }
+`))
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.String())
+	}
+	want := []string{"t.cai:1:17: warning: retry: a multiplier has no effect on a constant back-off"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
