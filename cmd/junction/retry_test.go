@@ -31,7 +31,7 @@ flow f {
 `)
 	out, _, code := run(t, dir, nil, "validate", good)
 	// The delivery settings block is not an integration: it is not counted as one.
-	if code != 0 || !strings.Contains(out, good+": ok: 1 integration, 0 operations,") || !strings.Contains(out, "1 flow") {
+	if code != 0 || !strings.Contains(out, good+": ok: 1 integration, 0 operations,") || !strings.Contains(out, "1 flow, 0 ignored blocks; webhook delivery settings from WebhookDeliveryService\n") {
 		t.Fatalf("validate the one grammar: exit %d\n%s", code, out)
 	}
 

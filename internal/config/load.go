@@ -181,10 +181,11 @@ func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnosti
 	return settings, cfg, rep.diags
 }
 
-// String renders a summary for `junction validate`:
-// "7 integrations, 23 operations, 3 events, 0 webhooks, 0 handlers, 15 ignored blocks".
+// String renders a summary for `junction validate`: "7 integrations, 23 operations, 3
+// events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 ignored blocks;
+// webhook delivery settings from WebhookDeliveryService".
 func (s Summary) String() string {
-	return strings.Join([]string{
+	counts := strings.Join([]string{
 		describeCount(s.Integrations, "integration"),
 		describeCount(s.Operations, "operation"),
 		describeCount(s.Events, "event"),
@@ -195,4 +196,8 @@ func (s Summary) String() string {
 		describeCount(s.Flows, "flow"),
 		describeCount(s.Ignored, "ignored block"),
 	}, ", ")
+	if s.WebhookDelivery != "" {
+		counts += "; webhook delivery settings from " + s.WebhookDelivery
+	}
+	return counts
 }

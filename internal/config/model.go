@@ -52,6 +52,8 @@ func (c *Config) Integration(name string) *Integration {
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
 	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Ignored int
+	// WebhookDelivery names the block that holds the webhook delivery settings, if any.
+	WebhookDelivery string
 }
 
 // Summary counts the configuration's parts. A `type: webhook` block counts as an
@@ -69,6 +71,9 @@ func (c *Config) Summary() Summary {
 	}
 	for _, in := range c.Integrations {
 		s.Operations += len(in.Operations)
+	}
+	if c.WebhookDelivery != nil {
+		s.WebhookDelivery = c.WebhookDelivery.Name
 	}
 	return s
 }
