@@ -61,16 +61,13 @@ func singleString(args []*Phrase) (string, bool) {
 //
 //	webhook NAME { event "order.completed"  url "https://…"  method POST  headers { … }
 //	               retry 5 initial_interval "1s" backoff 2.0 }
+//
+// Its retry is the one grammar's (decode_retry.go); `backoff 2.0` is an exponential
+// back-off growing by 2.
 func (d *decoder) webhook(pos Pos, name string, body []*Entry) *Webhook {
 	w := &Webhook{Pos: pos, Name: name, Method: "POST"}
-	var retry *Retry
-	ensureRetry := func(p Pos) *Retry {
-		if retry == nil {
-			retry = &Retry{Pos: p, Backoff: BackoffExponential}
-		}
-		return retry
-	}
-	d.block("webhook "+name, body, map[string]setting{
+	retry := d.retryGroup()
+	d.block("webhook "+name, body, retry.settings(map[string]setting{
 		"event": func(e *Entry) {
 			if s, ok := d.str(e); ok {
 				w.Events = append(w.Events, s)
@@ -92,16 +89,8 @@ func (d *decoder) webhook(pos Pos, name string, body []*Entry) *Webhook {
 			w.Method = m
 		},
 		"headers": func(e *Entry) { w.Headers = d.headers(e) },
-		"retry": func(e *Entry) {
-			if r := d.retry(e); r != nil {
-				cur := ensureRetry(e.KeyPos)
-				cur.Attempts, cur.Backoff = r.Attempts, r.Backoff
-			}
-		},
-		"initial_interval": func(e *Entry) { ensureRetry(e.KeyPos).Initial, _ = d.positiveDuration(e) },
-		"backoff":          func(e *Entry) { ensureRetry(e.KeyPos).Multiplier = d.multiplier(e) },
-	})
-	w.Retry = retry
+	}, "initial_interval", "backoff"))
+	w.Retry = retry.retry()
 	if len(w.Events) == 0 {
 		d.rep.errorf(pos, `webhook %s: missing event (such as event "order.completed")`, name)
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -25,7 +26,13 @@ func (d *decoder) decodeFile(f *File, cfg *Config) {
 		switch e.Key {
 		case "integration":
 			if name, body, ok := d.namedBlock(e); ok {
-				cfg.Integrations = append(cfg.Integrations, d.integration(e.KeyPos, name, body))
+				in, wd := d.integration(e.KeyPos, name, body)
+				if wd != nil {
+					cfg.setWebhookDelivery(wd, d.rep)
+				}
+				if wd == nil || len(in.Operations) > 0 {
+					cfg.Integrations = append(cfg.Integrations, in)
+				}
 			}
 		case "event":
 			if name, body, ok := d.namedBlock(e); ok {
@@ -130,27 +137,39 @@ func checkUnique[T any](rep *reporter, kind string, items []T, name func(T) (str
 	}
 }
 
+// setWebhookDelivery records the delivery settings of a `type: webhook` block. They
+// apply to every endpoint, so with a second block it would be unclear which apply: each
+// extra one is an error at its position that names the first.
+func (c *Config) setWebhookDelivery(wd *WebhookDelivery, rep *reporter) {
+	if first := c.WebhookDelivery; first != nil {
+		rep.errorf(wd.Pos, "integration %s: only one integration may be type webhook (it holds the delivery settings of all endpoints); %s at %s already is", wd.Name, first.Name, first.Pos)
+		return
+	}
+	c.WebhookDelivery = wd
+}
+
 // checkConfig runs the checks that need the whole configuration.
 func checkConfig(cfg *Config, rep *reporter) {
-	checkUnique(rep, "integration", cfg.Integrations, func(in *Integration) (string, Pos) { return in.Name, in.Pos })
+	// The webhook block shares the integrations' names even when it is not callable.
+	integrations := cfg.Integrations
+	if wd := cfg.WebhookDelivery; wd != nil && !slices.ContainsFunc(integrations, func(in *Integration) bool { return in.Pos == wd.Pos }) {
+		// In declaration order, so that "declared twice" names the later one.
+		at := len(integrations)
+		for i, in := range integrations {
+			if in.Pos.File == wd.Pos.File && (in.Pos.Line > wd.Pos.Line || in.Pos.Line == wd.Pos.Line && in.Pos.Col > wd.Pos.Col) {
+				at = i
+				break
+			}
+		}
+		integrations = slices.Insert(slices.Clone(integrations), at, &Integration{Pos: wd.Pos, Name: wd.Name})
+	}
+	checkUnique(rep, "integration", integrations, func(in *Integration) (string, Pos) { return in.Name, in.Pos })
 	checkUnique(rep, "event", cfg.Events, func(ev *Event) (string, Pos) { return ev.Name, ev.Pos })
 	checkUnique(rep, "webhook", cfg.Webhooks, func(w *Webhook) (string, Pos) { return w.Name, w.Pos })
 	checkUnique(rep, "source", cfg.Sources, func(s *Source) (string, Pos) { return s.Name, s.Pos })
 	checkUnique(rep, "connector", cfg.Connectors, func(c *Connector) (string, Pos) { return c.Name, c.Pos })
 	checkUnique(rep, "flow", cfg.Flows, func(f *Flow) (string, Pos) { return f.Name, f.Pos })
 	checkFlowReferences(cfg, rep)
-	// The type webhook integration holds the delivery settings of every endpoint; with a
-	// second one it would be unclear which apply, so each extra one is an error.
-	var first *Integration
-	for _, in := range cfg.Integrations {
-		switch {
-		case in.Type != TypeWebhook:
-		case first == nil:
-			first = in
-		default:
-			rep.errorf(in.Pos, "integration %s: only one integration may be type webhook (it holds the delivery settings of all endpoints); %s at %s already is", in.Name, first.Name, first.Pos)
-		}
-	}
 }
 
 // describeCount renders "7 integrations", "1 integration".

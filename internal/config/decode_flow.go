@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // connector decodes `connector NAME { type: rabbitmq  url: env(AMQP_URL) … }`.
@@ -333,95 +332,6 @@ func (d *decoder) routes(e *Entry) []Route {
 		out = append(out, r)
 	}
 	return out
-}
-
-// errorPolicy reads `retry 3 times with exponential_backoff(1s, max 60s) then
-// dead_letter("failed-orders")`, or { retry: 3, initial: 1s, max: 60s, dead_letter: "…" }.
-func (d *decoder) errorPolicy(e *Entry) ErrorPolicy {
-	p := ErrorPolicy{Pos: e.KeyPos, Initial: time.Second, Max: time.Minute, Multiplier: 2}
-	const form = `retry N times with exponential_backoff(1s, max 60s) then dead_letter("name")`
-	if _, entries, isBlock := d.objectQuiet(e); isBlock {
-		d.block("on_error", entries, map[string]setting{
-			"retry":       func(e *Entry) { p.Attempts, _ = d.integer(e, 0, 100) },
-			"initial":     func(e *Entry) { p.Initial, _ = d.positiveDuration(e) },
-			"max":         func(e *Entry) { p.Max, _ = d.positiveDuration(e) },
-			"multiplier":  func(e *Entry) { p.Multiplier = d.multiplier(e) },
-			"dead_letter": func(e *Entry) { p.DeadLetter, _ = d.str(e) },
-		})
-		return p
-	}
-	ws := d.words(e.Value).Words
-	i := 0
-	bad := func() ErrorPolicy { d.expect(e, form); return p }
-	if i < len(ws) && isWord(ws[i], "retry") {
-		if i+1 >= len(ws) {
-			return bad()
-		}
-		n, err := intOf(ws[i+1])
-		if err != nil || n < 0 || n > 100 {
-			return bad()
-		}
-		p.Attempts, i = n, i+2
-		if i < len(ws) && (isWord(ws[i], "times") || isWord(ws[i], "time")) {
-			i++
-		}
-		if i+1 < len(ws) && isWord(ws[i], "with") {
-			switch b := ws[i+1].(type) {
-			case *Ident:
-				if b.Name != "exponential_backoff" {
-					return bad()
-				}
-			case *Call:
-				if b.Name != "exponential_backoff" || !d.backoffArgs(b, &p) {
-					return bad()
-				}
-			default:
-				return bad()
-			}
-			i += 2
-		}
-	}
-	if i < len(ws) && isWord(ws[i], "then") {
-		i++
-	}
-	if i < len(ws) {
-		c, ok := ws[i].(*Call)
-		if !ok || (c.Name != "dead_letter" && c.Name != "dead-letter") {
-			return bad()
-		}
-		name, isStr := singleString(c.Args)
-		if !isStr {
-			return bad()
-		}
-		p.DeadLetter, i = name, i+1
-	}
-	if i != len(ws) {
-		return bad()
-	}
-	return p
-}
-
-// backoffArgs reads exponential_backoff(1s, max 60s).
-func (d *decoder) backoffArgs(c *Call, p *ErrorPolicy) bool {
-	for i, a := range c.Args {
-		switch {
-		case i == 0 && len(a.Words) == 1:
-			v, err := durationOf(a.Words[0])
-			if err != nil {
-				return false
-			}
-			p.Initial = v
-		case len(a.Words) == 2 && isWord(a.Words[0], "max"):
-			v, err := durationOf(a.Words[1])
-			if err != nil {
-				return false
-			}
-			p.Max = v
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func (d *decoder) monitoring(e *Entry) Monitoring {

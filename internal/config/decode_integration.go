@@ -13,35 +13,40 @@ import (
 // top level gets a helpful message.
 var integrationSettingNames = func() map[string]bool {
 	out := map[string]bool{}
-	for k := range (&decoder{rep: &reporter{}}).integrationSettings(&Integration{}, new([]time.Duration), new(Pos)) {
+	d := &decoder{rep: &reporter{}}
+	for k := range d.integrationSettings(&Integration{}, &WebhookDelivery{}, d.retryGroup()) {
 		out[k] = true
 	}
 	return out
 }()
 
-func (d *decoder) integration(pos Pos, name string, body []*Entry) *Integration {
+// integration decodes `integration NAME { … }`. A `type: webhook` block is the delivery
+// settings of every webhook endpoint: it comes back as a WebhookDelivery, and the
+// Integration is callable only if the block declares operations.
+func (d *decoder) integration(pos Pos, name string, body []*Entry) (*Integration, *WebhookDelivery) {
 	in := &Integration{Pos: pos, Name: name, Type: TypeREST}
-	var delays []time.Duration
-	var delaysPos Pos
-	d.block("integration "+name, body, d.integrationSettings(in, &delays, &delaysPos))
-	if delays != nil {
-		if in.Retry == nil {
-			// retry_delays alone: one retry per listed delay.
-			in.Retry = &Retry{Pos: delaysPos, Attempts: len(delays)}
-		}
-		in.Retry.Delays = delays
-		if in.Retry.Attempts != len(delays) {
-			d.rep.errorf(delaysPos, "retry_delays lists %d delays but retry allows %d retries: give one delay per retry", len(delays), in.Retry.Attempts)
-		}
-	}
+	wd := &WebhookDelivery{Pos: pos, Name: name}
+	retry := d.retryGroup()
+	d.block("integration "+name, body, d.integrationSettings(in, wd, retry))
+	in.Retry = retry.retry()
 	if !d.fragment {
-		d.checkIntegration(in)
+		d.checkIntegration(in, wd)
 	}
-	return in
+	if in.Type != TypeWebhook {
+		return in, nil
+	}
+	wd.Timeout, wd.Retry, wd.CircuitBreaker, wd.Signature = in.Timeout, in.Retry, in.CircuitBreaker, in.Signature
+	for _, op := range in.Operations {
+		if len(op.SuccessCodes) > 0 {
+			wd.SuccessCodes = op.SuccessCodes
+			break
+		}
+	}
+	return in, wd
 }
 
-func (d *decoder) integrationSettings(in *Integration, delays *[]time.Duration, delaysPos *Pos) map[string]setting {
-	return map[string]setting{
+func (d *decoder) integrationSettings(in *Integration, wd *WebhookDelivery, retry *retryGroup) map[string]setting {
+	return retry.settings(map[string]setting{
 		"description": func(e *Entry) { in.Description, _ = d.str(e) },
 		"type": func(e *Entry) {
 			t, ok := d.name(e, "rest, graphql or webhook")
@@ -66,8 +71,6 @@ func (d *decoder) integrationSettings(in *Integration, delays *[]time.Duration, 
 		"auth":                     func(e *Entry) { in.Auth = d.auth(e) },
 		"headers":                  func(e *Entry) { in.Headers = d.headers(e) },
 		"timeout":                  func(e *Entry) { in.Timeout, _ = d.positiveDuration(e) },
-		"retry":                    func(e *Entry) { in.Retry = d.retry(e) },
-		"retry_delays":             func(e *Entry) { *delays, *delaysPos = d.durationList(e), e.KeyPos },
 		"circuit_breaker":          func(e *Entry) { in.CircuitBreaker = d.circuitBreaker(e) },
 		"rate_limit":               func(e *Entry) { in.RateLimit = d.rateLimit(e) },
 		"default_cache_ttl":        func(e *Entry) { in.DefaultCacheTTL, _ = d.duration(e) },
@@ -75,11 +78,11 @@ func (d *decoder) integrationSettings(in *Integration, delays *[]time.Duration, 
 		"idempotency":              func(e *Entry) { in.Idempotency = d.idempotency(e) },
 		"batching":                 func(e *Entry) { in.Batching = d.batching(e) },
 		"signature":                func(e *Entry) { in.Signature = d.signature(e) },
-		"dead_letter":              func(e *Entry) { in.DeadLetter = d.deadLetter(e) },
-		"allowed_networks":         func(e *Entry) { in.AllowedNetworks = d.cidrList(e) },
-		"secret_overlap":           func(e *Entry) { in.SecretOverlap, _ = d.positiveDuration(e) },
-		"workers":                  func(e *Entry) { in.Workers, _ = d.integer(e, 1, 1024) },
-		"per_endpoint_concurrency": func(e *Entry) { in.PerEndpointConcurrency, _ = d.integer(e, 1, 1024) },
+		"dead_letter":              func(e *Entry) { wd.DeadLetter = d.deadLetter(e) },
+		"allowed_networks":         func(e *Entry) { wd.AllowedNetworks = d.cidrList(e) },
+		"secret_overlap":           func(e *Entry) { wd.SecretOverlap, _ = d.positiveDuration(e) },
+		"workers":                  func(e *Entry) { wd.Workers, _ = d.integer(e, 1, 1024) },
+		"per_endpoint_concurrency": func(e *Entry) { wd.PerEndpointConcurrency, _ = d.integer(e, 1, 1024) },
 		"operation": func(e *Entry) {
 			if name, body, ok := d.namedBlock(e); ok {
 				if prev := in.Operation(name); prev != nil {
@@ -89,13 +92,16 @@ func (d *decoder) integrationSettings(in *Integration, delays *[]time.Duration, 
 				in.Operations = append(in.Operations, d.operation(in, e.KeyPos, name, body))
 			}
 		},
-	}
+	})
 }
 
 // checkIntegration applies the rules that involve several settings.
-func (d *decoder) checkIntegration(in *Integration) {
-	if in.Type != TypeWebhook && (in.AllowedNetworks != nil || in.SecretOverlap != 0 || in.Workers != 0 || in.PerEndpointConcurrency != 0) {
+func (d *decoder) checkIntegration(in *Integration, wd *WebhookDelivery) {
+	if in.Type != TypeWebhook && (wd.AllowedNetworks != nil || wd.SecretOverlap != 0 || wd.Workers != 0 || wd.PerEndpointConcurrency != 0) {
 		d.rep.errorf(in.Pos, "integration %s: allowed_networks, secret_overlap, workers and per_endpoint_concurrency are webhook delivery settings; set type: webhook", in.Name)
+	}
+	if in.Type != TypeWebhook && wd.DeadLetter != nil {
+		d.rep.warnf(wd.DeadLetter.Pos, "integration %s: dead_letter keeps failed webhook deliveries and has no effect on calls; it belongs in the type: webhook block", in.Name)
 	}
 	if cb := in.CircuitBreaker; in.Type == TypeWebhook && cb != nil && (cb.MaxConcurrent != 0 || cb.NotifyOnOpen) {
 		d.rep.warnf(cb.Pos, "integration %s: circuit_breaker max_concurrent and notify_on_open do not apply to webhook deliveries (per_endpoint_concurrency bounds them per endpoint)", in.Name)

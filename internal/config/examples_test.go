@@ -92,7 +92,7 @@ func TestOrderSyncInBothForms(t *testing.T) {
 	if r := f.Steps[3].Routes; len(r) != 2 || r[0].When != "total >= 1000" || r[0].To[0] != "high-value-orders" || r[1].To[0] != "regular-orders" {
 		t.Errorf("routes = %+v", r)
 	}
-	want := ErrorPolicy{Attempts: 3, Initial: time.Second, Max: time.Minute, Multiplier: 2, DeadLetter: "failed-orders"}
+	want := &ErrorPolicy{Retry: &Retry{Attempts: 3, Backoff: BackoffExponential, Initial: time.Second, Max: time.Minute}, DeadLetter: "failed-orders"}
 	if diff := cmp.Diff(want, f.OnError, ignorePos); diff != "" {
 		t.Errorf("on_error (-want +got):\n%s", diff)
 	}

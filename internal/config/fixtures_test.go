@@ -168,7 +168,10 @@ func TestFixtureIntegrationsPolicies(t *testing.T) {
 	if cb := wh.CircuitBreaker; !cb.Consecutive || cb.Failures != 5 || cb.ResetAfter != time.Hour || !cb.NotifyOnOpen {
 		t.Errorf("webhook circuit breaker = %+v", cb)
 	}
-	if dl := wh.DeadLetter; !dl.Enabled || dl.Retention != 7*24*time.Hour {
+	if cfg.WebhookDelivery == nil || cfg.WebhookDelivery.Name != "WebhookDeliveryService" {
+		t.Fatalf("webhook delivery settings = %+v", cfg.WebhookDelivery)
+	}
+	if dl := cfg.WebhookDelivery.DeadLetter; !dl.Enabled || dl.Retention != 7*24*time.Hour {
 		t.Errorf("dead letter = %+v", dl)
 	}
 	deliver := wh.Operation("deliver")
@@ -328,11 +331,15 @@ func TestSeedSnippetsLoadAsWritten(t *testing.T) {
 		if diags.HasErrors() {
 			t.Errorf("snippet %d does not load:\n%s\n%v", i+1, b[1], diags.Err())
 		}
-		if len(settings)+len(cfg.Integrations)+len(cfg.Events) == 0 {
+		if len(settings)+len(cfg.Integrations)+len(cfg.Events) == 0 && cfg.WebhookDelivery == nil {
 			t.Errorf("snippet %d decoded to nothing", i+1)
 		}
 		all = append(all, settings...)
 		all = append(all, cfg.Integrations...)
+		if wd := cfg.WebhookDelivery; wd != nil {
+			// The delivery settings block: its retry and signature, seen as an integration's.
+			all = append(all, &Integration{Name: wd.Name, Retry: wd.Retry, Signature: wd.Signature})
+		}
 	}
 	// Spot checks that the snippets mean what they say.
 	var sawDefault, sawSignature, sawRetryDelays, sawGraphQL bool

@@ -328,8 +328,8 @@ integration Hooks {
 source github { verify: github  secret: env(GH_SECRET)  event: "github.{header:X-GitHub-Event}" }
 source partner { verify: hmac  secret: file("/run/secrets/p")  header: "X-Signature"  algorithm: sha512  id_header: "X-Request-Id" }
 `)
-	in := cfg.Integration("Hooks")
-	if len(in.AllowedNetworks) != 2 || in.SecretOverlap != 12*time.Hour || in.Workers != 8 || in.PerEndpointConcurrency != 2 {
+	in := cfg.WebhookDelivery
+	if in == nil || len(in.AllowedNetworks) != 2 || in.SecretOverlap != 12*time.Hour || in.Workers != 8 || in.PerEndpointConcurrency != 2 {
 		t.Errorf("webhook settings = %+v", in)
 	}
 	want := []*Source{
@@ -400,7 +400,7 @@ func TestWebhookCircuitBreakerSettings(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Err())
 	}
-	cb := cfg.Integration("H").CircuitBreaker
+	cb := cfg.WebhookDelivery.CircuitBreaker
 	if cb.Failures != 5 || cb.Window != time.Minute || cb.Consecutive || cb.ResetAfter != 30*time.Second || cb.HalfOpenProbes != 2 {
 		t.Errorf("circuit breaker %+v", cb)
 	}

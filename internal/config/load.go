@@ -107,7 +107,7 @@ func Load(paths ...string) (*Config, Diagnostics) {
 			rep.errorf(Pos{File: p}, "%v", err)
 			continue
 		}
-		merged.add(decodeInto(p, src, rep))
+		merged.add(decodeInto(p, src, rep), rep)
 	}
 	checkConfig(merged, rep)
 	rep.diags.Sort()
@@ -120,7 +120,7 @@ func Merge(cfgs ...*Config) (*Config, Diagnostics) {
 	rep := &reporter{}
 	merged := &Config{}
 	for _, c := range cfgs {
-		merged.add(c)
+		merged.add(c, rep)
 	}
 	checkConfig(merged, rep)
 	rep.diags.Sort()
@@ -143,7 +143,10 @@ func ReadFile(path string) ([]byte, error) {
 }
 
 // add appends another configuration's declarations.
-func (c *Config) add(o *Config) {
+func (c *Config) add(o *Config, rep *reporter) {
+	if o.WebhookDelivery != nil {
+		c.setWebhookDelivery(o.WebhookDelivery, rep)
+	}
 	c.Integrations = append(c.Integrations, o.Integrations...)
 	c.Events = append(c.Events, o.Events...)
 	c.Webhooks = append(c.Webhooks, o.Webhooks...)
@@ -167,7 +170,8 @@ func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnosti
 	var settings []*Integration
 	for _, e := range f.Entries {
 		if integrationSettingNames[e.Key] {
-			settings = append(settings, d.integration(e.KeyPos, "fragment", []*Entry{e}))
+			in, _ := d.integration(e.KeyPos, "fragment", []*Entry{e})
+			settings = append(settings, in)
 			continue
 		}
 		d.decodeFile(&File{Name: name, Entries: []*Entry{e}}, cfg)
@@ -177,10 +181,11 @@ func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnosti
 	return settings, cfg, rep.diags
 }
 
-// String renders a summary for `junction validate`:
-// "7 integrations, 23 operations, 3 events, 0 webhooks, 0 handlers, 15 ignored blocks".
+// String renders a summary for `junction validate`: "7 integrations, 23 operations, 3
+// events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 ignored blocks;
+// webhook delivery settings from WebhookDeliveryService".
 func (s Summary) String() string {
-	return strings.Join([]string{
+	counts := strings.Join([]string{
 		describeCount(s.Integrations, "integration"),
 		describeCount(s.Operations, "operation"),
 		describeCount(s.Events, "event"),
@@ -191,4 +196,8 @@ func (s Summary) String() string {
 		describeCount(s.Flows, "flow"),
 		describeCount(s.Ignored, "ignored block"),
 	}, ", ")
+	if s.WebhookDelivery != "" {
+		counts += "; webhook delivery settings from " + s.WebhookDelivery
+	}
+	return counts
 }

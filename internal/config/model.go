@@ -12,6 +12,9 @@ type Config struct {
 	Sources      []*Source
 	Connectors   []*Connector
 	Flows        []*Flow
+	// WebhookDelivery holds the delivery settings of every webhook endpoint, from the one
+	// `integration NAME { type: webhook … }` block; nil without one.
+	WebhookDelivery *WebhookDelivery
 	// Ignored lists the blocks of the wider language that were accepted but not used.
 	Ignored []Ignored
 }
@@ -49,9 +52,12 @@ func (c *Config) Integration(name string) *Integration {
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
 	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Ignored int
+	// WebhookDelivery names the block that holds the webhook delivery settings, if any.
+	WebhookDelivery string
 }
 
-// Summary counts the configuration's parts.
+// Summary counts the configuration's parts. A `type: webhook` block counts as an
+// integration only when it declares operations: the ones that can be called.
 func (c *Config) Summary() Summary {
 	s := Summary{
 		Sources:      len(c.Sources),
@@ -65,6 +71,9 @@ func (c *Config) Summary() Summary {
 	}
 	for _, in := range c.Integrations {
 		s.Operations += len(in.Operations)
+	}
+	if c.WebhookDelivery != nil {
+		s.WebhookDelivery = c.WebhookDelivery.Name
 	}
 	return s
 }
@@ -106,14 +115,9 @@ type Integration struct {
 	Fallback        *Fallback
 	Idempotency     *Idempotency
 	Batching        *Batching
-
-	// Webhook delivery settings (type webhook).
-	Signature              *Signature
-	DeadLetter             *DeadLetter
-	AllowedNetworks        []string      // CIDRs deliveries may reach although private (SSRF guard)
-	SecretOverlap          time.Duration // how long a rotated-out secret keeps signing
-	Workers                int           // delivery workers
-	PerEndpointConcurrency int           // deliveries in flight per endpoint
+	// Signature signs the body of each call (`<header>: sha256=<hex HMAC>`), keyed with
+	// the parameter secret_from names; a `type: webhook` block's also signs deliveries.
+	Signature *Signature
 
 	Operations []*Operation
 }
@@ -183,7 +187,9 @@ type Auth struct {
 	Algorithm string // hmac: sha256 (default) or sha512
 }
 
-// BackoffKind is how the delay between retries grows.
+// BackoffKind is how the delay between retries grows: the back-off. The word `backoff`
+// always names it (`with exponential_backoff`, `backoff: constant`); a number written as
+// the back-off (`backoff 2.0`) is an exponential one growing by that factor.
 type BackoffKind string
 
 // The backoff kinds.
@@ -192,15 +198,17 @@ const (
 	BackoffConstant    BackoffKind = "constant"
 )
 
-// Retry is the retry policy: how many retries follow a failed first attempt and how long
-// to wait before each.
+// Retry is one retry as written, the same wherever it is written: an integration's
+// `retry` and `retry_delays`, a flow's `on_error: retry …`, the `type: webhook` block
+// and the colon-less webhook's `retry 5 initial_interval "1s" backoff 2.0`. A zero field
+// was not written: the runtime's defaults of that use fill it (package policy/retry).
 type Retry struct {
 	Pos        Pos
 	Attempts   int // retries after the first attempt: `3 times` = 3
 	Backoff    BackoffKind
-	Initial    time.Duration   // first delay; 0 means the runtime default (100ms)
-	Multiplier float64         // growth per retry; 0 means the default (2)
-	Max        time.Duration   // cap on one delay; 0 means the runtime default
+	Initial    time.Duration   // first delay
+	Multiplier float64         // growth per retry (exponential)
+	Max        time.Duration   // cap on one delay
 	Delays     []time.Duration // explicit schedule (retry_delays); wins over Backoff
 }
 
@@ -264,6 +272,25 @@ type Signature struct {
 	Algorithm  string // sha256
 	Header     string // e.g. X-Webhook-Signature
 	SecretFrom string // e.g. endpoint.secret
+}
+
+// WebhookDelivery is how Junction delivers webhooks to every endpoint: the settings of
+// the `integration NAME { type: webhook … }` block (seed 003's WebhookDeliveryService).
+// The block is written as an integration, but it is not one: it is not called, and it
+// is listed among the integrations only when it also declares operations, which can be.
+type WebhookDelivery struct {
+	Pos                    Pos
+	Name                   string        // the block's name, for messages
+	Timeout                time.Duration // per attempt; 0 means the default
+	Retry                  *Retry        // nil means the default schedule
+	CircuitBreaker         *CircuitBreaker
+	DeadLetter             *DeadLetter
+	Signature              *Signature    // adds the seed's signature header beside Standard Webhooks'
+	AllowedNetworks        []string      // CIDRs deliveries may reach although private (SSRF guard)
+	SecretOverlap          time.Duration // how long a rotated-out secret keeps signing
+	Workers                int           // delivery workers
+	PerEndpointConcurrency int           // deliveries in flight per endpoint
+	SuccessCodes           []int         // the deliver operation's success_codes; nil means any 2xx
 }
 
 // DeadLetter keeps deliveries that failed for good.

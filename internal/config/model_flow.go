@@ -306,8 +306,8 @@ type Flow struct {
 	Source      Endpoint
 	Steps       []*Step
 	Sinks       []*Sink
-	OnError     ErrorPolicy
-	MaxInFlight int // messages being processed at once (back-pressure); 0 = default
+	OnError     *ErrorPolicy // nil without on_error
+	MaxInFlight int          // messages being processed at once (back-pressure); 0 = default
 	Monitoring  Monitoring
 }
 
@@ -367,15 +367,12 @@ type Route struct {
 	To   []string
 }
 
-// ErrorPolicy is what happens when a step or sink fails: retries with back-off, then the
-// message goes to a named dead-letter queue.
+// ErrorPolicy is `on_error`: what happens when a step or sink fails. The retry is
+// written as everywhere else; then the message goes to a named dead-letter queue.
 type ErrorPolicy struct {
 	Pos        Pos
-	Attempts   int // retries after the first attempt
-	Initial    time.Duration
-	Max        time.Duration
-	Multiplier float64
-	DeadLetter string
+	Retry      *Retry // nil: no retries, the message goes to the queue at once
+	DeadLetter string // "" means a queue named after the flow
 }
 
 // Monitoring is a flow's observability settings.

@@ -19,10 +19,6 @@ import (
 // Defaults of a flow's settings.
 const (
 	DefaultMaxInFlight = 64
-	// A flow without on_error retries a failing enrich call or sink this often, 1 s, 2 s,
-	// 4 s apart, before dead-lettering: a database restart or a deploy of the enriching
-	// service should not send every message in flight to the dead-letter queue.
-	DefaultRetries = 3
 	// reopenDelay is the wait before opening a source again after it failed or closed.
 	reopenDelay = 2 * time.Second
 )
@@ -85,12 +81,8 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 	f := &Flow{
 		cfg: cfg, opts: opts, state: StateStopped,
 		inFlight: cfg.MaxInFlight,
-		queue:    cfg.OnError.DeadLetter,
 		logs:     newLogRing(logCapacity),
-		policy: retry.Policy{
-			Attempts: cfg.OnError.Attempts, Initial: cfg.OnError.Initial, Max: cfg.OnError.Max,
-			Multiplier: cfg.OnError.Multiplier, Jitter: retry.DefaultJitter,
-		},
+		policy:   retry.FlowDefaults(),
 	}
 	if f.inFlight <= 0 {
 		f.inFlight = DefaultMaxInFlight
@@ -98,8 +90,13 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 	for _, s := range cfg.Sinks {
 		f.sinkNames = append(f.sinkNames, s.Name)
 	}
-	if cfg.OnError.Pos.Line == 0 { // no on_error
-		f.policy = retry.Policy{Attempts: DefaultRetries, Initial: time.Second, Max: 30 * time.Second, Multiplier: 2, Jitter: retry.DefaultJitter}
+	if oe := cfg.OnError; oe != nil {
+		f.queue = oe.DeadLetter
+		r := oe.Retry
+		if r == nil {
+			r = &config.Retry{} // on_error without retry: to the dead-letter queue at once
+		}
+		f.policy = f.policy.With(r)
 	}
 	if f.queue == "" {
 		f.queue = cfg.Name
@@ -509,26 +506,29 @@ func (f *Flow) writeSink(ctx context.Context, name string, m connector.Message) 
 	})
 }
 
-// withRetry runs fn, retrying transient failures on the flow's schedule. It returns
-// the number of attempts made.
+// withRetry runs fn, retrying transient failures with the flow's policy in the one
+// retry loop (retry.Do, on the engine's clock). It returns the number of attempts made
+// and the last failure.
 func (f *Flow) withRetry(ctx context.Context, stepName string, fn func() *StepError) (int, *StepError) {
-	var sched *retry.Schedule
-	for attempt := 1; ; attempt++ {
-		serr := fn()
-		if serr == nil || serr.Permanent {
-			return attempt, serr
-		}
-		if sched == nil {
-			sched = f.policy.Schedule()
-		}
-		delay, ok := sched.Next()
-		if !ok || ctx.Err() != nil {
-			return attempt, serr
-		}
-		f.counts.retries.Add(1)
-		f.metrics.retry(stepName)
-		if err := f.opts.Env.Clock.Sleep(ctx, delay); err != nil {
-			return attempt, serr
-		}
+	serr, n, err := retry.Do(ctx, f.opts.Env.Clock, f.policy, transientFailure,
+		func(_ context.Context, n int) (*StepError, error) {
+			if n > 1 {
+				f.counts.retries.Add(1)
+				f.metrics.retry(stepName)
+			}
+			if serr := fn(); serr != nil {
+				return serr, serr
+			}
+			return nil, nil
+		})
+	if n == 0 { // ctx ended before the first attempt: the message goes back to its source
+		return 0, transient(stepName, err)
 	}
+	return n, serr
+}
+
+// transientFailure says which outcomes of a step are retried: failures that are not
+// permanent.
+func transientFailure(serr *StepError, _ error) (bool, time.Duration) {
+	return serr != nil && !serr.Permanent, 0
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/memory"
 	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -561,10 +563,11 @@ func TestDefaultRetries(t *testing.T) {
 	h.settled(1)
 	h.stop()
 	dls := h.dlq.all()
-	if len(dls) != 1 || dls[0].Attempts != 1+flow.DefaultRetries || dls[0].Queue != "f" {
-		t.Fatalf("dead letters %+v: want one after %d attempts, in a queue named after the flow", dls, 1+flow.DefaultRetries)
+	retries := retry.FlowDefaults().Attempts
+	if len(dls) != 1 || dls[0].Attempts != 1+retries || retries != 3 || dls[0].Queue != "f" {
+		t.Fatalf("dead letters %+v: want one after %d attempts, in a queue named after the flow", dls, 1+retries)
 	}
-	if slept := h.clock.Slept(); len(slept) != flow.DefaultRetries || slept[0] < 700*time.Millisecond || slept[2] < 3*time.Second {
+	if slept := h.clock.Slept(); len(slept) != retries || slept[0] < 700*time.Millisecond || slept[2] < 3*time.Second {
 		t.Errorf("waits %v, want about 1s, 2s, 4s", slept)
 	}
 }
@@ -594,4 +597,39 @@ flow f { source: in  sink out { connector: a } }`))
 		t.Errorf("status %+v", st)
 	}
 	e.Close(context.Background())
+}
+
+// TestOnErrorWritesTheOneRetry: a flow's on_error takes every form of the one retry
+// grammar (the integrations' constant back-off and retry_delays included), and the waits
+// between attempts are the ones the text says, on the engine's clock.
+func TestOnErrorWritesTheOneRetry(t *testing.T) {
+	for _, c := range []struct {
+		onError string
+		waits   []time.Duration
+	}{
+		{`retry 3 times with constant_backoff(250ms) then dead_letter("x")`, []time.Duration{250 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond}},
+		{`{ retry: 2 times, retry_delays: [100ms, 7s], dead_letter: "x" }`, []time.Duration{100 * time.Millisecond, 7 * time.Second}},
+		{`{ retry: { attempts: 1, backoff: constant, initial: 3s }, dead_letter: "x" }`, []time.Duration{3 * time.Second}},
+		{`dead_letter("x")`, nil},
+	} {
+		t.Run(c.onError, func(t *testing.T) {
+			h := newHarness(t, `flow f { source: in
+        sink out { connector: a }
+        on_error: `+c.onError+` }`)
+			h.sinks["a"].Fail = func([]connector.Message) error { return errors.New("connection refused") }
+			h.put(`{"n":1}`)
+			h.settled(1)
+			h.stop()
+			dls := h.dlq.all()
+			if len(dls) != 1 || dls[0].Attempts != 1+len(c.waits) || dls[0].Queue != "x" {
+				t.Fatalf("dead letters %+v: want one after %d attempts in queue x", dls, 1+len(c.waits))
+			}
+			if slept := h.clock.Slept(); !slices.Equal(slept, c.waits) {
+				t.Errorf("waits %v, want %v", slept, c.waits)
+			}
+			if st := h.status("f"); st.Counters.Retries != int64(len(c.waits)) {
+				t.Errorf("retries counted %d, want %d", st.Counters.Retries, len(c.waits))
+			}
+		})
+	}
 }

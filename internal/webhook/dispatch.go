@@ -206,7 +206,7 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 		return rec, nil
 	}
 	if !rec.DisableEndpoint && rec.AttemptCount < d.MaxAttempts {
-		next := end.Add(s.settings.delay(rec.AttemptCount + 1)).UTC()
+		next := end.Add(s.settings.Retry.DelayBefore(rec.AttemptCount + 1)).UTC()
 		rec.Status, rec.NextRetryAt = store.DeliveryRetrying, &next
 		s.opts.Metrics.deliveries.WithLabelValues("retrying").Inc()
 		return rec, nil

@@ -1,6 +1,6 @@
 // Package webhook is Junction's webhook platform: customers' endpoints, publishing
 // events with fan-out to every subscribed endpoint, a durable delivery queue in the store
-// with signed (Standard Webhooks) attempts on a retry schedule, a per-endpoint circuit
+// with signed (Standard Webhooks) attempts on the one retry schedule (policy/retry), a per-endpoint circuit
 // breaker, a dead-letter queue with retention and replay, and the receiving side
 // (verified inbound webhooks, see Ingest).
 //

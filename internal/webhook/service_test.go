@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -443,5 +444,45 @@ func TestSettingsFromWebhookBlock(t *testing.T) {
 	}
 	if d := webhook.SettingsFrom(nil); d.BreakerThreshold != 5 || d.BreakerWindow != 0 || d.BreakerProbes != 1 {
 		t.Errorf("default breaker settings %+v", d)
+	}
+}
+
+// TestSettingsFromDeliveryModel: the settings come from the configuration's delivery
+// model (config.WebhookDelivery), and their schedule is the one retry's: the text that
+// writes a retry anywhere writes the same waits here.
+func TestSettingsFromDeliveryModel(t *testing.T) {
+	s := webhook.SettingsFrom(&config.Config{WebhookDelivery: &config.WebhookDelivery{Workers: 3, SuccessCodes: []int{200}}})
+	if s.Workers != 3 || len(s.SuccessCodes) != 1 || s.MaxAttempts != 6 {
+		t.Errorf("settings from the model: workers %d, success codes %v, %d attempts", s.Workers, s.SuccessCodes, s.MaxAttempts)
+	}
+
+	for _, c := range []struct {
+		block string
+		waits []time.Duration
+	}{
+		{"", []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 8 * time.Hour}},
+		{"retry: 3 times with constant_backoff(250ms)", []time.Duration{250 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond}},
+		{"retry_delays: [100ms, 2s]", []time.Duration{100 * time.Millisecond, 2 * time.Second}},
+		{"retry: 5 times with exponential_backoff\n retry_delays: [1m, 5m, 30m, 2h, 8h]", []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 8 * time.Hour}},
+		{"retry: 2 times with exponential_backoff(10s, multiplier 3)", nil}, // jittered: checked below
+	} {
+		cfg, diags := config.Decode("t.cai", []byte("integration WebhookDeliveryService {\n type: webhook\n "+c.block+"\n}\n"))
+		if diags.HasErrors() {
+			t.Fatal(diags.Err())
+		}
+		s := webhook.SettingsFrom(cfg)
+		if c.waits == nil {
+			if s.MaxAttempts != 3 || s.Retry.Initial != 10*time.Second || s.Retry.Multiplier != 3 || s.Retry.Max != 8*time.Hour {
+				t.Errorf("%q: %d attempts, policy %+v", c.block, s.MaxAttempts, s.Retry)
+			}
+			continue
+		}
+		var got []time.Duration
+		for n := 2; n <= s.MaxAttempts; n++ {
+			got = append(got, s.Retry.DelayBefore(n))
+		}
+		if !slices.Equal(got, c.waits) {
+			t.Errorf("%q: waits %v, want %v", c.block, got, c.waits)
+		}
 	}
 }

@@ -8,11 +8,12 @@ import (
 )
 
 // Settings are the delivery settings of every endpoint. They come from the
-// configuration's `type: webhook` integration block (seed 003's WebhookDeliveryService;
-// the configuration allows one); without one, the defaults below apply.
+// configuration's delivery settings (config.WebhookDelivery, written as seed 003's
+// `integration WebhookDeliveryService { type: webhook … }` block); without them, the
+// defaults below apply.
 type Settings struct {
 	Timeout     time.Duration // per attempt
-	Retry       retry.Policy  // the schedule between attempts
+	Retry       retry.Policy  // the schedule between attempts; Retry.DelayBefore(n) is the wait before attempt n
 	MaxAttempts int           // 1 + retries
 
 	// An endpoint's circuit opens after BreakerThreshold failures: consecutive ones, or
@@ -56,15 +57,11 @@ const (
 	MaxResponseBodyBytesDefault   = 4 << 10
 )
 
-// defaultSchedule is used without a webhook integration block: retries after 1 m, 5 m,
-// 30 m, 2 h and 8 h (seed 003's schedule).
-var defaultSchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 8 * time.Hour}
-
-// SettingsFrom reads the delivery settings of cfg's webhook integration, if it has one.
+// SettingsFrom reads the delivery settings of cfg, if it has them.
 func SettingsFrom(cfg *config.Config) Settings {
 	s := Settings{
 		Timeout:                TimeoutDefault,
-		Retry:                  retry.Policy{Delays: defaultSchedule, Attempts: len(defaultSchedule)},
+		Retry:                  retry.DeliveryDefaults(),
 		BreakerThreshold:       BreakerThresholdDefault,
 		BreakerResetAfter:      BreakerResetAfterDefault,
 		BreakerProbes:          BreakerProbesDefault,
@@ -76,26 +73,24 @@ func SettingsFrom(cfg *config.Config) Settings {
 		MaxPayloadBytes:        MaxPayloadBytesDefault,
 		MaxResponseBodyBytes:   MaxResponseBodyBytesDefault,
 	}
-	var in *config.Integration
+	var wd *config.WebhookDelivery
 	if cfg != nil {
-		for _, c := range cfg.Integrations {
-			if c.Type == config.TypeWebhook {
-				in = c
-				break
-			}
-		}
+		wd = cfg.WebhookDelivery
 	}
-	if in == nil {
-		s.MaxAttempts = 1 + s.Retry.Attempts
-		return s
+	if wd != nil {
+		s.apply(wd)
 	}
-	if in.Timeout > 0 {
-		s.Timeout = in.Timeout
+	s.MaxAttempts = 1 + s.Retry.Retries()
+	return s
+}
+
+// apply lays what the configuration wrote over the defaults.
+func (s *Settings) apply(wd *config.WebhookDelivery) {
+	if wd.Timeout > 0 {
+		s.Timeout = wd.Timeout
 	}
-	if in.Retry != nil {
-		s.Retry = retry.FromConfig(in.Retry)
-	}
-	if cb := in.CircuitBreaker; cb != nil {
+	s.Retry = s.Retry.With(wd.Retry)
+	if cb := wd.CircuitBreaker; cb != nil {
 		s.BreakerThreshold = cb.Failures
 		if !cb.Consecutive {
 			s.BreakerWindow = cb.Window
@@ -107,49 +102,26 @@ func SettingsFrom(cfg *config.Config) Settings {
 			s.BreakerProbes = cb.HalfOpenProbes
 		}
 	}
-	if dl := in.DeadLetter; dl != nil {
+	if dl := wd.DeadLetter; dl != nil {
 		s.DeadLetter = dl.Enabled
 		if dl.Retention > 0 {
 			s.DeadLetterRetention = dl.Retention
 		}
 	}
-	if sig := in.Signature; sig != nil && sig.Header != "" {
+	if sig := wd.Signature; sig != nil && sig.Header != "" {
 		s.SignatureHeader, s.SignatureAlgorithm = sig.Header, sig.Algorithm
 	}
-	s.AllowedNetworks = in.AllowedNetworks
-	if in.SecretOverlap > 0 {
-		s.SecretOverlap = in.SecretOverlap
+	s.AllowedNetworks = wd.AllowedNetworks
+	if wd.SecretOverlap > 0 {
+		s.SecretOverlap = wd.SecretOverlap
 	}
-	if in.Workers > 0 {
-		s.Workers = in.Workers
+	if wd.Workers > 0 {
+		s.Workers = wd.Workers
 	}
-	if in.PerEndpointConcurrency > 0 {
-		s.PerEndpointConcurrency = in.PerEndpointConcurrency
+	if wd.PerEndpointConcurrency > 0 {
+		s.PerEndpointConcurrency = wd.PerEndpointConcurrency
 	}
-	for _, op := range in.Operations {
-		if len(op.SuccessCodes) > 0 {
-			s.SuccessCodes = op.SuccessCodes
-			break
-		}
-	}
-	s.MaxAttempts = 1 + s.Retry.Attempts
-	if n := len(s.Retry.Delays); n > 0 && s.Retry.Attempts == 0 {
-		s.MaxAttempts = 1 + n
-	}
-	return s
-}
-
-// delay is the wait before attempt number next (2 for the first retry).
-func (s Settings) delay(next int) time.Duration {
-	sched := s.Retry.Schedule()
-	var d time.Duration
-	for range next - 1 {
-		var ok bool
-		if d, ok = sched.Next(); !ok {
-			break
-		}
-	}
-	return d
+	s.SuccessCodes = wd.SuccessCodes
 }
 
 func (s Settings) success(status int) bool {

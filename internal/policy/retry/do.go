@@ -10,7 +10,10 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 )
 
-// Do runs attempt up to 1+p.Attempts times, sleeping on c between tries. n is 1 for the
+// Do runs attempt up to 1+p.Retries() times, sleeping on c between tries. It is the one
+// retry loop of the runtime: integration calls and flow steps use it, and webhook
+// deliveries, which wait in the store rather than in a goroutine, take their delays from
+// the same Schedule (Policy.DelayBefore). n is 1 for the
 // first attempt. After each attempt, retryable says whether to try again and how long
 // the response asked to wait (Retry-After, 0 if none); before the retry Do waits
 // max(schedule delay, retryAfter).
@@ -28,7 +31,9 @@ func Do[T any](ctx context.Context, c clock.Clock, p Policy, retryable func(T, e
 	if err := ctx.Err(); err != nil {
 		return zero, 0, err
 	}
-	sched := p.Schedule()
+	// The schedule is made at the first retry: most calls succeed at once, and Do is on
+	// the path of every call and every flow step.
+	var sched *Schedule
 	for n := 1; ; n++ {
 		res, err := attempt(ctx, n)
 		retry, retryAfter := retryable(res, err)
@@ -39,6 +44,9 @@ func Do[T any](ctx context.Context, c clock.Clock, p Policy, retryable func(T, e
 		// Retryable cannot tell from a per-attempt timeout.
 		if ctx.Err() != nil {
 			return res, n, stopped(ctx, err)
+		}
+		if sched == nil {
+			sched = p.Schedule()
 		}
 		delay, ok := sched.Next()
 		if !ok {

@@ -1,16 +1,16 @@
-// Package retry decides whether a failed call to an integration may be tried again, and
-// when. It turns the `retry` and `retry_delays` settings into a per-call Schedule, tells
-// retryable outcomes (throttling, gateway errors, connection failures, per-attempt
-// timeouts) from final ones, and runs the loop in Do on an injectable clock.
+// Package retry is the one retry of the runtime: one Policy (how many retries, how long
+// to wait before each), the defaults of each use in one place (CallDefaults,
+// DeliveryDefaults, FlowDefaults), one loop (Do) on an injectable clock, and the
+// classification of retryable outcomes. The configuration writes a retry the same way
+// wherever it appears (config.Retry); Policy.With lays it over a use's defaults.
 //
 // Semantics:
 //
 //   - `retry: N times` is N retries after the first attempt: Do makes at most N+1 attempts.
 //   - Exponential backoff (the default): the delay before retry n (n = 1, 2, …) is
-//     Initial × Multiplier^(n-1), randomised by ±Jitter and then capped at Max. Defaults:
-//     Initial 100ms, Multiplier 2, Max 30s; the Jitter field's zero value means no jitter,
-//     and FromConfig sets DefaultJitter (0.25) because the configuration has no jitter
-//     setting.
+//     Initial × Multiplier^(n-1), randomised by ±Jitter and then capped at Max. Every use
+//     sets DefaultJitter (0.25); a Policy built by hand with Jitter 0 has exact delays,
+//     and its zero Initial, Multiplier and Max mean 100ms, 2 and 30s.
 //   - Constant backoff: every delay is Initial (capped at Max), without jitter.
 //   - `retry_delays`: the explicit schedule wins over Backoff and is used exactly — no
 //     jitter and no Max cap, since the operator wrote each value on purpose. With Attempts

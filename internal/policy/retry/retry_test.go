@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"syscall"
 	"testing"
@@ -448,6 +449,122 @@ func BenchmarkScheduleNext(b *testing.B) {
 	for b.Loop() {
 		if _, ok := s.Next(); !ok {
 			b.Fatal("schedule ran out")
+		}
+	}
+}
+
+// TestDefaultsPerUse pins the one table of defaults (the README's "Retry" table says the
+// same): calls, webhook deliveries and flows.
+func TestDefaultsPerUse(t *testing.T) {
+	seed := []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 8 * time.Hour}
+	for _, c := range []struct {
+		use  string
+		got  Policy
+		want Policy
+	}{
+		{"calls", CallDefaults(), Policy{Attempts: 0, Backoff: BackoffExponential, Initial: 100 * time.Millisecond, Multiplier: 2, Max: 30 * time.Second, Jitter: 0.25}},
+		{"deliveries", DeliveryDefaults(), Policy{Attempts: 5, Delays: seed, Backoff: BackoffExponential, Initial: time.Minute, Multiplier: 2, Max: 8 * time.Hour, Jitter: 0.25}},
+		{"flows", FlowDefaults(), Policy{Attempts: 3, Backoff: BackoffExponential, Initial: time.Second, Multiplier: 2, Max: 30 * time.Second, Jitter: 0.25}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s defaults = %+v, want %+v", c.use, c.got, c.want)
+		}
+	}
+	// Each call returns its own schedule: a caller changing it changes nobody else's.
+	d := DeliveryDefaults()
+	d.Delays[0] = time.Hour
+	if DeliveryDefaults().Delays[0] != time.Minute {
+		t.Error("DeliveryDefaults shares its schedule")
+	}
+}
+
+// TestSameRetryTextSamePolicy: a retry that writes every setting is the same policy in
+// every use; what it leaves out comes from the use's row of the table.
+func TestSameRetryTextSamePolicy(t *testing.T) {
+	uses := map[string]Policy{"calls": CallDefaults(), "deliveries": DeliveryDefaults(), "flows": FlowDefaults()}
+	full := &config.Retry{Attempts: 4, Backoff: config.BackoffExponential, Initial: 200 * time.Millisecond, Multiplier: 3, Max: 10 * time.Second}
+	want := Policy{Attempts: 4, Backoff: BackoffExponential, Initial: 200 * time.Millisecond, Multiplier: 3, Max: 10 * time.Second, Jitter: DefaultJitter}
+	for use, base := range uses {
+		if got := base.With(full); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: With(full) = %+v, want %+v", use, got, want)
+		}
+	}
+
+	count := &config.Retry{Attempts: 2, Backoff: config.BackoffExponential}
+	for use, w := range map[string]struct {
+		initial, max time.Duration
+	}{"calls": {100 * time.Millisecond, 30 * time.Second}, "deliveries": {time.Minute, 8 * time.Hour}, "flows": {time.Second, 30 * time.Second}} {
+		got := uses[use].With(count)
+		if got.Attempts != 2 || got.Initial != w.initial || got.Max != w.max || got.Multiplier != 2 || got.Delays != nil {
+			t.Errorf("%s: With(2 times) = %+v, want 2 retries from %v capped at %v, without the default schedule", use, got, w.initial, w.max)
+		}
+	}
+	for use, base := range uses {
+		if got := base.With(nil); !reflect.DeepEqual(got, base) {
+			t.Errorf("%s: With(nil) = %+v, want the defaults", use, got)
+		}
+	}
+	if got := FromConfig(full); !reflect.DeepEqual(got, want) {
+		t.Errorf("FromConfig = %+v, want the calls' With", got)
+	}
+}
+
+// TestDelayBeforeFollowsTheSchedule: a stored retry (a webhook delivery) waits what Do
+// would wait, from the same Schedule.
+func TestDelayBeforeFollowsTheSchedule(t *testing.T) {
+	for name, p := range map[string]Policy{
+		"explicit":    {Delays: []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}},
+		"more":        {Attempts: 5, Delays: []time.Duration{time.Minute, 5 * time.Minute}},
+		"exponential": {Attempts: 4, Initial: time.Second, Multiplier: 3, Max: 20 * time.Second},
+		"constant":    {Attempts: 3, Backoff: BackoffConstant, Initial: 250 * time.Millisecond},
+	} {
+		c := clock.NewAutoFake(start)
+		calls := 0
+		_, n, _ := Do(context.Background(), c, p, alwaysRetry, failing(&calls))
+		if n != 1+p.Retries() {
+			t.Errorf("%s: %d attempts, want %d", name, n, 1+p.Retries())
+		}
+		var stored []time.Duration
+		for attempt := 2; attempt <= n; attempt++ {
+			stored = append(stored, p.DelayBefore(attempt))
+		}
+		if !slices.Equal(stored, c.Slept()) {
+			t.Errorf("%s: DelayBefore gives %v, Do waited %v", name, stored, c.Slept())
+		}
+		if d := p.DelayBefore(n + 1); d != stored[len(stored)-1] {
+			t.Errorf("%s: past the retries DelayBefore = %v, want the last delay %v", name, d, stored[len(stored)-1])
+		}
+	}
+	if d := (Policy{}).DelayBefore(2); d != 0 {
+		t.Errorf("no retries: DelayBefore(2) = %v", d)
+	}
+}
+
+// Do is on the path of every call and every flow step: an attempt that succeeds at once
+// costs no allocation (the schedule is made at the first retry).
+func TestDoFirstAttemptDoesNotAllocate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, c := FlowDefaults(), clock.Real{}
+	ok := func(context.Context, int) (int, error) { return 1, nil }
+	never := func(int, error) (bool, time.Duration) { return false, 0 }
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = Do(ctx, c, p, never, ok) }); n != 0 {
+		t.Errorf("Do allocates %v times on a first-attempt success", n)
+	}
+}
+
+// BenchmarkDoFirstAttempt is the cost of the loop around an attempt that succeeds at once,
+// which every integration call and every flow step pays.
+func BenchmarkDoFirstAttempt(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, c := FlowDefaults(), clock.Real{}
+	ok := func(context.Context, int) (int, error) { return 1, nil }
+	never := func(int, error) (bool, time.Duration) { return false, 0 }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, n, _ := Do(ctx, c, p, never, ok); n != 1 {
+			b.Fatal(n)
 		}
 	}
 }

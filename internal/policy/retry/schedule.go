@@ -2,6 +2,7 @@ package retry
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -15,15 +16,51 @@ const (
 	BackoffConstant    = string(config.BackoffConstant)
 )
 
-// Defaults for the zero values of Policy's fields.
+// Fallbacks for the zero values of Policy's fields: a Policy built by hand, without one
+// of the defaults of a use below, waits like an integration call.
 const (
 	DefaultInitial    = 100 * time.Millisecond
 	DefaultMultiplier = 2.0
 	DefaultMax        = 30 * time.Second
-	// DefaultJitter is the jitter FromConfig uses. It is not applied to a Policy whose
-	// Jitter is 0, because 0 is how a caller asks for exact delays.
+	// DefaultJitter is the jitter every use applies to exponential delays. It is not
+	// applied to a Policy whose Jitter is 0, because 0 is how a caller asks for exact
+	// delays.
 	DefaultJitter = 0.25
 )
+
+// deliverySchedule is seed 003's schedule of webhook deliveries: retries after 1 m, 5 m,
+// 30 m, 2 h and 8 h.
+var deliverySchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 8 * time.Hour}
+
+// The defaults of each use of a retry, in one table (the README's "Retry" table shows
+// the same). What a configuration writes replaces the field it names (see With); the
+// rest comes from here. They differ where the uses do: a call has a caller waiting, a
+// webhook delivery waits in the store for a receiver to come back, a flow holds a
+// message of a broker that should not be dead-lettered by a short outage.
+
+// CallDefaults are an integration call's: no retries unless `retry` says so; an
+// exponential back-off from 100 ms, doubling, capped at 30 s, ±25 %.
+func CallDefaults() Policy {
+	return Policy{Backoff: BackoffExponential, Initial: DefaultInitial, Multiplier: DefaultMultiplier, Max: DefaultMax, Jitter: DefaultJitter}
+}
+
+// DeliveryDefaults are a webhook delivery's: 5 retries after 1 m, 5 m, 30 m, 2 h and 8 h.
+// A `retry` without `retry_delays` backs off exponentially from the schedule's first
+// delay, doubling, capped at its last.
+func DeliveryDefaults() Policy {
+	return Policy{
+		Attempts: len(deliverySchedule), Delays: slices.Clone(deliverySchedule),
+		Backoff: BackoffExponential, Initial: deliverySchedule[0], Multiplier: DefaultMultiplier,
+		Max: deliverySchedule[len(deliverySchedule)-1], Jitter: DefaultJitter,
+	}
+}
+
+// FlowDefaults are a flow step's or sink's: 3 retries, about 1 s, 2 s and 4 s apart
+// (doubling, capped at 30 s, ±25 %), so that a database restart or a deploy of the
+// enriching service does not send every message in flight to the dead-letter queue.
+func FlowDefaults() Policy {
+	return Policy{Attempts: 3, Backoff: BackoffExponential, Initial: time.Second, Multiplier: DefaultMultiplier, Max: DefaultMax, Jitter: DefaultJitter}
+}
 
 // Policy is how often and how long to wait before retrying one logical call.
 type Policy struct {
@@ -31,26 +68,67 @@ type Policy struct {
 	Backoff    string          // "exponential" (default) or "constant"
 	Initial    time.Duration   // default 100ms
 	Multiplier float64         // default 2
-	Jitter     float64         // ± fraction of each exponential delay; 0 disables (FromConfig sets DefaultJitter); not applied to Delays
+	Jitter     float64         // ± fraction of each exponential delay; 0 disables; not applied to Delays
 	Max        time.Duration   // cap on one delay; default 30s; not applied to Delays
 	Delays     []time.Duration // explicit schedule; wins over Backoff
 }
 
-// FromConfig returns the policy a `retry` / `retry_delays` setting describes, with the
-// default jitter. A nil r means no retries.
-func FromConfig(r *config.Retry) Policy {
+// With returns the policy r describes on top of p, the defaults of a use: the number of
+// retries and the schedule are r's, and each back-off setting r leaves out is p's. A
+// written retry replaces p's explicit schedule (r's retry_delays, if any, take its
+// place). A nil r is p itself: nothing was written.
+func (p Policy) With(r *config.Retry) Policy {
+	p.Delays = slices.Clone(p.Delays)
 	if r == nil {
-		return Policy{}
+		return p
 	}
-	return Policy{
-		Attempts:   r.Attempts,
-		Backoff:    string(r.Backoff),
-		Initial:    r.Initial,
-		Multiplier: r.Multiplier,
-		Jitter:     DefaultJitter,
-		Max:        r.Max,
-		Delays:     append([]time.Duration(nil), r.Delays...),
+	p.Attempts = r.Attempts
+	if r.Backoff != "" {
+		p.Backoff = string(r.Backoff)
 	}
+	if r.Initial > 0 {
+		p.Initial = r.Initial
+	}
+	if r.Multiplier > 0 {
+		p.Multiplier = r.Multiplier
+	}
+	if r.Max > 0 {
+		p.Max = r.Max
+	}
+	p.Delays = slices.Clone(r.Delays)
+	return p
+}
+
+// FromConfig returns the policy of an integration's `retry` / `retry_delays`:
+// CallDefaults().With(r). A nil r means no retries.
+func FromConfig(r *config.Retry) Policy {
+	return CallDefaults().With(r)
+}
+
+// Retries is how many retries p allows after the first attempt: Attempts, or one per
+// explicit delay when Attempts is 0.
+func (p Policy) Retries() int {
+	if len(p.Delays) > 0 && p.Attempts <= 0 {
+		return len(p.Delays)
+	}
+	return max(p.Attempts, 0)
+}
+
+// DelayBefore is the wait before attempt number n (2 for the first retry), for retries
+// that are not made by Do but stored for later, such as webhook deliveries: the same
+// schedule Do would follow. It is 0 for n < 2, and the last retry's delay when n is past
+// the retries p allows.
+func (p Policy) DelayBefore(n int) time.Duration {
+	s := p.Schedule()
+	var d time.Duration
+	for range n - 1 {
+		next, ok := s.Next()
+		if !ok {
+			break
+		}
+		d = next
+	}
+	return d
 }
 
 // Schedule is the state of one logical call's retries (create one per call). It is not
@@ -66,12 +144,9 @@ type Schedule struct {
 
 // Schedule starts the retry schedule of one call.
 func (p Policy) Schedule() *Schedule {
-	s := &Schedule{left: max(p.Attempts, 0)}
+	s := &Schedule{left: p.Retries()}
 	if len(p.Delays) > 0 {
 		s.delays = p.Delays
-		if p.Attempts <= 0 {
-			s.left = len(p.Delays)
-		}
 		return s
 	}
 	initial := p.Initial
