@@ -58,9 +58,16 @@ func settings(env connector.Env, kv ...any) connector.Settings {
 	return connector.Settings{Connector: &config.Connector{Name: "events", Type: "redis", Options: opts}, Options: opts, Env: env}
 }
 
+// newSource is a source of the stream in group "flows"; kv adds options or replaces
+// those.
 func newSource(t *testing.T, url, name string, kv ...any) connector.Source {
 	t.Helper()
-	kv = append([]any{"url", url, "stream", name, "group", "flows", "block", 50 * time.Millisecond}, kv...)
+	defaults := []any{"url", url, "stream", name, "group", "flows", "block", 50 * time.Millisecond}
+	for i := 0; i < len(defaults); i += 2 {
+		if !slices.Contains(kv, defaults[i]) {
+			kv = append(kv, defaults[i], defaults[i+1])
+		}
+	}
 	src, err := NewSource(settings(connector.Env{}, kv...))
 	if err != nil {
 		t.Fatalf("NewSource: %v", err)
