@@ -89,13 +89,17 @@ func numbers(t *testing.T, ds []connector.Delivery) []int {
 	return ns
 }
 
-func TestRoundTrip(t *testing.T) {
-	topic := unique("orders")
-	addr := cluster(t, 3, topic)
-	src := newSource(t, connector.Env{}, "brokers", []any{addr}, "topics", []any{topic}, "group", unique("g"))
-	defer closeSource(t, src)
-	// RoundTrip acknowledges only after receiving all n, so n stays within its inFlight of 64.
-	connectortest.RoundTrip(t, src, newSink(t, addr, topic), 60, 15)
+// TestConformance runs the suite every connector passes against an in-process Kafka.
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{
+		Kind: Kind(), Messages: 60, Batch: 15,
+		Place: func(t *testing.T) (connector.Settings, connector.Settings) {
+			topic := unique("orders")
+			addr := cluster(t, 1, topic)
+			return settings(connector.Env{}, "brokers", []any{addr}, "topic", topic, "group", unique("g")),
+				settings(connector.Env{}, "brokers", []any{addr}, "topic", topic)
+		},
+	})
 }
 
 func TestHeadersAndKey(t *testing.T) {
@@ -266,15 +270,6 @@ func TestUnackedRedeliveredAfterReopen(t *testing.T) {
 		}
 	}
 	connectortest.Quiet(t, ch, 300*time.Millisecond)
-}
-
-func TestNackRedelivery(t *testing.T) {
-	topic := unique("orders")
-	addr := cluster(t, 1, topic)
-	open := func() connector.Source {
-		return newSource(t, connector.Env{}, "brokers", []any{addr}, "topic", topic, "group", unique("g"))
-	}
-	connectortest.Redelivery(t, open, newSink(t, addr, topic), false)
 }
 
 // A nacked record holds the commit back: acknowledging the records after it and
@@ -616,14 +611,4 @@ func TestRebalanceCommitsRevoked(t *testing.T) {
 	}
 	connectortest.Quiet(t, chA, 200*time.Millisecond)
 	connectortest.Quiet(t, chB, 100*time.Millisecond)
-}
-
-func TestSettleAfterStop(t *testing.T) {
-	topic := unique("orders")
-	addr := cluster(t, 1, topic)
-	group := unique("g")
-	open := func() connector.Source {
-		return newSource(t, connector.Env{}, "brokers", []any{addr}, "topic", topic, "group", group)
-	}
-	connectortest.SettleAfterStop(t, open, newSink(t, addr, topic))
 }

@@ -336,3 +336,8 @@ func TestChannelClosedWithContext(t *testing.T) {
 		t.Fatal("channel not closed after the context ended")
 	}
 }
+
+// TestConformance: a source only, so the suite checks its spec.
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{Kind: Kind()})
+}
