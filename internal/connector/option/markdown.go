@@ -37,7 +37,7 @@ func (s *Spec) Markdown(b *strings.Builder, name string, plays Role) {
 		b.WriteString(d + "\n\n")
 	}
 	for _, ex := range s.Examples {
-		fmt.Fprintf(b, "Example (%s): %s\n\n```\nconnector example {\n    type: %s\n", roleName(ex.Role), ex.Title, name)
+		fmt.Fprintf(b, "Example (%s): %s\n\n```\nconnector %s-%s {\n    type: %s\n", roleName(ex.Role), ex.Title, name, roleName(ex.Role), name)
 		for line := range strings.SplitSeq(strings.TrimSpace(ex.Options), "\n") {
 			b.WriteString("    " + line + "\n")
 		}
@@ -93,6 +93,8 @@ func typeText(f Field) string {
 		t += "; env() or file() allowed, never shown"
 	}
 	switch {
+	case f.Max == nil && (f.Min == 0 || f.Min == time.Duration(0)):
+		t += ", not negative"
 	case f.Min != nil && f.Max != nil:
 		t += fmt.Sprintf(", %s to %s", bound(f.Min), bound(f.Max))
 	case f.Min != nil:

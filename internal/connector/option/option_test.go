@@ -255,7 +255,7 @@ func TestMarkdown(t *testing.T) {
 		"| `wait` | duration, at least 1s |  | `1m30s` | how long |\n" +
 		"| `kind` | one of `direct`, `topic` |  | `\"topic\"` | the kind |\n\n" +
 		"More about | pipes.\n\n" +
-		"Example (sink): a sink\n\n```\nconnector example {\n    type: thing\n    url: \"x\"\n    wait: 1m\n}\n```\n\n"
+		"Example (sink): a sink\n\n```\nconnector thing-sink {\n    type: thing\n    url: \"x\"\n    wait: 1m\n}\n```\n\n"
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
