@@ -193,35 +193,46 @@ func CheckSpec(t *testing.T, k connector.Kind) {
 	}
 }
 
+// fieldRules are what makes a field well formed, each with what is wrong otherwise.
+var fieldRules = []struct {
+	ok   func(f option.Field, plays option.Role) bool
+	fail string
+}{
+	{func(f option.Field, _ option.Role) bool {
+		return f.Name != "" && strings.ToLower(f.Name) == f.Name && !strings.ContainsAny(f.Name, " .-")
+	}, "a field name is lower_snake_case"},
+	{func(f option.Field, _ option.Role) bool { return strings.TrimSpace(f.Description) != "" }, "no description"},
+	{func(f option.Field, _ option.Role) bool { return f.Type >= option.String && f.Type <= option.Any }, "no type"},
+	{func(f option.Field, _ option.Role) bool { return f.Required == 0 || f.Default == nil }, "required with a default"},
+	{func(f option.Field, plays option.Role) bool {
+		return f.For&^plays == 0 && (f.Required == option.Always || f.Required&^(plays|option.Alone) == 0)
+	}, "for or required in a role the connector does not play"},
+	{func(f option.Field, _ option.Role) bool {
+		return !f.Secret && len(f.Enum) == 0 || f.Type == option.String || f.Type == option.Any
+	}, "only a String or Any can be secret or have an enum"},
+	{func(f option.Field, _ option.Role) bool {
+		return (len(f.Fields) > 0) == (f.Type == option.Block || f.Type == option.Blocks)
+	}, "blocks, and only blocks, have fields"},
+	{func(f option.Field, _ option.Role) bool {
+		return f.Shorthand == "" || slices.ContainsFunc(f.Fields, func(n option.Field) bool { return n.Name == f.Shorthand })
+	}, "the shorthand names no field of the block"},
+	{func(f option.Field, _ option.Role) bool { return defaultFits(f) }, "the default is not of the field's type (or not in its enum)"},
+}
+
 func checkFields(t *testing.T, where string, fields []option.Field, plays option.Role) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, f := range fields {
-		name := where + " " + f.Name
-		switch {
-		case f.Name == "" || seen[f.Name] || strings.ToLower(f.Name) != f.Name || strings.ContainsAny(f.Name, " .-"):
-			t.Errorf("%s: a field name must be unique, lower_snake_case", name)
-		case strings.TrimSpace(f.Description) == "":
-			t.Errorf("%s: no description", name)
-		case f.Type < option.String || f.Type > option.Any:
-			t.Errorf("%s: no type", name)
-		case f.Required != 0 && f.Default != nil:
-			t.Errorf("%s: required with a default", name)
-		case f.For != 0 && f.For&plays != f.For, f.Required != option.Always && f.Required&^(plays|option.Alone) != 0:
-			t.Errorf("%s: for or required in a role the connector does not play", name)
-		case f.Secret && f.Type != option.String && f.Type != option.Any:
-			t.Errorf("%s: only a String or Any can be secret", name)
-		case len(f.Enum) > 0 && f.Type != option.String && f.Type != option.Any:
-			t.Errorf("%s: only a String or Any has an enum", name)
-		case (len(f.Fields) > 0) != (f.Type == option.Block || f.Type == option.Blocks):
-			t.Errorf("%s: blocks, and only blocks, have fields", name)
-		case f.Shorthand != "" && !slices.ContainsFunc(f.Fields, func(n option.Field) bool { return n.Name == f.Shorthand }):
-			t.Errorf("%s: shorthand names no field of the block", name)
-		case !defaultFits(f):
-			t.Errorf("%s: default %#v is not a %v value (or not in its enum)", name, f.Default, f.Type)
+		if seen[f.Name] {
+			t.Errorf("%s %s: declared twice", where, f.Name)
 		}
 		seen[f.Name] = true
-		checkFields(t, name, f.Fields, option.Source|option.Sink)
+		for _, r := range fieldRules {
+			if !r.ok(f, plays) {
+				t.Errorf("%s %s: %s", where, f.Name, r.fail)
+			}
+		}
+		checkFields(t, where+" "+f.Name, f.Fields, option.Source|option.Sink)
 	}
 }
 

@@ -88,19 +88,7 @@ func (v *Values) checkKeys() {
 func (v *Values) decodeField(f Field, role Role) {
 	e, ok := v.opts.Get(f.Name)
 	if !ok {
-		if f.Required&role != 0 {
-			v.missing(f, role)
-		}
-		v.vals[f.Name] = f.Default
-		if f.Default == nil {
-			v.vals[f.Name] = f.Type.zero()
-		} else if f.Parse != nil {
-			parsed, err := f.Parse(f.Default)
-			if err != nil {
-				panic(fmt.Sprintf("option: %s: the default of %s does not parse: %v", v.what, f.Name, err))
-			}
-			v.parsed[f.Name] = parsed
-		}
+		v.unset(f, role)
 		return
 	}
 	v.set[f.Name] = true
@@ -108,10 +96,7 @@ func (v *Values) decodeField(f Field, role Role) {
 	before := len(*v.errs)
 	val, err := v.read(f, e, role)
 	if err == nil {
-		err = f.bounds(val)
-	}
-	if err == nil && f.Required&role != 0 && empty(val) {
-		err = errors.New("must not be empty")
+		err = f.check(val, role)
 	}
 	if err == nil && len(*v.errs) > before {
 		v.failed[f.Name] = true // a nested block reported its own problems
@@ -130,6 +115,37 @@ func (v *Values) decodeField(f Field, role Role) {
 	if f.Parse != nil {
 		v.parsed[f.Name] = parsed
 	}
+}
+
+// unset gives an option that is not set its default (and what Parse makes of it), or
+// reports it missing when the role requires it.
+func (v *Values) unset(f Field, role Role) {
+	if f.Required&role != 0 {
+		v.missing(f, role)
+	}
+	if f.Default == nil {
+		v.vals[f.Name] = f.Type.zero()
+		return
+	}
+	v.vals[f.Name] = f.Default
+	if f.Parse != nil {
+		parsed, err := f.Parse(f.Default)
+		if err != nil {
+			panic(fmt.Sprintf("option: %s: the default of %s does not parse: %v", v.what, f.Name, err))
+		}
+		v.parsed[f.Name] = parsed
+	}
+}
+
+// check applies the bounds, and a required option's not being empty.
+func (f Field) check(val any, role Role) error {
+	if err := f.bounds(val); err != nil {
+		return err
+	}
+	if f.Required&role != 0 && empty(val) {
+		return errors.New("must not be empty")
+	}
+	return nil
 }
 
 // missing reports a required option that is not set.

@@ -57,30 +57,15 @@ func writeRows(b *strings.Builder, prefix string, f Field) {
 	}
 }
 
+var typeNames = map[Type]string{
+	String: "string", Int: "whole number", Bool: "true or false", Duration: "duration",
+	Strings: "list of strings", Block: "block", Blocks: "list of blocks", Map: "block of any keys", Any: "any value",
+}
+
 func typeText(f Field) string {
-	var t string
-	switch f.Type {
-	case String:
-		t = "string"
-	case Int:
-		t = "whole number"
-	case Bool:
-		t = "true or false"
-	case Duration:
-		t = "duration"
-	case Strings:
-		t = "list of strings"
-	case Block:
-		t = "block"
-		if f.Shorthand != "" {
-			t = "string (the " + f.Shorthand + ") or block"
-		}
-	case Blocks:
-		t = "list of blocks"
-	case Map:
-		t = "block of any keys"
-	case Any:
-		t = "any value"
+	t := typeNames[f.Type]
+	if f.Shorthand != "" {
+		t = "string (the " + f.Shorthand + ") or block"
 	}
 	if len(f.Enum) > 0 {
 		quoted := make([]string, len(f.Enum))
@@ -92,17 +77,21 @@ func typeText(f Field) string {
 	if f.Secret {
 		t += "; env() or file() allowed, never shown"
 	}
+	return t + boundsText(f)
+}
+
+func boundsText(f Field) string {
 	switch {
 	case f.Max == nil && (f.Min == 0 || f.Min == time.Duration(0)):
-		t += ", not negative"
+		return ", not negative"
 	case f.Min != nil && f.Max != nil:
-		t += fmt.Sprintf(", %s to %s", bound(f.Min), bound(f.Max))
+		return fmt.Sprintf(", %s to %s", bound(f.Min), bound(f.Max))
 	case f.Min != nil:
-		t += ", at least " + bound(f.Min)
+		return ", at least " + bound(f.Min)
 	case f.Max != nil:
-		t += ", at most " + bound(f.Max)
+		return ", at most " + bound(f.Max)
 	}
-	return t
+	return ""
 }
 
 func bound(v any) string {

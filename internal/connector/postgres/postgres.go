@@ -201,15 +201,7 @@ func checkRole(v *option.Values, role option.Role) {
 			v.Fail("columns", `expected a block { column: "$.path" … } for a sink`)
 		}
 	case option.Source:
-		switch cmp.Or(mode, ModePoll) {
-		case ModePoll:
-			v.Missing("table", "the table to poll")
-			v.Missing("cursor", "a unique, increasing column such as id (bigserial) to poll in order")
-		case ModeListen:
-			v.Missing("channel", "the channel to LISTEN on")
-		default:
-			v.Fail("mode", "expected poll or listen for a source, found %q", mode)
-		}
+		checkSourceMode(v, mode)
 		if isBlock {
 			v.Fail("columns", "expected a list of column names for a source")
 		}
@@ -220,6 +212,19 @@ func checkRole(v *option.Values, role option.Role) {
 	}
 	if role == option.Sink || (role == option.Alone && isBlock) {
 		checkKey(v, mode, cols)
+	}
+}
+
+// checkSourceMode checks what a source's mode needs.
+func checkSourceMode(v *option.Values, mode string) {
+	switch cmp.Or(mode, ModePoll) {
+	case ModePoll:
+		v.Missing("table", "the table to poll")
+		v.Missing("cursor", "a unique, increasing column such as id (bigserial) to poll in order")
+	case ModeListen:
+		v.Missing("channel", "the channel to LISTEN on")
+	default:
+		v.Fail("mode", "expected poll or listen for a source, found %q", mode)
 	}
 }
 

@@ -121,4 +121,3 @@ func firstSentence(s string) string {
 	}
 	return s
 }
-

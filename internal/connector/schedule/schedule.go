@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -181,41 +182,34 @@ func encode(b *bytes.Buffer, v any) error {
 		}
 		b.WriteByte(']')
 	case config.Options:
-		b.WriteByte('{')
-		for i, e := range x.Entries {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			key, _ := json.Marshal(e.Key)
-			b.Write(key)
-			b.WriteByte(':')
-			if err := encode(b, e.Value); err != nil {
-				return fmt.Errorf("%s: %w", e.Key, err)
-			}
-		}
-		b.WriteByte('}')
+		return encodeObject(b, x.Entries)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
+		entries := make([]config.Option, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			entries = append(entries, config.Option{Key: k, Value: x[k]})
 		}
-		slices.Sort(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			key, _ := json.Marshal(k)
-			b.Write(key)
-			b.WriteByte(':')
-			if err := encode(b, x[k]); err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-		}
-		b.WriteByte('}')
+		return encodeObject(b, entries)
 	default:
 		return fmt.Errorf("cannot be written as JSON: %v (%T)", v, v)
 	}
+	return nil
+}
+
+// encodeObject writes the entries as a JSON object, in their order.
+func encodeObject(b *bytes.Buffer, entries []config.Option) error {
+	b.WriteByte('{')
+	for i, e := range entries {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(e.Key)
+		b.Write(key)
+		b.WriteByte(':')
+		if err := encode(b, e.Value); err != nil {
+			return fmt.Errorf("%s: %w", e.Key, err)
+		}
+	}
+	b.WriteByte('}')
 	return nil
 }
 
