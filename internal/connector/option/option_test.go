@@ -2,6 +2,7 @@ package option_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -73,29 +74,33 @@ upper: abc`, option.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.String("url") != "hunter2-secret" || v.String("kind") != "topic" || v.Int("count") != 3 || v.Int("size") != 8 ||
-		!v.Bool("durable") || v.Duration("wait") != 2*time.Second || v.Strings("topics")[0] != "a" {
-		t.Errorf("values: url %q kind %q count %d size %d durable %v wait %v topics %v",
-			v.String("url"), v.String("kind"), v.Int("count"), v.Int("size"), v.Bool("durable"), v.Duration("wait"), v.Strings("topics"))
-	}
-	if q := v.Block("queue"); q == nil || q.String("name") != "orders" || !q.Bool("durable") {
-		t.Errorf("queue shorthand: %+v", q)
-	}
-	if b := v.Blocks("bindings"); len(b) != 1 || b[0].String("exchange") != "x" {
-		t.Errorf("one block as a list of one: %+v", b)
-	}
-	if m := v.Map("arguments"); len(m.Entries) != 1 {
-		t.Errorf("map: %+v", m)
-	}
 	p := v.Any("payload").(config.Options)
-	if tok, _ := p.Get("token"); tok.Value != "hunter2-secret" {
-		t.Errorf("payload's env() not resolved: %+v", p)
-	}
-	if v.Any("start") != int64(0) {
-		t.Errorf("start %v", v.Any("start"))
-	}
-	if v.String("upper") != "abc" || option.Get[string](v, "upper") != "ABC" {
-		t.Errorf("upper: value %q, parsed %q", v.String("upper"), option.Get[string](v, "upper"))
+	token, _ := p.Get("token")
+	q, b := v.Block("queue"), v.Blocks("bindings")
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"url, resolved", v.String("url"), "hunter2-secret"},
+		{"kind, defaulted", v.String("kind"), "topic"},
+		{"count", v.Int("count"), 3},
+		{"size, defaulted", v.Int("size"), 8},
+		{"durable, defaulted", v.Bool("durable"), true},
+		{"wait, defaulted", v.Duration("wait"), 2 * time.Second},
+		{"topics, one string as a list", v.Strings("topics"), []string{"a"}},
+		{"queue from its shorthand", q.String("name"), "orders"},
+		{"queue's default", q.Bool("durable"), true},
+		{"one block as a list of one", len(b), 1},
+		{"binding", b[0].String("exchange"), "x"},
+		{"map", len(v.Map("arguments").Entries), 1},
+		{"payload's env() resolved", token.Value, "hunter2-secret"},
+		{"start as written", v.Any("start"), int64(0)},
+		{"upper as written", v.String("upper"), "abc"},
+		{"upper parsed", option.Get[string](v, "upper"), "ABC"},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: %#v, want %#v", c.what, c.got, c.want)
+		}
 	}
 	if !v.Has("count") || v.Has("size") {
 		t.Error("Has tells set options from defaults")
