@@ -31,9 +31,9 @@ flow f {
 		t.Fatalf("accepted:\n%s", out.String())
 	}
 	for _, want := range []string{
-		"bad.cai:1:69: rabbitmq connector q: unknown setting prefetchh",
+		"bad.cai:1:69: rabbitmq connector q: unknown setting prefetchh; did you mean prefetch?",
 		"bad.cai:5:5: step big:",
-		"bad.cai:6:5: postgres connector db: key: missing",
+		"bad.cai:6:5: postgres connector db: missing key: an upsert needs the conflict columns",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -2,8 +2,6 @@ package config
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -17,7 +15,8 @@ type Connector struct {
 }
 
 // Options are settings in a generic shape, read by the component they belong to (a
-// connector, a source or a sink) with their positions kept for messages.
+// connector, a source or a sink) with their positions kept for messages; connectors
+// decode them with their declared spec (internal/connector/option).
 type Options struct {
 	Pos     Pos
 	Entries []Option
@@ -41,166 +40,28 @@ func (o Options) Get(key string) (Option, bool) {
 	return Option{}, false
 }
 
-// OptionError is a problem with an option, with its position.
+// OptionError is a problem with an option, with its position. Err is its cause when
+// callers branch on it (a *MissingError: an environment variable that is not set).
 type OptionError struct {
 	Pos Pos
 	Msg string
+	Err error
 }
 
 func (e *OptionError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
+func (e *OptionError) Unwrap() error { return e.Err }
 
-// OptionReader reads options one by one, collecting the first problem, and reports the
-// keys nobody read as unknown. Typical use:
-//
-//	r := cfg.Options.Reader("rabbitmq connector")
-//	url := r.Value("url", true)
-//	prefetch := r.Int("prefetch", 50)
-//	if err := r.Done(); err != nil { … }
-type OptionReader struct {
-	opts Options
-	what string
-	read map[string]bool
-	err  *OptionError
-}
+// ParseDuration reads a duration as the language writes it (5s, 1m30s, 2d), for the
+// components that read their Options themselves.
+func ParseDuration(s string) (time.Duration, error) { return parseDuration(s) }
 
-// Reader starts reading the options of what ("rabbitmq connector orders").
-func (o Options) Reader(what string) *OptionReader {
-	return &OptionReader{opts: o, what: what, read: map[string]bool{}}
-}
+// Suggest returns the candidate closest to s when it is close enough to be a typo: the
+// "did you mean" of the language's messages, for components that read Options themselves.
+func Suggest(s string, candidates []string) string { return suggest(s, candidates) }
 
-func (r *OptionReader) fail(p Pos, format string, args ...any) {
-	if r.err == nil {
-		r.err = &OptionError{Pos: p, Msg: r.what + ": " + fmt.Sprintf(format, args...)}
-	}
-}
-
-func (r *OptionReader) get(key string, required bool) (Option, bool) {
-	r.read[key] = true
-	o, ok := r.opts.Get(key)
-	if !ok && required {
-		r.fail(r.opts.Pos, "missing %s", key)
-	}
-	return o, ok
-}
-
-// Has reports whether the key is set (and marks it read).
-func (r *OptionReader) Has(key string) bool { _, ok := r.get(key, false); return ok }
-
-// String reads a string (a bare name is accepted too).
-func (r *OptionReader) String(key, def string, required bool) string {
-	o, ok := r.get(key, required)
-	if !ok {
-		return def
-	}
-	if s, isStr := o.Value.(string); isStr {
-		return s
-	}
-	r.fail(o.Pos, "%s: expected a string, found %v", key, o.Value)
-	return def
-}
-
-// Value reads a string that may reference the environment (env(NAME), file(PATH), a literal).
-func (r *OptionReader) Value(key string, required bool) Value {
-	o, ok := r.get(key, required)
-	if !ok {
-		return Value{}
-	}
-	switch v := o.Value.(type) {
-	case Value:
-		return v
-	case string:
-		return Value{Pos: o.Pos, Parts: []ValuePart{{Literal: v}}}
-	}
-	r.fail(o.Pos, "%s: expected a string or env(NAME), found %v", key, o.Value)
-	return Value{}
-}
-
-// Int reads a whole number.
-func (r *OptionReader) Int(key string, def int) int {
-	o, ok := r.get(key, false)
-	if !ok {
-		return def
-	}
-	if n, isInt := o.Value.(int64); isInt {
-		return int(n)
-	}
-	r.fail(o.Pos, "%s: expected a whole number, found %v", key, o.Value)
-	return def
-}
-
-// Bool reads true or false.
-func (r *OptionReader) Bool(key string, def bool) bool {
-	o, ok := r.get(key, false)
-	if !ok {
-		return def
-	}
-	if b, isBool := o.Value.(bool); isBool {
-		return b
-	}
-	r.fail(o.Pos, "%s: expected true or false, found %v", key, o.Value)
-	return def
-}
-
-// Duration reads a duration (30s, "5m").
-func (r *OptionReader) Duration(key string, def time.Duration) time.Duration {
-	o, ok := r.get(key, false)
-	if !ok {
-		return def
-	}
-	switch v := o.Value.(type) {
-	case time.Duration:
-		return v
-	case string:
-		if d, err := parseDuration(v); err == nil {
-			return d
-		}
-	}
-	r.fail(o.Pos, "%s: expected a duration such as 5s or 2m, found %v", key, o.Value)
-	return def
-}
-
-// Strings reads a list of strings (a single string is a list of one).
-func (r *OptionReader) Strings(key string) []string {
-	o, ok := r.get(key, false)
-	if !ok {
-		return nil
-	}
-	switch v := o.Value.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, it := range v {
-			s, isStr := it.(string)
-			if !isStr {
-				r.fail(o.Pos, "%s: expected a list of strings, found %v", key, it)
-				return nil
-			}
-			out = append(out, s)
-		}
-		return out
-	}
-	r.fail(o.Pos, "%s: expected a list of strings, found %v", key, o.Value)
-	return nil
-}
-
-// Any reads a raw value (a JSON-like tree) without checking its shape.
-func (r *OptionReader) Any(key string) (any, bool) {
-	o, ok := r.get(key, false)
-	return o.Value, ok
-}
-
-// Tree reads a value as a JSON-like tree: nested blocks become map[string]any, lists
-// []any, durations their text ("5s"); for templates, payloads and parameters.
-func (r *OptionReader) Tree(key string) (any, bool) {
-	o, ok := r.get(key, false)
-	if !ok {
-		return nil, false
-	}
-	return Tree(o.Value), true
-}
-
-// Tree converts an option value to a JSON-like tree (see OptionReader.Tree).
+// Tree converts an option value to a JSON-like tree for templates, payloads and
+// parameters: nested blocks become map[string]any, lists []any, durations their text
+// ("5s").
 func Tree(v any) any {
 	switch v := v.(type) {
 	case Options:
@@ -225,77 +86,6 @@ func Tree(v any) any {
 		return v.String()
 	}
 	return v
-}
-
-// Block reads a nested block ({ … } or a list entry).
-func (r *OptionReader) Block(key string) (Options, bool) {
-	o, ok := r.get(key, false)
-	if !ok {
-		return Options{}, false
-	}
-	if b, isBlock := o.Value.(Options); isBlock {
-		return b, true
-	}
-	r.fail(o.Pos, "%s: expected a block { … }, found %v", key, o.Value)
-	return Options{}, false
-}
-
-// Blocks reads a list of blocks ([{ … }, { … }]); a single block is a list of one.
-func (r *OptionReader) Blocks(key string) []Options {
-	o, ok := r.get(key, false)
-	if !ok {
-		return nil
-	}
-	switch v := o.Value.(type) {
-	case Options:
-		return []Options{v}
-	case []any:
-		out := make([]Options, 0, len(v))
-		for _, it := range v {
-			b, isBlock := it.(Options)
-			if !isBlock {
-				r.fail(o.Pos, "%s: expected a list of blocks { … }, found %v", key, it)
-				return nil
-			}
-			out = append(out, b)
-		}
-		return out
-	}
-	r.fail(o.Pos, "%s: expected a list of blocks, found %v", key, o.Value)
-	return nil
-}
-
-// Fail records a problem found by the caller's own checks.
-func (r *OptionReader) Fail(key string, format string, args ...any) {
-	p := r.opts.Pos
-	if o, ok := r.opts.Get(key); ok {
-		p = o.Pos
-	}
-	r.fail(p, "%s: %s", key, fmt.Sprintf(format, args...))
-}
-
-// Done returns the first problem, or an error naming the keys that were never read.
-func (r *OptionReader) Done() error {
-	if r.err != nil {
-		return r.err
-	}
-	var unknown []string
-	for _, e := range r.opts.Entries {
-		if !r.read[e.Key] {
-			unknown = append(unknown, e.Key)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	known := make([]string, 0, len(r.read))
-	for k := range r.read {
-		known = append(known, k)
-	}
-	sort.Strings(known)
-	first, _ := r.opts.Get(unknown[0])
-	return &OptionError{Pos: first.Pos, Msg: fmt.Sprintf("%s: unknown setting %s; expected %s", r.what, strings.Join(unknown, ", "), strings.Join(known, ", "))}
 }
 
 // Flow is `flow NAME { … }`: messages from a source through steps into sinks (seed 002).

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Message is one unit of data moving through a flow.
@@ -69,9 +71,18 @@ type Settings struct {
 	Flow string
 }
 
-// Reader reads the merged options, reporting unknown keys with their position.
-func (s Settings) Reader() *config.OptionReader {
-	return s.Options.Reader(s.Connector.Type + " connector " + s.Connector.Name)
+// Decode reads the merged options against the connector's spec for role (option.Source,
+// option.Sink, or option.Alone for the connector block on its own).
+func (s Settings) Decode(spec *option.Spec, role option.Role) (*option.Values, error) {
+	if s.Connector == nil {
+		return nil, errors.New("connector: settings without a connector")
+	}
+	return spec.Decode(option.Input{
+		What:    s.Connector.Type + " connector " + s.Connector.Name,
+		Options: s.Options,
+		Role:    role,
+		Lookup:  s.Env.Lookup(),
+	})
 }
 
 // Env is what connectors may use of Junction itself.
@@ -128,11 +139,45 @@ type Internal interface {
 
 // Kind is one type of connector. A nil NewSource or NewSink means it cannot be one.
 type Kind struct {
-	Name      string
+	Name string
+	// Spec declares the options it reads, in either role: the constructors decode with
+	// it, `junction validate` checks every declared connector with it, and the reference
+	// (docs/connectors.md) is generated from it.
+	Spec      *option.Spec
 	NewSource func(s Settings) (Source, error)
 	NewSink   func(s Settings) (Sink, error)
 	// Check tries to reach the system (for `junction connector test`), saying why not.
 	Check func(ctx context.Context, s Settings) error
+}
+
+// Validate checks a connector block on its own against the kind's spec, without
+// connecting: `junction validate` does it for every declared connector, used by a flow
+// or not. Variables and files that cannot be read are left out: they make the flows that
+// use the connector misconfigured, and validate warns about them already.
+func (k Kind) Validate(c *config.Connector, lookup config.LookupEnv) error {
+	if k.Spec == nil {
+		return nil
+	}
+	_, err := Settings{Connector: c, Options: c.Options, Env: Env{LookupEnv: lookup}}.Decode(k.Spec, option.Alone)
+	return withoutMissing(err)
+}
+
+// withoutMissing drops the problems caused by an unset variable or unreadable file.
+func withoutMissing(err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		if _, missing := errors.AsType[*config.MissingError](err); missing {
+			return nil
+		}
+		return err
+	}
+	var keep []error
+	for _, e := range joined.Unwrap() {
+		if withoutMissing(e) != nil {
+			keep = append(keep, e)
+		}
+	}
+	return errors.Join(keep...)
 }
 
 // Merge puts a flow's options over its connector's.

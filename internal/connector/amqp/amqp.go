@@ -11,12 +11,14 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Kind returns the rabbitmq connector type.
 func Kind() connector.Kind {
 	return connector.Kind{
 		Name: "rabbitmq",
+		Spec: spec,
 		NewSource: func(s connector.Settings) (connector.Source, error) {
 			return newSource(s)
 		},
@@ -30,7 +32,7 @@ func Kind() connector.Kind {
 // check connects and opens a channel; it declares nothing, so testing a connector
 // changes nothing on the broker.
 func check(ctx context.Context, s connector.Settings) error {
-	o, err := readOptions(s, "")
+	o, err := readOptions(s, option.Alone)
 	if err != nil {
 		return err
 	}

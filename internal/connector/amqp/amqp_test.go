@@ -121,28 +121,15 @@ func context20s(t *testing.T) context.Context {
 	return ctx
 }
 
-func TestRoundTrip(t *testing.T) {
-	t.Parallel()
-	tp := newTopology(t)
-	src := newSource(t, settings(t, tp.block(server), "batch_size: 100"))
-	sink := newSink(t, settings(t, tp.block(server), tp.sinkUse()))
-	start := time.Now()
-	connectortest.RoundTrip(t, src, sink, 500, 50)
-	t.Logf("500 messages in batches of 50: %v", time.Since(start))
-}
-
-func TestRedelivery(t *testing.T) {
-	t.Parallel()
-	tp := newTopology(t)
-	s := settings(t, tp.block(server), "")
-	sink := newSink(t, settings(t, tp.block(server), tp.sinkUse()))
-	connectortest.Redelivery(t, func() connector.Source {
-		src, err := amqp.Kind().NewSource(s)
-		if err != nil {
-			t.Fatalf("NewSource: %v", err)
-		}
-		return src
-	}, sink, false)
+// TestConformance runs the suite every connector passes against the local RabbitMQ.
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{
+		Kind: amqp.Kind(), Messages: 500, Batch: 50, Parallel: true,
+		Place: func(t *testing.T) (connector.Settings, connector.Settings) {
+			tp := newTopology(t)
+			return settings(t, tp.block(server), "batch_size: 100"), settings(t, tp.block(server), tp.sinkUse())
+		},
+	})
 }
 
 func TestHeadersAndSettleOnce(t *testing.T) {
@@ -424,19 +411,4 @@ func closedAddr(t *testing.T) string {
 	a := l.Addr().String()
 	_ = l.Close()
 	return a
-}
-
-// TestSettleAfterStop: a stopping flow can still acknowledge what it holds.
-func TestSettleAfterStop(t *testing.T) {
-	t.Parallel()
-	tp := newTopology(t)
-	s := settings(t, tp.block(server), "")
-	sink := newSink(t, settings(t, tp.block(server), tp.sinkUse()))
-	connectortest.SettleAfterStop(t, func() connector.Source {
-		src, err := amqp.Kind().NewSource(s)
-		if err != nil {
-			t.Fatalf("NewSource: %v", err)
-		}
-		return src
-	}, sink)
 }

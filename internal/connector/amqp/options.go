@@ -11,6 +11,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Defaults of the options.
@@ -18,8 +19,6 @@ const (
 	ReconnectDelayDefault = 2 * time.Second // poll_interval
 	dialTimeout           = 10 * time.Second
 )
-
-var exchangeKinds = map[string]bool{"direct": true, "topic": true, "fanout": true, "headers": true}
 
 type exchange struct {
 	name, kind string
@@ -62,122 +61,103 @@ type options struct {
 	now    func() time.Time
 }
 
-// readOptions reads and checks every option; role is "source", "sink" or "" (Check),
-// and adds that role's requirements.
-func readOptions(s connector.Settings, role string) (*options, error) {
-	what := s.Connector.Type + " connector " + s.Connector.Name
-	r := s.Reader()
-	o := &options{name: s.Connector.Name, logger: s.Env.Log(), now: time.Now}
+// spec declares the rabbitmq connector's options.
+var spec = &option.Spec{
+	Summary: `Reads from a RabbitMQ queue with manual acknowledgements and publishes to an
+exchange with publisher confirms: a message is acknowledged only after the flow is done with
+it, and a write succeeds only after RabbitMQ has taken every message. The connector declares
+its exchanges, queue and bindings itself (idempotently) whenever it connects, and reconnects
+when the connection drops.`,
+	Description: `Deliveries carry the headers routing_key, exchange, message_id, content_type and
+redelivered (when set), plus the message's AMQP headers as strings. The sink sends a message's
+message_id and content_type headers as those properties and its other headers as AMQP headers.`,
+	Fields: []option.Field{
+		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: "env(AMQP_URL)",
+			Description: "the broker's URL, amqp://user:pass@host:5672/vhost or amqps://…",
+			Parse:       option.Convert(parseURL)},
+		{Name: "exchanges", Type: option.Blocks, Example: `[{ name: "orders", type: topic }]`,
+			Description: "exchanges to declare whenever the connector connects.",
+			Fields: []option.Field{
+				{Name: "name", Type: option.String, Required: option.Always, Description: "the exchange's name (the default exchange needs no declaring)"},
+				{Name: "type", Type: option.String, Default: "topic", Enum: []string{"direct", "topic", "fanout", "headers"}, Description: "the exchange type"},
+				{Name: "durable", Type: option.Bool, Default: true, Description: "whether the exchange survives a broker restart"},
+			}},
+		{Name: "queue", Type: option.Block, Shorthand: "name", Required: option.Source, Example: `{ name: "order-processing" }`,
+			Description: "the queue to read from, declared whenever the connector connects. A sink publishing to the default exchange routes to it by name.",
+			Fields: []option.Field{
+				{Name: "name", Type: option.String, Required: option.Always, Description: "the queue's name"},
+				{Name: "durable", Type: option.Bool, Default: true, Description: "whether the queue survives a broker restart"},
+				{Name: "arguments", Type: option.Map, Example: "{ x-queue-type: quorum, x-message-ttl: 60000 }",
+					Description: "queue arguments (x-…); durations are sent as milliseconds",
+					Parse:       option.Convert(table)},
+			}},
+		{Name: "bindings", Type: option.Blocks, Example: `[{ exchange: "orders", routing_key: "order.*" }]`,
+			Description: "bindings of the queue to exchanges.",
+			Fields: []option.Field{
+				{Name: "exchange", Type: option.String, Required: option.Always, Description: "the exchange to bind the queue to"},
+				{Name: "routing_key", Type: option.String, Description: "the binding key (topic patterns such as order.*)"},
+			}},
+		{Name: "prefetch", Type: option.Int, For: option.Source, Min: 0, Max: 65535,
+			Description: "unacknowledged messages RabbitMQ sends ahead. Default and cap: the flow's in-flight limit."},
+		{Name: "batch_size", Type: option.Int, For: option.Source, Min: 0,
+			Description: "caps prefetch too (seed 002's name for it)."},
+		{Name: "poll_interval", Type: option.Duration, For: option.Source, Default: ReconnectDelayDefault, Min: time.Duration(0),
+			Description: "how long to wait before reconnecting after the connection drops. Deliveries are pushed, never polled."},
+		{Name: "visibility_timeout", Type: option.Duration, For: option.Source, Min: time.Duration(0),
+			Description: "a delivery not settled within it is handed back to RabbitMQ (requeued) by the connector, so a stuck message is delivered again; its late Ack or Nack then fails. 0 is off."},
+		{Name: "exchange", Type: option.String, For: option.Sink,
+			Description: `the exchange to publish to; "" is the default exchange, which routes by queue name.`},
+		{Name: "routing_key", Type: option.String, For: option.Sink,
+			Description: "the routing key. Default: the message's routing_key header, else the queue's name when publishing to the default exchange."},
+		{Name: "persistent", Type: option.Bool, For: option.Sink, Default: true,
+			Description: "delivery mode 2, so messages survive a broker restart."},
+		{Name: "mandatory", Type: option.Bool, For: option.Sink,
+			Description: "a message no queue is bound for is an error instead of being dropped by RabbitMQ."},
+	},
+	Check: func(v *option.Values, _ option.Role) {
+		if v.Has("bindings") && v.Block("queue") == nil && v.OK("queue") {
+			v.Fail("bindings", "bindings bind the queue to exchanges, but no queue is set")
+		}
+	},
+	Examples: []option.Example{
+		{Role: option.Source, Title: "a durable queue bound to a topic exchange", Options: `url: "amqp://localhost:5672/"
+exchanges: [{ name: "orders", type: topic }]
+queue: { name: "order-processing", durable: true }
+bindings: [{ exchange: "orders", routing_key: "order.*" }]
+prefetch: 50`},
+		{Role: option.Sink, Title: "publish to a topic exchange", Options: `url: "amqp://localhost:5672/"
+exchange: "orders"
+routing_key: "order.created"`},
+	},
+}
+
+// readOptions decodes the options for role (option.Alone for Check).
+func readOptions(s connector.Settings, role option.Role) (*options, error) {
+	v, err := s.Decode(spec, role)
+	if err != nil {
+		return nil, err
+	}
+	u := option.Get[brokerURL](v, "url")
+	o := &options{
+		url: u.raw, where: u.where, name: s.Connector.Name, logger: s.Env.Log(), now: time.Now,
+		prefetch: v.Int("prefetch"), batchSize: v.Int("batch_size"),
+		reconnectDelay: v.Duration("poll_interval"), visibility: v.Duration("visibility_timeout"),
+		exchange: v.String("exchange"), hasKey: v.Has("routing_key"), routingKey: v.String("routing_key"),
+		persistent: v.Bool("persistent"), mandatory: v.Bool("mandatory"),
+	}
 	if s.Env.Clock != nil {
 		o.now = s.Env.Clock.Now
 	}
-	var sub []error // problems inside nested blocks, reported before unknown keys
-
-	rawURL := r.Value("url", true)
-	if !rawURL.IsZero() {
-		o.url, o.where = resolveURL(r, rawURL, s.Env.Lookup())
+	for _, x := range v.Blocks("exchanges") {
+		o.exchanges = append(o.exchanges, exchange{name: x.String("name"), kind: x.String("type"), durable: x.Bool("durable")})
 	}
-
-	for i, b := range r.Blocks("exchanges") {
-		xr := b.Reader(fmt.Sprintf("%s: exchanges[%d]", what, i))
-		x := exchange{
-			name:    xr.String("name", "", true),
-			kind:    xr.String("type", "topic", false),
-			durable: xr.Bool("durable", true),
-		}
-		if !exchangeKinds[x.kind] {
-			xr.Fail("type", "expected direct, topic, fanout or headers, found %q", x.kind)
-		}
-		if x.name == "" {
-			xr.Fail("name", "an exchange needs a name (the default exchange needs no declaring)")
-		}
-		if err := xr.Done(); err != nil {
-			sub = append(sub, err)
-		}
-		o.exchanges = append(o.exchanges, x)
+	if q := v.Block("queue"); q != nil {
+		o.queue = &queue{name: q.String("name"), durable: q.Bool("durable"), args: option.Get[amqp091.Table](q, "arguments")}
 	}
-
-	if v, ok := r.Any("queue"); ok {
-		q, err := readQueue(r, what, v)
-		if err != nil {
-			sub = append(sub, err)
-		}
-		o.queue = q
-	}
-
-	for i, b := range r.Blocks("bindings") {
-		br := b.Reader(fmt.Sprintf("%s: bindings[%d]", what, i))
-		bd := binding{exchange: br.String("exchange", "", true), key: br.String("routing_key", "", false)}
-		if err := br.Done(); err != nil {
-			sub = append(sub, err)
-		}
-		o.bindings = append(o.bindings, bd)
-	}
-	if len(o.bindings) > 0 && o.queue == nil {
-		r.Fail("bindings", "bindings bind the queue to exchanges, but no queue is set")
-	}
-
-	o.prefetch = r.Int("prefetch", 0)
-	o.batchSize = r.Int("batch_size", 0)
-	o.reconnectDelay = r.Duration("poll_interval", ReconnectDelayDefault)
-	o.visibility = r.Duration("visibility_timeout", 0)
-	if o.prefetch < 0 || o.prefetch > 65535 {
-		r.Fail("prefetch", "expected a number from 0 to 65535, found %d", o.prefetch)
-	}
-	if o.batchSize < 0 {
-		r.Fail("batch_size", "must not be negative")
-	}
-	if o.reconnectDelay < 0 {
-		r.Fail("poll_interval", "must not be negative")
-	}
-	if o.visibility < 0 {
-		r.Fail("visibility_timeout", "must not be negative")
-	}
-
-	o.exchange = r.String("exchange", "", false)
-	o.hasKey = r.Has("routing_key")
-	o.routingKey = r.String("routing_key", "", false)
-	o.persistent = r.Bool("persistent", true)
-	o.mandatory = r.Bool("mandatory", false)
-
-	if role == "source" && o.queue == nil {
-		r.Fail("queue", "a rabbitmq source reads from a queue: set queue (a name or { name, durable })")
-	}
-
-	if len(sub) > 0 {
-		return nil, sub[0]
-	}
-	if err := r.Done(); err != nil {
-		return nil, err
+	for _, b := range v.Blocks("bindings") {
+		o.bindings = append(o.bindings, binding{exchange: b.String("exchange"), key: b.String("routing_key")})
 	}
 	return o, nil
-}
-
-// readQueue reads `queue: "name"` or `queue: { name, durable, arguments }`.
-func readQueue(r *config.OptionReader, what string, v any) (*queue, error) {
-	switch q := v.(type) {
-	case string:
-		if q == "" {
-			r.Fail("queue", "the queue needs a name")
-		}
-		return &queue{name: q, durable: true}, nil
-	case config.Options:
-		qr := q.Reader(what + ": queue")
-		out := &queue{name: qr.String("name", "", true), durable: qr.Bool("durable", true)}
-		if out.name == "" {
-			qr.Fail("name", "the queue needs a name")
-		}
-		if args, ok := qr.Block("arguments"); ok {
-			t, err := table(args)
-			if err != nil {
-				qr.Fail("arguments", "%v", err)
-			}
-			out.args = t
-		}
-		return out, qr.Done()
-	}
-	r.Fail("queue", "expected a queue name or a block { name, durable, arguments }, found %v", v)
-	return nil, nil
 }
 
 // table converts queue arguments (x-message-ttl: 60000, x-queue-type: quorum …) to
@@ -217,14 +197,11 @@ func fieldValue(v any) (any, error) {
 	return nil, fmt.Errorf("unsupported value %v", v)
 }
 
-// resolveURL resolves env(…) references and checks the URL, returning it and a form
-// without credentials for messages.
-func resolveURL(r *config.OptionReader, v config.Value, lookup config.LookupEnv) (string, string) {
-	raw, err := v.Resolve(lookup)
-	if err != nil {
-		r.Fail("url", "%v", err)
-		return "", ""
-	}
+// brokerURL is the url option: as given (it may hold a password), and without
+// credentials for messages.
+type brokerURL struct{ raw, where string }
+
+func parseURL(raw string) (brokerURL, error) {
 	u, err := amqp091.ParseURI(raw)
 	if err != nil {
 		// url.Parse's errors quote the whole URL, password included.
@@ -232,10 +209,9 @@ func resolveURL(r *config.OptionReader, v config.Value, lookup config.LookupEnv)
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		r.Fail("url", "not a valid amqp:// or amqps:// URL: %v", err)
-		return "", ""
+		return brokerURL{}, fmt.Errorf("not a valid amqp:// or amqps:// URL: %v", err)
 	}
-	return raw, redact(u)
+	return brokerURL{raw: raw, where: redact(u)}, nil
 }
 
 func redact(u amqp091.URI) string {

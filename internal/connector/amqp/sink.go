@@ -9,6 +9,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // ErrReturned means RabbitMQ could not route a mandatory message to any queue.
@@ -32,7 +33,7 @@ var _ connector.Sink = (*sink)(nil)
 // newSink checks the options; it connects on the first Write, so a broker that is down
 // fails writes (which the flow retries) rather than the flow's start.
 func newSink(s connector.Settings) (*sink, error) {
-	o, err := readOptions(s, "sink")
+	o, err := readOptions(s, option.Sink)
 	if err != nil {
 		return nil, err
 	}

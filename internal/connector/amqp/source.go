@@ -12,6 +12,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Errors of settling a delivery.
@@ -36,7 +37,7 @@ type source struct {
 var _ connector.Source = (*source)(nil)
 
 func newSource(s connector.Settings) (*source, error) {
-	o, err := readOptions(s, "source")
+	o, err := readOptions(s, option.Source)
 	if err != nil {
 		return nil, err
 	}

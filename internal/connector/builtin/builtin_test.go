@@ -15,6 +15,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/connectortest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -237,5 +238,13 @@ func TestLogSink(t *testing.T) {
 	}
 	if _, err := kind("log").NewSink(settings(t, "log", `level: loud`, nil)); err == nil {
 		t.Error("bad level accepted")
+	}
+}
+
+// TestConformance: the built-ins reach Junction itself, not a system of their own, so
+// the suite checks their specs.
+func TestConformance(t *testing.T) {
+	for _, k := range Kinds() {
+		t.Run(k.Name, func(t *testing.T) { connectortest.Run(t, connectortest.Harness{Kind: k}) })
 	}
 }

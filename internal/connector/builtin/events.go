@@ -5,17 +5,30 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
+
+var eventsSpec = &option.Spec{
+	Summary: `Junction's internal events as a source: inbound webhooks, POST /events, circuit events.
+The message is the event's data, with the header event_type. Events are not stored for flows:
+one that arrives while the flow is stopped is not seen by it.`,
+	Fields: []option.Field{
+		{Name: "events", Type: option.Strings, Default: []string{"*"}, Example: `["order.*"]`,
+			Description: "patterns of the event types to receive, such as order.* (* is every event)."},
+	},
+	Examples: []option.Example{{Role: option.Source, Title: "order events", Options: `events: ["order.*", "refund.created"]`}},
+}
 
 func eventsKind() connector.Kind {
 	return connector.Kind{
 		Name: "events",
+		Spec: eventsSpec,
 		NewSource: func(s connector.Settings) (connector.Source, error) {
-			r := s.Reader()
-			patterns := r.Strings("events")
-			if err := r.Done(); err != nil {
+			v, err := s.Decode(eventsSpec, option.Source)
+			if err != nil {
 				return nil, err
 			}
+			patterns := v.Strings("events")
 			if len(patterns) == 0 {
 				patterns = []string{"*"}
 			}

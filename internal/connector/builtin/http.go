@@ -10,23 +10,38 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 var flowPath = regexp.MustCompile(`^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`)
 
+var httpSpec = &option.Spec{
+	Summary: `POSTs to Junction's /in/{path} as a source. The request is answered 202 only after the
+message was delivered or safely in the dead-letter queue, and 503 when the flow handed it back,
+so the caller sends it again: the caller's retry is what makes it at-least-once.`,
+	Fields: []option.Field{
+		{Name: "path", Type: option.String, Required: option.Always, Example: `"partners/acme"`,
+			Description: "the path under /in/ that the flow receives",
+			Parse: option.Check(func(path string) error {
+				if !flowPath.MatchString(path) || strings.Contains("/"+path+"/", "/../") || strings.Contains("/"+path+"/", "/./") {
+					return errors.New("expected a path such as orders or partners/acme (letters, digits, . _ ~ -, separated by /)")
+				}
+				return nil
+			})},
+	},
+	Examples: []option.Example{{Role: option.Source, Title: "POST /in/orders", Options: `path: "orders"`}},
+}
+
 func httpKind() connector.Kind {
 	return connector.Kind{
 		Name: "http",
+		Spec: httpSpec,
 		NewSource: func(s connector.Settings) (connector.Source, error) {
-			r := s.Reader()
-			path := r.String("path", "", true)
-			if path != "" && (!flowPath.MatchString(path) || strings.Contains("/"+path+"/", "/../") || strings.Contains("/"+path+"/", "/./")) {
-				r.Fail("path", "expected a path such as orders or partners/acme (letters, digits, . _ ~ -, separated by /)")
-			}
-			if err := r.Done(); err != nil {
+			v, err := s.Decode(httpSpec, option.Source)
+			if err != nil {
 				return nil, err
 			}
-			return &httpSource{c: s.Connector, in: s.Env.Internal, path: path}, nil
+			return &httpSource{c: s.Connector, in: s.Env.Internal, path: v.String("path")}, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },
 	}

@@ -2,41 +2,67 @@ package builtin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 	"github.com/junctionhq/junction/internal/transform"
 )
 
 // Calls an integration sink makes at once; each message is one call.
 const integrationConcurrency = 16
 
+var integrationSpec = &option.Spec{
+	Summary: `Calls an integration operation for each message, with every policy of the integration
+(retries, breaker, rate limit …): this is also how flows write to HTTP APIs and S3-compatible
+storage. A 2xx answer is success; 429 and 5xx answers and Junction's own failures are retried
+by the flow; any other answer is the message's fault, so it goes to the dead-letter queue.`,
+	Fields: []option.Field{
+		{Name: "integration", Type: option.String, Required: option.Always, Example: "CustomerService",
+			Description: "the integration to call"},
+		{Name: "operation", Type: option.String, Required: option.Always, Example: "create_customer",
+			Description: "the operation to call"},
+		{Name: "params", Type: option.Any, Example: `{ id: "$.customer.id", email: "$.email" }`,
+			Description: `the operation's parameters, { name: "$.path" or a literal }: a mapping template applied to each message.`,
+			Parse: func(v any) (any, error) {
+				return transform.CompileTemplate(config.Tree(v))
+			}},
+		{Name: "body", Type: option.String, Example: `"$"`,
+			Description: `"$" sends the whole message as the raw body of a body_type: binary operation (an S3 put).`,
+			Parse: option.Check(func(b string) error {
+				if b != "$" {
+					return errors.New(`only "$" (the whole message as the raw body) is supported`)
+				}
+				return nil
+			})},
+	},
+	Examples: []option.Example{{Role: option.Sink, Title: "create a customer per message", Options: `integration: "CustomerService"
+operation: "create_customer"
+params: { email: "$.email", name: "$.name" }`}},
+}
+
+// emptyParams is the template of a sink without params: no parameters.
+var emptyParams, _ = transform.CompileTemplate(map[string]any{})
+
 func integrationKind() connector.Kind {
 	return connector.Kind{
 		Name: "integration",
+		Spec: integrationSpec,
 		NewSink: func(s connector.Settings) (connector.Sink, error) {
-			r := s.Reader()
-			k := &integrationSink{
-				integration: r.String("integration", "", true),
-				operation:   r.String("operation", "", true),
-			}
-			params, _ := r.Tree("params")
-			k.rawBody = r.String("body", "", false) == "$"
-			if r.Has("body") && !k.rawBody {
-				r.Fail("body", `only "$" (the whole message as the raw body) is supported`)
-			}
-			if err := r.Done(); err != nil {
+			v, err := s.Decode(integrationSpec, option.Sink)
+			if err != nil {
 				return nil, err
 			}
-			if params == nil {
-				params = map[string]any{}
+			k := &integrationSink{
+				c: s.Connector, in: s.Env.Internal,
+				integration: v.String("integration"), operation: v.String("operation"),
+				params: option.Get[*transform.Template](v, "params"), rawBody: v.Has("body"),
 			}
-			tmpl, err := transform.CompileTemplate(params)
-			if err != nil {
-				return nil, fmt.Errorf("%s connector %s: params: %w", s.Connector.Type, s.Connector.Name, err)
+			if k.params == nil {
+				k.params = emptyParams
 			}
-			k.params, k.c, k.in = tmpl, s.Connector, s.Env.Internal
 			return k, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },

@@ -6,31 +6,41 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 	"github.com/junctionhq/junction/internal/transform"
 )
 
 // Events a webhook sink publishes at once.
 const webhookConcurrency = 16
 
+var webhookSpec = &option.Spec{
+	Summary: `Publishes each message as a webhook event to Junction's own fan-out: every endpoint
+subscribed to the event type receives it, signed and retried. The event is stored with its
+deliveries before the write returns, so an accepted message is not lost.`,
+	Fields: []option.Field{
+		{Name: "event_type", Type: option.String, Required: option.Always, Example: `"order.created"`,
+			Description: "the event type to publish"},
+		{Name: "id", Type: option.String, Example: `"$.id"`,
+			Description: "the JSONPath of the event's id in the message, so a message delivered again does not make a second event.",
+			Parse:       option.Convert(transform.CompilePath)},
+	},
+	Examples: []option.Example{{Role: option.Sink, Title: "publish order.created", Options: `event_type: "order.created"
+id: "$.id"`}},
+}
+
 func webhookKind() connector.Kind {
 	return connector.Kind{
 		Name: "webhook",
+		Spec: webhookSpec,
 		NewSink: func(s connector.Settings) (connector.Sink, error) {
-			r := s.Reader()
-			w := &webhookSink{eventType: r.String("event_type", "", true)}
-			idPath := r.String("id", "", false)
-			if err := r.Done(); err != nil {
+			v, err := s.Decode(webhookSpec, option.Sink)
+			if err != nil {
 				return nil, err
 			}
-			if idPath != "" {
-				p, err := transform.CompilePath(idPath)
-				if err != nil {
-					return nil, fmt.Errorf("webhook connector %s: id: %w", s.Connector.Name, err)
-				}
-				w.id = p
-			}
-			w.c, w.in = s.Connector, s.Env.Internal
-			return w, nil
+			return &webhookSink{
+				c: s.Connector, in: s.Env.Internal,
+				eventType: v.String("event_type"), id: option.Get[*transform.Path](v, "id"),
+			}, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },
 	}

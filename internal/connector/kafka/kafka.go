@@ -3,8 +3,10 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,8 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Defaults of the options and of the timing the options do not expose.
@@ -36,19 +38,12 @@ const (
 func Kind() connector.Kind {
 	return connector.Kind{
 		Name:      "kafka",
+		Spec:      spec,
 		NewSource: NewSource,
 		NewSink:   NewSink,
 		Check:     Check,
 	}
 }
-
-type role int
-
-const (
-	roleCheck role = iota
-	roleSource
-	roleSink
-)
 
 // options are the settings of one use of the connector, read and checked up front.
 type options struct {
@@ -67,117 +62,113 @@ type saslOptions struct {
 	mechanism, username, password string
 }
 
-// readOptions reads every key the kafka type knows, whatever the role, because a
-// connector block may carry keys meant for the other role; the role only decides
-// what is required.
-func readOptions(s connector.Settings, ro role) (*options, error) {
-	if s.Connector == nil {
-		return nil, fmt.Errorf("kafka: settings without a connector")
-	}
-	o := &options{what: s.Connector.Type + " connector " + s.Connector.Name}
-	r := s.Reader()
-
-	o.brokers = r.Strings("brokers")
-	if len(o.brokers) == 0 {
-		r.Fail("brokers", "missing brokers (a list of host:port)")
-	}
-	for _, b := range o.brokers {
-		if strings.TrimSpace(b) == "" {
-			r.Fail("brokers", "empty broker address")
+// spec declares the kafka connector's options.
+var spec = &option.Spec{
+	Summary: `Apache Kafka and Kafka-compatible brokers such as Redpanda, with franz-go. The source
+consumes topics as a consumer group and commits an offset only once the record, and every
+earlier record of its partition, is acknowledged; the sink produces each batch with acks=all
+and returns once every record is stored.`,
+	Description: `Settling: Ack marks a record done; the longest acknowledged prefix of each partition is
+committed every few seconds, when partitions are revoked, and on Close. Nack keeps the record
+uncommitted and hands it out again from memory (ahead of new records), so the committed offset
+never passes it; if the process stops first, Kafka redelivers it and everything after it from
+the committed offset. Records after a nacked one are not delivered a second time while the
+source runs: in-flight processing already gives up strict per-partition order, so replaying
+them would only add duplicates.`,
+	Fields: []option.Field{
+		{Name: "brokers", Type: option.Strings, Required: option.Always, Example: `["localhost:9092"]`,
+			Description: "the seed brokers, a list of host:port",
+			Parse: option.Check(func(brokers []string) error {
+				if slices.ContainsFunc(brokers, func(b string) bool { return strings.TrimSpace(b) == "" }) {
+					return errors.New("empty broker address")
+				}
+				return nil
+			})},
+		{Name: "topics", Type: option.Strings, For: option.Source, Example: `["orders", "refunds"]`,
+			Description: "the topics a source consumes (or topic, for one)."},
+		{Name: "topic", Type: option.String, Required: option.Sink, Example: "orders",
+			Description: "the topic a sink produces to. A source consumes it when topics is not set."},
+		{Name: "group", Type: option.String, For: option.Source, Required: option.Source, Example: "order-sync",
+			Description: "the consumer group, which keeps the source's committed offsets"},
+		{Name: "start", Type: option.String, For: option.Source, Default: StartDefault, Enum: []string{"earliest", "latest"},
+			Description: "where a group without committed offsets starts."},
+		{Name: "key", Type: option.String, For: option.Sink, Example: `"$.id"`,
+			Description: "the JSONPath of the record key in the message body; records have no key when unset.",
+			Parse:       option.Convert(parseKey)},
+		{Name: "sasl", Type: option.Block,
+			Description: "SASL authentication.",
+			Fields: []option.Field{
+				{Name: "mechanism", Type: option.String, Required: option.Always, Enum: []string{"plain", "scram-sha-256", "scram-sha-512"}, Description: "the SASL mechanism"},
+				{Name: "username", Type: option.String, Required: option.Always, Secret: true, Description: "the user name"},
+				{Name: "password", Type: option.String, Required: option.Always, Secret: true, Description: "the password"},
+			}},
+		{Name: "tls", Type: option.Bool, Description: "connect with TLS (system roots)."},
+	},
+	Check: func(v *option.Values, role option.Role) {
+		if role != option.Source {
+			return
 		}
-	}
-
-	topics := r.Strings("topics")
-	topic := r.String("topic", "", false)
-	switch ro {
-	case roleSource:
-		switch {
+		switch topics, topic := v.Strings("topics"), v.String("topic"); {
 		case len(topics) > 0 && topic != "":
-			r.Fail("topic", "set topic or topics, not both")
-		case topic != "":
+			v.Fail("topic", "set topic or topics, not both")
+		case len(topics) == 0 && topic == "" && v.OK("topics"):
+			v.Fail("topic", "missing topic (or topics) to consume")
+		}
+	},
+	Examples: []option.Example{
+		{Role: option.Source, Title: "a consumer group on two topics", Options: `brokers: ["localhost:9092"]
+topics: ["orders", "refunds"]
+group: "order-sync"
+start: earliest`},
+		{Role: option.Sink, Title: "records keyed by the order id", Options: `brokers: ["localhost:9092"]
+topic: "orders-enriched"
+key: "$.id"`},
+	},
+}
+
+func parseKey(key string) (jp.Expr, error) {
+	if key == "" {
+		return nil, nil
+	}
+	x, err := jp.ParseString(key)
+	if err != nil {
+		return nil, fmt.Errorf("not a JSONPath (such as $.id): %v", err)
+	}
+	return x, nil
+}
+
+// readOptions decodes the options for role (option.Alone for Check).
+func readOptions(s connector.Settings, role option.Role) (*options, error) {
+	v, err := s.Decode(spec, role)
+	if err != nil {
+		return nil, err
+	}
+	o := &options{
+		what: s.Connector.Type + " connector " + s.Connector.Name, brokers: v.Strings("brokers"),
+		group: v.String("group"), start: kgo.NewOffset().AtStart(), key: option.Get[jp.Expr](v, "key"), tls: v.Bool("tls"),
+	}
+	if v.String("start") == "latest" {
+		o.start = kgo.NewOffset().AtEnd()
+	}
+	topics, topic := v.Strings("topics"), v.String("topic")
+	switch role {
+	case option.Source:
+		o.topics = topics
+		if topic != "" {
 			o.topics = []string{topic}
-		case len(topics) > 0:
-			o.topics = topics
-		default:
-			r.Fail("topic", "missing topic (or topics) to consume")
 		}
-	case roleSink:
-		if topic == "" {
-			r.Fail("topic", "missing topic to produce to")
-		}
+	case option.Sink:
 		o.topic = topic
-	case roleCheck:
+	default:
 		o.topics = topics
 		if topic != "" {
 			o.topics = append(o.topics, topic)
 		}
 	}
-
-	o.group = r.String("group", "", ro == roleSource)
-
-	switch start := r.String("start", StartDefault, false); start {
-	case "earliest":
-		o.start = kgo.NewOffset().AtStart()
-	case "latest":
-		o.start = kgo.NewOffset().AtEnd()
-	default:
-		r.Fail("start", "expected earliest or latest, found %q", start)
-	}
-
-	if key := r.String("key", "", false); key != "" {
-		x, err := jp.ParseString(key)
-		if err != nil {
-			r.Fail("key", "not a JSONPath (such as $.id): %v", err)
-		}
-		o.key = x
-	}
-
-	o.tls = r.Bool("tls", false)
-
-	block, hasSASL := r.Block("sasl")
-	if err := r.Done(); err != nil {
-		return nil, err
-	}
-	if hasSASL {
-		sa, err := readSASL(block, o.what+" sasl", s.Env.Lookup())
-		if err != nil {
-			return nil, err
-		}
-		o.sasl = sa
+	if sa := v.Block("sasl"); sa != nil {
+		o.sasl = &saslOptions{mechanism: sa.String("mechanism"), username: sa.String("username"), password: sa.String("password")}
 	}
 	return o, nil
-}
-
-func readSASL(block config.Options, what string, lookup config.LookupEnv) (*saslOptions, error) {
-	r := block.Reader(what)
-	mechanism := r.String("mechanism", "", true)
-	switch mechanism {
-	case "", "plain", "scram-sha-256", "scram-sha-512":
-	default:
-		r.Fail("mechanism", "expected plain, scram-sha-256 or scram-sha-512, found %q", mechanism)
-	}
-	user := r.Value("username", true)
-	pass := r.Value("password", true)
-	if err := r.Done(); err != nil {
-		return nil, err
-	}
-	sa := &saslOptions{mechanism: mechanism}
-	for _, v := range []struct {
-		name string
-		val  config.Value
-		dst  *string
-	}{{"username", user, &sa.username}, {"password", pass, &sa.password}} {
-		text, err := v.val.Resolve(lookup)
-		if err != nil {
-			pos := v.val.Pos
-			if pos.Line == 0 {
-				pos = block.Pos
-			}
-			return nil, &config.OptionError{Pos: pos, Msg: fmt.Sprintf("%s: %s: %v", what, v.name, err)}
-		}
-		*v.dst = text
-	}
-	return sa, nil
 }
 
 // clientOpts are the connection options shared by sources, sinks and Check.
@@ -204,7 +195,7 @@ func (o *options) clientOpts(logger *slog.Logger) []kgo.Opt {
 
 // Check connects to the brokers and, when topics are configured, checks they exist.
 func Check(ctx context.Context, s connector.Settings) error {
-	o, err := readOptions(s, roleCheck)
+	o, err := readOptions(s, option.Alone)
 	if err != nil {
 		return err
 	}

@@ -89,13 +89,17 @@ func numbers(t *testing.T, ds []connector.Delivery) []int {
 	return ns
 }
 
-func TestRoundTrip(t *testing.T) {
-	topic := unique("orders")
-	addr := cluster(t, 3, topic)
-	src := newSource(t, connector.Env{}, "brokers", []any{addr}, "topics", []any{topic}, "group", unique("g"))
-	defer closeSource(t, src)
-	// RoundTrip acknowledges only after receiving all n, so n stays within its inFlight of 64.
-	connectortest.RoundTrip(t, src, newSink(t, addr, topic), 60, 15)
+// TestConformance runs the suite every connector passes against an in-process Kafka.
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{
+		Kind: Kind(), Messages: 60, Batch: 15,
+		Place: func(t *testing.T) (connector.Settings, connector.Settings) {
+			topic := unique("orders")
+			addr := cluster(t, 1, topic)
+			return settings(connector.Env{}, "brokers", []any{addr}, "topic", topic, "group", unique("g")),
+				settings(connector.Env{}, "brokers", []any{addr}, "topic", topic)
+		},
+	})
 }
 
 func TestHeadersAndKey(t *testing.T) {
@@ -266,15 +270,6 @@ func TestUnackedRedeliveredAfterReopen(t *testing.T) {
 		}
 	}
 	connectortest.Quiet(t, ch, 300*time.Millisecond)
-}
-
-func TestNackRedelivery(t *testing.T) {
-	topic := unique("orders")
-	addr := cluster(t, 1, topic)
-	open := func() connector.Source {
-		return newSource(t, connector.Env{}, "brokers", []any{addr}, "topic", topic, "group", unique("g"))
-	}
-	connectortest.Redelivery(t, open, newSink(t, addr, topic), false)
 }
 
 // A nacked record holds the commit back: acknowledging the records after it and
@@ -476,23 +471,23 @@ func TestOptionErrors(t *testing.T) {
 		kv   []any
 		want string
 	}{
-		{"no brokers", false, []any{"topic", "t", "group", "g"}, "test.cai:1:1: kafka connector events: brokers: missing brokers"},
+		{"no brokers", false, []any{"topic", "t", "group", "g"}, "test.cai:1:1: kafka connector events: missing brokers: the seed brokers, a list of host:port"},
 		{"no group", false, []any{"brokers", brokers, "topic", "t"}, "test.cai:1:1: kafka connector events: missing group"},
 		{"no topic", false, []any{"brokers", brokers, "group", "g"}, "missing topic"},
 		{"topic and topics", false, []any{"brokers", brokers, "group", "g", "topic", "a", "topics", []any{"b"}}, "test.cai:4:5: kafka connector events: topic: set topic or topics, not both"},
 		{"bad start", false, []any{"brokers", brokers, "group", "g", "topic", "t", "start", "beginning"}, "test.cai:5:5: kafka connector events: start: expected earliest or latest"},
 		{"brokers not a list", false, []any{"brokers", int64(1), "group", "g", "topic", "t"}, "test.cai:2:5: kafka connector events: brokers: expected a list of strings"},
-		{"unknown key", false, []any{"brokers", brokers, "group", "g", "topic", "t", "partitions", int64(3)}, "test.cai:5:5: kafka connector events: unknown setting partitions"},
-		{"sink without topic", true, []any{"brokers", brokers}, "missing topic to produce to"},
+		{"unknown key", false, []any{"brokers", brokers, "group", "g", "topic", "t", "partitions", int64(3)}, "test.cai:5:5: kafka connector events: unknown setting partitions; expected one of brokers, group"},
+		{"sink without topic", true, []any{"brokers", brokers}, "test.cai:1:1: kafka connector events: missing topic, which a sink needs: the topic a sink produces to"},
 		{"bad key", true, []any{"brokers", brokers, "topic", "t", "key", "$.[["}, "test.cai:4:5: kafka connector events: key: not a JSONPath"},
 		{"bad mechanism", true, []any{"brokers", brokers, "topic", "t", "sasl", config.Options{Entries: []config.Option{
 			{Pos: config.Pos{File: "test.cai", Line: 9, Col: 7}, Key: "mechanism", Value: "gssapi"},
 			{Key: "username", Value: "u"}, {Key: "password", Value: "p"},
-		}}}, "test.cai:9:7: kafka connector events sasl: mechanism: expected plain"},
+		}}}, "test.cai:9:7: kafka connector events: sasl: mechanism: expected plain, scram-sha-256 or scram-sha-512, found \"gssapi\""},
 		{"unset password", true, []any{"brokers", brokers, "topic", "t", "sasl", config.Options{Entries: []config.Option{
 			{Key: "mechanism", Value: "plain"}, {Key: "username", Value: "u"},
 			{Key: "password", Value: config.Value{Pos: config.Pos{File: "test.cai", Line: 8, Col: 9}, Parts: []config.ValuePart{{Env: "KAFKA_PASSWORD"}}}},
-		}}}, "test.cai:8:9: kafka connector events sasl: password: KAFKA_PASSWORD is not set"},
+		}}}, "test.cai:8:9: kafka connector events: sasl: password: KAFKA_PASSWORD is not set"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var err error
@@ -616,14 +611,4 @@ func TestRebalanceCommitsRevoked(t *testing.T) {
 	}
 	connectortest.Quiet(t, chA, 200*time.Millisecond)
 	connectortest.Quiet(t, chB, 100*time.Millisecond)
-}
-
-func TestSettleAfterStop(t *testing.T) {
-	topic := unique("orders")
-	addr := cluster(t, 1, topic)
-	group := unique("g")
-	open := func() connector.Source {
-		return newSource(t, connector.Env{}, "brokers", []any{addr}, "topic", topic, "group", group)
-	}
-	connectortest.SettleAfterStop(t, open, newSink(t, addr, topic))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Sink produces messages to one topic.
@@ -21,7 +22,7 @@ var _ connector.Sink = (*Sink)(nil)
 
 // NewSink checks the options and creates the producer client (which connects lazily).
 func NewSink(s connector.Settings) (connector.Sink, error) {
-	o, err := readOptions(s, roleSink)
+	o, err := readOptions(s, option.Sink)
 	if err != nil {
 		return nil, err
 	}

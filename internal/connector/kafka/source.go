@@ -16,6 +16,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 var (
@@ -92,7 +93,7 @@ func (p *partition) dirty() bool { return p.commit.Offset > p.committed }
 
 // NewSource checks the options and returns a source; it connects in Open.
 func NewSource(s connector.Settings) (connector.Source, error) {
-	o, err := readOptions(s, roleSource)
+	o, err := readOptions(s, option.Source)
 	if err != nil {
 		return nil, err
 	}

@@ -9,12 +9,14 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Kind returns the mqtt connector type.
 func Kind() connector.Kind {
 	return connector.Kind{
 		Name: "mqtt",
+		Spec: spec,
 		NewSource: func(s connector.Settings) (connector.Source, error) {
 			return newSource(s)
 		},
@@ -27,7 +29,7 @@ func Kind() connector.Kind {
 
 // check connects with a clean session of its own and disconnects.
 func check(ctx context.Context, s connector.Settings) error {
-	o, err := readOptions(s, "")
+	o, err := readOptions(s, option.Alone)
 	if err != nil {
 		return err
 	}

@@ -90,27 +90,17 @@ func context20s(t *testing.T) context.Context {
 	return ctx
 }
 
-func TestRoundTripQoS1(t *testing.T) {
-	t.Parallel()
-	topic := prefix(t) + "/orders"
-	src := newSource(t, fmt.Sprintf("topic: %q\nclient_id: %q", topic, clientID(t)))
-	sink := newSink(t, topic)
-	start := time.Now()
-	connectortest.RoundTrip(t, src, sink, 500, 50)
-	t.Logf("500 messages in batches of 50: %v", time.Since(start))
-}
-
-func TestRedeliveryAfterNack(t *testing.T) {
-	t.Parallel()
-	topic := prefix(t) + "/orders"
-	s := settings(t, urlBlock(server), fmt.Sprintf("topics: [%q]\nclient_id: %q", topic, clientID(t)))
-	connectortest.Redelivery(t, func() connector.Source {
-		src, err := mqtt.Kind().NewSource(s)
-		if err != nil {
-			t.Fatalf("NewSource: %v", err)
-		}
-		return src
-	}, newSink(t, topic), false)
+// TestConformance runs the suite every connector passes against the local Mosquitto, at
+// QoS 1 with a persistent session (a Nack reconnects to have the broker redeliver).
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{
+		Kind: mqtt.Kind(), Messages: 500, Batch: 50, Parallel: true,
+		Place: func(t *testing.T) (connector.Settings, connector.Settings) {
+			topic := prefix(t) + "/orders"
+			return settings(t, urlBlock(server), fmt.Sprintf("topics: [%q]\nclient_id: %q", topic, clientID(t))),
+				settings(t, urlBlock(server), fmt.Sprintf("topic: %q", topic))
+		},
+	})
 }
 
 func TestHeadersAndSettleOnce(t *testing.T) {
@@ -405,17 +395,4 @@ func TestOldSubscriptionsOfTheSessionAreDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	connectortest.Quiet(t, ch, 300*time.Millisecond)
-}
-
-func TestSettleAfterStop(t *testing.T) {
-	t.Parallel()
-	topic := prefix(t) + "/orders"
-	s := settings(t, urlBlock(server), fmt.Sprintf("topics: [%q]\nclient_id: %q", topic, clientID(t)))
-	connectortest.SettleAfterStop(t, func() connector.Source {
-		src, err := mqtt.Kind().NewSource(s)
-		if err != nil {
-			t.Fatalf("NewSource: %v", err)
-		}
-		return src
-	}, newSink(t, topic))
 }

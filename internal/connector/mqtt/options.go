@@ -3,6 +3,7 @@ package mqtt
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,8 +13,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Timings that are not options.
@@ -52,81 +53,135 @@ type options struct {
 	now    func() time.Time
 }
 
-func readOptions(s connector.Settings, role string) (*options, error) {
-	r := s.Reader()
-	le := s.Env.Lookup()
-	o := &options{logger: s.Env.Log(), now: time.Now}
+// spec declares the mqtt connector's options.
+var spec = &option.Spec{
+	Summary: `MQTT 3.1.1, as Mosquitto and most brokers speak it: flows subscribe to topic
+filters and acknowledge each message only when they are done with it, and publish to a topic,
+a write succeeding once the broker has acknowledged every message (PUBACK at QoS 1).`,
+	Description: `**Sessions.** With clean_session false and QoS 1, the broker keeps the subscription and
+every message not yet acknowledged while the client is away, and sends them again when it
+reconnects; the source reconnects on its own when the connection drops. Set client_id to keep
+that session across restarts of Junction too; one client id belongs to one source at a time
+(the broker disconnects the older of two clients with the same id). A session keeps its
+subscriptions: messages of filters it subscribed to under an earlier configuration are
+acknowledged and dropped. A generated client id is used for one run only, so the source
+removes its session when it closes. Sinks connect with their own generated client id and a
+clean session.
+
+**Acknowledgement.** MQTT has no negative acknowledgement: a broker sends an unacknowledged
+message again only when the client reconnects. Nack therefore stops handing out messages,
+waits (up to 5s) for the deliveries still being processed to be settled, and reconnects, so
+the broker redelivers what was handed back. At QoS 0, or with clean_session true, nothing is
+redelivered and Nack fails. An Ack of a delivery whose connection has gone fails too: the
+broker delivers that message again.
+
+**Back-pressure.** At most the flow's in-flight limit of deliveries is handed out unsettled;
+the rest wait, unacknowledged, in the client. At QoS 1 the broker limits how many
+unacknowledged messages it sends (Mosquitto's max_inflight_messages, 20 by default), so memory
+stays bounded; at QoS 0 nothing limits a broker that sends faster than the flow works. With
+overlapping filters (sensors/+/temp and sensors/#) a broker may send a message once per
+matching filter; the source hands out each copy it receives once.
+
+Deliveries carry the headers topic, qos, retained, message_id (the packet id) and duplicate
+(when set).`,
+	Fields: []option.Field{
+		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: `"tcp://localhost:1883"`,
+			Description: "the broker's URL: tcp://host:1883, or mqtt://, ssl://, tls://, mqtts://, ws://, wss://",
+			Parse:       option.Convert(parseURL)},
+		{Name: "client_id", Type: option.String,
+			Description: "the source's client id, which keeps its session (see Sessions). Default: junction-<random>, for one run."},
+		{Name: "username", Type: option.String, Secret: true, Description: "the user name"},
+		{Name: "password", Type: option.String, Secret: true, Description: "the password"},
+		{Name: "qos", Type: option.Int, Default: 1, Description: "0 or 1; QoS 2 is not supported.", Parse: option.Check(checkQoS)},
+		{Name: "clean_session", Type: option.Bool, Description: "start without the broker's stored session."},
+		{Name: "keep_alive", Type: option.Duration, Default: KeepAliveDefault, Parse: option.Check(checkKeepAlive),
+			Description: "the interval of keep-alive pings: at least 1s, or 0 for none."},
+		{Name: "topics", Type: option.Strings, For: option.Source, Example: `["sensors/+/temp", "alerts/#"]`,
+			Description: "topic filters to subscribe to, with + (one level) and # (the rest) wildcards.",
+			Parse:       option.Check(checkFilters)},
+		{Name: "topic", Type: option.String, Required: option.Sink, Example: `"sensors/out"`,
+			Description: "the topic a sink publishes to (no wildcards). A source subscribes to it as its one filter when topics is not set."},
+		{Name: "retain", Type: option.Bool, For: option.Sink, Description: "publish retained messages."},
+	},
+	Check: checkTopics,
+	Examples: []option.Example{
+		{Role: option.Source, Title: "a persistent session on two filters", Options: `url: "tcp://localhost:1883"
+client_id: "junction-sensors"
+topics: ["sensors/+/temp", "sensors/+/humidity"]`},
+		{Role: option.Sink, Title: "publish at QoS 1", Options: `url: "tcp://localhost:1883"
+topic: "alerts/high-temp"`},
+	},
+}
+
+func checkQoS(q int) error {
+	switch q {
+	case 0, 1:
+		return nil
+	case 2:
+		return errors.New("QoS 2 is not supported; use 1 (at least once, with flows acknowledging)")
+	}
+	return fmt.Errorf("expected 0 or 1, found %d", q)
+}
+
+func checkKeepAlive(d time.Duration) error {
+	if d < time.Second && d != 0 {
+		return errors.New("expected at least 1s, or 0 for none")
+	}
+	return nil
+}
+
+func checkFilters(filters []string) error {
+	for _, f := range filters {
+		if err := checkFilter(f); err != nil {
+			return fmt.Errorf("%q: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// checkTopics applies what each role needs of topics and topic: a source subscribes
+// to topics, or to topic as its one filter; a sink publishes to topic, which names one.
+func checkTopics(v *option.Values, role option.Role) {
+	topic := v.String("topic")
+	switch {
+	case role == option.Source && len(v.Strings("topics")) == 0 && v.OK("topics"):
+		if topic == "" {
+			v.Fail("topics", "an mqtt source subscribes to topics: set topics (a list of filters) or topic")
+		} else if err := checkFilter(topic); err != nil {
+			v.Fail("topic", "%q: %v", topic, err)
+		}
+	case role == option.Sink && strings.ContainsAny(topic, "+#"):
+		v.Fail("topic", "%q: a sink publishes to one topic, without + or # wildcards", topic)
+	}
+}
+
+// readOptions decodes the options for role (option.Alone for Check).
+func readOptions(s connector.Settings, role option.Role) (*options, error) {
+	v, err := s.Decode(spec, role)
+	if err != nil {
+		return nil, err
+	}
+	u := option.Get[brokerURL](v, "url")
+	o := &options{
+		url: u.raw, where: u.where, clientID: v.String("client_id"),
+		username: v.String("username"), password: v.String("password"),
+		qos: byte(v.Int("qos")), clean: v.Bool("clean_session"), keep: v.Duration("keep_alive"),
+		retain: v.Bool("retain"), logger: s.Env.Log(), now: time.Now,
+	}
 	if s.Env.Clock != nil {
 		o.now = s.Env.Clock.Now
 	}
-
-	if v := r.Value("url", true); !v.IsZero() {
-		o.url, o.where = resolveURL(r, v, le)
-	}
-	o.clientID = r.String("client_id", "", false)
 	if o.clientID == "" {
 		o.clientID, o.genID = "junction-"+randomHex(), true
 	}
-	if v := r.Value("username", false); !v.IsZero() {
-		u, err := v.Resolve(le)
-		if err != nil {
-			r.Fail("username", "%v", err)
-		}
-		o.username = u
-	}
-	if v := r.Value("password", false); !v.IsZero() {
-		p, err := v.Resolve(le)
-		if err != nil {
-			r.Fail("password", "%v", err)
-		}
-		o.password = p
-	}
-	switch q := r.Int("qos", 1); q {
-	case 0, 1:
-		o.qos = byte(q)
-	case 2:
-		r.Fail("qos", "QoS 2 is not supported; use 1 (at least once, with flows acknowledging)")
-	default:
-		r.Fail("qos", "expected 0 or 1, found %d", q)
-	}
-	o.clean = r.Bool("clean_session", false)
-	o.keep = r.Duration("keep_alive", KeepAliveDefault)
-	if o.keep < time.Second && o.keep != 0 {
-		r.Fail("keep_alive", "expected at least 1s, or 0 for none")
-	}
-
-	topics := r.Strings("topics")
-	topic := r.String("topic", "", false)
-	o.retain = r.Bool("retain", false)
 	switch role {
-	case "source":
-		o.filters = topics
-		if len(o.filters) == 0 && topic != "" {
-			o.filters = []string{topic}
-		}
+	case option.Source:
+		o.filters = v.Strings("topics")
 		if len(o.filters) == 0 {
-			r.Fail("topics", "an mqtt source subscribes to topics: set topics (a list of filters) or topic")
+			o.filters = []string{v.String("topic")}
 		}
-		key := "topics"
-		if len(topics) == 0 {
-			key = "topic"
-		}
-		for _, f := range o.filters {
-			if err := checkFilter(f); err != nil {
-				r.Fail(key, "%q: %v", f, err)
-			}
-		}
-	case "sink":
-		o.topic = topic
-		switch {
-		case topic == "":
-			r.Fail("topic", "an mqtt sink publishes to a topic: set topic")
-		case strings.ContainsAny(topic, "+#"):
-			r.Fail("topic", "%q: a sink publishes to one topic, without + or # wildcards", topic)
-		}
-	}
-	if err := r.Done(); err != nil {
-		return nil, err
+	case option.Sink:
+		o.topic = v.String("topic")
 	}
 	return o, nil
 }
@@ -173,29 +228,26 @@ func matches(filter, topic string) bool {
 	return len(f) == len(t)
 }
 
-func resolveURL(r *config.OptionReader, v config.Value, le config.LookupEnv) (string, string) {
-	raw, err := v.Resolve(le)
-	if err != nil {
-		r.Fail("url", "%v", err)
-		return "", ""
-	}
+// brokerURL is the url option with a default port (it may hold credentials), and
+// without credentials for messages.
+type brokerURL struct{ raw, where string }
+
+func parseURL(raw string) (brokerURL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		// url.Parse's errors quote the whole URL, password included.
-		r.Fail("url", "expected a URL such as tcp://127.0.0.1:1883")
-		return "", ""
+		return brokerURL{}, errors.New("expected a URL such as tcp://127.0.0.1:1883")
 	}
 	port, ok := defaultPorts[u.Scheme]
 	if !ok {
-		r.Fail("url", "unsupported scheme %q; expected tcp, mqtt, ssl, tls, mqtts, ws or wss", u.Scheme)
-		return "", ""
+		return brokerURL{}, fmt.Errorf("unsupported scheme %q; expected tcp, mqtt, ssl, tls, mqtts, ws or wss", u.Scheme)
 	}
 	if u.Port() == "" {
 		u.Host = net.JoinHostPort(u.Hostname(), port)
 	}
 	shown := *u
 	shown.User = nil
-	return u.String(), shown.String()
+	return brokerURL{raw: u.String(), where: shown.String()}, nil
 }
 
 // clientOptions are what every client of the connector shares.

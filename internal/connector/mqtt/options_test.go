@@ -23,9 +23,9 @@ func TestBadOptions(t *testing.T) {
 		{"source without topics", url, "", false, "mqtt connector sensors: topics: an mqtt source subscribes to topics"},
 		{"misplaced #", url, `topics: ["a/#/b"]`, false, "test.cai:7:1: mqtt connector sensors: topics: \"a/#/b\": # must be the last level"},
 		{"partial +", url, `topic: "a/b+/c"`, false, "test.cai:7:1: mqtt connector sensors: topic: \"a/b+/c\": a wildcard must be a whole level"},
-		{"sink without topic", url, `topics: ["a"]`, true, "mqtt connector sensors: topic: an mqtt sink publishes to a topic"},
+		{"sink without topic", url, `topics: ["a"]`, true, "test.cai:5:1: mqtt connector sensors: missing topic, which a sink needs: the topic a sink publishes to (no wildcards)"},
 		{"sink wildcard", url, `topic: "a/+"`, true, "test.cai:7:1: mqtt connector sensors: topic: \"a/+\": a sink publishes to one topic"},
-		{"unknown key", url, "topic: a\nretained: true", true, "test.cai:8:1: mqtt connector sensors: unknown setting retained"},
+		{"unknown key", url, "topic: a\nretained: true", true, "test.cai:8:1: mqtt connector sensors: unknown setting retained; did you mean retain?"},
 		{"password env", url + "\npassword: env(JUNCTION_TEST_UNSET_MQTT_PW)", "topic: a", true, "test.cai:4:1: mqtt connector sensors: password: JUNCTION_TEST_UNSET_MQTT_PW is not set"},
 		{"keep_alive", url, "topic: a\nkeep_alive: 10ms", true, "test.cai:8:1: mqtt connector sensors: keep_alive: expected at least 1s"},
 	} {

@@ -10,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 type sink struct {
@@ -25,7 +26,7 @@ var _ connector.Sink = (*sink)(nil)
 // newSink checks the options; it connects on the first Write, so a broker that is down
 // fails writes (which the flow retries) rather than the flow's start.
 func newSink(s connector.Settings) (*sink, error) {
-	o, err := readOptions(s, "sink")
+	o, err := readOptions(s, option.Sink)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 type source struct {
@@ -41,7 +42,7 @@ type source struct {
 var _ connector.Source = (*source)(nil)
 
 func newSource(s connector.Settings) (*source, error) {
-	o, err := readOptions(s, "source")
+	o, err := readOptions(s, option.Source)
 	if err != nil {
 		return nil, err
 	}

@@ -13,12 +13,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Kind returns the nats connector type.
 func Kind() connector.Kind {
 	return connector.Kind{
 		Name: "nats",
+		Spec: spec,
 		NewSource: func(s connector.Settings) (connector.Source, error) {
 			return newSource(s)
 		},
@@ -32,7 +34,7 @@ func Kind() connector.Kind {
 // check connects and asks JetStream for the account's information, so a server
 // without JetStream fails too. It creates nothing.
 func check(ctx context.Context, s connector.Settings) error {
-	o, err := readOptions(s, "")
+	o, err := readOptions(s, option.Alone)
 	if err != nil {
 		return err
 	}

@@ -121,30 +121,20 @@ func context20s(t *testing.T) context.Context {
 	return ctx
 }
 
-func TestRoundTrip(t *testing.T) {
-	t.Parallel()
-	st := newStream(t)
-	// On a loaded machine the client can give up on a pull whose heartbeat came late;
-	// what JetStream had already sent to it comes again only after ack_wait (default
-	// 30 s, longer than the round trip may take), so keep ack_wait short here.
-	src := st.source(t, "durable: reader\nack_wait: 3s")
-	sink := st.sink(t, "")
-	start := time.Now()
-	connectortest.RoundTrip(t, src, sink, 500, 50)
-	t.Logf("500 messages in batches of 50: %v", time.Since(start))
-}
-
-func TestRedelivery(t *testing.T) {
-	t.Parallel()
-	st := newStream(t)
-	s := settings(t, st.block(), "durable: reader")
-	connectortest.Redelivery(t, func() connector.Source {
-		src, err := nats.Kind().NewSource(s)
-		if err != nil {
-			t.Fatalf("NewSource: %v", err)
-		}
-		return src
-	}, st.sink(t, ""), false)
+// TestConformance runs the suite every connector passes against the local NATS server.
+// On a loaded machine the client can give up on a pull whose heartbeat came late, and a
+// stopping source drops what JetStream had already sent to its pull request: such
+// messages come again only after ack_wait (default 30 s, longer than a check may take),
+// so ack_wait is short here.
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{
+		Kind: nats.Kind(), Messages: 500, Batch: 50, Parallel: true,
+		Place: func(t *testing.T) (connector.Settings, connector.Settings) {
+			st := newStream(t)
+			return settings(t, st.block(), "durable: reader\nack_wait: 2s"),
+				settings(t, st.block(), fmt.Sprintf("subject: %q", st.subject()))
+		},
+	})
 }
 
 func TestDurableResumes(t *testing.T) {
@@ -435,20 +425,4 @@ func TestCheck(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("error shows the password: %v", err)
 	}
-}
-
-// A message JetStream had already sent to the stopping pull request (after the held one
-// was acknowledged, max_ack_pending 1 lets the next one go) is dropped by the client and
-// comes again after ack_wait, so the test keeps ack_wait short.
-func TestSettleAfterStop(t *testing.T) {
-	t.Parallel()
-	st := newStream(t)
-	s := settings(t, st.block(), "durable: reader\nack_wait: 2s")
-	connectortest.SettleAfterStop(t, func() connector.Source {
-		src, err := nats.Kind().NewSource(s)
-		if err != nil {
-			t.Fatalf("NewSource: %v", err)
-		}
-		return src
-	}, st.sink(t, ""))
 }

@@ -1,6 +1,8 @@
 package nats
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -8,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Defaults and timings.
@@ -40,73 +42,110 @@ type options struct {
 	logger *slog.Logger
 }
 
-func readOptions(s connector.Settings, role string) (*options, error) {
-	r := s.Reader()
-	o := &options{name: s.Connector.Name, logger: s.Env.Log()}
+// spec declares the nats connector's options.
+var spec = &option.Spec{
+	Summary: `NATS JetStream: flows read from a stream through a durable pull consumer,
+acknowledging each message when they are done with it, and publish to a subject, a write
+succeeding once the stream has stored every message (each publish acknowledgement is
+checked). The connector creates its stream when it does not exist, and adds missing subjects
+to it.`,
+	Description: `The consumer's max_ack_pending is the flow's in-flight limit. Ack acknowledges, Nack asks
+for immediate redelivery (NAK). Deliveries taken from the stream but not yet settled when the
+source closes are delivered again after ack_wait.
 
-	if v := r.Value("url", true); !v.IsZero() {
-		o.url, o.where = resolveURL(r, v, s.Env.Lookup())
+Deliveries carry the headers subject, stream, stream_seq and num_delivered, the message's
+NATS headers (first value of each), and message_id from Nats-Msg-Id. The sink sends a
+message's headers as NATS headers, except those and the Nats-* ones.`,
+	Fields: []option.Field{
+		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: `"nats://localhost:4222"`,
+			Description: "the server's URL, nats://host:4222, or several separated by commas (tls://, ws:// and wss:// too)",
+			Parse:       option.Convert(parseURL)},
+		{Name: "stream", Type: option.String, Required: option.Source, Example: "ORDERS",
+			Description: "the JetStream stream's name", Parse: option.Check(checkName("stream"))},
+		{Name: "subjects", Type: option.Strings, Example: `["orders.>"]`,
+			Description: "subjects the stream stores: when set, the stream is created (file storage) if it does not exist, or these are added to its subjects.",
+			Parse:       option.Check(checkSubjects)},
+		{Name: "durable", Type: option.String, For: option.Source, Required: option.Source, Example: "order-sync",
+			Description: "the durable consumer's name, which keeps the source's position in the stream across restarts. Flows sharing it share the messages.",
+			Parse:       option.Check(checkName("consumer"))},
+		{Name: "filter_subject", Type: option.String, For: option.Source,
+			Description: "only messages on this subject (wildcards allowed).",
+			Parse: option.Check(func(s string) error {
+				if s != "" && !validSubject(s, true) {
+					return fmt.Errorf("%q is not a valid subject", s)
+				}
+				return nil
+			})},
+		{Name: "ack_wait", Type: option.Duration, For: option.Source, Default: AckWaitDefault, Min: time.Second,
+			Description: "a delivery not settled within it is delivered again."},
+		{Name: "deliver", Type: option.String, For: option.Source, Default: "all", Enum: []string{"all", "new"},
+			Description: "where a new consumer starts: all (the start of the stream) or new (from now). JetStream cannot change it later, so a different value for an existing durable fails Open."},
+		{Name: "max_deliver", Type: option.Int, For: option.Source, Min: 0,
+			Description: "deliveries of one message before JetStream gives up on it; 0 is no limit."},
+		{Name: "subject", Type: option.String, For: option.Sink, Required: option.Sink, Example: `"orders.created"`,
+			Description: "the subject to publish to (no wildcards)",
+			Parse: option.Check(func(s string) error {
+				if s != "" && !validSubject(s, false) {
+					return fmt.Errorf("%q is not a subject one can publish to (no wildcards)", s)
+				}
+				return nil
+			})},
+		{Name: "dedupe", Type: option.Bool, For: option.Sink, Default: true,
+			Description: `send the message's id (its "id", else its "message_id" header) as Nats-Msg-Id, so JetStream stores a message retried within the stream's duplicate window once.`},
+	},
+	Check: func(v *option.Values, _ option.Role) {
+		if len(v.Strings("subjects")) > 0 && v.String("stream") == "" && v.OK("stream") {
+			v.Fail("subjects", "subjects are the stream's: set stream too")
+		}
+	},
+	Examples: []option.Example{
+		{Role: option.Source, Title: "a durable consumer of a stream it creates", Options: `url: "nats://localhost:4222"
+stream: ORDERS
+subjects: ["orders.>"]
+durable: "order-sync"
+filter_subject: "orders.created"`},
+		{Role: option.Sink, Title: "publish to a stream's subject", Options: `url: "nats://localhost:4222"
+stream: ORDERS
+subjects: ["orders.>"]
+subject: "orders.created"`},
+	},
+}
+
+// checkName checks a stream's or consumer's name.
+func checkName(what string) func(string) error {
+	return func(name string) error {
+		if strings.ContainsAny(name, ".*> \t\r\n/\\") {
+			return fmt.Errorf("%q: a %s name cannot contain . * > / \\ or spaces", name, what)
+		}
+		return nil
 	}
-	o.stream = r.String("stream", "", false)
-	if strings.ContainsAny(o.stream, ".*> \t\r\n/\\") {
-		r.Fail("stream", "%q: a stream name cannot contain . * > / \\ or spaces", o.stream)
-	}
-	o.subjects = r.Strings("subjects")
-	for _, sub := range o.subjects {
+}
+
+func checkSubjects(subjects []string) error {
+	for _, sub := range subjects {
 		if !validSubject(sub, true) {
-			r.Fail("subjects", "%q is not a valid subject", sub)
+			return fmt.Errorf("%q is not a valid subject", sub)
 		}
 	}
-	if len(o.subjects) > 0 && o.stream == "" {
-		r.Fail("subjects", "subjects are the stream's: set stream too")
-	}
+	return nil
+}
 
-	o.durable = r.String("durable", "", false)
-	if strings.ContainsAny(o.durable, ".*> \t\r\n/\\") {
-		r.Fail("durable", "%q: a consumer name cannot contain . * > / \\ or spaces", o.durable)
-	}
-	o.filter = r.String("filter_subject", "", false)
-	if o.filter != "" && !validSubject(o.filter, true) {
-		r.Fail("filter_subject", "%q is not a valid subject", o.filter)
-	}
-	o.ackWait = r.Duration("ack_wait", AckWaitDefault)
-	if o.ackWait < time.Second {
-		r.Fail("ack_wait", "expected at least 1s")
-	}
-	switch d := r.String("deliver", "all", false); d {
-	case "all":
-		o.deliver = jetstream.DeliverAllPolicy
-	case "new":
-		o.deliver = jetstream.DeliverNewPolicy
-	default:
-		r.Fail("deliver", "expected all or new, found %q", d)
-	}
-	o.maxDeliver = r.Int("max_deliver", 0)
-	if o.maxDeliver < 0 {
-		r.Fail("max_deliver", "must not be negative (0 means no limit)")
-	}
-
-	o.subject = r.String("subject", "", false)
-	if o.subject != "" && !validSubject(o.subject, false) {
-		r.Fail("subject", "%q is not a subject one can publish to (no wildcards)", o.subject)
-	}
-	o.dedupe = r.Bool("dedupe", true)
-
-	switch role {
-	case "source":
-		if o.stream == "" {
-			r.Fail("stream", "a nats source reads a JetStream stream: set stream")
-		}
-		if o.durable == "" {
-			r.Fail("durable", "a nats source needs a durable consumer name, which keeps its position: set durable")
-		}
-	case "sink":
-		if o.subject == "" {
-			r.Fail("subject", "a nats sink publishes to a subject: set subject")
-		}
-	}
-	if err := r.Done(); err != nil {
+// readOptions decodes the options for role (option.Alone for Check).
+func readOptions(s connector.Settings, role option.Role) (*options, error) {
+	v, err := s.Decode(spec, role)
+	if err != nil {
 		return nil, err
+	}
+	u := option.Get[serverURL](v, "url")
+	o := &options{
+		url: u.raw, where: u.where, name: s.Connector.Name, logger: s.Env.Log(),
+		stream: v.String("stream"), subjects: v.Strings("subjects"),
+		durable: v.String("durable"), filter: v.String("filter_subject"), ackWait: v.Duration("ack_wait"),
+		deliver: jetstream.DeliverAllPolicy, maxDeliver: v.Int("max_deliver"),
+		subject: v.String("subject"), dedupe: v.Bool("dedupe"),
+	}
+	if v.String("deliver") == "new" {
+		o.deliver = jetstream.DeliverNewPolicy
 	}
 	return o, nil
 }
@@ -156,30 +195,25 @@ func covers(pattern, s string) bool {
 	return len(p) == len(t)
 }
 
-// resolveURL resolves env(…) and checks each server URL, returning the URL and a form
-// without credentials.
-func resolveURL(r *config.OptionReader, v config.Value, le config.LookupEnv) (string, string) {
-	raw, err := v.Resolve(le)
-	if err != nil {
-		r.Fail("url", "%v", err)
-		return "", ""
-	}
+// serverURL is the url option as given (it may hold credentials), and without
+// credentials for messages.
+type serverURL struct{ raw, where string }
+
+func parseURL(raw string) (serverURL, error) {
 	var shown []string
 	for _, part := range strings.Split(raw, ",") {
 		u, err := url.Parse(strings.TrimSpace(part))
 		if err != nil || u.Host == "" {
 			// url.Parse's errors quote the whole URL, password included.
-			r.Fail("url", "expected a URL such as nats://127.0.0.1:4222")
-			return "", ""
+			return serverURL{}, errors.New("expected a URL such as nats://127.0.0.1:4222")
 		}
 		switch u.Scheme {
 		case "nats", "tls", "ws", "wss":
 		default:
-			r.Fail("url", "unsupported scheme %q; expected nats, tls, ws or wss", u.Scheme)
-			return "", ""
+			return serverURL{}, fmt.Errorf("unsupported scheme %q; expected nats, tls, ws or wss", u.Scheme)
 		}
 		u.User = nil
 		shown = append(shown, u.String())
 	}
-	return raw, strings.Join(shown, ",")
+	return serverURL{raw: raw, where: strings.Join(shown, ",")}, nil
 }

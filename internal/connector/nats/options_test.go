@@ -18,17 +18,17 @@ func TestBadOptions(t *testing.T) {
 		{"no url", "stream: S", "durable: d", false, "test.cai:5:1: nats connector events: missing url"},
 		{"scheme", `url: "amqp://127.0.0.1"` + "\nstream: S", "durable: d", false, "test.cai:3:1: nats connector events: url: unsupported scheme \"amqp\""},
 		{"unset env", "url: env(JUNCTION_TEST_UNSET_NATS_URL)", "subject: a", true, "test.cai:3:1: nats connector events: url: JUNCTION_TEST_UNSET_NATS_URL is not set"},
-		{"source without stream", url, "durable: d", false, "nats connector events: stream: a nats source reads a JetStream stream"},
-		{"source without durable", url + "\nstream: S", "", false, "nats connector events: durable: a nats source needs a durable consumer name"},
-		{"sink without subject", url, "", true, "nats connector events: subject: a nats sink publishes to a subject"},
+		{"source without stream", url, "durable: d", false, "test.cai:5:1: nats connector events: missing stream, which a source needs: the JetStream stream's name"},
+		{"source without durable", url + "\nstream: S", "", false, "test.cai:6:1: nats connector events: missing durable, which a source needs: the durable consumer's name, which keeps the source's position"},
+		{"sink without subject", url, "", true, "test.cai:5:1: nats connector events: missing subject, which a sink needs: the subject to publish to"},
 		{"sink wildcard", url, `subject: "orders.*"`, true, "test.cai:7:1: nats connector events: subject: \"orders.*\" is not a subject one can publish to"},
 		{"stream name", url + "\nstream: \"a.b\"", "subject: x", true, "test.cai:4:1: nats connector events: stream: \"a.b\": a stream name cannot contain"},
 		{"subjects without stream", url + "\nsubjects: [\"a.>\"]", "subject: a.b", true, "test.cai:4:1: nats connector events: subjects: subjects are the stream's"},
 		{"bad subject", url + "\nstream: S\nsubjects: [\"a.>.b\"]", "subject: a.b", true, "test.cai:5:1: nats connector events: subjects: \"a.>.b\" is not a valid subject"},
-		{"deliver", url + "\nstream: S", "durable: d\ndeliver: last", false, "test.cai:9:1: nats connector events: deliver: expected all or new"},
-		{"ack_wait", url + "\nstream: S", "durable: d\nack_wait: 10ms", false, "test.cai:9:1: nats connector events: ack_wait: expected at least 1s"},
+		{"deliver", url + "\nstream: S", "durable: d\ndeliver: last", false, "test.cai:9:1: nats connector events: deliver: expected all or new, found \"last\""},
+		{"ack_wait", url + "\nstream: S", "durable: d\nack_wait: 10ms", false, "test.cai:9:1: nats connector events: ack_wait: must be at least 1s, found 10ms"},
 		{"max_deliver", url + "\nstream: S", "durable: d\nmax_deliver: -1", false, "test.cai:9:1: nats connector events: max_deliver: must not be negative"},
-		{"unknown", url + "\nstream: S", "durable: d\nqueue: q", false, "test.cai:9:1: nats connector events: unknown setting queue"},
+		{"unknown", url + "\nstream: S", "durable: d\nqueue: q", false, "test.cai:9:1: nats connector events: unknown setting queue; expected one of ack_wait, dedupe, deliver"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := settings(t, c.block, c.use)

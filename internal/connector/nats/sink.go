@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 type sink struct {
@@ -26,7 +27,7 @@ var _ connector.Sink = (*sink)(nil)
 // newSink checks the options; it connects on the first Write, so a server that is down
 // fails writes (which the flow retries) rather than the flow's start.
 func newSink(s connector.Settings) (*sink, error) {
-	o, err := readOptions(s, "sink")
+	o, err := readOptions(s, option.Sink)
 	if err != nil {
 		return nil, err
 	}

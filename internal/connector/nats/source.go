@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 type source struct {
@@ -30,7 +31,7 @@ type source struct {
 var _ connector.Source = (*source)(nil)
 
 func newSource(s connector.Settings) (*source, error) {
-	o, err := readOptions(s, "source")
+	o, err := readOptions(s, option.Source)
 	if err != nil {
 		return nil, err
 	}

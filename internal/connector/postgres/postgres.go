@@ -16,6 +16,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Defaults of the options (see doc.go).
@@ -42,19 +43,12 @@ const CursorTable = "junction_flow_cursors"
 func Kind() connector.Kind {
 	return connector.Kind{
 		Name:      "postgres",
+		Spec:      spec,
 		NewSource: NewSource,
 		NewSink:   NewSink,
 		Check:     Check,
 	}
 }
-
-type role int
-
-const (
-	roleSink role = iota
-	roleSource
-	roleCheck // whatever the options describe
-)
 
 // options are the connector's settings, read once for either role.
 type options struct {
@@ -90,168 +84,266 @@ type column struct {
 	singular bool
 }
 
-func readOptions(s connector.Settings, as role) (*options, error) {
-	if s.Connector == nil {
-		return nil, errors.New("postgres connector: settings without a connector")
-	}
-	r := s.Reader()
-	o := &options{}
-
-	url := r.Value("url", true)
-	poolSizeSet := r.Has("pool_size")
-	poolSize := r.Int("pool_size", PoolSizeDefault)
-	o.table = r.String("table", "", false)
-	o.mode = r.String("mode", "", false)
-	o.key = r.Strings("key")
-	rawColumns, hasColumns := r.Any("columns")
-	o.cursor = r.String("cursor", "", false)
-	o.where = r.String("where", "", false)
-	o.batchSize = r.Int("batch_size", BatchSizeDefault)
-	o.pollInterval = r.Duration("poll_interval", PollIntervalDefault)
-	o.cursorName = r.String("cursor_name", "", false)
-	// The flow engine sets Settings.Flow, so each flow keeps its own cursor.
-	flowName := r.String("name", s.Flow, false)
-	o.channel = r.String("channel", "", false)
-
-	if !url.IsZero() {
-		if dsn, err := url.Resolve(s.Env.Lookup()); err != nil {
-			r.Fail("url", "%v", err)
-		} else if cfg, err := pgxpool.ParseConfig(dsn); err != nil {
-			// pgconn's parse errors mask the password; the string is not printed otherwise.
-			r.Fail("url", "not a PostgreSQL connection string: %v", err)
-		} else {
-			o.pool = cfg
-		}
-	}
-	if poolSize < 1 {
-		r.Fail("pool_size", "must be at least 1")
-	}
-	if o.pool != nil && (poolSizeSet || !hasParam(o.pool.ConnString(), "pool_max_conns")) {
-		o.pool.MaxConns = int32(min(poolSize, 1<<20))
-	}
-	if o.pool != nil {
-		if _, ok := o.pool.ConnConfig.RuntimeParams["application_name"]; !ok {
-			o.pool.ConnConfig.RuntimeParams["application_name"] = "junction"
-		}
-	}
-	if o.table != "" {
-		name, err := splitTable(o.table)
-		if err != nil {
-			r.Fail("table", "%v", err)
-		}
-		o.tableName = name
-	}
-	if o.batchSize < 1 {
-		r.Fail("batch_size", "must be at least 1")
-	}
-	if o.pollInterval <= 0 {
-		r.Fail("poll_interval", "must be positive")
-	}
-
-	switch as {
-	case roleSink:
-		o.mode = cmp.Or(o.mode, ModeInsert)
-		if o.mode != ModeInsert && o.mode != ModeUpsert {
-			r.Fail("mode", "expected insert or upsert for a sink, found %q", o.mode)
-		}
-		if o.table == "" {
-			r.Fail("table", "missing: the table to write to")
-		}
-		if !hasColumns {
-			r.Fail("columns", `missing: the columns to write, such as { id: "$.id", doc: "$" }`)
-		}
-	case roleSource:
-		o.mode = cmp.Or(o.mode, ModePoll)
-		switch o.mode {
-		case ModePoll:
-			if o.table == "" {
-				r.Fail("table", "missing: the table to poll")
-			}
-			if o.cursor == "" {
-				r.Fail("cursor", "missing: a unique, increasing column such as id (bigserial) to poll in order")
-			}
-		case ModeListen:
-			if o.channel == "" {
-				r.Fail("channel", "missing: the channel to LISTEN on")
-			}
-		default:
-			r.Fail("mode", "expected poll or listen for a source, found %q", o.mode)
-		}
-	}
-
-	// columns is a map for a sink and a list for a source; Check accepts either.
-	if hasColumns {
-		switch v := rawColumns.(type) {
-		case config.Options, map[string]any:
-			if as == roleSource {
-				r.Fail("columns", "expected a list of column names for a source")
-				break
-			}
-			o.columns = readColumns(r, v)
-		case []any, string:
-			if as == roleSink {
-				r.Fail("columns", `expected a block { column: "$.path" … } for a sink`)
-				break
-			}
-			o.fields = r.Strings("columns")
-		default:
-			r.Fail("columns", "expected a block { column: \"$.path\" … } (sink) or a list of names (source), found %v", rawColumns)
-		}
-	}
-	if as == roleSink || (as == roleCheck && o.columns != nil) {
-		checkKey(r, o)
-	}
-	if o.cursorName == "" {
-		o.cursorName = o.table + ":" + o.cursor
-		if flowName != "" {
-			o.cursorName = flowName + ":" + o.cursorName
-		}
-	}
-	if err := r.Done(); err != nil {
-		return nil, err
-	}
-	return o, nil
+// spec declares the postgres connector's options. Every source and sink reads all of
+// them, so a connector block can hold options of both roles; mode and columns must suit
+// the role that reads them.
+var spec = &option.Spec{
+	Summary: `PostgreSQL, with pgx: a sink that writes JSON messages as rows of a table (insert or
+upsert, a batch per transaction), and a source that polls a table in the order of a cursor
+column, storing its progress in the same database, or receives NOTIFY payloads with LISTEN.`,
+	Description: sinkDoc + "\n\n" + pollDoc + "\n\n" + listenDoc,
+	Fields: []option.Field{
+		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: "env(WAREHOUSE_URL)",
+			Description: "the database: a postgres:// URL or a key=value connection string",
+			Parse: option.Convert(func(dsn string) (*pgxpool.Config, error) {
+				cfg, err := pgxpool.ParseConfig(dsn)
+				if err != nil {
+					// pgconn's parse errors mask the password; the string is not printed otherwise.
+					return nil, fmt.Errorf("not a PostgreSQL connection string: %v", err)
+				}
+				return cfg, nil
+			})},
+		{Name: "pool_size", Type: option.Int, Default: PoolSizeDefault, Min: 1,
+			Description: "the most connections of each sink and poll source; an explicit pool_max_conns in the URL wins when pool_size is not set."},
+		{Name: "table", Type: option.String, Required: option.Sink, Example: `"orders"`,
+			Description: `the table a sink writes to or a poll source reads. "orders" or "schema.orders" (a dot always separates schema and table), found through the connection's search_path; a poll source reads views too.`,
+			Parse:       option.Check(func(t string) error { _, err := splitTable(t); return err })},
+		{Name: "mode", Type: option.String,
+			Description: "insert (the default) or upsert for a sink; poll (the default) or listen for a source."},
+		{Name: "key", Type: option.Strings, For: option.Sink, Example: `["id"]`,
+			Description: "upsert only, and required there: the conflict columns. They must be among columns and have a unique index: ON CONFLICT (key) DO UPDATE SET every other column = EXCLUDED.column (DO NOTHING when all columns are key)."},
+		{Name: "columns", Type: option.Any, Required: option.Sink, Example: `{ id: "$.id", total: "$.total", doc: "$" }`,
+			Description: `the columns a sink writes, { column: "$.path" … }, or those a poll source delivers. "$" is the whole message; a poll source delivers every column by default.`,
+			Parse:       parseColumns},
+		{Name: "cursor", Type: option.String, For: option.Source, Example: "id",
+			Description: "required to poll: a column whose values are unique and increase in the order rows become visible, such as id bigserial or a unique updated_at."},
+		{Name: "where", Type: option.String, For: option.Source,
+			Description: "an extra SQL condition, (status = 'paid'); trusted configuration, pasted into the query as written."},
+		{Name: "batch_size", Type: option.Int, For: option.Source, Default: BatchSizeDefault, Min: 1,
+			Description: "rows per query."},
+		{Name: "poll_interval", Type: option.Duration, For: option.Source, Default: PollIntervalDefault, Min: time.Millisecond,
+			Description: "the wait between queries that found nothing new."},
+		{Name: "cursor_name", Type: option.String, For: option.Source,
+			Description: `the source's row in junction_flow_cursors. Default: "NAME:table:cursor" with the name option, else "table:cursor"; two sources with one cursor_name share progress.`},
+		{Name: "name", Type: option.String, For: option.Source,
+			Description: "the name in the default cursor_name; the flow engine sets it to the flow's name, so each flow keeps its own cursor."},
+		{Name: "channel", Type: option.String, For: option.Source, Example: "orders_changed",
+			Description: "required to listen: the channel to LISTEN on, on a connection of its own."},
+	},
+	Check: checkRole,
+	Examples: []option.Example{
+		{Role: option.Sink, Title: "upsert by id", Options: `url: "postgres://localhost:5432/warehouse"
+table: "high_value_orders"
+mode: upsert
+key: ["id"]
+columns: { id: "$.id", total: "$.total", doc: "$" }`},
+		{Role: option.Source, Title: "poll new rows in id order", Options: `url: "postgres://localhost:5432/shop"
+table: "orders"
+cursor: "id"
+columns: ["id", "total", "status"]
+where: "status = 'paid'"
+poll_interval: 5s`},
+		{Role: option.Source, Title: "NOTIFY payloads", Options: `url: "postgres://localhost:5432/shop"
+mode: listen
+channel: "orders_changed"`},
+	},
 }
 
-func readColumns(r *config.OptionReader, v any) []column {
+// The reference's prose about each role.
+const (
+	sinkDoc = `**Sink.** Each column's value is taken from the message (JSON, numbers kept exactly) with
+its JSONPath and sent as text cast to the column's type, read from the catalog on the first
+Write ($1::text::numeric(10,2)), so PostgreSQL parses it with the type's own rules: a number
+keeps all its digits in numeric and bigint columns, an RFC 3339 string becomes a timestamptz,
+true/false a boolean. Objects and arrays are written as JSON text; into json/jsonb columns
+every value is written as JSON (a string stays a JSON string). A missing value, or JSON null,
+is NULL. A path that can select several values ($.items[*], $..id, filters) is written as the
+JSON array of what it selects. Integer columns do not accept 12.0 or 1e3, and PostgreSQL
+arrays are not built from JSON arrays (write those to json/jsonb). Write runs one INSERT per
+message, pipelined in one round trip inside one transaction, and returns after the commit. A
+key repeated within a batch updates the row again, so the last message wins. A message that
+can never be written (not JSON, an upsert key missing or null, a value PostgreSQL rejects with
+SQLSTATE class 22 or 23) goes to the flow's dead-letter queue and the rest of the batch is
+written again; every other error is about the database and retried.`
+	pollDoc = `**Poll source** (mode: poll, the default). Rows are delivered in cursor order as JSON
+objects made by PostgreSQL (row_to_json), with headers table and cursor (the value as text).
+The table junction_flow_cursors (name, value, updated_at), created when missing in the first
+schema of the search_path, keeps the cursor of the last row of the acknowledged prefix: a row
+acknowledged while an earlier one is still out is delivered again after a restart, never
+skipped. A Nack'ed row is delivered again by the same source, before new rows. The cursor is
+written by the polling loop (when acknowledgements moved it, and on Close), so a crash may
+deliver acknowledged rows again: at least once. Limitations: rows with equal cursor values may
+be skipped (the next query starts after the last value seen), as may a row whose cursor value
+is smaller than one already delivered, which happens when concurrent transactions commit
+sequence values out of order; rows with a NULL cursor are never delivered.`
+	listenDoc = `**Listen source** (mode: listen). Each NOTIFY payload is a message with headers channel
+and pid (the sender's backend). PostgreSQL does not keep notifications for listeners that are
+not connected: what is sent while the source is closed or reconnecting is lost, and Nack
+cannot have it sent again (Ack and Nack only free the in-flight slot). Use the poll source for
+at-least-once.
+
+Check (` + "`junction connector test`" + `) connects and runs SELECT 1; with a table it checks that the
+table and the columns to write (sink) or the cursor and columns to read (poll source) exist.`
+)
+
+// checkRole applies what each role needs: the mode it allows, the options that mode
+// needs, and the shape of columns.
+func checkRole(v *option.Values, role option.Role) {
+	mode := v.String("mode")
+	cols, isBlock := option.Get[any](v, "columns").([]column)
+	switch role {
+	case option.Sink:
+		mode = cmp.Or(mode, ModeInsert)
+		if mode != ModeInsert && mode != ModeUpsert {
+			v.Fail("mode", "expected insert or upsert for a sink, found %q", mode)
+		}
+		if v.Has("columns") && !isBlock {
+			v.Fail("columns", `expected a block { column: "$.path" … } for a sink`)
+		}
+	case option.Source:
+		checkSourceMode(v, mode)
+		if isBlock {
+			v.Fail("columns", "expected a list of column names for a source")
+		}
+	default:
+		if !slices.Contains([]string{"", ModeInsert, ModeUpsert, ModePoll, ModeListen}, mode) {
+			v.Fail("mode", "expected insert, upsert, poll or listen, found %q", mode)
+		}
+	}
+	if role == option.Sink || (role == option.Alone && isBlock) {
+		checkKey(v, mode, cols)
+	}
+}
+
+// checkSourceMode checks what a source's mode needs.
+func checkSourceMode(v *option.Values, mode string) {
+	switch cmp.Or(mode, ModePoll) {
+	case ModePoll:
+		v.Missing("table", "the table to poll")
+		v.Missing("cursor", "a unique, increasing column such as id (bigserial) to poll in order")
+	case ModeListen:
+		v.Missing("channel", "the channel to LISTEN on")
+	default:
+		v.Fail("mode", "expected poll or listen for a source, found %q", mode)
+	}
+}
+
+func checkKey(v *option.Values, mode string, cols []column) {
+	key := v.Strings("key")
+	if mode != ModeUpsert {
+		if len(key) > 0 {
+			v.Fail("key", "only used with mode: upsert")
+		}
+		return
+	}
+	v.Missing("key", `an upsert needs the conflict columns, such as key: ["id"]`)
+	for _, k := range key {
+		if !slices.ContainsFunc(cols, func(c column) bool { return c.name == k }) && v.OK("columns") {
+			v.Fail("key", "%s is not one of the columns", k)
+			return
+		}
+	}
+}
+
+// parseColumns reads a sink's block { column: "$.path" … } into columns, and a
+// source's list of names (or one name) into strings.
+func parseColumns(v any) (any, error) {
 	var entries []config.Option
 	switch v := v.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		names := make([]string, 0, len(v))
+		for _, it := range v {
+			s, ok := it.(string)
+			if !ok {
+				return nil, fmt.Errorf("expected a list of column names, found %v in it", it)
+			}
+			names = append(names, s)
+		}
+		return names, nil
 	case config.Options:
 		entries = v.Entries
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(v)) {
 			entries = append(entries, config.Option{Key: k, Value: v[k]})
 		}
+	default:
+		return nil, fmt.Errorf("expected a block { column: \"$.path\" … } (sink) or a list of names (source), found %v", v)
 	}
 	if len(entries) == 0 {
-		r.Fail("columns", "no columns given")
-		return nil
+		return nil, errors.New("no columns given")
 	}
 	out := make([]column, 0, len(entries))
-	seen := map[string]bool{}
 	for _, e := range entries {
-		path, ok := e.Value.(string)
-		if !ok {
-			r.Fail("columns", "%s: expected a JSONPath string such as \"$.id\", found %v", e.Key, e.Value)
-			return nil
-		}
-		if seen[e.Key] {
-			r.Fail("columns", "%s is given twice", e.Key)
-			return nil
-		}
-		seen[e.Key] = true
-		if !strings.HasPrefix(path, "$") {
-			r.Fail("columns", "%s: %q is not a JSONPath: it starts with $ (\"$\" is the whole message)", e.Key, path)
-			return nil
-		}
-		x, err := jp.ParseString(path)
+		c, err := readColumn(e)
 		if err != nil {
-			r.Fail("columns", "%s: invalid JSONPath %q: %v", e.Key, path, err)
-			return nil
+			return nil, err
 		}
-		out = append(out, column{name: e.Key, path: path, expr: x, singular: singular(x)})
+		if slices.ContainsFunc(out, func(o column) bool { return o.name == c.name }) {
+			return nil, fmt.Errorf("%s is given twice", e.Key)
+		}
+		out = append(out, c)
 	}
-	return out
+	return out, nil
+}
+
+func readColumn(e config.Option) (column, error) {
+	path, ok := e.Value.(string)
+	if !ok {
+		return column{}, fmt.Errorf("%s: expected a JSONPath string such as \"$.id\", found %v", e.Key, e.Value)
+	}
+	if !strings.HasPrefix(path, "$") {
+		return column{}, fmt.Errorf("%s: %q is not a JSONPath: it starts with $ (\"$\" is the whole message)", e.Key, path)
+	}
+	x, err := jp.ParseString(path)
+	if err != nil {
+		return column{}, fmt.Errorf("%s: invalid JSONPath %q: %v", e.Key, path, err)
+	}
+	return column{name: e.Key, path: path, expr: x, singular: singular(x)}, nil
+}
+
+// readOptions decodes the options for role (option.Alone for Check).
+func readOptions(s connector.Settings, role option.Role) (*options, error) {
+	v, err := s.Decode(spec, role)
+	if err != nil {
+		return nil, err
+	}
+	o := &options{
+		pool: option.Get[*pgxpool.Config](v, "url"), table: v.String("table"), mode: v.String("mode"),
+		key: v.Strings("key"), cursor: v.String("cursor"), where: v.String("where"),
+		batchSize: v.Int("batch_size"), pollInterval: v.Duration("poll_interval"),
+		cursorName: v.String("cursor_name"), channel: v.String("channel"),
+	}
+	switch role {
+	case option.Sink:
+		o.mode = cmp.Or(o.mode, ModeInsert)
+	case option.Source:
+		o.mode = cmp.Or(o.mode, ModePoll)
+	}
+	switch cols := option.Get[any](v, "columns").(type) {
+	case []column:
+		o.columns = cols
+	case []string:
+		o.fields = cols
+	}
+	if v.Has("pool_size") || !hasParam(o.pool.ConnString(), "pool_max_conns") {
+		o.pool.MaxConns = int32(min(v.Int("pool_size"), 1<<20))
+	}
+	if _, ok := o.pool.ConnConfig.RuntimeParams["application_name"]; !ok {
+		o.pool.ConnConfig.RuntimeParams["application_name"] = "junction"
+	}
+	if o.table != "" {
+		o.tableName, _ = splitTable(o.table) // checked by the spec
+	}
+	if o.cursorName == "" {
+		o.cursorName = o.table + ":" + o.cursor
+		// The flow engine sets Settings.Flow, so each flow keeps its own cursor.
+		if flow := cmp.Or(v.String("name"), s.Flow); flow != "" {
+			o.cursorName = flow + ":" + o.cursorName
+		}
+	}
+	return o, nil
 }
 
 // singular reports whether a path names one place (children and indexes only).
@@ -264,25 +356,6 @@ func singular(x jp.Expr) bool {
 		}
 	}
 	return true
-}
-
-func checkKey(r *config.OptionReader, o *options) {
-	if o.mode != ModeUpsert {
-		if len(o.key) > 0 {
-			r.Fail("key", "only used with mode: upsert")
-		}
-		return
-	}
-	if len(o.key) == 0 {
-		r.Fail("key", `missing: upsert needs the conflict columns, such as key: ["id"]`)
-		return
-	}
-	for _, k := range o.key {
-		if !slices.ContainsFunc(o.columns, func(c column) bool { return c.name == k }) {
-			r.Fail("key", "%s is not one of the columns", k)
-			return
-		}
-	}
 }
 
 // splitTable splits "schema.table" into identifier parts; a dot always separates.
@@ -377,7 +450,7 @@ func missingColumnsError(table string, names []string) error {
 // table and the columns a sink writes (or a poll source reads) exist, naming what is
 // missing.
 func Check(ctx context.Context, s connector.Settings) error {
-	o, err := readOptions(s, roleCheck)
+	o, err := readOptions(s, option.Alone)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // MessageError says that one message of a batch can never be written as it is, however
@@ -50,7 +51,7 @@ var _ connector.Sink = (*Sink)(nil)
 // NewSink validates the options; it does not connect (the first Write does), so a sink
 // can be built while the database is down.
 func NewSink(s connector.Settings) (connector.Sink, error) {
-	o, err := readOptions(s, roleSink)
+	o, err := readOptions(s, option.Sink)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // ErrSettled is returned by a second Ack or Nack of the same delivery.
@@ -41,7 +42,7 @@ const rowAlias = "junction_row"
 // NOTIFY payloads (mode: listen). It validates the options and does not connect; Open
 // does.
 func NewSource(s connector.Settings) (connector.Source, error) {
-	o, err := readOptions(s, roleSource)
+	o, err := readOptions(s, option.Source)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // Defaults of the options.
@@ -35,19 +36,12 @@ const (
 func Kind() connector.Kind {
 	return connector.Kind{
 		Name:      "redis",
+		Spec:      spec,
 		NewSource: NewSource,
 		NewSink:   NewSink,
 		Check:     Check,
 	}
 }
-
-type role int
-
-const (
-	roleCheck role = iota
-	roleSource
-	roleSink
-)
 
 type options struct {
 	what  string         // "redis connector NAME", for messages
@@ -65,65 +59,80 @@ type options struct {
 	maxLen            int64
 }
 
-// readOptions reads every key the redis type knows in either role, because a
-// connector block may carry keys meant for the other role; the role only decides
-// what is required.
-func readOptions(s connector.Settings, ro role) (*options, error) {
-	if s.Connector == nil {
-		return nil, errors.New("redis: settings without a connector")
-	}
-	o := &options{what: s.Connector.Type + " connector " + s.Connector.Name}
-	r := s.Reader()
+// spec declares the redis connector's options.
+var spec = &option.Spec{
+	Summary: `Redis Streams. The source reads a stream as a member of a consumer group: an entry
+stays in the group's pending list until it is acknowledged (XACK), entries a crashed consumer
+left pending are taken over with XAUTOCLAIM, and a consumer that restarts under the same name
+first receives its own pending entries again. The sink appends each batch with XADD inside
+MULTI/EXEC.`,
+	Description: `Durability: Write returns after EXEC, so the entries are in Redis memory; they survive a
+Redis restart only as far as its persistence (AOF with appendfsync always, or RDB snapshots)
+is configured. A Redis without persistence keeps nothing on disk.
 
-	if v := r.Value("url", true); !v.IsZero() {
-		text, err := v.Resolve(s.Env.Lookup())
-		if err != nil {
-			r.Fail("url", "%v", err)
-		} else if parsed, err := redis.ParseURL(text); err != nil {
-			r.Fail("url", "%s", redactURLError(err))
-		} else {
-			o.redis, o.addr = parsed, parsed.Addr
-		}
-	}
+Settling: Ack is XACK. Nack leaves the entry pending and hands it out again from memory; if
+the process stops first, the entry is still pending and is redelivered to a consumer with the
+same name when it starts, or to any consumer after claim_after.`,
+	Fields: []option.Field{
+		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: `"redis://localhost:6379/0"`,
+			Description: "the server's URL, redis://[user:password@]host:port/db or rediss://…",
+			Parse:       option.Convert(parseURL)},
+		{Name: "stream", Type: option.String, Required: option.Source | option.Sink, Example: "orders",
+			Description: "the stream's key"},
+		{Name: "group", Type: option.String, For: option.Source, Required: option.Source, Example: "order-sync",
+			Description: "the consumer group, created with MKSTREAM when missing"},
+		{Name: "consumer", Type: option.String, For: option.Source,
+			Description: "this consumer's name. Default: junction-<hostname>-<random>; set a stable name so a restarted instance takes its pending entries back at once."},
+		{Name: "start", Type: option.Any, For: option.Source, Default: StartDefault, Enum: []string{"0", "$"},
+			Description: "where a newly created group starts: 0 (the whole stream) or $ (new entries only)."},
+		{Name: "block", Type: option.Duration, For: option.Source, Default: BlockDefault, Min: time.Millisecond,
+			Description: "how long one read waits for new entries."},
+		{Name: "claim_after", Type: option.Duration, For: option.Source, Default: ClaimAfterDefault, Min: time.Millisecond,
+			Description: "pending entries idle longer than this are taken over from their consumer, presumed dead; keep it above the longest processing time."},
+		{Name: "field", Type: option.String, Default: FieldDefault,
+			Description: "the entry field holding the message body. The source turns the other fields into headers, and an entry without the field into a JSON object of all its fields.",
+			Parse: option.Check(func(f string) error {
+				if f == "" {
+					return errors.New("must not be empty")
+				}
+				return nil
+			})},
+		{Name: "maxlen", Type: option.Int, For: option.Sink, Min: 0,
+			Description: "trim the stream to about this many entries (XADD MAXLEN ~); 0 is no trimming."},
+	},
+	Examples: []option.Example{
+		{Role: option.Source, Title: "a consumer group with a stable consumer name", Options: `url: "redis://localhost:6379/0"
+stream: "orders"
+group: "order-sync"
+consumer: "worker-1"`},
+		{Role: option.Sink, Title: "a capped stream", Options: `url: "redis://localhost:6379/0"
+stream: "orders-out"
+maxlen: 100000`},
+	},
+}
 
-	o.stream = r.String("stream", "", ro != roleCheck)
-	o.group = r.String("group", "", ro == roleSource)
-	o.consumer = r.String("consumer", "", false)
+func parseURL(text string) (*redis.Options, error) {
+	parsed, err := redis.ParseURL(text)
+	if err != nil {
+		return nil, errors.New(redactURLError(err))
+	}
+	return parsed, nil
+}
 
-	o.start = StartDefault
-	if v, ok := r.Any("start"); ok {
-		switch v {
-		case int64(0), "0":
-			o.start = "0"
-		case "$":
-			o.start = "$"
-		default:
-			r.Fail("start", "expected 0 (the whole stream) or $ (new entries only), found %v", v)
-		}
-	}
-
-	o.block = r.Duration("block", BlockDefault)
-	if o.block < time.Millisecond {
-		// BLOCK 0 would wait forever, and Close waits for the read to return.
-		r.Fail("block", "must be at least 1ms, found %v", o.block)
-	}
-	o.claimAfter = r.Duration("claim_after", ClaimAfterDefault)
-	if o.claimAfter < time.Millisecond {
-		r.Fail("claim_after", "must be at least 1ms, found %v", o.claimAfter)
-	}
-	o.field = r.String("field", FieldDefault, false)
-	if o.field == "" {
-		r.Fail("field", "must not be empty")
-	}
-	o.maxLen = int64(r.Int("maxlen", 0))
-	if o.maxLen < 0 {
-		r.Fail("maxlen", "must not be negative, found %d", o.maxLen)
-	}
-	if err := r.Done(); err != nil {
+// readOptions decodes the options for role (option.Alone for Check).
+func readOptions(s connector.Settings, role option.Role) (*options, error) {
+	v, err := s.Decode(spec, role)
+	if err != nil {
 		return nil, err
 	}
-
-	if o.consumer == "" && ro == roleSource {
+	o := &options{
+		what: s.Connector.Type + " connector " + s.Connector.Name, redis: option.Get[*redis.Options](v, "url"),
+		stream: v.String("stream"), group: v.String("group"), consumer: v.String("consumer"),
+		start: fmt.Sprint(v.Any("start")), block: v.Duration("block"), claimAfter: v.Duration("claim_after"),
+		field: v.String("field"), maxLen: int64(v.Int("maxlen")),
+	}
+	o.addr = o.redis.Addr
+	if o.consumer == "" && role == option.Source {
 		o.consumer, o.generatedConsumer = defaultConsumer(), true
 	}
 	return o, nil
@@ -158,7 +167,7 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 // Check pings Redis and, when a stream is configured, checks that its key is a stream
 // (or does not exist yet).
 func Check(ctx context.Context, s connector.Settings) error {
-	o, err := readOptions(s, roleCheck)
+	o, err := readOptions(s, option.Alone)
 	if err != nil {
 		return err
 	}
@@ -196,7 +205,7 @@ var _ connector.Sink = (*Sink)(nil)
 
 // NewSink checks the options and creates the client (which connects lazily).
 func NewSink(s connector.Settings) (connector.Sink, error) {
-	o, err := readOptions(s, roleSink)
+	o, err := readOptions(s, option.Sink)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 var (
@@ -56,7 +57,7 @@ var _ connector.Source = (*Source)(nil)
 
 // NewSource checks the options and returns a source; it connects in Open.
 func NewSource(s connector.Settings) (connector.Source, error) {
-	o, err := readOptions(s, roleSource)
+	o, err := readOptions(s, option.Source)
 	if err != nil {
 		return nil, err
 	}

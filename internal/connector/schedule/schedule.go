@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 // TimezoneDefault is the time zone of cron expressions when none is set.
@@ -38,10 +40,11 @@ var parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron
 func Kind() connector.Kind {
 	return connector.Kind{
 		Name:      "schedule",
+		Spec:      spec,
 		NewSource: NewSource,
 		// Nothing to reach: checking is reading the options.
 		Check: func(_ context.Context, s connector.Settings) error {
-			_, err := readOptions(s)
+			_, err := readOptions(s, option.Alone)
 			return err
 		},
 	}
@@ -60,54 +63,78 @@ type every time.Duration
 
 func (e every) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
 
-func readOptions(s connector.Settings) (*options, error) {
-	if s.Connector == nil {
-		return nil, errors.New("schedule: settings without a connector")
-	}
-	o := &options{what: s.Connector.Type + " connector " + s.Connector.Name}
-	r := s.Reader()
+// spec declares the schedule connector's options.
+var spec = &option.Spec{
+	Summary: `A source that produces a message on a timetable, so flows can run periodically (poll an
+API every five minutes, send a report at 9:00). It has no sink.`,
+	Description: `Each tick is one message with the headers scheduled_at (RFC 3339, in the time zone) and
+schedule (the expression). Ack and Nack do nothing: a tick is not replayed, and neither is one
+missed while the process was down. When the clock jumps over several ticks, one message is
+sent for the latest; when the flow's in-flight limit of ticks is still unsettled, the tick is
+skipped with a warning rather than queued.`,
+	Fields: []option.Field{
+		{Name: "cron", Type: option.String, Example: `"*/5 * * * *"`,
+			Description: `a cron expression: 5 fields ("*/5 * * * *"), 6 with seconds first ("30 */5 * * * *"), or a descriptor (@hourly, @daily, @every 90s). Exactly one of cron and every is required.`,
+			Parse:       option.Convert(parse)},
+		{Name: "every", Type: option.Duration, Example: "5m",
+			Description: "a fixed interval instead of cron, counted from when the source opens.",
+			Parse: option.Check(func(d time.Duration) error {
+				if d <= 0 {
+					return fmt.Errorf("must be a positive duration such as 5m, found %v", d)
+				}
+				return nil
+			})},
+		{Name: "payload", Type: option.Any, Secret: true, Example: `{ report: "daily" }`,
+			Description: "the message body, written as any value of the configuration and sent as JSON (objects keep their key order). Default: {}.",
+			Parse: func(v any) (any, error) {
+				var b bytes.Buffer
+				err := encode(&b, v)
+				return b.Bytes(), err
+			}},
+		{Name: "timezone", Type: option.String, Default: TimezoneDefault, Example: "Europe/Berlin",
+			Description: "the IANA time zone cron expressions are read in.",
+			Parse: option.Convert(func(tz string) (*time.Location, error) {
+				loc, err := time.LoadLocation(tz)
+				if err != nil {
+					return nil, fmt.Errorf("unknown time zone %q (expected an IANA name such as Europe/Berlin)", tz)
+				}
+				return loc, nil
+			})},
+	},
+	Check: func(v *option.Values, _ option.Role) {
+		switch {
+		case v.Has("cron") && v.Has("every"):
+			v.Fail("every", "set cron or every, not both")
+		case !v.Has("cron") && !v.Has("every"):
+			v.Missing("cron", `a schedule needs cron (such as "*/5 * * * *") or every (such as 5m)`)
+		case v.Has("cron") && v.OK("cron") && v.OK("timezone"):
+			if sched := option.Get[cron.Schedule](v, "cron"); sched.Next(time.Now().In(option.Get[*time.Location](v, "timezone"))).IsZero() {
+				v.Fail("cron", "%q never fires", v.String("cron"))
+			}
+		}
+	},
+	Examples: []option.Example{
+		{Role: option.Source, Title: "every weekday at 9:00 in Berlin", Options: `cron: "0 9 * * 1-5"
+timezone: "Europe/Berlin"
+payload: { report: "daily" }`},
+	},
+}
 
-	tz := r.String("timezone", TimezoneDefault, false)
-	loc, err := time.LoadLocation(tz)
+func readOptions(s connector.Settings, role option.Role) (*options, error) {
+	v, err := s.Decode(spec, role)
 	if err != nil {
-		r.Fail("timezone", "unknown time zone %q (expected an IANA name such as Europe/Berlin)", tz)
-		loc = time.UTC
-	}
-	o.location = loc
-
-	hasCron, hasEvery := r.Has("cron"), r.Has("every")
-	switch {
-	case hasCron && hasEvery:
-		r.Fail("every", "set cron or every, not both")
-	case hasCron:
-		o.spec = r.String("cron", "", true)
-		sched, err := parse(o.spec)
-		if err != nil {
-			r.Fail("cron", "%v", err)
-		} else if sched.Next(time.Now().In(loc)).IsZero() {
-			r.Fail("cron", "%q never fires", o.spec)
-		}
-		o.sched = sched
-	case hasEvery:
-		d := r.Duration("every", 0)
-		if d <= 0 {
-			r.Fail("every", "must be a positive duration such as 5m, found %v", d)
-		}
-		o.sched, o.spec = every(d), "every "+d.String()
-	default:
-		r.Fail("cron", "missing cron (such as \"*/5 * * * *\") or every (such as 5m)")
-	}
-
-	o.body = []byte("{}")
-	if v, ok := r.Any("payload"); ok {
-		var b bytes.Buffer
-		if err := encode(&b, v, s.Env.Lookup()); err != nil {
-			r.Fail("payload", "%v", err)
-		}
-		o.body = b.Bytes()
-	}
-	if err := r.Done(); err != nil {
 		return nil, err
+	}
+	o := &options{what: s.Connector.Type + " connector " + s.Connector.Name, location: option.Get[*time.Location](v, "timezone"), body: []byte("{}")}
+	if v.Has("cron") {
+		o.sched = option.Get[cron.Schedule](v, "cron")
+		o.spec = v.String("cron")
+	} else {
+		d := v.Duration("every")
+		o.sched, o.spec = every(d), "every "+d.String()
+	}
+	if v.Has("payload") {
+		o.body = option.Get[[]byte](v, "payload")
 	}
 	return o, nil
 }
@@ -132,7 +159,7 @@ func parse(spec string) (sched cron.Schedule, err error) {
 
 // encode writes a configuration value as JSON. Blocks keep the order they are written
 // in, which encoding/json would not (it sorts map keys).
-func encode(b *bytes.Buffer, v any, lookup config.LookupEnv) error {
+func encode(b *bytes.Buffer, v any) error {
 	switch x := v.(type) {
 	case nil, bool, string, int64, float64, int:
 		data, err := json.Marshal(x)
@@ -143,60 +170,46 @@ func encode(b *bytes.Buffer, v any, lookup config.LookupEnv) error {
 	case time.Duration:
 		data, _ := json.Marshal(x.String())
 		b.Write(data)
-	case config.Value:
-		text, err := x.Resolve(lookup)
-		if err != nil {
-			return err
-		}
-		data, _ := json.Marshal(text)
-		b.Write(data)
 	case []any:
 		b.WriteByte('[')
 		for i, it := range x {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if err := encode(b, it, lookup); err != nil {
+			if err := encode(b, it); err != nil {
 				return err
 			}
 		}
 		b.WriteByte(']')
 	case config.Options:
-		b.WriteByte('{')
-		for i, e := range x.Entries {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			key, _ := json.Marshal(e.Key)
-			b.Write(key)
-			b.WriteByte(':')
-			if err := encode(b, e.Value, lookup); err != nil {
-				return fmt.Errorf("%s: %w", e.Key, err)
-			}
-		}
-		b.WriteByte('}')
+		return encodeObject(b, x.Entries)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
+		entries := make([]config.Option, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			entries = append(entries, config.Option{Key: k, Value: x[k]})
 		}
-		slices.Sort(keys)
-		b.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			key, _ := json.Marshal(k)
-			b.Write(key)
-			b.WriteByte(':')
-			if err := encode(b, x[k], lookup); err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-		}
-		b.WriteByte('}')
+		return encodeObject(b, entries)
 	default:
 		return fmt.Errorf("cannot be written as JSON: %v (%T)", v, v)
 	}
+	return nil
+}
+
+// encodeObject writes the entries as a JSON object, in their order.
+func encodeObject(b *bytes.Buffer, entries []config.Option) error {
+	b.WriteByte('{')
+	for i, e := range entries {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := json.Marshal(e.Key)
+		b.Write(key)
+		b.WriteByte(':')
+		if err := encode(b, e.Value); err != nil {
+			return fmt.Errorf("%s: %w", e.Key, err)
+		}
+	}
+	b.WriteByte('}')
 	return nil
 }
 
@@ -220,7 +233,7 @@ var _ connector.Source = (*Source)(nil)
 
 // NewSource checks the options and returns a source.
 func NewSource(s connector.Settings) (connector.Source, error) {
-	o, err := readOptions(s)
+	o, err := readOptions(s, option.Source)
 	if err != nil {
 		return nil, err
 	}

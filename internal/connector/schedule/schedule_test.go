@@ -15,6 +15,7 @@ import (
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/connectortest"
+	"github.com/junctionhq/junction/internal/connector/option"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -206,7 +207,7 @@ func TestCronNextTimes(t *testing.T) {
 			if c.timezone != "" {
 				kv = append(kv, "timezone", c.timezone)
 			}
-			o, err := readOptions(settings(connector.Env{}, kv...))
+			o, err := readOptions(settings(connector.Env{}, kv...), option.Source)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,7 +247,7 @@ func TestPayloadEncoding(t *testing.T) {
 		{Key: "token", Value: config.Value{Parts: []config.ValuePart{{Literal: "Bearer "}, {Env: "TOKEN"}}}},
 		{Key: "empty", Value: config.Options{}},
 	}}
-	o, err := readOptions(settings(env, "every", "1m", "payload", payload))
+	o, err := readOptions(settings(env, "every", "1m", "payload", payload), option.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestPayloadEncoding(t *testing.T) {
 		payload any
 		want    string
 	}{{"hello", `"hello"`}, {int64(42), `42`}, {[]any{}, `[]`}, {nil, `null`}} {
-		o, err := readOptions(settings(env, "every", "1m", "payload", c.payload))
+		o, err := readOptions(settings(env, "every", "1m", "payload", c.payload), option.Source)
 		if err != nil || string(o.body) != c.want {
 			t.Errorf("payload %v: body %s (%v), want %s", c.payload, o.body, err, c.want)
 		}
@@ -279,13 +280,13 @@ func TestOptionErrors(t *testing.T) {
 		{"never fires", []any{"cron", "0 0 30 2 *"}, `test.cai:2:5: schedule connector tick: cron: "0 0 30 2 *" never fires`},
 		{"cron not a string", []any{"cron", int64(5)}, "test.cai:2:5: schedule connector tick: cron: expected a string"},
 		{"both", []any{"cron", "* * * * *", "every", "5m"}, "test.cai:3:5: schedule connector tick: every: set cron or every, not both"},
-		{"neither", []any{"payload", "x"}, "test.cai:1:1: schedule connector tick: cron: missing cron"},
+		{"neither", []any{"payload", "x"}, "test.cai:1:1: schedule connector tick: missing cron: a schedule needs cron (such as"},
 		{"zero every", []any{"every", time.Duration(0)}, "test.cai:2:5: schedule connector tick: every: must be a positive duration"},
 		{"bad every", []any{"every", "often"}, "test.cai:2:5: schedule connector tick: every: expected a duration"},
 		{"bad timezone", []any{"every", "5m", "timezone", "Mars/Olympus"}, `test.cai:3:5: schedule connector tick: timezone: unknown time zone "Mars/Olympus"`},
 		{"unset env in payload", []any{"every", "5m", "payload", config.Options{Entries: []config.Option{{Key: "token", Value: config.Value{Parts: []config.ValuePart{{Env: "TOKEN"}}}}}}}, "test.cai:3:5: schedule connector tick: payload: token: TOKEN is not set"},
 		{"not JSON", []any{"every", "5m", "payload", 1.0 / zero()}, "test.cai:3:5: schedule connector tick: payload: json: unsupported value: +Inf"},
-		{"unknown", []any{"every", "5m", "topic", "t"}, "test.cai:3:5: schedule connector tick: unknown setting topic"},
+		{"unknown", []any{"every", "5m", "topic", "t"}, "test.cai:3:5: schedule connector tick: unknown setting topic; expected one of cron, every, payload, timezone"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := NewSource(settings(env, c.kv...))
@@ -334,4 +335,9 @@ func TestChannelClosedWithContext(t *testing.T) {
 	case <-time.After(connectortest.Timeout):
 		t.Fatal("channel not closed after the context ended")
 	}
+}
+
+// TestConformance: a source only, so the suite checks its spec.
+func TestConformance(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{Kind: Kind()})
 }
