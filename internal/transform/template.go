@@ -19,9 +19,9 @@ import (
 //
 // A Template is safe for concurrent use.
 type Template struct {
-	root  *node
-	names []string // message fields read by any "=" leaf
-	whole bool     // some "=" leaf uses $env
+	root   *node
+	fields []field // message fields read by any "=" leaf
+	whole  bool    // some "=" leaf uses $env
 }
 
 type nodeKind uint8
@@ -80,7 +80,7 @@ func (t *Template) compile(v any, at string) (*node, error) {
 				return fail(fmt.Errorf("invalid expression %q: %w", v[1:], err))
 			}
 			t.whole = t.whole || e.whole
-			t.names = mergeNames(t.names, e)
+			t.fields = mergeFields(t.fields, e)
 			return &node{kind: exprNode, at: at, expr: e}, nil
 		case strings.HasPrefix(v, `\$`), strings.HasPrefix(v, `\=`):
 			return &node{kind: literalNode, at: at, literal: v[1:]}, nil
@@ -149,7 +149,7 @@ func (a *application) value(n *node) (any, error) {
 		return all, nil
 	case exprNode:
 		if a.env == nil {
-			a.env = exprEnv(a.doc, a.t.names, a.t.whole)
+			a.env = exprEnv(a.doc, a.t.fields, a.t.whole)
 		}
 		out, err := n.expr.run(a.env, a.doc)
 		if err == nil {
