@@ -214,7 +214,7 @@ func (g *goOrders) ReadBatch(context.Context) (service.MessageBatch, service.Ack
 	b := make(service.MessageBatch, k)
 	for j := range b {
 		g.next++
-		b[j] = service.NewMessage(orders.Append(nil, g.next))
+		b[j] = service.NewMessage(orders.Append(make([]byte, 0, 320), g.next))
 	}
 	return b, func(context.Context, error) error { return nil }, nil
 }

@@ -360,7 +360,7 @@ func (g *generator) Open(ctx context.Context, _ int) (<-chan connector.Delivery,
 		}
 		for i := 1; i <= g.n; i++ {
 			d := connector.Delivery{
-				Message: connector.Message{Body: orders.Append(nil, i)},
+				Message: connector.Message{Body: orders.Append(make([]byte, 0, 320), i)},
 				ID:      "orders:" + strconv.Itoa(i),
 				Ack:     ack,
 				Nack:    func(context.Context) error { return errors.New("bench: an order was handed back") },

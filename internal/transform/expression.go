@@ -111,13 +111,13 @@ func exprEnv(doc any, fields []field, whole bool) map[string]any {
 	var env map[string]any
 	dollar := field{name: "$"}
 	if whole {
-		env = make(map[string]any, len(obj)+1)
+		env = envPool.Get().(map[string]any)
 		for k, v := range obj {
 			env[k] = numbersForExpr(v)
 		}
 		env["$"] = nil // set below
 	} else {
-		env = make(map[string]any, len(fields))
+		env = envPool.Get().(map[string]any)
 		for _, f := range fields {
 			if f.name == "$" {
 				env["$"], dollar = nil, f // set below
@@ -130,6 +130,21 @@ func exprEnv(doc any, fields []field, whole bool) map[string]any {
 		env["$"] = fieldForExpr(doc, dollar.counted)
 	}
 	return env
+}
+
+// envPool reuses environments: one map per evaluation was a good part of a small
+// condition's garbage. Nothing keeps an environment after the evaluation: expr-lang's
+// VM drops it, a condition's result is a boolean, and a template's "=" results are
+// rebuilt by fromExpr.
+var envPool = sync.Pool{New: func() any { return make(map[string]any, 8) }}
+
+// releaseEnv returns an environment from exprEnv to the pool.
+func releaseEnv(env map[string]any) {
+	if len(env) > 64 {
+		return // a $env over a large message: let it go
+	}
+	clear(env)
+	envPool.Put(env)
 }
 
 // fieldForExpr converts a field's value for expr-lang; see field for counted.

@@ -122,7 +122,11 @@ func (t *Template) compile(v any, at string) (*node, error) {
 // the leaf. The output shares sub-trees with doc where a path selects them.
 func (t *Template) Apply(doc any) (any, error) {
 	a := application{t: t, doc: doc}
-	return a.value(t.root)
+	out, err := a.value(t.root)
+	if a.env != nil {
+		releaseEnv(a.env)
+	}
+	return out, err
 }
 
 // application is the state of one Apply: the expression environment, built on first
