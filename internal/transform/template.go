@@ -20,8 +20,9 @@ import (
 // A Template is safe for concurrent use.
 type Template struct {
 	root   *node
-	fields []field // message fields read by any "=" leaf
-	whole  bool    // some "=" leaf uses $env
+	fields []field    // message fields read by any "=" leaf
+	whole  bool       // some "=" leaf uses $env
+	reads  projection // what DecodeFor builds (nil: everything)
 }
 
 type nodeKind uint8
@@ -55,6 +56,7 @@ func CompileTemplate(tmpl any) (*Template, error) {
 		return nil, err
 	}
 	t.root = root
+	t.reads = t.projection()
 	return t, nil
 }
 
