@@ -47,6 +47,7 @@ type result struct {
 	Seconds float64       `json:"seconds"`
 	Counts  orders.Counts `json:"counts"`
 	Digest  string        `json:"digest,omitempty"`
+	PeakRSS int64         `json:"peak_rss"`
 }
 
 func main() {
@@ -131,6 +132,7 @@ func run(n, batch int, input string, digestOnly bool) error {
 	if digestOnly {
 		r.Digest = digest.Sum()
 	}
+	r.PeakRSS = orders.PeakRSS()
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 

@@ -6,8 +6,9 @@
 //
 // over -n generated orders (bench/internal/orders: the same bytes on both sides; the run
 // starts by checking that Benthos's generate input and Junction's Go generator agree).
-// Each variant runs in a process of its own, so peak RSS (the kernel's maxrss of the
-// child) and CPU time (user + system) are its alone; the variants take turns, round
+// Each variant runs in a process of its own, so peak RSS (VmHWM, which each child reads
+// from /proc/self/status as it ends) and CPU time (user + system, from wait4) are its
+// alone; the variants take turns, round
 // after round, and the table shows the median of -rounds. msgs/s is each process's own
 // measure: orders over the time from starting the pipeline until the last order left
 // it (Junction: Engine.Start to the last acknowledgement; Benthos: Stream.Run to its
@@ -25,7 +26,7 @@
 // Benthos), built once at the start with `go build`.
 //
 //	go run ./bench/peer [-n 200000] [-rounds 3] [-inflight 64] [-go-input]
-//	    [-variants benthos,benthos-batch100,junction] [-cpuprofile FILE]
+//	    [-variants benthos,benthos-batch100,junction] [-junction-before BINARY] [-cpuprofile FILE]
 package main
 
 import (
@@ -48,7 +49,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,14 +69,14 @@ type result struct {
 	Seconds float64       `json:"seconds"`
 	Counts  orders.Counts `json:"counts"`
 	Digest  string        `json:"digest,omitempty"`
+	PeakRSS int64         `json:"peak_rss"` // VmHWM, as the child read it before printing this
 }
 
-// run is one child process: its result and what the kernel measured.
+// run is one child process: its result and its CPU time.
 type run struct {
 	result
-	maxRSS int64 // bytes
-	cpu    time.Duration
-	wall   time.Duration
+	cpu  time.Duration
+	wall time.Duration
 }
 
 func main() {
@@ -88,6 +88,7 @@ func main() {
 	benthosDir := flag.String("benthos-dir", "bench/benthos", "the Benthos module")
 	child := flag.String("child", "", "internal: run one side (junction)")
 	cpuprofile := flag.String("cpuprofile", "", "Junction: write a CPU profile of each run to FILE (the last run's remains)")
+	before := flag.String("junction-before", "", "also run, as variant junction-before, the Junction side of this command built from another commit (a binary: go build -o FILE ./bench/peer)")
 	flag.Parse()
 
 	if *child == "junction" {
@@ -101,13 +102,16 @@ func main() {
 	if *goInput && !slices.Contains(list, "benthos-go-input-batch100") {
 		list = append(list, "benthos-go-input-batch100")
 	}
-	if err := drive(*n, *rounds, *inflight, list, *benthosDir, *cpuprofile); err != nil {
+	if *before != "" {
+		list = append(list, "junction-before")
+	}
+	if err := drive(*n, *rounds, *inflight, list, *benthosDir, *cpuprofile, *before); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/peer:", err)
 		os.Exit(1)
 	}
 }
 
-func drive(n, rounds, inflight int, variants []string, benthosDir, cpuprofile string) error {
+func drive(n, rounds, inflight int, variants []string, benthosDir, cpuprofile, before string) error {
 	tmp, err := os.MkdirTemp("", "junction-peer-")
 	if err != nil {
 		return err
@@ -129,6 +133,7 @@ func drive(n, rounds, inflight int, variants []string, benthosDir, cpuprofile st
 		"benthos-batch100":          {benthos, "-n", strconv.Itoa(n), "-batch", "100"},
 		"benthos-go-input-batch100": {benthos, "-n", strconv.Itoa(n), "-batch", "100", "-input", "go"},
 		"junction":                  {self, "-child", "junction", "-n", strconv.Itoa(n), "-inflight", strconv.Itoa(inflight), "-cpuprofile", cpuprofile},
+		"junction-before":           {before, "-child", "junction", "-n", strconv.Itoa(n), "-inflight", strconv.Itoa(inflight)},
 	}
 	for _, v := range variants {
 		if commands[v] == nil {
@@ -166,7 +171,7 @@ func drive(n, rounds, inflight int, variants []string, benthosDir, cpuprofile st
 			if res.Counts != expect {
 				return fmt.Errorf("%s: counts %+v, want %+v", v, res.Counts, expect)
 			}
-			fmt.Fprintf(os.Stderr, "round %d: %-26s %8.0f msgs/s  %6.1f MiB  %5.2f s CPU\n", r+1, v, res.rate(), mib(res.maxRSS), res.cpu.Seconds())
+			fmt.Fprintf(os.Stderr, "round %d: %-26s %8.0f msgs/s  %6.1f MiB  %5.2f s CPU\n", r+1, v, res.rate(), mib(res.PeakRSS), res.cpu.Seconds())
 			runs[v] = append(runs[v], res)
 		}
 	}
@@ -178,7 +183,7 @@ func drive(n, rounds, inflight int, variants []string, benthosDir, cpuprofile st
 		rs := runs[v]
 		m := run{result: result{N: n}}
 		m.Seconds = median(rs, func(r run) float64 { return r.Seconds })
-		m.maxRSS = int64(median(rs, func(r run) float64 { return float64(r.maxRSS) }))
+		m.PeakRSS = int64(median(rs, func(r run) float64 { return float64(r.PeakRSS) }))
 		m.cpu = time.Duration(median(rs, func(r run) float64 { return float64(r.cpu) }))
 		med[v] = m
 		var each []string
@@ -186,14 +191,14 @@ func drive(n, rounds, inflight int, variants []string, benthosDir, cpuprofile st
 			each = append(each, fmt.Sprintf("%.0f", r.rate()))
 		}
 		fmt.Printf("| %s | %.0f | %s | %.1f MiB | %.2f s | %.1f µs |\n", v, m.rate(), strings.Join(each, ", "),
-			mib(m.maxRSS), m.cpu.Seconds(), float64(m.cpu.Microseconds())/float64(n))
+			mib(m.PeakRSS), m.cpu.Seconds(), float64(m.cpu.Microseconds())/float64(n))
 	}
 	if j, ok := med["junction"]; ok {
 		fmt.Println()
 		for _, v := range variants {
-			if b, ok := med[v]; ok && strings.HasPrefix(v, "benthos") {
+			if b, ok := med[v]; ok && v != "junction" {
 				fmt.Printf("junction / %s: %.2f× msgs/s, %.2f× peak RSS, %.2f× CPU time\n", v, j.rate()/b.rate(),
-					float64(j.maxRSS)/float64(b.maxRSS), j.cpu.Seconds()/b.cpu.Seconds())
+					float64(j.PeakRSS)/float64(b.PeakRSS), j.cpu.Seconds()/b.cpu.Seconds())
 			}
 		}
 	}
@@ -229,11 +234,9 @@ func child(args []string) (run, error) {
 	if err := json.Unmarshal(out.Bytes(), &r.result); err != nil {
 		return run{}, fmt.Errorf("%s printed %q: %w", filepath.Base(args[0]), out.String(), err)
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return run{}, errors.New("no resource usage of the child (Linux only)")
+	if r.PeakRSS <= 0 {
+		return run{}, errors.New("the child could not read its peak RSS (VmHWM, Linux only)")
 	}
-	r.maxRSS = ru.Maxrss * 1024 // KiB on Linux
 	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	r.wall = wall
 	return r, nil
@@ -330,7 +333,7 @@ func junction(n, inflight int, cpuprofile string) error {
 	e.Close(ctx)
 	return json.NewEncoder(os.Stdout).Encode(result{Variant: "junction", N: n, Seconds: took.Seconds(), Counts: orders.Counts{
 		High: sinks["high"].Count(), Regular: sinks["regular"].Count(), Rejected: dlq.count.Load(),
-	}})
+	}, PeakRSS: orders.PeakRSS()})
 }
 
 // generator is a source that builds orders 1…n as the flow reads them, and closes done

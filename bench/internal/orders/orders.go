@@ -5,9 +5,11 @@
 package orders
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 )
@@ -136,4 +138,26 @@ func (d *Digest) Sum() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return fmt.Sprintf("%d:%016x%016x%016x%016x", d.n, d.words[0], d.words[1], d.words[2], d.words[3])
+}
+
+// PeakRSS is this process's peak resident set size in bytes (VmHWM in /proc/self/status,
+// Linux), or -1. Each side reports its own: the kernel's maxrss of a child, as wait4
+// returns it, also counts its parent's memory from before the exec (os/exec starts
+// children with vfork, sharing the parent's memory until then), which made every
+// side look as big as the driver.
+func PeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			kib, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kib * 1024
+		}
+	}
+	return -1
 }
