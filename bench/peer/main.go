@@ -151,7 +151,7 @@ func drive(n, rounds, inflight int, variants []string, benthosDir, cpuprofile, b
 		return err
 	}
 	if got.Digest != want.Sum() {
-		return fmt.Errorf("Benthos's generate input produced other orders than orders.Append: digest %s, want %s", got.Digest, want.Sum())
+		return fmt.Errorf("the generate input of Benthos produced other orders than orders.Append: digest %s, want %s", got.Digest, want.Sum())
 	}
 	expect := orders.Expect(n)
 	host, _ := os.Hostname()
