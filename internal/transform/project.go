@@ -26,7 +26,7 @@ func (t *Template) DecodeFor(b []byte) (any, error) {
 	return decode(b, t.reads)
 }
 
-// reads computes the projection of a template (nil: it reads the whole message).
+// projection computes what a template reads (nil: the whole message).
 func (t *Template) projection() projection {
 	if t.whole {
 		return nil
