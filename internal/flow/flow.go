@@ -42,6 +42,7 @@ type Flow struct {
 	cfg      *config.Flow
 	opts     *Options
 	steps    []*step
+	decode   func([]byte) (any, error) // transform.Decode, or the first step's DecodeFor
 	policy   retry.Policy
 	queue    string // dead-letter queue name
 	inFlight int
@@ -110,6 +111,11 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 			continue
 		}
 		f.steps = append(f.steps, st)
+	}
+	f.decode = transform.Decode
+	if len(f.steps) > 0 && f.steps[0].decode != nil {
+		// The message is read by this step alone: its template's output replaces it.
+		f.decode = f.steps[0].decode
 	}
 	if f.misconfigured = f.envProblems(); f.misconfigured == "" {
 		if err := f.checkConnectors(); err != nil {
@@ -429,7 +435,7 @@ func (f *Flow) count(outcome string) {
 
 // process runs a message through the steps and into the sinks.
 func (f *Flow) process(ctx context.Context, m connector.Message) result {
-	doc, err := transform.Decode(m.Body)
+	doc, err := f.decode(m.Body)
 	if err != nil {
 		return result{attempts: 1, err: permanent("decode", fmt.Errorf("the message is not JSON: %w", err))}
 	}

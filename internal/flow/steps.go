@@ -25,6 +25,9 @@ type step struct {
 	name string
 	kind string
 	run  func(ctx context.Context, it item) ([]item, *StepError)
+	// decode, set on a transform, decodes a message for this step alone (only what its
+	// template reads): the flow uses it when the transform is the first step.
+	decode func([]byte) (any, error)
 }
 
 // Caller calls integration operations for enrich steps.
@@ -46,6 +49,7 @@ func compileStep(s *config.Step, caller func() Caller) (*step, error) {
 		if err != nil {
 			return fail(err)
 		}
+		st.decode = tmpl.DecodeFor
 		st.run = func(_ context.Context, it item) ([]item, *StepError) {
 			out, err := tmpl.Apply(it.doc)
 			if err != nil {

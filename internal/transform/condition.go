@@ -28,7 +28,9 @@ func (c *Condition) String() string { return c.e.src }
 // number, a field of the wrong type) says why, naming missing fields, so the step can
 // report the message as failed rather than routing it as if the condition were false.
 func (c *Condition) Eval(doc any) (bool, error) {
-	out, err := c.e.run(exprEnv(doc, c.e.names, c.e.whole), doc)
+	env := exprEnv(doc, c.e.fields, c.e.whole)
+	out, err := c.e.run(env, doc)
+	releaseEnv(env)
 	if err != nil {
 		return false, fmt.Errorf("condition %q: %w", c.e.src, err)
 	}

@@ -199,6 +199,14 @@ func (d *decoder) array(depth int) (any, error) {
 // number checks the JSON number grammar and keeps the literal as a json.Number.
 func (d *decoder) number() (any, error) {
 	start := d.pos
+	if err := d.skipNumber(); err != nil {
+		return nil, err
+	}
+	return json.Number(d.buf[start:d.pos]), nil
+}
+
+// skipNumber moves past a number, checking its grammar.
+func (d *decoder) skipNumber() error {
 	if d.buf[d.pos] == '-' {
 		d.pos++
 	}
@@ -208,12 +216,12 @@ func (d *decoder) number() (any, error) {
 	case d.pos < len(d.buf) && d.buf[d.pos] >= '1' && d.buf[d.pos] <= '9':
 		d.digits()
 	default:
-		return nil, d.fail("expected a digit, found")
+		return d.fail("expected a digit, found")
 	}
 	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
 		d.pos++
 		if !d.digits() {
-			return nil, d.fail("expected a digit after '.', found")
+			return d.fail("expected a digit after '.', found")
 		}
 	}
 	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
@@ -222,10 +230,10 @@ func (d *decoder) number() (any, error) {
 			d.pos++
 		}
 		if !d.digits() {
-			return nil, d.fail("expected a digit in the exponent, found")
+			return d.fail("expected a digit in the exponent, found")
 		}
 	}
-	return json.Number(d.buf[start:d.pos]), nil
+	return nil
 }
 
 func (d *decoder) digits() bool {

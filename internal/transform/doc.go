@@ -10,7 +10,8 @@
 // and exact decimals ("1000.00") survive a decode/transform/encode round trip. Trees are
 // treated as immutable: results share unchanged sub-trees with their input (a template's
 // "$.items[*]" gives the input's item maps, not copies), and nothing here modifies a
-// message.
+// message. Template.DecodeFor is a cheaper Decode for a message that only a template
+// reads (a flow's first transform): it leaves out what the template never reads.
 //
 // # Expressions
 //

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -13,13 +14,24 @@ import (
 	"github.com/expr-lang/expr/vm"
 )
 
-// expression is a compiled expr-lang program together with the top-level names it reads,
-// so an evaluation converts only those fields of the message (see the package comment).
+// expression is a compiled expr-lang program together with the top-level fields it
+// reads, so an evaluation converts only those fields of the message (see the package
+// comment).
 type expression struct {
 	src     string
 	program *vm.Program
-	names   []string // referenced message fields, "$" included when used
-	whole   bool     // $env is used: every field must be present
+	fields  []field // referenced message fields, "$" included when used
+	whole   bool    // $env is used: every field must be present
+}
+
+// field is a top-level field an expression reads. counted says it is only ever the
+// argument of len(): its length is the same whether or not the numbers inside it are
+// converted, so a container is handed to expr-lang as it is instead of copied with its
+// numbers converted ("=len(orderItems)" over a list of item objects). A number is still
+// converted, so len(total) fails as it does on a converted number.
+type field struct {
+	name    string
+	counted bool
 }
 
 // compileExpression compiles src against an open map environment: any name compiles and
@@ -38,20 +50,34 @@ func compileExpression(src string, asBool bool) (*expression, error) {
 	}
 	e := &expression{src: src, program: program}
 	declared := map[string]bool{}
+	lenArgs := map[*ast.IdentifierNode]bool{}
+	ast.Find(program.Node(), func(n ast.Node) bool {
+		if b, ok := n.(*ast.BuiltinNode); ok && b.Name == "len" && len(b.Arguments) == 1 {
+			if id, ok := b.Arguments[0].(*ast.IdentifierNode); ok {
+				lenArgs[id] = true
+			}
+		}
+		return false
+	})
 	ast.Find(program.Node(), func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.IdentifierNode:
 			if n.Value == "$env" {
 				e.whole = true
-			} else if !slices.Contains(e.names, n.Value) {
-				e.names = append(e.names, n.Value)
+				break
 			}
+			i := slices.IndexFunc(e.fields, func(f field) bool { return f.name == n.Value })
+			if i < 0 {
+				e.fields = append(e.fields, field{name: n.Value, counted: true})
+				i = len(e.fields) - 1
+			}
+			e.fields[i].counted = e.fields[i].counted && lenArgs[n]
 		case *ast.VariableDeclaratorNode:
 			declared[n.Name] = true // "let x = …": x is not a message field
 		}
 		return false
 	})
-	e.names = slices.DeleteFunc(e.names, func(n string) bool { return declared[n] })
+	e.fields = slices.DeleteFunc(e.fields, func(f field) bool { return declared[f.name] })
 	return e, nil
 }
 
@@ -65,41 +91,71 @@ func oneLine(err error) string {
 	return err.Error()
 }
 
-// mergeNames adds the names of e to a template's list.
-func mergeNames(names []string, e *expression) []string {
-	for _, n := range e.names {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
+// mergeFields adds the fields of e to a template's list; a field is counted only if
+// every expression only counts it.
+func mergeFields(fields []field, e *expression) []field {
+	for _, f := range e.fields {
+		if i := slices.IndexFunc(fields, func(g field) bool { return g.name == f.name }); i >= 0 {
+			fields[i].counted = fields[i].counted && f.counted
+		} else {
+			fields = append(fields, f)
 		}
 	}
-	return names
+	return fields
 }
 
 // exprEnv builds the environment for a message: the named fields (all of them when
 // whole), with numbers converted, and "$" for the whole message.
-func exprEnv(doc any, names []string, whole bool) map[string]any {
+func exprEnv(doc any, fields []field, whole bool) map[string]any {
 	obj, isObject := doc.(map[string]any)
 	var env map[string]any
+	dollar := field{name: "$"}
 	if whole {
-		env = make(map[string]any, len(obj)+1)
+		env = envPool.Get().(map[string]any)
 		for k, v := range obj {
 			env[k] = numbersForExpr(v)
 		}
 		env["$"] = nil // set below
 	} else {
-		env = make(map[string]any, len(names))
-		for _, n := range names {
-			if n == "$" {
-				env["$"] = nil // set below
-			} else if v, ok := obj[n]; ok {
-				env[n] = numbersForExpr(v)
+		env = envPool.Get().(map[string]any)
+		for _, f := range fields {
+			if f.name == "$" {
+				env["$"], dollar = nil, f // set below
+			} else if v, ok := obj[f.name]; ok {
+				env[f.name] = fieldForExpr(v, f.counted)
 			}
 		}
 	}
 	if _, ok := env["$"]; ok || !isObject {
-		env["$"] = numbersForExpr(doc)
+		env["$"] = fieldForExpr(doc, dollar.counted)
 	}
 	return env
+}
+
+// envPool reuses environments: one map per evaluation was a good part of a small
+// condition's garbage. Nothing keeps an environment after the evaluation: expr-lang's
+// VM drops it, a condition's result is a boolean, and a template's "=" results are
+// rebuilt by fromExpr.
+var envPool = sync.Pool{New: func() any { return make(map[string]any, 8) }}
+
+// releaseEnv returns an environment from exprEnv to the pool.
+func releaseEnv(env map[string]any) {
+	if len(env) > 64 {
+		return // a $env over a large message: let it go
+	}
+	clear(env)
+	envPool.Put(env)
+}
+
+// fieldForExpr converts a field's value for expr-lang; see field for counted.
+func fieldForExpr(v any, counted bool) any {
+	if counted {
+		if n, ok := v.(json.Number); ok {
+			return exprNumber(n)
+		}
+		return v
+	}
+	return numbersForExpr(v)
 }
 
 // vmPool reuses expr-lang virtual machines: vm.Run allocates a fresh one with its
@@ -130,12 +186,12 @@ func (e *expression) run(env map[string]any, doc any) (any, error) {
 func (e *expression) missing(doc any) []string {
 	obj, isObject := doc.(map[string]any)
 	var out []string
-	for _, n := range e.names {
-		if n == "$" {
+	for _, f := range e.fields {
+		if f.name == "$" {
 			continue
 		}
-		if _, ok := obj[n]; !ok || !isObject {
-			out = append(out, strconv.Quote(n))
+		if _, ok := obj[f.name]; !ok || !isObject {
+			out = append(out, strconv.Quote(f.name))
 		}
 	}
 	return out

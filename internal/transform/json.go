@@ -1,9 +1,9 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
+	"sync"
 )
 
 // Decode parses one JSON document into a tree whose numbers are json.Number; anything
@@ -18,26 +18,29 @@ import (
 // messages repeat. Decoding is the first cost of every message a flow handles. The
 // tree never refers to b, which the caller may reuse.
 func Decode(b []byte) (any, error) {
-	d := decoderPool.Get().(*decoder)
-	defer d.release()
-	d.buf, d.pos = b, 0
-	d.skipSpace()
-	if d.pos == len(b) {
-		return nil, errors.New("invalid JSON: empty input")
-	}
-	v, err := d.value(0)
-	if err != nil {
-		return nil, err
-	}
-	d.skipSpace()
-	if d.pos < len(b) {
-		return nil, fmt.Errorf("invalid JSON: data after the value at offset %d", d.pos)
-	}
-	return v, nil
+	return decode(b, nil)
 }
 
 // Encode renders a tree as JSON; json.Number values are written as their literal, so
 // numbers come out exactly as they were decoded.
+//
+// The bytes are json.Marshal's (FuzzEncode compares them): members sorted by name,
+// strings escaped as encoding/json does (HTML characters, U+2028, U+2029, invalid UTF-8
+// as U+FFFD). A tree is written directly, without reflection, so encoding a flow's
+// output costs a third of json.Marshal (BenchmarkEncode); anything else, and a
+// json.Number that is not a number, is left to json.Marshal, errors included.
 func Encode(v any) ([]byte, error) {
-	return json.Marshal(v)
+	buf := encodeBufs.Get().(*[]byte)
+	defer encodeBufs.Put(buf)
+	b, ok := appendTree((*buf)[:0], v, 0)
+	if cap(b) <= 64<<10 {
+		*buf = b // keep a grown buffer, unless one huge message grew it
+	}
+	if !ok {
+		return json.Marshal(v)
+	}
+	return bytes.Clone(b), nil
 }
+
+// encodeBufs are Encode's scratch buffers: the result is one allocation of its size.
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

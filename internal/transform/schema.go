@@ -1,12 +1,15 @@
 package transform
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -22,6 +25,7 @@ import (
 // nothing is ever fetched over the network. A Schema is safe for concurrent use.
 type Schema struct {
 	schema *jsonschema.Schema
+	fast   *fastNode // nil: the schema uses keywords the fast path leaves to the library
 }
 
 // inlineURL is where an inline schema lives for reference resolution: relative
@@ -89,7 +93,7 @@ func compileSchema(loc string, doc any, files bool) (*Schema, error) {
 		}
 		return nil, err
 	}
-	return &Schema{schema: s}, nil
+	return &Schema{schema: s, fast: newFastPath(s)}, nil
 }
 
 // refLoader loads the documents a schema refers to; the meta-schemas never reach it
@@ -121,7 +125,32 @@ func (l refLoader) Load(ref string) (any, error) {
 // Validate checks doc, a tree from Decode or Template.Apply; it returns nil or a
 // *ValidationError listing every problem.
 func (s *Schema) Validate(doc any) error {
-	err := s.schema.Validate(doc)
+	if s.fast != nil && s.fast.valid(doc, 0) {
+		return nil // see schemafast.go: only ever a document the library accepts too
+	}
+	return s.validateLibrary(doc)
+}
+
+// validateLibrary validates with jsonschema alone. jsonschema panics on a number
+// big.Rat cannot read (an exponent beyond a million, 1E1000001) when a numeric keyword
+// checks it; one message must not bring the process down, so such numbers are problems.
+func (s *Schema) validateLibrary(doc any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ve := &ValidationError{}
+			walkNumbers(doc, "", func(at string, n json.Number) {
+				if _, ok := new(big.Rat).SetString(string(n)); !ok {
+					ve.Problems = append(ve.Problems, Problem{Path: at, Message: fmt.Sprintf("number %s is out of the range that can be checked", n)})
+				}
+			})
+			slices.SortFunc(ve.Problems, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
+			if len(ve.Problems) == 0 {
+				ve.Problems = []Problem{{Message: fmt.Sprintf("cannot be checked: %v", r)}}
+			}
+			err = ve
+		}
+	}()
+	err = s.schema.Validate(doc)
 	if err == nil {
 		return nil
 	}
@@ -130,6 +159,22 @@ func (s *Schema) Validate(doc any) error {
 		return problems(ve)
 	}
 	return err // jsonschema returns only *ValidationError; kept for safety
+}
+
+// walkNumbers calls fn with every number in v and its JSON pointer.
+func walkNumbers(v any, at string, fn func(at string, n json.Number)) {
+	switch v := v.(type) {
+	case json.Number:
+		fn(at, v)
+	case []any:
+		for i, e := range v {
+			walkNumbers(e, at+"/"+strconv.Itoa(i), fn)
+		}
+	case map[string]any:
+		for k, e := range v {
+			walkNumbers(e, at+"/"+escapePointer(k), fn)
+		}
+	}
 }
 
 // ValidationError lists why a document does not match a schema.
@@ -183,6 +228,10 @@ func problems(ve *jsonschema.ValidationError) *ValidationError {
 				out = append(out, Problem{Path: at + "/" + escapePointer(name), Message: "missing"})
 			}
 			return
+		}
+		if a, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
+			// listed in the document's map order, which changes from run to run
+			slices.Sort(a.Properties)
 		}
 		out = append(out, Problem{Path: at, Message: e.ErrorKind.LocalizedString(printer)})
 	}

@@ -314,3 +314,33 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	})
 }
+
+// TestSchemaAdditionalPropertiesStable: the library lists additional properties in the
+// document's map order; the problem names them sorted, the same every time.
+func TestSchemaAdditionalPropertiesStable(t *testing.T) {
+	s, err := CompileSchema(map[string]any{"properties": map[string]any{}, "additionalProperties": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := mustDecode(t, `{"d": 1, "b": 2, "a": 3, "c": 4, "e": 5}`)
+	want := "(document): additional properties 'a', 'b', 'c', 'd', 'e' not allowed"
+	for range 50 {
+		if err := s.Validate(doc); err == nil || err.Error() != want {
+			t.Fatalf("Validate = %v, want %s", err, want)
+		}
+	}
+}
+
+// TestSchemaHugeExponent: jsonschema panics comparing a number big.Rat cannot read with
+// a bound; Validate reports it as a problem instead.
+func TestSchemaHugeExponent(t *testing.T) {
+	s, err := CompileSchema(orderSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Validate(mustDecode(t, `{"id": 1, "total": 1E1000001, "items": [{"sku": "a", "qty": -1e9999999}]}`))
+	want := "/items/0/qty: number -1e9999999 is out of the range that can be checked; /total: number 1E1000001 is out of the range that can be checked"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Validate = %v, want %s", err, want)
+	}
+}

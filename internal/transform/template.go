@@ -19,9 +19,10 @@ import (
 //
 // A Template is safe for concurrent use.
 type Template struct {
-	root  *node
-	names []string // message fields read by any "=" leaf
-	whole bool     // some "=" leaf uses $env
+	root   *node
+	fields []field    // message fields read by any "=" leaf
+	whole  bool       // some "=" leaf uses $env
+	reads  projection // what DecodeFor builds (nil: everything)
 }
 
 type nodeKind uint8
@@ -55,6 +56,7 @@ func CompileTemplate(tmpl any) (*Template, error) {
 		return nil, err
 	}
 	t.root = root
+	t.reads = t.projection()
 	return t, nil
 }
 
@@ -80,7 +82,7 @@ func (t *Template) compile(v any, at string) (*node, error) {
 				return fail(fmt.Errorf("invalid expression %q: %w", v[1:], err))
 			}
 			t.whole = t.whole || e.whole
-			t.names = mergeNames(t.names, e)
+			t.fields = mergeFields(t.fields, e)
 			return &node{kind: exprNode, at: at, expr: e}, nil
 		case strings.HasPrefix(v, `\$`), strings.HasPrefix(v, `\=`):
 			return &node{kind: literalNode, at: at, literal: v[1:]}, nil
@@ -122,7 +124,11 @@ func (t *Template) compile(v any, at string) (*node, error) {
 // the leaf. The output shares sub-trees with doc where a path selects them.
 func (t *Template) Apply(doc any) (any, error) {
 	a := application{t: t, doc: doc}
-	return a.value(t.root)
+	out, err := a.value(t.root)
+	if a.env != nil {
+		releaseEnv(a.env)
+	}
+	return out, err
 }
 
 // application is the state of one Apply: the expression environment, built on first
@@ -149,7 +155,7 @@ func (a *application) value(n *node) (any, error) {
 		return all, nil
 	case exprNode:
 		if a.env == nil {
-			a.env = exprEnv(a.doc, a.t.names, a.t.whole)
+			a.env = exprEnv(a.doc, a.t.fields, a.t.whole)
 		}
 		out, err := n.expr.run(a.env, a.doc)
 		if err == nil {

@@ -282,3 +282,18 @@ func BenchmarkTemplateApplyExpression(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTemplateApplyPeer is the mapping of the peer benchmark (bench/peer).
+func BenchmarkTemplateApplyPeer(b *testing.B) {
+	tmpl, err := CompileTemplate(map[string]any{"id": "$.orderId", "email": "$.customerEmail", "item_count": "=len(orderItems)", "total": "$.orderTotal"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := mustDecode(b, string(orderJSON(b)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tmpl.Apply(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
