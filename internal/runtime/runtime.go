@@ -88,6 +88,11 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		return nil, err
 	}
 	log := deps.Logger
+	// Every declared connector against its type's options, used by a flow or not, as
+	// `junction validate` checks them: what the language accepts runs or is refused.
+	if errs := registry.Validate(cfg.Connectors, deps.LookupEnv); len(errs) > 0 {
+		return nil, fmt.Errorf("connectors:\n%w", errors.Join(errs...))
+	}
 	rt := &Runtime{cfg: cfg}
 
 	ints, err := integration.New(cfg, integration.Options{
