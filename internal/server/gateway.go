@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/store"
 )
@@ -22,12 +21,12 @@ import (
 // Gateway is what the server needs of the integration runtime (*integration.Runtime).
 // It is swapped on configuration reload, so handlers fetch it per request.
 type Gateway interface {
+	integration.Caller
 	Statuses() []integration.Status
 	Health(name string) (integration.Health, error)
 	ResetCircuit(name string) (string, error)
-	Call(ctx context.Context, integration, operation string, params map[string]any, co integration.CallOptions) (*integration.Result, error)
 	Forward(ctx context.Context, integration string, fr integration.ForwardRequest) (*integration.Result, error)
-	Operation(integration, operation string) *config.Operation
+	Operation(integration, operation string) (integration.OperationInfo, bool)
 }
 
 // Gateway request headers.
@@ -166,7 +165,12 @@ func (s *Server) circuitReset(w http.ResponseWriter, r *http.Request) {
 func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
 	name, opName := r.PathValue("name"), r.PathValue("op")
 	gw := s.gateway()
-	if gw == nil || gw.Operation(name, opName) == nil {
+	var op integration.OperationInfo
+	found := false
+	if gw != nil {
+		op, found = gw.Operation(name, opName)
+	}
+	if !found {
 		kind := integration.KindUnknownOperation
 		if gw == nil || len(gw.Statuses()) == 0 {
 			kind = integration.KindUnknownIntegration
@@ -174,7 +178,6 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
 		s.callFailed(w, r, &integration.Error{Kind: kind, Integration: name, Operation: opName, Detail: "no such integration or operation"})
 		return
 	}
-	op := gw.Operation(name, opName)
 	ctx, cancel, p := callContext(r)
 	if p != nil {
 		WriteProblem(w, r, *p)
@@ -196,7 +199,7 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) {
 			kv[k] = vs[len(vs)-1]
 		}
 		var err2 error
-		if params, err2 = integration.ParamsFromStrings(op, kv); err2 != nil {
+		if params, err2 = op.ParamsFromStrings(kv); err2 != nil {
 			WriteProblem(w, r, invalid(err2.Error(), FieldError{Field: strings.SplitN(err2.Error(), ":", 2)[0], Detail: err2.Error()}))
 			return
 		}
