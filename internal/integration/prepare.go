@@ -23,10 +23,15 @@ import (
 // operation, base64-encoded, when the call arrives as JSON.
 const BodyParam = "body"
 
+// headerJSON is the value of a Content-Type or Accept header, shared by every request:
+// header values of an exchange are replaced, never edited in place, and each attempt
+// sends a copy.
+var headerJSON = []string{"application/json"}
+
 // prepare validates params against the operation's declaration and builds the request.
 // Every problem is collected, so one answer names all of them.
 func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (*exchange, error) {
-	b := &builder{params: params, used: make(map[string]bool, len(params))}
+	b := builder{params: params, used: make(map[string]bool, len(params))}
 	x := &exchange{op: op, method: op.method, header: c.staticHeaders.Clone()}
 
 	var target string
@@ -34,7 +39,7 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 	case op.graphql != nil:
 		target = c.baseURL + op.path
 		x.body = b.graphqlBody(op.graphql)
-		x.header["Content-Type"] = []string{"application/json"}
+		x.header["Content-Type"] = headerJSON
 	default:
 		target = b.url(c.baseURL, op)
 		if q := b.query(op.query); q != "" {
@@ -45,7 +50,7 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 			x.body = b.binaryBody(rawBody)
 		case len(op.body) > 0:
 			x.body = b.jsonBody(op.body)
-			x.header["Content-Type"] = []string{"application/json"}
+			x.header["Content-Type"] = headerJSON
 		}
 	}
 	for _, h := range op.headers {
@@ -64,7 +69,7 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 	}
 	x.url = u
 	if op.acceptJSON && x.header.Get("Accept") == "" {
-		x.header["Accept"] = []string{"application/json"}
+		x.header["Accept"] = headerJSON
 	}
 	return x, nil
 }
