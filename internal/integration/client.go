@@ -49,7 +49,7 @@ type client struct {
 	base          *url.URL // baseURL parsed, for the proxy; nil with baseErr when it is not a URL
 	baseErr       error
 	staticHeaders http.Header
-	signature     *config.Signature // `type: webhook` body signature; nil without
+	signature     *bodySignature // `type: webhook` body signature; nil without
 	retry         retry.Policy
 	st            *state
 	// version identifies the integration's settings without their secret values; it is
@@ -112,7 +112,7 @@ func newClient(e *env, in *config.Integration, prev *client) *client {
 		v, _ := h.Value.Resolve(e.lookupEnv)
 		c.staticHeaders.Set(h.Name, v)
 	}
-	c.signature = in.Signature
+	c.signature = newBodySignature(in.Signature)
 	c.retry = retry.FromConfig(in.Retry)
 	var err error
 	if prev != nil && prev.misconfigured == "" && prev.st.key == key {

@@ -56,8 +56,8 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 	for _, h := range op.headers {
 		x.header.Set(h.name, b.template(h, "header "+h.name))
 	}
-	if sig := c.signature; sig != nil && sig.Header != "" {
-		b.sign(x, sig)
+	if c.signature != nil {
+		b.sign(x, c.signature)
 	}
 	b.unknown(op)
 	if len(b.problems) > 0 {
@@ -236,28 +236,40 @@ func (b *builder) template(h headerTemplate, where string) string {
 	return tmpl
 }
 
-// sign adds the body signature of a `type: webhook` integration's `signature` block:
-// header `<header>: sha256=<hex HMAC of the body>` keyed with the secret named by
-// secret_from (a parameter, e.g. endpoint.secret). The webhook deliveries of Junction
-// itself sign with Standard Webhooks; this is the seed's form for direct calls.
-func (b *builder) sign(x *exchange, sig *config.Signature) {
-	name := sig.SecretFrom
-	if name == "" {
-		name = "secret"
+// bodySignature is a `type: webhook` integration's `signature` block, resolved: header
+// `<header>: <algorithm>=<hex HMAC of the body>` keyed with the secret the parameter
+// named by secret_from (e.g. endpoint.secret) carries. The webhook deliveries of
+// Junction itself sign with Standard Webhooks; this is the seed's form for direct calls.
+type bodySignature struct {
+	header, algorithm, param string
+}
+
+func newBodySignature(sig *config.Signature) *bodySignature {
+	if sig == nil || sig.Header == "" {
+		return nil
 	}
-	v, ok := b.take(name)
+	s := &bodySignature{header: sig.Header, algorithm: sig.Algorithm, param: sig.SecretFrom}
+	if s.param == "" {
+		s.param = "secret"
+	}
+	return s
+}
+
+// sign adds the body signature.
+func (b *builder) sign(x *exchange, sig *bodySignature) {
+	v, ok := b.take(sig.param)
 	secret, isString := v.(string)
 	if !ok || !isString || secret == "" {
-		b.problem(name, "required: the secret that signs the body (signature.secret_from)")
+		b.problem(sig.param, "required: the secret that signs the body (signature.secret_from)")
 		return
 	}
 	newHash := sha256.New
-	if sig.Algorithm == "sha512" {
+	if sig.algorithm == "sha512" {
 		newHash = sha512.New
 	}
 	mac := hmac.New(newHash, []byte(secret))
 	mac.Write(x.body)
-	x.header.Set(sig.Header, sig.Algorithm+"="+hex.EncodeToString(mac.Sum(nil)))
+	x.header.Set(sig.header, sig.algorithm+"="+hex.EncodeToString(mac.Sum(nil)))
 }
 
 // unknown reports parameters the operation does not declare: a typo should not be
