@@ -126,7 +126,7 @@ func newClient(e *env, in *config.Integration, prev *client) *client {
 	}
 	if err != nil {
 		c.misconfigured = err.Error()
-		log.Error("integration disabled: policy settings rejected", "reason", c.misconfigured)
+		log.Error("integration disabled: credentials or policy settings rejected", "reason", c.misconfigured)
 	}
 	return c
 }
