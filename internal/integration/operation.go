@@ -25,7 +25,7 @@ type operation struct {
 	binary     bool            // body_type: binary
 	acceptJSON bool            // send Accept: application/json unless a header says otherwise
 
-	successCodes []int         // nil: any 2xx
+	successCodes []int         // empty: any 2xx
 	timeout      time.Duration // per attempt
 	cacheTTL     time.Duration
 	returns      *config.Type
