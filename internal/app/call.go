@@ -63,8 +63,8 @@ func Call(ctx context.Context, o CallOptions) int {
 		return fail("%v", err)
 	}
 	defer rt.Close()
-	op := rt.Operation(o.Integration, o.Operation)
-	if op == nil {
+	op, ok := rt.Operation(o.Integration, o.Operation)
+	if !ok {
 		return fail("no operation %s.%s in %s", o.Integration, o.Operation, strings.Join(o.ConfigPaths, ", "))
 	}
 	params, err := parseArgs(op, o.Args)
@@ -110,7 +110,7 @@ func Call(ctx context.Context, o CallOptions) int {
 }
 
 // parseArgs reads key=value (typed by the operation's declaration) and key:=JSON.
-func parseArgs(op *config.Operation, args []string) (map[string]any, error) {
+func parseArgs(op integration.OperationInfo, args []string) (map[string]any, error) {
 	strs := map[string]string{}
 	raw := map[string]any{}
 	for _, a := range args {
@@ -130,7 +130,7 @@ func parseArgs(op *config.Operation, args []string) (map[string]any, error) {
 		}
 		strs[k] = v
 	}
-	params, err := integration.ParamsFromStrings(op, strs)
+	params, err := op.ParamsFromStrings(strs)
 	if err != nil {
 		return nil, err
 	}

@@ -19,11 +19,6 @@ type Publisher interface {
 	Publish(ctx context.Context, e event.Event) (webhook.PublishResult, error)
 }
 
-// Caller calls integration operations (*integration.Runtime).
-type Caller interface {
-	Call(ctx context.Context, integration, operation string, params map[string]any, co integration.CallOptions) (*integration.Result, error)
-}
-
 // callTimeout bounds one routed call.
 const callTimeout = 30 * time.Second
 
@@ -38,7 +33,7 @@ type Router struct {
 	bus    *event.Bus
 	routes map[string][]route
 	pub    Publisher
-	call   Caller
+	call   integration.Caller
 	log    *slog.Logger
 
 	mu   sync.Mutex
@@ -47,7 +42,7 @@ type Router struct {
 
 // New reads the routes of cfg's events; targets Junction cannot route are skipped with a
 // warning.
-func New(bus *event.Bus, cfg *config.Config, pub Publisher, call Caller, log *slog.Logger) *Router {
+func New(bus *event.Bus, cfg *config.Config, pub Publisher, call integration.Caller, log *slog.Logger) *Router {
 	routes := map[string][]route{}
 	for _, ev := range cfg.Events {
 		for _, t := range ev.PublishTo {
@@ -104,7 +99,7 @@ func (r *Router) Stop(context.Context) error {
 	return nil
 }
 
-func deliver(r route, e event.Event, pub Publisher, call Caller) error {
+func deliver(r route, e event.Event, pub Publisher, call integration.Caller) error {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	switch r.kind {

@@ -23,25 +23,25 @@ import (
 // the whole answer. A failed batch fails every call in it.
 type batcher struct {
 	c         *client
-	op        *config.Operation
+	op        *operation // the batch operation
 	listField string
-	b         *batch.Batcher[*request, *Result]
+	b         *batch.Batcher[*exchange, *Result]
 }
 
 // BatchOperationDefault is the batch operation's name when batching does not say.
 const BatchOperationDefault = "send_batch"
 
-func newBatcher(c *client, cfg *config.Batching) (*batcher, error) {
+func newBatcher(c *client, in *config.Integration, cfg *config.Batching) (*batcher, error) {
 	name := cfg.Operation
 	if name == "" {
 		name = BatchOperationDefault
 	}
-	op := c.cfg.Operation(name)
-	if op == nil {
-		return nil, fmt.Errorf("batching: integration %s has no operation %q to send batches with (set batching { operation: NAME })", c.cfg.Name, name)
+	decl := in.Operation(name)
+	if decl == nil {
+		return nil, fmt.Errorf("batching: integration %s has no operation %q to send batches with (set batching { operation: NAME })", in.Name, name)
 	}
-	bt := &batcher{c: c, op: op}
-	for _, f := range op.Body {
+	bt := &batcher{c: c, op: c.ops[name]}
+	for _, f := range decl.Body {
 		if f.Type != nil && f.Type.Kind == config.KindList {
 			if bt.listField != "" {
 				return nil, fmt.Errorf("batching: operation %s has several list fields in its body; it needs exactly one", name)
@@ -52,28 +52,27 @@ func newBatcher(c *client, cfg *config.Batching) (*batcher, error) {
 	if bt.listField == "" {
 		return nil, fmt.Errorf("batching: operation %s needs one list field in its body to carry the calls", name)
 	}
-	b, err := batch.New(batch.Config[*request, *Result]{
-		MaxSize: cfg.MaxBatchSize, MaxDelay: cfg.MaxDelay, Clock: c.rt.opts.Clock, Send: bt.send,
+	b, err := batch.New(batch.Config[*exchange, *Result]{
+		MaxSize: cfg.MaxBatchSize, MaxDelay: cfg.MaxDelay, Clock: c.env.clock, Send: bt.send,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("batching: %w", err)
 	}
 	bt.b = b
+	// The integration's other POST operations with a JSON body go through the batcher.
+	for _, op := range c.ops {
+		op.batched = op != bt.op && op.method == "POST" && op.graphql == nil && !op.binary
+	}
 	return bt, nil
 }
 
-// handles says whether calls of op are batched.
-func (bt *batcher) handles(op *config.Operation) bool {
-	return op != bt.op && op.Method == "POST" && op.GraphQL == nil && op.BodyType != "binary"
-}
-
-func (bt *batcher) submit(ctx context.Context, req *request) (*Result, error) {
-	return bt.b.Submit(ctx, req)
+func (bt *batcher) submit(ctx context.Context, x *exchange) (*Result, error) {
+	return bt.b.Submit(ctx, x)
 }
 
 func (bt *batcher) close() { bt.b.Close() }
 
-func (bt *batcher) send(ctx context.Context, reqs []*request) ([]*Result, error) {
+func (bt *batcher) send(ctx context.Context, reqs []*exchange) ([]*Result, error) {
 	items := make([]map[string]any, len(reqs))
 	for i, r := range reqs {
 		item := map[string]any{}
@@ -84,24 +83,21 @@ func (bt *batcher) send(ctx context.Context, reqs []*request) ([]*Result, error)
 				return nil, fmt.Errorf("batch item %d: %w", i, err)
 			}
 		}
-		item["operation"] = r.operation
+		item["operation"] = r.op.name
 		items[i] = item
 	}
 	body, err := json.Marshal(map[string]any{bt.listField: items})
 	if err != nil {
 		return nil, err
 	}
-	u, err := parseHTTPURL(bt.c.baseURL + bt.op.Path)
+	u, err := parseHTTPURL(bt.c.baseURL + bt.op.path)
 	if err != nil {
 		return nil, err
 	}
 	header := bt.c.staticHeaders.Clone()
 	header.Set("Content-Type", "application/json")
 	header.Set("Accept", "application/json")
-	res, err := bt.c.execute(ctx, &request{
-		operation: bt.op.Name, method: bt.op.Method, url: u, header: header, body: body,
-		op: bt.op, successCode: successCodes(bt.op.SuccessCodes),
-	}, "")
+	res, err := bt.op.run(ctx, &exchange{op: bt.op, method: bt.op.method, url: u, header: header, body: body})
 	if err != nil {
 		return nil, err
 	}

@@ -3,104 +3,210 @@ package integration
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/credential"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/policy/breaker"
+	"github.com/junctionhq/junction/internal/policy/cache"
 	"github.com/junctionhq/junction/internal/policy/ratelimit"
 	"github.com/junctionhq/junction/internal/policy/retry"
 )
 
-// client is one integration at run time: its resolved settings and live policies.
+// env is what every client of a runtime shares: its dependencies, resolved once.
+type env struct {
+	clock            clock.Clock
+	logger           *slog.Logger
+	metrics          *Metrics
+	bus              *event.Bus
+	http             *http.Client
+	redis            redis.UniversalClient
+	maxResponseBytes int64
+	lookupEnv        config.LookupEnv
+	cache            cache.Cache
+	group            *cache.Group
+}
+
+// client is one integration compiled for calls: its resolved settings, its live state and
+// one compiled pipeline per operation (and one for the proxy). Nothing here reads the
+// configuration model once the client is built.
 type client struct {
-	rt            *Runtime
-	cfg           *config.Integration
+	env           *env
+	name          string
+	typ           string
 	misconfigured string // why it cannot be used; "" when it can
 
 	baseURL       string
 	base          *url.URL // baseURL parsed, for the proxy; nil with baseErr when it is not a URL
 	baseErr       error
 	staticHeaders http.Header
-	cred          credential.Applier
-	breaker       *breaker.Breaker  // nil without circuit_breaker
-	limiter       ratelimit.Limiter // nil without rate_limit
+	signature     *bodySignature // `type: webhook` body signature; nil without
 	retry         retry.Policy
-	batcher       *batcher // nil without batching
-	stats         *stats
-	openedAt      time.Time // when the circuit last opened, for IntegrationCircuitClosed
+	st            *state
+	// version identifies the integration's settings without their secret values; it is
+	// part of every cache key, so that changed settings never see the old ones' answers.
+	version string
+
+	ops     map[string]*operation
+	proxy   *operation
+	batcher *batcher // nil without batching
 }
 
-// newClient resolves an integration's settings. Anything unresolvable makes it
-// misconfigured (with the reason) rather than failing the whole runtime.
-func newClient(rt *Runtime, in *config.Integration) *client {
-	c := &client{rt: rt, cfg: in, stats: newStats(), staticHeaders: http.Header{}}
-	log := rt.opts.Logger.With("integration", in.Name)
-	if problems := in.EnvProblems(rt.opts.LookupEnv); len(problems) > 0 {
+// state is what an integration keeps between calls, and what a reload carries over to
+// the next runtime while the integration's settings and resolved secrets stay the same.
+type state struct {
+	key     [32]byte // settings and resolved values (see fingerprint)
+	stats   *stats
+	cred    credential.Applier // resolved credentials (an OAuth2 token cache)
+	breaker *breaker.Breaker   // nil without circuit_breaker
+	limiter ratelimit.Limiter  // nil without rate_limit
+	circuit *circuit
+	redis   redis.UniversalClient // the backend limiter lives on
+	http    *http.Client          // the client cred fetches tokens with
+}
+
+// circuit turns breaker transitions into events, logs and metrics. A breaker adopted by
+// a later runtime reports through that runtime's env from then on.
+type circuit struct {
+	name     string
+	env      atomic.Pointer[env]
+	openedAt time.Time // when the circuit last opened; transitions arrive one at a time
+}
+
+// newClient compiles an integration. Anything unresolvable makes it misconfigured (with
+// the reason) rather than failing the whole runtime. prev is the previous runtime's
+// client of the same name, or nil: its state is adopted when the settings are equal.
+func newClient(e *env, in *config.Integration, prev *client) *client {
+	key, version := fingerprint(in, e.lookupEnv)
+	c := &client{env: e, name: in.Name, typ: string(in.Type), staticHeaders: http.Header{}, version: version}
+	c.ops = make(map[string]*operation, len(in.Operations))
+	for _, decl := range in.Operations {
+		c.ops[decl.Name] = newOperation(in, decl)
+	}
+	c.proxy = newProxyOperation(in)
+	log := e.logger.With("integration", in.Name)
+	if problems := in.EnvProblems(e.lookupEnv); len(problems) > 0 {
 		reasons := make([]string, len(problems))
 		for i, p := range problems {
 			reasons[i] = p.Setting + ": " + p.Err.Error()
 		}
 		c.misconfigured = strings.Join(reasons, "; ")
 		log.Warn("integration disabled: configuration incomplete", "reason", c.misconfigured, "at", in.Pos.String())
+		c.st = &state{key: key, stats: newStats()}
 		return c
 	}
 	if in.BaseURL != nil {
-		c.baseURL, _ = in.BaseURL.Resolve(rt.opts.LookupEnv)
+		c.baseURL, _ = in.BaseURL.Resolve(e.lookupEnv)
 	}
 	c.base, c.baseErr = parseHTTPURL(c.baseURL)
 	for _, h := range in.Headers {
-		v, _ := h.Value.Resolve(rt.opts.LookupEnv)
+		v, _ := h.Value.Resolve(e.lookupEnv)
 		c.staticHeaders.Set(h.Name, v)
 	}
+	c.signature = newBodySignature(in.Signature)
+	c.retry = retry.FromConfig(in.Retry)
 	var err error
-	if c.cred, err = credential.New(in.Auth, rt.opts.LookupEnv, credential.Options{HTTPClient: rt.opts.HTTPClient, Clock: rt.opts.Clock}); err != nil {
-		c.misconfigured = err.Error()
-		log.Warn("integration disabled: credentials unusable", "reason", c.misconfigured)
-		return c
+	if prev != nil && prev.misconfigured == "" && prev.st.key == key {
+		c.st, err = adoptState(e, in, prev.st)
+		log.Debug("integration unchanged: breaker, statistics, cache and rate limit carried over")
+	} else {
+		c.st, err = newState(e, in, key)
 	}
-	if err := c.buildPolicies(); err != nil {
+	if err == nil {
+		err = c.compile(in)
+	}
+	if err != nil {
 		c.misconfigured = err.Error()
-		log.Error("integration disabled: policy settings rejected", "reason", c.misconfigured)
+		log.Error("integration disabled: credentials or policy settings rejected", "reason", c.misconfigured)
 	}
 	return c
 }
 
-func (c *client) buildPolicies() error {
-	in, rt := c.cfg, c.rt
+// newState resolves the credentials and builds the policies that keep state.
+func newState(e *env, in *config.Integration, key [32]byte) (*state, error) {
+	st := &state{key: key, stats: newStats(), circuit: &circuit{name: in.Name}}
+	st.circuit.env.Store(e)
+	var err error
+	if st.cred, err = newCredentials(e, in); err != nil {
+		return st, err
+	}
+	st.http = e.http
 	if cb := in.CircuitBreaker; cb != nil {
 		b, err := breaker.New(breaker.Config{
 			Failures: cb.Failures, Window: cb.Window, Consecutive: cb.Consecutive,
 			ResetAfter: cb.ResetAfter, HalfOpenProbes: cb.HalfOpenProbes, MaxConcurrent: cb.MaxConcurrent,
-			Clock: rt.opts.Clock, OnStateChange: c.circuitChanged,
+			Clock: e.clock, OnStateChange: st.circuit.changed,
 		})
 		if err != nil {
-			return err
+			return st, err
 		}
-		c.breaker = b
-		rt.opts.Metrics.circuitState.WithLabelValues(in.Name).Set(0)
+		st.breaker = b
+		e.metrics.circuitState.WithLabelValues(in.Name).Set(0)
 	}
-	if rl := in.RateLimit; rl != nil {
-		cfg := ratelimit.Config{Requests: rl.Requests, Window: rl.Window, Clock: rt.opts.Clock}
-		var err error
-		if rt.opts.Redis != nil {
-			c.limiter, err = ratelimit.NewRedis(rt.opts.Redis, "junction:ratelimit:"+in.Name, cfg)
-		} else {
-			c.limiter, err = ratelimit.NewLocal(cfg)
+	st.limiter, err = newLimiter(e, in)
+	st.redis = e.redis
+	return st, err
+}
+
+// adoptState hands the state of the previous runtime's client (same settings, same
+// resolved secrets) to the new one. The breaker, the statistics and the circuit's
+// history always carry over; the rate-limit counters only on the same backend, and the
+// credentials (an OAuth2 token) only with the same HTTP client, which fetches tokens.
+// From here on the breaker reports through the new runtime's env.
+func adoptState(e *env, in *config.Integration, prev *state) (*state, error) {
+	st := *prev
+	st.circuit.env.Store(e)
+	var err error
+	if st.redis != e.redis {
+		if st.limiter, err = newLimiter(e, in); err != nil {
+			return &st, err
 		}
-		if err != nil {
-			return err
+		st.redis = e.redis
+	}
+	if st.http != e.http {
+		if st.cred, err = newCredentials(e, in); err != nil {
+			return &st, err
 		}
+		st.http = e.http
 	}
-	if in.Retry != nil {
-		c.retry = retry.FromConfig(in.Retry)
+	return &st, nil
+}
+
+func newCredentials(e *env, in *config.Integration) (credential.Applier, error) {
+	return credential.New(in.Auth, e.lookupEnv, credential.Options{HTTPClient: e.http, Clock: e.clock})
+}
+
+// newLimiter builds the rate limit: shared through Redis when the runtime has one,
+// local to the process otherwise; nil without rate_limit.
+func newLimiter(e *env, in *config.Integration) (ratelimit.Limiter, error) {
+	rl := in.RateLimit
+	if rl == nil {
+		return nil, nil
 	}
+	cfg := ratelimit.Config{Requests: rl.Requests, Window: rl.Window, Clock: e.clock}
+	if e.redis != nil {
+		return ratelimit.NewRedis(e.redis, "junction:ratelimit:"+in.Name, cfg)
+	}
+	return ratelimit.NewLocal(cfg)
+}
+
+// compile builds the operations' pipelines and the batcher.
+func (c *client) compile(in *config.Integration) error {
+	for _, op := range c.ops {
+		op.run = c.pipeline(in, op)
+	}
+	c.proxy.run = c.pipeline(in, c.proxy)
 	if b := in.Batching; b != nil && b.Enabled {
-		bt, err := newBatcher(c, b)
+		bt, err := newBatcher(c, in, b)
 		if err != nil {
 			return err
 		}
@@ -116,37 +222,37 @@ func (c *client) close() {
 }
 
 func (c *client) circuitState() string {
-	if c.breaker == nil {
+	if c.st.breaker == nil {
 		return "closed"
 	}
-	return c.breaker.State().String()
+	return c.st.breaker.State().String()
 }
 
-// circuitChanged publishes IntegrationCircuitOpened / IntegrationCircuitClosed with the
-// payload fields the configuration's event blocks declare, and updates the metrics.
-func (c *client) circuitChanged(from, to breaker.State, failures int) {
-	now := c.rt.opts.Clock.Now().UTC()
-	name := c.cfg.Name
-	m := c.rt.opts.Metrics
+// changed publishes IntegrationCircuitOpened / IntegrationCircuitClosed with the payload
+// fields the configuration's event blocks declare, and updates the metrics.
+func (ci *circuit) changed(from, to breaker.State, failures int) {
+	e := ci.env.Load()
+	now := e.clock.Now().UTC()
+	name := ci.name
+	m := e.metrics
 	m.transitions.WithLabelValues(name, to.String()).Inc()
 	m.circuitState.WithLabelValues(name).Set(map[breaker.State]float64{breaker.Closed: 0, breaker.HalfOpen: 1, breaker.Open: 2}[to])
-	c.rt.opts.Logger.Warn("circuit state changed", "integration", name, "from", from.String(), "to", to.String(), "failures", failures)
-	bus := c.rt.opts.Bus
+	e.logger.Warn("circuit state changed", "integration", name, "from", from.String(), "to", to.String(), "failures", failures)
 	switch {
 	case to == breaker.Open && from == breaker.Closed:
-		c.openedAt = now
-		if bus != nil {
-			bus.Publish(event.Make(event.IntegrationCircuitOpened, event.SourceJunction, now, map[string]any{
+		ci.openedAt = now
+		if e.bus != nil {
+			e.bus.Publish(event.Make(event.IntegrationCircuitOpened, event.SourceJunction, now, map[string]any{
 				"integration": name, "failures": failures, "opened_at": now,
 			}))
 		}
 	case to == breaker.Closed:
 		openFor := 0.0
-		if !c.openedAt.IsZero() {
-			openFor = now.Sub(c.openedAt).Seconds()
+		if !ci.openedAt.IsZero() {
+			openFor = now.Sub(ci.openedAt).Seconds()
 		}
-		if bus != nil {
-			bus.Publish(event.Make(event.IntegrationCircuitClosed, event.SourceJunction, now, map[string]any{
+		if e.bus != nil {
+			e.bus.Publish(event.Make(event.IntegrationCircuitClosed, event.SourceJunction, now, map[string]any{
 				"integration": name, "closed_at": now, "open_duration_seconds": int64(openFor),
 			}))
 		}
@@ -156,15 +262,14 @@ func (c *client) circuitChanged(from, to breaker.State, failures int) {
 // deadline gives a call without a deadline of its own the default one.
 func deadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, DeadlineDefault)
 }
 
 // errorText renders a failure for health's last_error without internal wrapping noise.
 func errorText(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return string(e.Kind) + ": " + e.Detail
 	}
 	return err.Error()

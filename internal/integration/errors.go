@@ -62,11 +62,18 @@ type ParamError struct {
 
 // KindOf returns the Kind of a call error, or "" for other errors.
 func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errorOf(err); ok {
 		return e.Kind
 	}
 	return ""
+}
+
+// errorOf finds the *Error in err's chain.
+func errorOf(err error) (*Error, bool) {
+	if err == nil {
+		return nil, false
+	}
+	return errors.AsType[*Error](err)
 }
 
 func invalidParams(in, op string, problems []ParamError) *Error {
@@ -87,10 +94,10 @@ func invalidParams(in, op string, problems []ParamError) *Error {
 // reachable for errors.Is/As (a timeout is still a timeout), but wrapped so that
 // printing the error prints the clean text.
 func (c *client) scrub(err error) error {
-	if c.cred == nil {
+	if c.st.cred == nil {
 		return err
 	}
-	secrets := c.cred.Secrets()
+	secrets := c.st.cred.Secrets()
 	if len(secrets) == 0 {
 		return err
 	}
@@ -107,7 +114,7 @@ func (c *client) scrub(err error) error {
 
 // scrubBody masks the integration's secret values in an upstream's failure answer.
 func (c *client) scrubBody(body []byte) []byte {
-	secrets := c.cred.Secrets()
+	secrets := c.st.cred.Secrets()
 	if len(secrets) == 0 || len(body) == 0 {
 		return body
 	}

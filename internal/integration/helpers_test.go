@@ -81,6 +81,7 @@ func (u *upstream) all() []recorded {
 // harness is a runtime under test with what the test needs to observe it.
 type harness struct {
 	rt       *Runtime
+	opts     Options // what rt was built with
 	registry *prometheus.Registry
 	bus      *event.Bus
 	events   chan event.Event
@@ -119,8 +120,30 @@ func newHarness(t *testing.T, src, base string, env map[string]string, opts ...h
 	if h.rt, err = New(cfg, o); err != nil {
 		t.Fatal(err)
 	}
+	h.opts = o
 	t.Cleanup(h.rt.Close)
 	return h
+}
+
+// reload builds a runtime from src (as a configuration reload does) with h's options and
+// env, and h's runtime as Previous. The new harness shares h's metrics and bus.
+func (h *harness) reload(t *testing.T, src, base string, env map[string]string) *harness {
+	t.Helper()
+	cfg, diags := config.Decode("reloaded.cai", []byte(strings.ReplaceAll(src, "UPSTREAM", base)))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	o := h.opts
+	o.LookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	o.Previous = h.rt
+	rt, err := New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	next := *h
+	next.rt, next.opts = rt, o
+	return &next
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

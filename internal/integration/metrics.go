@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -68,4 +69,74 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// opMetrics are one operation's series, each resolved on its first use (an operation
+// never called shows none) and then kept, so a call does not look its series up by
+// label values.
+type opMetrics struct {
+	m                      *Metrics
+	integration, operation string
+
+	success, cacheHitCall, upstreamError lazy[prometheus.Counter]
+	duration                             lazy[prometheus.Observer]
+	cacheHit, cacheMiss, cacheStale      lazy[prometheus.Counter]
+	retries, contract                    lazy[prometheus.Counter]
+}
+
+func newOpMetrics(m *Metrics, integration, operation string) opMetrics {
+	return opMetrics{m: m, integration: integration, operation: operation}
+}
+
+// call is the calls counter of one outcome.
+func (om *opMetrics) call(outcome string) prometheus.Counter {
+	var l *lazy[prometheus.Counter]
+	switch outcome {
+	case "success":
+		l = &om.success
+	case "cache_hit":
+		l = &om.cacheHitCall
+	case "upstream_error":
+		l = &om.upstreamError
+	default:
+		return om.m.calls.WithLabelValues(om.integration, om.operation, outcome)
+	}
+	return l.get(func() prometheus.Counter { return om.m.calls.WithLabelValues(om.integration, om.operation, outcome) })
+}
+
+// cache is the cache counter of one lookup result (hit, miss or stale).
+func (om *opMetrics) cache(result string) prometheus.Counter {
+	l := &om.cacheMiss
+	switch result {
+	case CacheHit:
+		l = &om.cacheHit
+	case CacheStale:
+		l = &om.cacheStale
+	}
+	return l.get(func() prometheus.Counter { return om.m.cache.WithLabelValues(om.integration, om.operation, result) })
+}
+
+func (om *opMetrics) observeDuration(seconds float64) {
+	om.duration.get(func() prometheus.Observer { return om.m.duration.WithLabelValues(om.integration, om.operation) }).Observe(seconds)
+}
+
+func (om *opMetrics) addRetries(n int) {
+	om.retries.get(func() prometheus.Counter { return om.m.retries.WithLabelValues(om.integration, om.operation) }).Add(float64(n))
+}
+
+func (om *opMetrics) contractMismatch() {
+	om.contract.get(func() prometheus.Counter { return om.m.contract.WithLabelValues(om.integration, om.operation) }).Inc()
+}
+
+// lazy is a value made on first use. Two first uses at once may both make it; each makes
+// the same series, so either result is right.
+type lazy[T any] struct{ p atomic.Pointer[T] }
+
+func (l *lazy[T]) get(mk func() T) T {
+	if p := l.p.Load(); p != nil {
+		return *p
+	}
+	v := mk()
+	l.p.Store(&v)
+	return v
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -24,70 +23,55 @@ import (
 // operation, base64-encoded, when the call arrives as JSON.
 const BodyParam = "body"
 
-// request is one logical call, ready to send except for credentials: what the retry loop
-// sends on every attempt.
-type request struct {
-	operation string
-	method    string
-	url       *url.URL
-	header    http.Header
-	body      []byte
-
-	op          *config.Operation // nil for forwarded (proxy) requests
-	successCode func(int) bool
-}
+// headerJSON is the value of a Content-Type or Accept header, shared by every request:
+// header values of an exchange are replaced, never edited in place, and each attempt
+// sends a copy.
+var headerJSON = []string{"application/json"}
 
 // prepare validates params against the operation's declaration and builds the request.
 // Every problem is collected, so one answer names all of them.
-func (c *client) prepare(op *config.Operation, params map[string]any, rawBody []byte) (*request, error) {
-	b := &builder{params: params, used: map[string]bool{}}
-	r := &request{operation: op.Name, method: op.Method, header: c.staticHeaders.Clone(), op: op, successCode: successCodes(op.SuccessCodes)}
+func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (*exchange, error) {
+	b := builder{params: params, used: make(map[string]bool, len(params))}
+	x := &exchange{op: op, method: op.method, header: c.staticHeaders.Clone()}
 
 	var target string
 	switch {
-	case op.GraphQL != nil:
-		target = c.baseURL + op.Path
-		r.body = b.graphqlBody(op.GraphQL)
-		r.header.Set("Content-Type", "application/json")
+	case op.graphql != nil:
+		target = c.baseURL + op.path
+		x.body = b.graphqlBody(op.graphql)
+		x.header["Content-Type"] = headerJSON
 	default:
 		target = b.url(c.baseURL, op)
-		if q := b.query(op.Query); q != "" {
+		if q := b.query(op.query); q != "" {
 			target += "?" + q
 		}
 		switch {
-		case op.BodyType == "binary":
-			r.body = b.binaryBody(rawBody)
-		case len(op.Body) > 0:
-			r.body = b.jsonBody(op.Body)
-			r.header.Set("Content-Type", "application/json")
+		case op.binary:
+			x.body = b.binaryBody(rawBody)
+		case len(op.body) > 0:
+			x.body = b.jsonBody(op.body)
+			x.header["Content-Type"] = headerJSON
 		}
 	}
-	for _, h := range op.Headers {
-		r.header.Set(h.Name, b.template(h.Value.String(), "header "+h.Name))
+	for _, h := range op.headers {
+		x.header.Set(h.name, b.template(h, "header "+h.name))
 	}
-	if sig := c.cfg.Signature; sig != nil && sig.Header != "" {
-		b.sign(r, sig)
+	if c.signature != nil {
+		b.sign(x, c.signature)
 	}
 	b.unknown(op)
 	if len(b.problems) > 0 {
-		return nil, invalidParams(c.cfg.Name, op.Name, b.problems)
+		return nil, invalidParams(c.name, op.name, b.problems)
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, invalidParams(c.cfg.Name, op.Name, []ParamError{{Param: "", Detail: fmt.Sprintf("the request URL %q is not an http(s) URL", redact.URL(target))}})
+		return nil, invalidParams(c.name, op.name, []ParamError{{Param: "", Detail: fmt.Sprintf("the request URL %q is not an http(s) URL", redact.URL(target))}})
 	}
-	r.url = u
-	if r.header.Get("Accept") == "" && !(op.Returns != nil && op.Returns.Kind == config.KindBinary) {
-		r.header.Set("Accept", "application/json")
+	x.url = u
+	if op.acceptJSON && x.header.Get("Accept") == "" {
+		x.header["Accept"] = headerJSON
 	}
-	return r, nil
-}
-
-func successCodes(codes []int) func(int) bool {
-	if len(codes) == 0 {
-		return func(s int) bool { return s >= 200 && s < 300 }
-	}
-	return func(s int) bool { return slices.Contains(codes, s) }
+	return x, nil
 }
 
 // builder accumulates the parts of a request and the problems with the parameters.
@@ -113,18 +97,18 @@ func (b *builder) take(name string) (any, bool) {
 // url fills the path template: each {param} is required and escaped as one path
 // segment, except that '/' is kept (an S3 key "reports/2026/x.pdf" spans segments).
 // A template that is only a parameter ("{endpoint.url}") takes a whole URL.
-func (b *builder) url(base string, op *config.Operation) string {
-	if len(op.PathParams) == 1 && op.Path == "{"+op.PathParams[0]+"}" {
-		v, ok := b.take(op.PathParams[0])
+func (b *builder) url(base string, op *operation) string {
+	if len(op.pathParams) == 1 && op.path == "{"+op.pathParams[0]+"}" {
+		v, ok := b.take(op.pathParams[0])
 		s, isString := v.(string)
 		if !ok || !isString || !(strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
-			b.problem(op.PathParams[0], "required: the URL to call (http:// or https://)")
+			b.problem(op.pathParams[0], "required: the URL to call (http:// or https://)")
 			return base
 		}
 		return s
 	}
-	path := op.Path
-	for _, name := range op.PathParams {
+	path := op.path
+	for _, name := range op.pathParams {
 		v, ok := b.take(name)
 		s, scalar := scalarString(v)
 		switch {
@@ -234,12 +218,9 @@ func (b *builder) value(f *config.Field) (any, bool) {
 }
 
 // template fills {param} placeholders of a header value; each is a required parameter.
-func (b *builder) template(tmpl, where string) string {
-	names, err := config.TemplateParams(tmpl)
-	if err != nil {
-		return tmpl
-	}
-	for _, name := range names {
+func (b *builder) template(h headerTemplate, where string) string {
+	tmpl := h.value
+	for _, name := range h.params {
 		v, ok := b.take(name)
 		s, scalar := scalarString(v)
 		if !ok || !scalar {
@@ -255,33 +236,45 @@ func (b *builder) template(tmpl, where string) string {
 	return tmpl
 }
 
-// sign adds the body signature of a `type: webhook` integration's `signature` block:
-// header `<header>: sha256=<hex HMAC of the body>` keyed with the secret named by
-// secret_from (a parameter, e.g. endpoint.secret). The webhook deliveries of Junction
-// itself sign with Standard Webhooks; this is the seed's form for direct calls.
-func (b *builder) sign(r *request, sig *config.Signature) {
-	name := sig.SecretFrom
-	if name == "" {
-		name = "secret"
+// bodySignature is a `type: webhook` integration's `signature` block, resolved: header
+// `<header>: <algorithm>=<hex HMAC of the body>` keyed with the secret the parameter
+// named by secret_from (e.g. endpoint.secret) carries. The webhook deliveries of
+// Junction itself sign with Standard Webhooks; this is the seed's form for direct calls.
+type bodySignature struct {
+	header, algorithm, param string
+}
+
+func newBodySignature(sig *config.Signature) *bodySignature {
+	if sig == nil || sig.Header == "" {
+		return nil
 	}
-	v, ok := b.take(name)
+	s := &bodySignature{header: sig.Header, algorithm: sig.Algorithm, param: sig.SecretFrom}
+	if s.param == "" {
+		s.param = "secret"
+	}
+	return s
+}
+
+// sign adds the body signature.
+func (b *builder) sign(x *exchange, sig *bodySignature) {
+	v, ok := b.take(sig.param)
 	secret, isString := v.(string)
 	if !ok || !isString || secret == "" {
-		b.problem(name, "required: the secret that signs the body (signature.secret_from)")
+		b.problem(sig.param, "required: the secret that signs the body (signature.secret_from)")
 		return
 	}
 	newHash := sha256.New
-	if sig.Algorithm == "sha512" {
+	if sig.algorithm == "sha512" {
 		newHash = sha512.New
 	}
 	mac := hmac.New(newHash, []byte(secret))
-	mac.Write(r.body)
-	r.header.Set(sig.Header, sig.Algorithm+"="+hex.EncodeToString(mac.Sum(nil)))
+	mac.Write(x.body)
+	x.header.Set(sig.header, sig.algorithm+"="+hex.EncodeToString(mac.Sum(nil)))
 }
 
 // unknown reports parameters the operation does not declare: a typo should not be
 // silently dropped.
-func (b *builder) unknown(op *config.Operation) {
+func (b *builder) unknown(op *operation) {
 	var extra []string
 	for name := range b.params {
 		if !b.used[name] {
@@ -294,29 +287,28 @@ func (b *builder) unknown(op *config.Operation) {
 	known := knownParams(op)
 	sort.Strings(extra)
 	for _, name := range extra {
-		b.problem(name, "unknown parameter; %s takes: %s", op.Name, strings.Join(known, ", "))
+		b.problem(name, "unknown parameter; %s takes: %s", op.name, strings.Join(known, ", "))
 	}
 }
 
 // knownParams lists every parameter an operation accepts.
-func knownParams(op *config.Operation) []string {
+func knownParams(op *operation) []string {
 	var names []string
-	names = append(names, op.PathParams...)
-	for _, fs := range [][]*config.Field{op.Query, op.Body} {
+	names = append(names, op.pathParams...)
+	for _, fs := range [][]*config.Field{op.query, op.body} {
 		for _, f := range fs {
 			names = append(names, f.Name)
 		}
 	}
-	if op.GraphQL != nil {
-		for _, f := range op.GraphQL.Variables {
+	if op.graphql != nil {
+		for _, f := range op.graphql.Variables {
 			names = append(names, f.Name)
 		}
 	}
-	for _, h := range op.Headers {
-		ps, _ := config.TemplateParams(h.Value.String())
-		names = append(names, ps...)
+	for _, h := range op.headers {
+		names = append(names, h.params...)
 	}
-	if op.BodyType == "binary" {
+	if op.binary {
 		names = append(names, BodyParam)
 	}
 	sort.Strings(names)
@@ -460,19 +452,17 @@ func describeType(t *config.Type) string {
 	return string(t.Kind)
 }
 
-// ParamsFromStrings converts key=value pairs (from the command line) into typed
-// parameters using the operation's declarations: integers, numbers, booleans, and JSON
-// for lists, objects and json fields. Undeclared keys stay strings (and are then
-// reported as unknown by the call).
-func ParamsFromStrings(op *config.Operation, kv map[string]string) (map[string]any, error) {
+// paramsFromStrings converts key=value pairs into typed parameters (see
+// OperationInfo.ParamsFromStrings).
+func paramsFromStrings(op *operation, kv map[string]string) (map[string]any, error) {
 	types := map[string]*config.Type{}
-	for _, fs := range [][]*config.Field{op.Query, op.Body} {
+	for _, fs := range [][]*config.Field{op.query, op.body} {
 		for _, f := range fs {
 			types[f.Name] = f.Type
 		}
 	}
-	if op.GraphQL != nil {
-		for _, f := range op.GraphQL.Variables {
+	if op.graphql != nil {
+		for _, f := range op.graphql.Variables {
 			types[f.Name] = f.Type
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/lifecycle"
 	"github.com/junctionhq/junction/internal/policy/cache"
 )
 
@@ -48,20 +49,42 @@ type Options struct {
 	Metrics          *Metrics              // required; see NewMetrics
 	Bus              *event.Bus            // circuit events are published here; may be nil
 	Clock            clock.Clock           // default clock.Real{}
-	HTTPClient       *http.Client          // upstream calls; default NewHTTPClient()
+	HTTPClient       *http.Client          // upstream calls; default Previous's, else NewHTTPClient()
 	Redis            redis.UniversalClient // nil: rate limits and cache are local to the process
 	MaxResponseBytes int64                 // default MaxResponseBytesDefault
+	// Previous is the runtime this one replaces on a reload, or nil. Every integration
+	// whose settings and resolved secrets are unchanged keeps its state: circuit breaker,
+	// call statistics, rate-limit counters and credentials; the response cache, the
+	// shared-miss group and the default HTTP client (its connections) carry over as a
+	// whole. An integration whose settings changed starts fresh. Previous stays usable
+	// (calls in flight finish on it) and is closed as usual; closing it ends only what
+	// it alone owns (its batchers). From then on, circuit events of an adopted breaker
+	// are reported through this runtime's Logger, Metrics and Bus: build a runtime with
+	// Previous only to replace Previous.
+	Previous *Runtime
 }
+
+// Caller calls an integration's operation with all of its policies. *Runtime is one;
+// whatever only calls operations (the gateway API, event routes, flow steps) asks for
+// this, so that a reload can hand it the current runtime.
+type Caller interface {
+	Call(ctx context.Context, integration, operation string, params map[string]any, co CallOptions) (*Result, error)
+}
+
+
+var (
+	_ Caller              = (*Runtime)(nil)
+	_ lifecycle.Component = (*Runtime)(nil)
+)
 
 // Runtime holds the live client of every configured integration and is the one entry
 // point for calling them: the gateway API, the proxy, `junction call` and flow steps all
 // come through Call or Forward.
 type Runtime struct {
-	opts    Options
+	env     *env
 	clients map[string]*client
 	names   []string
-	cache   cache.Cache
-	group   *cache.Group
+	group   *cache.Group // env.group; a field of its own for tests
 }
 
 // NewHTTPClient is the upstream client: connection reuse sized for a gateway, no
@@ -84,38 +107,66 @@ func NewHTTPClient() *http.Client {
 	}
 }
 
-// New builds a client for every integration of cfg. An integration whose secrets cannot
-// be resolved is kept, marked misconfigured, and refuses calls: it never sends an empty
-// secret. New fails only for programming errors (missing options).
+// New compiles a client for every integration of cfg: resolved settings and one call
+// pipeline per operation. An integration whose secrets cannot be resolved is kept,
+// marked misconfigured, and refuses calls: it never sends an empty secret. New fails
+// only for programming errors (missing options). It starts nothing: a runtime that is
+// never used needs no Stop.
 func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	if opts.LookupEnv == nil || opts.Logger == nil || opts.Metrics == nil {
 		return nil, fmt.Errorf("integration: LookupEnv, Logger and Metrics are required")
 	}
-	if opts.Clock == nil {
-		opts.Clock = clock.Real{}
+	prev := opts.Previous
+	e := &env{
+		clock: opts.Clock, logger: opts.Logger, metrics: opts.Metrics, bus: opts.Bus,
+		http: opts.HTTPClient, redis: opts.Redis, maxResponseBytes: opts.MaxResponseBytes,
+		lookupEnv: opts.LookupEnv,
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = NewHTTPClient()
+	if e.clock == nil {
+		e.clock = clock.Real{}
 	}
-	if opts.MaxResponseBytes <= 0 {
-		opts.MaxResponseBytes = MaxResponseBytesDefault
+	if e.http == nil {
+		e.http = NewHTTPClient()
+		if prev != nil {
+			e.http = prev.env.http
+		}
 	}
-	r := &Runtime{opts: opts, clients: map[string]*client{}, group: cache.NewGroup(sharedCallTimeout)}
-	if opts.Redis != nil {
-		r.cache = cache.NewRedis(opts.Redis, "junction:cache:", opts.Clock)
-	} else {
-		r.cache = cache.NewMemory(cacheEntriesDefault, cacheBytesDefault, opts.Clock)
+	if e.maxResponseBytes <= 0 {
+		e.maxResponseBytes = MaxResponseBytesDefault
 	}
+	switch {
+	case prev != nil && prev.env.redis == e.redis:
+		e.cache, e.group = prev.env.cache, prev.env.group
+	case e.redis != nil:
+		e.cache, e.group = cache.NewRedis(e.redis, "junction:cache:", e.clock), cache.NewGroup(sharedCallTimeout)
+	default:
+		e.cache, e.group = cache.NewMemory(cacheEntriesDefault, cacheBytesDefault, e.clock), cache.NewGroup(sharedCallTimeout)
+	}
+	r := &Runtime{env: e, clients: make(map[string]*client, len(cfg.Integrations)), group: e.group}
 	for _, in := range cfg.Integrations {
-		c := newClient(r, in)
-		r.clients[in.Name] = c
+		var before *client
+		if prev != nil {
+			before = prev.clients[in.Name]
+		}
+		r.clients[in.Name] = newClient(e, in, before)
 		r.names = append(r.names, in.Name)
 	}
 	sort.Strings(r.names)
 	return r, nil
 }
 
-// Close stops background work (batchers flush what they hold).
+// Start does nothing: clients are ready once New returns, and a batcher starts its timer
+// with its first call. It is here so that the runtime is a lifecycle.Component.
+func (r *Runtime) Start(context.Context) error { return nil }
+
+// Stop is Close: batchers send what they hold and stop.
+func (r *Runtime) Stop(context.Context) error {
+	r.Close()
+	return nil
+}
+
+// Close stops background work (batchers flush what they hold). State a later runtime
+// adopted (breakers, statistics, caches, rate limits) is not touched.
 func (r *Runtime) Close() {
 	for _, c := range r.clients {
 		c.close()
@@ -138,20 +189,51 @@ func (r *Runtime) Call(ctx context.Context, integration, operation string, param
 	if err != nil {
 		return nil, err
 	}
-	op := c.cfg.Operation(operation)
-	if op == nil {
+	op, ok := c.ops[operation]
+	if !ok {
 		return nil, &Error{Kind: KindUnknownOperation, Integration: integration, Operation: operation, Detail: "no such operation"}
 	}
 	return c.call(ctx, op, params, co)
 }
 
-// Operation returns the declaration of an operation, or nil.
-func (r *Runtime) Operation(integration, operation string) *config.Operation {
-	c, ok := r.clients[integration]
-	if !ok {
-		return nil
+// OperationInfo is what a caller may need to know of an operation before calling it.
+type OperationInfo struct {
+	Integration string
+	Name        string
+	Method      string // GET, POST, …; "INTERNAL" for operations Junction computes
+	// BodyType is "binary" when the operation takes its body raw (CallOptions.Body),
+	// else "json".
+	BodyType string
+	op       *operation
+}
+
+// Operation describes an operation; ok is false when the integration or the operation
+// does not exist.
+func (r *Runtime) Operation(integration, operation string) (info OperationInfo, ok bool) {
+	c, found := r.clients[integration]
+	if !found {
+		return OperationInfo{}, false
 	}
-	return c.cfg.Operation(operation)
+	op, found := c.ops[operation]
+	if !found {
+		return OperationInfo{}, false
+	}
+	info = OperationInfo{Integration: integration, Name: operation, Method: op.method, BodyType: "json", op: op}
+	if op.binary {
+		info.BodyType = "binary"
+	}
+	return info, true
+}
+
+// ParamsFromStrings converts key=value pairs (from the command line, a query string)
+// into typed parameters using the operation's declarations: integers, numbers, booleans,
+// and JSON for lists, objects and json fields. Undeclared keys stay strings (and are
+// then reported as unknown by the call).
+func (o OperationInfo) ParamsFromStrings(kv map[string]string) (map[string]any, error) {
+	if o.op == nil {
+		return nil, fmt.Errorf("no operation %s.%s", o.Integration, o.Name)
+	}
+	return paramsFromStrings(o.op, kv)
 }
 
 // ForwardRequest is a raw request for an integration's base URL (the proxy, B12).
@@ -218,13 +300,13 @@ type Health struct {
 // Statuses lists every integration, sorted by name.
 func (r *Runtime) Statuses() []Status {
 	out := make([]Status, 0, len(r.names))
-	now := r.opts.Clock.Now()
+	now := r.env.clock.Now()
 	for _, name := range r.names {
 		c := r.clients[name]
-		snap := c.stats.snapshot(now)
+		snap := c.st.stats.snapshot(now)
 		circuit := c.circuitState()
 		out = append(out, Status{
-			Name: name, Type: string(c.cfg.Type),
+			Name: name, Type: c.typ,
 			Status:        status(c.misconfigured != "", circuit, snap),
 			CircuitState:  circuit,
 			ErrorRate:     1 - snap.SuccessRate,
@@ -242,7 +324,7 @@ func (r *Runtime) Health(name string) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	snap := c.stats.snapshot(r.opts.Clock.Now())
+	snap := c.st.stats.snapshot(r.env.clock.Now())
 	circuit := c.circuitState()
 	return Health{
 		Name: name, Status: status(c.misconfigured != "", circuit, snap), CircuitState: circuit,
@@ -258,8 +340,8 @@ func (r *Runtime) ResetCircuit(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if c.breaker != nil {
-		c.breaker.Reset()
+	if c.st.breaker != nil {
+		c.st.breaker.Reset()
 	}
 	return c.circuitState(), nil
 }

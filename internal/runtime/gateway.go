@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/integration"
 )
 
@@ -44,7 +43,7 @@ func (h *Host) ResetCircuit(name string) (string, error) {
 	return h.Current().integrations.ResetCircuit(name)
 }
 
-// Operation returns the declaration of an operation, or nil.
-func (h *Host) Operation(in, op string) *config.Operation {
+// Operation describes an operation for the HTTP API (its body type, its parameters).
+func (h *Host) Operation(in, op string) (integration.OperationInfo, bool) {
 	return h.Current().integrations.Operation(in, op)
 }

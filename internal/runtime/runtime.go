@@ -95,9 +95,13 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	}
 	rt := &Runtime{cfg: cfg}
 
+	var previous *integration.Runtime
+	if prev != nil {
+		previous = prev.integrations
+	}
 	ints, err := integration.New(cfg, integration.Options{
 		LookupEnv: deps.LookupEnv, Logger: log, Metrics: deps.Metrics.Integrations, Bus: deps.Bus,
-		Redis: deps.Redis, Clock: deps.Clock,
+		Redis: deps.Redis, Clock: deps.Clock, Previous: previous,
 	})
 	if err != nil {
 		return nil, err

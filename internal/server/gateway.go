@@ -14,19 +14,18 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/auth"
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/integration"
 )
 
 // Gateway is what the server needs of the integration runtime (*integration.Runtime).
 // It is swapped on configuration reload, so handlers fetch it per request.
 type Gateway interface {
+	integration.Caller
 	Statuses() []integration.Status
 	Health(name string) (integration.Health, error)
 	ResetCircuit(name string) (string, error)
-	Call(ctx context.Context, integration, operation string, params map[string]any, co integration.CallOptions) (*integration.Result, error)
 	Forward(ctx context.Context, integration string, fr integration.ForwardRequest) (*integration.Result, error)
-	Operation(integration, operation string) *config.Operation
+	Operation(integration, operation string) (integration.OperationInfo, bool)
 }
 
 // Gateway request headers.
@@ -145,14 +144,18 @@ func (s *Server) circuitReset(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) error {
 	name, opName := r.PathValue("name"), r.PathValue("op")
 	gw := s.gateway()
-	if gw == nil || gw.Operation(name, opName) == nil {
+	var op integration.OperationInfo
+	found := false
+	if gw != nil {
+		op, found = gw.Operation(name, opName)
+	}
+	if !found {
 		kind := integration.KindUnknownOperation
 		if gw == nil || len(gw.Statuses()) == 0 {
 			kind = integration.KindUnknownIntegration
 		}
 		return &integration.Error{Kind: kind, Integration: name, Operation: opName, Detail: "no such integration or operation"}
 	}
-	op := gw.Operation(name, opName)
 	ctx, cancel, err := callContext(r)
 	if err != nil {
 		return err
@@ -172,7 +175,7 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) error {
 			kv[k] = vs[len(vs)-1]
 		}
 		var err2 error
-		if params, err2 = integration.ParamsFromStrings(op, kv); err2 != nil {
+		if params, err2 = op.ParamsFromStrings(kv); err2 != nil {
 			return invalid(err2.Error(), FieldError{Field: strings.SplitN(err2.Error(), ":", 2)[0], Detail: err2.Error()})
 		}
 	} else {

@@ -30,16 +30,17 @@ type Config[Req, Resp any] struct {
 }
 
 // Batcher queues single requests and sends them in batches. It is safe for concurrent
-// use; Close it to stop its goroutine.
+// use. Its timer goroutine starts with the first request; Close it to stop that.
 type Batcher[Req, Resp any] struct {
 	maxSize  int
 	maxDelay time.Duration
 	clock    clock.Clock
 	send     func(context.Context, []Req) ([]Resp, error)
 
-	mu     sync.Mutex
-	cur    *pending[Req, Resp] // the batch being filled; nil when none
-	closed bool
+	mu      sync.Mutex
+	cur     *pending[Req, Resp] // the batch being filled; nil when none
+	closed  bool
+	started bool // the timer goroutine was started (or will never be: closed first)
 	// stopTimer ends the timer goroutine's current Sleep, which is always for cur: whoever
 	// takes cur away (a size flush, the last caller leaving, Close) calls it. nil while the
 	// timer is not sleeping.
@@ -63,7 +64,8 @@ type item[Req, Resp any] struct {
 	done chan struct{} // closed once resp or err is set
 }
 
-// New validates cfg and starts the Batcher's timer goroutine.
+// New validates cfg. It starts nothing: a Batcher that never gets a request needs no
+// Close (a configuration built and then rejected leaves no goroutine behind).
 func New[Req, Resp any](cfg Config[Req, Resp]) (*Batcher[Req, Resp], error) {
 	switch {
 	case cfg.MaxSize < 1:
@@ -86,7 +88,6 @@ func New[Req, Resp any](cfg Config[Req, Resp]) (*Batcher[Req, Resp], error) {
 		quit:      make(chan struct{}),
 		timerDone: make(chan struct{}),
 	}
-	go b.timer()
 	return b, nil
 }
 
@@ -104,6 +105,10 @@ func (b *Batcher[Req, Resp]) Submit(ctx context.Context, r Req) (Resp, error) {
 	if b.closed {
 		b.mu.Unlock()
 		return zero, ErrClosed
+	}
+	if !b.started {
+		b.started = true
+		go b.timer()
 	}
 	if b.cur == nil {
 		b.cur = &pending[Req, Resp]{deadline: b.clock.Now().Add(b.maxDelay)}
@@ -157,6 +162,10 @@ func (b *Batcher[Req, Resp]) Close() {
 		}
 		b.stopTimerLocked()
 		close(b.quit)
+		if !b.started {
+			b.started = true
+			close(b.timerDone)
+		}
 	}
 	b.mu.Unlock()
 	<-b.timerDone

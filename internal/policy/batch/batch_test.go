@@ -331,3 +331,19 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestNewStartsNothing: a Batcher built and dropped (a configuration that was rejected)
+// leaves no goroutine behind, and one closed before its first request closes at once.
+func TestNewStartsNothing(t *testing.T) {
+	r := &recorder{}
+	dropped, err := New(Config[int, string]{MaxSize: 2, MaxDelay: time.Second, Send: r.send})
+	if err != nil || dropped == nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t)
+	b := newBatcher(t, 2, time.Second, clock.NewFake(start), r.send)
+	b.Close()
+	if _, err := b.Submit(context.Background(), 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Submit after Close: %v", err)
+	}
+}

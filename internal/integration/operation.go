@@ -1,0 +1,109 @@
+package integration
+
+import (
+	"slices"
+	"time"
+
+	"github.com/junctionhq/junction/internal/config"
+)
+
+// operation is one operation compiled for calls: what the request builder and the stages
+// need, resolved from the configuration once. The parameter declarations (fields and
+// their types) are kept as declared: they are what parameters are checked against.
+type operation struct {
+	integration string
+	name        string
+	method      string // "" for the proxy, whose requests bring their own
+	internal    bool   // `method: internal`: computed by Junction, never sent
+
+	path       string
+	pathParams []string
+	query      []*config.Field
+	body       []*config.Field
+	headers    []headerTemplate
+	graphql    *config.GraphQL // nil for REST operations
+	binary     bool            // body_type: binary
+	acceptJSON bool            // send Accept: application/json unless a header says otherwise
+
+	successCodes []int         // empty: any 2xx
+	timeout      time.Duration // per attempt
+	cacheTTL     time.Duration
+	returns      *config.Type
+	batched      bool // sent through the integration's batcher
+
+	run     handler // the compiled pipeline; nil while the integration is misconfigured
+	metrics opMetrics
+}
+
+// headerTemplate is an operation header whose value may hold {param} placeholders.
+type headerTemplate struct {
+	name, value string
+	params      []string // nil when the value holds none (or is not a valid template)
+}
+
+func newOperation(in *config.Integration, decl *config.Operation) *operation {
+	op := &operation{
+		integration: in.Name, name: decl.Name, method: decl.Method,
+		internal: decl.Method == config.MethodInternal,
+		path:     decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
+		graphql: decl.GraphQL, binary: decl.BodyType == "binary",
+		acceptJSON:   !(decl.Returns != nil && decl.Returns.Kind == config.KindBinary),
+		successCodes: slices.Clone(decl.SuccessCodes),
+		timeout:      attemptTimeout(decl.Timeout, in.Timeout),
+		cacheTTL:     in.DefaultCacheTTL,
+		returns:      decl.Returns,
+	}
+	if decl.Cache > 0 {
+		op.cacheTTL = decl.Cache
+	}
+	for _, h := range decl.Headers {
+		tmpl := h.Value.String()
+		params, _ := config.TemplateParams(tmpl)
+		op.headers = append(op.headers, headerTemplate{name: h.Name, value: tmpl, params: params})
+	}
+	return op
+}
+
+// newProxyOperation is what a forwarded request runs through: the integration's own
+// settings, no parameters, no response check.
+func newProxyOperation(in *config.Integration) *operation {
+	return &operation{integration: in.Name, name: "proxy", timeout: attemptTimeout(0, in.Timeout), cacheTTL: in.DefaultCacheTTL}
+}
+
+// attemptTimeout is the operation's timeout, else the integration's, else the default.
+func attemptTimeout(op, in time.Duration) time.Duration {
+	switch {
+	case op > 0:
+		return op
+	case in > 0:
+		return in
+	}
+	return TimeoutDefault
+}
+
+// success says whether status is one of the operation's success codes.
+func (op *operation) success(status int) bool {
+	if len(op.successCodes) == 0 {
+		return status >= 200 && status < 300
+	}
+	return slices.Contains(op.successCodes, status)
+}
+
+// pipeline compiles op's stages, outermost first (the order is explained in
+// pipeline.go). Each stage's constructor says whether the configuration asks for it; a
+// stage it does not ask for is left out.
+func (c *client) pipeline(in *config.Integration, op *operation) handler {
+	op.metrics = newOpMetrics(c.env.metrics, op.integration, op.name)
+	return compose(
+		&observeStage{c: c, op: op},
+		newIdempotencyStage(in),
+		newFallbackStage(c, in, op),
+		newCacheStage(c, in, op),
+		newContractStage(c, op),
+		&retryStage{c: c, op: op, policy: c.retry},
+		newRateLimitStage(c, in, op),
+		newBreakerStage(c, op),
+		&timeoutStage{c: c, op: op},
+		&authStage{c: c, op: op, cred: c.st.cred},
+	)
+}
