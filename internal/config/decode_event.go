@@ -6,8 +6,8 @@ import (
 )
 
 // event decodes `event NAME { description, payload { … } | schema { … }, publish_to [ … ] }`.
-func (d *decoder) event(pos Pos, name string, body []*Entry) *Event {
-	ev := &Event{Pos: pos, Name: name}
+func (d *decoder) event(pos Pos, name string, body []*Entry) *EventType {
+	ev := &EventType{Pos: pos, Name: name}
 	payload := func(e *Entry) { ev.Payload = d.fieldBlock(e, true) }
 	d.block("event "+name, body, map[string]setting{
 		"description": func(e *Entry) { ev.Description, _ = d.str(e) },

@@ -164,7 +164,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 		integrations = slices.Insert(slices.Clone(integrations), at, &Integration{Pos: wd.Pos, Name: wd.Name})
 	}
 	checkUnique(rep, "integration", integrations, func(in *Integration) (string, Pos) { return in.Name, in.Pos })
-	checkUnique(rep, "event", cfg.Events, func(ev *Event) (string, Pos) { return ev.Name, ev.Pos })
+	checkUnique(rep, "event", cfg.Events, func(ev *EventType) (string, Pos) { return ev.Name, ev.Pos })
 	checkUnique(rep, "webhook", cfg.Webhooks, func(w *Webhook) (string, Pos) { return w.Name, w.Pos })
 	checkUnique(rep, "source", cfg.Sources, func(s *Source) (string, Pos) { return s.Name, s.Pos })
 	checkUnique(rep, "connector", cfg.Connectors, func(c *Connector) (string, Pos) { return c.Name, c.Pos })

@@ -207,7 +207,7 @@ func TestFixtureIntegrationsPolicies(t *testing.T) {
 
 func TestFixtureIntegrationsEvents(t *testing.T) {
 	cfg, _ := loadFixture(t, "integrations.cai")
-	got := map[string]*Event{}
+	got := map[string]*EventType{}
 	for _, ev := range cfg.Events {
 		got[ev.Name] = ev
 	}

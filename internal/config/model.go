@@ -6,7 +6,7 @@ import "time"
 // language, YAML and JSON all decode into it; nothing downstream sees syntax.
 type Config struct {
 	Integrations []*Integration
-	Events       []*Event
+	Events       []*EventType
 	Webhooks     []*Webhook
 	Handlers     []*Handler
 	Sources      []*Source
@@ -361,8 +361,10 @@ type Type struct {
 	Enum   []string // enum values
 }
 
-// Event is a named event with a payload shape, and where it is published.
-type Event struct {
+// EventType is the declaration of a kind of event (`event NAME { … }`): its payload's
+// shape and where events of that type are routed (publish_to). The events themselves
+// are event.Event.
+type EventType struct {
 	Pos         Pos
 	Name        string
 	Description string
