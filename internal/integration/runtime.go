@@ -71,7 +71,6 @@ type Caller interface {
 	Call(ctx context.Context, integration, operation string, params map[string]any, co CallOptions) (*Result, error)
 }
 
-
 var (
 	_ Caller              = (*Runtime)(nil)
 	_ lifecycle.Component = (*Runtime)(nil)

@@ -68,12 +68,20 @@ func TestBuildChecksEveryConnector(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "t.cai:1:") || !strings.Contains(err.Error(), "did you mean prefetch") {
 		t.Fatalf("Build = %v", err)
 	}
-	rt, err := Build(decode(t, `connector q { type: rabbitmq  url: env(AMQP_URL)  queue: "q" }`), deps, nil)
-	if err != nil {
-		t.Fatalf("an unset variable failed the build: %v", err)
-	}
-	if err := rt.Stop(t.Context()); err != nil {
-		t.Fatal(err)
+	for what, src := range map[string]string{
+		"an unset variable": `connector q { type: rabbitmq  url: env(AMQP_URL)  queue: "q" }`,
+		// What a flow's use of a connector supplies is not missing from the connector.
+		"options given where a flow uses the connector": `connector inbox { type: http }
+connector out { type: webhook }
+flow f { source: inbox { path: "orders" }  sink s { connector: out  event_type: "order.in" } }`,
+	} {
+		rt, err := Build(decode(t, src), deps, nil)
+		if err != nil {
+			t.Fatalf("%s failed the build: %v", what, err)
+		}
+		if err := rt.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

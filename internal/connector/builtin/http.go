@@ -20,7 +20,7 @@ var httpSpec = &option.Spec{
 message was delivered or safely in the dead-letter queue, and 503 when the flow handed it back,
 so the caller sends it again: the caller's retry is what makes it at-least-once.`,
 	Fields: []option.Field{
-		{Name: "path", Type: option.String, Required: option.Always, Example: `"partners/acme"`,
+		{Name: "path", Type: option.String, Required: option.Source, Example: `"partners/acme"`,
 			Description: "the path under /in/ that the flow receives",
 			Parse: option.Check(func(path string) error {
 				if !flowPath.MatchString(path) || strings.Contains("/"+path+"/", "/../") || strings.Contains("/"+path+"/", "/./") {

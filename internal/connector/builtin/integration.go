@@ -20,9 +20,9 @@ var integrationSpec = &option.Spec{
 storage. A 2xx answer is success; 429 and 5xx answers and Junction's own failures are retried
 by the flow; any other answer is the message's fault, so it goes to the dead-letter queue.`,
 	Fields: []option.Field{
-		{Name: "integration", Type: option.String, Required: option.Always, Example: "CustomerService",
+		{Name: "integration", Type: option.String, Required: option.Sink, Example: "CustomerService",
 			Description: "the integration to call"},
-		{Name: "operation", Type: option.String, Required: option.Always, Example: "create_customer",
+		{Name: "operation", Type: option.String, Required: option.Sink, Example: "create_customer",
 			Description: "the operation to call"},
 		{Name: "params", Type: option.Any, Example: `{ id: "$.customer.id", email: "$.email" }`,
 			Description: `the operation's parameters, { name: "$.path" or a literal }: a mapping template applied to each message.`,

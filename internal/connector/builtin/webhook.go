@@ -18,7 +18,7 @@ var webhookSpec = &option.Spec{
 subscribed to the event type receives it, signed and retried. The event is stored with its
 deliveries before the write returns, so an accepted message is not lost.`,
 	Fields: []option.Field{
-		{Name: "event_type", Type: option.String, Required: option.Always, Example: `"order.created"`,
+		{Name: "event_type", Type: option.String, Required: option.Sink, Example: `"order.created"`,
 			Description: "the event type to publish"},
 		{Name: "id", Type: option.String, Example: `"$.id"`,
 			Description: "the JSONPath of the event's id in the message, so a message delivered again does not make a second event.",
