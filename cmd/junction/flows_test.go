@@ -581,11 +581,11 @@ flow rates-to-redis {
 func TestOrderSyncExample(t *testing.T) {
 	for _, file := range []string{"order-sync.cai", "order-sync.yaml"} {
 		t.Run(file, func(t *testing.T) {
-			// The example's exchange and queue have fixed names; start from an empty queue.
-			mq := newRabbit(t, "orders", "order-processing")
-			if _, err := mq.ch.QueuePurge("order-processing", false); err != nil {
-				t.Fatal(err)
-			}
+			// The example as shipped, but with an exchange and queue of the test's own, so
+			// that no other test run on the same RabbitMQ shares them.
+			exchange, queue := uniqueName("orders"), uniqueName("order-processing")
+			mq := newRabbit(t, exchange, queue)
+			cfg := exampleWithNames(t, file, map[string]string{"orders": exchange, "order-processing": queue})
 			ddl, err := os.ReadFile("../../examples/order-sync.sql")
 			if err != nil {
 				t.Fatal(err)
@@ -597,10 +597,6 @@ func TestOrderSyncExample(t *testing.T) {
 				fmt.Fprintf(w, `{"id":%q,"name":"Customer %s","tier":"gold"}`, id, id)
 			}))
 			defer customers.Close()
-			cfg, err := filepath.Abs("../../examples/" + file)
-			if err != nil {
-				t.Fatal(err)
-			}
 			env := []string{"WAREHOUSE_URL=" + db.dsn, "CUSTOMER_SERVICE_URL=" + customers.URL}
 			dir := t.TempDir()
 			token := adminToken(t, dir, env)
@@ -613,7 +609,7 @@ func TestOrderSyncExample(t *testing.T) {
 				bodies = append(bodies, order(i))
 			}
 			bodies = append(bodies, `{"orderId":"no-items","customerId":"c","customerEmail":"c@example.com","orderItems":[],"orderTotal":5}`)
-			mq.publish("orders", "order.created", bodies...)
+			mq.publish(exchange, "order.created", bodies...)
 			eventually(t, "every order in PostgreSQL", func() bool {
 				return db.count("high_value_orders")+db.count("regular_orders") >= 20
 			})
@@ -635,6 +631,35 @@ func TestOrderSyncExample(t *testing.T) {
 			})
 		})
 	}
+}
+
+// exampleWithNames copies an example configuration, and the schemas it reads, into a
+// directory of the test's, with the RabbitMQ names (quoted or bare YAML words) replaced,
+// and returns the copy's path.
+func exampleWithNames(t *testing.T, file string, names map[string]string) string {
+	t.Helper()
+	src, err := os.ReadFile("../../examples/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for from, to := range names {
+		for _, form := range []string{`name: "%s"`, `exchange: "%s"`, `name: %s,`, `exchange: %s,`} {
+			text = strings.ReplaceAll(text, fmt.Sprintf(form, from), fmt.Sprintf(form, to))
+		}
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "schemas"), os.DirFS("../../examples/schemas")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, file)
+	writeFile(t, path, text)
+	for _, name := range names {
+		if !strings.Contains(text, name) {
+			t.Fatalf("%s: no RabbitMQ name was replaced by %s", file, name)
+		}
+	}
+	return path
 }
 
 // TestConnectorTestCommand: `junction connector test` says why a connector cannot reach
