@@ -211,22 +211,21 @@ func (d *decoder) skipNumber() error {
 		d.pos++
 	}
 	switch {
-	case d.pos < len(d.buf) && d.buf[d.pos] == '0':
+	case d.at('0'):
 		d.pos++
-	case d.pos < len(d.buf) && d.buf[d.pos] >= '1' && d.buf[d.pos] <= '9':
-		d.digits()
+	case d.digits(): // 1-9 and the digits after it
 	default:
 		return d.fail("expected a digit, found")
 	}
-	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
+	if d.at('.') {
 		d.pos++
 		if !d.digits() {
 			return d.fail("expected a digit after '.', found")
 		}
 	}
-	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
+	if d.at('e') || d.at('E') {
 		d.pos++
-		if d.pos < len(d.buf) && (d.buf[d.pos] == '+' || d.buf[d.pos] == '-') {
+		if d.at('+') || d.at('-') {
 			d.pos++
 		}
 		if !d.digits() {
@@ -234,6 +233,11 @@ func (d *decoder) skipNumber() error {
 		}
 	}
 	return nil
+}
+
+// at reports whether the byte at d.pos is c.
+func (d *decoder) at(c byte) bool {
+	return d.pos < len(d.buf) && d.buf[d.pos] == c
 }
 
 func (d *decoder) digits() bool {
@@ -333,54 +337,61 @@ func (d *decoder) slowString() (string, error) {
 			out = utf8.AppendRune(out, r) // RuneError for an invalid byte
 			d.pos += size
 		default: // backslash
-			d.pos++
-			if d.pos >= len(d.buf) {
-				return "", d.fail("")
+			var err error
+			if out, err = d.escape(out); err != nil {
+				return "", err
 			}
-			switch e := d.buf[d.pos]; e {
-			case '"', '\\', '/':
-				out = append(out, e)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r, ok := d.hex4(d.pos + 1)
-				if !ok {
-					return "", fmt.Errorf("invalid JSON: invalid \\u escape at offset %d", d.pos-1)
-				}
-				d.pos += 4
-				if utf16.IsSurrogate(r) {
-					// a pair is two escapes; anything else is a lone surrogate
-					if d.pos+2 < len(d.buf) && d.buf[d.pos+1] == '\\' && d.buf[d.pos+2] == 'u' {
-						if r2, ok := d.hex4(d.pos + 3); ok {
-							if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-								r = dec
-								d.pos += 6
-							} else {
-								r = utf8.RuneError
-							}
-						} else {
-							r = utf8.RuneError
-						}
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				out = utf8.AppendRune(out, r)
-			default:
-				return "", d.fail("invalid escape character")
-			}
-			d.pos++
 		}
 	}
 	return "", d.fail("")
+}
+
+// simpleEscapes maps the character after a backslash to the one it stands for, 0 for \u and
+// for characters that may not follow a backslash.
+var simpleEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// escape appends what the escape at d.pos (on its backslash) stands for and moves past it.
+func (d *decoder) escape(out []byte) ([]byte, error) {
+	d.pos++
+	if d.pos >= len(d.buf) {
+		return out, d.fail("")
+	}
+	switch e := d.buf[d.pos]; {
+	case simpleEscapes[e] != 0:
+		out = append(out, simpleEscapes[e])
+	case e == 'u':
+		r, ok := d.hex4(d.pos + 1)
+		if !ok {
+			return out, fmt.Errorf("invalid JSON: invalid \\u escape at offset %d", d.pos-1)
+		}
+		d.pos += 4
+		if utf16.IsSurrogate(r) {
+			r = d.surrogatePair(r)
+		}
+		out = utf8.AppendRune(out, r)
+	default:
+		return out, d.fail("invalid escape character")
+	}
+	d.pos++
+	return out, nil
+}
+
+// surrogatePair returns the character that the surrogate r, whose \u escape ends at
+// d.pos, makes with a \u escape right after it, and moves past that escape; a pair is
+// two escapes, and anything else makes r a lone surrogate, U+FFFD.
+func (d *decoder) surrogatePair(r rune) rune {
+	if d.pos+2 >= len(d.buf) || d.buf[d.pos+1] != '\\' || d.buf[d.pos+2] != 'u' {
+		return utf8.RuneError
+	}
+	r2, ok := d.hex4(d.pos + 3)
+	if !ok {
+		return utf8.RuneError
+	}
+	dec := utf16.DecodeRune(r, r2)
+	if dec != utf8.RuneError {
+		d.pos += 6
+	}
+	return dec
 }
 
 // hex4 reads the four hex digits of a \u escape at i.

@@ -39,92 +39,74 @@ func appendTree(dst []byte, v any, depth int) (_ []byte, ok bool) {
 		}
 		return append(dst, n...), true
 	case []any:
-		if v == nil {
-			return append(dst, "null"...), true
-		}
-		dst = append(dst, '[')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, ok = appendTree(dst, e, depth+1); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, ']'), true
+		return appendList(dst, v, depth)
 	case map[string]any:
-		if v == nil {
-			return append(dst, "null"...), true
-		}
-		var buf [16]string
-		keys := buf[:0]
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, strings.Compare)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, k)
-			dst = append(dst, ':')
-			if dst, ok = appendTree(dst, v[k], depth+1); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, '}'), true
+		return appendObject(dst, v, depth)
 	}
 	return dst, false
+}
+
+func appendList(dst []byte, list []any, depth int) (_ []byte, ok bool) {
+	if list == nil {
+		return append(dst, "null"...), true
+	}
+	dst = append(dst, '[')
+	for i, e := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, ok = appendTree(dst, e, depth+1); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, ']'), true
+}
+
+// appendObject writes the members in the order of their names, as json.Marshal does.
+func appendObject(dst []byte, obj map[string]any, depth int) (_ []byte, ok bool) {
+	if obj == nil {
+		return append(dst, "null"...), true
+	}
+	var buf [16]string
+	keys := buf[:0]
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, strings.Compare)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		if dst, ok = appendTree(dst, obj[k], depth+1); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
 }
 
 // appendJSONString is encoding/json's appendString with HTML escaping, as
 // json.Marshal uses it.
 func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= ' ' && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if htmlSafe(b) {
 				i++
 				continue
 			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
+			dst = appendEscapedByte(append(dst, s[start:i]...), b)
 			i++
 			start = i
 			continue
 		}
 		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
-			i += size
-			start = i
-			continue
+		if esc := escapedRune(c, size); esc != "" {
+			dst = append(append(dst, s[start:i]...), esc...)
+			start = i + size
 		}
 		i += size
 	}
@@ -132,45 +114,74 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// htmlSafe reports whether the ASCII character b is written as it is.
+func htmlSafe(b byte) bool {
+	return b >= ' ' && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+}
+
+// appendEscapedByte appends the escape of an ASCII character that is not htmlSafe.
+func appendEscapedByte(dst []byte, b byte) []byte {
+	const hex = "0123456789abcdef"
+	switch b {
+	case '\\', '"':
+		return append(dst, '\\', b)
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+}
+
+// escapedRune is the escape a character beyond ASCII is written as: invalid UTF-8 (c
+// is RuneError, of size 1) as U+FFFD, and the line and paragraph separators, which
+// JavaScript does not allow in strings; "" for the others, written as they are.
+func escapedRune(c rune, size int) string {
+	switch {
+	case c == utf8.RuneError && size == 1:
+		return `\ufffd`
+	case c == '\u2028':
+		return `\u2028`
+	case c == '\u2029':
+		return `\u2029`
+	}
+	return ""
+}
+
 // validNumber is encoding/json's isValidNumber: the JSON number grammar.
 func validNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	if s[0] == '-' {
+	if s != "" && s[0] == '-' {
 		s = s[1:]
-		if s == "" {
-			return false
-		}
 	}
 	switch {
+	case s == "":
+		return false
 	case s[0] == '0':
 		s = s[1:]
 	case '1' <= s[0] && s[0] <= '9':
-		s = s[1:]
-		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
-			s = s[1:]
-		}
+		s = s[skipDigits(s, 1):]
 	default:
 		return false
 	}
 	if len(s) >= 2 && s[0] == '.' && '0' <= s[1] && s[1] <= '9' {
-		s = s[2:]
-		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
-			s = s[1:]
-		}
+		s = s[skipDigits(s, 2):]
 	}
 	if len(s) >= 2 && (s[0] == 'e' || s[0] == 'E') {
-		s = s[1:]
-		if s[0] == '+' || s[0] == '-' {
-			s = s[1:]
-			if s == "" {
-				return false
-			}
-		}
-		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
-			s = s[1:]
-		}
+		return validExponent(s[1:])
 	}
 	return s == ""
+}
+
+// validExponent reports whether s, what follows the 'e' of a number, is [+-]?[0-9]+.
+func validExponent(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && skipDigits(s, 0) == len(s)
 }

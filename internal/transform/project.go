@@ -92,11 +92,10 @@ func decode(b []byte, p projection) (any, error) {
 
 // projectedObject is object at the top level, building only the members p names.
 func (d *decoder) projectedObject(p projection) (any, error) {
-	const depth = 1 // as value(0) calls object(1)
-	d.pos++         // {
+	d.pos++ // {
 	d.skipSpace()
 	obj := make(map[string]any, len(p))
-	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
+	if d.at('}') {
 		d.pos++
 		return obj, nil
 	}
@@ -114,22 +113,7 @@ func (d *decoder) projectedObject(p projection) (any, error) {
 		}
 		d.pos++
 		d.skipSpace()
-		counted, read := p[key]
-		switch {
-		case !read:
-			err = d.skip(depth)
-		case counted && d.pos < len(d.buf) && d.buf[d.pos] == '[':
-			var n int
-			if n, err = d.skipArray(depth + 1); err == nil {
-				obj[key] = make([]any, n)
-			}
-		default:
-			var v any
-			if v, err = d.value(depth); err == nil {
-				obj[key] = v
-			}
-		}
-		if err != nil {
+		if err := d.projectedMember(p, obj, key); err != nil {
 			return nil, err
 		}
 		d.skipSpace()
@@ -146,6 +130,28 @@ func (d *decoder) projectedObject(p projection) (any, error) {
 		}
 		return nil, d.fail("expected ',' or '}' in an object, found")
 	}
+}
+
+// projectedMember reads the value of the member key into obj as p says: skipped when
+// not read, a list of nils when only counted, else whole.
+func (d *decoder) projectedMember(p projection, obj map[string]any, key string) error {
+	const depth = 1 // as value(0) calls object(1)
+	counted, read := p[key]
+	switch {
+	case !read:
+		return d.skip(depth)
+	case counted && d.at('['):
+		n, err := d.skipArray(depth + 1)
+		if err == nil {
+			obj[key] = make([]any, n)
+		}
+		return err
+	}
+	v, err := d.value(depth)
+	if err == nil {
+		obj[key] = v
+	}
+	return err
 }
 
 // skip moves past the value at d.pos as value would parse it, with its errors.

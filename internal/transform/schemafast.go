@@ -46,6 +46,9 @@ type fastNode struct {
 	maxLength  int
 	pattern    jsonschema.Regexp
 	bounds     []fastBound
+
+	readsNumbers bool // type integer or bounds: numbers are parsed
+	checksValue  bool // enum, const or format
 }
 
 // fastTypes is a set of JSON types; integer is a number that is whole.
@@ -107,19 +110,55 @@ func (c *fastCompiler) compile(s *jsonschema.Schema) *fastNode {
 	}
 	n := &fastNode{minProps: -1, maxProps: -1, minItems: -1, maxItems: -1, minLength: -1, maxLength: -1}
 	c.nodes[s] = n
+	if !onlyFastFields(s) || !n.setValueKeywords(s) {
+		return c.unsupport()
+	}
+	if s.Ref != nil {
+		n.ref = c.compile(s.Ref)
+		n.refOnly = s.DraftVersion < 2019
+	}
+	c.compileObject(n, s)
+	if !c.compileArray(n, s) {
+		return c.unsupport()
+	}
+	n.minLength, n.maxLength = intOr(s.MinLength), intOr(s.MaxLength)
+	n.pattern = s.Pattern
+	if !n.setBounds(s) {
+		return c.unsupport()
+	}
+	n.readsNumbers = n.types&fastInteger != 0 || len(n.bounds) > 0
+	n.checksValue = n.hasEnum || n.constStr != nil || n.format != nil
+	return n
+}
+
+// unsupport marks the schema as one the fast path does not implement.
+func (c *fastCompiler) unsupport() *fastNode {
+	c.unsupported = true
+	return nil
+}
+
+// onlyFastFields reports whether s sets no field outside fastFields.
+func onlyFastFields(s *jsonschema.Schema) bool {
 	rv := reflect.ValueOf(s).Elem()
 	for i := range rv.NumField() {
 		f := rv.Type().Field(i)
 		if f.IsExported() && !fastFields[f.Name] && !rv.Field(i).IsZero() {
-			c.unsupported = true
-			return nil
+			return false
 		}
 	}
+	return true
+}
+
+var fastTypeNames = map[string]fastTypes{"null": fastNull, "boolean": fastBoolean, "number": fastNumber,
+	"integer": fastInteger, "string": fastString, "array": fastArray, "object": fastObject}
+
+// setValueKeywords sets what applies to a value of any type: a boolean schema, type,
+// enum, const and format. false: a const that is not a string, which is not implemented.
+func (n *fastNode) setValueKeywords(s *jsonschema.Schema) bool {
 	n.boolean = s.Bool
 	if s.Types != nil {
 		for _, t := range s.Types.ToStrings() {
-			n.types |= map[string]fastTypes{"null": fastNull, "boolean": fastBoolean, "number": fastNumber,
-				"integer": fastInteger, "string": fastString, "array": fastArray, "object": fastObject}[t]
+			n.types |= fastTypeNames[t]
 		}
 	}
 	if s.Enum != nil {
@@ -133,18 +172,19 @@ func (c *fastCompiler) compile(s *jsonschema.Schema) *fastNode {
 	if s.Const != nil {
 		str, ok := (*s.Const).(string)
 		if !ok {
-			c.unsupported = true
-			return nil
+			return false
 		}
 		n.constStr = &str
 	}
 	if s.Format != nil {
 		n.format = s.Format.Validate
 	}
-	if s.Ref != nil {
-		n.ref = c.compile(s.Ref)
-		n.refOnly = s.DraftVersion < 2019
-	}
+	return true
+}
+
+// compileObject compiles the object keywords: property counts, required, properties and
+// additionalProperties.
+func (c *fastCompiler) compileObject(n *fastNode, s *jsonschema.Schema) {
 	n.minProps, n.maxProps = intOr(s.MinProperties), intOr(s.MaxProperties)
 	n.required = s.Required
 	if len(s.Properties) > 0 {
@@ -159,20 +199,28 @@ func (c *fastCompiler) compile(s *jsonschema.Schema) *fastNode {
 	case *jsonschema.Schema:
 		n.additional = c.compile(a)
 	}
+}
+
+// compileArray compiles the array keywords. false: items is a list of schemas, one per
+// position, which is not implemented.
+func (c *fastCompiler) compileArray(n *fastNode, s *jsonschema.Schema) bool {
 	n.minItems, n.maxItems = intOr(s.MinItems), intOr(s.MaxItems)
 	switch {
 	case s.DraftVersion >= 2020:
 		n.items = c.compile(s.Items2020)
 	case s.Items != nil:
 		items, ok := s.Items.(*jsonschema.Schema)
-		if !ok { // a list of schemas, one per position
-			c.unsupported = true
-			return nil
+		if !ok {
+			return false
 		}
 		n.items = c.compile(items)
 	}
-	n.minLength, n.maxLength = intOr(s.MinLength), intOr(s.MaxLength)
-	n.pattern = s.Pattern
+	return true
+}
+
+// setBounds sets minimum, maximum, exclusiveMinimum and exclusiveMaximum. false: a
+// limit that is not an integer of magnitude below 10^18, which is not implemented.
+func (n *fastNode) setBounds(s *jsonschema.Schema) bool {
 	for _, b := range []struct {
 		r  *big.Rat
 		ok func(int) bool
@@ -186,12 +234,11 @@ func (c *fastCompiler) compile(s *jsonschema.Schema) *fastNode {
 			continue
 		}
 		if !b.r.IsInt() || !b.r.Num().IsInt64() || abs64(b.r.Num().Int64()) >= 1e18 {
-			c.unsupported = true
-			return nil
+			return false
 		}
 		n.bounds = append(n.bounds, fastBound{limit: b.r.Num().Int64(), ok: b.ok})
 	}
-	return n
+	return true
 }
 
 func intOr(p *int) int {
@@ -218,50 +265,19 @@ func (n *fastNode) valid(v any, refs int) bool {
 	if n.boolean != nil {
 		return *n.boolean
 	}
-	var t fastTypes
-	var num *schemaNumber
-	switch x := v.(type) {
-	case nil:
-		t = fastNull
-	case bool:
-		t = fastBoolean
-	case string:
-		t = fastString
-	case json.Number:
-		t = fastNumber
-		if n.types&fastInteger != 0 || len(n.bounds) > 0 {
-			p, ok := parseSchemaNumber(string(x))
-			if !ok {
-				return false
-			}
-			num = &p
-		}
-	case []any:
-		t = fastArray
-	case map[string]any:
-		t = fastObject
-	default:
-		return false // not a tree value: the library says what is wrong
+	t := fastTypeOf(v)
+	num, ok := schemaNumber{}, true
+	if t == fastNumber && n.readsNumbers {
+		num, ok = parseSchemaNumber(string(v.(json.Number)))
 	}
-	if n.types != 0 && n.types&t == 0 && !(t == fastNumber && n.types&fastInteger != 0 && num.integer()) {
+	if !ok || !n.validType(t, num.integer()) || n.checksValue && !n.validValue(t, v) {
 		return false
 	}
-	if n.hasEnum && !(t == fastString && containsString(n.enum, v.(string))) {
+	if !n.validRef(v, refs) {
 		return false
 	}
-	if n.constStr != nil && !(t == fastString && v.(string) == *n.constStr) {
-		return false
-	}
-	if n.format != nil && n.format(v) != nil {
-		return false
-	}
-	if n.ref != nil {
-		if refs >= maxFastRefs || !n.ref.valid(v, refs+1) {
-			return false
-		}
-		if n.refOnly {
-			return true
-		}
+	if n.refOnly {
+		return true
 	}
 	switch x := v.(type) {
 	case map[string]any:
@@ -271,17 +287,64 @@ func (n *fastNode) valid(v any, refs int) bool {
 	case string:
 		return n.validString(x)
 	case json.Number:
-		for _, b := range n.bounds {
-			if !b.ok(num.cmp(b.limit)) {
-				return false
-			}
+		return len(n.bounds) == 0 || n.validBounds(&num)
+	}
+	return true
+}
+
+// fastTypeOf is the JSON type of a tree value (a number is fastNumber, whole or not);
+// 0 for a value that is not part of a tree.
+func fastTypeOf(v any) fastTypes {
+	switch v.(type) {
+	case nil:
+		return fastNull
+	case bool:
+		return fastBoolean
+	case string:
+		return fastString
+	case json.Number:
+		return fastNumber
+	case []any:
+		return fastArray
+	case map[string]any:
+		return fastObject
+	}
+	return 0
+}
+
+// validType checks type for a value of type t (0: not a tree value, which the library
+// reports), whole when it is a number that is an integer.
+func (n *fastNode) validType(t fastTypes, whole bool) bool {
+	return t != 0 && (n.types == 0 || n.types&t != 0 || t == fastNumber && n.types&fastInteger != 0 && whole)
+}
+
+// validRef checks $ref, following at most maxFastRefs in a row.
+func (n *fastNode) validRef(v any, refs int) bool {
+	return n.ref == nil || refs < maxFastRefs && n.ref.valid(v, refs+1)
+}
+
+// validValue checks enum, const (of strings only) and format.
+func (n *fastNode) validValue(t fastTypes, v any) bool {
+	if n.hasEnum && !(t == fastString && containsString(n.enum, v.(string))) {
+		return false
+	}
+	if n.constStr != nil && !(t == fastString && v.(string) == *n.constStr) {
+		return false
+	}
+	return n.format == nil || n.format(v) == nil
+}
+
+func (n *fastNode) validBounds(num *schemaNumber) bool {
+	for _, b := range n.bounds {
+		if !b.ok(num.cmp(b.limit)) {
+			return false
 		}
 	}
 	return true
 }
 
 func (n *fastNode) validObject(obj map[string]any) bool {
-	if n.minProps >= 0 && len(obj) < n.minProps || n.maxProps >= 0 && len(obj) > n.maxProps {
+	if !within(len(obj), n.minProps, n.maxProps) {
 		return false
 	}
 	for _, r := range n.required {
@@ -305,7 +368,7 @@ func (n *fastNode) validObject(obj map[string]any) bool {
 }
 
 func (n *fastNode) validArray(list []any) bool {
-	if n.minItems >= 0 && len(list) < n.minItems || n.maxItems >= 0 && len(list) > n.maxItems {
+	if !within(len(list), n.minItems, n.maxItems) {
 		return false
 	}
 	if n.items != nil {
@@ -320,12 +383,16 @@ func (n *fastNode) validArray(list []any) bool {
 
 func (n *fastNode) validString(s string) bool {
 	if n.minLength >= 0 || n.maxLength >= 0 {
-		l := utf8.RuneCountInString(s)
-		if n.minLength >= 0 && l < n.minLength || n.maxLength >= 0 && l > n.maxLength {
+		if !within(utf8.RuneCountInString(s), n.minLength, n.maxLength) {
 			return false
 		}
 	}
 	return n.pattern == nil || n.pattern.MatchString(s)
+}
+
+// within reports whether size is within the bounds lo and hi, -1 meaning none.
+func within(size, lo, hi int) bool {
+	return (lo < 0 || size >= lo) && (hi < 0 || size <= hi)
 }
 
 func containsString(list []string, s string) bool {
@@ -383,65 +450,29 @@ func (p *schemaNumber) cmp(limit int64) int {
 // It refuses (ok false) what is not one, exponents of more than four digits, and
 // integer parts of more than 18 digits, leaving those to the library.
 func parseSchemaNumber(s string) (p schemaNumber, ok bool) {
+	p.neg = s != "" && s[0] == '-'
 	i := 0
-	if i < len(s) && s[i] == '-' {
-		p.neg = true
+	if p.neg {
 		i++
 	}
-	start := i
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	intDigits := s[start:i]
+	end := skipDigits(s, i)
+	intDigits := s[i:end]
 	if len(intDigits) == 0 || len(intDigits) > 1 && intDigits[0] == '0' {
 		return p, false
 	}
-	var fracDigits string
-	if i < len(s) && s[i] == '.' {
-		i++
-		start = i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		fracDigits = s[start:i]
-		if len(fracDigits) == 0 {
-			return p, false
-		}
+	fracDigits, i, ok := scanFraction(s, end)
+	if !ok {
+		return p, false
 	}
 	exp := 0
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		negExp := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			negExp = s[i] == '-'
-			i++
-		}
-		start = i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			exp = exp*10 + int(s[i]-'0')
-			i++
-		}
-		if i == start || i-start > 4 {
-			return p, false
-		}
-		if negExp {
-			exp = -exp
-		}
+		exp, i, ok = scanExponent(s, i+1)
 	}
-	if i != len(s) {
+	if !ok || i != len(s) {
 		return p, false
 	}
-	// The value is digits × 10^exp10, digits = intDigits+fracDigits without leading
-	// and trailing zeros.
-	digits := intDigits + fracDigits
-	exp10 := exp - len(fracDigits)
-	for len(digits) > 0 && digits[0] == '0' {
-		digits = digits[1:]
-	}
-	for len(digits) > 0 && digits[len(digits)-1] == '0' {
-		digits = digits[:len(digits)-1]
-		exp10++
-	}
+	// The value is digits × 10^exp10.
+	digits, exp10 := significantDigits(intDigits+fracDigits, exp-len(fracDigits))
 	if digits == "" { // zero
 		p.whole = true
 		return p, true
@@ -452,13 +483,71 @@ func parseSchemaNumber(s string) (p schemaNumber, ok bool) {
 		p.big = true
 		return p, true
 	}
-	for k := 0; k < intLen; k++ {
+	p.ip = leadingValue(digits, intLen)
+	p.frac = exp10 < 0
+	return p, true
+}
+
+// scanFraction reads the fraction at s[i:], if there is one: its digits and where it
+// ends. ok is false for a point without digits.
+func scanFraction(s string, i int) (digits string, next int, ok bool) {
+	if i >= len(s) || s[i] != '.' {
+		return "", i, true
+	}
+	next = skipDigits(s, i+1)
+	return s[i+1 : next], next, next > i+1
+}
+
+// scanExponent reads the sign and digits of an exponent at s[i:], after the 'e': its
+// value and where it ends. ok is false for an exponent without digits or with more
+// than four.
+func scanExponent(s string, i int) (exp, next int, ok bool) {
+	neg := i < len(s) && s[i] == '-'
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	next = skipDigits(s, i)
+	if next == i || next-i > 4 {
+		return 0, next, false
+	}
+	for ; i < next; i++ {
+		exp = exp*10 + int(s[i]-'0')
+	}
+	if neg {
+		exp = -exp
+	}
+	return exp, next, true
+}
+
+// significantDigits drops the leading and trailing zeros of digits × 10^exp10.
+func significantDigits(digits string, exp10 int) (string, int) {
+	for len(digits) > 0 && digits[0] == '0' {
+		digits = digits[1:]
+	}
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+		exp10++
+	}
+	return digits, exp10
+}
+
+// leadingValue is the value of the first n digits, digits being followed by zeros.
+func leadingValue(digits string, n int) (v int64) {
+	for k := 0; k < n; k++ {
 		d := byte('0')
 		if k < len(digits) {
 			d = digits[k]
 		}
-		p.ip = p.ip*10 + int64(d-'0')
+		v = v*10 + int64(d-'0')
 	}
-	p.frac = exp10 < 0
-	return p, true
+	return v
+}
+
+// skipDigits returns the index of the first byte of s at or after i that is not an
+// ASCII digit.
+func skipDigits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }

@@ -60,64 +60,81 @@ func CompileTemplate(tmpl any) (*Template, error) {
 	return t, nil
 }
 
+// compile compiles the template value v found at at ("" at the top).
 func (t *Template) compile(v any, at string) (*node, error) {
-	fail := func(err error) (*node, error) {
-		if at == "" {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%s: %w", at, err)
-	}
 	switch v := v.(type) {
 	case string:
-		switch {
-		case strings.HasPrefix(v, "$"):
-			p, err := CompilePath(v)
-			if err != nil {
-				return fail(err)
-			}
-			return &node{kind: pathNode, at: at, path: p}, nil
-		case strings.HasPrefix(v, "="):
-			e, err := compileExpression(v[1:], false)
-			if err != nil {
-				return fail(fmt.Errorf("invalid expression %q: %w", v[1:], err))
-			}
-			t.whole = t.whole || e.whole
-			t.fields = mergeFields(t.fields, e)
-			return &node{kind: exprNode, at: at, expr: e}, nil
-		case strings.HasPrefix(v, `\$`), strings.HasPrefix(v, `\=`):
-			return &node{kind: literalNode, at: at, literal: v[1:]}, nil
-		}
-		return &node{kind: literalNode, at: at, literal: v}, nil
+		return t.compileString(v, at)
 	case map[string]any:
-		n := &node{kind: objectNode, at: at, keys: make([]string, 0, len(v))}
-		for k := range v {
-			n.keys = append(n.keys, k)
-		}
-		slices.Sort(n.keys) // the first error reported is the same every time
-		for _, k := range n.keys {
-			c, err := t.compile(v[k], keyPath(at, k))
-			if err != nil {
-				return nil, err
-			}
-			n.children = append(n.children, c)
-		}
-		return n, nil
+		return t.compileObject(v, at)
 	case []any:
-		n := &node{kind: listNode, at: at, children: make([]*node, len(v))}
-		for i, e := range v {
-			c, err := t.compile(e, indexPath(at, i))
-			if err != nil {
-				return nil, err
-			}
-			n.children[i] = c
-		}
-		return n, nil
+		return t.compileList(v, at)
 	}
 	lit, err := fromConfig(v)
 	if err != nil {
-		return fail(err)
+		return nil, errorAt(at, err)
 	}
 	return &node{kind: literalNode, at: at, literal: lit}, nil
+}
+
+// errorAt names where in the template err is, unless that is the top.
+func errorAt(at string, err error) error {
+	if at == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", at, err)
+}
+
+// compileString compiles a leaf: a path ("$…"), an expression ("=…"), or text, in
+// which a leading \$ or \= stands for $ or =.
+func (t *Template) compileString(v, at string) (*node, error) {
+	switch {
+	case strings.HasPrefix(v, "$"):
+		p, err := CompilePath(v)
+		if err != nil {
+			return nil, errorAt(at, err)
+		}
+		return &node{kind: pathNode, at: at, path: p}, nil
+	case strings.HasPrefix(v, "="):
+		e, err := compileExpression(v[1:], false)
+		if err != nil {
+			return nil, errorAt(at, fmt.Errorf("invalid expression %q: %w", v[1:], err))
+		}
+		t.whole = t.whole || e.whole
+		t.fields = mergeFields(t.fields, e)
+		return &node{kind: exprNode, at: at, expr: e}, nil
+	case strings.HasPrefix(v, `\$`), strings.HasPrefix(v, `\=`):
+		return &node{kind: literalNode, at: at, literal: v[1:]}, nil
+	}
+	return &node{kind: literalNode, at: at, literal: v}, nil
+}
+
+func (t *Template) compileObject(obj map[string]any, at string) (*node, error) {
+	n := &node{kind: objectNode, at: at, keys: make([]string, 0, len(obj))}
+	for k := range obj {
+		n.keys = append(n.keys, k)
+	}
+	slices.Sort(n.keys) // the first error reported is the same every time
+	for _, k := range n.keys {
+		c, err := t.compile(obj[k], keyPath(at, k))
+		if err != nil {
+			return nil, err
+		}
+		n.children = append(n.children, c)
+	}
+	return n, nil
+}
+
+func (t *Template) compileList(list []any, at string) (*node, error) {
+	n := &node{kind: listNode, at: at, children: make([]*node, len(list))}
+	for i, e := range list {
+		c, err := t.compile(e, indexPath(at, i))
+		if err != nil {
+			return nil, err
+		}
+		n.children[i] = c
+	}
+	return n, nil
 }
 
 // Apply builds the output for one message. Only "=" leaves can fail; the error names
