@@ -85,34 +85,20 @@ func (lx *lexer) scan() (token, bool) {
 	case isIdentStart(c):
 		lx.scanIdent()
 		return mk(tokIdent, lx.src[start:lx.off]), true
-	case c >= '0' && c <= '9':
+	case isDigit(c):
 		return lx.scanNumber(start, p, nl), true
 	case c == '"':
-		if strings.HasPrefix(lx.src[lx.off:], `"""`) {
-			text := lx.scanTripleString(p)
-			t := mk(tokString, text)
-			t.Triple = true
-			return t, true
-		}
-		return mk(tokString, lx.scanString(p)), true
+		text, triple := lx.scanQuoted(p)
+		t := mk(tokString, text)
+		t.Triple = triple
+		return t, true
 	case c == '/' && gap && lx.off+1 < len(lx.src) && !isSpace(lx.src[lx.off+1]):
 		// A word that starts with '/' is a path, as in `endpoint GET /users/{id} {`.
-		for lx.off < len(lx.src) && !isSpace(lx.src[lx.off]) {
-			lx.advance()
-		}
+		lx.skipWhile(func(c byte) bool { return !isSpace(c) })
 		return mk(tokPath, lx.src[start:lx.off]), true
 	}
-	if k, ok := punctuation[c]; ok {
-		lx.advance()
-		return mk(k, string(c)), true
-	}
-	for _, op := range multiCharOps {
-		if strings.HasPrefix(lx.src[lx.off:], op) {
-			for range op {
-				lx.advance()
-			}
-			return mk(tokOp, op), true
-		}
+	if k, text, ok := lx.scanOperator(); ok {
+		return mk(k, text), true
 	}
 	r := lx.advance()
 	if r == utf8.RuneError || !unicode.IsPrint(r) {
@@ -122,6 +108,33 @@ func (lx *lexer) scan() (token, bool) {
 		return token{}, false
 	}
 	return mk(tokOp, string(r)), true
+}
+
+// scanQuoted reads a "…" string, or a """…""" one (triple).
+func (lx *lexer) scanQuoted(p Pos) (text string, triple bool) {
+	if strings.HasPrefix(lx.src[lx.off:], `"""`) {
+		return lx.scanTripleString(p), true
+	}
+	return lx.scanString(p), false
+}
+
+// scanOperator reads punctuation or an operator of several characters; ok is false
+// when neither is at lx.off.
+func (lx *lexer) scanOperator() (k tokenKind, text string, ok bool) {
+	c := lx.src[lx.off]
+	if k, ok := punctuation[c]; ok {
+		lx.advance()
+		return k, string(c), true
+	}
+	for _, op := range multiCharOps {
+		if strings.HasPrefix(lx.src[lx.off:], op) {
+			for range op {
+				lx.advance()
+			}
+			return tokOp, op, true
+		}
+	}
+	return 0, "", false
 }
 
 var punctuation = map[byte]tokenKind{
@@ -135,7 +148,7 @@ func isIdentStart(c byte) bool {
 	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }
 
-func isIdentPart(c byte) bool { return isIdentStart(c) || (c >= '0' && c <= '9') }
+func isIdentPart(c byte) bool { return isIdentStart(c) || isDigit(c) }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
@@ -147,38 +160,46 @@ func (lx *lexer) skipSpaceAndComments() {
 			lx.sawNewline = true
 			lx.lastWasGap = true
 			lx.advance()
-		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+		case isLineSpace(c):
 			lx.lastWasGap = true
 			lx.advance()
 		case c == 0xEF && strings.HasPrefix(lx.src[lx.off:], "\uFEFF"):
 			lx.advance() // byte order mark
 		case c == '/' && lx.peekByte(1) == '/':
-			for lx.off < len(lx.src) && lx.src[lx.off] != '\n' {
-				lx.advance()
-			}
+			lx.skipWhile(func(c byte) bool { return c != '\n' })
 			lx.lastWasGap = true
 		case c == '/' && lx.peekByte(1) == '*':
-			p := lx.pos()
-			lx.advance()
-			lx.advance()
-			end := strings.Index(lx.src[lx.off:], "*/")
-			if end < 0 {
-				lx.rep.errorf(p, "unterminated /* comment: expected */ before end of file")
-				end = len(lx.src) - lx.off
-			} else {
-				end += 2
-			}
-			stop := lx.off + end
-			for lx.off < stop {
-				if lx.advance() == '\n' {
-					lx.sawNewline = true
-				}
-			}
-			lx.lastWasGap = true
+			lx.skipBlockComment()
 		default:
 			return
 		}
 	}
+}
+
+// isLineSpace reports whether c is white space other than a line break.
+func isLineSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// skipBlockComment moves past a /* … */ comment, which may span lines.
+func (lx *lexer) skipBlockComment() {
+	p := lx.pos()
+	lx.advance()
+	lx.advance()
+	end := strings.Index(lx.src[lx.off:], "*/")
+	if end < 0 {
+		lx.rep.errorf(p, "unterminated /* comment: expected */ before end of file")
+		end = len(lx.src) - lx.off
+	} else {
+		end += 2
+	}
+	stop := lx.off + end
+	for lx.off < stop {
+		if lx.advance() == '\n' {
+			lx.sawNewline = true
+		}
+	}
+	lx.lastWasGap = true
 }
 
 // scanIdent reads a name. A '-' belongs to the name when a letter, digit or '_' follows
@@ -197,46 +218,55 @@ func (lx *lexer) scanIdent() {
 // durationUnits are the suffixes a number may carry to be a duration.
 var durationUnits = map[string]bool{"ns": true, "us": true, "ms": true, "s": true, "m": true, "h": true, "d": true, "w": true}
 
+// scanNumber reads a number, or a duration: numbers with units, as in 500ms or 1h30m.
 func (lx *lexer) scanNumber(start int, p Pos, nl bool) token {
-	isDuration := false
+	kind := tokNumber
 	for {
-		for lx.off < len(lx.src) && lx.src[lx.off] >= '0' && lx.src[lx.off] <= '9' {
-			lx.advance()
-		}
-		if lx.peekByte(0) == '.' && lx.peekByte(1) >= '0' && lx.peekByte(1) <= '9' {
-			lx.advance()
-			for lx.off < len(lx.src) && lx.src[lx.off] >= '0' && lx.src[lx.off] <= '9' {
-				lx.advance()
-			}
-		}
-		unitStart := lx.off
-		for lx.off < len(lx.src) && isIdentPart(lx.src[lx.off]) && !(lx.src[lx.off] >= '0' && lx.src[lx.off] <= '9') {
-			lx.advance()
-		}
-		unit := lx.src[unitStart:lx.off]
+		lx.scanDecimal()
+		unit := lx.scanUnit()
 		if unit == "" {
 			break
 		}
 		if !durationUnits[unit] {
 			// Consume the rest of the word so the error is reported once.
-			for lx.off < len(lx.src) && isIdentPart(lx.src[lx.off]) {
-				lx.advance()
-			}
+			lx.skipWhile(isIdentPart)
 			lx.rep.errorf(p, "invalid number %q: expected a number or a duration such as 500ms, 30s, 5m, 2h, 7d", lx.src[start:lx.off])
 			return token{Kind: tokNumber, Text: "0", Raw: lx.src[start:lx.off], Pos: p, NewlineBefore: nl}
 		}
-		isDuration = true
+		kind = tokDuration
 		// 1h30m: another number may follow the unit directly.
-		if !(lx.peekByte(0) >= '0' && lx.peekByte(0) <= '9') {
+		if !isDigit(lx.peekByte(0)) {
 			break
 		}
 	}
 	raw := lx.src[start:lx.off]
-	if isDuration {
-		return token{Kind: tokDuration, Text: raw, Raw: raw, Pos: p, NewlineBefore: nl}
-	}
-	return token{Kind: tokNumber, Text: raw, Raw: raw, Pos: p, NewlineBefore: nl}
+	return token{Kind: kind, Text: raw, Raw: raw, Pos: p, NewlineBefore: nl}
 }
+
+// scanDecimal reads digits with an optional fraction: 12, 1.5.
+func (lx *lexer) scanDecimal() {
+	lx.skipWhile(isDigit)
+	if lx.peekByte(0) == '.' && isDigit(lx.peekByte(1)) {
+		lx.advance()
+		lx.skipWhile(isDigit)
+	}
+}
+
+// scanUnit reads the letters (and '_') after a number: its unit, if it has one.
+func (lx *lexer) scanUnit() string {
+	start := lx.off
+	lx.skipWhile(func(c byte) bool { return isIdentPart(c) && !isDigit(c) })
+	return lx.src[start:lx.off]
+}
+
+// skipWhile moves past the bytes for which ok holds.
+func (lx *lexer) skipWhile(ok func(byte) bool) {
+	for lx.off < len(lx.src) && ok(lx.src[lx.off]) {
+		lx.advance()
+	}
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // scanString reads a "…" string with the usual escapes. A string may not span lines;
 // use """…""" for that.

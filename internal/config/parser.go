@@ -190,28 +190,14 @@ func (p *parser) parseItems(closing tokenKind, open token) []*Phrase {
 			p.advance()
 			return items
 		}
-		if t.Kind == tokEOF || t.Kind == tokRBrace || t.Kind == tokRBracket || t.Kind == tokRParen {
+		if endsItems(t.Kind) {
 			p.rep.errorf(t.Pos, "expected %s to close the %s opened at %s, found %s", closing, open.Raw, open.Pos, t.describe())
 			if t.Kind != tokEOF && t.Kind != tokRBrace {
 				p.advance()
 			}
 			return items
 		}
-		ph := &Phrase{Pos: t.Pos}
-		for {
-			w := p.peek()
-			if w.Kind == tokComma || w.Kind == closing || w.Kind == tokEOF || w.Kind == tokRBrace || w.Kind == tokRBracket || w.Kind == tokRParen {
-				break
-			}
-			if w.Kind == tokColon {
-				p.rep.errorf(w.Pos, "unexpected ':' inside %s…%s: write key: value pairs inside { }", open.Raw, closing)
-				p.advance()
-				continue
-			}
-			if n := p.parseAtom(); n != nil {
-				ph.Words = append(ph.Words, n)
-			}
-		}
+		ph := p.parseItem(closing, open)
 		if len(ph.Words) == 0 && p.peek().Kind == tokComma {
 			p.rep.errorf(p.peek().Pos, "expected a value before ','")
 		}
@@ -224,25 +210,36 @@ func (p *parser) parseItems(closing tokenKind, open token) []*Phrase {
 	}
 }
 
+// endsItems reports whether a token ends a bracketed list whatever its bracket: the end
+// of the input, or a closing bracket (the right one, or one that closes something else).
+func endsItems(k tokenKind) bool {
+	return k == tokEOF || k == tokRBrace || k == tokRBracket || k == tokRParen
+}
+
+// parseItem reads one item of parseItems: the words up to a ',' or a closing bracket.
+func (p *parser) parseItem(closing tokenKind, open token) *Phrase {
+	ph := &Phrase{Pos: p.peek().Pos}
+	for {
+		w := p.peek()
+		if w.Kind == tokComma || w.Kind == closing || endsItems(w.Kind) {
+			return ph
+		}
+		if w.Kind == tokColon {
+			p.rep.errorf(w.Pos, "unexpected ':' inside %s…%s: write key: value pairs inside { }", open.Raw, closing)
+			p.advance()
+			continue
+		}
+		if n := p.parseAtom(); n != nil {
+			ph.Words = append(ph.Words, n)
+		}
+	}
+}
+
 func (p *parser) parseAtom() Node {
 	t := p.advance()
 	switch t.Kind {
 	case tokIdent:
-		name := t.Text
-		// Dotted names: endpoint.secret, config.reports.recipients.
-		for p.peek().Kind == tokDot && p.peekAt(1).Kind == tokIdent && !p.peek().NewlineBefore {
-			p.advance()
-			name += "." + p.advance().Text
-		}
-		if p.peek().Kind == tokLParen && !p.peek().NewlineBefore {
-			open := p.advance()
-			if !p.enter(open) {
-				return nil
-			}
-			defer p.leave()
-			return &Call{P: t.Pos, Name: name, Args: p.parseItems(tokRParen, open)}
-		}
-		return &Ident{P: t.Pos, Name: name}
+		return p.parseName(t)
 	case tokString:
 		return &String{P: t.Pos, Value: t.Text, Triple: t.Triple}
 	case tokNumber:
@@ -252,42 +249,59 @@ func (p *parser) parseAtom() Node {
 	case tokPath:
 		return &PathLit{P: t.Pos, Text: t.Text}
 	case tokOp, tokDot:
-		// -5 and -1.5s: a minus sign glued to a number makes a negative literal.
-		if t.Text == "-" {
-			if n := p.peek(); (n.Kind == tokNumber || n.Kind == tokDuration) && n.Pos.Line == t.Pos.Line && n.Pos.Col == t.Pos.Col+1 {
-				p.advance()
-				if n.Kind == tokNumber {
-					return &Number{P: t.Pos, Text: "-" + n.Text}
-				}
-				return &Duration{P: t.Pos, Text: "-" + n.Text}
-			}
-		}
-		return &Operator{P: t.Pos, Text: t.Raw}
+		return p.parseOperator(t)
 	case tokLBrace:
-		if !p.enter(t) {
-			return nil
-		}
-		defer p.leave()
-		obj := &Object{P: t.Pos, Entries: p.parseEntries(tokRBrace, t.Pos)}
-		if p.peek().Kind == tokRBrace {
-			p.advance()
-		}
-		return obj
+		return p.nested(t, func() Node {
+			obj := &Object{P: t.Pos, Entries: p.parseEntries(tokRBrace, t.Pos)}
+			if p.peek().Kind == tokRBrace {
+				p.advance()
+			}
+			return obj
+		})
 	case tokLBracket:
-		if !p.enter(t) {
-			return nil
-		}
-		defer p.leave()
-		return &List{P: t.Pos, Items: p.parseItems(tokRBracket, t)}
+		return p.nested(t, func() Node { return &List{P: t.Pos, Items: p.parseItems(tokRBracket, t)} })
 	case tokLParen:
-		if !p.enter(t) {
-			return nil
-		}
-		defer p.leave()
-		return &Call{P: t.Pos, Args: p.parseItems(tokRParen, t)}
+		return p.nested(t, func() Node { return &Call{P: t.Pos, Args: p.parseItems(tokRParen, t)} })
 	}
 	p.rep.errorf(t.Pos, "expected a value, found %s", t.describe())
 	return nil
+}
+
+// parseName reads what starts with the name t: a dotted name (endpoint.secret,
+// config.reports.recipients), or a call when '(' follows on the same line.
+func (p *parser) parseName(t token) Node {
+	name := t.Text
+	for p.peek().Kind == tokDot && p.peekAt(1).Kind == tokIdent && !p.peek().NewlineBefore {
+		p.advance()
+		name += "." + p.advance().Text
+	}
+	if p.peek().Kind != tokLParen || p.peek().NewlineBefore {
+		return &Ident{P: t.Pos, Name: name}
+	}
+	open := p.advance()
+	return p.nested(open, func() Node { return &Call{P: t.Pos, Name: name, Args: p.parseItems(tokRParen, open)} })
+}
+
+// parseOperator reads the operator t; -5 and -1.5s, a minus sign glued to a number,
+// make a negative literal.
+func (p *parser) parseOperator(t token) Node {
+	if n := p.peek(); t.Text == "-" && (n.Kind == tokNumber || n.Kind == tokDuration) && n.Pos.Line == t.Pos.Line && n.Pos.Col == t.Pos.Col+1 {
+		p.advance()
+		if n.Kind == tokNumber {
+			return &Number{P: t.Pos, Text: "-" + n.Text}
+		}
+		return &Duration{P: t.Pos, Text: "-" + n.Text}
+	}
+	return &Operator{P: t.Pos, Text: t.Raw}
+}
+
+// nested parses, with parse, what the bracket open starts, within the nesting bound.
+func (p *parser) nested(open token, parse func() Node) Node {
+	if !p.enter(open) {
+		return nil
+	}
+	defer p.leave()
+	return parse()
 }
 
 // enter guards against unbounded nesting; on failure it skips the rest of the input, as

@@ -186,20 +186,7 @@ func (y *yamlAdapter) node(n *yaml.Node, depth int) Node {
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		obj := &Object{P: p}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode {
-				y.rep.errorf(y.pos(k), "expected a plain key")
-				continue
-			}
-			if k.Value == "<<" {
-				y.rep.errorf(y.pos(k), "YAML merge keys (<<) are not supported: write the settings out")
-				continue
-			}
-			obj.Entries = append(obj.Entries, &Entry{KeyPos: y.pos(k), Key: k.Value, Colon: true, Value: y.phrase(n.Content[i+1], depth+1)})
-		}
-		return obj
+		return y.mapping(n, p, depth)
 	case yaml.SequenceNode:
 		l := &List{P: p}
 		for _, it := range n.Content {
@@ -207,22 +194,46 @@ func (y *yamlAdapter) node(n *yaml.Node, depth int) Node {
 		}
 		return l
 	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!int", "!!float":
-			return &Number{P: p, Text: n.Value}
-		case "!!bool":
-			var b bool
-			if err := n.Decode(&b); err == nil && b {
-				return &Ident{P: p, Name: "true"}
-			}
-			return &Ident{P: p, Name: "false"}
-		case "!!null":
-			return &Ident{P: p, Name: "null"}
-		}
-		return &String{P: p, Value: n.Value, FromData: true, Plain: n.Style == 0}
+		return yamlScalar(n, p)
 	}
 	y.rep.errorf(p, "unsupported YAML node")
 	return &Ident{P: p, Name: "null"}
+}
+
+// mapping converts a mapping, whose keys must be plain scalars.
+func (y *yamlAdapter) mapping(n *yaml.Node, p Pos, depth int) *Object {
+	obj := &Object{P: p}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode {
+			y.rep.errorf(y.pos(k), "expected a plain key")
+			continue
+		}
+		if k.Value == "<<" {
+			y.rep.errorf(y.pos(k), "YAML merge keys (<<) are not supported: write the settings out")
+			continue
+		}
+		obj.Entries = append(obj.Entries, &Entry{KeyPos: y.pos(k), Key: k.Value, Colon: true, Value: y.phrase(n.Content[i+1], depth+1)})
+	}
+	return obj
+}
+
+// yamlScalar converts a scalar by its tag: numbers, booleans and null are what the language
+// writes them as; anything else is a string that came from data.
+func yamlScalar(n *yaml.Node, p Pos) Node {
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		return &Number{P: p, Text: n.Value}
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err == nil && b {
+			return &Ident{P: p, Name: "true"}
+		}
+		return &Ident{P: p, Name: "false"}
+	case "!!null":
+		return &Ident{P: p, Name: "null"}
+	}
+	return &String{P: p, Value: n.Value, FromData: true, Plain: n.Style == 0}
 }
 
 // resolveAlias follows *alias references to their anchored node.
