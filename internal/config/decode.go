@@ -331,47 +331,69 @@ func (d *decoder) value(e *Entry) (Value, bool) {
 func (d *decoder) valueOf(key string, n Node) (Value, bool) {
 	switch v := n.(type) {
 	case *String:
-		if v.FromData {
-			// YAML and JSON have no calls: "env(NAME)" written as a string means the call.
-			if ph := d.reparse(v); ph != nil {
-				if c, ok := ph.Single().(*Call); ok && (c.Name == "env" || c.Name == "file") {
-					return d.valueOf(key, c)
-				}
-			}
-		}
-		parts, err := interpolate(v.Value)
-		if err != nil {
-			d.rep.errorf(v.P, "%s: %v", key, err)
-			return Value{}, false
-		}
-		return Value{Pos: v.P, Parts: parts}, true
+		return d.stringValue(key, v)
 	case *Call:
-		if (v.Name == "env" || v.Name == "file") && len(v.Args) == 1 {
-			arg := v.Args[0].Single()
-			switch a := arg.(type) {
-			case *Ident:
-				if v.Name == "env" && isEnvName(a.Name) {
-					return Value{Pos: v.P, Parts: []ValuePart{{Env: a.Name}}}, true
-				}
-			case *String:
-				if v.Name == "env" && isEnvName(a.Value) {
-					return Value{Pos: v.P, Parts: []ValuePart{{Env: a.Value}}}, true
-				}
-				if v.Name == "file" && a.Value != "" {
-					return Value{Pos: v.P, Parts: []ValuePart{{File: a.Value}}}, true
-				}
-			}
-		}
-		if v.Name == "env" {
-			d.rep.errorf(v.P, "%s: expected env(NAME) with one variable name of letters, digits and _", key)
-		} else {
-			d.rep.errorf(v.P, `%s: expected a string, env(NAME) or file("path"), found %s`, key, Text(v))
-		}
-		return Value{}, false
+		return d.callValue(key, v)
 	}
 	d.rep.errorf(n.Position(), `%s: expected a string, env(NAME) or file("path"), found %s`, key, Text(n))
 	return Value{}, false
 }
+
+// stringValue reads "literal" or "Bearer $TOKEN".
+func (d *decoder) stringValue(key string, v *String) (Value, bool) {
+	if v.FromData {
+		// YAML and JSON have no calls: "env(NAME)" written as a string means the call.
+		if ph := d.reparse(v); ph != nil {
+			if c, ok := ph.Single().(*Call); ok && (c.Name == "env" || c.Name == "file") {
+				return d.valueOf(key, c)
+			}
+		}
+	}
+	parts, err := interpolate(v.Value)
+	if err != nil {
+		d.rep.errorf(v.P, "%s: %v", key, err)
+		return Value{}, false
+	}
+	return Value{Pos: v.P, Parts: parts}, true
+}
+
+// callValue reads env(NAME) or file("path").
+func (d *decoder) callValue(key string, v *Call) (Value, bool) {
+	if part, ok := reference(v); ok {
+		return Value{Pos: v.P, Parts: []ValuePart{part}}, true
+	}
+	if v.Name == "env" {
+		d.rep.errorf(v.P, "%s: expected env(NAME) with one variable name of letters, digits and _", key)
+	} else {
+		d.rep.errorf(v.P, `%s: expected a string, env(NAME) or file("path"), found %s`, key, Text(v))
+	}
+	return Value{}, false
+}
+
+// reference is what env(NAME), env("NAME") or file("path") refers to; ok is false for
+// any other call.
+func reference(v *Call) (_ ValuePart, ok bool) {
+	if v.Name != "env" && v.Name != "file" || len(v.Args) != 1 {
+		return ValuePart{}, false
+	}
+	switch a := v.Args[0].Single().(type) {
+	case *Ident:
+		if v.Name == "env" && isEnvName(a.Name) {
+			return ValuePart{Env: a.Name}, true
+		}
+	case *String:
+		if v.Name == "env" && isEnvName(a.Value) {
+			return ValuePart{Env: a.Value}, true
+		}
+		if v.Name == "file" && a.Value != "" {
+			return ValuePart{File: a.Value}, true
+		}
+	}
+	return ValuePart{}, false
+}
+
+// literalNames are the names that are values: true, false and null.
+var literalNames = map[string]any{"true": true, "false": false, "null": nil}
 
 // jsonValue converts a literal node into a JSON value (default(…), fallback defaults).
 func (d *decoder) jsonValue(key string, n Node) (any, bool) {
@@ -379,60 +401,71 @@ func (d *decoder) jsonValue(key string, n Node) (any, bool) {
 	case *String:
 		return v.Value, true
 	case *Number:
-		if i, err := strconv.ParseInt(v.Text, 10, 64); err == nil {
-			return i, true
-		}
-		if f, err := strconv.ParseFloat(v.Text, 64); err == nil && !math.IsInf(f, 0) {
-			return f, true
+		if x, ok := jsonNumber(v.Text); ok {
+			return x, true
 		}
 	case *Duration:
 		return v.Text, true
 	case *Ident:
-		switch v.Name {
-		case "true":
-			return true, true
-		case "false":
-			return false, true
-		case "null":
-			return nil, true
+		if x, ok := literalNames[v.Name]; ok {
+			return x, true
 		}
 	case *List:
-		out := make([]any, 0, len(v.Items))
-		for _, it := range v.Items {
-			w := it.Single()
-			if w == nil {
-				d.rep.errorf(it.Pos, "%s: expected one value per list item, found %s", key, phraseText(it))
-				return nil, false
-			}
-			x, ok := d.jsonValue(key, w)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, x)
-		}
-		return out, true
+		return d.jsonList(key, v)
 	case *Object:
-		out := make(map[string]any, len(v.Entries))
-		for _, e := range v.Entries {
-			if _, dup := out[e.Key]; dup {
-				d.rep.errorf(e.KeyPos, "%s: %q is given twice in this object", key, e.Key)
-				return nil, false
-			}
-			w := e.Value.Single()
-			if w == nil {
-				d.rep.errorf(e.KeyPos, "%s: %s: expected one value, found %s", key, e.Key, phraseText(e.Value))
-				return nil, false
-			}
-			x, ok := d.jsonValue(key, w)
-			if !ok {
-				return nil, false
-			}
-			out[e.Key] = x
-		}
-		return out, true
+		return d.jsonObject(key, v)
 	}
 	d.rep.errorf(n.Position(), "%s: expected a literal value (string, number, true, false, null, [list] or {object}), found %s", key, Text(n))
 	return nil, false
+}
+
+// jsonNumber is a number literal as an int64 when it is one, else as a finite float64.
+func jsonNumber(text string) (any, bool) {
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return i, true
+	}
+	if f, err := strconv.ParseFloat(text, 64); err == nil && !math.IsInf(f, 0) {
+		return f, true
+	}
+	return nil, false
+}
+
+func (d *decoder) jsonList(key string, l *List) (any, bool) {
+	out := make([]any, 0, len(l.Items))
+	for _, it := range l.Items {
+		w := it.Single()
+		if w == nil {
+			d.rep.errorf(it.Pos, "%s: expected one value per list item, found %s", key, phraseText(it))
+			return nil, false
+		}
+		x, ok := d.jsonValue(key, w)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, x)
+	}
+	return out, true
+}
+
+func (d *decoder) jsonObject(key string, o *Object) (any, bool) {
+	out := make(map[string]any, len(o.Entries))
+	for _, e := range o.Entries {
+		if _, dup := out[e.Key]; dup {
+			d.rep.errorf(e.KeyPos, "%s: %q is given twice in this object", key, e.Key)
+			return nil, false
+		}
+		w := e.Value.Single()
+		if w == nil {
+			d.rep.errorf(e.KeyPos, "%s: %s: expected one value, found %s", key, e.Key, phraseText(e.Value))
+			return nil, false
+		}
+		x, ok := d.jsonValue(key, w)
+		if !ok {
+			return nil, false
+		}
+		out[e.Key] = x
+	}
+	return out, true
 }
 
 // suggest returns the candidate closest to s when it is close enough to be a typo.

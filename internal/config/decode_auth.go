@@ -56,57 +56,66 @@ func normalizeAuthKind(k string) AuthKind {
 
 func (d *decoder) authCall(e *Entry, c *Call) *Auth {
 	a := &Auth{Pos: c.P, Kind: normalizeAuthKind(c.Name)}
-	arg := func(i int, what string) (Value, bool) {
-		if i >= len(c.Args) || c.Args[i].Single() == nil {
-			d.rep.errorf(c.P, "%s(…): expected %s as argument %d", c.Name, what, i+1)
-			return Value{}, false
-		}
-		return d.valueOf("auth", c.Args[i].Single())
-	}
-	nargs := func(lo, hi int) bool {
-		if len(c.Args) < lo || len(c.Args) > hi {
-			d.rep.errorf(c.P, "%s(…) takes %s, found %d", c.Name, argCount(lo, hi), len(c.Args))
-			return false
-		}
-		return true
-	}
 	switch a.Kind {
 	case AuthBearer:
-		if !nargs(1, 1) {
+		if !d.authArgCount(c, 1, 1) {
 			return nil
 		}
-		a.Token, _ = arg(0, "the token")
+		a.Token, _ = d.authArg(c, 0, "the token")
 	case AuthAPIKey:
-		if !nargs(2, 3) {
+		if !d.authArgCount(c, 2, 3) || !d.apiKeyArgs(a, c) {
 			return nil
-		}
-		a.Key, _ = arg(0, "the key")
-		name, ok := c.Args[1].Single().(*String)
-		if !ok {
-			d.rep.errorf(c.Args[1].Pos, `api_key(…): expected the header or query parameter name as a string, such as "X-API-Key" or "appid"`)
-			return nil
-		}
-		a.KeyName, a.KeyIn = name.Value, keyPlacement(name.Value)
-		if len(c.Args) == 3 {
-			in, ok := c.Args[2].Single().(*Ident)
-			if !ok || (in.Name != KeyInHeader && in.Name != KeyInQuery) {
-				d.rep.errorf(c.Args[2].Pos, "api_key(…): expected header or query as the third argument")
-				return nil
-			}
-			a.KeyIn = in.Name
 		}
 	case AuthBasic:
-		if !nargs(2, 2) {
+		if !d.authArgCount(c, 2, 2) {
 			return nil
 		}
-		a.Username, _ = arg(0, "the user name")
-		a.Password, _ = arg(1, "the password")
+		a.Username, _ = d.authArg(c, 0, "the user name")
+		a.Password, _ = d.authArg(c, 1, "the password")
 	default:
 		d.rep.errorf(c.P, "auth: expected %s, found %s(…)", authKinds, c.Name)
 		return nil
 	}
 	d.checkSecrets(a)
 	return a
+}
+
+// authArgCount checks that an auth call has from lo to hi arguments.
+func (d *decoder) authArgCount(c *Call, lo, hi int) bool {
+	if len(c.Args) < lo || len(c.Args) > hi {
+		d.rep.errorf(c.P, "%s(…) takes %s, found %d", c.Name, argCount(lo, hi), len(c.Args))
+		return false
+	}
+	return true
+}
+
+// authArg reads argument i of an auth call, a value (what names it in messages).
+func (d *decoder) authArg(c *Call, i int, what string) (Value, bool) {
+	if i >= len(c.Args) || c.Args[i].Single() == nil {
+		d.rep.errorf(c.P, "%s(…): expected %s as argument %d", c.Name, what, i+1)
+		return Value{}, false
+	}
+	return d.valueOf("auth", c.Args[i].Single())
+}
+
+// apiKeyArgs reads the arguments of api_key(KEY, "Name"[, header|query]).
+func (d *decoder) apiKeyArgs(a *Auth, c *Call) bool {
+	a.Key, _ = d.authArg(c, 0, "the key")
+	name, ok := c.Args[1].Single().(*String)
+	if !ok {
+		d.rep.errorf(c.Args[1].Pos, `api_key(…): expected the header or query parameter name as a string, such as "X-API-Key" or "appid"`)
+		return false
+	}
+	a.KeyName, a.KeyIn = name.Value, keyPlacement(name.Value)
+	if len(c.Args) == 3 {
+		in, ok := c.Args[2].Single().(*Ident)
+		if !ok || (in.Name != KeyInHeader && in.Name != KeyInQuery) {
+			d.rep.errorf(c.Args[2].Pos, "api_key(…): expected header or query as the third argument")
+			return false
+		}
+		a.KeyIn = in.Name
+	}
+	return true
 }
 
 func argCount(lo, hi int) string {

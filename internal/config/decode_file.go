@@ -20,43 +20,46 @@ var ignoredBlocks = map[string]string{
 // topLevel lists what a file may declare, for "expected one of" messages.
 var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "on"}
 
+// declarations decode the top-level blocks `KEYWORD NAME { … }` into cfg.
+var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry){
+	"integration": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		in, wd := d.integration(pos, name, body)
+		if wd != nil {
+			cfg.setWebhookDelivery(wd, d.rep)
+		}
+		if wd == nil || len(in.Operations) > 0 {
+			cfg.Integrations = append(cfg.Integrations, in)
+		}
+	},
+	"event": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		cfg.Events = append(cfg.Events, d.event(pos, name, body))
+	},
+	"webhook": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		cfg.Webhooks = append(cfg.Webhooks, d.webhook(pos, name, body))
+	},
+	"source": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		cfg.Sources = append(cfg.Sources, d.source(pos, name, body))
+	},
+	"connector": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		cfg.Connectors = append(cfg.Connectors, d.connector(pos, name, body))
+	},
+	"flow": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		cfg.Flows = append(cfg.Flows, d.flow(pos, name, body))
+	},
+}
+
 // decodeFile adds the declarations of one file to cfg.
 func (d *decoder) decodeFile(f *File, cfg *Config) {
 	for _, e := range f.Entries {
-		switch e.Key {
-		case "integration":
+		declare, isDeclaration := declarations[e.Key]
+		switch {
+		case isDeclaration:
 			if name, body, ok := d.namedBlock(e); ok {
-				in, wd := d.integration(e.KeyPos, name, body)
-				if wd != nil {
-					cfg.setWebhookDelivery(wd, d.rep)
-				}
-				if wd == nil || len(in.Operations) > 0 {
-					cfg.Integrations = append(cfg.Integrations, in)
-				}
+				declare(d, cfg, e.KeyPos, name, body)
 			}
-		case "event":
-			if name, body, ok := d.namedBlock(e); ok {
-				cfg.Events = append(cfg.Events, d.event(e.KeyPos, name, body))
-			}
-		case "webhook":
-			if name, body, ok := d.namedBlock(e); ok {
-				cfg.Webhooks = append(cfg.Webhooks, d.webhook(e.KeyPos, name, body))
-			}
-		case "on":
+		case e.Key == "on":
 			if h := d.handler(e); h != nil {
 				cfg.Handlers = append(cfg.Handlers, h)
-			}
-		case "source":
-			if name, body, ok := d.namedBlock(e); ok {
-				cfg.Sources = append(cfg.Sources, d.source(e.KeyPos, name, body))
-			}
-		case "connector":
-			if name, body, ok := d.namedBlock(e); ok {
-				cfg.Connectors = append(cfg.Connectors, d.connector(e.KeyPos, name, body))
-			}
-		case "flow":
-			if name, body, ok := d.namedBlock(e); ok {
-				cfg.Flows = append(cfg.Flows, d.flow(e.KeyPos, name, body))
 			}
 		default:
 			d.otherTopLevel(e, cfg)

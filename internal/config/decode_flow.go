@@ -44,26 +44,9 @@ func (d *decoder) optionValue(ph *Phrase) any {
 func (d *decoder) optionNode(n Node) any {
 	switch v := n.(type) {
 	case *String:
-		if v.FromData {
-			// YAML has no durations or calls: "5s" and "env(X)" mean what they would unquoted.
-			if ph := d.reparse(v); ph != nil {
-				switch w := ph.Single().(type) {
-				case *Call:
-					if w.Name == "env" || w.Name == "file" {
-						return d.optionNode(w)
-					}
-				case *Duration:
-					return d.optionNode(w)
-				}
-			}
-		}
-		return v.Value
+		return d.optionString(v)
 	case *Number:
-		if i, err := strconv.ParseInt(v.Text, 10, 64); err == nil {
-			return i
-		}
-		f, _ := strconv.ParseFloat(v.Text, 64)
-		return f
+		return optionNumber(v.Text)
 	case *Duration:
 		dur, err := parseDuration(v.Text)
 		if err != nil {
@@ -71,13 +54,8 @@ func (d *decoder) optionNode(n Node) any {
 		}
 		return dur
 	case *Ident:
-		switch v.Name {
-		case "true":
-			return true
-		case "false":
-			return false
-		case "null":
-			return nil
+		if x, ok := literalNames[v.Name]; ok {
+			return x
 		}
 		return v.Name
 	case *Call:
@@ -96,6 +74,34 @@ func (d *decoder) optionNode(n Node) any {
 		return d.options(v.P, v.Entries)
 	}
 	return Text(n)
+}
+
+// optionString is the value of a string option. YAML has no durations or calls: there
+// "5s" and "env(X)" mean what they would unquoted.
+func (d *decoder) optionString(v *String) any {
+	if !v.FromData {
+		return v.Value
+	}
+	if ph := d.reparse(v); ph != nil {
+		switch w := ph.Single().(type) {
+		case *Call:
+			if w.Name == "env" || w.Name == "file" {
+				return d.optionNode(w)
+			}
+		case *Duration:
+			return d.optionNode(w)
+		}
+	}
+	return v.Value
+}
+
+// optionNumber is a number option as an int64 when it is one, else as a float64.
+func optionNumber(text string) any {
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return i
+	}
+	f, _ := strconv.ParseFloat(text, 64)
+	return f
 }
 
 // flow decodes `flow NAME { source, step NAME { … }…, sink NAME { … }…, on_error, … }`.
@@ -206,6 +212,7 @@ func (d *decoder) sink(pos Pos, name string, body []*Entry) *Sink {
 // step decodes one step block; exactly one kind of work per step.
 func (d *decoder) step(pos Pos, name string, body []*Entry) *Step {
 	s := &Step{Pos: pos, Name: name}
+	// kind claims the step for one kind of work, reporting a second one.
 	kind := func(k string) bool {
 		if s.Kind != "" {
 			d.rep.errorf(pos, "step %s does both %s and %s: one kind of work per step", name, s.Kind, k)
@@ -217,58 +224,21 @@ func (d *decoder) step(pos Pos, name string, body []*Entry) *Step {
 	d.block("step "+name, body, map[string]setting{
 		"transform": func(e *Entry) {
 			if kind(StepTransform) {
-				if n := e.Value.Single(); n != nil {
-					s.Template, _ = d.jsonValue(e.Key, n)
-				} else {
-					d.expect(e, "a mapping template { field: \"$.path\" … }")
-				}
+				d.stepTemplate(s, e)
 			}
 		},
 		"validate": func(e *Entry) {
-			if !kind(StepValidate) {
-				return
+			if kind(StepValidate) {
+				d.stepSchema(s, e)
 			}
-			switch n := d.words(e.Value).Single().(type) {
-			case *Call:
-				if n.Name == "file" && len(n.Args) == 1 {
-					if p, ok := n.Args[0].Single().(*String); ok {
-						s.SchemaFile = p.Value
-						if !filepath.IsAbs(p.Value) {
-							s.SchemaFile = filepath.Join(filepath.Dir(pos.File), p.Value)
-						}
-						return
-					}
-				}
-			case *Object:
-				s.Schema, _ = d.jsonValue(e.Key, n)
-				return
-			}
-			d.expect(e, `a JSON Schema { … } or file("schema.json")`)
 		},
 		"enrich": func(e *Entry) {
-			if !kind(StepEnrich) {
-				return
+			if kind(StepEnrich) {
+				d.stepEnrich(s, e)
 			}
-			target, ok := d.name(e, "an operation such as CustomerService.get_customer")
-			in, op, dotted := strings.Cut(target, ".")
-			if !ok || !dotted || in == "" || op == "" {
-				d.expect(e, "an operation such as CustomerService.get_customer")
-				return
-			}
-			s.Integration, s.Operation = in, op
 		},
-		"params": func(e *Entry) {
-			if n := e.Value.Single(); n != nil {
-				if v, ok := d.jsonValue(e.Key, n); ok {
-					if m, isMap := v.(map[string]any); isMap {
-						s.Params = m
-						return
-					}
-				}
-			}
-			d.expect(e, `parameters { name: "$.path" … }`)
-		},
-		"as": func(e *Entry) { s.As, _ = d.name(e, "the member the result is stored in") },
+		"params": func(e *Entry) { d.stepParams(s, e) },
+		"as":     func(e *Entry) { s.As, _ = d.name(e, "the member the result is stored in") },
 		"filter": func(e *Entry) {
 			if kind(StepFilter) {
 				s.Condition, _ = d.str(e)
@@ -295,6 +265,60 @@ func (d *decoder) step(pos Pos, name string, body []*Entry) *Step {
 		d.rep.errorf(pos, "step %s: params and as belong to an enrich step", name)
 	}
 	return s
+}
+
+// stepTemplate reads `transform: { field: "$.path" … }`.
+func (d *decoder) stepTemplate(s *Step, e *Entry) {
+	if n := e.Value.Single(); n != nil {
+		s.Template, _ = d.jsonValue(e.Key, n)
+		return
+	}
+	d.expect(e, "a mapping template { field: \"$.path\" … }")
+}
+
+// stepSchema reads `validate: { …JSON Schema… }` or `validate: file("schema.json")`, a
+// path relative to the file the step is in.
+func (d *decoder) stepSchema(s *Step, e *Entry) {
+	switch n := d.words(e.Value).Single().(type) {
+	case *Call:
+		if n.Name == "file" && len(n.Args) == 1 {
+			if p, ok := n.Args[0].Single().(*String); ok {
+				s.SchemaFile = p.Value
+				if !filepath.IsAbs(p.Value) {
+					s.SchemaFile = filepath.Join(filepath.Dir(s.Pos.File), p.Value)
+				}
+				return
+			}
+		}
+	case *Object:
+		s.Schema, _ = d.jsonValue(e.Key, n)
+		return
+	}
+	d.expect(e, `a JSON Schema { … } or file("schema.json")`)
+}
+
+// stepEnrich reads `enrich: Integration.operation`.
+func (d *decoder) stepEnrich(s *Step, e *Entry) {
+	target, ok := d.name(e, "an operation such as CustomerService.get_customer")
+	in, op, dotted := strings.Cut(target, ".")
+	if !ok || !dotted || in == "" || op == "" {
+		d.expect(e, "an operation such as CustomerService.get_customer")
+		return
+	}
+	s.Integration, s.Operation = in, op
+}
+
+// stepParams reads `params: { name: "$.path" … }`.
+func (d *decoder) stepParams(s *Step, e *Entry) {
+	if n := e.Value.Single(); n != nil {
+		if v, ok := d.jsonValue(e.Key, n); ok {
+			if m, isMap := v.(map[string]any); isMap {
+				s.Params = m
+				return
+			}
+		}
+	}
+	d.expect(e, `parameters { name: "$.path" … }`)
 }
 
 // routes reads { "total >= 1000": high-value-orders, else: regular-orders }: conditions

@@ -97,6 +97,21 @@ func (d *decoder) integrationSettings(in *Integration, wd *WebhookDelivery, retr
 
 // checkIntegration applies the rules that involve several settings.
 func (d *decoder) checkIntegration(in *Integration, wd *WebhookDelivery) {
+	d.checkDeliverySettings(in, wd)
+	if in.BaseURL == nil && in.Type != TypeWebhook && hasHTTPOperations(in) {
+		d.rep.warnf(in.Pos, "integration %s has operations but no base_url: they cannot be called until it is set", in.Name)
+	}
+	if in.Batching != nil && in.Batching.Operation != "" && in.Operation(in.Batching.Operation) == nil {
+		d.rep.errorf(in.Batching.Pos, "batching operation %q is not an operation of integration %s", in.Batching.Operation, in.Name)
+	}
+	for _, op := range in.Operations {
+		d.checkOperationKind(in, op)
+	}
+}
+
+// checkDeliverySettings reports webhook delivery settings in an integration that is not
+// type webhook, and call settings that do not apply to deliveries in one that is.
+func (d *decoder) checkDeliverySettings(in *Integration, wd *WebhookDelivery) {
 	if in.Type != TypeWebhook && (wd.AllowedNetworks != nil || wd.SecretOverlap != 0 || wd.Workers != 0 || wd.PerEndpointConcurrency != 0) {
 		d.rep.errorf(in.Pos, "integration %s: allowed_networks, secret_overlap, workers and per_endpoint_concurrency are webhook delivery settings; set type: webhook", in.Name)
 	}
@@ -106,21 +121,18 @@ func (d *decoder) checkIntegration(in *Integration, wd *WebhookDelivery) {
 	if cb := in.CircuitBreaker; in.Type == TypeWebhook && cb != nil && (cb.MaxConcurrent != 0 || cb.NotifyOnOpen) {
 		d.rep.warnf(cb.Pos, "integration %s: circuit_breaker max_concurrent and notify_on_open do not apply to webhook deliveries (per_endpoint_concurrency bounds them per endpoint)", in.Name)
 	}
-	if in.BaseURL == nil && in.Type != TypeWebhook && hasHTTPOperations(in) {
-		d.rep.warnf(in.Pos, "integration %s has operations but no base_url: they cannot be called until it is set", in.Name)
-	}
-	if in.Batching != nil && in.Batching.Operation != "" && in.Operation(in.Batching.Operation) == nil {
-		d.rep.errorf(in.Batching.Pos, "batching operation %q is not an operation of integration %s", in.Batching.Operation, in.Name)
-	}
-	for _, op := range in.Operations {
-		switch {
-		case in.Type == TypeGraphQL && op.GraphQL == nil && op.Method != MethodInternal:
-			d.rep.errorf(op.Pos, "operation %s of graphql integration %s needs a query: or mutation: document", op.Name, in.Name)
-		case in.Type != TypeGraphQL && op.GraphQL != nil:
-			d.rep.errorf(op.Pos, "operation %s has a GraphQL document but integration %s is type %s: set type: graphql", op.Name, in.Name, in.Type)
-		case op.GraphQL == nil && op.Method != MethodInternal && (op.Method == "" || op.Path == ""):
-			d.rep.errorf(op.Pos, "operation %s needs method: and path: (or method: internal)", op.Name)
-		}
+}
+
+// checkOperationKind checks that an operation is what its integration's type calls: a
+// GraphQL document, an HTTP method and path, or method: internal.
+func (d *decoder) checkOperationKind(in *Integration, op *Operation) {
+	switch {
+	case in.Type == TypeGraphQL && op.GraphQL == nil && op.Method != MethodInternal:
+		d.rep.errorf(op.Pos, "operation %s of graphql integration %s needs a query: or mutation: document", op.Name, in.Name)
+	case in.Type != TypeGraphQL && op.GraphQL != nil:
+		d.rep.errorf(op.Pos, "operation %s has a GraphQL document but integration %s is type %s: set type: graphql", op.Name, in.Name, in.Type)
+	case op.GraphQL == nil && op.Method != MethodInternal && (op.Method == "" || op.Path == ""):
+		d.rep.errorf(op.Pos, "operation %s needs method: and path: (or method: internal)", op.Name)
 	}
 }
 

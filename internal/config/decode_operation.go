@@ -9,60 +9,19 @@ import (
 func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry) *Operation {
 	op := &Operation{Pos: pos, Name: name, BodyType: "json"}
 	what := "operation " + name
-	graphqlDoc := func(kind string) setting {
-		return func(e *Entry) {
-			doc, ok := d.str(e)
-			if !ok {
-				return
-			}
-			if op.GraphQL != nil && op.GraphQL.Document != "" {
-				d.rep.errorf(e.KeyPos, "%s: give either query: or mutation:, not both", what)
-				return
-			}
-			if op.GraphQL == nil {
-				op.GraphQL = &GraphQL{}
-			}
-			op.GraphQL.Kind, op.GraphQL.Document = kind, doc
-		}
-	}
 	d.block(what, body, map[string]setting{
 		"description": func(e *Entry) { op.Description, _ = d.str(e) },
-		"method": func(e *Entry) {
-			m, ok := d.name(e, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or internal")
-			if !ok {
-				return
-			}
-			switch up := strings.ToUpper(m); up {
-			case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", MethodInternal:
-				op.Method = up
-			default:
-				d.expect(e, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or internal")
-			}
-		},
-		"path": func(e *Entry) {
-			p, ok := d.str(e)
-			if !ok {
-				return
-			}
-			params, err := TemplateParams(p)
-			switch {
-			case err != nil:
-				d.rep.errorf(e.Value.Words[0].Position(), "path: %v", err)
-			case !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "{"):
-				d.rep.errorf(e.Value.Words[0].Position(), `path: expected a path starting with "/" (or a {param} template), found %q`, p)
-			default:
-				op.Path, op.PathParams = p, params
-			}
-		},
+		"method":      func(e *Entry) { d.operationMethod(op, e) },
+		"path":        func(e *Entry) { d.operationPath(op, e) },
 		"query": func(e *Entry) {
 			// A string is a GraphQL document; a block declares query parameters.
 			if _, isString := e.Value.Single().(*String); isString {
-				graphqlDoc("query")(e)
+				d.graphQLDocument(op, what, "query", e)
 				return
 			}
 			op.Query = d.fieldBlock(e, true)
 		},
-		"mutation": graphqlDoc("mutation"),
+		"mutation": func(e *Entry) { d.graphQLDocument(op, what, "mutation", e) },
 		"variables": func(e *Entry) {
 			if op.GraphQL == nil {
 				op.GraphQL = &GraphQL{}
@@ -93,6 +52,55 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		}
 	}
 	return op
+}
+
+// operationMethod reads `method: GET` (any case) or `method: internal`.
+func (d *decoder) operationMethod(op *Operation, e *Entry) {
+	m, ok := d.name(e, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or internal")
+	if !ok {
+		return
+	}
+	switch up := strings.ToUpper(m); up {
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", MethodInternal:
+		op.Method = up
+	default:
+		d.expect(e, "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or internal")
+	}
+}
+
+// operationPath reads `path: "/users/{id}"`, a template whose parameters the operation
+// takes.
+func (d *decoder) operationPath(op *Operation, e *Entry) {
+	p, ok := d.str(e)
+	if !ok {
+		return
+	}
+	params, err := TemplateParams(p)
+	switch {
+	case err != nil:
+		d.rep.errorf(e.Value.Words[0].Position(), "path: %v", err)
+	case !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "{"):
+		d.rep.errorf(e.Value.Words[0].Position(), `path: expected a path starting with "/" (or a {param} template), found %q`, p)
+	default:
+		op.Path, op.PathParams = p, params
+	}
+}
+
+// graphQLDocument reads the document of `query: "…"` or `mutation: "…"` (kind); an
+// operation has one of them.
+func (d *decoder) graphQLDocument(op *Operation, what, kind string, e *Entry) {
+	doc, ok := d.str(e)
+	if !ok {
+		return
+	}
+	if op.GraphQL != nil && op.GraphQL.Document != "" {
+		d.rep.errorf(e.KeyPos, "%s: give either query: or mutation:, not both", what)
+		return
+	}
+	if op.GraphQL == nil {
+		op.GraphQL = &GraphQL{}
+	}
+	op.GraphQL.Kind, op.GraphQL.Document = kind, doc
 }
 
 func (d *decoder) statusCodes(e *Entry) []int {

@@ -128,15 +128,7 @@ func (d *decoder) exponentialArgs(key string, r *Retry, c *Call) bool {
 	seen := map[string]bool{}
 	ok := true
 	for i, a := range c.Args {
-		name, value := "", a.Single()
-		if ws := a.Words; len(ws) == 2 && len(a.Modifiers) == 0 {
-			if id, isIdent := ws[0].(*Ident); isIdent {
-				name, value = id.Name, ws[1]
-			}
-		}
-		if name == "" && i == 0 && value != nil {
-			name = "initial"
-		}
+		name, value := backoffArg(i, a)
 		if seen[name] {
 			d.rep.errorf(a.Pos, "%s: %s is given twice", what, name)
 			ok = false
@@ -165,6 +157,21 @@ func (d *decoder) exponentialArgs(key string, r *Retry, c *Call) bool {
 		ok = false
 	}
 	return ok
+}
+
+// backoffArg splits argument i of exponential_backoff into its name and value: `max
+// 60s`, or a value alone, which is the first delay when it comes first.
+func backoffArg(i int, a *Phrase) (name string, value Node) {
+	value = a.Single()
+	if ws := a.Words; len(ws) == 2 && len(a.Modifiers) == 0 {
+		if id, isIdent := ws[0].(*Ident); isIdent {
+			name, value = id.Name, ws[1]
+		}
+	}
+	if name == "" && i == 0 && value != nil {
+		name = "initial"
+	}
+	return name, value
 }
 
 // constantArgs reads constant_backoff(5s): the one delay.
@@ -365,29 +372,40 @@ func firstPos(m map[string]Pos) Pos {
 func (d *decoder) errorPolicy(e *Entry) *ErrorPolicy {
 	p := &ErrorPolicy{Pos: e.KeyPos}
 	if _, entries, isBlock := d.objectQuiet(e); isBlock {
-		g := d.retryGroup()
-		d.block("on_error", entries, g.settings(map[string]setting{
-			"dead_letter": func(e *Entry) { p.DeadLetter, _ = d.str(e) },
-		}, "initial", "max", "multiplier"))
-		p.Retry = g.retry()
-		return p
+		d.errorPolicyBlock(p, entries)
+	} else {
+		d.errorPolicyWords(p, e)
 	}
+	return p
+}
+
+// errorPolicyBlock reads the block form of on_error.
+func (d *decoder) errorPolicyBlock(p *ErrorPolicy, entries []*Entry) {
+	g := d.retryGroup()
+	d.block("on_error", entries, g.settings(map[string]setting{
+		"dead_letter": func(e *Entry) { p.DeadLetter, _ = d.str(e) },
+	}, "initial", "max", "multiplier"))
+	p.Retry = g.retry()
+}
+
+// errorPolicyWords reads the words form of on_error: retry …, then dead_letter("name").
+func (d *decoder) errorPolicyWords(p *ErrorPolicy, e *Entry) {
 	const form = `retry ` + retryForm + ` then dead_letter("name")`
 	ws := d.words(e.Value).Words
 	if len(ws) == 0 {
 		d.expect(e, form)
-		return p
+		return
 	}
 	const deadLetter = `dead_letter("name")`
 	rest, next := ws, `retry N times or `+deadLetter
 	if isWord(ws[0], "retry") {
 		if len(ws) == 1 {
 			d.rep.errorf(ws[0].Position(), "%s: expected the number of retries after retry, such as retry 3 times, found nothing", e.Key)
-			return p
+			return
 		}
 		r, after, allowed, ok := d.retryWords(e.Key, e.KeyPos, ws[1:])
 		if !ok {
-			return p
+			return
 		}
 		p.Retry, rest, next = r, after, "then "+deadLetter
 		if allowed != "" {
@@ -397,7 +415,7 @@ func (d *decoder) errorPolicy(e *Entry) *ErrorPolicy {
 	if len(rest) > 0 && isWord(rest[0], "then") {
 		if len(rest) == 1 {
 			d.rep.errorf(rest[0].Position(), "%s: expected %s after then, found nothing", e.Key, deadLetter)
-			return p
+			return
 		}
 		rest, next = rest[1:], deadLetter
 	}
@@ -406,7 +424,7 @@ func (d *decoder) errorPolicy(e *Entry) *ErrorPolicy {
 			name, isStr := singleString(c.Args)
 			if !isStr {
 				d.rep.errorf(c.P, "%s: expected %s with the queue's name as a string, found %s", e.Key, deadLetter, Text(c))
-				return p
+				return
 			}
 			p.DeadLetter, rest, next = name, rest[1:], "nothing more"
 		}
@@ -414,5 +432,4 @@ func (d *decoder) errorPolicy(e *Entry) *ErrorPolicy {
 	if len(rest) > 0 {
 		d.trailing(e.Key, ws, rest, next)
 	}
-	return p
 }

@@ -57,38 +57,43 @@ func (d *decoder) field(e *Entry, withModifiers bool) *Field {
 	}
 	optional := false
 	for _, m := range ph.Modifiers {
-		if !withModifiers {
+		switch {
+		case !withModifiers:
 			d.rep.errorf(m[0].Position(), "%s: a shape member has only a type, found modifier %s", e.Key, wordsText(m))
-			continue
-		}
-		if len(m) != 1 {
+		case len(m) != 1:
 			d.rep.errorf(m[0].Position(), "%s: expected one modifier (required, optional or default(…)) between commas, found %s", e.Key, wordsText(m))
-			continue
+		default:
+			optional = d.fieldModifier(e.Key, f, m[0]) || optional
 		}
-		switch n := m[0].(type) {
-		case *Ident:
-			switch n.Name {
-			case "required":
-				f.Required = true
-				continue
-			case "optional":
-				optional = true
-				continue
-			}
-		case *Call:
-			if n.Name == "default" && len(n.Args) == 1 && n.Args[0].Single() != nil {
-				if v, ok := d.jsonValue(e.Key, n.Args[0].Single()); ok {
-					f.Default, f.HasDefault = v, true
-				}
-				continue
-			}
-		}
-		d.rep.errorf(m[0].Position(), "%s: unknown modifier %s: expected required, optional or default(…)", e.Key, Text(m[0]))
 	}
 	if f.Required && (optional || f.HasDefault) {
 		d.rep.errorf(e.KeyPos, "%s: a required field cannot also be optional or have a default", e.Key)
 	}
 	return f
+}
+
+// fieldModifier applies the modifier n to f: required, default(v), or optional, for
+// which it returns true.
+func (d *decoder) fieldModifier(key string, f *Field, n Node) (optional bool) {
+	switch n := n.(type) {
+	case *Ident:
+		switch n.Name {
+		case "required":
+			f.Required = true
+			return false
+		case "optional":
+			return true
+		}
+	case *Call:
+		if n.Name == "default" && len(n.Args) == 1 && n.Args[0].Single() != nil {
+			if v, ok := d.jsonValue(key, n.Args[0].Single()); ok {
+				f.Default, f.HasDefault = v, true
+			}
+			return false
+		}
+	}
+	d.rep.errorf(n.Position(), "%s: unknown modifier %s: expected required, optional or default(…)", key, Text(n))
+	return false
 }
 
 // typeOf reads a type: a scalar name, list(T), [T], enum(a, b), binary, void or a shape
@@ -102,63 +107,78 @@ func (d *decoder) typeOf(key string, ph *Phrase, asField bool) *Type {
 	}
 	switch v := n.(type) {
 	case *Ident:
-		switch v.Name {
-		case "binary":
-			return &Type{Kind: KindBinary}
-		case "void":
-			if asField {
-				break
-			}
-			return &Type{Kind: KindVoid}
-		case "array":
-			return &Type{Kind: KindList, Elem: &Type{Kind: KindScalar, Name: "json"}}
-		}
-		if canon, ok := scalarTypes[v.Name]; ok {
-			return &Type{Kind: KindScalar, Name: canon}
-		}
-		msg := "unknown type " + v.Name
-		if s := suggest(v.Name, append(keys(scalarTypes), "binary", "array")); s != "" {
-			msg += "; did you mean " + s + "?"
-		} else {
-			msg += "; expected one of " + scalarNames() + ", binary, list(T), enum(…) or { … }"
-		}
-		d.rep.errorf(v.P, "%s: %s", key, msg)
-		return nil
+		return d.namedType(key, v, asField)
 	case *Call:
-		switch {
-		case v.Name == "list" && len(v.Args) == 1:
-			if elem := d.typeOf(key, v.Args[0], true); elem != nil {
-				return &Type{Kind: KindList, Elem: elem}
-			}
-			return nil
-		case v.Name == "enum" && len(v.Args) > 0:
-			t := &Type{Kind: KindEnum}
-			for _, a := range v.Args {
-				switch w := a.Single().(type) {
-				case *Ident:
-					t.Enum = append(t.Enum, w.Name)
-				case *String:
-					t.Enum = append(t.Enum, w.Value)
-				default:
-					d.rep.errorf(a.Pos, "%s: enum values are names or strings, found %s", key, phraseText(a))
-					return nil
-				}
-			}
-			return t
-		}
-		d.rep.errorf(v.P, "%s: expected list(T) or enum(a, b, …), found %s", key, Text(v))
-		return nil
+		return d.typeCall(key, v)
 	case *List:
 		// YAML's natural way to say list(T): [T].
 		if len(v.Items) == 1 {
-			if elem := d.typeOf(key, d.words(v.Items[0]), true); elem != nil {
-				return &Type{Kind: KindList, Elem: elem}
-			}
-			return nil
+			return listOf(d.typeOf(key, d.words(v.Items[0]), true))
 		}
 	case *Object:
 		return &Type{Kind: KindObject, Fields: d.fields(v.Entries, false)}
 	}
 	d.rep.errorf(n.Position(), "%s: expected a type such as string, integer, list(string) or { … }, found %s", key, Text(n))
 	return nil
+}
+
+// namedType reads a type written as a name: a scalar, binary, void, or array (a list of
+// any JSON values).
+func (d *decoder) namedType(key string, v *Ident, asField bool) *Type {
+	switch {
+	case v.Name == "binary":
+		return &Type{Kind: KindBinary}
+	case v.Name == "void" && !asField:
+		return &Type{Kind: KindVoid}
+	case v.Name == "array":
+		return &Type{Kind: KindList, Elem: &Type{Kind: KindScalar, Name: "json"}}
+	}
+	if canon, ok := scalarTypes[v.Name]; ok {
+		return &Type{Kind: KindScalar, Name: canon}
+	}
+	msg := "unknown type " + v.Name
+	if s := suggest(v.Name, append(keys(scalarTypes), "binary", "array")); s != "" {
+		msg += "; did you mean " + s + "?"
+	} else {
+		msg += "; expected one of " + scalarNames() + ", binary, list(T), enum(…) or { … }"
+	}
+	d.rep.errorf(v.P, "%s: %s", key, msg)
+	return nil
+}
+
+// typeCall reads list(T) or enum(a, b, …).
+func (d *decoder) typeCall(key string, v *Call) *Type {
+	switch {
+	case v.Name == "list" && len(v.Args) == 1:
+		return listOf(d.typeOf(key, v.Args[0], true))
+	case v.Name == "enum" && len(v.Args) > 0:
+		return d.enumType(key, v.Args)
+	}
+	d.rep.errorf(v.P, "%s: expected list(T) or enum(a, b, …), found %s", key, Text(v))
+	return nil
+}
+
+// listOf is the type list(elem); nil when elem is (it had errors).
+func listOf(elem *Type) *Type {
+	if elem == nil {
+		return nil
+	}
+	return &Type{Kind: KindList, Elem: elem}
+}
+
+// enumType reads the values of enum(a, "b", …): names or strings.
+func (d *decoder) enumType(key string, args []*Phrase) *Type {
+	t := &Type{Kind: KindEnum}
+	for _, a := range args {
+		switch w := a.Single().(type) {
+		case *Ident:
+			t.Enum = append(t.Enum, w.Name)
+		case *String:
+			t.Enum = append(t.Enum, w.Value)
+		default:
+			d.rep.errorf(a.Pos, "%s: enum values are names or strings, found %s", key, phraseText(a))
+			return nil
+		}
+	}
+	return t
 }
