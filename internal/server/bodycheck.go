@@ -128,19 +128,10 @@ func (w *bodyWalker) next() byte {
 }
 
 func (w *bodyWalker) object(t reflect.Type) *FieldError {
-	var fields map[string]reflect.Type
-	var elem reflect.Type // of a map's members; nil when opaque
-	switch {
-	case t == nil:
-	case t.Kind() == reflect.Struct:
-		fields = structFields(t)
-	case t.Kind() == reflect.Map:
-		elem = t.Elem()
-	}
+	fields, elem := memberTypes(t)
 	w.pos++ // {
-	base := len(w.names)
-	defer func() { w.names = w.names[:base] }()
-	var seen map[string]bool // once the object has more than smallObject members
+	names := memberNames{base: len(w.names)}
+	defer func() { w.names = w.names[:names.base] }()
 	for {
 		switch w.next() {
 		case '}':
@@ -156,19 +147,8 @@ func (w *bodyWalker) object(t reflect.Type) *FieldError {
 		}
 		name := stringText(raw, escaped)
 		w.path = append(w.path, pathSegment{name: name, index: -1})
-		if seen != nil && seen[name] || seen == nil && slices.Contains(w.names[base:], name) {
+		if !w.addName(&names, name) {
 			return w.fail("this member appears more than once; a member name may appear only once in an object")
-		}
-		if seen == nil && len(w.names)-base == smallObject {
-			seen = make(map[string]bool, 2*smallObject)
-			for _, n := range w.names[base:] {
-				seen[n] = true
-			}
-		}
-		if seen != nil {
-			seen[name] = true
-		} else {
-			w.names = append(w.names, name)
 		}
 		ft := elem
 		if fields != nil {
@@ -189,6 +169,45 @@ func (w *bodyWalker) object(t reflect.Type) *FieldError {
 			w.pos++
 		}
 	}
+}
+
+// memberTypes is what the members of an object decoded into t are decoded into: the
+// fields of a struct by member name, or the element of a map (nil for both: opaque).
+func memberTypes(t reflect.Type) (fields map[string]reflect.Type, elem reflect.Type) {
+	switch {
+	case t == nil:
+	case t.Kind() == reflect.Struct:
+		fields = structFields(t)
+	case t.Kind() == reflect.Map:
+		elem = t.Elem()
+	}
+	return fields, elem
+}
+
+// memberNames are the member names of one object seen so far: w.names[base:], or, once
+// the object has more than smallObject members, seen.
+type memberNames struct {
+	base int
+	seen map[string]bool
+}
+
+// addName records a member name of the object of m; false if the object has it already.
+func (w *bodyWalker) addName(m *memberNames, name string) bool {
+	if m.seen != nil && m.seen[name] || m.seen == nil && slices.Contains(w.names[m.base:], name) {
+		return false
+	}
+	if m.seen == nil && len(w.names)-m.base == smallObject {
+		m.seen = make(map[string]bool, 2*smallObject)
+		for _, n := range w.names[m.base:] {
+			m.seen[n] = true
+		}
+	}
+	if m.seen != nil {
+		m.seen[name] = true
+	} else {
+		w.names = append(w.names, name)
+	}
+	return true
 }
 
 func (w *bodyWalker) array(t reflect.Type) *FieldError {
@@ -228,18 +247,8 @@ func (w *bodyWalker) scanString() (raw []byte, escaped bool, problem string) {
 			return w.data[start:i], escaped, ""
 		case c == '\\':
 			escaped = true
-			if i+1 < len(w.data) && w.data[i+1] != 'u' {
-				i += 2
-				continue
-			}
-			r := hex4(w.data, i+2)
-			i += 6
-			switch {
-			case r < 0xD800 || r > 0xDFFF:
-			case r < 0xDC00 && i+1 < len(w.data) && w.data[i] == '\\' && w.data[i+1] == 'u' && hex4(w.data, i+2)>>10 == 0xDC00>>10:
-				i += 6 // a high surrogate followed by a low one: a pair
-			default:
-				return nil, false, fmt.Sprintf(`not valid Unicode: \u%04X is half of a surrogate pair (I-JSON, RFC 7493)`, r)
+			if i, problem = w.skipEscape(i); problem != "" {
+				return nil, false, problem
 			}
 		case c < utf8.RuneSelf:
 			i++
@@ -252,6 +261,24 @@ func (w *bodyWalker) scanString() (raw []byte, escaped bool, problem string) {
 		}
 	}
 	return nil, false, "an unterminated string"
+}
+
+// skipEscape returns where the escape at w.data[i] (its backslash) ends, and what
+// breaks I-JSON in it: a \u escape of half a surrogate pair without the other half.
+func (w *bodyWalker) skipEscape(i int) (next int, problem string) {
+	if i+1 < len(w.data) && w.data[i+1] != 'u' {
+		return i + 2, ""
+	}
+	r := hex4(w.data, i+2)
+	i += 6
+	switch {
+	case r < 0xD800 || r > 0xDFFF:
+	case r < 0xDC00 && i+1 < len(w.data) && w.data[i] == '\\' && w.data[i+1] == 'u' && hex4(w.data, i+2)>>10 == 0xDC00>>10:
+		i += 6 // a high surrogate followed by a low one: a pair
+	default:
+		return i, fmt.Sprintf(`not valid Unicode: \u%04X is half of a surrogate pair (I-JSON, RFC 7493)`, r)
+	}
+	return i, ""
 }
 
 // hex4 reads the four hex digits at data[i:]; -1 when there are none.
