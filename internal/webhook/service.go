@@ -279,24 +279,8 @@ type PublishResult struct {
 // is set to now. A newly stored event is then published on the bus, where event routes
 // and flows' events sources receive it.
 func (s *Service) Publish(ctx context.Context, in event.Event) (PublishResult, error) {
-	v := &ValidationError{Fields: map[string]string{}}
-	if !eventPattern.MatchString(in.Type) || strings.Contains(in.Type, "*") {
-		v.Fields["type"] = "required: an event type such as order.created (letters, digits, _ and - in dot-separated parts)"
-	}
-	if in.ID != "" && (len(in.ID) > 200 || strings.ContainsAny(in.ID, " \t\r\n")) {
-		v.Fields["id"] = "at most 200 characters, no spaces"
-	}
-	if len(in.Data) == 0 {
-		in.Data = json.RawMessage("null")
-	}
-	if !json.Valid(in.Data) {
-		v.Fields["data"] = "must be JSON"
-	}
-	if len(v.Fields) > 0 {
-		return PublishResult{}, v
-	}
-	if int64(len(in.Data)) > s.settings.MaxPayloadBytes {
-		return PublishResult{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(in.Data), s.settings.MaxPayloadBytes)
+	if err := s.checkPublish(&in); err != nil {
+		return PublishResult{}, err
 	}
 	if in.ID == "" {
 		in.ID = event.NewID()
@@ -315,15 +299,9 @@ func (s *Service) Publish(ctx context.Context, in event.Event) (PublishResult, e
 	if err != nil {
 		return PublishResult{}, err
 	}
-	endpoints, err := s.activeEndpoints(ctx)
+	deliveries, err := s.deliveriesOf(ctx, in, body, now)
 	if err != nil {
 		return PublishResult{}, err
-	}
-	var deliveries []store.Delivery
-	for _, ep := range endpoints {
-		if Subscribed(ep.Events, in.Type) {
-			deliveries = append(deliveries, s.newDelivery(ep.ID, in.ID, in.Type, body, now, now))
-		}
 	}
 	created, count, err := s.store.EventPublish(ctx, in, deliveries)
 	if err != nil {
@@ -337,6 +315,48 @@ func (s *Service) Publish(ctx context.Context, in event.Event) (PublishResult, e
 		s.opts.Bus.Publish(in)
 	}
 	return PublishResult{EventID: in.ID, Deliveries: count, Duplicate: !created}, nil
+}
+
+// checkPublish checks an event given to Publish, whose data, when there is none, is
+// null: a *ValidationError for what a caller gave wrong, ErrPayloadTooLarge for data
+// over the limit.
+func (s *Service) checkPublish(in *event.Event) error {
+	v := &ValidationError{Fields: map[string]string{}}
+	if !eventPattern.MatchString(in.Type) || strings.Contains(in.Type, "*") {
+		v.Fields["type"] = "required: an event type such as order.created (letters, digits, _ and - in dot-separated parts)"
+	}
+	if in.ID != "" && (len(in.ID) > 200 || strings.ContainsAny(in.ID, " \t\r\n")) {
+		v.Fields["id"] = "at most 200 characters, no spaces"
+	}
+	if len(in.Data) == 0 {
+		in.Data = json.RawMessage("null")
+	}
+	if !json.Valid(in.Data) {
+		v.Fields["data"] = "must be JSON"
+	}
+	if len(v.Fields) > 0 {
+		return v
+	}
+	if int64(len(in.Data)) > s.settings.MaxPayloadBytes {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrPayloadTooLarge, len(in.Data), s.settings.MaxPayloadBytes)
+	}
+	return nil
+}
+
+// deliveriesOf makes one delivery of the event, whose body is body, per active endpoint
+// subscribed to its type.
+func (s *Service) deliveriesOf(ctx context.Context, in event.Event, body []byte, now time.Time) ([]store.Delivery, error) {
+	endpoints, err := s.activeEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var deliveries []store.Delivery
+	for _, ep := range endpoints {
+		if Subscribed(ep.Events, in.Type) {
+			deliveries = append(deliveries, s.newDelivery(ep.ID, in.ID, in.Type, body, now, now))
+		}
+	}
+	return deliveries, nil
 }
 
 func (s *Service) newDelivery(endpointID, eventID, eventType string, body []byte, due, now time.Time) store.Delivery {
