@@ -468,7 +468,9 @@ func (d *decoder) jsonObject(key string, o *Object) (any, bool) {
 	return out, true
 }
 
-// suggest returns the candidate closest to s when it is close enough to be a typo.
+// suggest returns the candidate closest to s when it is close enough to be a typo. Of
+// equally close candidates it takes the first in alphabetical order, so the message is
+// the same on every run whatever order the candidates come in (often a map's keys).
 func suggest(s string, candidates []string) string {
 	limit := 2
 	if len(s) <= 4 {
@@ -476,12 +478,13 @@ func suggest(s string, candidates []string) string {
 	}
 	best, bestDist := "", limit+1
 	for _, c := range candidates {
-		if dist := editDistance(s, c); dist < bestDist {
+		if dist := editDistance(s, c); dist < bestDist || dist == bestDist && c < best {
 			best, bestDist = c, dist
 		}
 	}
 	return best
 }
+
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

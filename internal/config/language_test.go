@@ -409,3 +409,16 @@ func TestWebhookCircuitBreakerSettings(t *testing.T) {
 		t.Errorf("warnings %v", warnings)
 	}
 }
+
+// A typo equally close to two names gets the same suggestion on every run, whatever
+// order the names come in.
+func TestSuggestIsStable(t *testing.T) {
+	for range 50 {
+		if got := suggest("integ", []string{"integer", "int"}); got != "int" {
+			t.Fatalf("suggest = %q", got)
+		}
+		if got := suggest("integ", []string{"int", "integer"}); got != "int" {
+			t.Fatalf("suggest = %q", got)
+		}
+	}
+}
