@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/junctionhq/junction/internal/servicetest"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/deadline"
+	"github.com/junctionhq/junction/internal/store/sqlite"
 	"github.com/junctionhq/junction/internal/store/storetest"
 )
 
@@ -190,15 +192,20 @@ func TestOpenAddsDeadlines(t *testing.T) {
 	}
 }
 
-// TestConformanceThroughOpen runs the conformance suite through Open: the deadline
-// decorator hands every argument and result through unchanged. SQLite is enough: the
-// decorator does the same for every backend.
+// TestConformanceThroughOpen runs the conformance suite through the store Open makes:
+// the deadline decorator hands every argument and result through unchanged. SQLite is
+// enough: the decorator does the same for every backend. The deadlines are long here:
+// the suite's concurrency cases (eight claimers racing for SQLite's one writer) are no
+// workload of Junction's, and on a loaded machine under the race detector they can
+// outlast the production deadlines, which TestOpenAddsDeadlines checks.
 func TestConformanceThroughOpen(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "j.db"))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
-		return s
+		inner := s.(*deadline.Store).Unwrap().(*sqlite.Store)
+		long := 10 * time.Minute
+		return deadline.New(inner, inner.Unavailable, deadline.Timeouts{Call: long, Batch: long, Purge: long, Migrate: long})
 	})
 }
