@@ -10,29 +10,38 @@ import (
 
 // The one grammar of a retry. It is written the same way everywhere:
 //
-//	retry: N times [with exponential_backoff[(INITIAL, max MAX, multiplier F)] | constant_backoff[(DELAY)]]
-//	retry: { attempts: N, backoff: exponential|constant, initial: D, max: D, multiplier: F }
+//	retry: N times [with exponential_backoff[(INITIAL, max MAX, multiplier F)] | constant_backoff[(DELAY)]
+//	                | linear_backoff[(INITIAL, max MAX)]]
+//	retry: { attempts: N, backoff: exponential|constant|linear, initial: D, max: D, multiplier: F }
+//	retry { max_attempts 3  initial_interval "1s"  backoff_multiplier 2.0 }   CodeAI's names
 //	retry_delays: [D, …]                                      beside retry: an exact schedule
 //	on_error: retry N times [with …] then dead_letter("name")  a flow's retry, then its queue
 //	retry 5 initial_interval "1s" backoff 2.0                  the colon-less webhook's words
 //
-// `backoff` always names how the delay grows: exponential, constant, or a number, which
+// `backoff` always names how the delay grows: exponential, constant, linear, or a number, which
 // is an exponential back-off growing by that factor. Everything decodes into a Retry;
 // the defaults of each use live in package policy/retry.
 
 // retryForm is the phrase form, for messages.
-const retryForm = "N times [with exponential_backoff(INITIAL, max MAX, multiplier F) | constant_backoff(DELAY)]"
+const retryForm = "N times [with exponential_backoff(INITIAL, max MAX, multiplier F) | constant_backoff(DELAY) | linear_backoff(INITIAL, max MAX)]"
+
+// backoffWords lists the words that may follow `with`, for messages.
+const backoffWords = "exponential_backoff, constant_backoff or linear_backoff"
 
 // maxRetries bounds N: more retries than this is a mistake, not a policy.
 const maxRetries = 100
 
 // retry reads the value of a `retry` setting: the phrase, a bare count (`retry 5`), or
-// a block { attempts, backoff, initial, max, multiplier }.
+// a block { attempts, backoff, initial, max, multiplier }. The block also takes CodeAI's
+// names for three of them (max_attempts, initial_interval, backoff_multiplier); a block
+// giving both names of one setting is an error.
 func (d *decoder) retry(e *Entry) *Retry {
 	if _, entries, isBlock := d.objectQuiet(e); isBlock {
 		r := &Retry{Pos: e.KeyPos, Backoff: BackoffExponential}
-		settings := d.backoffSettings(r, nil, "backoff", "initial", "max", "multiplier")
+		settings := d.backoffSettings(r, nil, "backoff", "initial", "initial_interval", "max", "multiplier", "backoff_multiplier")
 		settings["attempts"] = func(e *Entry) { r.Attempts, _ = d.integer(e, 0, maxRetries) }
+		settings["max_attempts"] = settings["attempts"]
+		d.checkSynonyms("retry", entries, [][2]string{{"attempts", "max_attempts"}, {"initial", "initial_interval"}, {"multiplier", "backoff_multiplier"}})
 		d.block("retry", entries, settings)
 		d.checkBackoff(r, e.KeyPos)
 		return r
@@ -70,7 +79,7 @@ func (d *decoder) trailing(key string, ws, rest []Node, expected string) {
 // after it, and what the grammar would allow there ("" when nothing), for the caller's
 // message when they are not what the caller expects either.
 func (d *decoder) retryWords(key string, at Pos, ws []Node) (r *Retry, rest []Node, next string, ok bool) {
-	const backoffs = "exponential_backoff or constant_backoff"
+	const backoffs = backoffWords
 	n, err := intOf(ws[0])
 	if err != nil || n < 0 || n > maxRetries {
 		d.rep.errorf(ws[0].Position(), "%s: expected the number of retries (0 to %d), such as 3 times, found %s", key, maxRetries, Text(ws[0]))
@@ -96,8 +105,8 @@ func (d *decoder) retryWords(key string, at Pos, ws []Node) (r *Retry, rest []No
 	return r, rest[2:], "", true
 }
 
-// backoffWord reads the word after `with`: exponential_backoff or constant_backoff,
-// bare or with arguments.
+// backoffWord reads the word after `with`: exponential_backoff, constant_backoff or
+// linear_backoff, bare or with arguments.
 func (d *decoder) backoffWord(key string, r *Retry, n Node) bool {
 	switch w := n.(type) {
 	case *Ident:
@@ -107,6 +116,9 @@ func (d *decoder) backoffWord(key string, r *Retry, n Node) bool {
 		case "constant_backoff":
 			r.Backoff = BackoffConstant
 			return true
+		case "linear_backoff":
+			r.Backoff = BackoffLinear
+			return true
 		}
 	case *Call:
 		switch w.Name {
@@ -115,16 +127,28 @@ func (d *decoder) backoffWord(key string, r *Retry, n Node) bool {
 		case "constant_backoff":
 			r.Backoff = BackoffConstant
 			return d.constantArgs(key, r, w)
+		case "linear_backoff":
+			// The same arguments as the exponential back-off's, but for the multiplier:
+			// a linear delay grows by the first delay.
+			r.Backoff = BackoffLinear
+			if !d.exponentialArgs(key, r, w) {
+				return false
+			}
+			if r.Multiplier > 0 {
+				d.rep.errorf(w.P, "%s: linear_backoff grows by the first delay each retry; it takes no multiplier", key)
+				return false
+			}
+			return true
 		}
 	}
-	d.rep.errorf(n.Position(), "%s: expected exponential_backoff or constant_backoff after with, found %s", key, Text(n))
+	d.rep.errorf(n.Position(), "%s: expected %s after with, found %s", key, backoffWords, Text(n))
 	return false
 }
 
 // exponentialArgs reads exponential_backoff(1s, max 60s, multiplier 3): the first delay,
 // then named arguments (initial may be named too).
 func (d *decoder) exponentialArgs(key string, r *Retry, c *Call) bool {
-	what := key + ": exponential_backoff"
+	what := key + ": " + c.Name
 	seen := map[string]bool{}
 	ok := true
 	for i, a := range c.Args {
@@ -210,7 +234,8 @@ func factorOf(n Node) (float64, bool) {
 }
 
 // backoffSettings are the settings that shape r's back-off, under the names a block
-// writes them with: backoff, initial (or initial_interval), max, multiplier. set, when
+// writes them with: backoff, initial (or initial_interval), max, multiplier (or
+// backoff_multiplier). set, when
 // not nil, records which were written and where.
 func (d *decoder) backoffSettings(r *Retry, set map[string]Pos, names ...string) map[string]setting {
 	mark := func(e *Entry) {
@@ -230,6 +255,7 @@ func (d *decoder) backoffSettings(r *Retry, set map[string]Pos, names ...string)
 		},
 	}
 	all["initial_interval"] = all["initial"]
+	all["backoff_multiplier"] = all["multiplier"]
 	out := make(map[string]setting, len(names))
 	for _, n := range names {
 		out[n] = all[n]
@@ -237,10 +263,10 @@ func (d *decoder) backoffSettings(r *Retry, set map[string]Pos, names ...string)
 	return out
 }
 
-// backoff reads how the delay grows: exponential, constant (also written
-// exponential_backoff, constant_backoff), or a growth factor, which is exponential.
+// backoff reads how the delay grows: exponential, constant, linear (also written
+// exponential_backoff, …), or a growth factor, which is exponential.
 func (d *decoder) backoff(e *Entry, r *Retry) {
-	const expected = "exponential, constant, or a growth factor from 1 to 10 (exponential)"
+	const expected = "exponential, constant, linear, or a growth factor from 1 to 10 (exponential)"
 	n := d.single(e, expected)
 	switch n := n.(type) {
 	case nil:
@@ -261,6 +287,9 @@ func (d *decoder) backoff(e *Entry, r *Retry) {
 		case BackoffConstant:
 			r.Backoff = BackoffConstant
 			return
+		case BackoffLinear:
+			r.Backoff = BackoffLinear
+			return
 		}
 	}
 	d.rep.errorf(n.Position(), "%s: expected %s, found %s", e.Key, expected, Text(n))
@@ -268,11 +297,26 @@ func (d *decoder) backoff(e *Entry, r *Retry) {
 
 // checkBackoff applies the rules between a retry's settings.
 func (d *decoder) checkBackoff(r *Retry, at Pos) {
-	if r.Backoff == BackoffConstant && r.Multiplier > 0 {
-		d.rep.warnf(at, "retry: a multiplier has no effect on a constant back-off")
+	if r.Backoff != BackoffExponential && r.Multiplier > 0 {
+		d.rep.warnf(at, "retry: a multiplier has no effect on a %s back-off", r.Backoff)
 	}
 	if r.Initial > 0 && r.Max > 0 && r.Max < r.Initial {
 		d.rep.errorf(at, "retry: max %s is shorter than the first delay %s", r.Max, r.Initial)
+	}
+}
+
+// checkSynonyms reports a block that writes one setting under both of its names.
+func (d *decoder) checkSynonyms(what string, entries []*Entry, pairs [][2]string) {
+	at := map[string]Pos{}
+	for _, e := range entries {
+		at[e.Key] = e.KeyPos
+	}
+	for _, p := range pairs {
+		a, okA := at[p[0]]
+		b, okB := at[p[1]]
+		if okA && okB {
+			d.rep.errorf(b, "%s: %s and %s are the same setting (first at line %d); give one", what, p[1], p[0], a.Line)
+		}
 	}
 }
 
@@ -348,7 +392,7 @@ func (g *retryGroup) overlaps(key string) bool {
 		return w.Initial > 0
 	case "max":
 		return w.Max > 0
-	case "multiplier":
+	case "multiplier", "backoff_multiplier":
 		return w.Multiplier > 0
 	case "backoff":
 		return w.Backoff != BackoffExponential || w.Multiplier > 0

@@ -196,6 +196,8 @@ type BackoffKind string
 const (
 	BackoffExponential BackoffKind = "exponential"
 	BackoffConstant    BackoffKind = "constant"
+	// BackoffLinear grows the delay by the first delay each retry: initial, 2×, 3×, …
+	BackoffLinear BackoffKind = "linear"
 )
 
 // Retry is one retry as written, the same wherever it is written: an integration's

@@ -12,6 +12,8 @@
 //     sets DefaultJitter (0.25); a Policy built by hand with Jitter 0 has exact delays,
 //     and its zero Initial, Multiplier and Max mean 100ms, 2 and 30s.
 //   - Constant backoff: every delay is Initial (capped at Max), without jitter.
+//   - Linear backoff: the delay before retry n is n × Initial (Initial, 2×Initial,
+//     3×Initial, …), capped at Max, without jitter: it grows by the first delay each time.
 //   - `retry_delays`: the explicit schedule wins over Backoff and is used exactly — no
 //     jitter and no Max cap, since the operator wrote each value on purpose. With Attempts
 //     0 there is one retry per delay; with more Attempts than delays the last delay repeats.

@@ -14,6 +14,7 @@ import (
 const (
 	BackoffExponential = string(config.BackoffExponential)
 	BackoffConstant    = string(config.BackoffConstant)
+	BackoffLinear      = string(config.BackoffLinear)
 )
 
 // Fallbacks for the zero values of Policy's fields: a Policy built by hand, without one
@@ -65,7 +66,7 @@ func FlowDefaults() Policy {
 // Policy is how often and how long to wait before retrying one logical call.
 type Policy struct {
 	Attempts   int             // retries after the first attempt
-	Backoff    string          // "exponential" (default) or "constant"
+	Backoff    string          // "exponential" (default), "constant" or "linear"
 	Initial    time.Duration   // default 100ms
 	Multiplier float64         // default 2
 	Jitter     float64         // ± fraction of each exponential delay; 0 disables; not applied to Delays
@@ -138,6 +139,8 @@ type Schedule struct {
 	delays   []time.Duration // explicit schedule, or nil
 	next     int             // index into delays
 	constant time.Duration   // constant backoff, when expo is nil and delays is nil
+	step     time.Duration   // linear backoff: the delay grows by step each retry
+	retries  int             // retries made, for the linear back-off
 	expo     *backoff.ExponentialBackOff
 	max      time.Duration
 }
@@ -157,8 +160,12 @@ func (p Policy) Schedule() *Schedule {
 	if s.max <= 0 {
 		s.max = DefaultMax
 	}
-	if p.Backoff == BackoffConstant {
+	switch p.Backoff {
+	case BackoffConstant:
 		s.constant = min(initial, s.max)
+		return s
+	case BackoffLinear:
+		s.step = initial
 		return s
 	}
 	multiplier := p.Multiplier
@@ -192,7 +199,19 @@ func (s *Schedule) Next() (delay time.Duration, ok bool) {
 		// The library caps the interval before randomising it, so a jittered delay could
 		// exceed MaxInterval by the jitter; Max is a promise about every single delay.
 		return min(s.expo.NextBackOff(), s.max), true
+	case s.step > 0:
+		s.retries++
+		return linearDelay(s.step, s.retries, s.max), true
 	default:
 		return s.constant, true
 	}
+}
+
+// linearDelay is the delay before retry n of a linear back-off: n × step, capped at max
+// (computed without overflowing when n × step would pass it).
+func linearDelay(step time.Duration, n int, limit time.Duration) time.Duration {
+	if time.Duration(n) > limit/step {
+		return limit
+	}
+	return min(step*time.Duration(n), limit)
 }
