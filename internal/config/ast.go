@@ -28,6 +28,24 @@ type Entry struct {
 	Quoted bool // the key was written as a string: "Content-Type": …
 	Colon  bool // written with ':'
 	Value  *Phrase
+	// Annotations are the @name and @name(…) lines written before the entry, as CodeAI
+	// marks endpoints (@deprecated, @auth("admin")).
+	Annotations []*Annotation
+}
+
+// Annotation is `@name` or `@name(args…)` on the lines before an entry.
+type Annotation struct {
+	P    Pos
+	Name string
+	Args []*Phrase
+}
+
+// Text renders the annotation as written, for messages.
+func (a *Annotation) Text() string {
+	if a.Args == nil {
+		return "@" + a.Name
+	}
+	return "@" + Text(&Call{Name: a.Name, Args: a.Args})
 }
 
 // Phrase is what follows a key: Words are the value itself (`3 times with

@@ -27,6 +27,9 @@ type setting func(e *Entry)
 // are split first.
 func (d *decoder) block(what string, entries []*Entry, settings map[string]setting) {
 	seen := map[string]Pos{}
+	for _, e := range entries {
+		d.annotationsHaveNoEffect(e, e.Key+" in "+what)
+	}
 	for _, e := range splitPairs(entries, settings) {
 		handle, ok := settings[e.Key]
 		if !ok {

@@ -5,17 +5,28 @@ import (
 	"strings"
 )
 
-// event decodes `event NAME { description, payload { … } | schema { … }, publish_to [ … ] }`.
-func (d *decoder) event(pos Pos, name string, body []*Entry) *EventType {
+// event decodes `event NAME { description, payload { … } | schema { … }, publish_to [ … ],
+// trigger: when … }`. A trigger (`when Product.quantity < Product.low_stock_threshold`)
+// watches an entity of CodeAI's generated application: it is returned, to be reported as
+// not run, and the event is declared all the same.
+func (d *decoder) event(pos Pos, name string, body []*Entry) (*EventType, *Ignored) {
 	ev := &EventType{Pos: pos, Name: name}
+	var trigger *Ignored
 	payload := func(e *Entry) { ev.Payload = d.fieldBlock(e, true) }
 	d.block("event "+name, body, map[string]setting{
 		"description": func(e *Entry) { ev.Description, _ = d.str(e) },
 		"payload":     payload,
 		"schema":      payload,
 		"publish_to":  func(e *Entry) { ev.PublishTo = d.targets(e) },
+		"trigger": func(e *Entry) {
+			if len(e.Value.Words) == 0 {
+				d.expect(e, "a condition on an entity, such as when Product.quantity < 10")
+				return
+			}
+			trigger = &Ignored{Pos: e.KeyPos, Kind: "trigger", Name: name, Reason: codeGeneration["trigger"].reason}
+		},
 	})
-	return ev
+	return ev, trigger
 }
 
 // targets reads [slack("#alerts"), webhook("monitoring")], or in YAML
@@ -126,7 +137,7 @@ func (d *decoder) handler(e *Entry) *Handler {
 	case len(ws) == 5 && !isWord(ws[4], "async"):
 		d.rep.errorf(ws[4].Position(), "on: expected async or the end of the line, found %s", Text(ws[4]))
 	default:
-		return &Handler{Pos: e.KeyPos, Event: ev.Value, Action: action.Name, Target: target.Value, Async: len(ws) == 5}
+		return &Handler{Pos: e.KeyPos, Event: ev.Value, EventPos: ev.P, Action: action.Name, Target: target.Value, TargetPos: target.P, Async: len(ws) == 5}
 	}
 	return nil
 }

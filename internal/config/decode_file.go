@@ -6,17 +6,6 @@ import (
 	"strings"
 )
 
-// ignoredBlocks are top-level blocks of the wider language (the one the seed files come
-// from) that Junction accepts and does not use, with the reason reported for each.
-var ignoredBlocks = map[string]string{
-	"config":   "Junction is configured by flags and environment, not a config block",
-	"entity":   "data models are not part of Junction",
-	"endpoint": "Junction's HTTP API is built in, not declared",
-	"enum":     "data models are not part of Junction",
-	"workflow": "workflows are not supported yet",
-	"job":      "scheduled jobs are not supported yet",
-}
-
 // topLevel lists what a file may declare, for "expected one of" messages.
 var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "on"}
 
@@ -32,7 +21,11 @@ var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string
 		}
 	},
 	"event": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
-		cfg.Events = append(cfg.Events, d.event(pos, name, body))
+		ev, trigger := d.event(pos, name, body)
+		cfg.Events = append(cfg.Events, ev)
+		if trigger != nil {
+			cfg.Ignored = append(cfg.Ignored, *trigger)
+		}
 	},
 	"webhook": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
 		cfg.Webhooks = append(cfg.Webhooks, d.webhook(pos, name, body))
@@ -55,9 +48,11 @@ func (d *decoder) decodeFile(f *File, cfg *Config) {
 		switch {
 		case isDeclaration:
 			if name, body, ok := d.namedBlock(e); ok {
+				d.annotationsHaveNoEffect(e, e.Key+" "+name)
 				declare(d, cfg, e.KeyPos, name, body)
 			}
 		case e.Key == "on":
+			d.annotationsHaveNoEffect(e, "on")
 			if h := d.handler(e); h != nil {
 				cfg.Handlers = append(cfg.Handlers, h)
 			}
@@ -67,7 +62,10 @@ func (d *decoder) decodeFile(f *File, cfg *Config) {
 	}
 }
 
-// otherTopLevel deals with a top-level entry that is not a declaration Junction uses.
+// otherTopLevel deals with a top-level entry that is not a declaration Junction runs:
+// a block of CodeAI's code generation, one Junction does not run yet, or an unknown block
+// is kept in cfg.Ignored (reported once per kind by reportNotRun); anything else is an
+// error.
 func (d *decoder) otherTopLevel(e *Entry, cfg *Config) {
 	isBlock := false
 	if lw := lastWord(e.Value); lw != nil {
@@ -77,26 +75,87 @@ func (d *decoder) otherTopLevel(e *Entry, cfg *Config) {
 	if e.Value != nil && len(e.Value.Words) > 1 {
 		label = wordsText(e.Value.Words[:len(e.Value.Words)-1])
 	}
-	if reason, ok := ignoredBlocks[e.Key]; ok && isBlock {
-		cfg.Ignored = append(cfg.Ignored, Ignored{Pos: e.KeyPos, Kind: e.Key, Name: label, Reason: reason})
-		d.rep.notef(e.KeyPos, "ignored %s: %s", strings.TrimSpace(e.Key+" "+label), reason)
+	ignore := func(reason string) {
+		var annotations []string
+		for _, a := range e.Annotations {
+			annotations = append(annotations, a.Text())
+		}
+		cfg.Ignored = append(cfg.Ignored, Ignored{Pos: e.KeyPos, Kind: e.Key, Name: label, Reason: reason, Annotations: annotations})
+	}
+	if e.Key == "auth" && isBlock && !e.Colon && isAuthProvider(e.Value) {
+		ignore(codeGeneration["auth"].reason)
+		return
+	}
+	if c, ok := codeGeneration[e.Key]; ok && isBlock && e.Key != "auth" && e.Key != "trigger" {
+		ignore(c.reason)
+		return
+	}
+	if NotRunYet(e.Key) && isBlock {
+		ignore("declared but not run yet by this version")
 		return
 	}
 	if _, ok := integrationSettingNames[e.Key]; ok {
 		d.rep.errorf(e.KeyPos, "%s is a setting of an integration: put it inside integration NAME { … }", e.Key)
 		return
 	}
-	candidates := append(append([]string{}, topLevel...), keys(ignoredBlocks)...)
-	if s := suggest(e.Key, candidates); s != "" {
+	if s := suggest(e.Key, topLevelCandidates()); s != "" {
 		d.rep.errorf(e.KeyPos, "unknown block %q; did you mean %q?", e.Key, s)
 		return
 	}
 	if isBlock {
-		cfg.Ignored = append(cfg.Ignored, Ignored{Pos: e.KeyPos, Kind: e.Key, Name: label, Reason: "unknown block"})
-		d.rep.warnf(e.KeyPos, "ignored %s: not a block Junction knows (expected %s)", strings.TrimSpace(e.Key+" "+label), strings.Join(topLevel, ", "))
+		ignore(fmt.Sprintf("not a block Junction knows (expected %s)", strings.Join(topLevel, ", ")))
 		return
 	}
 	d.rep.errorf(e.KeyPos, "unexpected %q at top level: expected a declaration (%s)", e.Key, strings.Join(topLevel, ", "))
+}
+
+// topLevelCandidates are the top-level keywords a typo may have meant.
+func topLevelCandidates() []string {
+	out := slices.Clone(topLevel)
+	for k := range codeGeneration {
+		if k != "trigger" {
+			out = append(out, k)
+		}
+	}
+	for k := range notRunYet {
+		if !strings.Contains(k, " ") && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// isAuthProvider reports whether `auth …{ … }` at top level is an auth provider of
+// CodeAI's generated APIs (`auth jwt_provider { method jwt … }`, `auth jwt_auth jwt { … }`)
+// rather than an integration's auth written outside its integration (`auth bearer {
+// token … }`), which stays an error.
+func isAuthProvider(ph *Phrase) bool {
+	ws := ph.Words
+	if len(ph.Modifiers) > 0 || len(ws) < 2 {
+		return false
+	}
+	for _, w := range ws[:len(ws)-1] {
+		if _, ok := w.(*Ident); !ok {
+			return false
+		}
+	}
+	body := ws[len(ws)-1].(*Object)
+	if slices.ContainsFunc(body.Entries, func(e *Entry) bool { return e.Key == "method" }) || len(ws) > 2 {
+		return true
+	}
+	switch normalizeAuthKind(ws[0].(*Ident).Name) {
+	case AuthBearer, AuthAPIKey, AuthBasic, AuthOAuth2, AuthAWSSigV4, AuthHMAC:
+		return false
+	}
+	return true
+}
+
+// annotationsHaveNoEffect warns about each annotation on an entry Junction runs:
+// Junction reads no annotation, and says so rather than drop it.
+func (d *decoder) annotationsHaveNoEffect(e *Entry, what string) {
+	for _, a := range e.Annotations {
+		d.rep.warnf(a.P, "annotation %s on %s has no effect: Junction reads no annotations (they mark CodeAI's generated endpoints)", a.Text(), what)
+	}
 }
 
 // namedBlock reads `KEYWORD NAME { … }`.
@@ -108,7 +167,8 @@ func (d *decoder) namedBlock(e *Entry) (string, []*Entry, bool) {
 	}
 	id, okName := ws[0].(*Ident)
 	body, okBody := ws[1].(*Object)
-	if !okName || strings.Contains(id.Name, ".") {
+	// Event names may be dotted (user.created), as the event types they declare are.
+	if !okName || (strings.Contains(id.Name, ".") && e.Key != "event") {
 		d.rep.errorf(ws[0].Position(), "%s name: expected a name of letters, digits, _ and -, found %s", e.Key, Text(ws[0]))
 		return "", nil, false
 	}

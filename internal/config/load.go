@@ -40,6 +40,7 @@ func Decode(name string, src []byte) (*Config, Diagnostics) {
 	rep := &reporter{}
 	cfg := decodeInto(name, src, rep)
 	checkConfig(cfg, rep)
+	reportNotRun(cfg, rep)
 	rep.diags.Sort()
 	return cfg, rep.diags
 }
@@ -110,12 +111,14 @@ func Load(paths ...string) (*Config, Diagnostics) {
 		merged.add(decodeInto(p, src, rep), rep)
 	}
 	checkConfig(merged, rep)
+	reportNotRun(merged, rep)
 	rep.diags.Sort()
 	return merged, rep.diags
 }
 
 // Merge combines separately decoded configurations and reports the names declared in
-// more than one of them.
+// more than one of them and the references between them that do not resolve. What is
+// not run was reported when each was decoded, so Merge does not repeat it.
 func Merge(cfgs ...*Config) (*Config, Diagnostics) {
 	rep := &reporter{}
 	merged := &Config{}
@@ -177,24 +180,33 @@ func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnosti
 		d.decodeFile(&File{Name: name, Entries: []*Entry{e}}, cfg)
 	}
 	checkConfig(cfg, rep)
+	reportNotRun(cfg, rep)
 	rep.diags.Sort()
 	return settings, cfg, rep.diags
 }
 
 // String renders a summary for `junction validate`: "7 integrations, 23 operations, 3
-// events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 ignored blocks;
-// webhook delivery settings from WebhookDeliveryService".
+// events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 blocks not run;
+// webhook delivery settings from WebhookDeliveryService". Webhooks and handlers, while
+// this version does not run them, are counted as "3 webhooks (not run)".
 func (s Summary) String() string {
+	notRun := func(n int, what, kind string) string {
+		c := describeCount(n, what)
+		if n > 0 && NotRunYet(kind) {
+			c += " (not run)"
+		}
+		return c
+	}
 	counts := strings.Join([]string{
 		describeCount(s.Integrations, "integration"),
 		describeCount(s.Operations, "operation"),
 		describeCount(s.Events, "event"),
-		describeCount(s.Webhooks, "webhook"),
-		describeCount(s.Handlers, "handler"),
+		notRun(s.Webhooks, "webhook", "webhook"),
+		notRun(s.Handlers, "handler", "on"),
 		describeCount(s.Sources, "source"),
 		describeCount(s.Connectors, "connector"),
 		describeCount(s.Flows, "flow"),
-		describeCount(s.Ignored, "ignored block"),
+		describeCount(s.Ignored, "block") + " not run",
 	}, ", ")
 	if s.WebhookDelivery != "" {
 		counts += "; webhook delivery settings from " + s.WebhookDelivery

@@ -15,7 +15,10 @@ type Config struct {
 	// WebhookDelivery holds the delivery settings of every webhook endpoint, from the one
 	// `integration NAME { type: webhook … }` block; nil without one.
 	WebhookDelivery *WebhookDelivery
-	// Ignored lists the blocks of the wider language that were accepted but not used.
+	// Ignored lists, one per block, what was accepted but is not run: the blocks of
+	// CodeAI's code generation (entity, endpoint, …), the blocks Junction does not run
+	// yet (workflow, job), unknown blocks, and entity triggers of events. validate and
+	// serve report them once per kind (notrun.go).
 	Ignored []Ignored
 }
 
@@ -78,12 +81,15 @@ func (c *Config) Summary() Summary {
 	return s
 }
 
-// Ignored is a top-level block Junction accepted without using it.
+// Ignored is a construct Junction accepted without running it.
 type Ignored struct {
 	Pos    Pos
-	Kind   string // config, entity, endpoint, workflow, job, …
+	Kind   string // config, entity, endpoint, workflow, job, trigger, …
 	Name   string // the block's label(s), if any
 	Reason string
+	// Annotations are the block's @annotations (@deprecated, @auth("admin")), which go
+	// with the block.
+	Annotations []string
 }
 
 // IntegrationType is the kind of system an integration talks to.
@@ -411,9 +417,11 @@ var VerifySchemes = []string{"standard_webhooks", "github", "stripe", "hmac"}
 
 // Handler is `on "event" do ACTION "target" [async]`.
 type Handler struct {
-	Pos    Pos
-	Event  string
-	Action string // workflow, integration, webhook or emit
-	Target string
-	Async  bool
+	Pos       Pos
+	Event     string
+	EventPos  Pos
+	Action    string // workflow, integration, webhook or emit
+	Target    string
+	TargetPos Pos
+	Async     bool
 }

@@ -67,8 +67,13 @@ func (p *parser) advance() token {
 // open is where the enclosing '{' was, for the "not closed" message.
 func (p *parser) parseEntries(end tokenKind, open Pos) []*Entry {
 	var entries []*Entry
+	var annotations []*Annotation
 	for {
 		t := p.peek()
+		if len(annotations) > 0 && (t.Kind == end || t.Kind == tokEOF) {
+			p.rep.errorf(annotations[0].P, "annotation %s: expected the entry it marks on the next line, found %s", annotations[0].Text(), t.describe())
+			annotations = nil
+		}
 		switch {
 		case t.Kind == end:
 			return entries
@@ -82,11 +87,44 @@ func (p *parser) parseEntries(end tokenKind, open Pos) []*Entry {
 			p.rep.errorf(t.Pos, "unexpected '}': no block is open here")
 			p.advance()
 			continue
+		case t.Kind == tokOp && t.Text == "@":
+			if a := p.parseAnnotation(); a != nil {
+				annotations = append(annotations, a)
+			}
+			continue
 		}
 		if e := p.parseEntry(); e != nil {
+			e.Annotations, annotations = annotations, nil
 			entries = append(entries, e)
 		}
 	}
+}
+
+// parseAnnotation reads `@name` or `@name(args…)`, alone on its line: the annotation of
+// the entry that follows.
+func (p *parser) parseAnnotation() *Annotation {
+	at := p.advance()
+	t := p.peek()
+	if t.Kind != tokIdent || t.NewlineBefore || t.Pos.Line != at.Pos.Line || t.Pos.Col != at.Pos.Col+1 {
+		p.rep.errorf(at.Pos, "expected an annotation name right after '@' (such as @deprecated), found %s", t.describe())
+		p.skipLine()
+		return nil
+	}
+	a := &Annotation{P: at.Pos, Name: t.Text}
+	switch n := p.parseName(p.advance()).(type) {
+	case *Ident:
+		a.Name = n.Name
+	case *Call:
+		a.Name, a.Args = n.Name, n.Args
+		if a.Args == nil {
+			a.Args = []*Phrase{}
+		}
+	}
+	if next := p.peek(); !next.NewlineBefore && next.Kind != tokEOF {
+		p.rep.errorf(next.Pos, "unexpected %s after annotation %s: write the entry it marks on the next line", next.describe(), a.Text())
+		p.skipLine()
+	}
+	return a
 }
 
 func (p *parser) parseEntry() *Entry {
@@ -225,6 +263,14 @@ func (p *parser) parseItem(closing tokenKind, open token) *Phrase {
 			return ph
 		}
 		if w.Kind == tokColon {
+			if closing == tokRParen {
+				// Call arguments of the wider language (job steps) may hold `key: value`
+				// and `c ? a : b`: the colon is a word that the decoders of Junction's own
+				// calls (env(…), exponential_backoff(…)) reject like any other.
+				p.advance()
+				ph.Words = append(ph.Words, &Operator{P: w.Pos, Text: ":"})
+				continue
+			}
 			p.rep.errorf(w.Pos, "unexpected ':' inside %s…%s: write key: value pairs inside { }", open.Raw, closing)
 			p.advance()
 			continue
