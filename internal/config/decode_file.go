@@ -233,6 +233,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkUnique(rep, "connector", cfg.Connectors, func(c *Connector) (string, Pos) { return c.Name, c.Pos })
 	checkUnique(rep, "flow", cfg.Flows, func(f *Flow) (string, Pos) { return f.Name, f.Pos })
 	checkFlowReferences(cfg, rep)
+	checkEventReferences(cfg, rep)
 }
 
 // describeCount renders "7 integrations", "1 integration".

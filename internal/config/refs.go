@@ -1,0 +1,120 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Unknown references are errors with a position: what a handler does (`do integration
+// "Name.op"`, `do webhook "x"`, `do workflow "x"`, `do emit "ev"`), the event it handles,
+// and where an event is published (`publish_to`).
+
+// eventKey is the form in which event names are compared: `.` and `_` are the same, so
+// `on "user.created"` handles `event user_created` (CodeAI's own examples mix them).
+func eventKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
+
+// checkEventReferences reports the references of handlers and publish_to targets that
+// name nothing declared.
+func checkEventReferences(cfg *Config, rep *reporter) {
+	events := map[string]bool{}
+	var eventNames []string
+	for _, ev := range cfg.Events {
+		events[eventKey(ev.Name)] = true
+		eventNames = append(eventNames, ev.Name)
+	}
+	// Without event declarations any event type is accepted, as POST /events accepts
+	// any; once some are declared, a reference must name one of them.
+	checkEvent := func(at Pos, what, name string) {
+		if len(events) == 0 || events[eventKey(name)] {
+			return
+		}
+		rep.errorf(at, "%s: event %q is not declared%s", what, name, didYouMean(name, eventNames))
+	}
+	var workflows []string
+	for _, ig := range cfg.Ignored {
+		if ig.Kind == "workflow" && ig.Name != "" {
+			workflows = append(workflows, ig.Name)
+		}
+	}
+	var webhooks []string
+	for _, w := range cfg.Webhooks {
+		webhooks = append(webhooks, w.Name)
+	}
+	for _, h := range cfg.Handlers {
+		what := fmt.Sprintf("on %q", h.Event)
+		checkEvent(h.EventPos, what, h.Event)
+		switch h.Action {
+		case "integration":
+			checkOperation(cfg, rep, h.TargetPos, what+" do integration", h.Target)
+		case "webhook":
+			if !slices.Contains(webhooks, h.Target) {
+				rep.errorf(h.TargetPos, "%s do webhook: webhook %q is not declared (webhook %s { … })%s", what, h.Target, h.Target, didYouMean(h.Target, webhooks))
+			}
+		case "workflow":
+			if !slices.Contains(workflows, h.Target) {
+				rep.errorf(h.TargetPos, "%s do workflow: workflow %q is not declared (workflow %s { … })%s", what, h.Target, h.Target, didYouMean(h.Target, workflows))
+			}
+		case "emit":
+			checkEvent(h.TargetPos, what+" do emit", h.Target)
+		}
+	}
+	for _, ev := range cfg.Events {
+		for _, t := range ev.PublishTo {
+			what := fmt.Sprintf("event %s publish_to", ev.Name)
+			switch t.Kind {
+			case "integration":
+				checkOperation(cfg, rep, t.Pos, what+" integration(…)", t.Name)
+			case "webhook":
+				// webhook("type") publishes an event of that type to the endpoints
+				// subscribed to it, which are registered through the API, not declared:
+				// any type is a valid target.
+			default:
+				if !slices.Contains(publishKinds, t.Kind) {
+					rep.errorf(t.Pos, "%s: unknown target %s(…): expected %s%s", what, t.Kind, targetKinds(), didYouMean(t.Kind, publishKinds))
+				}
+			}
+		}
+	}
+}
+
+// checkOperation reports a "Name.operation" reference to an operation not declared.
+func checkOperation(cfg *Config, rep *reporter, at Pos, what, ref string) {
+	name, op, ok := strings.Cut(ref, ".")
+	if !ok || name == "" || op == "" {
+		rep.errorf(at, "%s: expected \"Integration.operation\", found %q", what, ref)
+		return
+	}
+	in := cfg.Integration(name)
+	if in == nil {
+		var names []string
+		for _, x := range cfg.Integrations {
+			names = append(names, x.Name)
+		}
+		rep.errorf(at, "%s: integration %q is not declared%s", what, name, didYouMean(name, names))
+		return
+	}
+	if in.Operation(op) == nil {
+		var ops []string
+		for _, x := range in.Operations {
+			ops = append(ops, x.Name)
+		}
+		rep.errorf(at, "%s: integration %s has no operation %q%s", what, name, op, didYouMean(op, ops))
+	}
+}
+
+// didYouMean is "; did you mean "x"?" when a candidate is close to name, else "".
+func didYouMean(name string, candidates []string) string {
+	if s := suggest(name, candidates); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
+	}
+	return ""
+}
+
+func targetKinds() string {
+	var out []string
+	for _, k := range publishKinds {
+		out = append(out, k+"(…)")
+	}
+	return strings.Join(out, ", ")
+}
