@@ -17,19 +17,23 @@ func eventKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
 // checkEventReferences reports the references of handlers and publish_to targets that
 // name nothing declared.
 func checkEventReferences(cfg *Config, rep *reporter) {
-	events := map[string]bool{}
-	var eventNames []string
+	events := map[string]string{} // eventKey → name as declared
+	var eventKeys []string
 	for _, ev := range cfg.Events {
-		events[eventKey(ev.Name)] = true
-		eventNames = append(eventNames, ev.Name)
+		events[eventKey(ev.Name)] = ev.Name
+		eventKeys = append(eventKeys, eventKey(ev.Name))
 	}
 	// Without event declarations any event type is accepted, as POST /events accepts
 	// any; once some are declared, a reference must name one of them.
 	checkEvent := func(at Pos, what, name string) {
-		if len(events) == 0 || events[eventKey(name)] {
+		if _, declared := events[eventKey(name)]; len(events) == 0 || declared {
 			return
 		}
-		rep.errorf(at, "%s: event %q is not declared%s", what, name, didYouMean(name, eventNames))
+		hint := ""
+		if s := suggest(eventKey(name), eventKeys); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", events[s])
+		}
+		rep.errorf(at, "%s: event %q is not declared%s", what, name, hint)
 	}
 	var workflows []string
 	for _, ig := range cfg.Ignored {

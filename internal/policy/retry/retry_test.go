@@ -568,3 +568,32 @@ func BenchmarkDoFirstAttempt(b *testing.B) {
 		}
 	}
 }
+
+// TestLinearBackoff: the delay grows by the first delay each retry (initial, 2×, 3×, …),
+// capped by Max, without jitter, and the same schedule is what DelayBefore gives.
+func TestLinearBackoff(t *testing.T) {
+	c := clock.NewAutoFake(start)
+	calls := 0
+	p := Policy{Attempts: 5, Backoff: BackoffLinear, Initial: time.Second, Max: 3500 * time.Millisecond, Jitter: DefaultJitter}
+	_, n, _ := Do(context.Background(), c, p, alwaysRetry, failing(&calls))
+	want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3500 * time.Millisecond, 3500 * time.Millisecond}
+	if got := c.Slept(); !slices.Equal(got, want) || n != 6 {
+		t.Errorf("slept %v in %d attempts, want %v in 6", got, n, want)
+	}
+	if d := p.DelayBefore(3); d != 2*time.Second {
+		t.Errorf("DelayBefore(3) = %v, want 2s", d)
+	}
+	// The defaults: 100ms steps, capped at 30s; a huge step count does not overflow.
+	s := Policy{Attempts: 3, Backoff: BackoffLinear}.Schedule()
+	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond} {
+		if d, ok := s.Next(); !ok || d != want {
+			t.Errorf("default retry %d = %v, want %v", i+1, d, want)
+		}
+	}
+	if d := linearDelay(time.Hour, 1<<40, 30*time.Second); d != 30*time.Second {
+		t.Errorf("capped delay = %v", d)
+	}
+	if p := FromConfig(&config.Retry{Attempts: 2, Backoff: config.BackoffLinear, Initial: 2 * time.Second}); p.Backoff != BackoffLinear || p.DelayBefore(3) != 4*time.Second {
+		t.Errorf("FromConfig linear = %+v, second delay %v", p, p.DelayBefore(3))
+	}
+}
