@@ -262,6 +262,9 @@ func TestServeMisconfiguredIntegration(t *testing.T) {
 integration Set { base_url: "https://a.example.com"  auth: bearer(env(JT_SET_TOKEN)) }
 integration Unset { base_url: "https://b.example.com"  auth: bearer(env(JT_UNSET_TOKEN)) }
 integration Empty { base_url: env(JT_EMPTY_URL) }
+workflow welcome { }
+workflow nightly { }
+on "user.created" do workflow "welcome"
 `)
 	env := []string{"JT_SET_TOKEN=secret-value", "JT_EMPTY_URL="}
 	token := adminToken(t, dir, env)
@@ -285,6 +288,15 @@ integration Empty { base_url: env(JT_EMPTY_URL) }
 	}
 	if strings.Contains(string(body), "secret-value") || strings.Contains(s.log(), "secret-value") {
 		t.Errorf("a resolved secret leaked into the API or the logs")
+	}
+	// serve says what it does not run, as validate does: once per kind, with positions.
+	for _, want := range []string{
+		"2 workflow blocks (welcome, nightly) are declared but not run yet by this version",
+		`1 on … do handler (\"user.created\") is declared but not run yet by this version`,
+	} {
+		if strings.Count(s.log(), want) != 1 {
+			t.Errorf("serve's log does not say once: %s\n%s", want, s.log())
+		}
 	}
 }
 
@@ -352,12 +364,12 @@ func TestValidateCommand(t *testing.T) {
 	dir := t.TempDir()
 	fixture := fixtures.Path(t, "fixtures/codeai/integrations.cai")
 	out, _, code := run(t, dir, nil, "validate", fixture)
-	if code != 0 || !strings.Contains(out, fixture+": ok: 7 integrations, 23 operations, 3 events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 ignored blocks") {
+	if code != 0 || !strings.Contains(out, fixture+": ok: 7 integrations, 23 operations, 3 events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 blocks not run") {
 		t.Fatalf("validate fixture: exit %d\n%s", code, out)
 	}
-	for _, kind := range []string{"config", "entity WebhookEndpoint", "endpoint GET /webhooks"} {
-		if !strings.Contains(out, "note: ignored "+kind) {
-			t.Errorf("no ignored line for %s", kind)
+	for _, kind := range []string{"1 config block is not run", "4 entity blocks (WebhookEndpoint, ", "10 endpoint blocks (GET /webhooks, "} {
+		if strings.Count(out, "warning: "+kind) != 1 {
+			t.Errorf("no single warning for %s", kind)
 		}
 	}
 	if !strings.Contains(out, "warning: integration GitHubAPI auth token: GITHUB_TOKEN is not set") {

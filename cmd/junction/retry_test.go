@@ -31,7 +31,7 @@ flow f {
 `)
 	out, _, code := run(t, dir, nil, "validate", good)
 	// The delivery settings block is not an integration: it is not counted as one.
-	if code != 0 || !strings.Contains(out, good+": ok: 1 integration, 0 operations,") || !strings.Contains(out, "1 flow, 0 ignored blocks; webhook delivery settings from WebhookDeliveryService\n") {
+	if code != 0 || !strings.Contains(out, good+": ok: 1 integration, 0 operations,") || !strings.Contains(out, "1 flow, 0 blocks not run; webhook delivery settings from WebhookDeliveryService\n") {
 		t.Fatalf("validate the one grammar: exit %d\n%s", code, out)
 	}
 
@@ -39,7 +39,7 @@ flow f {
 	writeFile(t, bad, `integration Api { retry: 3 tries }
 integration Hooks {
     type: webhook
-    retry: 3 times with linear_backoff
+    retry: 3 times with fibonacci_backoff
 }
 connector tick { type: schedule  every: 1m }
 connector out { type: log }
@@ -48,10 +48,10 @@ webhook w { event "a.b"  url "https://hooks.example.com"  retry 5 initial_interv
 `)
 	out, _, code = run(t, dir, nil, "validate", bad)
 	for _, want := range []string{
-		bad + ":1:28: retry: expected times or with exponential_backoff or constant_backoff after 3, found tries",
-		bad + ":4:25: retry: expected exponential_backoff or constant_backoff after with, found linear_backoff",
+		bad + ":1:28: retry: expected times or with exponential_backoff, constant_backoff or linear_backoff after 3, found tries",
+		bad + ":4:25: retry: expected exponential_backoff, constant_backoff or linear_backoff after with, found fibonacci_backoff",
 		bad + ":8:99: on_error: constant_backoff: expected a duration greater than zero, found 0s",
-		bad + ":9:97: backoff: expected exponential, constant, or a growth factor from 1 to 10 (exponential), found 20",
+		bad + ":9:97: backoff: expected exponential, constant, linear, or a growth factor from 1 to 10 (exponential), found 20",
 	} {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("validate bad retries: exit %d, want the line\n%s\ngot:\n%s", code, want, out)

@@ -11,7 +11,7 @@ type Severity int
 
 // Severities, from least to most serious.
 const (
-	SeverityNote    Severity = iota // information, e.g. a block Junction ignores
+	SeverityNote    Severity = iota // information only
 	SeverityWarning                 // loads, but probably not what was meant (unset variable)
 	SeverityError                   // does not load
 )
@@ -139,8 +139,4 @@ func (r *reporter) errorf(p Pos, format string, args ...any) {
 
 func (r *reporter) warnf(p Pos, format string, args ...any) {
 	r.diags = append(r.diags, Diagnostic{Pos: p, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...)})
-}
-
-func (r *reporter) notef(p Pos, format string, args ...any) {
-	r.diags = append(r.diags, Diagnostic{Pos: p, Severity: SeverityNote, Message: fmt.Sprintf(format, args...)})
 }
