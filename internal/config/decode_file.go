@@ -169,7 +169,11 @@ func (d *decoder) namedBlock(e *Entry) (string, []*Entry, bool) {
 	body, okBody := ws[1].(*Object)
 	// Event names may be dotted (user.created), as the event types they declare are.
 	if !okName || (strings.Contains(id.Name, ".") && e.Key != "event") {
-		d.rep.errorf(ws[0].Position(), "%s name: expected a name of letters, digits, _ and -, found %s", e.Key, Text(ws[0]))
+		chars := "letters, digits, _ and -"
+		if e.Key == "event" {
+			chars = "letters, digits, _, - and ."
+		}
+		d.rep.errorf(ws[0].Position(), "%s name: expected a name of %s, found %s", e.Key, chars, Text(ws[0]))
 		return "", nil, false
 	}
 	if !okBody {
