@@ -392,7 +392,7 @@ func TestValidateCommand(t *testing.T) {
 	writeFile(t, a, `integration Same { base_url: "https://a.example.com" }`)
 	writeFile(t, b, "integrations:\n  Same:\n    base_url: https://b.example.com\n")
 	out, _, code = run(t, dir, nil, "validate", a, b)
-	if code != 1 || strings.Count(out, ": ok: 1 integration") != 2 || !strings.Contains(out, "integration Same is declared twice") {
+	if code != 1 || strings.Count(out, ": ok by itself: 1 integration") != 2 || !strings.Contains(out, "integration Same is declared twice") {
 		t.Errorf("validate two files with one name: exit %d\n%s", code, out)
 	}
 

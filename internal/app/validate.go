@@ -17,39 +17,65 @@ import (
 // an integration misconfigured, every declared connector against its type's options (used
 // by a flow or not), each flow's steps and connectors, and one summary line per file. It
 // returns false when any file has an error.
+//
+// Several files are one configuration, as serve loads them: each file is checked on its
+// own for what it says by itself, and the references between declarations (a handler's
+// workflow, a flow's connectors) are checked on the whole set, so a handler may name a
+// workflow declared in another file.
 func Validate(w io.Writer, paths []string, lookup config.LookupEnv) bool {
+	if len(paths) == 1 {
+		f := validateFile(w, paths[0], lookup, config.Decode)
+		if !f.decoded {
+			return false
+		}
+		ok := validateFlows(w, paths[0], f.cfg, lookup, f.printed) && f.ok
+		if ok {
+			fmt.Fprintf(w, "%s: ok: %s\n", paths[0], f.cfg.Summary())
+		}
+		return ok
+	}
 	ok := true
 	var cfgs []*config.Config
 	for _, path := range paths {
-		cfg := validateFile(w, path, lookup)
-		if cfg == nil {
+		f := validateFile(w, path, lookup, config.DecodePart)
+		if !f.ok {
 			ok = false
 			continue
 		}
-		fmt.Fprintf(w, "%s: ok: %s\n", path, cfg.Summary())
-		cfgs = append(cfgs, cfg)
+		fmt.Fprintf(w, "%s: ok by itself: %s\n", path, f.cfg.Summary())
+		cfgs = append(cfgs, f.cfg)
 	}
-	if len(cfgs) > 1 {
-		_, diags := config.Merge(cfgs...)
-		for _, d := range diags {
-			fmt.Fprintln(w, d.String())
-		}
-		if diags.HasErrors() {
-			ok = false
-		}
+	if !ok {
+		return false
 	}
-	return ok
+	merged, diags := config.Merge(cfgs...)
+	for _, d := range diags {
+		fmt.Fprintln(w, d.String())
+	}
+	if diags.HasErrors() {
+		return false
+	}
+	return validateFlows(w, strings.Join(paths, " "), merged, lookup, nil)
 }
 
-// validateFile prints the problems of one file, and returns its configuration when it
-// has no errors (nil otherwise, after a summary line).
-func validateFile(w io.Writer, path string, lookup config.LookupEnv) *config.Config {
+// checkedFile is what validateFile found in one file.
+type checkedFile struct {
+	cfg     *config.Config
+	decoded bool            // the file decoded (its connectors may still have errors)
+	ok      bool            // and no diagnostic is an error
+	printed map[string]bool // the diagnostics printed, so flow errors do not repeat them
+}
+
+// validateFile prints the problems of one file, with a count line when it has errors.
+// decode is config.Decode for a file that is the whole configuration, config.DecodePart
+// for one of several.
+func validateFile(w io.Writer, path string, lookup config.LookupEnv, decode func(string, []byte) (*config.Config, config.Diagnostics)) checkedFile {
 	src, err := config.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(w, "%s: %v\n", path, err)
-		return nil
+		return checkedFile{}
 	}
-	cfg, diags := config.Decode(path, src)
+	cfg, diags := decode(path, src)
 	for _, p := range cfg.EnvProblems(lookup) {
 		diags = append(diags, config.Diagnostic{
 			Pos:      p.Pos,
@@ -57,41 +83,43 @@ func validateFile(w io.Writer, path string, lookup config.LookupEnv) *config.Con
 			Message:  fmt.Sprintf("%s %s: %v (serve starts it as misconfigured)", p.Owner, p.Setting, p.Err),
 		})
 	}
-	decoded := !diags.HasErrors()
-	if decoded {
+	f := checkedFile{cfg: cfg, decoded: !diags.HasErrors(), printed: map[string]bool{}}
+	if f.decoded {
 		// Every declared connector against its type's spec, used by a flow or not.
 		diags = append(diags, connectorDiagnostics(registry.Validate(cfg.Connectors, lookup))...)
 	}
 	diags.Sort()
-	printed := map[string]bool{}
 	for _, d := range diags {
 		fmt.Fprintln(w, d.String())
-		printed[d.String()] = true
-	}
-	flowErrors := false
-	if decoded {
-		// Flows compile their expressions, paths and schemas (files included) up front,
-		// and build their connectors for the part each plays.
-		if _, err := flow.New(cfg, flowOptions(lookup, slog.New(slog.DiscardHandler), nil, nil, nil)); err != nil {
-			for line := range strings.SplitSeq(err.Error(), "\n") {
-				if !printed[line] { // not a connector's own problem, reported above
-					fmt.Fprintln(w, line)
-					flowErrors = true
-				}
-			}
-		}
+		f.printed[d.String()] = true
 	}
 	errs := len(diags.Filter(config.SeverityError))
 	if errs > 0 {
 		fmt.Fprintf(w, "%s: %d error%s\n", path, errs, plural(errs))
 	}
+	f.ok = errs == 0
+	return f
+}
+
+// validateFlows compiles the flows of a configuration without errors the way serve
+// does: expressions, paths and schemas (files included) up front, and each connector for
+// the part it plays. Lines already printed (a connector's own problem) are not repeated.
+func validateFlows(w io.Writer, what string, cfg *config.Config, lookup config.LookupEnv, printed map[string]bool) bool {
+	_, err := flow.New(cfg, flowOptions(lookup, slog.New(slog.DiscardHandler), nil, nil, nil))
+	if err == nil {
+		return true
+	}
+	flowErrors := false
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		if !printed[line] {
+			fmt.Fprintln(w, line)
+			flowErrors = true
+		}
+	}
 	if flowErrors {
-		fmt.Fprintf(w, "%s: flows have errors\n", path)
+		fmt.Fprintf(w, "%s: flows have errors\n", what)
 	}
-	if errs > 0 || flowErrors {
-		return nil
-	}
-	return cfg
+	return !flowErrors
 }
 
 // connectorDiagnostics turns the problems registry.Validate found into diagnostics.

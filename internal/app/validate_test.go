@@ -51,3 +51,38 @@ flow f { source: tick  sink out { connector: db, table: "t", columns: { id: "$.i
 		t.Errorf("no warning for the unset variable:\n%s", out.String())
 	}
 }
+
+// TestValidateSeveralFilesAsOne: files given together are one configuration, as serve
+// loads them, so a handler may name a workflow another file declares; alone, the same
+// file's reference is an error with its position.
+func TestValidateSeveralFilesAsOne(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	handlers := write("handlers.cai", "on \"user.created\" do workflow \"welcome\"\n")
+	workflows := write("workflows.cai", "workflow welcome {\n    trigger event \"user.created\"\n}\n")
+	noEnv := func(string) (string, bool) { return "", false }
+
+	var out strings.Builder
+	if Validate(&out, []string{handlers}, noEnv) {
+		t.Fatalf("handlers.cai alone accepted:\n%s", out.String())
+	}
+	if want := "handlers.cai:1:"; !strings.Contains(out.String(), want) || !strings.Contains(out.String(), `"welcome"`) {
+		t.Errorf("alone, no positioned error for the unknown workflow:\n%s", out.String())
+	}
+
+	out.Reset()
+	if !Validate(&out, []string{handlers, workflows}, noEnv) {
+		t.Fatalf("handlers.cai with workflows.cai rejected:\n%s", out.String())
+	}
+	for _, want := range []string{"handlers.cai: ok by itself:", "workflows.cai: ok by itself:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -217,6 +217,13 @@ func (c *Config) setWebhookDelivery(wd *WebhookDelivery, rep *reporter) {
 
 // checkConfig runs the checks that need the whole configuration.
 func checkConfig(cfg *Config, rep *reporter) {
+	checkNames(cfg, rep)
+	checkFlowReferences(cfg, rep)
+	checkEventReferences(cfg, rep)
+}
+
+// checkNames reports declarations of one kind that share a name.
+func checkNames(cfg *Config, rep *reporter) {
 	// The webhook block shares the integrations' names even when it is not callable.
 	integrations := cfg.Integrations
 	if wd := cfg.WebhookDelivery; wd != nil && !slices.ContainsFunc(integrations, func(in *Integration) bool { return in.Pos == wd.Pos }) {
@@ -236,8 +243,6 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkUnique(rep, "source", cfg.Sources, func(s *Source) (string, Pos) { return s.Name, s.Pos })
 	checkUnique(rep, "connector", cfg.Connectors, func(c *Connector) (string, Pos) { return c.Name, c.Pos })
 	checkUnique(rep, "flow", cfg.Flows, func(f *Flow) (string, Pos) { return f.Name, f.Pos })
-	checkFlowReferences(cfg, rep)
-	checkEventReferences(cfg, rep)
 }
 
 // describeCount renders "7 integrations", "1 integration".

@@ -45,6 +45,18 @@ func Decode(name string, src []byte) (*Config, Diagnostics) {
 	return cfg, rep.diags
 }
 
+// DecodePart reads one file of a configuration made of several. It reports what the
+// file says by itself (syntax, settings, names declared twice in it); the references
+// between declarations, which may point into another file, are checked by Merge.
+func DecodePart(name string, src []byte) (*Config, Diagnostics) {
+	rep := &reporter{}
+	cfg := decodeInto(name, src, rep)
+	checkNames(cfg, rep)
+	reportNotRun(cfg, rep)
+	rep.diags.Sort()
+	return cfg, rep.diags
+}
+
 func decodeInto(name string, src []byte, rep *reporter) *Config {
 	cfg := &Config{}
 	if len(src) > maxFileSize {
