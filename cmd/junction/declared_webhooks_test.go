@@ -4,7 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,5 +225,44 @@ webhook audit_log { event "user.created"  url %q }`, recv.URL))
 	list, _ := r.a.expect(200, "GET", "/webhooks", nil)["data"].([]any)
 	if len(list) != 1 || list[0].(map[string]any)["managed"] != false {
 		t.Errorf("endpoints after the refused reload: %v", list)
+	}
+}
+
+// TestReadmeDeclaredWebhook runs the README's "Declared webhooks" example as written, but
+// for its url (a local receiver) and loopback allowed: a user.created event arrives by
+// PUT, signed with the secret from AUDIT_WEBHOOK_SECRET and carrying X-API-Key.
+func TestReadmeDeclaredWebhook(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)### Declared webhooks\n.*?```codeai\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no codeai example under ### Declared webhooks")
+	}
+	example := string(m[1])
+	recv := newUpstream(t)
+	conf := strings.Replace(example, `"https://audit.example.com/events"`, strconv.Quote(recv.URL), 1)
+	conf = strings.Replace(conf, "type: webhook ", `type: webhook  allowed_networks: ["127.0.0.0/8"] `, 1)
+	if !strings.Contains(conf, recv.URL) || !strings.Contains(conf, "allowed_networks") {
+		t.Fatalf("the example changed shape; update this test:\n%s", example)
+	}
+	secret := newSigningSecret(t)
+	env := []string{"AUDIT_API_KEY=readme-key", "AUDIT_WEBHOOK_SECRET=" + secret}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, conf)
+	token := adminToken(t, dir, env)
+	s := startServer(t, dir, env, "-c", cfg)
+	a := api{t: t, base: s.base, token: token}
+	a.expect(202, "POST", "/events", map[string]any{"type": "user.created", "id": "r1", "data": map[string]any{"user": 7}})
+	eventually(t, "the delivery", func() bool { return recv.countEvent("r1") == 1 })
+	h := recv.eventHeader("r1")
+	if recv.eventMethod("r1") != "PUT" || h.Get("X-API-Key") != "readme-key" || h.Get("X-Source") != "junction" {
+		t.Errorf("delivery %s with headers %v", recv.eventMethod("r1"), h)
+	}
+	if err := signing.Verify(h, []byte(recv.eventBody("r1")), time.Now(), 0, secret); err != nil {
+		t.Errorf("signature: %v", err)
 	}
 }
