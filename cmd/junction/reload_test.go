@@ -21,7 +21,7 @@ import (
 // that the running server behaves by the new setting: integrations (timeouts, retries,
 // base URL and headers, secrets read from files, rate limits, caches, fallbacks, added
 // and removed), the webhook delivery block (retry_delays, timeout, signature), inbound
-// sources, event routes and flows. An integration whose settings did not change keeps
+// sources, event routes, flows and declared webhooks. An integration whose settings did not change keeps
 // its open circuit across the reload; one whose settings changed starts afresh.
 func TestReloadAppliesEverySetting(t *testing.T) {
 	t.Parallel()
@@ -219,6 +219,31 @@ var reloadCases = []reloadCase{
 			t.Errorf("signature before %q, after %q", recv.eventHeader("e1").Get("X-Webhook-Signature"), recv.eventHeader("e2").Get("X-Webhook-Signature"))
 		}
 	}},
+	{"declared webhooks", func(t *testing.T) {
+		one, two := newUpstream(t), newUpstream(t)
+		conf := `integration Hooks { type: webhook  allowed_networks: ["127.0.0.0/8"] }
+webhook audit { event %q  url %q }`
+		r := startReloader(t, fmt.Sprintf(conf, "order.*", one.URL))
+		before := declaredByName(r.a)["audit"]
+		r.publish("order.created", "e1")
+		eventually(t, "e1 at the first url", func() bool { return one.countEvent("e1") == 1 })
+		r.reload(fmt.Sprintf(conf, "invoice.*", two.URL))
+		after := declaredByName(r.a)["audit"]
+		if after["id"] != before["id"] || after["secret"] != before["secret"] || after["url"] != two.URL || after["managed"] != true {
+			t.Errorf("after the reload: %v, before: %v", after, before)
+		}
+		r.publish("order.created", "e2")
+		r.publish("invoice.paid", "e3")
+		eventually(t, "e3 at the second url", func() bool { return two.countEvent("e3") == 1 })
+		if one.countEvent("e2")+two.countEvent("e2")+one.countEvent("e3") != 0 {
+			t.Errorf("deliveries did not follow the new url and events")
+		}
+		r.reload(`integration Hooks { type: webhook  allowed_networks: ["127.0.0.0/8"] }`)
+		if hooks := declaredByName(r.a); len(hooks) != 0 {
+			t.Errorf("the removed declaration left %v", hooks)
+		}
+		r.a.expect(404, "GET", "/webhooks/"+before["id"].(string), nil)
+	}},
 	{"inbound source secret", func(t *testing.T) {
 		r := startReloader(t, "")
 		secret := filepath.Join(r.dir, "secret")
@@ -387,11 +412,12 @@ type upstream struct {
 	byType   map[string]int
 	evHeader map[string]http.Header
 	evBody   map[string]string
+	evMethod map[string]string
 }
 
 func newUpstream(t *testing.T) *upstream {
 	t.Helper()
-	u := &upstream{status: 200, byEvent: map[string]int{}, byType: map[string]int{}, evHeader: map[string]http.Header{}, evBody: map[string]string{}}
+	u := &upstream{status: 200, byEvent: map[string]int{}, byType: map[string]int{}, evHeader: map[string]http.Header{}, evBody: map[string]string{}, evMethod: map[string]string{}}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		if u.delay > 0 {
@@ -415,10 +441,12 @@ func newUpstream(t *testing.T) *upstream {
 			u.byType[ev.Type]++
 			u.evHeader[ev.ID] = req.Header.Clone()
 			u.evBody[ev.ID] = string(body)
+			u.evMethod[ev.ID] = req.Method
 		}
+		status := u.status
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(u.status)
+		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
 	t.Cleanup(u.Close)
@@ -450,3 +478,11 @@ func (u *upstream) eventHeader(id string) http.Header {
 }
 
 func (u *upstream) eventBody(id string) string { u.mu.Lock(); defer u.mu.Unlock(); return u.evBody[id] }
+
+func (u *upstream) eventMethod(id string) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.evMethod[id]
+}
+
+func (u *upstream) setStatus(status int) { u.mu.Lock(); u.status = status; u.mu.Unlock() }

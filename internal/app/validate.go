@@ -10,6 +10,7 @@ import (
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector/registry"
 	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/webhook"
 )
 
 // Validate checks configuration files the way `junction validate` reports them: every
@@ -87,6 +88,14 @@ func validateFile(w io.Writer, path string, lookup config.LookupEnv, decode func
 	if f.decoded {
 		// Every declared connector against its type's spec, used by a flow or not.
 		diags = append(diags, connectorDiagnostics(registry.Validate(cfg.Connectors, lookup))...)
+		// Declared webhooks as serve resolves them (event types, urls, headers).
+		if _, err := webhook.Declare(cfg, webhook.SettingsFrom(cfg), lookup); err != nil {
+			errs := []error{err}
+			if joined, ok := err.(interface{ Unwrap() []error }); ok {
+				errs = joined.Unwrap()
+			}
+			diags = append(diags, connectorDiagnostics(errs)...)
+		}
 	}
 	diags.Sort()
 	for _, d := range diags {
@@ -122,7 +131,8 @@ func validateFlows(w io.Writer, what string, cfg *config.Config, lookup config.L
 	return !flowErrors
 }
 
-// connectorDiagnostics turns the problems registry.Validate found into diagnostics.
+// connectorDiagnostics turns the problems registry.Validate (or webhook.Declare) found
+// into diagnostics.
 func connectorDiagnostics(errs []error) config.Diagnostics {
 	var out config.Diagnostics
 	for _, err := range errs {

@@ -71,7 +71,7 @@ func singleString(args []*Phrase) (string, bool) {
 // webhook decodes the colon-less dialect's outbound webhook:
 //
 //	webhook NAME { event "order.completed"  url "https://…"  method POST  headers { … }
-//	               retry 5 initial_interval "1s" backoff 2.0 }
+//	               retry 5 initial_interval "1s" backoff 2.0  secret env(HOOK_SECRET) }
 //
 // Its retry is the one grammar's (decode_retry.go); `backoff 2.0` is an exponential
 // back-off growing by 2.
@@ -99,7 +99,8 @@ func (d *decoder) webhook(pos Pos, name string, body []*Entry) *Webhook {
 			}
 			w.Method = m
 		},
-		"headers": func(e *Entry) { w.Headers = d.headers(e) },
+		"headers": func(e *Entry) { w.Headers = d.webhookHeaders(name, e) },
+		"secret":  func(e *Entry) { w.Secret, _ = d.value(e) },
 	}, "initial_interval", "backoff"))
 	w.Retry = retry.retry()
 	if len(w.Events) == 0 {
@@ -108,7 +109,43 @@ func (d *decoder) webhook(pos Pos, name string, body []*Entry) *Webhook {
 	if w.URL.IsZero() {
 		d.rep.errorf(pos, "webhook %s: missing url", name)
 	}
+	if !w.Secret.IsZero() && w.Secret.IsLiteral() {
+		d.rep.errorf(w.Secret.Pos, "webhook %s secret: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file", name)
+	}
 	return w
+}
+
+// webhookReserved are the headers Junction sets on every delivery: the body's type, the
+// Standard Webhooks signature headers, and what HTTP itself decides. A declared
+// webhook's headers cannot replace them, so a receiver can always verify what it got.
+var webhookReserved = map[string]string{
+	"content-type":      "Junction sends application/json",
+	"webhook-id":        "Standard Webhooks signing sets it",
+	"webhook-timestamp": "Standard Webhooks signing sets it",
+	"webhook-signature": "Standard Webhooks signing sets it",
+	"host":              "it comes from the url",
+	"content-length":    "HTTP sets it",
+	"transfer-encoding": "HTTP sets it",
+	"connection":        "HTTP sets it",
+}
+
+// webhookHeaders reads a webhook's headers, refusing those Junction sets itself, except
+// `Content-Type: application/json`, which says what Junction sends anyway (and is kept:
+// the delivery's own Content-Type is set after the declared headers).
+func (d *decoder) webhookHeaders(name string, e *Entry) []Header {
+	hs := d.headers(e)
+	out := hs[:0]
+	for _, h := range hs {
+		lower := strings.ToLower(h.Name)
+		why, reserved := webhookReserved[lower]
+		sameType := lower == "content-type" && h.Value.IsLiteral() && strings.EqualFold(strings.TrimSpace(h.Value.String()), "application/json")
+		if reserved && !sameType {
+			d.rep.errorf(h.Pos, "webhook %s header %s: Junction sets this header on every delivery (%s); remove it", name, h.Name, why)
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // handlerActions are what `on "event" do ACTION "target"` may do.

@@ -432,3 +432,50 @@ func TestSuggestIsStable(t *testing.T) {
 		}
 	}
 }
+
+// A declared webhook's signing secret comes from the environment or a file, never the
+// file itself, in every dialect; headers Junction sets on each delivery cannot be
+// declared (Content-Type: application/json, which is what Junction sends, may).
+func TestDeclaredWebhookSecretAndHeaders(t *testing.T) {
+	for name, src := range map[string]string{
+		"t.cai": `webhook audit {
+    event "user.created"
+    url "https://audit.example.com/events"
+    headers { "Content-Type": "application/json"  "X-API-Key": "$AUDIT_API_KEY" }
+    secret env(AUDIT_SECRET)
+}`,
+		"colon.cai": `webhook audit { event: "user.created"  url: "https://audit.example.com/events"
+    headers: { "Content-Type": "application/json", "X-API-Key": "$AUDIT_API_KEY" }  secret: "$AUDIT_SECRET" }`,
+		"t.yaml": `webhooks:
+  audit:
+    event: user.created
+    url: https://audit.example.com/events
+    headers: {"Content-Type": "application/json", "X-API-Key": "$AUDIT_API_KEY"}
+    secret: $AUDIT_SECRET
+`,
+	} {
+		cfg, diags := Decode(name, []byte(src))
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags.Err())
+		}
+		w := cfg.Webhooks[0]
+		if refs := w.Secret.Refs(); len(refs) != 1 || refs[0] != "AUDIT_SECRET" {
+			t.Errorf("%s: secret = %s", name, w.Secret)
+		}
+		lookup := func(k string) (string, bool) { return map[string]string{"AUDIT_API_KEY": "k"}[k], k == "AUDIT_API_KEY" }
+		if ps := w.EnvProblems(lookup); len(ps) != 1 || ps[0].Setting != "secret" || !strings.Contains(ps[0].Err.Error(), "AUDIT_SECRET is not set") {
+			t.Errorf("%s: env problems %v, want the unset secret", name, ps)
+		}
+	}
+	for src, wantErr := range map[string]string{
+		`webhook w { event "e" url "https://h.example.com" secret "whsec_abc" }`:                          "test.cai:1:58: webhook w secret: secrets must come from env(NAME)",
+		`webhook w { event "e" url "https://h.example.com" headers { "Webhook-Signature": "v1,x" } }`:     "webhook w header Webhook-Signature: Junction sets this header",
+		`webhook w { event "e" url "https://h.example.com" headers { "Content-Type": "text/plain" } }`:    "Junction sends application/json",
+		`webhook w { event "e" url "https://h.example.com" headers { "Host": "elsewhere.example.com" } }`: "it comes from the url",
+	} {
+		_, diags := Decode("test.cai", []byte(src))
+		if err := diags.Err(); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s: got %v, want an error containing %q", src, err, wantErr)
+		}
+	}
+}

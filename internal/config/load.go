@@ -199,8 +199,8 @@ func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnosti
 
 // String renders a summary for `junction validate`: "7 integrations, 23 operations, 3
 // events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 blocks not run;
-// webhook delivery settings from WebhookDeliveryService". Webhooks and handlers, while
-// this version does not run them, are counted as "3 webhooks (not run)".
+// webhook delivery settings from WebhookDeliveryService". Handlers, while
+// this version does not run them, are counted as "5 handlers (not run)".
 func (s Summary) String() string {
 	notRun := func(n int, what, kind string) string {
 		c := describeCount(n, what)

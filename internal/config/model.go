@@ -396,6 +396,7 @@ type Webhook struct {
 	Method  string
 	Headers []Header
 	Retry   *Retry
+	Secret  Value // the signing secret: env(NAME), "$NAME" or file(PATH); none: generated once and kept
 }
 
 // Source is an inbound webhook source: `source NAME { … }`, received at

@@ -40,7 +40,6 @@ var notRunYet = map[string]construct{
 	"workflow":         {"workflow block", ""},
 	"job":              {"job block", ""},
 	"on":               {"on … do handler", ""},
-	"webhook":          {"webhook block", ""},
 	"publish_to slack": {"publish_to slack(…) target", ""},
 	"publish_to kafka": {"publish_to kafka(…) target", ""},
 }
@@ -74,11 +73,6 @@ func notRunItems(cfg *Config) []notRunItem {
 	if NotRunYet("on") {
 		for _, h := range cfg.Handlers {
 			items = append(items, notRunItem{kind: "on", pos: h.Pos, name: fmt.Sprintf("%q", h.Event)})
-		}
-	}
-	if NotRunYet("webhook") {
-		for _, w := range cfg.Webhooks {
-			items = append(items, notRunItem{kind: "webhook", pos: w.Pos, name: w.Name})
 		}
 	}
 	for _, ev := range cfg.Events {

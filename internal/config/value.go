@@ -227,11 +227,15 @@ func (in *Integration) EnvProblems(lookup LookupEnv) []EnvProblem {
 	return checkValues("integration "+in.Name, in.values(), lookup)
 }
 
-// EnvProblems does the same for an outbound webhook's url and headers.
+// EnvProblems does the same for an outbound webhook's url, headers and secret. A
+// webhook with problems sends nothing: serve shows it as misconfigured.
 func (w *Webhook) EnvProblems(lookup LookupEnv) []EnvProblem {
 	vs := []namedValue{{"url", w.URL}}
 	for _, h := range w.Headers {
 		vs = append(vs, namedValue{"header " + h.Name, h.Value})
+	}
+	if !w.Secret.IsZero() {
+		vs = append(vs, namedValue{"secret", w.Secret})
 	}
 	return checkValues("webhook "+w.Name, vs, lookup)
 }

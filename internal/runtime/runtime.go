@@ -116,6 +116,12 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		return nil, err
 	}
 	hooks.SetSources(webhook.NewSources(cfg, deps.LookupEnv, deps.Clock))
+	declared, err := webhook.Declare(cfg, hooks.Settings(), deps.LookupEnv)
+	if err != nil {
+		ints.Close()
+		return nil, fmt.Errorf("webhooks:\n%w", err)
+	}
+	hooks.SetDeclared(declared)
 	rt.webhooks = hooks
 
 	rt.bridge = newBridge(log, deps.Bus, hooks, ints)
@@ -131,8 +137,10 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	}
 	rt.flows = engine
 
-	// Delivery first, so events that routes and flows publish are delivered; flows last,
-	// so everything they publish to and call is running when their first message comes.
+	// The declared webhooks' endpoints are put in the store first, then delivery, so
+	// events that routes and flows publish are delivered; flows last, so everything they
+	// publish to and call is running when their first message comes.
+	rt.workers.Add("declared webhooks", declaredWebhooks{hooks})
 	rt.workers.Add("webhook delivery", hooks)
 	rt.workers.Add("event routes", eventroute.New(deps.Bus, cfg, hooks, ints, log))
 	rt.workers.Add("flows", flowsComponent{engine})
@@ -181,3 +189,15 @@ func (c flowsComponent) Stop(ctx context.Context) error {
 	c.engine.Close(ctx)
 	return nil
 }
+
+// declaredWebhooks puts the configuration's webhooks in the store when the runtime
+// starts (webhook.Service.Sync). It is a start step rather than part of Build because
+// it writes, and Build has no side effects. A sync that fails (an endpoint made through
+// the API has a declared webhook's name) fails the start, or the reload, which then
+// leaves the previous runtime in force; that one's start syncs its own declarations.
+type declaredWebhooks struct{ svc *webhook.Service }
+
+func (c declaredWebhooks) Start(ctx context.Context) error { return c.svc.Sync(ctx) }
+
+// Stop does nothing: the endpoints outlive the runtime, and the next one syncs them.
+func (declaredWebhooks) Stop(context.Context) error { return nil }

@@ -153,3 +153,36 @@ func TestHostReload(t *testing.T) {
 		t.Fatalf("after a rejected reload: %v", err)
 	}
 }
+
+// Declared webhooks: a block serve cannot run is refused by Build with its position;
+// a good one is in the store once the runtime has started (not before: Build writes
+// nothing), managed.
+func TestDeclaredWebhooksStartWithTheRuntime(t *testing.T) {
+	deps := testDeps(t)
+	if _, err := Build(decode(t, `webhook w { event "no such type!"  url "https://h.example.com" }`), deps, nil); err == nil || !strings.Contains(err.Error(), "t.cai:1:1: webhook w:") {
+		t.Fatalf("Build = %v", err)
+	}
+	cfg := decode(t, `webhook w { event "order.*"  url "https://h.example.com" }`)
+	rt, err := Build(cfg, deps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eps, _ := deps.Store.EndpointsManagedOrNamed(t.Context(), nil); len(eps) != 0 {
+		t.Fatalf("Build wrote endpoints: %v", eps)
+	}
+	if err := rt.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Start(t.Context(), cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop(context.Background())
+	eps, _, err := h.Webhooks().ListEndpoints(t.Context(), webhook.EndpointFilter{Page: webhook.Page{Page: 1, Limit: 10}})
+	if err != nil || len(eps) != 1 || !eps[0].Managed || eps[0].Name != "w" {
+		t.Fatalf("endpoints after Start: %v, %v", eps, err)
+	}
+	if st, ok := h.Webhooks().Declared(eps[0]); !ok || st.At != "t.cai:1:1" {
+		t.Errorf("Declared = %+v, %v", st, ok)
+	}
+}

@@ -53,6 +53,11 @@ func (v WebhooksView) ResetCircuit(ctx context.Context, id string) (store.Endpoi
 	return v.svc().ResetCircuit(ctx, id)
 }
 
+// Declared see webhook.Service.
+func (v WebhooksView) Declared(ep store.Endpoint) (webhook.DeclaredStatus, bool) {
+	return v.svc().Declared(ep)
+}
+
 // ListDeliveries see webhook.Service.
 func (v WebhooksView) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, int, error) {
 	return v.svc().ListDeliveries(ctx, f)

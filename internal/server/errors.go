@@ -55,6 +55,7 @@ var sentinels = []struct {
 	{webhook.ErrPayloadTooLarge, KindPayloadTooLarge},
 	{webhook.ErrUnknownSource, KindNotFound},
 	{webhook.ErrSourceMisconfigure, KindUnavailable},
+	{webhook.ErrManaged, KindEndpointDeclared},
 	{inbound.ErrSignature, KindInvalidSignature},
 }
 

@@ -61,6 +61,7 @@ var kindInfo = map[Kind]struct {
 
 	// The webhook API (see webhooks.go).
 	KindInvalidSignature: {http.StatusUnauthorized, "Invalid signature"},
+	KindEndpointDeclared: {http.StatusConflict, "Endpoint declared in the configuration"},
 
 	// The flow API (see flows.go).
 	KindFlowStopped:  {http.StatusConflict, "Flow not running"},

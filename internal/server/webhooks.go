@@ -27,6 +27,8 @@ type Webhooks interface {
 	DeleteEndpoint(ctx context.Context, id string) error
 	RotateSecret(ctx context.Context, id string) (webhook.Endpoint, error)
 	ResetCircuit(ctx context.Context, id string) (webhook.Endpoint, error)
+	// Declared says what the configuration in force says of a managed endpoint.
+	Declared(e webhook.Endpoint) (webhook.DeclaredStatus, bool)
 	ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([]webhook.Delivery, int, error)
 	TestEndpoint(ctx context.Context, id string) (webhook.Delivery, error)
 	Retry(ctx context.Context, id string) (webhook.Delivery, error)
@@ -38,6 +40,7 @@ type Webhooks interface {
 // Problem kinds of the webhook API.
 const (
 	KindInvalidSignature Kind = "invalid-signature" // 401 at /ingest/{source}
+	KindEndpointDeclared Kind = "endpoint-declared" // 409: the configuration owns the endpoint
 )
 
 // MaxIngestBodyBytes bounds a received webhook.
@@ -88,6 +91,12 @@ type endpointJSON struct {
 	DisabledReason          string     `json:"disabled_reason,omitempty"`
 	CircuitOpenUntil        *time.Time `json:"circuit_open_until,omitempty"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	// Managed endpoints are declared in the configuration (a webhook block): the API
+	// does not change them. DeclaredAt is the block's file:line:col; Misconfigured says
+	// why nothing is sent to it (an unset variable), without any value.
+	Managed       bool   `json:"managed"`
+	DeclaredAt    string `json:"declared_at,omitempty"`
+	Misconfigured string `json:"misconfigured,omitempty"`
 }
 
 // secretShown says whether an answer carries the endpoint's signing secret, and the
@@ -115,6 +124,9 @@ func (s *Server) toEndpointJSON(r *http.Request, e webhook.Endpoint, shown secre
 	}
 	if e.PreviousSecret != "" {
 		j.PreviousSecretExpiresAt = e.PreviousSecretUntil
+	}
+	if d, ok := s.webhooks.Declared(e); ok {
+		j.Managed, j.DeclaredAt, j.Misconfigured = true, d.At, d.Misconfigured
 	}
 	if j.Events == nil {
 		j.Events = []string{}

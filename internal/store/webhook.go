@@ -42,6 +42,11 @@ type Endpoint struct {
 	RecentFailures []time.Time
 
 	DisabledReason string // why IsActive became false on its own (410 Gone), "" otherwise
+	// Managed endpoints are owned by the configuration (a `webhook NAME { … }` block):
+	// the sync of declared webhooks makes, changes and deletes them, matched by Name,
+	// which no two managed endpoints share (ErrConflict). It is set at creation and
+	// never changes.
+	Managed        bool
 	LastDeliveryAt *time.Time
 	LastFailureAt  *time.Time
 	CreatedAt      time.Time
@@ -230,6 +235,10 @@ type WebhookStore interface {
 	EndpointList(ctx context.Context, f EndpointFilter) ([]Endpoint, int, error)
 	// EndpointsActive returns every active endpoint (for fan-out), oldest first.
 	EndpointsActive(ctx context.Context) ([]Endpoint, error)
+	// EndpointsManagedOrNamed returns, oldest first, every managed endpoint and every
+	// endpoint, managed or not, whose name is among names: what the sync of declared
+	// webhooks compares with the configuration.
+	EndpointsManagedOrNamed(ctx context.Context, names []string) ([]Endpoint, error)
 	EndpointUpdate(ctx context.Context, id string, p EndpointPatch) (Endpoint, error) // ErrNotFound
 	// EndpointDelete removes the endpoint; its deliveries that are still waiting become
 	// failed ("endpoint deleted") so they leave the queue; history is kept.

@@ -173,6 +173,9 @@ func (s *Service) dispatch(ctx context.Context, attempts *sync.WaitGroup, outcom
 func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delivery) (store.AttemptRecord, *store.Delivery) {
 	start := s.opts.Clock.Now()
 	status, respBody, err := s.send(ctx, ep, d, start)
+	if decl := s.declaredOf(ep); decl != nil && len(decl.Secrets) > 0 {
+		respBody = redact.NewScrubber(decl.Secrets...).String(respBody) // a receiver may echo a credential header
+	}
 	end := s.opts.Clock.Now()
 	duration := end.Sub(start)
 	rec := store.AttemptRecord{
@@ -196,7 +199,7 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 		rec.ErrorMessage = "410 Gone: endpoint disabled"
 		outcomeLabel = "gone"
 	case err != nil:
-		rec.ErrorMessage = errorMessage(err, ep)
+		rec.ErrorMessage = s.errorMessage(err, ep)
 	default:
 		rec.ErrorMessage = fmt.Sprintf("endpoint answered %d", status)
 	}
@@ -206,7 +209,11 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 		return rec, nil
 	}
 	if !rec.DisableEndpoint && rec.AttemptCount < d.MaxAttempts {
-		next := end.Add(s.settings.Retry.DelayBefore(rec.AttemptCount + 1)).UTC()
+		policy := s.settings.Retry
+		if decl := s.declaredOf(ep); decl != nil {
+			policy = decl.Retry // a declared webhook's own retry
+		}
+		next := end.Add(policy.DelayBefore(rec.AttemptCount + 1)).UTC()
 		rec.Status, rec.NextRetryAt = store.DeliveryRetrying, &next
 		s.opts.Metrics.deliveries.WithLabelValues("retrying").Inc()
 		return rec, nil
@@ -224,14 +231,30 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 
 // send makes the HTTP request: the stored body, Standard Webhooks headers (webhook-id is
 // the delivery id on every attempt, webhook-timestamp this attempt's time), the seed's
-// signature header when configured, no redirects, guarded addresses, bounded bodies.
+// signature header when configured, no redirects, guarded addresses, bounded bodies. A
+// declared webhook's method and headers apply; Junction's own headers are set after
+// them, so they always win. Nothing is sent to a managed endpoint whose declaration is
+// misconfigured or gone: it would go without a declared credential.
 func (s *Service) send(ctx context.Context, ep store.Endpoint, d store.Delivery, at time.Time) (int, string, error) {
+	method := http.MethodPost
+	header := http.Header{}
+	if ep.Managed {
+		decl := s.declaredOf(ep)
+		switch {
+		case decl == nil:
+			return 0, "", fmt.Errorf("not sent: webhook %s is no longer declared in the configuration in force", ep.Name)
+		case decl.Misconfigured != "":
+			return 0, "", fmt.Errorf("not sent: webhook %s is misconfigured: %s", ep.Name, decl.Misconfigured)
+		}
+		method, header = decl.Method, decl.Header.Clone()
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.settings.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(d.Payload))
+	req, err := http.NewRequestWithContext(ctx, method, ep.URL, bytes.NewReader(d.Payload))
 	if err != nil {
 		return 0, "", fmt.Errorf("invalid endpoint URL: %w", err)
 	}
+	req.Header = header
 	secrets := []string{ep.Secret}
 	if ep.PreviousSecret != "" && ep.PreviousSecretUntil != nil && at.Before(*ep.PreviousSecretUntil) {
 		secrets = append(secrets, ep.PreviousSecret)
@@ -352,9 +375,13 @@ func (s *Service) maintain(ctx context.Context) {
 // errorMessage is an attempt's error as it is stored, logged and published: Go's HTTP
 // client quotes the request URL, which may carry a credential in its query or user
 // info, so the URL is redacted, and every secret the endpoint has (its signing
-// secrets, its URL's credentials) is masked wherever else it might appear.
-func errorMessage(err error, ep store.Endpoint) string {
+// secrets, its URL's credentials, a declared webhook's credential headers) is masked
+// wherever else it might appear.
+func (s *Service) errorMessage(err error, ep store.Endpoint) string {
 	secrets := []string{ep.Secret, ep.PreviousSecret}
+	if decl := s.declaredOf(ep); decl != nil {
+		secrets = append(secrets, decl.Secrets...) // a declared webhook's credential headers
+	}
 	if u, perr := url.Parse(ep.URL); perr == nil {
 		if u.User != nil {
 			pw, _ := u.User.Password()

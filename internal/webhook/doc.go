@@ -2,7 +2,9 @@
 // events with fan-out to every subscribed endpoint, a durable delivery queue in the store
 // with signed (Standard Webhooks) attempts on the one retry schedule (policy/retry), a per-endpoint circuit
 // breaker, a dead-letter queue with retention and replay, and the receiving side
-// (verified inbound webhooks, see Ingest).
+// (verified inbound webhooks, see Ingest). Endpoints are made through the API or
+// declared in the configuration (`webhook NAME { … }`, see declared.go): those are owned
+// by it, synced on every start and reload, and read-only in the API.
 //
 // Delivery is at least once: a delivery is stored before the event is acknowledged and
 // leased while it is attempted, so a crash only delays it. Receivers deduplicate with

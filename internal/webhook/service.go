@@ -53,7 +53,8 @@ type Service struct {
 	active      []store.Endpoint // cached EndpointsActive, for fan-out
 	activeUntil time.Time
 
-	sources sourcesHolder // inbound sources, swapped on reload
+	sources  sourcesHolder // inbound sources, swapped on reload
+	declared declaredSet   // the configuration's webhooks, by name (declared.go)
 
 	runMu   sync.Mutex
 	stopRun context.CancelFunc // set by Start
@@ -163,6 +164,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, in EndpointInput) (store.E
 	if v := validateEndpoint(&in.Name, &in.URL, &in.Events, &in.Secret); v != nil {
 		return store.Endpoint{}, v
 	}
+	if err := s.refuseDeclaredName(&in.Name); err != nil {
+		return store.Endpoint{}, err
+	}
 	secret := in.Secret
 	if secret == "" {
 		var err error
@@ -193,6 +197,16 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, u EndpointUpdat
 	if v := validateEndpoint(u.Name, u.URL, u.Events, nil); v != nil {
 		return store.Endpoint{}, v
 	}
+	cur, err := s.store.EndpointGet(ctx, id)
+	if err != nil {
+		return store.Endpoint{}, err
+	}
+	if err := s.refuseManaged(cur, "changed through the API"); err != nil {
+		return store.Endpoint{}, err
+	}
+	if err := s.refuseDeclaredName(u.Name); err != nil {
+		return store.Endpoint{}, err
+	}
 	p := store.EndpointPatch{Name: u.Name, URL: u.URL, IsActive: u.IsActive, UpdatedAt: s.opts.Clock.Now().UTC()}
 	if u.Events != nil {
 		ev := dedupe(*u.Events)
@@ -204,10 +218,6 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, u EndpointUpdat
 	}
 	if u.URL != nil {
 		// Another URL is another receiver: the old one's failures say nothing about it.
-		cur, err := s.store.EndpointGet(ctx, id)
-		if err != nil {
-			return store.Endpoint{}, err
-		}
 		p.ResetCircuit = cur.URL != *u.URL
 	}
 	ep, err := s.store.EndpointUpdate(ctx, id, p)
@@ -237,6 +247,9 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (store.Endpoint, 
 	if err != nil {
 		return store.Endpoint{}, err
 	}
+	if err := s.refuseManaged(ep, "given a new secret through the API (declare secret: env(NAME) instead)"); err != nil {
+		return store.Endpoint{}, err
+	}
 	secret, err := signing.NewSecret()
 	if err != nil {
 		return store.Endpoint{}, err
@@ -258,9 +271,17 @@ func (s *Service) ListEndpoints(ctx context.Context, f store.EndpointFilter) ([]
 	return s.store.EndpointList(ctx, f)
 }
 
-// DeleteEndpoint removes an endpoint; its waiting deliveries fail.
+// DeleteEndpoint removes an endpoint; its waiting deliveries fail. The configuration's
+// endpoints are removed by removing their declaration.
 func (s *Service) DeleteEndpoint(ctx context.Context, id string) error {
-	err := s.store.EndpointDelete(ctx, id, s.opts.Clock.Now().UTC())
+	ep, err := s.store.EndpointGet(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.refuseManaged(ep, "deleted through the API (remove the webhook block instead)"); err != nil {
+		return err
+	}
+	err = s.store.EndpointDelete(ctx, id, s.opts.Clock.Now().UTC())
 	s.invalidate()
 	return err
 }
@@ -353,16 +374,22 @@ func (s *Service) deliveriesOf(ctx context.Context, in event.Event, body []byte,
 	var deliveries []store.Delivery
 	for _, ep := range endpoints {
 		if Subscribed(ep.Events, in.Type) {
-			deliveries = append(deliveries, s.newDelivery(ep.ID, in.ID, in.Type, body, now, now))
+			deliveries = append(deliveries, s.newDelivery(ep, in.ID, in.Type, body, now, now))
 		}
 	}
 	return deliveries, nil
 }
 
-func (s *Service) newDelivery(endpointID, eventID, eventType string, body []byte, due, now time.Time) store.Delivery {
+// newDelivery makes a delivery to ep, with the attempts its retry allows: a declared
+// webhook's own, or the delivery settings'.
+func (s *Service) newDelivery(ep store.Endpoint, eventID, eventType string, body []byte, due, now time.Time) store.Delivery {
+	maxAttempts := s.settings.MaxAttempts
+	if d := s.declaredOf(ep); d != nil {
+		maxAttempts = d.MaxAttempts
+	}
 	return store.Delivery{
-		ID: newUUID(), EndpointID: endpointID, EventID: eventID, EventType: eventType, Payload: body,
-		Status: store.DeliveryPending, MaxAttempts: s.settings.MaxAttempts, NextRetryAt: &due,
+		ID: newUUID(), EndpointID: ep.ID, EventID: eventID, EventType: eventType, Payload: body,
+		Status: store.DeliveryPending, MaxAttempts: maxAttempts, NextRetryAt: &due,
 		CreatedAt: now, UpdatedAt: now,
 	}
 }
@@ -446,7 +473,7 @@ func (s *Service) TestEndpoint(ctx context.Context, id string) (store.Delivery, 
 	// Due only after this call's own attempt could have finished, so no worker takes it
 	// meanwhile; if the process dies mid-call the workers deliver it later.
 	due := now.Add(s.settings.Timeout + time.Minute)
-	d := s.newDelivery(ep.ID, eventID, "webhook.test", body, due, now)
+	d := s.newDelivery(ep, eventID, "webhook.test", body, due, now)
 	if _, _, err := s.store.EventPublish(ctx, event.Event{ID: eventID, Type: "webhook.test", Data: json.RawMessage(`{}`), Source: event.SourceTest, Time: now}, []store.Delivery{d}); err != nil {
 		return store.Delivery{}, err
 	}

@@ -187,6 +187,13 @@ func (s *Store) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
 	return get(s, ctx, s.timeouts.Batch, s.inner.EndpointsActive)
 }
 
+// EndpointsManagedOrNamed implements store.Store. A batch: every managed endpoint.
+func (s *Store) EndpointsManagedOrNamed(ctx context.Context, names []string) ([]store.Endpoint, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) ([]store.Endpoint, error) {
+		return s.inner.EndpointsManagedOrNamed(ctx, names)
+	})
+}
+
 // EndpointUpdate implements store.Store.
 func (s *Store) EndpointUpdate(ctx context.Context, id string, p store.EndpointPatch) (store.Endpoint, error) {
 	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.Endpoint, error) { return s.inner.EndpointUpdate(ctx, id, p) })

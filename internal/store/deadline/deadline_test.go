@@ -25,37 +25,38 @@ var testTimeouts = Timeouts{Call: 1 * time.Hour, Batch: 2 * time.Hour, Purge: 3 
 // must be added here too, with a comment in deadline.go saying why it gets its class.
 var wantTimeout = map[string]time.Duration{
 	"Backend": 0, "Close": 0, // no context: nothing to bound
-	"Ping":                 testTimeouts.Call,
-	"MigrateUp":            testTimeouts.Migrate,
-	"MigrateStatus":        testTimeouts.Migrate,
-	"TokenCreate":          testTimeouts.Call,
-	"TokenCreateIfNone":    testTimeouts.Call,
-	"TokenGetByHash":       testTimeouts.Call,
-	"TokenList":            testTimeouts.Call,
-	"TokenRevoke":          testTimeouts.Call,
-	"EndpointCreate":       testTimeouts.Call,
-	"EndpointGet":          testTimeouts.Call,
-	"EndpointList":         testTimeouts.Batch,
-	"EndpointsActive":      testTimeouts.Batch,
-	"EndpointUpdate":       testTimeouts.Call,
-	"EndpointDelete":       testTimeouts.Batch,
-	"EventPublish":         testTimeouts.Batch,
-	"EventGet":             testTimeouts.Call,
-	"DeliveryClaim":        testTimeouts.Batch,
-	"DeliveryRecord":       testTimeouts.Batch,
-	"DeliveryGet":          testTimeouts.Call,
-	"DeliveryList":         testTimeouts.Batch,
-	"DeliveryRequeue":      testTimeouts.Call,
-	"DeadLetterList":       testTimeouts.Batch,
-	"DeadLetterPurge":      testTimeouts.Purge,
-	"QueueStats":           testTimeouts.Batch,
-	"InboundRecord":        testTimeouts.Call,
-	"InboundGet":           testTimeouts.Call,
-	"FlowDeadLetterAdd":    testTimeouts.Call,
-	"FlowDeadLetterGet":    testTimeouts.Call,
-	"FlowDeadLetterList":   testTimeouts.Batch,
-	"FlowDeadLetterDelete": testTimeouts.Call,
-	"FlowDeadLetterCounts": testTimeouts.Batch,
+	"Ping":                    testTimeouts.Call,
+	"MigrateUp":               testTimeouts.Migrate,
+	"MigrateStatus":           testTimeouts.Migrate,
+	"TokenCreate":             testTimeouts.Call,
+	"TokenCreateIfNone":       testTimeouts.Call,
+	"TokenGetByHash":          testTimeouts.Call,
+	"TokenList":               testTimeouts.Call,
+	"TokenRevoke":             testTimeouts.Call,
+	"EndpointCreate":          testTimeouts.Call,
+	"EndpointGet":             testTimeouts.Call,
+	"EndpointList":            testTimeouts.Batch,
+	"EndpointsActive":         testTimeouts.Batch,
+	"EndpointsManagedOrNamed": testTimeouts.Batch,
+	"EndpointUpdate":          testTimeouts.Call,
+	"EndpointDelete":          testTimeouts.Batch,
+	"EventPublish":            testTimeouts.Batch,
+	"EventGet":                testTimeouts.Call,
+	"DeliveryClaim":           testTimeouts.Batch,
+	"DeliveryRecord":          testTimeouts.Batch,
+	"DeliveryGet":             testTimeouts.Call,
+	"DeliveryList":            testTimeouts.Batch,
+	"DeliveryRequeue":         testTimeouts.Call,
+	"DeadLetterList":          testTimeouts.Batch,
+	"DeadLetterPurge":         testTimeouts.Purge,
+	"QueueStats":              testTimeouts.Batch,
+	"InboundRecord":           testTimeouts.Call,
+	"InboundGet":              testTimeouts.Call,
+	"FlowDeadLetterAdd":       testTimeouts.Call,
+	"FlowDeadLetterGet":       testTimeouts.Call,
+	"FlowDeadLetterList":      testTimeouts.Batch,
+	"FlowDeadLetterDelete":    testTimeouts.Call,
+	"FlowDeadLetterCounts":    testTimeouts.Batch,
 }
 
 var storeType = reflect.TypeFor[store.Store]()
@@ -272,6 +273,9 @@ func (f *fake) EndpointList(ctx context.Context, _ store.EndpointFilter) ([]stor
 }
 func (f *fake) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
 	return nil, f.call(ctx, "EndpointsActive")
+}
+func (f *fake) EndpointsManagedOrNamed(ctx context.Context, _ []string) ([]store.Endpoint, error) {
+	return nil, f.call(ctx, "EndpointsManagedOrNamed")
 }
 func (f *fake) EndpointUpdate(ctx context.Context, _ string, _ store.EndpointPatch) (store.Endpoint, error) {
 	return store.Endpoint{}, f.call(ctx, "EndpointUpdate")

@@ -35,7 +35,7 @@ var endpointColumns = []string{
 	"id", "name", "url", "secret", "previous_secret", "previous_secret_until", "events",
 	"is_active", "is_healthy", "consecutive_failures", "circuit_open_until", "disabled_reason",
 	"last_delivery_at", "last_failure_at", "created_at", "updated_at",
-	"circuit_probing", "circuit_generation", "recent_failures",
+	"circuit_probing", "circuit_generation", "recent_failures", "managed",
 }
 
 var deliveryColumns = []string{
@@ -59,11 +59,11 @@ func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.End
 		return store.Endpoint{}, fmt.Errorf("postgres: endpoint create: %w", err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO webhook_endpoints (`+columns("", endpointColumns)+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		e.ID, e.Name, e.URL, e.Secret, e.PreviousSecret, e.PreviousSecretUntil, e.Events,
 		e.IsActive, e.IsHealthy, e.ConsecutiveFailures, e.CircuitOpenUntil, e.DisabledReason,
 		e.LastDeliveryAt, e.LastFailureAt, e.CreatedAt, e.UpdatedAt,
-		e.CircuitProbing, e.CircuitGeneration, nonNilTimes(e.RecentFailures))
+		e.CircuitProbing, e.CircuitGeneration, nonNilTimes(e.RecentFailures), e.Managed)
 	if err != nil {
 		return store.Endpoint{}, fmt.Errorf("postgres: endpoint create %q: %w", e.ID, mapError(err))
 	}
@@ -118,6 +118,16 @@ func (s *Store) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
 		FROM webhook_endpoints WHERE is_active ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: endpoints active: %w", err)
+	}
+	return endpoints, nil
+}
+
+// EndpointsManagedOrNamed implements store.Store.
+func (s *Store) EndpointsManagedOrNamed(ctx context.Context, names []string) ([]store.Endpoint, error) {
+	endpoints, err := queryEndpoints(ctx, s.pool, `SELECT `+columns("", endpointColumns)+`
+		FROM webhook_endpoints WHERE managed OR name = ANY($1) ORDER BY created_at, id`, storeinput.NonNilStrings(names))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: endpoints managed or named: %w", err)
 	}
 	return endpoints, nil
 }
@@ -811,7 +821,7 @@ func (r *endpointRow) dest() []any {
 		&e.ID, &e.Name, &e.URL, &e.Secret, &e.PreviousSecret, &e.PreviousSecretUntil, &e.Events,
 		&e.IsActive, &e.IsHealthy, &e.ConsecutiveFailures, &e.CircuitOpenUntil, &e.DisabledReason,
 		&e.LastDeliveryAt, &e.LastFailureAt, &e.CreatedAt, &e.UpdatedAt,
-		&e.CircuitProbing, &e.CircuitGeneration, &e.RecentFailures,
+		&e.CircuitProbing, &e.CircuitGeneration, &e.RecentFailures, &e.Managed,
 	}
 }
 

@@ -40,7 +40,7 @@ var endpointColumns = []string{
 	"id", "name", "url", "secret", "previous_secret", "previous_secret_until", "events",
 	"is_active", "is_healthy", "consecutive_failures", "circuit_open_until", "disabled_reason",
 	"last_delivery_at", "last_failure_at", "created_at", "updated_at",
-	"circuit_probing", "circuit_generation", "recent_failures",
+	"circuit_probing", "circuit_generation", "recent_failures", "managed",
 }
 
 var deliveryColumns = []string{
@@ -69,11 +69,11 @@ func (s *Store) EndpointCreate(ctx context.Context, e store.Endpoint) (store.End
 	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+columns("", endpointColumns)+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Name, e.URL, e.Secret, e.PreviousSecret, nullTime(e.PreviousSecretUntil), string(events),
 			e.IsActive, e.IsHealthy, e.ConsecutiveFailures, nullTime(e.CircuitOpenUntil), e.DisabledReason,
 			nullTime(e.LastDeliveryAt), nullTime(e.LastFailureAt), formatTime(e.CreatedAt), formatTime(e.UpdatedAt),
-			e.CircuitProbing, e.CircuitGeneration, timesJSON(e.RecentFailures))
+			e.CircuitProbing, e.CircuitGeneration, timesJSON(e.RecentFailures), e.Managed)
 		return err
 	})
 	if err != nil {
@@ -130,6 +130,21 @@ func (s *Store) EndpointsActive(ctx context.Context) ([]store.Endpoint, error) {
 		FROM webhook_endpoints WHERE is_active ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: endpoints active: %w", err)
+	}
+	return endpoints, nil
+}
+
+// EndpointsManagedOrNamed implements store.Store.
+func (s *Store) EndpointsManagedOrNamed(ctx context.Context, names []string) ([]store.Endpoint, error) {
+	list, err := json.Marshal(storeinput.NonNilStrings(names))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: endpoints managed or named: %w", err)
+	}
+	endpoints, err := queryEndpoints(ctx, s.read, `SELECT `+columns("", endpointColumns)+`
+		FROM webhook_endpoints WHERE managed OR name IN (SELECT value FROM json_each(?))
+		ORDER BY created_at, id`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: endpoints managed or named: %w", err)
 	}
 	return endpoints, nil
 }
@@ -1031,7 +1046,7 @@ func (r *endpointRow) dest() []any {
 		&e.ID, &e.Name, &e.URL, &e.Secret, &e.PreviousSecret, nullTextTime{&e.PreviousSecretUntil}, &r.eventsJSON,
 		&e.IsActive, &e.IsHealthy, &e.ConsecutiveFailures, nullTextTime{&e.CircuitOpenUntil}, &e.DisabledReason,
 		nullTextTime{&e.LastDeliveryAt}, nullTextTime{&e.LastFailureAt}, textTime{&e.CreatedAt}, textTime{&e.UpdatedAt},
-		&e.CircuitProbing, &e.CircuitGeneration, &r.failuresJSON,
+		&e.CircuitProbing, &e.CircuitGeneration, &r.failuresJSON, &e.Managed,
 	}
 }
 

@@ -147,7 +147,7 @@ func testMigrateUp(t *testing.T, s store.Store) {
 // migrationNames are the embedded migrations, in version order. Every backend ships the
 // same schema changes under the same names, so a migration added to one backend only is
 // caught here.
-var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql", "00004_webhook_circuit.sql"}
+var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql", "00004_webhook_circuit.sql", "00005_webhook_managed.sql"}
 
 func checkMigrationList(t *testing.T, ms []store.Migration) {
 	t.Helper()

@@ -25,6 +25,7 @@ func runWebhook(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"EndpointCreateGet", testEndpointCreateGet},
 		{"EndpointUpdate", testEndpointUpdate},
 		{"EndpointList", testEndpointList},
+		{"EndpointManaged", testEndpointManaged},
 		{"EndpointDelete", testEndpointDelete},
 		{"EventPublish", testEventPublish},
 		{"EventPublishDefaults", testEventPublishDefaults},
@@ -414,6 +415,67 @@ func testEndpointList(t *testing.T, s store.Store) {
 		t.Fatalf("EndpointsActive: %v", err)
 	}
 	check(t, "EndpointsActive (oldest first)", active, []store.Endpoint{all[0], all[2], all[4], tie})
+}
+
+// Managed endpoints (owned by the configuration) keep their flag; no two share a name,
+// while endpoints made through the API may; EndpointsManagedOrNamed finds what the sync
+// of declared webhooks compares with the configuration.
+func testEndpointManaged(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	managed := func(id, name string, at time.Time) store.Endpoint {
+		e := newEndpoint(id, at)
+		e.Name, e.Managed = name, true
+		return e
+	}
+	audit := mustEndpoint(t, s, managed("ep-audit", "audit", t0))
+	check(t, "managed endpoint", mustGetEndpoint(t, s, "ep-audit"), audit)
+	if !audit.Managed {
+		t.Fatal("EndpointCreate lost the managed flag")
+	}
+	api1 := newEndpoint("ep-api1", t0.Add(time.Second))
+	api1.Name = "shared"
+	api1 = mustEndpoint(t, s, api1)
+	api2 := newEndpoint("ep-api2", t0.Add(2*time.Second))
+	api2.Name = "shared"
+	api2 = mustEndpoint(t, s, api2) // API endpoints may share a name
+	other := mustEndpoint(t, s, newEndpoint("ep-other", t0.Add(3*time.Second)))
+	warehouse := mustEndpoint(t, s, managed("ep-wh", "warehouse", t0.Add(4*time.Second)))
+	if _, err := s.EndpointCreate(ctx, managed("ep-audit2", "audit", t0)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second managed endpoint named audit: err = %v, want ErrConflict", err)
+	}
+	// An API endpoint may take a managed one's name in the store; the service refuses it.
+	sameAsManaged := newEndpoint("ep-api3", t0.Add(5*time.Second))
+	sameAsManaged.Name = "warehouse"
+	sameAsManaged = mustEndpoint(t, s, sameAsManaged)
+
+	for _, c := range []struct {
+		names []string
+		want  []store.Endpoint
+	}{
+		{nil, []store.Endpoint{audit, warehouse}},
+		{[]string{"shared", "nobody"}, []store.Endpoint{audit, api1, api2, warehouse}},
+		{[]string{"warehouse"}, []store.Endpoint{audit, warehouse, sameAsManaged}},
+	} {
+		got, err := s.EndpointsManagedOrNamed(ctx, c.names)
+		if err != nil {
+			t.Fatalf("EndpointsManagedOrNamed(%q): %v", c.names, err)
+		}
+		check(t, fmt.Sprintf("EndpointsManagedOrNamed(%q)", c.names), got, c.want)
+	}
+	// Claims carry the flag too: the dispatcher adds a managed endpoint's headers.
+	if err := s.EndpointDelete(ctx, other.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EventPublish(ctx, newEvent("evt-m", t0), []store.Delivery{newDelivery("d-m", audit.ID, "evt-m", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.DeliveryClaim(ctx, store.ClaimParams{Now: t0.Add(time.Minute), Limit: 10, Lease: time.Minute, Owner: "w"})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("DeliveryClaim = %v, %v", claimed, err)
+	}
+	if !claimed[0].Endpoint.Managed || claimed[0].Endpoint.Name != "audit" {
+		t.Errorf("claimed endpoint %+v, want the managed endpoint audit", claimed[0].Endpoint)
+	}
 }
 
 func testEndpointDelete(t *testing.T, s store.Store) {
