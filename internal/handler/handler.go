@@ -110,7 +110,9 @@ func (s *Set) Executions(ctx context.Context, e event.Event, now time.Time) []st
 type depthKey struct{}
 
 // withDepth marks ctx as publishing an event emitted d emits deep.
-func withDepth(ctx context.Context, d int) context.Context { return context.WithValue(ctx, depthKey{}, d) }
+func withDepth(ctx context.Context, d int) context.Context {
+	return context.WithValue(ctx, depthKey{}, d)
+}
 
 func depthOf(ctx context.Context) int {
 	d, _ := ctx.Value(depthKey{}).(int)
