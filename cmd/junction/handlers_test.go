@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -319,5 +321,34 @@ func TestEventHandlersSurviveSIGKILL(t *testing.T) {
 			t.Errorf("key %s completed %d times", key, c)
 		}
 	}
-	_ = io.Discard
+}
+
+// TestReadmeEventHandlers runs the README's "Event handlers" example as written, but for
+// its base_url (a local upstream): a user.created event reaches Analytics.track.
+func TestReadmeEventHandlers(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Event handlers\n.*?```codeai\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no codeai example under ## Event handlers")
+	}
+	up := newFakeUpstream(t)
+	conf := strings.Replace(string(m[1]), `"https://api.analytics.example.com"`, strconv.Quote(up.URL), 1)
+	if !strings.Contains(conf, up.URL) {
+		t.Fatalf("the example changed shape; update this test:\n%s", m[1])
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, conf)
+	token := adminToken(t, dir, nil)
+	s := startServer(t, dir, nil, "-c", cfg)
+	a := api{t: t, base: s.base, token: token}
+	a.expect(202, "POST", "/events", map[string]any{"type": "user.created", "data": map[string]any{
+		"user_id": "7d1f5e0a-8a55-4c57-9a0e-2a1b7a0c9d11", "email": "a@example.com"}})
+	eventually(t, "the call", func() bool { up.mu.Lock(); defer up.mu.Unlock(); return len(up.track) == 1 })
+	if st, _ := a.do("POST", "/events", map[string]any{"type": "user.created", "data": map[string]any{"email": "a@example.com"}}); st != 400 {
+		t.Errorf("a payload without user_id = %d, want 400", st)
+	}
 }
