@@ -292,7 +292,7 @@ on "user.created" do workflow "welcome"
 	// serve says what it does not run, as validate does: once per kind, with positions.
 	for _, want := range []string{
 		"2 workflow blocks (welcome, nightly) are declared but not run yet by this version",
-		`1 on … do handler (\"user.created\") is declared but not run yet by this version`,
+		`1 on … do workflow handler (\"user.created\") is declared but not run yet by this version`,
 	} {
 		if strings.Count(s.log(), want) != 1 {
 			t.Errorf("serve's log does not say once: %s\n%s", want, s.log())

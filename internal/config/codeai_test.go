@@ -218,13 +218,13 @@ on "order_placed" do webhook "hook" async
 		`t.cai:1:84: warning: 1 publish_to kafka(…) target ("orders") is declared but not run yet by this version`,
 		"t.cai:2:1: warning: 2 workflow blocks (one, two) are declared but not run yet by this version",
 		"t.cai:4:1: warning: 1 job block (nightly) is declared but not run yet by this version",
-		`t.cai:6:1: warning: 2 on … do handlers ("order.placed", "order_placed") are declared but not run yet by this version`,
+		`t.cai:6:1: warning: 1 on … do workflow handler ("order.placed") is declared but not run yet by this version`,
 	}
 	if diff := cmp.Diff(want, diagStrings(diags)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	s := cfg.Summary().String()
-	if !strings.Contains(s, "1 webhook, 2 handlers (not run)") || !strings.HasSuffix(s, "3 blocks not run") {
+	if !strings.Contains(s, "1 webhook, 2 handlers (1 not run)") || !strings.HasSuffix(s, "3 blocks not run") {
 		t.Errorf("summary = %s", s)
 	}
 	// Load reports once per kind across files, at the first one.

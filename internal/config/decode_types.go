@@ -66,6 +66,7 @@ func (d *decoder) field(e *Entry, withModifiers bool) *Field {
 			optional = d.fieldModifier(e.Key, f, m[0]) || optional
 		}
 	}
+	f.Optional = optional
 	if f.Required && (optional || f.HasDefault) {
 		d.rep.errorf(e.KeyPos, "%s: a required field cannot also be optional or have a default", e.Key)
 	}

@@ -211,7 +211,7 @@ integration A {
 			{Name: "id", Type: &Type{Kind: KindScalar, Name: "uuid"}},
 			{Name: "n", Type: &Type{Kind: KindScalar, Name: "integer"}},
 		}}}},
-		{Name: "meta", Type: &Type{Kind: KindScalar, Name: "json"}},
+		{Name: "meta", Type: &Type{Kind: KindScalar, Name: "json"}, Optional: true},
 	}
 	if diff := cmp.Diff(wantBody, op.Body, ignorePos); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)

@@ -199,8 +199,8 @@ func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnosti
 
 // String renders a summary for `junction validate`: "7 integrations, 23 operations, 3
 // events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 blocks not run;
-// webhook delivery settings from WebhookDeliveryService". Handlers, while
-// this version does not run them, are counted as "5 handlers (not run)".
+// webhook delivery settings from WebhookDeliveryService". Handlers this version does
+// not run (do workflow) are counted as "5 handlers (2 not run)".
 func (s Summary) String() string {
 	notRun := func(n int, what, kind string) string {
 		c := describeCount(n, what)
@@ -209,12 +209,19 @@ func (s Summary) String() string {
 		}
 		return c
 	}
+	handlers := func(n, notRun int) string {
+		c := describeCount(n, "handler")
+		if notRun > 0 {
+			c += fmt.Sprintf(" (%d not run)", notRun)
+		}
+		return c
+	}
 	counts := strings.Join([]string{
 		describeCount(s.Integrations, "integration"),
 		describeCount(s.Operations, "operation"),
 		describeCount(s.Events, "event"),
 		notRun(s.Webhooks, "webhook", "webhook"),
-		notRun(s.Handlers, "handler", "on"),
+		handlers(s.Handlers, s.HandlersNotRun),
 		describeCount(s.Sources, "source"),
 		describeCount(s.Connectors, "connector"),
 		describeCount(s.Flows, "flow"),

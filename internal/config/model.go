@@ -55,6 +55,8 @@ func (c *Config) Integration(name string) *Integration {
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
 	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Ignored int
+	// HandlersNotRun counts the handlers this version does not run (do workflow).
+	HandlersNotRun int
 	// WebhookDelivery names the block that holds the webhook delivery settings, if any.
 	WebhookDelivery string
 }
@@ -74,6 +76,11 @@ func (c *Config) Summary() Summary {
 	}
 	for _, in := range c.Integrations {
 		s.Operations += len(in.Operations)
+	}
+	for _, h := range c.Handlers {
+		if h.Action == "workflow" && NotRunYet("on … do workflow") {
+			s.HandlersNotRun++
+		}
 	}
 	if c.WebhookDelivery != nil {
 		s.WebhookDelivery = c.WebhookDelivery.Name
@@ -343,6 +350,7 @@ type Field struct {
 	Name       string
 	Type       *Type
 	Required   bool
+	Optional   bool // written `optional`: a payload may leave it out
 	HasDefault bool
 	Default    any // a JSON value
 }

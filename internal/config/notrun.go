@@ -39,7 +39,7 @@ var codeGeneration = map[string]construct{
 var notRunYet = map[string]construct{
 	"workflow":         {"workflow block", ""},
 	"job":              {"job block", ""},
-	"on":               {"on … do handler", ""},
+	"on … do workflow": {"on … do workflow handler", ""},
 	"publish_to slack": {"publish_to slack(…) target", ""},
 	"publish_to kafka": {"publish_to kafka(…) target", ""},
 }
@@ -49,7 +49,7 @@ var notRunYet = map[string]construct{
 var publishKinds = []string{"webhook", "integration", "slack", "kafka"}
 
 // NotRunYet reports whether a kind of construct (a key of the notRunYet table, such as
-// "workflow" or "on") is declared but not run by this version.
+// "workflow" or "on … do workflow") is declared but not run by this version.
 func NotRunYet(kind string) bool {
 	_, ok := notRunYet[kind]
 	return ok
@@ -70,9 +70,11 @@ func notRunItems(cfg *Config) []notRunItem {
 	for _, ig := range cfg.Ignored {
 		items = append(items, notRunItem{kind: ig.Kind, pos: ig.Pos, name: ig.Name, reason: ig.Reason, annotations: ig.Annotations})
 	}
-	if NotRunYet("on") {
+	if NotRunYet("on … do workflow") {
 		for _, h := range cfg.Handlers {
-			items = append(items, notRunItem{kind: "on", pos: h.Pos, name: fmt.Sprintf("%q", h.Event)})
+			if h.Action == "workflow" {
+				items = append(items, notRunItem{kind: "on … do workflow", pos: h.Pos, name: fmt.Sprintf("%q", h.Event)})
+			}
 		}
 	}
 	for _, ev := range cfg.Events {

@@ -17,6 +17,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/eventroute"
 	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/handler"
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/lifecycle"
 	"github.com/junctionhq/junction/internal/store"
@@ -71,6 +72,8 @@ type Runtime struct {
 	webhooks     *webhook.Service
 	flows        *flow.Engine
 	bridge       *bridge
+	handlers     *handler.Set
+	shapes       handler.Shapes
 	calls        gate // integration calls in flight, so a reload can wait for them
 
 	// workers are the parts that do work on their own (delivery workers, event
@@ -123,6 +126,11 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	}
 	hooks.SetDeclared(declared)
 	rt.webhooks = hooks
+	runner, err := rt.buildHandlers(cfg, deps, hooks)
+	if err != nil {
+		ints.Close()
+		return nil, err
+	}
 
 	rt.bridge = newBridge(log, deps.Bus, hooks, ints)
 	engine, err := flow.New(cfg, flow.Options{
@@ -142,6 +150,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	// publish to and call is running when their first message comes.
 	rt.workers.Add("declared webhooks", declaredWebhooks{hooks})
 	rt.workers.Add("webhook delivery", hooks)
+	rt.workers.Add("event handlers", runner)
 	rt.workers.Add("event routes", eventroute.New(deps.Bus, cfg, hooks, ints, log))
 	rt.workers.Add("flows", flowsComponent{engine})
 	return rt, nil

@@ -78,9 +78,14 @@ func (v WebhooksView) ListDeadLetters(ctx context.Context, f store.DeliveryFilte
 	return v.svc().ListDeadLetters(ctx, f)
 }
 
-// Publish see webhook.Service.
+// Publish see webhook.Service. An event published through the API whose type is
+// declared is checked against its declared payload first.
 func (v WebhooksView) Publish(ctx context.Context, e event.Event) (webhook.PublishResult, error) {
-	return v.svc().Publish(ctx, e)
+	rt := v.h.Current()
+	if err := rt.checkShape(e); err != nil {
+		return webhook.PublishResult{}, err
+	}
+	return rt.webhooks.Publish(ctx, e)
 }
 
 // Ingest see webhook.Service.

@@ -244,10 +244,10 @@ type WebhookStore interface {
 	// failed ("endpoint deleted") so they leave the queue; history is kept.
 	EndpointDelete(ctx context.Context, id string, at time.Time) error // ErrNotFound
 
-	// EventPublish stores e and its deliveries atomically. If an event with e.ID exists,
-	// nothing is written and created is false; count is then the number of deliveries the
-	// first publication made.
-	EventPublish(ctx context.Context, e event.Event, deliveries []Delivery) (created bool, count int, err error)
+	// EventPublish stores e, its deliveries and its handler executions atomically. If an
+	// event with e.ID exists, nothing is written and created is false; count is then the
+	// number of deliveries the first publication made.
+	EventPublish(ctx context.Context, e event.Event, deliveries []Delivery, executions ...HandlerExecution) (created bool, count int, err error)
 	EventGet(ctx context.Context, id string) (event.Event, error)
 
 	// DeliveryClaim leases up to Limit due deliveries (pending or retrying, NextRetryAt <=

@@ -55,6 +55,7 @@ type Service struct {
 
 	sources  sourcesHolder // inbound sources, swapped on reload
 	declared declaredSet   // the configuration's webhooks, by name (declared.go)
+	handlers HandlerFanout // the configuration's event handlers (handlers.go); may be nil
 
 	runMu   sync.Mutex
 	stopRun context.CancelFunc // set by Start
@@ -293,8 +294,9 @@ type PublishResult struct {
 	Duplicate  bool // the event id was published before; nothing new was created
 }
 
-// Publish stores the event and one delivery per active endpoint subscribed to its type,
-// in one transaction, before it returns: an accepted event is never lost. The body every
+// Publish stores the event, one delivery per active endpoint subscribed to its type
+// and one execution per event handler it matches (SetHandlers), in one transaction,
+// before it returns: an accepted event is never lost. The body every
 // endpoint receives is {"id","type","timestamp","data"}. Of in, ID is optional
 // (publishing an id again creates nothing), Source defaults to event.SourceAPI, and Time
 // is set to now. A newly stored event is then published on the bus, where event routes
@@ -324,13 +326,17 @@ func (s *Service) Publish(ctx context.Context, in event.Event) (PublishResult, e
 	if err != nil {
 		return PublishResult{}, err
 	}
-	created, count, err := s.store.EventPublish(ctx, in, deliveries)
+	executions := s.handlerExecutions(ctx, in, now)
+	created, count, err := s.store.EventPublish(ctx, in, deliveries, executions...)
 	if err != nil {
 		return PublishResult{}, err
 	}
 	if created && count > 0 {
 		s.opts.Metrics.published.Add(float64(count))
 		s.Wake()
+	}
+	if created && len(executions) > 0 {
+		s.handlers.Wake()
 	}
 	if created && s.opts.Bus != nil {
 		s.opts.Bus.Publish(in)

@@ -208,10 +208,10 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 // EventPublish implements store.Store. A batch: one delivery per subscribed endpoint.
 // When the deadline passes during the commit the caller cannot know whether the event
 // was stored; publishing it again with the same ID is a no-op if it was.
-func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery) (bool, int, error) {
+func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery, executions ...store.HandlerExecution) (bool, int, error) {
 	var count int
 	created, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (created bool, err error) {
-		created, count, err = s.inner.EventPublish(ctx, e, deliveries)
+		created, count, err = s.inner.EventPublish(ctx, e, deliveries, executions...)
 		return created, err
 	})
 	return created, count, err

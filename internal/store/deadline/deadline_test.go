@@ -47,6 +47,12 @@ var wantTimeout = map[string]time.Duration{
 	"DeliveryGet":             testTimeouts.Call,
 	"DeliveryList":            testTimeouts.Batch,
 	"DeliveryRequeue":         testTimeouts.Call,
+	"HandlerClaim":            testTimeouts.Batch,
+	"HandlerRecord":           testTimeouts.Batch,
+	"HandlerExecutionGet":     testTimeouts.Call,
+	"HandlerExecutionList":    testTimeouts.Batch,
+	"HandlerExecutionRequeue": testTimeouts.Call,
+	"HandlerCounts":           testTimeouts.Batch,
 	"DeadLetterList":          testTimeouts.Batch,
 	"DeadLetterPurge":         testTimeouts.Purge,
 	"QueueStats":              testTimeouts.Batch,
@@ -83,7 +89,11 @@ func callAll(t *testing.T, s store.Store, ctx context.Context) map[string]error 
 					args[j] = reflect.Zero(in)
 				}
 			}
-			res := v.MethodByName(m.Name).Call(args)
+			call := v.MethodByName(m.Name).Call
+			if m.Type.IsVariadic() {
+				call = v.MethodByName(m.Name).CallSlice
+			}
+			res := call(args)
 			if last := res[len(res)-1]; last.Type() == reflect.TypeFor[error]() && !last.IsNil() {
 				return last.Interface().(error)
 			}
@@ -283,7 +293,7 @@ func (f *fake) EndpointUpdate(ctx context.Context, _ string, _ store.EndpointPat
 func (f *fake) EndpointDelete(ctx context.Context, _ string, _ time.Time) error {
 	return f.call(ctx, "EndpointDelete")
 }
-func (f *fake) EventPublish(ctx context.Context, _ event.Event, _ []store.Delivery) (bool, int, error) {
+func (f *fake) EventPublish(ctx context.Context, _ event.Event, _ []store.Delivery, _ ...store.HandlerExecution) (bool, int, error) {
 	return false, 0, f.call(ctx, "EventPublish")
 }
 func (f *fake) EventGet(ctx context.Context, _ string) (event.Event, error) {
@@ -300,6 +310,24 @@ func (f *fake) DeliveryGet(ctx context.Context, _ string) (store.Delivery, error
 }
 func (f *fake) DeliveryList(ctx context.Context, _ store.DeliveryFilter) ([]store.Delivery, int, error) {
 	return nil, 0, f.call(ctx, "DeliveryList")
+}
+func (f *fake) HandlerClaim(ctx context.Context, _ store.HandlerClaimParams) ([]store.ClaimedExecution, error) {
+	return nil, f.call(ctx, "HandlerClaim")
+}
+func (f *fake) HandlerRecord(ctx context.Context, _ []store.HandlerOutcome) error {
+	return f.call(ctx, "HandlerRecord")
+}
+func (f *fake) HandlerExecutionGet(ctx context.Context, _ string) (store.HandlerExecution, error) {
+	return store.HandlerExecution{}, f.call(ctx, "HandlerExecutionGet")
+}
+func (f *fake) HandlerExecutionList(ctx context.Context, _ store.HandlerFilter) ([]store.HandlerExecution, int, error) {
+	return nil, 0, f.call(ctx, "HandlerExecutionList")
+}
+func (f *fake) HandlerExecutionRequeue(ctx context.Context, _ string, _ time.Time) (store.HandlerExecution, error) {
+	return store.HandlerExecution{}, f.call(ctx, "HandlerExecutionRequeue")
+}
+func (f *fake) HandlerCounts(ctx context.Context) (map[string]map[store.HandlerStatus]int, error) {
+	return nil, f.call(ctx, "HandlerCounts")
 }
 func (f *fake) DeliveryRequeue(ctx context.Context, _ string, _ time.Time) (store.Delivery, error) {
 	return store.Delivery{}, f.call(ctx, "DeliveryRequeue")

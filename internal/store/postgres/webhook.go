@@ -250,16 +250,31 @@ var publishSQL = `WITH event AS (
 // EventPublish implements store.Store with publishSQL. When the event already exists,
 // the count comes from a second statement: publishSQL's snapshot predates a concurrent
 // first publication that its ON CONFLICT waited for, so it cannot see its deliveries.
-func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery) (bool, int, error) {
+//
+// Handler executions, when there are any, are inserted after it in the same
+// transaction, only if the event was created.
+func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery, executions ...store.HandlerExecution) (bool, int, error) {
 	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
+		return false, 0, fmt.Errorf("postgres: event publish: %w", err)
+	}
+	if executions, err = storeinput.NormalizeExecutions(e, executions); err != nil {
 		return false, 0, fmt.Errorf("postgres: event publish: %w", err)
 	}
 	var (
 		created bool
 		count   int
 	)
-	err = s.pool.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count)
+	if len(executions) == 0 {
+		err = s.pool.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count); err != nil || !created {
+				return err
+			}
+			return insertExecutions(ctx, tx, executions)
+		})
+	}
 	if err == nil && !created {
 		err = s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id = $1`, e.ID).Scan(&count)
 	}

@@ -241,15 +241,18 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 // that no longer exists (deleted after the caller chose it) are stored as failed, as
 // EndpointDelete would have left them, instead of waiting forever for a claim that
 // cannot join them with their endpoint.
-func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery) (bool, int, error) {
+func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery, executions ...store.HandlerExecution) (bool, int, error) {
 	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
+		return false, 0, fmt.Errorf("sqlite: event publish: %w", err)
+	}
+	if executions, err = storeinput.NormalizeExecutions(e, executions); err != nil {
 		return false, 0, fmt.Errorf("sqlite: event publish: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return false, 0, fmt.Errorf("sqlite: event publish %q: %w", e.ID, err)
 	}
-	req := &publishReq{ctx: ctx, e: e, deliveries: deliveries, done: make(chan struct{})}
+	req := &publishReq{ctx: ctx, e: e, deliveries: deliveries, executions: executions, done: make(chan struct{})}
 	s.pub.mu.Lock()
 	s.pub.queue = append(s.pub.queue, req)
 	lead := !s.pub.leading
@@ -282,6 +285,7 @@ type publishReq struct {
 	ctx        context.Context // the caller's: a request given up before its batch starts is not written
 	e          event.Event
 	deliveries []store.Delivery
+	executions []store.HandlerExecution
 	created    bool
 	count      int
 	err        error
@@ -310,7 +314,7 @@ func (s *Store) commitPublishes(ctx context.Context) {
 					continue
 				}
 				var err error
-				if r.created, r.count, err = publishInTx(ctx, tx, r.e, r.deliveries); err != nil {
+				if r.created, r.count, err = publishInTx(ctx, tx, r.e, r.deliveries, r.executions); err != nil {
 					return err
 				}
 			}
@@ -325,8 +329,9 @@ func (s *Store) commitPublishes(ctx context.Context) {
 	}
 }
 
-// publishInTx writes one event and its deliveries unless the event exists.
-func publishInTx(ctx context.Context, tx *sql.Tx, e event.Event, deliveries []store.Delivery) (bool, int, error) {
+// publishInTx writes one event, its deliveries and its handler executions unless the
+// event exists.
+func publishInTx(ctx context.Context, tx *sql.Tx, e event.Event, deliveries []store.Delivery, executions []store.HandlerExecution) (bool, int, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, data, source, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		e.ID, e.Type, e.Data, e.Source, formatTime(e.Time))
@@ -341,6 +346,9 @@ func publishInTx(ctx context.Context, tx *sql.Tx, e event.Event, deliveries []st
 		count := 0
 		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE event_id = ?`, e.ID).Scan(&count)
 		return false, count, err
+	}
+	if err := insertExecutions(ctx, tx, executions); err != nil {
+		return false, 0, err
 	}
 	if len(deliveries) == 0 {
 		return true, 0, nil
