@@ -143,4 +143,5 @@ type Store interface {
 
 	WebhookStore
 	FlowStore
+	JobStore
 }

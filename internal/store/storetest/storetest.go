@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CanceledContext", func(t *testing.T) { testCanceledContext(t, migrated(t)) })
 	runWebhook(t, migrated)
 	runFlow(t, migrated)
+	runJob(t, migrated)
 	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 }
 
@@ -147,7 +148,8 @@ func testMigrateUp(t *testing.T, s store.Store) {
 // migrationNames are the embedded migrations, in version order. Every backend ships the
 // same schema changes under the same names, so a migration added to one backend only is
 // caught here.
-var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql", "00004_webhook_circuit.sql", "00005_webhook_managed.sql"}
+var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql", "00004_webhook_circuit.sql", "00005_webhook_managed.sql",
+	"00007_job_runs.sql"}
 
 func checkMigrationList(t *testing.T, ms []store.Migration) {
 	t.Helper()
