@@ -209,7 +209,7 @@ func (s Summary) String() string {
 		}
 		return c
 	}
-	counts := strings.Join([]string{
+	parts := []string{
 		describeCount(s.Integrations, "integration"),
 		describeCount(s.Operations, "operation"),
 		describeCount(s.Events, "event"),
@@ -218,8 +218,11 @@ func (s Summary) String() string {
 		describeCount(s.Sources, "source"),
 		describeCount(s.Connectors, "connector"),
 		describeCount(s.Flows, "flow"),
-		describeCount(s.Ignored, "block") + " not run",
-	}, ", ")
+	}
+	if s.Jobs > 0 { // only when there are: the line is long enough
+		parts = append(parts, describeCount(s.Jobs, "job"))
+	}
+	counts := strings.Join(append(parts, describeCount(s.Ignored, "block")+" not run"), ", ")
 	if s.WebhookDelivery != "" {
 		counts += "; webhook delivery settings from " + s.WebhookDelivery
 	}
