@@ -51,6 +51,7 @@ type Options struct {
 	Gateway      Gateway                         // the integration runtime; may be nil (none configured); see SetGateway
 	Webhooks     Webhooks                        // the webhook service; nil leaves the webhook API out
 	Flows        Flows                           // the flows; nil leaves the flow API out
+	Jobs         Jobs                            // the scheduled jobs; nil leaves the job API out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 }
@@ -66,6 +67,7 @@ type Server struct {
 	gw           atomic.Pointer[gatewayHolder]
 	webhooks     Webhooks
 	flows        Flows
+	jobs         Jobs
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 
 	mux         *http.ServeMux
@@ -109,6 +111,7 @@ func New(opts Options) (*Server, error) {
 		metrics:      metrics,
 		webhooks:     opts.Webhooks,
 		flows:        opts.Flows,
+		jobs:         opts.Jobs,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -148,6 +151,9 @@ func (s *Server) routes() {
 	}
 	if s.flows != nil {
 		s.flowRoutes()
+	}
+	if s.jobs != nil {
+		s.jobRoutes()
 	}
 	if s.webhooks != nil || s.flows != nil {
 		// Webhook deliveries and flow messages share the dead-letter API.
