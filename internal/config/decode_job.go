@@ -57,9 +57,6 @@ var jobCodeGeneration = map[string]string{
 	"query": "job steps", "template": "job steps", "send": "job steps",
 }
 
-// jobWhat are the settings that say what a job runs.
-var jobWhat = []string{"call", "emit", "workflow"}
-
 // job decodes `job NAME { … }`. A CodeAI job that runs a task or steps of a generated
 // application is returned as Ignored, as what it is, and its other settings are CodeAI's.
 func (d *decoder) job(pos Pos, name string, body []*Entry) (*Job, *Ignored) {

@@ -20,7 +20,9 @@ func (v JobsView) s() *job.Scheduler { return v.h.Current().jobs }
 func (v JobsView) Jobs(ctx context.Context) ([]job.Info, error) { return v.s().Jobs(ctx) }
 
 // Job see job.Scheduler.
-func (v JobsView) Job(ctx context.Context, name string) (job.Info, error) { return v.s().Job(ctx, name) }
+func (v JobsView) Job(ctx context.Context, name string) (job.Info, error) {
+	return v.s().Job(ctx, name)
+}
 
 // Runs see job.Scheduler.
 func (v JobsView) Runs(ctx context.Context, name string, p webhook.Page) ([]job.Run, int, error) {
