@@ -277,7 +277,12 @@ func (s *Scheduler) execute(ctx context.Context, sp *spec, r Run) {
 	}, func(ctx context.Context, _ int) (struct{}, error) {
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		return struct{}{}, s.action(actx, sp.cfg, key)
+		err := s.action(actx, sp.cfg, key)
+		if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+			// Said plainly in the run's error: "context deadline exceeded" does not say whose.
+			err = fmt.Errorf("timed out after %s (the job's timeout): %w", timeout, err)
+		}
+		return struct{}{}, err
 	})
 	stopRenew()
 	renewing.Wait()

@@ -2,8 +2,10 @@ package job
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,4 +220,98 @@ func TestTwoProcessesOneTick(t *testing.T) {
 		}
 	}
 	t.Logf("%d ticks, by owner %v", len(runs), owners)
+}
+
+// scriptedCaller answers each call with the next of its results; a call beyond them
+// succeeds. A nil result with block set waits for the call's context to end.
+type scriptedCaller struct {
+	mu      sync.Mutex
+	results []error
+	calls   int
+	block   bool
+}
+
+func (f *scriptedCaller) Call(ctx context.Context, _, _ string, _ map[string]any, _ integration.CallOptions) (*integration.Result, error) {
+	f.mu.Lock()
+	i := f.calls
+	f.calls++
+	block := f.block
+	var err error
+	if i < len(f.results) {
+		err = f.results[i]
+	}
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &integration.Result{Status: 200}, nil
+}
+
+func (f *scriptedCaller) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+
+// triggerOnce starts a scheduler of the job (hourly, so no tick comes during the test),
+// triggers it and returns its recorded run once finished.
+func triggerOnce(t *testing.T, body string, caller Caller) store.JobRun {
+	t.Helper()
+	s := openSQLite(t)
+	ctx := context.Background()
+	sch, err := New(jobConfig(t, `every 1h
+    `+body), Options{Store: s, Caller: caller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sch.Stop(ctx) })
+	id, err := sch.Trigger("sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := waitRuns(t, s, 1)
+	if len(runs) != 1 || runs[0].ID != id {
+		t.Fatalf("runs = %+v, want the triggered run %s", runs, id)
+	}
+	return runs[0]
+}
+
+// TestRetryThenSuccess: a call that fails twice, with retry 2 times, is attempted three
+// times and its run is recorded succeeded with 3 attempts.
+func TestRetryThenSuccess(t *testing.T) {
+	caller := &scriptedCaller{results: []error{errors.New("upstream down"), errors.New("upstream down")}}
+	r := triggerOnce(t, `retry 2 times with constant_backoff(10ms)`, caller)
+	if r.Status != store.JobRunSucceeded || r.Attempts != 3 || r.Error != "" || r.FinishedAt == nil {
+		t.Errorf("run = %+v, want succeeded after 3 attempts", r)
+	}
+	if n := caller.count(); n != 3 {
+		t.Errorf("%d calls, want 3", n)
+	}
+}
+
+// TestRetryExhausted: a call that keeps failing uses its retries and is recorded failed
+// with the last error.
+func TestRetryExhausted(t *testing.T) {
+	caller := &scriptedCaller{results: []error{errors.New("down 1"), errors.New("down 2"), errors.New("down 3")}}
+	r := triggerOnce(t, `retry 2 times with constant_backoff(10ms)`, caller)
+	if r.Status != store.JobRunFailed || r.Attempts != 3 || !strings.Contains(r.Error, "down 3") {
+		t.Errorf("run = %+v, want failed after 3 attempts with the last error", r)
+	}
+}
+
+// TestTimeout: a call that outlasts the job's timeout is cut off and the run recorded
+// failed with a timeout error; without retry there is one attempt.
+func TestTimeout(t *testing.T) {
+	caller := &scriptedCaller{block: true}
+	start := time.Now()
+	r := triggerOnce(t, `timeout 100ms`, caller)
+	if r.Status != store.JobRunFailed || r.Attempts != 1 || !strings.Contains(r.Error, "timed out after 100ms") {
+		t.Errorf("run = %+v, want failed after 1 attempt, timed out after 100ms", r)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the run took %v; the timeout did not cut it off", d)
+	}
 }
