@@ -103,7 +103,7 @@ func New(cfg *config.Config, opts Options) (*Scheduler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: job %s: %w", j.Pos, j.Name, err)
 		}
-		s.jobs = append(s.jobs, &spec{cfg: j, next: next, policy: retry.Policy{Initial: time.Second, Multiplier: retry.DefaultMultiplier, Max: retry.DefaultMax}.With(j.Retry)})
+		s.jobs = append(s.jobs, &spec{cfg: j, next: next, policy: retry.JobDefaults().With(j.Retry)})
 	}
 	return s, nil
 }
