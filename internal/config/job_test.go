@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,42 @@ job d {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadKeepsEveryDeclaration: Load and Merge join files with add; a declaration kind
+// add leaves out is lost by serve while Decode (validate of one file) still shows it, as
+// jobs once were. Every slice of Config must come through add.
+func TestLoadKeepsEveryDeclaration(t *testing.T) {
+	one := &Config{}
+	v := reflect.ValueOf(one).Elem()
+	var kinds []string
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Slice {
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+			kinds = append(kinds, v.Type().Field(i).Name)
+		}
+	}
+	merged := &Config{}
+	merged.add(one, &reporter{})
+	m := reflect.ValueOf(merged).Elem()
+	for _, k := range kinds {
+		if m.FieldByName(k).Len() != 1 {
+			t.Errorf("Config.add drops %s", k)
+		}
+	}
+	if len(kinds) < 9 {
+		t.Errorf("found only %v", kinds)
+	}
+}
+
+// TestLoadJobs: a job in a file reaches the configuration serve loads.
+func TestLoadJobs(t *testing.T) {
+	cfg, diags := Load("../../examples/jobs.cai")
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	if len(cfg.Jobs) == 0 {
+		t.Error("Load dropped the jobs of examples/jobs.cai")
 	}
 }

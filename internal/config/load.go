@@ -169,6 +169,7 @@ func (c *Config) add(o *Config, rep *reporter) {
 	c.Sources = append(c.Sources, o.Sources...)
 	c.Connectors = append(c.Connectors, o.Connectors...)
 	c.Flows = append(c.Flows, o.Flows...)
+	c.Jobs = append(c.Jobs, o.Jobs...)
 	c.Ignored = append(c.Ignored, o.Ignored...)
 }
 
