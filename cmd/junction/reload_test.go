@@ -21,8 +21,9 @@ import (
 // that the running server behaves by the new setting: integrations (timeouts, retries,
 // base URL and headers, secrets read from files, rate limits, caches, fallbacks, added
 // and removed), the webhook delivery block (retry_delays, timeout, signature), inbound
-// sources, event routes, flows and declared webhooks. An integration whose settings did not change keeps
-// its open circuit across the reload; one whose settings changed starts afresh.
+// sources, event routes, flows, declared webhooks and scheduled jobs (added, a changed
+// target, removed). An integration whose settings did not change keeps its open circuit
+// across the reload; one whose settings changed starts afresh.
 func TestReloadAppliesEverySetting(t *testing.T) {
 	t.Parallel()
 	for _, c := range reloadCases {
@@ -243,6 +244,33 @@ webhook audit { event %q  url %q }`
 			t.Errorf("the removed declaration left %v", hooks)
 		}
 		r.a.expect(404, "GET", "/webhooks/"+before["id"].(string), nil)
+	}},
+	{"scheduled jobs", func(t *testing.T) {
+		one, two := newUpstream(t), newUpstream(t)
+		ints := fmt.Sprintf(`integration A { base_url: %q  operation get { method: GET  path: "/x" } }
+integration B { base_url: %q  operation get { method: GET  path: "/x" } }
+`, one.URL, two.URL)
+		r := startReloader(t, ints)
+		if jobs := jobByName(r.a); len(jobs) != 0 {
+			t.Fatalf("jobs before any was declared: %v", jobs)
+		}
+		// Added by a reload: it runs.
+		r.reload(ints + `job tick { every 1s  call "A.get" }`)
+		eventually(t, "the added job's calls to A", func() bool { return one.count() >= 1 })
+		// Its target changed by a reload: the next ticks call B, none calls A any more
+		// (the old scheduler's runs ended before the reload was reported).
+		r.reload(ints + `job tick { every 1s  call "B.get" }`)
+		calledA := one.count()
+		eventually(t, "the changed job's calls to B", func() bool { return two.count() >= 2 })
+		if n := one.count(); n != calledA {
+			t.Errorf("A was called %d times after the job moved to B", n-calledA)
+		}
+		if runs := jobByName(r.a)["tick"]["runs"]; runs != "call B.get" {
+			t.Errorf("GET /jobs shows the job running %v", runs)
+		}
+		// Removed by a reload: the API no longer knows it.
+		r.reload(ints)
+		r.a.expect(404, "GET", "/jobs/tick", nil)
 	}},
 	{"inbound source secret", func(t *testing.T) {
 		r := startReloader(t, "")

@@ -89,7 +89,7 @@ func Serve(ctx context.Context, opts Options) error {
 	srv, err := server.New(server.Options{
 		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
 		Logger: log, Registry: deps.Registry,
-		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(),
+		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(),
 	})
 	if err != nil {
 		return err

@@ -154,7 +154,7 @@ func TestCallArgumentsWithColons(t *testing.T) {
         action: update(status: "done", total = a == b ? "x" : "y")
     }
 }`)
-	if len(cfg.Ignored) != 1 || cfg.Ignored[0].Kind != "job" {
+	if len(cfg.Ignored) != 1 || cfg.Ignored[0].Kind != "job steps" {
 		t.Errorf("ignored = %+v", cfg.Ignored)
 	}
 	// In Junction's own calls a colon is still refused, and inside [ ] it is an error.
@@ -204,7 +204,7 @@ func TestNotRunYet(t *testing.T) {
 	src := `event order.placed { payload { id: string } publish_to: [slack("#a"), slack("#b"), kafka("orders"), webhook("x")] }
 workflow one { }
 workflow two { }
-job nightly { schedule "0 0 * * *" }
+job nightly { schedule "0 0 * * *"  workflow "one" }
 webhook hook { event "order.placed"  url "https://hooks.example.com" }
 on "order.placed" do workflow "one"
 on "order_placed" do webhook "hook" async
@@ -217,14 +217,14 @@ on "order_placed" do webhook "hook" async
 		`t.cai:1:58: warning: 2 publish_to slack(…) targets ("#a", "#b") are declared but not run yet by this version`,
 		`t.cai:1:84: warning: 1 publish_to kafka(…) target ("orders") is declared but not run yet by this version`,
 		"t.cai:2:1: warning: 2 workflow blocks (one, two) are declared but not run yet by this version",
-		"t.cai:4:1: warning: 1 job block (nightly) is declared but not run yet by this version",
+		"t.cai:4:1: warning: 1 workflow job (nightly) is declared but not run yet by this version",
 		`t.cai:6:1: warning: 1 on … do workflow handler ("order.placed") is declared but not run yet by this version`,
 	}
 	if diff := cmp.Diff(want, diagStrings(diags)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	s := cfg.Summary().String()
-	if !strings.Contains(s, "1 webhook, 2 handlers (1 not run)") || !strings.HasSuffix(s, "3 blocks not run") {
+	if !strings.Contains(s, "1 webhook, 2 handlers (1 not run)") || !strings.HasSuffix(s, "1 job, 2 blocks not run") {
 		t.Errorf("summary = %s", s)
 	}
 	// Load reports once per kind across files, at the first one.

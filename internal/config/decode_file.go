@@ -7,7 +7,7 @@ import (
 )
 
 // topLevel lists what a file may declare, for "expected one of" messages.
-var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "on"}
+var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "job", "on"}
 
 // declarations decode the top-level blocks `KEYWORD NAME { … }` into cfg.
 var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry){
@@ -38,6 +38,13 @@ var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string
 	},
 	"flow": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
 		cfg.Flows = append(cfg.Flows, d.flow(pos, name, body))
+	},
+	"job": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		if j, ig := d.job(pos, name, body); ig != nil {
+			cfg.Ignored = append(cfg.Ignored, *ig)
+		} else {
+			cfg.Jobs = append(cfg.Jobs, j)
+		}
 	},
 }
 
@@ -113,7 +120,7 @@ func (d *decoder) otherTopLevel(e *Entry, cfg *Config) {
 func topLevelCandidates() []string {
 	out := slices.Clone(topLevel)
 	for k := range codeGeneration {
-		if k != "trigger" {
+		if k != "trigger" && !strings.Contains(k, " ") {
 			out = append(out, k)
 		}
 	}
@@ -220,6 +227,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkNames(cfg, rep)
 	checkFlowReferences(cfg, rep)
 	checkEventReferences(cfg, rep)
+	checkJobReferences(cfg, rep)
 }
 
 // checkNames reports declarations of one kind that share a name.

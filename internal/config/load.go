@@ -169,6 +169,7 @@ func (c *Config) add(o *Config, rep *reporter) {
 	c.Sources = append(c.Sources, o.Sources...)
 	c.Connectors = append(c.Connectors, o.Connectors...)
 	c.Flows = append(c.Flows, o.Flows...)
+	c.Jobs = append(c.Jobs, o.Jobs...)
 	c.Ignored = append(c.Ignored, o.Ignored...)
 }
 
@@ -216,7 +217,7 @@ func (s Summary) String() string {
 		}
 		return c
 	}
-	counts := strings.Join([]string{
+	parts := []string{
 		describeCount(s.Integrations, "integration"),
 		describeCount(s.Operations, "operation"),
 		describeCount(s.Events, "event"),
@@ -225,8 +226,11 @@ func (s Summary) String() string {
 		describeCount(s.Sources, "source"),
 		describeCount(s.Connectors, "connector"),
 		describeCount(s.Flows, "flow"),
-		describeCount(s.Ignored, "block") + " not run",
-	}, ", ")
+	}
+	if s.Jobs > 0 { // only when there are: the line is long enough
+		parts = append(parts, describeCount(s.Jobs, "job"))
+	}
+	counts := strings.Join(append(parts, describeCount(s.Ignored, "block")+" not run"), ", ")
 	if s.WebhookDelivery != "" {
 		counts += "; webhook delivery settings from " + s.WebhookDelivery
 	}

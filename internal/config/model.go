@@ -12,12 +12,13 @@ type Config struct {
 	Sources      []*Source
 	Connectors   []*Connector
 	Flows        []*Flow
+	Jobs         []*Job
 	// WebhookDelivery holds the delivery settings of every webhook endpoint, from the one
 	// `integration NAME { type: webhook … }` block; nil without one.
 	WebhookDelivery *WebhookDelivery
 	// Ignored lists, one per block, what was accepted but is not run: the blocks of
 	// CodeAI's code generation (entity, endpoint, …), the blocks Junction does not run
-	// yet (workflow, job), unknown blocks, and entity triggers of events. validate and
+	// yet (workflow), unknown blocks, and entity triggers of events. validate and
 	// serve report them once per kind (notrun.go).
 	Ignored []Ignored
 }
@@ -54,7 +55,7 @@ func (c *Config) Integration(name string) *Integration {
 
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
-	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Ignored int
+	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Jobs, Ignored int
 	// HandlersNotRun counts the handlers this version does not run (do workflow).
 	HandlersNotRun int
 	// WebhookDelivery names the block that holds the webhook delivery settings, if any.
@@ -68,6 +69,7 @@ func (c *Config) Summary() Summary {
 		Sources:      len(c.Sources),
 		Connectors:   len(c.Connectors),
 		Flows:        len(c.Flows),
+		Jobs:         len(c.Jobs),
 		Integrations: len(c.Integrations),
 		Events:       len(c.Events),
 		Webhooks:     len(c.Webhooks),

@@ -30,6 +30,8 @@ var codeGeneration = map[string]construct{
 	"middleware": {"middleware block", "middleware of generated APIs belongs to CodeAI's code generation, not to Junction"},
 	"auth":       {"auth provider block", "auth providers of generated APIs belong to CodeAI's code generation (an integration's auth goes inside integration NAME { … })"},
 	"function":   {"function block", "functions of generated applications belong to CodeAI's code generation, not to Junction"},
+	"job task":   {"task job", "a job's task is a function of a generated application: CodeAI's code generation, not Junction (a job Junction runs does call \"Integration.operation\", emit \"event.type\" or workflow \"name\")"},
+	"job steps":  {"steps job", "a job's steps (query, action, template, send) work on the data model of a generated application: CodeAI's code generation, not Junction (a job Junction runs does call \"Integration.operation\", emit \"event.type\" or workflow \"name\")"},
 	"trigger":    {"entity trigger", "event triggers watch entities of a generated application: CodeAI's code generation, not Junction (the event itself is declared)"},
 }
 
@@ -38,7 +40,7 @@ var codeGeneration = map[string]construct{
 // When a feature runs, remove its entry here (and the summary stops saying "not run").
 var notRunYet = map[string]construct{
 	"workflow":         {"workflow block", ""},
-	"job":              {"job block", ""},
+	"job workflow":     {"workflow job", ""},
 	"on … do workflow": {"on … do workflow handler", ""},
 	"publish_to slack": {"publish_to slack(…) target", ""},
 	"publish_to kafka": {"publish_to kafka(…) target", ""},
@@ -75,6 +77,11 @@ func notRunItems(cfg *Config) []notRunItem {
 			if h.Action == "workflow" {
 				items = append(items, notRunItem{kind: "on … do workflow", pos: h.Pos, name: fmt.Sprintf("%q", h.Event)})
 			}
+		}
+	}
+	for _, j := range cfg.Jobs {
+		if j.Workflow != "" && NotRunYet("job workflow") {
+			items = append(items, notRunItem{kind: "job workflow", pos: j.Pos, name: j.Name})
 		}
 	}
 	for _, ev := range cfg.Events {

@@ -29,6 +29,7 @@ var yamlSections = map[string]string{
 	"sources":      "source",
 	"connectors":   "connector",
 	"flows":        "flow",
+	"jobs":         "job",
 }
 
 // yamlSubsections are the collections inside a block: an integration's operations, a

@@ -19,6 +19,7 @@ import (
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/handler"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/job"
 	"github.com/junctionhq/junction/internal/lifecycle"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
@@ -37,6 +38,8 @@ type Deps struct {
 	Registry  *prometheus.Registry // where Metrics are registered; served at /metrics
 	// WebhookLease overrides how long a delivery claim holds (tests); 0 is the default.
 	WebhookLease time.Duration
+	// JobOwner names this process in the claims of job ticks; "" is a random name.
+	JobOwner string
 }
 
 // Metrics are the metric sets of the runtime's parts, registered once per process.
@@ -74,6 +77,7 @@ type Runtime struct {
 	bridge       *bridge
 	handlers     *handler.Set
 	shapes       handler.Shapes
+	jobs         *job.Scheduler
 	calls        gate // integration calls in flight, so a reload can wait for them
 
 	// workers are the parts that do work on their own (delivery workers, event
@@ -153,6 +157,15 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	rt.workers.Add("event handlers", runner)
 	rt.workers.Add("event routes", eventroute.New(deps.Bus, cfg, hooks, ints, log))
 	rt.workers.Add("flows", flowsComponent{engine})
+
+	// Scheduled jobs last: what they call and publish to is running by their first tick.
+	jobs, err := job.New(cfg, job.Options{Store: deps.Store, Clock: deps.Clock, Logger: log, Caller: ints, Publisher: hooks, Owner: deps.JobOwner})
+	if err != nil {
+		ints.Close()
+		return nil, fmt.Errorf("jobs:\n%w", err)
+	}
+	rt.jobs = jobs
+	rt.workers.Add("jobs", jobs)
 	return rt, nil
 }
 

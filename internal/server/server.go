@@ -52,6 +52,7 @@ type Options struct {
 	Webhooks     Webhooks                        // the webhook service; nil leaves the webhook API out
 	Flows        Flows                           // the flows; nil leaves the flow API out
 	Handlers     Handlers                        // the event handlers; nil leaves the handler API out
+	Jobs         Jobs                            // the scheduled jobs; nil leaves the job API out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 }
@@ -68,6 +69,7 @@ type Server struct {
 	webhooks     Webhooks
 	flows        Flows
 	handlers     Handlers
+	jobs         Jobs
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 
 	mux         *http.ServeMux
@@ -112,6 +114,7 @@ func New(opts Options) (*Server, error) {
 		webhooks:     opts.Webhooks,
 		flows:        opts.Flows,
 		handlers:     opts.Handlers,
+		jobs:         opts.Jobs,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -154,6 +157,9 @@ func (s *Server) routes() {
 	}
 	if s.handlers != nil {
 		s.handlerRoutes()
+	}
+	if s.jobs != nil {
+		s.jobRoutes()
 	}
 	if s.webhooks != nil || s.flows != nil {
 		// Webhook deliveries and flow messages share the dead-letter API.

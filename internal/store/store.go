@@ -144,4 +144,5 @@ type Store interface {
 	WebhookStore
 	FlowStore
 	HandlerStore
+	JobStore
 }

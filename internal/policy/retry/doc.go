@@ -1,6 +1,6 @@
 // Package retry is the one retry of the runtime: one Policy (how many retries, how long
 // to wait before each), the defaults of each use in one place (CallDefaults,
-// DeliveryDefaults, FlowDefaults), one loop (Do) on an injectable clock, and the
+// DeliveryDefaults, FlowDefaults, JobDefaults), one loop (Do) on an injectable clock, and the
 // classification of retryable outcomes. The configuration writes a retry the same way
 // wherever it appears (config.Retry); Policy.With lays it over a use's defaults.
 //

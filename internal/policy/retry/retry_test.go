@@ -454,7 +454,7 @@ func BenchmarkScheduleNext(b *testing.B) {
 }
 
 // TestDefaultsPerUse pins the one table of defaults (the README's "Retry" table says the
-// same): calls, webhook deliveries and flows.
+// same): calls, webhook deliveries, flows and scheduled jobs.
 func TestDefaultsPerUse(t *testing.T) {
 	seed := []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 8 * time.Hour}
 	for _, c := range []struct {
@@ -465,6 +465,7 @@ func TestDefaultsPerUse(t *testing.T) {
 		{"calls", CallDefaults(), Policy{Attempts: 0, Backoff: BackoffExponential, Initial: 100 * time.Millisecond, Multiplier: 2, Max: 30 * time.Second, Jitter: 0.25}},
 		{"deliveries", DeliveryDefaults(), Policy{Attempts: 5, Delays: seed, Backoff: BackoffExponential, Initial: time.Minute, Multiplier: 2, Max: 8 * time.Hour, Jitter: 0.25}},
 		{"flows", FlowDefaults(), Policy{Attempts: 3, Backoff: BackoffExponential, Initial: time.Second, Multiplier: 2, Max: 30 * time.Second, Jitter: 0.25}},
+		{"jobs", JobDefaults(), Policy{Attempts: 0, Backoff: BackoffExponential, Initial: time.Second, Multiplier: 2, Max: 30 * time.Second, Jitter: 0.25}},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s defaults = %+v, want %+v", c.use, c.got, c.want)

@@ -63,6 +63,12 @@ func FlowDefaults() Policy {
 	return Policy{Attempts: 3, Backoff: BackoffExponential, Initial: time.Second, Multiplier: DefaultMultiplier, Max: DefaultMax, Jitter: DefaultJitter}
 }
 
+// JobDefaults are a scheduled job's: no retries unless `retry` says so (the next tick
+// comes anyway); an exponential back-off from 1 s, doubling, capped at 30 s, ±25 %.
+func JobDefaults() Policy {
+	return Policy{Backoff: BackoffExponential, Initial: time.Second, Multiplier: DefaultMultiplier, Max: DefaultMax, Jitter: DefaultJitter}
+}
+
 // Policy is how often and how long to wait before retrying one logical call.
 type Policy struct {
 	Attempts   int             // retries after the first attempt

@@ -314,3 +314,43 @@ func (s *Store) FlowDeadLetterDelete(ctx context.Context, id string) error {
 func (s *Store) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error) {
 	return get(s, ctx, s.timeouts.Batch, s.inner.FlowDeadLetterCounts)
 }
+
+// JobRunClaim implements store.Store. One small row.
+func (s *Store) JobRunClaim(ctx context.Context, r store.JobRun) (store.JobRun, bool, error) {
+	var won bool
+	out, err := get(s, ctx, s.timeouts.Call, func(ctx context.Context) (out store.JobRun, err error) {
+		out, won, err = s.inner.JobRunClaim(ctx, r)
+		return out, err
+	})
+	return out, won, err
+}
+
+// JobRunRenew implements store.Store.
+func (s *Store) JobRunRenew(ctx context.Context, id, owner string, until time.Time) error {
+	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.JobRunRenew(ctx, id, owner, until) })
+}
+
+// JobRunFinish implements store.Store.
+func (s *Store) JobRunFinish(ctx context.Context, r store.JobRun) error {
+	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.JobRunFinish(ctx, r) })
+}
+
+// JobRunList implements store.Store. A batch: the total counts every matching row.
+func (s *Store) JobRunList(ctx context.Context, f store.JobRunFilter) ([]store.JobRun, int, error) {
+	var total int
+	rs, err := get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (rs []store.JobRun, err error) {
+		rs, total, err = s.inner.JobRunList(ctx, f)
+		return rs, err
+	})
+	return rs, total, err
+}
+
+// JobLastTick implements store.Store. One indexed row.
+func (s *Store) JobLastTick(ctx context.Context, job string) (time.Time, bool, error) {
+	var ok bool
+	t, err := get(s, ctx, s.timeouts.Call, func(ctx context.Context) (t time.Time, err error) {
+		t, ok, err = s.inner.JobLastTick(ctx, job)
+		return t, err
+	})
+	return t, ok, err
+}

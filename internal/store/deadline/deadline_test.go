@@ -63,6 +63,11 @@ var wantTimeout = map[string]time.Duration{
 	"FlowDeadLetterList":      testTimeouts.Batch,
 	"FlowDeadLetterDelete":    testTimeouts.Call,
 	"FlowDeadLetterCounts":    testTimeouts.Batch,
+	"JobRunClaim":             testTimeouts.Call,
+	"JobRunRenew":             testTimeouts.Call,
+	"JobRunFinish":            testTimeouts.Call,
+	"JobRunList":              testTimeouts.Batch,
+	"JobLastTick":             testTimeouts.Call,
 }
 
 var storeType = reflect.TypeFor[store.Store]()
@@ -361,6 +366,21 @@ func (f *fake) FlowDeadLetterDelete(ctx context.Context, _ string) error {
 }
 func (f *fake) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error) {
 	return nil, f.call(ctx, "FlowDeadLetterCounts")
+}
+func (f *fake) JobRunClaim(ctx context.Context, r store.JobRun) (store.JobRun, bool, error) {
+	return r, false, f.call(ctx, "JobRunClaim")
+}
+func (f *fake) JobRunRenew(ctx context.Context, _, _ string, _ time.Time) error {
+	return f.call(ctx, "JobRunRenew")
+}
+func (f *fake) JobRunFinish(ctx context.Context, _ store.JobRun) error {
+	return f.call(ctx, "JobRunFinish")
+}
+func (f *fake) JobRunList(ctx context.Context, _ store.JobRunFilter) ([]store.JobRun, int, error) {
+	return nil, 0, f.call(ctx, "JobRunList")
+}
+func (f *fake) JobLastTick(ctx context.Context, _ string) (time.Time, bool, error) {
+	return time.Time{}, false, f.call(ctx, "JobLastTick")
 }
 
 // BenchmarkOverhead is what the decorator adds to a call: a context with a timer.

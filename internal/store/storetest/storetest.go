@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runWebhook(t, migrated)
 	runFlow(t, migrated)
 	runHandler(t, migrated)
+	runJob(t, migrated)
 	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 }
 
@@ -148,7 +149,8 @@ func testMigrateUp(t *testing.T, s store.Store) {
 // migrationNames are the embedded migrations, in version order. Every backend ships the
 // same schema changes under the same names, so a migration added to one backend only is
 // caught here.
-var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql", "00004_webhook_circuit.sql", "00005_webhook_managed.sql", "00006_handler_executions.sql"}
+var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql", "00004_webhook_circuit.sql", "00005_webhook_managed.sql",
+	"00006_handler_executions.sql", "00007_job_runs.sql"}
 
 func checkMigrationList(t *testing.T, ms []store.Migration) {
 	t.Helper()

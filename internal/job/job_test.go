@@ -1,0 +1,317 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/servicetest"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/postgres"
+	"github.com/junctionhq/junction/internal/store/sqlite"
+)
+
+// fakeCaller records the idempotency key of every call: one key per tick.
+type fakeCaller struct {
+	mu   sync.Mutex
+	keys []string
+	got  chan string
+}
+
+func newFakeCaller() *fakeCaller { return &fakeCaller{got: make(chan string, 1000)} }
+
+func (f *fakeCaller) Call(_ context.Context, _, _ string, _ map[string]any, co integration.CallOptions) (*integration.Result, error) {
+	f.mu.Lock()
+	f.keys = append(f.keys, co.IdempotencyKey)
+	f.mu.Unlock()
+	f.got <- co.IdempotencyKey
+	return &integration.Result{Status: 200}, nil
+}
+
+func (f *fakeCaller) calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.keys)
+}
+
+func jobConfig(t *testing.T, body string) *config.Config {
+	t.Helper()
+	cfg, diags := config.Decode("t.cai", []byte(`integration B { base_url: "http://127.0.0.1:1"  operation sync { method: POST  path: "/s" } }
+job sync {
+`+body+`
+    call "B.sync"
+}`))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	return cfg
+}
+
+func openSQLite(t *testing.T) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "j.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.MigrateUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func waitRuns(t *testing.T, s store.Store, n int) []store.JobRun {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runs, _, err := s.JobRunList(context.Background(), store.JobRunFilter{Job: "sync", Page: store.Page{Page: 1, Limit: 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for _, r := range runs {
+			if r.Status != store.JobRunRunning {
+				done++
+			}
+		}
+		if done >= n {
+			return runs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d finished runs, want %d: %+v", done, n, runs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCatchUp: after downtime, latest runs the latest missed tick once, all runs each,
+// none skips them.
+func TestCatchUp(t *testing.T) {
+	start := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		policy string
+		want   []time.Time // ticks run at start, beyond the last recorded one
+	}{
+		{"latest", []time.Time{start.Add(5 * time.Minute)}},
+		{"all", []time.Time{start.Add(1 * time.Minute), start.Add(2 * time.Minute), start.Add(3 * time.Minute), start.Add(4 * time.Minute), start.Add(5 * time.Minute)}},
+		{"none", nil},
+	} {
+		t.Run(c.policy, func(t *testing.T) {
+			s := openSQLite(t)
+			ctx := context.Background()
+			// The last run, recorded before the downtime, at 10:00.
+			end := start.Add(time.Second)
+			if _, _, err := s.JobRunClaim(ctx, store.JobRun{ID: "old", Job: "sync", Tick: start, Owner: "gone", StartedAt: start, LeaseUntil: start.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.JobRunFinish(ctx, store.JobRun{ID: "old", Owner: "gone", Status: store.JobRunSucceeded, Attempts: 1, FinishedAt: &end}); err != nil {
+				t.Fatal(err)
+			}
+			clk := clock.NewFake(start.Add(5*time.Minute + 30*time.Second))
+			caller := newFakeCaller()
+			sch, err := New(jobConfig(t, `schedule "* * * * *"  catch_up `+c.policy), Options{Store: s, Clock: clk, Caller: caller})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sch.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The scheduler is waiting for the next tick (10:06) once catch-up is done.
+			runs := waitRuns(t, s, 1+len(c.want))
+			deadline := time.Now().Add(5 * time.Second)
+			for clk.Sleepers() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := sch.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var ticks []time.Time
+			for _, r := range runs {
+				if r.ID != "old" {
+					ticks = append(ticks, r.Tick)
+				}
+			}
+			slices.SortFunc(ticks, func(a, b time.Time) int { return a.Compare(b) })
+			if !slices.EqualFunc(ticks, c.want, time.Time.Equal) {
+				t.Errorf("catch_up %s ran ticks %v, want %v", c.policy, ticks, c.want)
+			}
+			if got := len(caller.calls()); got != len(c.want) {
+				t.Errorf("%d calls, want %d", got, len(c.want))
+			}
+		})
+	}
+}
+
+// TestTwoProcessesOneTick: two schedulers on one PostgreSQL database, a 1-second job:
+// each tick is called once, none is missed between the first and the last.
+func TestTwoProcessesOneTick(t *testing.T) {
+	dsn := servicetest.PostgresDSN(t)
+	ctx := context.Background()
+	open := func() store.Store {
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	if _, err := a.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	caller := newFakeCaller()
+	cfg := jobConfig(t, `every 1s`)
+	var schedulers []*Scheduler
+	for i, s := range []store.Store{a, b} {
+		sch, err := New(cfg, Options{Store: s, Caller: caller, Owner: []string{"a", "b"}[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		schedulers = append(schedulers, sch)
+	}
+	// About six ticks.
+	for range 6 {
+		select {
+		case <-caller.got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no call within 5s")
+		}
+	}
+	for _, sch := range schedulers {
+		_ = sch.Stop(ctx)
+	}
+	keys := caller.calls()
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			t.Errorf("tick with key %s was called twice", k)
+		}
+		seen[k] = true
+	}
+	runs, total, err := a.JobRunList(ctx, store.JobRunFilter{Job: "sync", Page: store.Page{Page: 1, Limit: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != len(keys) {
+		t.Errorf("%d runs recorded, %d calls", total, len(keys))
+	}
+	// Consecutive seconds: no tick missed between the first and the last.
+	for i := 1; i < len(runs); i++ {
+		if gap := runs[i-1].Tick.Sub(runs[i].Tick); gap != time.Second {
+			t.Errorf("ticks %v and %v are %v apart, want 1s", runs[i].Tick, runs[i-1].Tick, gap)
+		}
+	}
+	owners := map[string]int{}
+	for _, r := range runs {
+		owners[r.Owner]++
+		if r.Status != store.JobRunSucceeded || r.Attempts != 1 {
+			t.Errorf("run %+v", r)
+		}
+	}
+	t.Logf("%d ticks, by owner %v", len(runs), owners)
+}
+
+// scriptedCaller answers each call with the next of its results; a call beyond them
+// succeeds. A nil result with block set waits for the call's context to end.
+type scriptedCaller struct {
+	mu      sync.Mutex
+	results []error
+	calls   int
+	block   bool
+}
+
+func (f *scriptedCaller) Call(ctx context.Context, _, _ string, _ map[string]any, _ integration.CallOptions) (*integration.Result, error) {
+	f.mu.Lock()
+	i := f.calls
+	f.calls++
+	block := f.block
+	var err error
+	if i < len(f.results) {
+		err = f.results[i]
+	}
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &integration.Result{Status: 200}, nil
+}
+
+func (f *scriptedCaller) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+
+// triggerOnce starts a scheduler of the job (hourly, so no tick comes during the test),
+// triggers it and returns its recorded run once finished.
+func triggerOnce(t *testing.T, body string, caller Caller) store.JobRun {
+	t.Helper()
+	s := openSQLite(t)
+	ctx := context.Background()
+	sch, err := New(jobConfig(t, `every 1h
+    `+body), Options{Store: s, Caller: caller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sch.Stop(ctx) })
+	id, err := sch.Trigger("sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := waitRuns(t, s, 1)
+	if len(runs) != 1 || runs[0].ID != id {
+		t.Fatalf("runs = %+v, want the triggered run %s", runs, id)
+	}
+	return runs[0]
+}
+
+// TestRetryThenSuccess: a call that fails twice, with retry 2 times, is attempted three
+// times and its run is recorded succeeded with 3 attempts.
+func TestRetryThenSuccess(t *testing.T) {
+	caller := &scriptedCaller{results: []error{errors.New("upstream down"), errors.New("upstream down")}}
+	r := triggerOnce(t, `retry 2 times with constant_backoff(10ms)`, caller)
+	if r.Status != store.JobRunSucceeded || r.Attempts != 3 || r.Error != "" || r.FinishedAt == nil {
+		t.Errorf("run = %+v, want succeeded after 3 attempts", r)
+	}
+	if n := caller.count(); n != 3 {
+		t.Errorf("%d calls, want 3", n)
+	}
+}
+
+// TestRetryExhausted: a call that keeps failing uses its retries and is recorded failed
+// with the last error.
+func TestRetryExhausted(t *testing.T) {
+	caller := &scriptedCaller{results: []error{errors.New("down 1"), errors.New("down 2"), errors.New("down 3")}}
+	r := triggerOnce(t, `retry 2 times with constant_backoff(10ms)`, caller)
+	if r.Status != store.JobRunFailed || r.Attempts != 3 || !strings.Contains(r.Error, "down 3") {
+		t.Errorf("run = %+v, want failed after 3 attempts with the last error", r)
+	}
+}
+
+// TestTimeout: a call that outlasts the job's timeout is cut off and the run recorded
+// failed with a timeout error; without retry there is one attempt.
+func TestTimeout(t *testing.T) {
+	caller := &scriptedCaller{block: true}
+	start := time.Now()
+	r := triggerOnce(t, `timeout 100ms`, caller)
+	if r.Status != store.JobRunFailed || r.Attempts != 1 || !strings.Contains(r.Error, "timed out after 100ms") {
+		t.Errorf("run = %+v, want failed after 1 attempt, timed out after 100ms", r)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the run took %v; the timeout did not cut it off", d)
+	}
+}
