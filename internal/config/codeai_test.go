@@ -234,7 +234,7 @@ on "order_placed" do webhook "hook" async
 }
 
 func TestUnknownReferences(t *testing.T) {
-	decls := `integration Pay { base_url: "https://pay.example.com"  operation charge { method: POST  path: "/c" } }
+	decls := `integration Pay { base_url: "https://pay.example.com"  operation charge { method: POST  path: "/c"  body: { id: string } }  operation ping { method: GET  path: "/p" } }
 event user_created { payload { id: string } }
 webhook hook { event "user.created"  url "https://hooks.example.com" }
 workflow onboarding { }
@@ -244,6 +244,8 @@ workflow onboarding { }
 		{`on "user.created" do integration "Pax.charge"`, `t.cai:5:34: on "user.created" do integration: integration "Pax" is not declared; did you mean "Pay"?`},
 		{`on "user.created" do integration "Pay.chrage"`, `t.cai:5:34: on "user.created" do integration: integration Pay has no operation "chrage"; did you mean "charge"?`},
 		{`on "user.created" do integration "Pay"`, `t.cai:5:34: on "user.created" do integration: expected "Integration.operation", found "Pay"`},
+		{`on "user.created" do integration "Pay.ping"`, `t.cai:5:34: on "user.created" do integration: Pay.ping takes no parameter "id", so every call would fail (it takes none)`},
+		{`event E { payload { id: string, idd: string } publish_to: [integration("Pay.charge")] }`, `t.cai:5:60: event E publish_to integration(…): Pay.charge takes no parameter "idd", so every call would fail (it takes: id); did you mean "id"?`},
 		{`on "user.created" do webhook "hook"`, ""},
 		{`on "user.created" do webhook "hooks"`, `t.cai:5:30: on "user.created" do webhook: webhook "hooks" is not declared (webhook hooks { … }); did you mean "hook"?`},
 		{`on "user.created" do workflow "onboarding"`, ""},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -220,7 +221,8 @@ func checkJobReferences(cfg *Config, rep *reporter) {
 		what := "job " + j.Name
 		switch {
 		case j.Call != "":
-			checkOperation(cfg, rep, j.CallPos, what+" call", j.Call)
+			op := checkOperation(cfg, rep, j.CallPos, what+" call", j.Call)
+			checkParams(rep, j.CallPos, what+" input", j.Call, op, slices.Sorted(maps.Keys(j.Input)))
 		case j.Emit != "":
 			// As POST /events: without event declarations any type goes.
 			if len(events) > 0 && !slices.Contains(eventKeys, eventKey(j.Emit)) {

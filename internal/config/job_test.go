@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-const jobOps = `integration Billing { base_url: "https://billing.example.com"  operation sync_invoices { method: POST  path: "/sync" } }
+const jobOps = `integration Billing { base_url: "https://billing.example.com"  operation sync_invoices { method: POST  path: "/sync"  body: { full: boolean, limit: integer } } }
 `
 
 // TestJobDialects: a job written in the colon dialect, the colon-less one and YAML
@@ -52,7 +52,7 @@ job heartbeat {
   Billing:
     base_url: https://billing.example.com
     operations:
-      sync_invoices: {method: POST, path: /sync}
+      sync_invoices: {method: POST, path: /sync, body: {full: boolean, limit: integer}}
 jobs:
   nightly_sync:
     description: Sync invoices
@@ -105,6 +105,7 @@ func TestJobErrors(t *testing.T) {
 		`job a { schedule "0 * * * *"  timezone "Mars/Olympus"  emit "x" }`:                    `t.cai:2:40: timezone: unknown time zone "Mars/Olympus"`,
 		`job a { every 1m  call "Billing.sync_invoice" }`:                                      `t.cai:2:24: job a call: integration Billing has no operation "sync_invoice"; did you mean "sync_invoices"?`,
 		`job a { every 1m  call "Biling.sync_invoices" }`:                                      `t.cai:2:24: job a call: integration "Biling" is not declared; did you mean "Billing"?`,
+		`job a { every 1m  call "Billing.sync_invoices"  input { ful true } }`:                 `t.cai:2:24: job a input: Billing.sync_invoices takes no parameter "ful", so every call would fail (it takes: full, limit); did you mean "full"?`,
 		`job a { every 1m  workflow "nightly" }`:                                               `t.cai:2:1: job a workflow: workflow "nightly" is not declared`,
 		`job a { every 1m  emit "x"  catch_up sometimes }`:                                     `t.cai:2:38: catch_up: expected latest, all or none, found sometimes`,
 		`job a { every 1m  emit "x"  input { a: 1 } }`:                                         `t.cai:2:29: job a: input goes with call "Integration.operation"`,

@@ -50,7 +50,8 @@ func checkEventReferences(cfg *Config, rep *reporter) {
 		checkEvent(h.EventPos, what, h.Event)
 		switch h.Action {
 		case "integration":
-			checkOperation(cfg, rep, h.TargetPos, what+" do integration", h.Target)
+			op := checkOperation(cfg, rep, h.TargetPos, what+" do integration", h.Target)
+			checkParams(rep, h.TargetPos, what+" do integration", h.Target, op, payloadFields(cfg, h.Event))
 		case "webhook":
 			if !slices.Contains(webhooks, h.Target) {
 				rep.errorf(h.TargetPos, "%s do webhook: webhook %q is not declared (webhook %s { … })%s", what, h.Target, h.Target, didYouMean(h.Target, webhooks))
@@ -68,7 +69,8 @@ func checkEventReferences(cfg *Config, rep *reporter) {
 			what := fmt.Sprintf("event %s publish_to", ev.Name)
 			switch t.Kind {
 			case "integration":
-				checkOperation(cfg, rep, t.Pos, what+" integration(…)", t.Name)
+				op := checkOperation(cfg, rep, t.Pos, what+" integration(…)", t.Name)
+				checkParams(rep, t.Pos, what+" integration(…)", t.Name, op, payloadFields(cfg, ev.Name))
 			case "webhook":
 				// webhook("type") publishes an event of that type to the endpoints
 				// subscribed to it, which are registered through the API, not declared:
@@ -82,12 +84,78 @@ func checkEventReferences(cfg *Config, rep *reporter) {
 	}
 }
 
-// checkOperation reports a "Name.operation" reference to an operation not declared.
-func checkOperation(cfg *Config, rep *reporter, at Pos, what, ref string) {
+// BinaryBodyParam is the parameter that carries the raw body of a `body_type: binary`
+// operation.
+const BinaryBodyParam = "body"
+
+// Params lists, sorted, every parameter the operation accepts: its path parameters,
+// query and body fields, GraphQL variables, the parameters its header templates use,
+// and BinaryBodyParam for a binary body. A call with any other parameter fails.
+func (op *Operation) Params() []string {
+	names := slices.Clone(op.PathParams)
+	for _, fs := range [][]*Field{op.Query, op.Body} {
+		for _, f := range fs {
+			names = append(names, f.Name)
+		}
+	}
+	if op.GraphQL != nil {
+		for _, f := range op.GraphQL.Variables {
+			names = append(names, f.Name)
+		}
+	}
+	for _, h := range op.Headers {
+		params, _ := TemplateParams(h.Value.String())
+		names = append(names, params...)
+	}
+	if op.BodyType == "binary" {
+		names = append(names, BinaryBodyParam)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// checkParams reports the parameters a call passes (an event's payload fields, a job's
+// input) that the operation does not take: every such call would fail, so it is an
+// error in the file rather than a dead execution later.
+func checkParams(rep *reporter, at Pos, what, ref string, op *Operation, given []string) {
+	if op == nil || op.Method == MethodInternal {
+		return
+	}
+	takes := op.Params()
+	list := "it takes none"
+	if len(takes) > 0 {
+		list = "it takes: " + strings.Join(takes, ", ")
+	}
+	for _, name := range given {
+		if !slices.Contains(takes, name) {
+			rep.errorf(at, "%s: %s takes no parameter %q, so every call would fail (%s)%s", what, ref, name, list, didYouMean(name, takes))
+		}
+	}
+}
+
+// payloadFields are the fields of the declared event the name refers to (by eventKey),
+// the parameters a handler or route passes on; nil when the event or its payload is not
+// declared.
+func payloadFields(cfg *Config, event string) []string {
+	for _, ev := range cfg.Events {
+		if eventKey(ev.Name) == eventKey(event) {
+			var names []string
+			for _, f := range ev.Payload {
+				names = append(names, f.Name)
+			}
+			return names
+		}
+	}
+	return nil
+}
+
+// checkOperation reports a "Name.operation" reference to an operation not declared, and
+// returns the operation when it is.
+func checkOperation(cfg *Config, rep *reporter, at Pos, what, ref string) *Operation {
 	name, op, ok := strings.Cut(ref, ".")
 	if !ok || name == "" || op == "" {
 		rep.errorf(at, "%s: expected \"Integration.operation\", found %q", what, ref)
-		return
+		return nil
 	}
 	in := cfg.Integration(name)
 	if in == nil {
@@ -96,15 +164,17 @@ func checkOperation(cfg *Config, rep *reporter, at Pos, what, ref string) {
 			names = append(names, x.Name)
 		}
 		rep.errorf(at, "%s: integration %q is not declared%s", what, name, didYouMean(name, names))
-		return
+		return nil
 	}
-	if in.Operation(op) == nil {
+	decl := in.Operation(op)
+	if decl == nil {
 		var ops []string
 		for _, x := range in.Operations {
 			ops = append(ops, x.Name)
 		}
 		rep.errorf(at, "%s: integration %s has no operation %q%s", what, name, op, didYouMean(op, ops))
 	}
+	return decl
 }
 
 // didYouMean is "; did you mean "x"?" when a candidate is close to name, else "".

@@ -29,7 +29,8 @@ type operation struct {
 	timeout      time.Duration // per attempt
 	cacheTTL     time.Duration
 	returns      *config.Type
-	batched      bool // sent through the integration's batcher
+	params       []string // every parameter it accepts (config.Operation.Params)
+	batched      bool     // sent through the integration's batcher
 
 	run     handler // the compiled pipeline; nil while the integration is misconfigured
 	metrics opMetrics
@@ -52,6 +53,7 @@ func newOperation(in *config.Integration, decl *config.Operation) *operation {
 		timeout:      attemptTimeout(decl.Timeout, in.Timeout),
 		cacheTTL:     in.DefaultCacheTTL,
 		returns:      decl.Returns,
+		params:       decl.Params(),
 	}
 	if decl.Cache > 0 {
 		op.cacheTTL = decl.Cache

@@ -21,7 +21,7 @@ import (
 
 // BodyParam is the parameter that carries the raw body of a `body_type: binary`
 // operation, base64-encoded, when the call arrives as JSON.
-const BodyParam = "body"
+const BodyParam = config.BinaryBodyParam
 
 // headerJSON is the value of a Content-Type or Accept header, shared by every request:
 // header values of an exchange are replaced, never edited in place, and each attempt
@@ -291,29 +291,9 @@ func (b *builder) unknown(op *operation) {
 	}
 }
 
-// knownParams lists every parameter an operation accepts.
-func knownParams(op *operation) []string {
-	var names []string
-	names = append(names, op.pathParams...)
-	for _, fs := range [][]*config.Field{op.query, op.body} {
-		for _, f := range fs {
-			names = append(names, f.Name)
-		}
-	}
-	if op.graphql != nil {
-		for _, f := range op.graphql.Variables {
-			names = append(names, f.Name)
-		}
-	}
-	for _, h := range op.headers {
-		names = append(names, h.params...)
-	}
-	if op.binary {
-		names = append(names, BodyParam)
-	}
-	sort.Strings(names)
-	return slices.Compact(names)
-}
+// knownParams lists every parameter an operation accepts (config.Operation.Params, the
+// same list validate checks handlers' and jobs' parameters against).
+func knownParams(op *operation) []string { return op.params }
 
 // scalarString renders a scalar parameter for a URL or header.
 func scalarString(v any) (string, bool) {
