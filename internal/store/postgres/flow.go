@@ -62,24 +62,7 @@ func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFi
 	if f.Queue != "" {
 		w.add("queue = $%d", f.Queue)
 	}
-	var (
-		letters []store.FlowDeadLetter
-		total   int
-	)
-	err := s.readTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM flow_dead_letters`+w.String(), w.args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT `+columns("", flowDeadLetterColumns)+` FROM flow_dead_letters`+w.String()+`
-			ORDER BY created_at DESC, id DESC `+pageClause(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		letters, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.FlowDeadLetter, error) {
-			return scanFlowDeadLetter(row)
-		})
-		return err
-	})
+	letters, total, err := listPage(ctx, s, "flow_dead_letters", flowDeadLetterColumns, w, "created_at DESC, id DESC", f.Page, scanFlowDeadLetter)
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: flow dead letter list: %w", err)
 	}

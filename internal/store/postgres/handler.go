@@ -122,26 +122,11 @@ func (s *Store) HandlerExecutionList(ctx context.Context, f store.HandlerFilter)
 	if f.EventType != "" {
 		w.add("event_type = $%d", f.EventType)
 	}
-	var (
-		out   []store.HandlerExecution
-		total int
-	)
-	err := s.readTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM handler_executions`+w.String(), w.args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT `+columns("", executionColumns)+` FROM handler_executions`+w.String()+`
-			ORDER BY created_at DESC, id DESC `+pageClause(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HandlerExecution, error) {
-			var x store.HandlerExecution
-			err := row.Scan(executionDest(&x)...)
-			utcExecution(&x)
-			return x, err
-		})
-		return err
+	out, total, err := listPage(ctx, s, "handler_executions", executionColumns, w, "created_at DESC, id DESC", f.Page, func(row pgx.Row) (store.HandlerExecution, error) {
+		var x store.HandlerExecution
+		err := row.Scan(executionDest(&x)...)
+		utcExecution(&x)
+		return x, err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: handler execution list: %w", mapError(err))

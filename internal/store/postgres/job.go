@@ -99,22 +99,7 @@ func (s *Store) JobRunList(ctx context.Context, f store.JobRunFilter) ([]store.J
 	if f.Job != "" {
 		w.add("job = $%d", f.Job)
 	}
-	var (
-		runs  []store.JobRun
-		total int
-	)
-	err := s.readTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM job_runs`+w.String(), w.args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT `+columns("", jobRunColumns)+` FROM job_runs`+w.String()+`
-			ORDER BY tick DESC, id DESC `+pageClause(f.Page), w.args...)
-		if err != nil {
-			return err
-		}
-		runs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.JobRun, error) { return scanJobRun(row) })
-		return err
-	})
+	runs, total, err := listPage(ctx, s, "job_runs", jobRunColumns, w, "tick DESC, id DESC", f.Page, scanJobRun)
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: job run list: %w", err)
 	}

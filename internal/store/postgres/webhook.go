@@ -767,23 +767,29 @@ func (s *Store) readTx(ctx context.Context, fn func(pgx.Tx) error) error {
 // listDeliveries returns a page of the deliveries w selects in the given order, and the
 // total.
 func (s *Store) listDeliveries(ctx context.Context, w where, order string, p store.Page) ([]store.Delivery, int, error) {
+	return listPage(ctx, s, "deliveries", deliveryColumns, w, order, p, scanDelivery)
+}
+
+// listPage returns the page of table's rows that w selects, in order, each read by scan,
+// and how many rows w selects in all: one snapshot, so the page and its total agree.
+func listPage[T any](ctx context.Context, s *Store, table string, cols []string, w where, order string, p store.Page, scan func(pgx.Row) (T, error)) ([]T, int, error) {
 	var (
-		deliveries []store.Delivery
-		total      int
+		items []T
+		total int
 	)
 	err := s.readTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM deliveries`+w.String(), w.args...).Scan(&total); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+table+w.String(), w.args...).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+columns("", deliveryColumns)+` FROM deliveries`+w.String()+`
+		rows, err := tx.Query(ctx, `SELECT `+columns("", cols)+` FROM `+table+w.String()+`
 			ORDER BY `+order+` `+pageClause(p), w.args...)
 		if err != nil {
 			return err
 		}
-		deliveries, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Delivery, error) { return scanDelivery(row) })
+		items, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
 		return err
 	})
-	return deliveries, total, err
+	return items, total, err
 }
 
 // querier is what the pool and a transaction have in common.

@@ -70,29 +70,7 @@ func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFi
 	if f.Queue != "" {
 		w.add("queue = ?", f.Queue)
 	}
-	var (
-		letters []store.FlowDeadLetter
-		total   int
-	)
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM flow_dead_letters`+w.String(), w.args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns("", flowDeadLetterColumns)+` FROM flow_dead_letters`+w.String()+`
-			ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(w.args, f.Limit, storeinput.Offset(f.Page))...)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = rows.Close() }()
-		for rows.Next() {
-			d, err := scanFlowDeadLetter(rows)
-			if err != nil {
-				return err
-			}
-			letters = append(letters, d)
-		}
-		return rows.Err()
-	})
+	letters, total, err := listPage(ctx, s, "flow_dead_letters", flowDeadLetterColumns, w, "created_at DESC, id DESC", f.Page, scanFlowDeadLetter)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: flow dead letter list: %w", err)
 	}

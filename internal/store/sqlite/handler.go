@@ -124,29 +124,10 @@ func (s *Store) HandlerExecutionList(ctx context.Context, f store.HandlerFilter)
 	if f.EventType != "" {
 		w.add("event_type = ?", f.EventType)
 	}
-	var (
-		out   []store.HandlerExecution
-		total int
-	)
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM handler_executions`+w.String(), w.args...).Scan(&total); err != nil {
-			return err
-		}
-		args := append(append([]any{}, w.args...), f.Limit, storeinput.Offset(f.Page))
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns("", executionColumns)+` FROM handler_executions`+w.String()+`
-			ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, args...)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = rows.Close() }()
-		for rows.Next() {
-			var x store.HandlerExecution
-			if err := rows.Scan(executionDest(&x)...); err != nil {
-				return err
-			}
-			out = append(out, x)
-		}
-		return rows.Err()
+	out, total, err := listPage(ctx, s, "handler_executions", executionColumns, w, "created_at DESC, id DESC", f.Page, func(row scanner) (store.HandlerExecution, error) {
+		var x store.HandlerExecution
+		err := row.Scan(executionDest(&x)...)
+		return x, err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: handler execution list: %w", err)

@@ -123,29 +123,7 @@ func (s *Store) JobRunList(ctx context.Context, f store.JobRunFilter) ([]store.J
 	if f.Job != "" {
 		w.add("job = ?", f.Job)
 	}
-	var (
-		runs  []store.JobRun
-		total int
-	)
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM job_runs`+w.String(), w.args...).Scan(&total); err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns("", jobRunColumns)+` FROM job_runs`+w.String()+`
-			ORDER BY tick DESC, id DESC LIMIT ? OFFSET ?`, append(w.args, f.Limit, storeinput.Offset(f.Page))...)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = rows.Close() }()
-		for rows.Next() {
-			r, err := scanJobRun(rows)
-			if err != nil {
-				return err
-			}
-			runs = append(runs, r)
-		}
-		return rows.Err()
-	})
+	runs, total, err := listPage(ctx, s, "job_runs", jobRunColumns, w, "tick DESC, id DESC", f.Page, scanJobRun)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: job run list: %w", err)
 	}

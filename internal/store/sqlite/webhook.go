@@ -974,30 +974,38 @@ func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // listDeliveries returns a page of the deliveries w selects in the given order, and the
 // total.
 func (s *Store) listDeliveries(ctx context.Context, w where, order string, p store.Page) ([]store.Delivery, int, error) {
+	return listPage(ctx, s, "deliveries", deliveryColumns, w, order, p, scanDelivery)
+}
+
+// listPage returns the page of table's rows that w selects, in order, each read by scan,
+// and how many rows w selects in all: one read transaction, so the page and its total
+// agree.
+func listPage[T any](ctx context.Context, s *Store, table string, cols []string, w where, order string, p store.Page, scan func(scanner) (T, error)) ([]T, int, error) {
 	var (
-		deliveries []store.Delivery
-		total      int
+		items []T
+		total int
 	)
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deliveries`+w.String(), w.args...).Scan(&total); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+table+w.String(), w.args...).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns("", deliveryColumns)+` FROM deliveries`+w.String()+`
-			ORDER BY `+order+` LIMIT ? OFFSET ?`, append(w.args, p.Limit, storeinput.Offset(p))...)
+		args := append(append([]any{}, w.args...), p.Limit, storeinput.Offset(p))
+		rows, err := tx.QueryContext(ctx, `SELECT `+columns("", cols)+` FROM `+table+w.String()+`
+			ORDER BY `+order+` LIMIT ? OFFSET ?`, args...)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = rows.Close() }()
 		for rows.Next() {
-			d, err := scanDelivery(rows)
+			item, err := scan(rows)
 			if err != nil {
 				return err
 			}
-			deliveries = append(deliveries, d)
+			items = append(items, item)
 		}
 		return rows.Err()
 	})
-	return deliveries, total, err
+	return items, total, err
 }
 
 // queryer is what *sql.DB and *sql.Tx have in common.
