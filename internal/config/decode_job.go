@@ -215,7 +215,7 @@ func checkJobReferences(cfg *Config, rep *reporter) {
 	var events, eventKeys []string
 	for _, ev := range cfg.Events {
 		events = append(events, ev.Name)
-		eventKeys = append(eventKeys, eventKey(ev.Name))
+		eventKeys = append(eventKeys, EventKey(ev.Name))
 	}
 	for _, j := range cfg.Jobs {
 		what := "job " + j.Name
@@ -225,9 +225,9 @@ func checkJobReferences(cfg *Config, rep *reporter) {
 			checkParams(rep, j.CallPos, what+" input", j.Call, op, slices.Sorted(maps.Keys(j.Input)))
 		case j.Emit != "":
 			// As POST /events: without event declarations any type goes.
-			if len(events) > 0 && !slices.Contains(eventKeys, eventKey(j.Emit)) {
+			if len(events) > 0 && !slices.Contains(eventKeys, EventKey(j.Emit)) {
 				hint := ""
-				if s := suggest(eventKey(j.Emit), eventKeys); s != "" {
+				if s := suggest(EventKey(j.Emit), eventKeys); s != "" {
 					hint = fmt.Sprintf("; did you mean %q?", events[slices.Index(eventKeys, s)])
 				}
 				rep.errorf(j.EmitPos, "%s emit: event %q is not declared%s", what, j.Emit, hint)

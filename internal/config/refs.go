@@ -10,9 +10,10 @@ import (
 // "Name.op"`, `do webhook "x"`, `do workflow "x"`, `do emit "ev"`), the event it handles,
 // and where an event is published (`publish_to`).
 
-// eventKey is the form in which event names are compared: `.` and `_` are the same, so
-// `on "user.created"` handles `event user_created` (CodeAI's own examples mix them).
-func eventKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
+// EventKey is the form in which event names are compared: `.` and `_` are the same, so
+// `on "user.created"` handles `event user_created` (CodeAI's own examples mix them). The
+// runtime matches handlers to events by the same rule.
+func EventKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
 
 // checkEventReferences reports the references of handlers and publish_to targets that
 // name nothing declared.
@@ -20,17 +21,17 @@ func checkEventReferences(cfg *Config, rep *reporter) {
 	events := map[string]string{} // eventKey → name as declared
 	var eventKeys []string
 	for _, ev := range cfg.Events {
-		events[eventKey(ev.Name)] = ev.Name
-		eventKeys = append(eventKeys, eventKey(ev.Name))
+		events[EventKey(ev.Name)] = ev.Name
+		eventKeys = append(eventKeys, EventKey(ev.Name))
 	}
 	// Without event declarations any event type is accepted, as POST /events accepts
 	// any; once some are declared, a reference must name one of them.
 	checkEvent := func(at Pos, what, name string) {
-		if _, declared := events[eventKey(name)]; len(events) == 0 || declared {
+		if _, declared := events[EventKey(name)]; len(events) == 0 || declared {
 			return
 		}
 		hint := ""
-		if s := suggest(eventKey(name), eventKeys); s != "" {
+		if s := suggest(EventKey(name), eventKeys); s != "" {
 			hint = fmt.Sprintf("; did you mean %q?", events[s])
 		}
 		rep.errorf(at, "%s: event %q is not declared%s", what, name, hint)
@@ -138,7 +139,7 @@ func checkParams(rep *reporter, at Pos, what, ref string, op *Operation, given [
 // declared.
 func payloadFields(cfg *Config, event string) []string {
 	for _, ev := range cfg.Events {
-		if eventKey(ev.Name) == eventKey(event) {
+		if EventKey(ev.Name) == EventKey(event) {
 			var names []string
 			for _, f := range ev.Payload {
 				names = append(names, f.Name)

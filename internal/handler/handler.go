@@ -3,7 +3,6 @@ package handler
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,16 +50,11 @@ func New(cfg *config.Config, maxAttempts int) *Set {
 		}
 		s.all = append(s.all, x)
 		if x.Runs {
-			s.byKey[EventKey(h.Event)] = append(s.byKey[EventKey(h.Event)], x)
+			s.byKey[config.EventKey(h.Event)] = append(s.byKey[config.EventKey(h.Event)], x)
 		}
 	}
 	return s
 }
-
-// EventKey is the form in which event names are matched: `.` and `_` are the same, so
-// `on "user.created"` handles events of type user_created and user.created (the rule
-// config applies to references).
-func EventKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
 
 // Handlers lists every declared handler, run or not, in declaration order.
 func (s *Set) Handlers() []Handler { return s.all }
@@ -87,7 +81,7 @@ func (s *Set) Wake() { s.wake() }
 // Executions implements webhook.HandlerFanout: one pending execution per handler e
 // matches; past MaxDepth, dead ones saying why.
 func (s *Set) Executions(ctx context.Context, e event.Event, now time.Time) []store.HandlerExecution {
-	hs := s.byKey[EventKey(e.Type)]
+	hs := s.byKey[config.EventKey(e.Type)]
 	if len(hs) == 0 {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ func NewShapes(cfg *config.Config) Shapes {
 	s := Shapes{}
 	for _, ev := range cfg.Events {
 		if len(ev.Payload) > 0 {
-			s[EventKey(ev.Name)] = ev
+			s[config.EventKey(ev.Name)] = ev
 		}
 	}
 	return s
@@ -33,7 +34,7 @@ func NewShapes(cfg *config.Config) Shapes {
 // (fields written optional or with a default may be left out) or holds with another
 // type. An event type nothing declares is not checked.
 func (s Shapes) Check(typ string, data json.RawMessage) error {
-	ev := s[EventKey(typ)]
+	ev := s[config.EventKey(typ)]
 	if ev == nil {
 		return nil
 	}
@@ -86,7 +87,7 @@ func fits(t *config.Type, v any) bool {
 		return ok
 	case config.KindEnum:
 		s, ok := v.(string)
-		return ok && (len(t.Enum) == 0 || contains(t.Enum, s))
+		return ok && (len(t.Enum) == 0 || slices.Contains(t.Enum, s))
 	case config.KindScalar:
 	default:
 		return true
@@ -126,15 +127,6 @@ func fits(t *config.Type, v any) bool {
 		return ok
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func jsonKind(v any) string {
