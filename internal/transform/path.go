@@ -144,8 +144,16 @@ func (p *Path) All(doc any) []any {
 
 // filtered finds the matches of a path with a filter in a copy of doc whose numbers
 // ojg can compare, in document order, and reads each from doc itself by its location.
-func (p *Path) filtered(doc any) []any {
-	var out []any
+//
+// ojg (v1.28.5) panics when a filter compares two arrays or objects ($[?$!=$]: "comparing
+// uncomparable type"); such a filter matches nothing here instead of stopping the flow
+// (the fuzz corpus keeps the case).
+func (p *Path) filtered(doc any) (out []any) {
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
 	p.expr.Walk(numbersForExpr(doc), func(loc jp.Expr, _ []any) {
 		if steps, definite := simpleSteps(loc); definite { // locations always are
 			if v, ok := walk(doc, steps); ok {
