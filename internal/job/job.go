@@ -109,11 +109,16 @@ func New(cfg *config.Config, opts Options) (*Scheduler, error) {
 }
 
 // nextFunc returns the job's tick after a time. Ticks are the same in every process:
-// the cron expression's times, or the multiples of every since the zero time.
+// the cron expression's times, or the multiples of every since the Unix epoch (so an
+// `every 1h` job ticks on the hour, as the README says; time.Truncate would count from
+// Go's zero time, which differs for intervals that do not divide a day).
 func nextFunc(j *config.Job) (func(time.Time) time.Time, error) {
 	if j.Every > 0 {
 		every := j.Every
-		return func(after time.Time) time.Time { return after.Truncate(every).Add(every) }, nil
+		epoch := time.Unix(0, 0).UTC()
+		return func(after time.Time) time.Time {
+			return epoch.Add((after.Sub(epoch)/every + 1) * every)
+		}, nil
 	}
 	sched, err := config.CronParser.Parse(j.Schedule)
 	if err != nil {

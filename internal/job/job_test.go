@@ -315,3 +315,21 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("the run took %v; the timeout did not cut it off", d)
 	}
 }
+
+// TestEveryTicksCountFromTheUnixEpoch: `every` ticks are the multiples of the interval
+// since the Unix epoch, the same in every process, also for intervals that do not divide
+// a day (7m: 1970-01-01 00:07, 00:14, …).
+func TestEveryTicksCountFromTheUnixEpoch(t *testing.T) {
+	next, err := nextFunc(&config.Job{Every: 7 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	tick := next(after)
+	if !tick.After(after) || tick.Sub(after) > 7*time.Minute || tick.Unix()%(7*60) != 0 {
+		t.Errorf("next(%v) = %v: want the first multiple of 7m since the epoch after it", after, tick)
+	}
+	if again := next(tick); again.Sub(tick) != 7*time.Minute {
+		t.Errorf("next(%v) = %v, want 7m later", tick, again)
+	}
+}
