@@ -48,7 +48,7 @@ func (r *recorder) Call(_ context.Context, in, op string, params map[string]any,
 
 func TestRoutesConfiguredEvents(t *testing.T) {
 	cfg, diags := config.Decode("t.cai", []byte(`
-integration Alerts { base_url: "https://alerts.example.com"  operation notify { method: POST  path: "/notify" } }
+integration Alerts { base_url: "https://alerts.example.com"  operation notify { method: POST  path: "/notify"  body: { integration: string, failures: integer, opened_at: timestamp } } }
 event IntegrationCircuitOpened {
     payload { integration: string  failures: integer  opened_at: timestamp }
     publish_to: [webhook("monitoring"), integration("Alerts.notify"), slack("#ops")]
