@@ -214,7 +214,7 @@ on "order_placed" do webhook "hook" async
 		t.Fatalf("errors: %v", diags.Err())
 	}
 	want := []string{
-		`t.cai:1:58: warning: 2 publish_to slack(…) targets ("#a", "#b") are declared but not run yet by this version`,
+		`t.cai:1:58: warning: 2 publish_to slack(…) targets ("#a", "#b") are not run: ` + slackUnsent.reason,
 		`t.cai:1:84: warning: 1 publish_to kafka(…) target ("orders") is declared but not run yet by this version`,
 		"t.cai:2:1: warning: 2 workflow blocks (one, two) are declared but not run yet by this version",
 		"t.cai:4:1: warning: 1 workflow job (nightly) is declared but not run yet by this version",
@@ -255,6 +255,10 @@ workflow onboarding { }
 		{`on "user.craeted" do emit "user.created"`, `t.cai:5:4: on "user.craeted": event "user.craeted" is not declared; did you mean "user_created"?`},
 		{`event E { publish_to: [integration("Pay.charge"), webhook("anything"), slack("#x")] }`, ""},
 		{`event E { publish_to: [integration("Pay.refund")] }`, `t.cai:5:24: event E publish_to integration(…): integration Pay has no operation "refund"`},
+		{`integration Slack { base_url: "https://slack.example.com" }
+event F { publish_to: [slack("#x")] }`, `t.cai:6:24: event F publish_to slack(…): integration Slack has no operation "post_message"`},
+		{`integration Slack { base_url: "https://slack.example.com"  operation post_message { method: POST  path: "/m"  body: { channel: string } } }
+event F { publish_to: [slack("#x")] }`, `t.cai:6:24: event F publish_to slack(…): Slack.post_message takes no parameter "text", so every call would fail (it takes: channel)`},
 		{`event E { publish_to: [slak("#x")] }`, `t.cai:5:24: event E publish_to: unknown target slak(…): expected webhook(…), integration(…), slack(…), kafka(…); did you mean "slack"?`},
 	} {
 		t.Run(c.line, func(t *testing.T) {

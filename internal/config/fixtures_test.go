@@ -44,7 +44,7 @@ func TestFixtureIntegrationsLoadsCompletely(t *testing.T) {
 		path + ":15:1: warning: 1 config block is not run: settings of a generated application belong to CodeAI's code generation; Junction is configured by flags and environment",
 		path + ":35:1: warning: 4 entity blocks (WebhookEndpoint, WebhookDelivery, ExternalApiCache, …) are not run: data models belong to CodeAI's code generation, not to Junction",
 		path + ":769:1: warning: 10 endpoint blocks (GET /webhooks, POST /webhooks, PUT /webhooks/{id}, …) are not run: generated API endpoints belong to CodeAI's code generation; Junction's HTTP API is built in",
-		path + ":931:18: warning: 2 publish_to slack(…) targets (\"#webhook-alerts\", \"#integration-alerts\") are declared but not run yet by this version",
+		path + ":931:18: warning: 2 publish_to slack(…) targets (\"#webhook-alerts\", \"#integration-alerts\") are not run: no integration Slack is declared to send them through (integration Slack { base_url: \"https://slack.com/api\"  auth: bearer(env(SLACK_TOKEN))  operation post_message { method: POST  path: \"/chat.postMessage\"  body: { channel: string, text: string } } })",
 	} {
 		if !slices.Contains(diagStrings(diags), want) {
 			t.Errorf("missing %s\nin %q", want, diagStrings(diags))

@@ -42,12 +42,23 @@ var notRunYet = map[string]construct{
 	"workflow":         {"workflow block", ""},
 	"job workflow":     {"workflow job", ""},
 	"on … do workflow": {"on … do workflow handler", ""},
-	"publish_to slack": {"publish_to slack(…) target", ""},
 	"publish_to kafka": {"publish_to kafka(…) target", ""},
 }
 
-// publishKinds are the target kinds publish_to knows: webhook and integration route
-// (eventroute); the others are in notRunYet.
+// Slack targets (publish_to: [slack("#channel")]) are sent through the operation
+// SlackOperation of a declared integration SlackIntegration, with the parameters channel
+// and text. Without that integration they have nothing to go through: they are reported
+// as not run (never an error, so CodeAI's examples, which declare none, still load).
+const (
+	SlackIntegration = "Slack"
+	SlackOperation   = "post_message"
+)
+
+// slackUnsent describes slack targets while no Slack integration is declared.
+var slackUnsent = construct{"publish_to slack(…) target", `no integration Slack is declared to send them through (integration Slack { base_url: "https://slack.com/api"  auth: bearer(env(SLACK_TOKEN))  operation post_message { method: POST  path: "/chat.postMessage"  body: { channel: string, text: string } } })`}
+
+// publishKinds are the target kinds publish_to knows: webhook, integration and slack
+// route (eventroute); kafka is in notRunYet.
 var publishKinds = []string{"webhook", "integration", "slack", "kafka"}
 
 // NotRunYet reports whether a kind of construct (a key of the notRunYet table, such as
@@ -89,6 +100,9 @@ func notRunItems(cfg *Config) []notRunItem {
 			if kind := "publish_to " + t.Kind; NotRunYet(kind) {
 				items = append(items, notRunItem{kind: kind, pos: t.Pos, name: fmt.Sprintf("%q", t.Name)})
 			}
+			if t.Kind == "slack" && cfg.Integration(SlackIntegration) == nil {
+				items = append(items, notRunItem{kind: "publish_to slack", pos: t.Pos, name: fmt.Sprintf("%q", t.Name), reason: slackUnsent.reason})
+			}
 		}
 	}
 	return items
@@ -118,6 +132,9 @@ func notRunMessage(kind string, items []notRunItem) string {
 	noun, reason := kind+" block", items[0].reason
 	if c, ok := codeGeneration[kind]; ok {
 		noun, reason = c.noun, c.reason
+	}
+	if kind == "publish_to slack" {
+		noun, reason = slackUnsent.noun, slackUnsent.reason
 	}
 	yet, notYet := notRunYet[kind]
 	if notYet {

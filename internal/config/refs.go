@@ -72,6 +72,11 @@ func checkEventReferences(cfg *Config, rep *reporter) {
 			case "integration":
 				op := checkOperation(cfg, rep, t.Pos, what+" integration(…)", t.Name)
 				checkParams(rep, t.Pos, what+" integration(…)", t.Name, op, payloadFields(cfg, ev.Name))
+			case "slack":
+				if cfg.Integration(SlackIntegration) != nil {
+					op := checkOperation(cfg, rep, t.Pos, what+" slack(…)", SlackIntegration+"."+SlackOperation)
+					checkParams(rep, t.Pos, what+" slack(…)", SlackIntegration+"."+SlackOperation, op, []string{"channel", "text"})
+				}
 			case "webhook":
 				// webhook("type") publishes an event of that type to the endpoints
 				// subscribed to it, which are registered through the API, not declared:
