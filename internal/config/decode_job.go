@@ -206,17 +206,8 @@ func (d *decoder) codeAIHook(name string) setting {
 // declared, and workflows that are not.
 func checkJobReferences(cfg *Config, rep *reporter) {
 	checkUnique(rep, "job", cfg.Jobs, func(j *Job) (string, Pos) { return j.Name, j.Pos })
-	var workflows []string
-	for _, ig := range cfg.Ignored {
-		if ig.Kind == "workflow" && ig.Name != "" {
-			workflows = append(workflows, ig.Name)
-		}
-	}
-	var events, eventKeys []string
-	for _, ev := range cfg.Events {
-		events = append(events, ev.Name)
-		eventKeys = append(eventKeys, EventKey(ev.Name))
-	}
+	workflows := workflowNames(cfg)
+	checkEvent := eventChecker(cfg, rep)
 	for _, j := range cfg.Jobs {
 		what := "job " + j.Name
 		switch {
@@ -224,14 +215,7 @@ func checkJobReferences(cfg *Config, rep *reporter) {
 			op := checkOperation(cfg, rep, j.CallPos, what+" call", j.Call)
 			checkParams(rep, j.CallPos, what+" input", j.Call, op, slices.Sorted(maps.Keys(j.Input)))
 		case j.Emit != "":
-			// As POST /events: without event declarations any type goes.
-			if len(events) > 0 && !slices.Contains(eventKeys, EventKey(j.Emit)) {
-				hint := ""
-				if s := suggest(EventKey(j.Emit), eventKeys); s != "" {
-					hint = fmt.Sprintf("; did you mean %q?", events[slices.Index(eventKeys, s)])
-				}
-				rep.errorf(j.EmitPos, "%s emit: event %q is not declared%s", what, j.Emit, hint)
-			}
+			checkEvent(j.EmitPos, what+" emit", j.Emit)
 		case j.Workflow != "":
 			if !slices.Contains(workflows, j.Workflow) {
 				rep.errorf(j.Pos, "%s workflow: workflow %q is not declared (workflow %s { … })%s", what, j.Workflow, j.Workflow, didYouMean(j.Workflow, workflows))

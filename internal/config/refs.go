@@ -18,30 +18,8 @@ func EventKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
 // checkEventReferences reports the references of handlers and publish_to targets that
 // name nothing declared.
 func checkEventReferences(cfg *Config, rep *reporter) {
-	events := map[string]string{} // eventKey → name as declared
-	var eventKeys []string
-	for _, ev := range cfg.Events {
-		events[EventKey(ev.Name)] = ev.Name
-		eventKeys = append(eventKeys, EventKey(ev.Name))
-	}
-	// Without event declarations any event type is accepted, as POST /events accepts
-	// any; once some are declared, a reference must name one of them.
-	checkEvent := func(at Pos, what, name string) {
-		if _, declared := events[EventKey(name)]; len(events) == 0 || declared {
-			return
-		}
-		hint := ""
-		if s := suggest(EventKey(name), eventKeys); s != "" {
-			hint = fmt.Sprintf("; did you mean %q?", events[s])
-		}
-		rep.errorf(at, "%s: event %q is not declared%s", what, name, hint)
-	}
-	var workflows []string
-	for _, ig := range cfg.Ignored {
-		if ig.Kind == "workflow" && ig.Name != "" {
-			workflows = append(workflows, ig.Name)
-		}
-	}
+	checkEvent := eventChecker(cfg, rep)
+	workflows := workflowNames(cfg)
 	var webhooks []string
 	for _, w := range cfg.Webhooks {
 		webhooks = append(webhooks, w.Name)
@@ -153,6 +131,40 @@ func payloadFields(cfg *Config, event string) []string {
 		}
 	}
 	return nil
+}
+
+// eventChecker returns a check that reports a reference to an event no declaration
+// names (by EventKey). Without event declarations any event type is accepted, as POST
+// /events accepts any; once some are declared, a reference must name one of them.
+func eventChecker(cfg *Config, rep *reporter) func(at Pos, what, name string) {
+	events := map[string]string{} // EventKey → name as declared
+	var eventKeys []string
+	for _, ev := range cfg.Events {
+		events[EventKey(ev.Name)] = ev.Name
+		eventKeys = append(eventKeys, EventKey(ev.Name))
+	}
+	return func(at Pos, what, name string) {
+		if _, declared := events[EventKey(name)]; len(events) == 0 || declared {
+			return
+		}
+		hint := ""
+		if s := suggest(EventKey(name), eventKeys); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", events[s])
+		}
+		rep.errorf(at, "%s: event %q is not declared%s", what, name, hint)
+	}
+}
+
+// workflowNames are the names of the declared workflow blocks (not run yet, so kept
+// among the Ignored, but references to them are checked).
+func workflowNames(cfg *Config) []string {
+	var names []string
+	for _, ig := range cfg.Ignored {
+		if ig.Kind == "workflow" && ig.Name != "" {
+			names = append(names, ig.Name)
+		}
+	}
+	return names
 }
 
 // checkOperation reports a "Name.operation" reference to an operation not declared, and
