@@ -70,7 +70,7 @@ func openSQLite(t *testing.T) store.Store {
 
 func waitRuns(t *testing.T, s store.Store, n int) []store.JobRun {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		runs, _, err := s.JobRunList(context.Background(), store.JobRunFilter{Job: "sync", Page: store.Page{Page: 1, Limit: 100}})
 		if err != nil {
@@ -126,7 +126,7 @@ func TestCatchUp(t *testing.T) {
 			}
 			// The scheduler is waiting for the next tick (10:06) once catch-up is done.
 			runs := waitRuns(t, s, 1+len(c.want))
-			deadline := time.Now().Add(5 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
 			for clk.Sleepers() == 0 && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}

@@ -72,7 +72,7 @@ job nightly {
 		t.Fatalf("trigger = %d %s", resp.StatusCode, resp.body)
 	}
 	id := resp.json(t)["run_id"].(string)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		runs := e.req("GET", "/jobs/nightly/runs", e.user, "").json(t)
 		rs := runs["data"].([]any)
