@@ -45,6 +45,9 @@ type Job struct {
 	EmitPos  Pos
 	Data     map[string]any // the event's data
 	Workflow string
+	// Trigger marks a job made from a workflow's `trigger schedule "…"`; its name is
+	// "workflow:" + the workflow's name.
+	Trigger bool
 }
 
 // CronParser reads a job's schedule: five fields, an optional leading seconds field, or

@@ -13,6 +13,7 @@ type Config struct {
 	Connectors   []*Connector
 	Flows        []*Flow
 	Jobs         []*Job
+	Workflows    []*Workflow
 	// WebhookDelivery holds the delivery settings of every webhook endpoint, from the one
 	// `integration NAME { type: webhook … }` block; nil without one.
 	WebhookDelivery *WebhookDelivery
@@ -435,4 +436,7 @@ type Handler struct {
 	Target    string
 	TargetPos Pos
 	Async     bool
+	// Trigger marks a handler made from a workflow's `trigger event "…"`, not written
+	// as `on … do workflow`.
+	Trigger bool
 }

@@ -26,6 +26,9 @@ var (
 	// server answers 503 with Retry-After. The driver's error stays in the chain.
 	// Package deadline adds it; the backends themselves do not.
 	ErrUnavailable = fmt.Errorf("store: %w", errkind.ErrUnavailable)
+	// ErrLeaseLost means a write by the holder of a lease (a workflow run) was refused:
+	// the lease expired and another process may have taken the work over.
+	ErrLeaseLost = errors.New("store: lease lost")
 )
 
 // Role is what a bearer token may do. Admin can do everything a user can, plus
@@ -145,4 +148,5 @@ type Store interface {
 	FlowStore
 	HandlerStore
 	JobStore
+	WorkflowStore
 }
