@@ -44,7 +44,7 @@ Process settings come from flags or, when a flag is not given, from the environm
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newValidateCommand(), newCallCommand(), newMigrateCommand(), newTokenCommand(), newFlowCommand(), newConnectorCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newValidateCommand(), newCallCommand(), newMigrateCommand(), newTokenCommand(), newFlowCommand(), newWorkflowCommand(), newConnectorCommand(), newVersionCommand())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,35 +29,49 @@ type APIClient struct {
 
 // get fetches path into dst, turning a problem+json answer into an error with its detail.
 func (c APIClient) get(ctx context.Context, path string, dst any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.BaseURL, "/")+path, nil)
+	_, err := c.do(ctx, http.MethodGet, path, nil, dst, http.StatusOK)
+	return err
+}
+
+// do sends a request with an optional JSON body and decodes an answer whose status is
+// one of ok into dst; any other answer is an error with the problem's detail.
+func (c APIClient) do(ctx context.Context, method, path string, body []byte, dst any, ok ...int) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, rd)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = &http.Client{Timeout: 90 * time.Second}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the Junction server at %s: %w", c.BaseURL, err)
+		return 0, fmt.Errorf("cannot reach the Junction server at %s: %w", c.BaseURL, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if !slices.Contains(ok, resp.StatusCode) {
 		var p struct{ Title, Detail string }
-		_ = json.Unmarshal(body, &p)
+		_ = json.Unmarshal(answer, &p)
 		if p.Detail == "" {
-			p.Detail = strings.TrimSpace(string(body))
+			p.Detail = strings.TrimSpace(string(answer))
 		}
-		return fmt.Errorf("%s %s: %d %s: %s", http.MethodGet, path, resp.StatusCode, p.Title, p.Detail)
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, p.Title, p.Detail)
 	}
-	return json.Unmarshal(body, dst)
+	return resp.StatusCode, json.Unmarshal(answer, dst)
 }
 
 // FlowStatus prints one flow's status, or a table of every flow when name is "".

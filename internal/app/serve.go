@@ -24,6 +24,7 @@ import (
 	"github.com/junctionhq/junction/internal/store/backend"
 	"github.com/junctionhq/junction/internal/telemetry"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/workflow"
 )
 
 // AddrDefault is where `junction serve` listens unless told otherwise: loopback only, so a
@@ -89,7 +90,7 @@ func Serve(ctx context.Context, opts Options) error {
 	srv, err := server.New(server.Options{
 		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
 		Logger: log, Registry: deps.Registry,
-		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(),
+		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
 	})
 	if err != nil {
 		return err
@@ -197,7 +198,12 @@ func newMetrics(reg *prometheus.Registry, st store.Store) (runtime.Metrics, erro
 		return runtime.Metrics{}, err
 	}
 	flows.SetDeadLetters(st)
-	return runtime.Metrics{Integrations: ints, Webhooks: hooks, Flows: flows}, nil
+	wfs, err := workflow.NewMetrics(reg)
+	if err != nil {
+		return runtime.Metrics{}, err
+	}
+	wfs.SetStore(st)
+	return runtime.Metrics{Integrations: ints, Webhooks: hooks, Flows: flows, Workflows: wfs}, nil
 }
 
 // watchReload re-reads the configuration on each reload request and puts it in force.

@@ -11,6 +11,7 @@ import (
 	"github.com/junctionhq/junction/internal/connector/registry"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/workflow"
 )
 
 // Validate checks configuration files the way `junction validate` reports them: every
@@ -110,25 +111,37 @@ func validateFile(w io.Writer, path string, lookup config.LookupEnv, decode func
 	return f
 }
 
-// validateFlows compiles the flows of a configuration without errors the way serve
-// does: expressions, paths and schemas (files included) up front, and each connector for
-// the part it plays. Lines already printed (a connector's own problem) are not repeated.
+// validateFlows compiles the flows and workflows of a configuration without errors the
+// way serve does: expressions, paths and schemas (files included) up front, and each
+// connector for the part it plays. Lines already printed (a connector's own problem) are
+// not repeated.
 func validateFlows(w io.Writer, what string, cfg *config.Config, lookup config.LookupEnv, printed map[string]bool) bool {
+	ok := true
 	_, err := flow.New(cfg, flowOptions(lookup, slog.New(slog.DiscardHandler), nil, nil, nil))
-	if err == nil {
-		return true
+	if printNew(w, err, printed) {
+		fmt.Fprintf(w, "%s: flows have errors\n", what)
+		ok = false
 	}
-	flowErrors := false
+	if printNew(w, workflow.Check(cfg), printed) {
+		fmt.Fprintf(w, "%s: workflows have errors\n", what)
+		ok = false
+	}
+	return ok
+}
+
+// printNew prints the lines of err not printed before and reports whether it printed any.
+func printNew(w io.Writer, err error, printed map[string]bool) bool {
+	if err == nil {
+		return false
+	}
+	printedAny := false
 	for line := range strings.SplitSeq(err.Error(), "\n") {
 		if !printed[line] {
 			fmt.Fprintln(w, line)
-			flowErrors = true
+			printedAny = true
 		}
 	}
-	if flowErrors {
-		fmt.Fprintf(w, "%s: flows have errors\n", what)
-	}
-	return !flowErrors
+	return printedAny
 }
 
 // connectorDiagnostics turns the problems registry.Validate (or webhook.Declare) found

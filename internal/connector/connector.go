@@ -132,6 +132,10 @@ type Internal interface {
 	// CallOperation calls an integration operation with JSON parameters (and the raw
 	// body of a `body_type: binary` operation, or nil).
 	CallOperation(ctx context.Context, integration, operation string, params map[string]any, body []byte) (status int, answer []byte, err error)
+	// StartWorkflow stores a run of a declared workflow with the JSON object input; a
+	// non-empty id makes the start idempotent (the same id starts one run). An input or
+	// workflow the engine refuses is a *MessageError.
+	StartWorkflow(ctx context.Context, workflow, id string, input []byte) error
 	// HandleHTTP receives POSTs to /in/{path} as messages; the returned function
 	// stops it.
 	HandleHTTP(path string, handle func(ctx context.Context, m Message) error) (stop func(), err error)

@@ -1,5 +1,5 @@
 // Package handler runs the configuration's event handlers, `on "user.created" do
-// integration|webhook|emit "target" [async]`.
+// integration|webhook|emit|workflow "target" [async]`.
 //
 // Durability: when the webhook service stores an event (webhook.Service.Publish, every
 // path: POST /events, flows' webhook sinks, event routes, emitted events), it asks this
@@ -14,8 +14,9 @@
 // integration's idempotency key, the emitted event's id, the webhook delivery's id) so
 // a second run is recognised downstream.
 //
-// `do workflow` handlers are not run (workflows are not run by this version; config
-// reports them) and get no executions. `async` changes nothing: every handler runs from
+// `do workflow` (and a workflow's `trigger event "…"`) starts a run of the workflow with
+// the event's data as input; the execution is done once the run is stored (its ID is
+// derived from the execution's, so it starts once). `async` changes nothing: every handler runs from
 // its durable record, after the event is stored and acknowledged (see the README).
 //
 // Emitted events carry how deep in a chain they are (a context value read by Set); an

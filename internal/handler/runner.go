@@ -19,6 +19,7 @@ import (
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/workflow"
 )
 
 // Webhooks is what actions need of the webhook service (*webhook.Service).
@@ -27,19 +28,25 @@ type Webhooks interface {
 	DeliverTo(ctx context.Context, name string, e event.Event, source, key string) error
 }
 
+// Workflows starts workflow runs (the workflow engine), for `do workflow`.
+type Workflows interface {
+	StartRun(ctx context.Context, name string, input json.RawMessage, o workflow.StartOptions) (workflow.Run, bool, error)
+}
+
 // Options configure a Runner.
 type Options struct {
-	Store    store.Store
-	Set      *Set
-	Webhooks Webhooks
-	Caller   integration.Caller
-	Logger   *slog.Logger
-	Clock    clock.Clock  // default clock.Real{}
-	Retry    retry.Policy // the wait before each retry (DelayBefore)
-	Timeout  time.Duration
-	Lease    time.Duration // must be longer than Timeout
-	Workers  int
-	WorkerID string
+	Store     store.Store
+	Set       *Set
+	Webhooks  Webhooks
+	Caller    integration.Caller
+	Workflows Workflows // nil: do workflow executions fail, saying so
+	Logger    *slog.Logger
+	Clock     clock.Clock  // default clock.Real{}
+	Retry     retry.Policy // the wait before each retry (DelayBefore)
+	Timeout   time.Duration
+	Lease     time.Duration // must be longer than Timeout
+	Workers   int
+	WorkerID  string
 }
 
 const pollInterval = 250 * time.Millisecond
@@ -204,6 +211,25 @@ func (r *Runner) execute(ctx context.Context, c store.ClaimedExecution) {
 	}
 }
 
+// startWorkflow starts the handler's workflow with the event's data as its input (a
+// payload that is not an object becomes {"data": payload}); the execution is done once
+// the run is stored, and the run goes on by itself. The run's ID comes from the
+// execution's, so an execution run twice starts one run.
+func (r *Runner) startWorkflow(ctx context.Context, h Handler, e event.Event, x store.HandlerExecution) error {
+	if r.o.Workflows == nil {
+		return &permanentError{"no workflow engine runs in this process"}
+	}
+	input := json.RawMessage(e.Data)
+	if e.Fields() == nil {
+		input, _ = json.Marshal(map[string]json.RawMessage{"data": e.Data})
+	}
+	_, _, err := r.o.Workflows.StartRun(ctx, h.Target, input, workflow.StartOptions{ID: "wfr_ev_" + x.ID, Trigger: "event:" + e.ID})
+	if errors.Is(err, workflow.ErrNotFound) {
+		return &permanentError{fmt.Sprintf("workflow %q is not declared in the configuration in force", h.Target)}
+	}
+	return err
+}
+
 // permanentError is a failure no retry can mend.
 type permanentError struct{ msg string }
 
@@ -239,6 +265,8 @@ func (r *Runner) perform(ctx context.Context, c store.ClaimedExecution) error {
 		return err
 	case "webhook":
 		return r.o.Webhooks.DeliverTo(ctx, h.Target, e, source, x.ID)
+	case "workflow":
+		return r.startWorkflow(ctx, h, e, x)
 	}
 	return &permanentError{fmt.Sprintf("action %s is not run by this version", h.Action)}
 }

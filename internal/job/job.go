@@ -20,6 +20,7 @@ import (
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/workflow"
 )
 
 // Run is one run of a job, and RunFilter selects a page of them (the store's types, so
@@ -42,6 +43,12 @@ type Publisher interface {
 	Publish(ctx context.Context, e event.Event) (webhook.PublishResult, error)
 }
 
+// Workflows starts workflow runs and waits for them (the workflow engine).
+type Workflows interface {
+	StartRun(ctx context.Context, name string, input json.RawMessage, o workflow.StartOptions) (workflow.Run, bool, error)
+	Wait(ctx context.Context, id string) (workflow.Run, []workflow.Step, error)
+}
+
 // DefaultLease is how long a claim holds without renewal: a run renews it every third
 // of it, so a process that died leaves its tick to others after at most this long.
 const DefaultLease = 30 * time.Second
@@ -56,6 +63,7 @@ type Options struct {
 	Logger    *slog.Logger
 	Caller    Caller
 	Publisher Publisher
+	Workflows Workflows
 	Owner     string        // names this process in claims; default random
 	Lease     time.Duration // default DefaultLease
 }
@@ -79,8 +87,7 @@ type spec struct {
 	policy retry.Policy
 }
 
-// New builds the scheduler of cfg's jobs; jobs that run a workflow are left out (they
-// do not run yet, and validate and serve say so).
+// New builds the scheduler of cfg's jobs.
 func New(cfg *config.Config, opts Options) (*Scheduler, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
@@ -96,9 +103,6 @@ func New(cfg *config.Config, opts Options) (*Scheduler, error) {
 	}
 	s := &Scheduler{opts: opts}
 	for _, j := range cfg.Jobs {
-		if j.Workflow != "" {
-			continue
-		}
 		next, err := nextFunc(j)
 		if err != nil {
 			return nil, fmt.Errorf("%s: job %s: %w", j.Pos, j.Name, err)
@@ -279,10 +283,10 @@ func (s *Scheduler) execute(ctx context.Context, sp *spec, r Run) {
 	}
 	_, attempts, err := retry.Do(ctx, c, sp.policy, func(_ struct{}, err error) (bool, time.Duration) {
 		return err != nil, 0
-	}, func(ctx context.Context, _ int) (struct{}, error) {
+	}, func(ctx context.Context, n int) (struct{}, error) {
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		err := s.action(actx, sp.cfg, key)
+		err := s.action(actx, sp.cfg, r, key, n)
 		if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 			// Said plainly in the run's error: "context deadline exceeded" does not say whose.
 			err = fmt.Errorf("timed out after %s (the job's timeout): %w", timeout, err)
@@ -315,9 +319,11 @@ func idempotencyKey(r Run) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("junction:job:"+r.Job+":"+r.Tick.UTC().Format(time.RFC3339Nano))).String()
 }
 
-// action does what the job runs, once.
-func (s *Scheduler) action(ctx context.Context, j *config.Job, key string) error {
+// action does what the job runs, once: attempt n of run r.
+func (s *Scheduler) action(ctx context.Context, j *config.Job, r Run, key string, n int) error {
 	switch {
+	case j.Workflow != "":
+		return s.runWorkflow(ctx, j, r, key, n)
 	case j.Call != "":
 		in, op, _ := splitOperation(j.Call)
 		if s.opts.Caller == nil {
@@ -343,6 +349,34 @@ func (s *Scheduler) action(ctx context.Context, j *config.Job, key string) error
 		return err
 	}
 	return errors.New("the job runs nothing")
+}
+
+// runWorkflow starts the job's workflow and waits, within the attempt's timeout, for it
+// to end: the job's run succeeds when the workflow's does. The run's ID comes from the
+// tick and the attempt, so a process taking the tick over after a crash waits for the
+// run the dead one started (which the workflow engine resumes) instead of starting
+// another.
+func (s *Scheduler) runWorkflow(ctx context.Context, j *config.Job, r Run, key string, n int) error {
+	if s.opts.Workflows == nil {
+		return errors.New("no workflow engine")
+	}
+	input, _ := json.Marshal(map[string]any{"job": j.Name, "tick": r.Tick.UTC().Format(time.RFC3339Nano)})
+	run, _, err := s.opts.Workflows.StartRun(ctx, j.Workflow, input, workflow.StartOptions{
+		ID: fmt.Sprintf("wfr_job_%s_%d", key, n), Trigger: "job:" + r.ID,
+	})
+	if err != nil {
+		return err
+	}
+	final, _, err := s.opts.Workflows.Wait(ctx, run.ID)
+	switch {
+	case err != nil:
+		return err
+	case final.Status == store.WorkflowCompleted || final.Status == store.WorkflowStopped:
+		return nil
+	case final.Status.Final():
+		return fmt.Errorf("workflow run %s %s: %s", final.ID, final.Status, final.Error)
+	}
+	return fmt.Errorf("workflow run %s is still %s", final.ID, final.Status)
 }
 
 func cmpOr(m map[string]any) map[string]any {
@@ -440,9 +474,12 @@ func (s *Scheduler) info(ctx context.Context, sp *spec) (Info, error) {
 	if j.Timezone != "" && j.Every == 0 {
 		info.Timezone = j.Timezone
 	}
-	if j.Call != "" {
+	switch {
+	case j.Call != "":
 		info.Runs = "call " + j.Call
-	} else {
+	case j.Workflow != "":
+		info.Runs = "workflow " + j.Workflow
+	default:
 		info.Runs = "emit " + j.Emit
 	}
 	runs, _, err := s.opts.Store.JobRunList(ctx, RunFilter{Job: j.Name, Page: store.Page{Page: 1, Limit: 1}})

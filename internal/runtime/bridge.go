@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/workflow"
 )
 
 // bridge connects a runtime's flows to the rest of it (connector.Internal): the event
@@ -21,6 +24,7 @@ type bridge struct {
 	bus          *event.Bus
 	hooks        *webhook.Service
 	integrations *integration.Runtime
+	workflows    *workflow.Engine
 
 	mu      sync.Mutex
 	inbound map[string]func(context.Context, connector.Message) error
@@ -28,8 +32,8 @@ type bridge struct {
 
 var _ connector.Internal = (*bridge)(nil)
 
-func newBridge(log *slog.Logger, bus *event.Bus, hooks *webhook.Service, ints *integration.Runtime) *bridge {
-	return &bridge{log: log, bus: bus, hooks: hooks, integrations: ints, inbound: map[string]func(context.Context, connector.Message) error{}}
+func newBridge(log *slog.Logger, bus *event.Bus, hooks *webhook.Service, ints *integration.Runtime, wfs *workflow.Engine) *bridge {
+	return &bridge{log: log, bus: bus, hooks: hooks, integrations: ints, workflows: wfs, inbound: map[string]func(context.Context, connector.Message) error{}}
 }
 
 // Subscribe hands every event on the bus whose type matches pattern to handle, as its
@@ -61,6 +65,22 @@ func (b *bridge) CallOperation(ctx context.Context, in, op string, params map[st
 		return 0, nil, err
 	}
 	return res.Status, res.Body, nil
+}
+
+// StartWorkflow stores a run of a workflow sink's workflow. The run's ID is made from
+// the flow's id for the message, so a message delivered again starts one run; an input
+// that is not an object, or a workflow that is not declared, is the message's fault.
+func (b *bridge) StartWorkflow(ctx context.Context, name, id string, input []byte) error {
+	o := workflow.StartOptions{Trigger: "flow"}
+	if id != "" {
+		sum := sha256.Sum256([]byte(name + "\x00" + id))
+		o.ID = "wfr_flow_" + hex.EncodeToString(sum[:16])
+	}
+	_, _, err := b.workflows.StartRun(ctx, name, input, o)
+	if errors.Is(err, workflow.ErrBadInput) || errors.Is(err, workflow.ErrNotFound) {
+		return &connector.MessageError{Index: 0, Err: err}
+	}
+	return err
 }
 
 // HandleHTTP routes POST /in/{path} to a flow's http source.

@@ -23,7 +23,7 @@ func (r *Runtime) buildHandlers(cfg *config.Config, deps Deps, hooks *webhook.Se
 	r.shapes = handler.NewShapes(cfg)
 	hooks.SetHandlers(r.handlers)
 	return handler.NewRunner(handler.Options{
-		Store: deps.Store, Set: r.handlers, Webhooks: hooks, Caller: r.integrations, Logger: deps.Logger, Clock: deps.Clock,
+		Store: deps.Store, Set: r.handlers, Webhooks: hooks, Caller: r.integrations, Workflows: r.workflows, Logger: deps.Logger, Clock: deps.Clock,
 		Retry: settings.Retry, Timeout: settings.Timeout, Lease: deps.WebhookLease, Workers: settings.Workers,
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/junctionhq/junction/internal/lifecycle"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/workflow"
 )
 
 // Deps are what outlives every runtime of a process: storage, the event bus, Redis, the
@@ -38,8 +39,12 @@ type Deps struct {
 	Registry  *prometheus.Registry // where Metrics are registered; served at /metrics
 	// WebhookLease overrides how long a delivery claim holds (tests); 0 is the default.
 	WebhookLease time.Duration
-	// JobOwner names this process in the claims of job ticks; "" is a random name.
+	// JobOwner names this process in the claims of job ticks and the leases of workflow
+	// runs; "" is a random name.
 	JobOwner string
+	// WorkflowPoll overrides how often due workflow runs are looked for (tests); 0 is
+	// the default.
+	WorkflowPoll time.Duration
 }
 
 // Metrics are the metric sets of the runtime's parts, registered once per process.
@@ -47,6 +52,7 @@ type Metrics struct {
 	Integrations *integration.Metrics
 	Webhooks     *webhook.Metrics
 	Flows        *flow.Metrics
+	Workflows    *workflow.Metrics // optional
 }
 
 func (d *Deps) check() error {
@@ -78,6 +84,7 @@ type Runtime struct {
 	handlers     *handler.Set
 	shapes       handler.Shapes
 	jobs         *job.Scheduler
+	workflows    *workflow.Engine
 	calls        gate // integration calls in flight, so a reload can wait for them
 
 	// workers are the parts that do work on their own (delivery workers, event
@@ -130,13 +137,26 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	}
 	hooks.SetDeclared(declared)
 	rt.webhooks = hooks
+	flushers := 2
+	if deps.Store.Backend() == "sqlite" {
+		flushers = 1 // one writer
+	}
+	workflows, err := workflow.New(cfg, workflow.Options{
+		Store: deps.Store, Caller: ints, Publisher: hooks, Bus: deps.Bus, Clock: deps.Clock, Logger: log,
+		Metrics: deps.Metrics.Workflows, Owner: deps.JobOwner, PollInterval: deps.WorkflowPoll, Flushers: flushers,
+	})
+	if err != nil {
+		ints.Close()
+		return nil, fmt.Errorf("workflows:\n%w", err)
+	}
+	rt.workflows = workflows
 	runner, err := rt.buildHandlers(cfg, deps, hooks)
 	if err != nil {
 		ints.Close()
 		return nil, err
 	}
 
-	rt.bridge = newBridge(log, deps.Bus, hooks, ints)
+	rt.bridge = newBridge(log, deps.Bus, hooks, ints, workflows)
 	engine, err := flow.New(cfg, flow.Options{
 		Kinds:       registry.Kinds(),
 		Env:         connector.Env{LookupEnv: deps.LookupEnv, Logger: log, Clock: deps.Clock, Internal: rt.bridge},
@@ -154,12 +174,13 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	// publish to and call is running when their first message comes.
 	rt.workers.Add("declared webhooks", declaredWebhooks{hooks})
 	rt.workers.Add("webhook delivery", hooks)
+	rt.workers.Add("workflows", workflows)
 	rt.workers.Add("event handlers", runner)
 	rt.workers.Add("event routes", eventroute.New(deps.Bus, cfg, hooks, ints, log))
 	rt.workers.Add("flows", flowsComponent{engine})
 
 	// Scheduled jobs last: what they call and publish to is running by their first tick.
-	jobs, err := job.New(cfg, job.Options{Store: deps.Store, Clock: deps.Clock, Logger: log, Caller: ints, Publisher: hooks, Owner: deps.JobOwner})
+	jobs, err := job.New(cfg, job.Options{Store: deps.Store, Clock: deps.Clock, Logger: log, Caller: ints, Publisher: hooks, Workflows: workflows, Owner: deps.JobOwner})
 	if err != nil {
 		ints.Close()
 		return nil, fmt.Errorf("jobs:\n%w", err)

@@ -53,6 +53,7 @@ type Options struct {
 	Flows        Flows                           // the flows; nil leaves the flow API out
 	Handlers     Handlers                        // the event handlers; nil leaves the handler API out
 	Jobs         Jobs                            // the scheduled jobs; nil leaves the job API out
+	Workflows    Workflows                       // the workflow engine; nil leaves the workflow API out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 }
@@ -70,6 +71,7 @@ type Server struct {
 	flows        Flows
 	handlers     Handlers
 	jobs         Jobs
+	workflows    Workflows
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 
 	mux         *http.ServeMux
@@ -115,6 +117,7 @@ func New(opts Options) (*Server, error) {
 		flows:        opts.Flows,
 		handlers:     opts.Handlers,
 		jobs:         opts.Jobs,
+		workflows:    opts.Workflows,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -160,6 +163,9 @@ func (s *Server) routes() {
 	}
 	if s.jobs != nil {
 		s.jobRoutes()
+	}
+	if s.workflows != nil {
+		s.workflowRoutes()
 	}
 	if s.webhooks != nil || s.flows != nil {
 		// Webhook deliveries and flow messages share the dead-letter API.

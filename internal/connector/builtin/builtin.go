@@ -12,7 +12,7 @@ import (
 
 // Kinds returns the built-in connector types by name.
 func Kinds() []connector.Kind {
-	return []connector.Kind{eventsKind(), httpKind(), integrationKind(), webhookKind(), logKind()}
+	return []connector.Kind{eventsKind(), httpKind(), integrationKind(), webhookKind(), workflowKind(), logKind()}
 }
 
 var errNoServer = errors.New("needs a running Junction server (not available in this command)")

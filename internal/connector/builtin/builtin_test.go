@@ -27,6 +27,7 @@ type fakeInternal struct {
 	subs      map[string]func(string, []byte)
 	published []string // id|type|data
 	calls     []map[string]any
+	runs      []string // workflow id input
 	status    int
 }
 
@@ -62,6 +63,13 @@ func (f *fakeInternal) CallOperation(_ context.Context, in, op string, p map[str
 	p["_body"] = string(body)
 	f.calls = append(f.calls, p)
 	return f.status, []byte(`{"ok":false}`), nil
+}
+
+func (f *fakeInternal) StartWorkflow(_ context.Context, workflow, id string, input []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs = append(f.runs, workflow+" "+id+" "+string(input))
+	return nil
 }
 
 func (f *fakeInternal) HandleHTTP(path string, h func(context.Context, connector.Message) error) (func(), error) {
@@ -221,6 +229,23 @@ func TestWebhookSink(t *testing.T) {
 	}
 	if _, err := kind("webhook").NewSink(settings(t, "webhook", ``, f)); err == nil || !strings.Contains(err.Error(), "event_type") {
 		t.Errorf("missing event_type: %v", err)
+	}
+}
+
+func TestWorkflowSink(t *testing.T) {
+	f := newFake()
+	sink, err := kind("workflow").NewSink(settings(t, "workflow", `workflow: "verified_payment"  id: "$.id"`, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Write(context.Background(), []connector.Message{{Body: []byte(`{"id":"p1","amount":5}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.runs; len(got) != 1 || got[0] != `verified_payment p1 {"id":"p1","amount":5}` {
+		t.Errorf("runs %v", got)
+	}
+	if _, err := kind("workflow").NewSink(settings(t, "workflow", ``, f)); err == nil || !strings.Contains(err.Error(), "workflow") {
+		t.Errorf("missing workflow: %v", err)
 	}
 }
 
