@@ -68,6 +68,17 @@ var wantTimeout = map[string]time.Duration{
 	"JobRunFinish":            testTimeouts.Call,
 	"JobRunList":              testTimeouts.Batch,
 	"JobLastTick":             testTimeouts.Call,
+	"WorkflowRunCreate":       testTimeouts.Call,
+	"WorkflowClaim":           testTimeouts.Batch,
+	"WorkflowSave":            testTimeouts.Batch,
+	"WorkflowLeaseRenew":      testTimeouts.Batch,
+	"WorkflowRunGet":          testTimeouts.Call,
+	"WorkflowRunList":         testTimeouts.Batch,
+	"WorkflowRunCancel":       testTimeouts.Call,
+	"WorkflowRunRetry":        testTimeouts.Call,
+	"WorkflowWake":            testTimeouts.Batch,
+	"WorkflowCounts":          testTimeouts.Batch,
+	"WorkflowEventsSince":     testTimeouts.Batch,
 }
 
 var storeType = reflect.TypeFor[store.Store]()
@@ -381,6 +392,39 @@ func (f *fake) JobRunList(ctx context.Context, _ store.JobRunFilter) ([]store.Jo
 }
 func (f *fake) JobLastTick(ctx context.Context, _ string) (time.Time, bool, error) {
 	return time.Time{}, false, f.call(ctx, "JobLastTick")
+}
+func (f *fake) WorkflowRunCreate(ctx context.Context, p store.WorkflowRunCreateParams) (store.WorkflowRun, bool, error) {
+	return p.Run, false, f.call(ctx, "WorkflowRunCreate")
+}
+func (f *fake) WorkflowClaim(ctx context.Context, _ store.WorkflowClaimParams) ([]store.ClaimedRun, error) {
+	return nil, f.call(ctx, "WorkflowClaim")
+}
+func (f *fake) WorkflowSave(ctx context.Context, _ []store.WorkflowWrite) ([]error, error) {
+	return nil, f.call(ctx, "WorkflowSave")
+}
+func (f *fake) WorkflowLeaseRenew(ctx context.Context, _ string, _ []string, _ time.Time) ([]string, error) {
+	return nil, f.call(ctx, "WorkflowLeaseRenew")
+}
+func (f *fake) WorkflowRunGet(ctx context.Context, _ string) (store.WorkflowRun, []store.WorkflowStep, error) {
+	return store.WorkflowRun{}, nil, f.call(ctx, "WorkflowRunGet")
+}
+func (f *fake) WorkflowRunList(ctx context.Context, _ store.WorkflowRunFilter) ([]store.WorkflowRun, int, error) {
+	return nil, 0, f.call(ctx, "WorkflowRunList")
+}
+func (f *fake) WorkflowRunCancel(ctx context.Context, _ string, _ time.Time) (store.WorkflowRun, error) {
+	return store.WorkflowRun{}, f.call(ctx, "WorkflowRunCancel")
+}
+func (f *fake) WorkflowRunRetry(ctx context.Context, _ string, _ time.Time) (store.WorkflowRun, error) {
+	return store.WorkflowRun{}, f.call(ctx, "WorkflowRunRetry")
+}
+func (f *fake) WorkflowWake(ctx context.Context, _ []string, _ time.Time) error {
+	return f.call(ctx, "WorkflowWake")
+}
+func (f *fake) WorkflowCounts(ctx context.Context) (map[string]map[store.WorkflowRunStatus]int, error) {
+	return nil, f.call(ctx, "WorkflowCounts")
+}
+func (f *fake) WorkflowEventsSince(ctx context.Context, _ string, _ time.Time, _ int) ([]event.Event, error) {
+	return nil, f.call(ctx, "WorkflowEventsSince")
 }
 
 // BenchmarkOverhead is what the decorator adds to a call: a context with a timer.

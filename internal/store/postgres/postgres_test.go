@@ -226,3 +226,7 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWorkflowSave saves a step boundary of 64 runs per operation: one pgx.Batch,
+// one round trip, one statement.
+func BenchmarkWorkflowSave(b *testing.B) { storetest.BenchWorkflowSave(b, openBench) }

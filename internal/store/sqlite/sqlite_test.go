@@ -62,6 +62,10 @@ func BenchmarkEventPublish(b *testing.B) { storetest.BenchEventPublish(b, openTe
 // two transactions (two fsyncs) per hundred deliveries.
 func BenchmarkClaimRecord(b *testing.B) { storetest.BenchClaimRecord(b, openTempTB) }
 
+// BenchmarkWorkflowSave saves a step boundary of 64 runs per operation: one
+// transaction (one fsync), 128 statements.
+func BenchmarkWorkflowSave(b *testing.B) { storetest.BenchWorkflowSave(b, openTempTB) }
+
 func TestBackend(t *testing.T) {
 	s := openTemp(t)
 	defer s.Close()

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,4 +181,107 @@ func benchStore(b *testing.B, open func(testing.TB) store.Store) store.Store {
 		mustEndpoint(b, s, newEndpoint(fmt.Sprintf("ep-%d", i), t0))
 	}
 	return s
+}
+
+// benchWorkflowWrites is how many runs one WorkflowSave of BenchWorkflowSave writes.
+const benchWorkflowWrites = 64
+
+// BenchWorkflowSave measures WorkflowSave of the workflow engine's hot path: one call
+// stores a step boundary of 64 runs, each one new step outcome and the run's own update
+// (status, lease). "serial" is one saver, "parallel" several, each with its own runs, as
+// several processes or batches would. It reports writes/s (one write per run per call)
+// and the time of one call.
+func BenchWorkflowSave(b *testing.B, open func(testing.TB) store.Store) {
+	run := func(b *testing.B, parallelism int) {
+		s := open(b)
+		b.Cleanup(func() { _ = s.Close() })
+		ctx := context.Background()
+		if _, err := s.MigrateUp(ctx); err != nil {
+			b.Fatalf("MigrateUp: %v", err)
+		}
+		var (
+			savers, calls, saveTime atomic.Int64
+			input                   = json.RawMessage(`{"order": 42, "customer": "c-1"}`)
+			output                  = json.RawMessage(`{"charged": true, "amount": 1999, "currency": "EUR"}`)
+		)
+		// saver creates its runs, held by it, and returns a function that saves one
+		// step boundary of all of them.
+		saver := func() (func() error, error) {
+			owner := fmt.Sprintf("saver-%d", savers.Add(1))
+			ids := make([]string, benchWorkflowWrites)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("%s-run-%02d", owner, i)
+				r := store.WorkflowRun{ID: ids[i], Workflow: "checkout", Input: input, Trigger: "api", CreatedAt: t0,
+					Status: store.WorkflowRunning, Owner: owner, LeaseUntil: ptr(t0.Add(time.Hour))}
+				if _, _, err := s.WorkflowRunCreate(ctx, store.WorkflowRunCreateParams{Run: r}); err != nil {
+					return nil, err
+				}
+			}
+			n := 0
+			return func() error {
+				n++
+				at := t0.Add(time.Duration(n) * time.Millisecond)
+				writes := make([]store.WorkflowWrite, len(ids))
+				for i, id := range ids {
+					writes[i] = store.WorkflowWrite{
+						RunID: id, Owner: owner, LeaseUntil: at.Add(time.Hour), At: at,
+						Steps: []store.WorkflowStep{{StepID: fmt.Sprintf("step-%d", n), Status: store.StepCompleted, Attempts: 1,
+							Input: input, Output: output, StartedAt: &at, FinishedAt: &at}},
+						Run: &store.WorkflowRunUpdate{Status: store.WorkflowRunning, StartedAt: &t0},
+					}
+				}
+				start := time.Now()
+				results, err := s.WorkflowSave(ctx, writes)
+				saveTime.Add(int64(time.Since(start)))
+				calls.Add(1)
+				if err != nil {
+					return err
+				}
+				for _, err := range results {
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			}, nil
+		}
+		if parallelism == 0 {
+			save, err := saver()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if err := save(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		} else {
+			// RunParallel starts parallelism × GOMAXPROCS goroutines; their runs are
+			// made before the clock starts.
+			saves := make(chan func() error, parallelism*runtime.GOMAXPROCS(0))
+			for range cap(saves) {
+				save, err := saver()
+				if err != nil {
+					b.Fatal(err)
+				}
+				saves <- save
+			}
+			b.ResetTimer()
+			b.SetParallelism(parallelism)
+			b.RunParallel(func(pb *testing.PB) {
+				save := <-saves
+				for pb.Next() {
+					if err := save(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		b.ReportMetric(float64(calls.Load()*benchWorkflowWrites)/b.Elapsed().Seconds(), "writes/s")
+		b.ReportMetric(float64(saveTime.Load())/float64(calls.Load())/1e6, "save-ms")
+	}
+	b.Run("serial", func(b *testing.B) { run(b, 0) })
+	b.Run("parallel", func(b *testing.B) { run(b, 2) })
 }
