@@ -346,12 +346,13 @@ func TestSleepWaitEmitAndChild(t *testing.T) {
 	// The run sleeps, emits, then waits: publish another order's event first (no match).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		evs, _ := st.WorkflowEventsSince(context.Background(), "order.waiting", time.Time{}, 10)
+		evs, _ := st.WorkflowEventsSince(context.Background(), "order.waiting", time.Unix(0, 0), 10)
 		if len(evs) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the emit step did not publish")
+			got, steps, _ := e.Get(context.Background(), r.ID)
+			t.Fatalf("the emit step did not publish: %+v %+v", got, steps)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
