@@ -16,8 +16,8 @@ func newValidateCommand() *cobra.Command {
 		Long: `Check configuration files (.cai/.codeai, .yaml/.yml, .json) without starting anything.
 
 Every problem is printed as file:line:col: message. What Junction accepts but does not
-run (CodeAI's entity, endpoint, … blocks; workflow, job, on handlers and webhook blocks,
-not run yet by this version) is one warning per kind; environment variables that are
+run (CodeAI's entity, endpoint, … blocks and the workflows and jobs of its generated
+application; publish_to kafka targets, not run yet by this version) is one warning per kind; environment variables that are
 referenced but unset are warnings. References to undeclared names are errors. Each file ends with one summary line. The exit status is
 1 when any file has an error, 0 otherwise. With no FILE, the files of JUNCTION_CONFIG are
 checked.`,

@@ -32,11 +32,10 @@ func TestValidateCodeAIExamples(t *testing.T) {
 	// One warning per kind, at its first block: "N KIND blocks (…) are …".
 	perKind := map[string][]string{
 		"02-blog-api_blog-api.cai":             {"4 entity blocks", "26 endpoint blocks", "1 publish_to kafka(…) target"},
-		"03-ecommerce_ecommerce.cai":           {"11 entity blocks", "3 workflow blocks", "4 publish_to slack(…) targets", "1 entity trigger"},
+		"03-ecommerce_ecommerce.cai":           {"11 entity blocks", "3 workflows of generated-application actions", "4 publish_to slack(…) targets", "1 entity trigger"},
 		"05-scheduled-jobs_scheduled-jobs.cai": {"10 steps jobs"},
 		"08-with-auth_with_auth.cai":           {"4 auth provider blocks", "5 role blocks", "7 middleware blocks", "1 database block"},
-		"09-workflows_with_workflows.cai":      {"4 workflow blocks", "7 task jobs"},
-		"10-events-integrations_events.cai":    {"2 on … do workflow handlers"},
+		"09-workflows_with_workflows.cai":      {"4 workflows of generated-application activities", "7 task jobs"},
 		"11-endpoints_with_endpoints.cai":      {"19 endpoint blocks"},
 		"12-codegen-api_app.cai":               {"1 auth provider block"},
 	}

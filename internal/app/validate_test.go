@@ -65,7 +65,7 @@ func TestValidateSeveralFilesAsOne(t *testing.T) {
 		return p
 	}
 	handlers := write("handlers.cai", "on \"user.created\" do workflow \"welcome\"\n")
-	workflows := write("workflows.cai", "workflow welcome {\n    trigger event \"user.created\"\n}\n")
+	workflows := write("workflows.cai", "workflow welcome {\n    trigger event \"user.created\"\n    steps { greet { emit \"user.greeted\" } }\n}\n")
 	noEnv := func(string) (string, bool) { return "", false }
 
 	var out strings.Builder

@@ -61,7 +61,7 @@ func (d *decoder) unknownKey(what string, e *Entry, settings map[string]setting)
 }
 
 // repeatable are the keys a block may hold more than once: each declares one more item.
-var repeatable = map[string]bool{"operation": true, "event": true, "step": true, "sink": true}
+var repeatable = map[string]bool{"operation": true, "event": true, "step": true, "sink": true, "trigger": true}
 
 // splitPairs expands colon-less entries whose words continue with further known keys:
 // `retry 5 initial_interval "1s" backoff 2.0` becomes three entries.

@@ -7,7 +7,7 @@ import (
 )
 
 // topLevel lists what a file may declare, for "expected one of" messages.
-var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "job", "on"}
+var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "job", "workflow", "on"}
 
 // declarations decode the top-level blocks `KEYWORD NAME { … }` into cfg.
 var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry){
@@ -44,6 +44,14 @@ var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string
 			cfg.Ignored = append(cfg.Ignored, *ig)
 		} else {
 			cfg.Jobs = append(cfg.Jobs, j)
+		}
+	},
+	"workflow": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		if w, ig := d.workflow(pos, name, body); ig != nil {
+			cfg.Ignored = append(cfg.Ignored, *ig)
+		} else {
+			cfg.Workflows = append(cfg.Workflows, w)
+			addWorkflowTriggers(cfg, w)
 		}
 	},
 }
@@ -225,9 +233,11 @@ func (c *Config) setWebhookDelivery(wd *WebhookDelivery, rep *reporter) {
 // checkConfig runs the checks that need the whole configuration.
 func checkConfig(cfg *Config, rep *reporter) {
 	checkNames(cfg, rep)
+	setAsideGeneratedWorkflows(cfg, rep)
 	checkFlowReferences(cfg, rep)
 	checkEventReferences(cfg, rep)
 	checkJobReferences(cfg, rep)
+	checkWorkflowReferences(cfg, rep)
 }
 
 // checkNames reports declarations of one kind that share a name.
@@ -251,6 +261,7 @@ func checkNames(cfg *Config, rep *reporter) {
 	checkUnique(rep, "source", cfg.Sources, func(s *Source) (string, Pos) { return s.Name, s.Pos })
 	checkUnique(rep, "connector", cfg.Connectors, func(c *Connector) (string, Pos) { return c.Name, c.Pos })
 	checkUnique(rep, "flow", cfg.Flows, func(f *Flow) (string, Pos) { return f.Name, f.Pos })
+	checkUnique(rep, "workflow", cfg.Workflows, func(w *Workflow) (string, Pos) { return w.Name, w.Pos })
 }
 
 // describeCount renders "7 integrations", "1 integration".

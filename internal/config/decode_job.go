@@ -37,7 +37,7 @@ type Job struct {
 	Queue       string // accepted and shown; it has no effect yet
 	CatchUp     CatchUp
 
-	// What it runs: one of Call, Emit (or Workflow, which does not run yet).
+	// What it runs: one of Call, Emit or Workflow.
 	Call     string // "Integration.operation"
 	CallPos  Pos
 	Input    map[string]any // the call's parameters
@@ -206,10 +206,11 @@ func (d *decoder) codeAIHook(name string) setting {
 }
 
 // checkJobReferences reports jobs that call operations, or emit events, that are not
-// declared, and workflows that are not.
+// declared, and workflows that are not (or are not run). The jobs of workflows'
+// schedule triggers are unique as their workflows are.
 func checkJobReferences(cfg *Config, rep *reporter) {
-	checkUnique(rep, "job", cfg.Jobs, func(j *Job) (string, Pos) { return j.Name, j.Pos })
-	workflows := workflowNames(cfg)
+	written := slices.DeleteFunc(slices.Clone(cfg.Jobs), func(j *Job) bool { return j.Trigger })
+	checkUnique(rep, "job", written, func(j *Job) (string, Pos) { return j.Name, j.Pos })
 	checkEvent := eventChecker(cfg, rep)
 	for _, j := range cfg.Jobs {
 		what := "job " + j.Name
@@ -220,9 +221,7 @@ func checkJobReferences(cfg *Config, rep *reporter) {
 		case j.Emit != "":
 			checkEvent(j.EmitPos, what+" emit", j.Emit)
 		case j.Workflow != "":
-			if !slices.Contains(workflows, j.Workflow) {
-				rep.errorf(j.Pos, "%s workflow: workflow %q is not declared (workflow %s { … })%s", what, j.Workflow, j.Workflow, didYouMean(j.Workflow, workflows))
-			}
+			checkWorkflow(cfg, rep, j.Pos, what+" workflow", j.Workflow)
 		}
 	}
 }

@@ -116,7 +116,31 @@ type reporter struct {
 	// errorLines holds the lines that already have an error: like Go's compiler, report
 	// one error per line, since later ones on the same line are usually its echoes.
 	errorLines map[Pos]bool
+	// held are errors about a workflow that count only if Junction runs it: what a
+	// workflow of CodeAI's generated application refers to is that application's
+	// business. Whether it runs is known once every file's integrations are
+	// (setAsideGeneratedWorkflows), which releases or drops them.
+	held map[*Workflow][]Diagnostic
 }
+
+// holdf keeps an error about w until release or drop.
+func (r *reporter) holdf(w *Workflow, p Pos, format string, args ...any) {
+	if r.held == nil {
+		r.held = map[*Workflow][]Diagnostic{}
+	}
+	r.held[w] = append(r.held[w], Diagnostic{Pos: p, Severity: SeverityError, Message: fmt.Sprintf(format, args...)})
+}
+
+// release reports the errors held about w.
+func (r *reporter) release(w *Workflow) {
+	for _, d := range r.held[w] {
+		r.errorf(d.Pos, "%s", d.Message)
+	}
+	delete(r.held, w)
+}
+
+// drop forgets the errors held about w.
+func (r *reporter) drop(w *Workflow) { delete(r.held, w) }
 
 func (r *reporter) errorf(p Pos, format string, args ...any) {
 	line := Pos{File: p.File, Line: p.Line}

@@ -22,6 +22,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		"integration A { retry: 3 times with exponential_backoff }",
 		`on "x" do workflow "y" async`,
+		`workflow w { trigger event "x"  steps { a { activity "I.op"  input { k: "steps.a.x" }  if "{{input.y}} > 1" }  parallel { b { sleep 1s } } } }`,
 		"integration A { circuit_breaker { threshold 5 timeout \"30s\" max_concurrent 100 } }",
 		"endpoint GET /a/{id} { }",
 		"integration A { operation o { query: \"\"\"\n  q\n\"\"\" } }",

@@ -52,6 +52,7 @@ func DecodePart(name string, src []byte) (*Config, Diagnostics) {
 	rep := &reporter{}
 	cfg := decodeInto(name, src, rep)
 	checkNames(cfg, rep)
+	reportPartWorkflows(cfg, rep)
 	reportNotRun(cfg, rep)
 	rep.diags.Sort()
 	return cfg, rep.diags
@@ -130,14 +131,17 @@ func Load(paths ...string) (*Config, Diagnostics) {
 
 // Merge combines separately decoded configurations and reports the names declared in
 // more than one of them and the references between them that do not resolve. What is
-// not run was reported when each was decoded, so Merge does not repeat it.
+// not run was reported when each was decoded, so Merge does not repeat it; it reports
+// the workflows it finds to be CodeAI's, which only the whole configuration tells.
 func Merge(cfgs ...*Config) (*Config, Diagnostics) {
 	rep := &reporter{}
 	merged := &Config{}
 	for _, c := range cfgs {
 		merged.add(c, rep)
 	}
+	before := len(merged.Ignored)
 	checkConfig(merged, rep)
+	reportNotRun(&Config{Ignored: merged.Ignored[before:]}, rep)
 	rep.diags.Sort()
 	return merged, rep.diags
 }
@@ -170,6 +174,7 @@ func (c *Config) add(o *Config, rep *reporter) {
 	c.Connectors = append(c.Connectors, o.Connectors...)
 	c.Flows = append(c.Flows, o.Flows...)
 	c.Jobs = append(c.Jobs, o.Jobs...)
+	c.Workflows = append(c.Workflows, o.Workflows...)
 	c.Ignored = append(c.Ignored, o.Ignored...)
 }
 
@@ -200,35 +205,25 @@ func DecodeSettings(name string, src []byte) ([]*Integration, *Config, Diagnosti
 
 // String renders a summary for `junction validate`: "7 integrations, 23 operations, 3
 // events, 0 webhooks, 0 handlers, 0 sources, 0 connectors, 0 flows, 15 blocks not run;
-// webhook delivery settings from WebhookDeliveryService". Handlers this version does
-// not run (do workflow) are counted as "5 handlers (2 not run)".
+// webhook delivery settings from WebhookDeliveryService". Jobs and workflows are
+// counted only when there are some ("…, 0 flows, 2 jobs, 3 workflows, …"): the line is
+// long enough.
 func (s Summary) String() string {
-	notRun := func(n int, what, kind string) string {
-		c := describeCount(n, what)
-		if n > 0 && NotRunYet(kind) {
-			c += " (not run)"
-		}
-		return c
-	}
-	handlers := func(n, notRun int) string {
-		c := describeCount(n, "handler")
-		if notRun > 0 {
-			c += fmt.Sprintf(" (%d not run)", notRun)
-		}
-		return c
-	}
 	parts := []string{
 		describeCount(s.Integrations, "integration"),
 		describeCount(s.Operations, "operation"),
 		describeCount(s.Events, "event"),
-		notRun(s.Webhooks, "webhook", "webhook"),
-		handlers(s.Handlers, s.HandlersNotRun),
+		describeCount(s.Webhooks, "webhook"),
+		describeCount(s.Handlers, "handler"),
 		describeCount(s.Sources, "source"),
 		describeCount(s.Connectors, "connector"),
 		describeCount(s.Flows, "flow"),
 	}
-	if s.Jobs > 0 { // only when there are: the line is long enough
+	if s.Jobs > 0 {
 		parts = append(parts, describeCount(s.Jobs, "job"))
+	}
+	if s.Workflows > 0 {
+		parts = append(parts, describeCount(s.Workflows, "workflow"))
 	}
 	counts := strings.Join(append(parts, describeCount(s.Ignored, "block")+" not run"), ", ")
 	if s.WebhookDelivery != "" {

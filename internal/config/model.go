@@ -18,9 +18,9 @@ type Config struct {
 	// `integration NAME { type: webhook … }` block; nil without one.
 	WebhookDelivery *WebhookDelivery
 	// Ignored lists, one per block, what was accepted but is not run: the blocks of
-	// CodeAI's code generation (entity, endpoint, …), the blocks Junction does not run
-	// yet (workflow), unknown blocks, and entity triggers of events. validate and
-	// serve report them once per kind (notrun.go).
+	// CodeAI's code generation (entity, endpoint, workflows of its application's
+	// activities, …), unknown blocks, and entity triggers of events. validate and serve
+	// report them once per kind (notrun.go).
 	Ignored []Ignored
 }
 
@@ -56,33 +56,37 @@ func (c *Config) Integration(name string) *Integration {
 
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
-	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Jobs, Ignored int
-	// HandlersNotRun counts the handlers this version does not run (do workflow).
-	HandlersNotRun int
+	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Jobs, Workflows, Ignored int
 	// WebhookDelivery names the block that holds the webhook delivery settings, if any.
 	WebhookDelivery string
 }
 
 // Summary counts the configuration's parts. A `type: webhook` block counts as an
-// integration only when it declares operations: the ones that can be called.
+// integration only when it declares operations: the ones that can be called. The
+// handlers and jobs that workflows' triggers make are counted with their workflows, not
+// as handlers and jobs.
 func (c *Config) Summary() Summary {
 	s := Summary{
 		Sources:      len(c.Sources),
 		Connectors:   len(c.Connectors),
 		Flows:        len(c.Flows),
-		Jobs:         len(c.Jobs),
+		Workflows:    len(c.Workflows),
 		Integrations: len(c.Integrations),
 		Events:       len(c.Events),
 		Webhooks:     len(c.Webhooks),
-		Handlers:     len(c.Handlers),
 		Ignored:      len(c.Ignored),
 	}
 	for _, in := range c.Integrations {
 		s.Operations += len(in.Operations)
 	}
 	for _, h := range c.Handlers {
-		if h.Action == "workflow" && NotRunYet("on … do workflow") {
-			s.HandlersNotRun++
+		if !h.Trigger {
+			s.Handlers++
+		}
+	}
+	for _, j := range c.Jobs {
+		if !j.Trigger {
+			s.Jobs++
 		}
 	}
 	if c.WebhookDelivery != nil {
@@ -94,7 +98,7 @@ func (c *Config) Summary() Summary {
 // Ignored is a construct Junction accepted without running it.
 type Ignored struct {
 	Pos    Pos
-	Kind   string // config, entity, endpoint, workflow, job, trigger, …
+	Kind   string // config, entity, endpoint, workflow activities, job task, trigger, …
 	Name   string // the block's label(s), if any
 	Reason string
 	// Annotations are the block's @annotations (@deprecated, @auth("admin")), which go

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,15 +34,16 @@ var codeGeneration = map[string]construct{
 	"job task":   {"task job", "a job's task is a function of a generated application: CodeAI's code generation, not Junction (a job Junction runs does call \"Integration.operation\", emit \"event.type\" or workflow \"name\")"},
 	"job steps":  {"steps job", "a job's steps (query, action, template, send) work on the data model of a generated application: CodeAI's code generation, not Junction (a job Junction runs does call \"Integration.operation\", emit \"event.type\" or workflow \"name\")"},
 	"trigger":    {"entity trigger", "event triggers watch entities of a generated application: CodeAI's code generation, not Junction (the event itself is declared)"},
+	// Workflows, told apart by what their steps run: each workflow of activities has its
+	// own reason, naming a few of them (activitiesReason); this one is the general case.
+	"workflow activities": {"workflow of generated-application activities", "activities that name no declared integration are functions of a CodeAI-generated application (code generation); declare integrations with those operations for Junction to call them"},
+	"workflow actions":    {"workflow of generated-application actions", "steps with action, for_each or check run functions of a CodeAI-generated application over its data model: CodeAI's code generation, not Junction (the steps of a workflow Junction runs call \"Integration.operation\", emit, wait_for, sleep, transform or start a workflow)"},
 }
 
 // notRunYet lists what Junction is to run but this version does not: each is reported
 // as "declared but not run yet by this version", and the runtime does not start it.
 // When a feature runs, remove its entry here (and the summary stops saying "not run").
 var notRunYet = map[string]construct{
-	"workflow":         {"workflow block", ""},
-	"job workflow":     {"workflow job", ""},
-	"on … do workflow": {"on … do workflow handler", ""},
 	"publish_to kafka": {"publish_to kafka(…) target", ""},
 }
 
@@ -62,7 +64,7 @@ var slackUnsent = construct{"publish_to slack(…) target", `no integration Slac
 var publishKinds = []string{"webhook", "integration", "slack", "kafka"}
 
 // NotRunYet reports whether a kind of construct (a key of the notRunYet table, such as
-// "workflow" or "on … do workflow") is declared but not run by this version.
+// "publish_to kafka") is declared but not run by this version.
 func NotRunYet(kind string) bool {
 	_, ok := notRunYet[kind]
 	return ok
@@ -82,18 +84,6 @@ func notRunItems(cfg *Config) []notRunItem {
 	var items []notRunItem
 	for _, ig := range cfg.Ignored {
 		items = append(items, notRunItem{kind: ig.Kind, pos: ig.Pos, name: ig.Name, reason: ig.Reason, annotations: ig.Annotations})
-	}
-	if NotRunYet("on … do workflow") {
-		for _, h := range cfg.Handlers {
-			if h.Action == "workflow" {
-				items = append(items, notRunItem{kind: "on … do workflow", pos: h.Pos, name: fmt.Sprintf("%q", h.Event)})
-			}
-		}
-	}
-	for _, j := range cfg.Jobs {
-		if j.Workflow != "" && NotRunYet("job workflow") {
-			items = append(items, notRunItem{kind: "job workflow", pos: j.Pos, name: j.Name})
-		}
 	}
 	for _, ev := range cfg.Events {
 		for _, t := range ev.PublishTo {
@@ -131,7 +121,8 @@ func notRunMessage(kind string, items []notRunItem) string {
 	n := len(items)
 	noun, reason := kind+" block", items[0].reason
 	if c, ok := codeGeneration[kind]; ok {
-		noun, reason = c.noun, c.reason
+		// The first one's reason, when it has its own (a workflow's names its activities).
+		noun, reason = c.noun, cmp.Or(items[0].reason, c.reason)
 	}
 	if kind == "publish_to slack" {
 		noun, reason = slackUnsent.noun, slackUnsent.reason
@@ -141,6 +132,9 @@ func notRunMessage(kind string, items []notRunItem) string {
 		noun = yet.noun
 	}
 	what := describeCount(n, noun)
+	if head, tail, ok := strings.Cut(noun, " of "); ok && n != 1 {
+		what = fmt.Sprintf("%d %ss of %s", n, head, tail) // 2 workflows of …
+	}
 	if names := itemNames(items); names != "" {
 		what += " (" + names + ")"
 	}

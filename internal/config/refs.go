@@ -19,13 +19,15 @@ func EventKey(name string) string { return strings.ReplaceAll(name, ".", "_") }
 // name nothing declared.
 func checkEventReferences(cfg *Config, rep *reporter) {
 	checkEvent := eventChecker(cfg, rep)
-	workflows := workflowNames(cfg)
 	var webhooks []string
 	for _, w := range cfg.Webhooks {
 		webhooks = append(webhooks, w.Name)
 	}
 	for _, h := range cfg.Handlers {
 		what := fmt.Sprintf("on %q", h.Event)
+		if h.Trigger {
+			what = fmt.Sprintf("workflow %s trigger event", h.Target)
+		}
 		checkEvent(h.EventPos, what, h.Event)
 		switch h.Action {
 		case "integration":
@@ -36,9 +38,7 @@ func checkEventReferences(cfg *Config, rep *reporter) {
 				rep.errorf(h.TargetPos, "%s do webhook: webhook %q is not declared (webhook %s { … })%s", what, h.Target, h.Target, didYouMean(h.Target, webhooks))
 			}
 		case "workflow":
-			if !slices.Contains(workflows, h.Target) {
-				rep.errorf(h.TargetPos, "%s do workflow: workflow %q is not declared (workflow %s { … })%s", what, h.Target, h.Target, didYouMean(h.Target, workflows))
-			}
+			checkWorkflow(cfg, rep, h.TargetPos, what+" do workflow", h.Target)
 		case "emit":
 			checkEvent(h.TargetPos, what+" do emit", h.Target)
 		}
@@ -155,14 +155,11 @@ func eventChecker(cfg *Config, rep *reporter) func(at Pos, what, name string) {
 	}
 }
 
-// workflowNames are the names of the declared workflow blocks (not run yet, so kept
-// among the Ignored, but references to them are checked).
+// workflowNames are the names of the workflows Junction runs.
 func workflowNames(cfg *Config) []string {
 	var names []string
-	for _, ig := range cfg.Ignored {
-		if ig.Kind == "workflow" && ig.Name != "" {
-			names = append(names, ig.Name)
-		}
+	for _, w := range cfg.Workflows {
+		names = append(names, w.Name)
 	}
 	return names
 }

@@ -30,6 +30,7 @@ var yamlSections = map[string]string{
 	"connectors":   "connector",
 	"flows":        "flow",
 	"jobs":         "job",
+	"workflows":    "workflow",
 }
 
 // yamlSubsections are the collections inside a block: an integration's operations, a
