@@ -262,9 +262,8 @@ func TestServeMisconfiguredIntegration(t *testing.T) {
 integration Set { base_url: "https://a.example.com"  auth: bearer(env(JT_SET_TOKEN)) }
 integration Unset { base_url: "https://b.example.com"  auth: bearer(env(JT_UNSET_TOKEN)) }
 integration Empty { base_url: env(JT_EMPTY_URL) }
-workflow welcome { }
-workflow nightly { }
-on "user.created" do workflow "welcome"
+entity User { name: string }
+entity Order { total: decimal }
 `)
 	env := []string{"JT_SET_TOKEN=secret-value", "JT_EMPTY_URL="}
 	token := adminToken(t, dir, env)
@@ -291,8 +290,7 @@ on "user.created" do workflow "welcome"
 	}
 	// serve says what it does not run, as validate does: once per kind, with positions.
 	for _, want := range []string{
-		"2 workflow blocks (welcome, nightly) are declared but not run yet by this version",
-		`1 on … do workflow handler (\"user.created\") is declared but not run yet by this version`,
+		"2 entity blocks (User, Order) are not run: data models belong to CodeAI's code generation",
 	} {
 		if strings.Count(s.log(), want) != 1 {
 			t.Errorf("serve's log does not say once: %s\n%s", want, s.log())

@@ -551,6 +551,8 @@ func (f *fakeInternal) Subscribe(string, func(string, []byte)) func() { return f
 
 func (f *fakeInternal) PublishEvent(context.Context, string, string, []byte) error { return nil }
 
+func (f *fakeInternal) StartWorkflow(context.Context, string, string, []byte) error { return nil }
+
 func (f *fakeInternal) HandleHTTP(string, func(context.Context, connector.Message) error) (func(), error) {
 	return func() {}, nil
 }

@@ -29,7 +29,7 @@ event user_created {
 }
 event order_completed { }
 webhook hook { event "x"  url "https://hooks.example.com" }
-workflow welcome { }
+workflow welcome { steps { hello { emit "order.completed" } } }
 on "user.created" do integration "A.track"
 on "user_created" do webhook "hook" async
 on "user.created" do workflow "welcome"
@@ -46,8 +46,8 @@ func load(t *testing.T) *config.Config {
 }
 
 // TestExecutionsMatchEventsAsConfigDoes: an event gets one execution per running handler
-// whose event name matches its type with `.` and `_` alike; do workflow handlers, which
-// this version does not run, get none; past MaxDepth executions are dead, saying why.
+// whose event name matches its type with `.` and `_` alike (do workflow ones too); past
+// MaxDepth executions are dead, saying why.
 func TestExecutionsMatchEventsAsConfigDoes(t *testing.T) {
 	s := New(load(t), 3)
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
@@ -60,7 +60,7 @@ func TestExecutionsMatchEventsAsConfigDoes(t *testing.T) {
 				t.Errorf("%s: execution %+v", typ, x)
 			}
 		}
-		want := `on "user.created" do integration "A.track"|on "user_created" do webhook "hook"`
+		want := `on "user.created" do integration "A.track"|on "user_created" do webhook "hook"|on "user.created" do workflow "welcome"`
 		if got := strings.Join(names, "|"); got != want {
 			t.Errorf("%s: handlers %s, want %s", typ, got, want)
 		}
@@ -71,8 +71,8 @@ func TestExecutionsMatchEventsAsConfigDoes(t *testing.T) {
 	if len(s.Handlers()) != 4 {
 		t.Errorf("Handlers() lists %d, want every declared one (4)", len(s.Handlers()))
 	}
-	if _, ok := s.Lookup(`on "user.created" do workflow "welcome"`); ok {
-		t.Error("a do workflow handler is looked up as running")
+	if _, ok := s.Lookup(`on "user.created" do workflow "welcome"`); !ok {
+		t.Error("a do workflow handler is not looked up")
 	}
 
 	deep := withDepth(context.Background(), MaxDepth+1)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/junctionhq/junction/internal/auth"
 	"github.com/junctionhq/junction/internal/errkind"
-	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/workflow"
 )
 
@@ -31,8 +30,9 @@ const MaxWorkflowWait = 55 * time.Second
 func (s *Server) workflowRoutes() {
 	s.handle("GET /workflows", auth.RoleUser, s.listWorkflows)
 	s.handle("POST /workflows/{name}/runs", auth.RoleUser, s.startWorkflowRun)
-	s.handle("GET /workflows/{name}/runs", auth.RoleUser, s.listWorkflowRuns)
-	s.handle("GET /workflows/runs/{id}", auth.RoleUser, s.getWorkflowRun)
+	// GET /workflows/{name}/runs and GET /workflows/runs/{id} overlap for ServeMux
+	// (/workflows/runs/runs); one pattern serves both, runs/{id} first.
+	s.handle("GET /workflows/{first}/{second}", auth.RoleUser, s.getWorkflowRunOrRuns)
 	s.handle("POST /workflows/runs/{id}/cancel", auth.RoleUser, s.cancelWorkflowRun)
 	s.handle("POST /workflows/runs/{id}/retry", auth.RoleUser, s.retryWorkflowRun)
 }
@@ -76,7 +76,7 @@ func toWorkflowRunJSON(r workflow.Run, steps []workflow.Step) workflowRunJSON {
 		ParentID: r.ParentID, Trigger: r.Trigger, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Deadline: r.Deadline,
 	}
-	if r.Status == store.WorkflowStopped {
+	if r.Status == workflow.Stopped {
 		out.StoppedAt = r.FailedStep
 	} else {
 		out.FailedStep = r.FailedStep
@@ -87,7 +87,7 @@ func toWorkflowRunJSON(r workflow.Run, steps []workflow.Step) workflowRunJSON {
 	for _, st := range steps {
 		j := stepJSON{ID: st.StepID, Status: string(st.Status), Attempts: st.Attempts, Input: st.Input, Output: st.Output,
 			Error: st.Error, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt}
-		if st.Status == store.StepWaiting {
+		if st.Status == workflow.StepWaiting {
 			j.Waiting = st.State
 		}
 		if st.StartedAt != nil && st.FinishedAt != nil {
@@ -165,16 +165,27 @@ func (s *Server) startWorkflowRun(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, status, toWorkflowRunJSON(final, steps))
 }
 
-func (s *Server) listWorkflowRuns(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) getWorkflowRunOrRuns(w http.ResponseWriter, r *http.Request) error {
+	first, second := r.PathValue("first"), r.PathValue("second")
+	switch {
+	case first == "runs":
+		return s.getWorkflowRun(w, r, second)
+	case second == "runs":
+		return s.listWorkflowRuns(w, r, first)
+	}
+	return NewProblem(KindNotFound, "no such route: GET /workflows/{name}/runs or GET /workflows/runs/{id}")
+}
+
+func (s *Server) listWorkflowRuns(w http.ResponseWriter, r *http.Request, name string) error {
 	p, errs := listQuery(r, "status")
-	status := store.WorkflowRunStatus(r.URL.Query().Get("status"))
+	status := workflow.Status(r.URL.Query().Get("status"))
 	if status != "" && !status.Valid() {
 		errs = append(errs, FieldError{Field: "status", Detail: "expected pending, running, waiting, completed, stopped, failed or cancelled"})
 	}
 	if len(errs) > 0 {
 		return invalid("invalid query parameters", errs...)
 	}
-	runs, total, err := s.workflows.List(r.Context(), workflow.Filter{Workflow: r.PathValue("name"), Status: status, Page: p})
+	runs, total, err := s.workflows.List(r.Context(), workflow.Filter{Workflow: name, Status: status, Page: p})
 	if err != nil {
 		return noSuchWorkflow(err)
 	}
@@ -185,8 +196,8 @@ func (s *Server) listWorkflowRuns(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
 }
 
-func (s *Server) getWorkflowRun(w http.ResponseWriter, r *http.Request) error {
-	run, steps, err := s.workflows.Get(r.Context(), r.PathValue("id"))
+func (s *Server) getWorkflowRun(w http.ResponseWriter, r *http.Request, id string) error {
+	run, steps, err := s.workflows.Get(r.Context(), id)
 	if err != nil {
 		return noSuchRun(err)
 	}

@@ -28,6 +28,12 @@ type (
 	Filter = store.WorkflowRunFilter
 )
 
+// The statuses the API branches on (the store's).
+const (
+	Stopped     = store.WorkflowStopped
+	StepWaiting = store.StepWaiting
+)
+
 // Errors of the API.
 var (
 	// ErrNotFound: no such workflow, or no such run.
