@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -63,7 +64,18 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of the latency phase")
 	flag.Float64Var(&o.rate, "rate", 0, "runs started per second in the latency phase (default: half the system's median throughput)")
 	flag.StringVar(&systems, "systems", strings.Join(knownSystems, ","), "systems to run, comma-separated: "+strings.Join(knownSystems, ", "))
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof -top FILE)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for name := range strings.SplitSeq(systems, ",") {
 		name = strings.TrimSpace(name)
 		if !slices.Contains(knownSystems, name) {

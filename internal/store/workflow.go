@@ -160,6 +160,11 @@ type WorkflowStore interface {
 	// exists it returns that run and false, changing nothing (so a trigger retried after a
 	// crash does not start a second run).
 	WorkflowRunCreate(ctx context.Context, p WorkflowRunCreateParams) (WorkflowRun, bool, error)
+	// WorkflowRunCreateMany stores several new runs in one transaction, each as
+	// WorkflowRunCreate would (its Run), and reports for each whether it was created; a
+	// run whose ID exists is left as it is (read it with WorkflowRunGet). It is how the
+	// engine group-commits the runs started at once.
+	WorkflowRunCreateMany(ctx context.Context, runs []WorkflowRun) ([]bool, error)
 	// WorkflowClaim leases up to Limit due runs (live, NextAt <= Now, no lease or an
 	// expired one), earliest due first, with their stored steps; it sets Owner and
 	// LeaseUntil = Now + Lease. Concurrent claimers never get the same run.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,7 +89,7 @@ type Engine struct {
 	wg      sync.WaitGroup
 	kick    chan struct{} // wakes the claim loop
 	slots   chan struct{} // one per run executing
-	started bool
+	started atomic.Bool
 
 	mu      sync.Mutex
 	active  map[string]context.CancelCauseFunc // runs executing here
@@ -141,7 +142,7 @@ func cmpOr[T comparable](v, def T) T {
 func (e *Engine) Start(context.Context) error {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.w = newWriter(e.o.Store, e.o.Flushers, 256)
-	e.started = true
+	e.started.Store(true)
 	e.wg.Add(2)
 	go e.claimLoop()
 	go e.renewLoop()
@@ -157,7 +158,7 @@ func (e *Engine) Start(context.Context) error {
 // so that the next process (or the next runtime, on reload) resumes them at once. A step
 // that was in flight runs again there, with the same idempotency key.
 func (e *Engine) Stop(ctx context.Context) error {
-	if !e.started {
+	if !e.started.Load() {
 		return nil
 	}
 	e.mu.Lock()
@@ -174,7 +175,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		e.o.Logger.Warn("workflow runs still stopping when the engine was stopped")
 	}
 	e.w.close()
-	e.started = false
+	e.started.Store(false)
 	return nil
 }
 
@@ -272,12 +273,12 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 	}
 	// Take the lease at creation when a slot is free, and run it at once; otherwise the
 	// run waits in the store for the claim loop (here or in another process).
-	slot := e.started && e.trySlot()
+	slot := e.started.Load() && e.trySlot()
 	if slot {
 		until := now.Add(e.o.Lease)
 		r.Owner, r.LeaseUntil = e.o.Owner, &until
 	}
-	stored, created, err := e.o.Store.WorkflowRunCreate(ctx, store.WorkflowRunCreateParams{Run: r})
+	stored, created, err := e.create(ctx, r)
 	if err != nil || !created {
 		if slot {
 			<-e.slots
@@ -289,6 +290,26 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 		e.execute(store.ClaimedRun{Run: stored})
 	}
 	return stored, true, nil
+}
+
+// create stores a new run, group-committed with the others started at the same time
+// when the engine runs; an existing ID gives that run and false.
+func (e *Engine) create(ctx context.Context, r Run) (Run, bool, error) {
+	if !e.started.Load() {
+		return e.o.Store.WorkflowRunCreate(ctx, store.WorkflowRunCreateParams{Run: r})
+	}
+	created, err := e.w.create(ctx, r)
+	if err != nil {
+		return Run{}, false, err
+	}
+	if !created {
+		existing, _, err := e.o.Store.WorkflowRunGet(ctx, r.ID)
+		return existing, false, err
+	}
+	if r.Owner == "" {
+		e.wakeClaims() // a claim picks it up, here or elsewhere
+	}
+	return r, true, nil
 }
 
 // NewRunID returns a new run ID: "wfr_" and a UUID's hex digits.

@@ -121,7 +121,7 @@ func (r *runner) advance(ctx context.Context) {
 			first.StartedAt = &now
 		}
 	}
-	for _, s := range r.d.steps {
+	for i, s := range r.d.steps {
 		row, stored := r.rows[s.cfg.ID]
 		if stored {
 			switch row.Status {
@@ -157,6 +157,15 @@ func (r *runner) advance(ctx context.Context) {
 			return
 		case o.stop:
 			r.finish(ctx, store.WorkflowStopped, r.output(), "", s.cfg.ID, []store.WorkflowStep{o.row})
+			return
+		}
+		if i == len(r.d.steps)-1 {
+			// The last step's outcome goes with the run's end: one write, not two.
+			r.rows[s.cfg.ID] = o.row
+			if o.row.Status == store.StepCompleted {
+				r.order = append(r.order, s.cfg.ID)
+			}
+			r.finish(ctx, store.WorkflowCompleted, r.output(), "", "", []store.WorkflowStep{o.row})
 			return
 		}
 		if !r.save(ctx, []store.WorkflowStep{o.row}, first) {

@@ -69,6 +69,7 @@ var wantTimeout = map[string]time.Duration{
 	"JobRunList":              testTimeouts.Batch,
 	"JobLastTick":             testTimeouts.Call,
 	"WorkflowRunCreate":       testTimeouts.Call,
+	"WorkflowRunCreateMany":   testTimeouts.Batch,
 	"WorkflowClaim":           testTimeouts.Batch,
 	"WorkflowSave":            testTimeouts.Batch,
 	"WorkflowLeaseRenew":      testTimeouts.Batch,
@@ -393,6 +394,10 @@ func (f *fake) JobRunList(ctx context.Context, _ store.JobRunFilter) ([]store.Jo
 func (f *fake) JobLastTick(ctx context.Context, _ string) (time.Time, bool, error) {
 	return time.Time{}, false, f.call(ctx, "JobLastTick")
 }
+func (f *fake) WorkflowRunCreateMany(ctx context.Context, runs []store.WorkflowRun) ([]bool, error) {
+	return nil, f.call(ctx, "WorkflowRunCreateMany")
+}
+
 func (f *fake) WorkflowRunCreate(ctx context.Context, p store.WorkflowRunCreateParams) (store.WorkflowRun, bool, error) {
 	return p.Run, false, f.call(ctx, "WorkflowRunCreate")
 }

@@ -81,3 +81,8 @@ func (s *Store) WorkflowEventsSince(ctx context.Context, eventType string, after
 		return s.inner.WorkflowEventsSince(ctx, eventType, after, limit)
 	})
 }
+
+// WorkflowRunCreateMany implements store.Store. A batch: one run per element.
+func (s *Store) WorkflowRunCreateMany(ctx context.Context, runs []store.WorkflowRun) ([]bool, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) ([]bool, error) { return s.inner.WorkflowRunCreateMany(ctx, runs) })
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
@@ -37,9 +38,7 @@ func (s *Store) WorkflowRunCreate(ctx context.Context, p store.WorkflowRunCreate
 	if err != nil {
 		return store.WorkflowRun{}, false, fmt.Errorf("postgres: workflow run create: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO workflow_runs (`+columns("", workflowRunColumns)+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-		ON CONFLICT (id) DO NOTHING`, workflowRunArgs(r)...)
+	tag, err := s.pool.Exec(ctx, insertRunSQL, workflowRunArgs(r)...)
 	if err != nil {
 		return store.WorkflowRun{}, false, fmt.Errorf("postgres: workflow run create %q: %w", r.ID, mapError(err))
 	}
@@ -51,6 +50,35 @@ func (s *Store) WorkflowRunCreate(ctx context.Context, p store.WorkflowRunCreate
 		return store.WorkflowRun{}, false, fmt.Errorf("postgres: workflow run create %q: %w", r.ID, mapError(err))
 	}
 	return existing, false, nil
+}
+
+// insertRunSQL inserts a run unless its ID exists (workflowRunArgs).
+var insertRunSQL = `INSERT INTO workflow_runs (` + columns("", workflowRunColumns) + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	ON CONFLICT (id) DO NOTHING`
+
+// WorkflowRunCreateMany implements store.Store: one batch, one round trip, one
+// transaction (pgx runs a batch as one).
+func (s *Store) WorkflowRunCreateMany(ctx context.Context, runs []store.WorkflowRun) ([]bool, error) {
+	created := make([]bool, len(runs))
+	if len(runs) == 0 {
+		return created, nil
+	}
+	b := &pgx.Batch{}
+	for i, run := range runs {
+		r, err := storeinput.NormalizeWorkflowRun(run)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: workflow run create: %w", err)
+		}
+		b.Queue(insertRunSQL, workflowRunArgs(r)...).Exec(func(tag pgconn.CommandTag) error {
+			created[i] = tag.RowsAffected() == 1
+			return nil
+		})
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("postgres: workflow run create: %w", mapError(err))
+	}
+	return created, nil
 }
 
 func workflowRunArgs(r store.WorkflowRun) []any {

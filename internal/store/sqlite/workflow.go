@@ -38,12 +38,7 @@ func (s *Store) WorkflowRunCreate(ctx context.Context, p store.WorkflowRunCreate
 	}
 	out, created := r, false
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO workflow_runs (`+columns("", workflowRunColumns)+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			r.ID, r.Workflow, string(r.Status), []byte(r.Input), nullBytes(r.Output), r.Error, r.FailedStep,
-			r.ParentID, r.ParentStep, r.Trigger, r.Owner, nullTime(r.LeaseUntil), nullTime(r.NextAt),
-			nullTime(r.Deadline), r.CancelRequested, formatTime(r.CreatedAt), formatTime(r.UpdatedAt),
-			nullTime(r.StartedAt), nullTime(r.FinishedAt))
+		res, err := tx.ExecContext(ctx, insertRunSQL, insertRunArgs(r)...)
 		if err != nil {
 			return err
 		}
@@ -58,6 +53,56 @@ func (s *Store) WorkflowRunCreate(ctx context.Context, p store.WorkflowRunCreate
 		return store.WorkflowRun{}, false, fmt.Errorf("sqlite: workflow run create %q: %w", r.ID, err)
 	}
 	return out, created, nil
+}
+
+// insertRunSQL inserts a run unless its ID exists (insertRunArgs).
+var insertRunSQL = `INSERT INTO workflow_runs (` + columns("", workflowRunColumns) + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+func insertRunArgs(r store.WorkflowRun) []any {
+	return []any{r.ID, r.Workflow, string(r.Status), []byte(r.Input), nullBytes(r.Output), r.Error, r.FailedStep,
+		r.ParentID, r.ParentStep, r.Trigger, r.Owner, nullTime(r.LeaseUntil), nullTime(r.NextAt),
+		nullTime(r.Deadline), r.CancelRequested, formatTime(r.CreatedAt), formatTime(r.UpdatedAt),
+		nullTime(r.StartedAt), nullTime(r.FinishedAt)}
+}
+
+// WorkflowRunCreateMany implements store.Store: one transaction, one prepared insert.
+func (s *Store) WorkflowRunCreateMany(ctx context.Context, runs []store.WorkflowRun) ([]bool, error) {
+	created := make([]bool, len(runs))
+	if len(runs) == 0 {
+		return created, nil
+	}
+	normalized := make([]store.WorkflowRun, len(runs))
+	for i, run := range runs {
+		r, err := storeinput.NormalizeWorkflowRun(run)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: workflow run create: %w", err)
+		}
+		normalized[i] = r
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, insertRunSQL)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = stmt.Close() }()
+		for i, r := range normalized {
+			res, err := stmt.ExecContext(ctx, insertRunArgs(r)...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			created[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: workflow run create: %w", err)
+	}
+	return created, nil
 }
 
 // WorkflowClaim implements store.Store: one IMMEDIATE transaction on the one write

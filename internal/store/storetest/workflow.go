@@ -22,6 +22,7 @@ func runWorkflow(t *testing.T, migrated func(t *testing.T) store.Store) {
 	}{
 		{"WorkflowRunCreate", testWorkflowRunCreate},
 		{"WorkflowRunCreateInvalid", testWorkflowRunCreateInvalid},
+		{"WorkflowRunCreateMany", testWorkflowRunCreateMany},
 		{"WorkflowClaim", testWorkflowClaim},
 		{"WorkflowClaimSteps", testWorkflowClaimSteps},
 		{"WorkflowClaimConcurrent", testWorkflowClaimConcurrent},
@@ -164,6 +165,34 @@ func testWorkflowRunCreate(t *testing.T, s store.Store) {
 	}
 	if ids := claimedRunIDs(claimRuns(t, s, t0.Add(time.Second), 10, "w")); !slices.Equal(ids, []string{"r1"}) {
 		t.Errorf("claimed %v, want only r1 (r2's lease holds)", ids)
+	}
+}
+
+// testWorkflowRunCreateMany: runs created together, each as WorkflowRunCreate would;
+// an existing ID is reported and left unchanged; an invalid run fails the whole batch.
+func testWorkflowRunCreateMany(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustCreateRun(t, s, newRun("old", "checkout", t0))
+	again := newRun("old", "other", t0.Add(time.Hour))
+	created, err := s.WorkflowRunCreateMany(ctx, []store.WorkflowRun{newRun("a", "checkout", t0), again, newRun("b", "refund", t0)})
+	if err != nil || !slices.Equal(created, []bool{true, false, true}) {
+		t.Fatalf("WorkflowRunCreateMany = %v, %v; want [true false true]", created, err)
+	}
+	for id, wf := range map[string]string{"a": "checkout", "b": "refund", "old": "checkout"} {
+		if r, _ := mustGetRun(t, s, id); r.Workflow != wf || r.Status != store.WorkflowPending {
+			t.Errorf("run %s = %+v", id, r)
+		}
+	}
+	bad := newRun("c", "checkout", t0)
+	bad.Input = json.RawMessage(`[1]`)
+	if _, err := s.WorkflowRunCreateMany(ctx, []store.WorkflowRun{newRun("d", "checkout", t0), bad}); err == nil {
+		t.Error("a batch with an invalid run was accepted")
+	}
+	if _, _, err := s.WorkflowRunGet(ctx, "d"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a run of a refused batch was stored: %v", err)
+	}
+	if created, err := s.WorkflowRunCreateMany(ctx, nil); err != nil || len(created) != 0 {
+		t.Errorf("an empty batch: %v, %v", created, err)
 	}
 }
 
