@@ -175,7 +175,9 @@ type WorkflowStore interface {
 	// transaction as a whole (nothing applied).
 	WorkflowSave(ctx context.Context, writes []WorkflowWrite) ([]error, error)
 	// WorkflowLeaseRenew extends to until the leases owner holds on the given runs and
-	// returns the IDs among them it no longer holds.
+	// returns the IDs among them it no longer holds. A run whose cancel was requested is
+	// not renewed (and is returned): its holder stops it, and whoever claims it once the
+	// lease lapsed finds it cancelled.
 	WorkflowLeaseRenew(ctx context.Context, owner string, ids []string, until time.Time) (lost []string, err error)
 	// WorkflowRunGet returns a run and its steps in the order they started.
 	// ErrNotFound.

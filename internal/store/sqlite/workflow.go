@@ -288,7 +288,7 @@ func (s *Store) WorkflowLeaseRenew(ctx context.Context, owner string, ids []stri
 	held := make(map[string]bool, len(keys))
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE workflow_runs SET lease_until = ?
-			WHERE id IN (SELECT value FROM json_each(?)) AND owner = ? RETURNING id`, formatTime(until), list, owner)
+			WHERE id IN (SELECT value FROM json_each(?)) AND owner = ? AND NOT cancel_requested RETURNING id`, formatTime(until), list, owner)
 		if err != nil {
 			return err
 		}

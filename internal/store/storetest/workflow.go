@@ -577,6 +577,14 @@ func testWorkflowLeaseRenew(t *testing.T, s store.Store) {
 	if err != nil || !slices.Equal(lost, []string{"a"}) {
 		t.Errorf("renew after a was taken over = %v, %v; want [a]", lost, err)
 	}
+	// A run whose cancel was requested is not renewed: its holder learns it and stops.
+	if _, err := s.WorkflowRunCancel(ctx, "b", until); err != nil {
+		t.Fatal(err)
+	}
+	lost, err = s.WorkflowLeaseRenew(ctx, "w", []string{"b"}, until.Add(time.Minute))
+	if err != nil || !slices.Equal(lost, []string{"b"}) {
+		t.Errorf("renew of a run cancelled while held = %v, %v; want [b]", lost, err)
+	}
 	if _, err := s.WorkflowLeaseRenew(ctx, "", []string{"a"}, until); !isValidationError(err) {
 		t.Errorf("renew without an owner: %v, want a validation error", err)
 	}
