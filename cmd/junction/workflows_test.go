@@ -203,7 +203,7 @@ func verifiedPayment(t *testing.T, env []string) {
 	expectProblem(t, a, 400, "POST", "/workflows/verified_payment/runs?wait=abc", map[string]any{})
 	expectProblem(t, a, 400, "POST", "/workflows/verified_payment/runs?wait=1h", map[string]any{})
 	expectProblem(t, a, 400, "GET", "/workflows/verified_payment/runs?status=sleepy", nil)
-	if _, errOut, code := cli("run", "nope"); code != 1 || !strings.Contains(errOut, "404 Not found: no such workflow") {
+	if _, errOut, code := cli("run", "nope"); code != 1 || !strings.Contains(errOut, "404 Not found: no workflow named \"nope\" is declared") {
 		t.Errorf("workflow run nope: exit %d %s", code, errOut)
 	}
 	if _, errOut, code := cli("run", "verified_payment", "amount:=lots"); code != 1 || !strings.Contains(errOut, `amount:= expects JSON, found "lots"`) {

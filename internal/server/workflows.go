@@ -99,8 +99,8 @@ func toWorkflowRunJSON(r workflow.Run, steps []workflow.Step) workflowRunJSON {
 	return out
 }
 
-func noSuchWorkflow(err error) error {
-	return describe(err, errkind.ErrNotFound, "no such workflow")
+func noSuchWorkflow(err error, name string) error {
+	return describe(err, errkind.ErrNotFound, fmt.Sprintf("no workflow named %q is declared", name))
 }
 
 func noSuchRun(err error) error {
@@ -146,7 +146,7 @@ func (s *Server) startWorkflowRun(w http.ResponseWriter, r *http.Request) error 
 	}
 	run, _, err := s.workflows.StartRun(r.Context(), r.PathValue("name"), input, workflow.StartOptions{Trigger: "api"})
 	if err != nil {
-		return noSuchWorkflow(err)
+		return noSuchWorkflow(err, r.PathValue("name"))
 	}
 	w.Header().Set("Location", "/workflows/runs/"+run.ID)
 	if wait <= 0 {
@@ -187,7 +187,7 @@ func (s *Server) listWorkflowRuns(w http.ResponseWriter, r *http.Request, name s
 	}
 	runs, total, err := s.workflows.List(r.Context(), workflow.Filter{Workflow: name, Status: status, Page: p})
 	if err != nil {
-		return noSuchWorkflow(err)
+		return noSuchWorkflow(err, name)
 	}
 	data := make([]workflowRunJSON, len(runs))
 	for i, run := range runs {
