@@ -414,6 +414,24 @@ func TestWaitTimesOutAndCancel(t *testing.T) {
 	}
 }
 
+// TestTimeoutWhileSleeping: a run whose timeout passes while it sleeps fails then, not
+// when the sleep ends.
+func TestTimeoutWhileSleeping(t *testing.T) {
+	st := openSQLite(t)
+	f := newFakeCaller()
+	first := call("first", "B.first", nil)
+	first.Compensation = call("undo:first", "B.undo", nil)
+	e := newEngine(t, st, f, &config.Workflow{Name: "w", Timeout: 1500 * time.Millisecond, Steps: []*config.WorkflowStep{
+		first, {ID: "nap", Kind: config.WorkflowSleep, Sleep: time.Hour}, call("after", "B.after", nil)}})
+	r, steps := runToEnd(t, e, "w", `{}`)
+	if r.Status != store.WorkflowFailed || r.FailedStep != "nap" || !strings.Contains(r.Error, "timeout") {
+		t.Fatalf("run = %s at %s: %s", r.Status, r.FailedStep, r.Error)
+	}
+	if steps["first"].Status != store.StepCompensated || f.count("B.undo") != 1 || f.count("B.after") != 0 {
+		t.Errorf("steps = %+v", steps)
+	}
+}
+
 func TestParallelAndTimeout(t *testing.T) {
 	st := openSQLite(t)
 	f := newFakeCaller()

@@ -138,6 +138,17 @@ func (r *runner) advance(ctx context.Context) {
 		if stored {
 			prev = &row
 		}
+		if errors.Is(context.Cause(ctx), errTimedOut) {
+			// The timeout passed while the run waited (or between steps): the step it
+			// would start fails, and the completed ones are compensated.
+			now := r.now()
+			failed := store.WorkflowStep{StepID: s.cfg.ID, Status: store.StepFailed, StartedAt: &now, FinishedAt: &now}
+			if prev != nil {
+				failed.StartedAt, failed.Attempts, failed.Input = prev.StartedAt, prev.Attempts, prev.Input
+			}
+			r.fail(ctx, s, errors.New("not finished in time"), &failed)
+			return
+		}
 		o := r.exec(ctx, s, prev)
 		if r.interrupted(ctx) {
 			return

@@ -223,6 +223,9 @@ func (r *runner) waitUntil(ctx context.Context, row store.WorkflowStep, st waitS
 }
 
 func (r *runner) waiting(row store.WorkflowStep, st waitState, next time.Time) outcome {
+	if d := r.run.Deadline; d != nil && d.Before(next) {
+		next = *d // look again when the run's timeout passes, to fail it then
+	}
 	row.Status = store.StepWaiting
 	row.State, _ = json.Marshal(st)
 	next = store.NormalizeTime(next)
