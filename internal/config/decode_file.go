@@ -238,6 +238,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkEventReferences(cfg, rep)
 	checkJobReferences(cfg, rep)
 	checkWorkflowReferences(cfg, rep)
+	checkWorkflowSinks(cfg, rep)
 }
 
 // checkNames reports declarations of one kind that share a name.

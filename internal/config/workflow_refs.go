@@ -325,6 +325,26 @@ func checkWorkflowReferences(cfg *Config, rep *reporter) {
 	}
 }
 
+// checkWorkflowSinks reports flow sinks of a `type: workflow` connector whose workflow
+// (the sink's option, or the connector's) is not declared.
+func checkWorkflowSinks(cfg *Config, rep *reporter) {
+	for _, f := range cfg.Flows {
+		for _, sk := range f.Sinks {
+			c := cfg.Connector(sk.Connector)
+			if c == nil || c.Type != "workflow" {
+				continue
+			}
+			opt, ok := sk.Options.Get("workflow")
+			if !ok {
+				opt, ok = c.Options.Get("workflow")
+			}
+			if name, isString := opt.Value.(string); ok && isString {
+				checkWorkflow(cfg, rep, opt.Pos, fmt.Sprintf("flow %s sink %s", f.Name, sk.Name), name)
+			}
+		}
+	}
+}
+
 // checkWorkflow reports a reference to a workflow that is not declared, or is declared
 // but not run (CodeAI's).
 func checkWorkflow(cfg *Config, rep *reporter, at Pos, what, name string) {

@@ -575,3 +575,29 @@ func TestWorkflowAcrossFiles(t *testing.T) {
 		t.Errorf("merged: %d workflows, %q", len(merged.Workflows), got)
 	}
 }
+
+// TestWorkflowSinkReference: a flow sink of a workflow connector names a declared
+// workflow, whether the sink or the connector says which.
+func TestWorkflowSinkReference(t *testing.T) {
+	for _, c := range []struct{ connector, sink, want string }{
+		{``, `workflow: "ww"`, `t.cai:6:35: flow f sink start: workflow "ww" is not declared (workflow ww { … }); did you mean "w"?`},
+		{`workflow: "nope"`, ``, `t.cai:1:34: flow f sink start: workflow "nope" is not declared`},
+		{``, `workflow: "w"`, ``},
+	} {
+		src := `connector runs { type: workflow  ` + c.connector + ` }
+connector inbox { type: http }
+workflow w { steps { a { transform { x: 1 } } } }
+flow f {
+    source { connector: inbox  path: "orders" }
+    sink start { connector: runs  ` + c.sink + ` }
+}`
+		_, diags := Decode("t.cai", []byte(src))
+		got := ""
+		if err := diags.Err(); err != nil {
+			got = err.Error()
+		}
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("connector {%s} sink {%s}: got %q, want %q", c.connector, c.sink, got, c.want)
+		}
+	}
+}
