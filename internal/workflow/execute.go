@@ -122,79 +122,86 @@ func (r *runner) advance(ctx context.Context) {
 		}
 	}
 	for i, s := range r.d.steps {
-		row, stored := r.rows[s.cfg.ID]
-		if stored {
-			switch row.Status {
-			case store.StepCompleted, store.StepSkipped:
-				continue
-			case store.StepFailed:
-				// The step failed before a crash or a stop; its compensations may not
-				// all have run: finish the failure.
-				r.fail(ctx, s, errors.New(row.Error), nil)
-				return
-			}
-		}
-		var prev *store.WorkflowStep
-		if stored {
-			prev = &row
-		}
-		if errors.Is(context.Cause(ctx), errTimedOut) {
-			// The timeout passed while the run waited (or between steps): the step it
-			// would start fails, and the completed ones are compensated.
-			now := r.now()
-			failed := store.WorkflowStep{StepID: s.cfg.ID, Status: store.StepFailed, StartedAt: &now, FinishedAt: &now}
-			if prev != nil {
-				failed.StartedAt, failed.Attempts, failed.Input = prev.StartedAt, prev.Attempts, prev.Input
-			}
-			r.fail(ctx, s, errors.New("not finished in time"), &failed)
+		if !r.step(ctx, s, i == len(r.d.steps)-1, &first) {
 			return
-		}
-		o := r.exec(ctx, s, prev)
-		if r.interrupted(ctx) {
-			return
-		}
-		switch {
-		case o.err != nil:
-			r.fail(ctx, s, o.err, &o.row)
-			return
-		case o.wait != nil:
-			upd := &store.WorkflowRunUpdate{Status: store.WorkflowWaiting, NextAt: o.wait, Release: true}
-			if first != nil {
-				upd.StartedAt = first.StartedAt
-			}
-			if r.save(ctx, []store.WorkflowStep{o.row}, upd) && s.cfg.Kind == config.WorkflowWait {
-				r.e.waitFor(s.cfg.Target, r.run.ID)
-			}
-			return
-		case o.stop:
-			r.finish(ctx, store.WorkflowStopped, r.output(), "", s.cfg.ID, []store.WorkflowStep{o.row})
-			return
-		}
-		if i == len(r.d.steps)-1 {
-			// The last step's outcome goes with the run's end: one write, not two.
-			r.rows[s.cfg.ID] = o.row
-			if o.row.Status == store.StepCompleted {
-				r.order = append(r.order, s.cfg.ID)
-			}
-			r.finish(ctx, store.WorkflowCompleted, r.output(), "", "", []store.WorkflowStep{o.row})
-			return
-		}
-		if !r.save(ctx, []store.WorkflowStep{o.row}, first) {
-			return
-		}
-		if first != nil {
-			r.run.Status = store.WorkflowRunning
-			if first.StartedAt != nil {
-				r.run.StartedAt = first.StartedAt
-			}
-			first = nil
-		}
-		r.rows[s.cfg.ID] = o.row
-		if o.row.Status == store.StepCompleted {
-			r.order = append(r.order, s.cfg.ID)
 		}
 	}
 	r.finish(ctx, store.WorkflowCompleted, r.output(), "", "", nil)
+}
+
+// step runs one step of the sequence unless it finished before, and stores its outcome
+// (the last step's with the run's end). It reports whether the run goes on to the next.
+func (r *runner) step(ctx context.Context, s *step, last bool, first **store.WorkflowRunUpdate) bool {
+	row, stored := r.rows[s.cfg.ID]
+	var prev *store.WorkflowStep
+	if stored {
+		switch row.Status {
+		case store.StepCompleted, store.StepSkipped:
+			return true
+		case store.StepFailed:
+			// The step failed before a crash or a stop; its compensations may not all
+			// have run: finish the failure.
+			r.fail(ctx, s, errors.New(row.Error), nil)
+			return false
+		}
+		prev = &row
+	}
+	if errors.Is(context.Cause(ctx), errTimedOut) {
+		r.failLate(ctx, s, prev)
+		return false
+	}
+	o := r.exec(ctx, s, prev)
+	if r.interrupted(ctx) {
+		return false
+	}
+	switch {
+	case o.err != nil:
+		r.fail(ctx, s, o.err, &o.row)
+		return false
+	case o.wait != nil:
+		upd := &store.WorkflowRunUpdate{Status: store.WorkflowWaiting, NextAt: o.wait, Release: true}
+		if *first != nil {
+			upd.StartedAt = (*first).StartedAt
+		}
+		if r.save(ctx, []store.WorkflowStep{o.row}, upd) && s.cfg.Kind == config.WorkflowWait {
+			r.e.waitFor(s.cfg.Target, r.run.ID)
+		}
+		return false
+	case o.stop:
+		r.finish(ctx, store.WorkflowStopped, r.output(), "", s.cfg.ID, []store.WorkflowStep{o.row})
+		return false
+	}
+	r.rows[s.cfg.ID] = o.row
+	if o.row.Status == store.StepCompleted {
+		r.order = append(r.order, s.cfg.ID)
+	}
+	if last {
+		// The last step's outcome goes with the run's end: one write, not two.
+		r.finish(ctx, store.WorkflowCompleted, r.output(), "", "", []store.WorkflowStep{o.row})
+		return false
+	}
+	if !r.save(ctx, []store.WorkflowStep{o.row}, *first) {
+		return false
+	}
+	if *first != nil {
+		r.run.Status = store.WorkflowRunning
+		if (*first).StartedAt != nil {
+			r.run.StartedAt = (*first).StartedAt
+		}
+		*first = nil
+	}
+	return true
+}
+
+// failLate fails the step the run would start because its timeout passed while it
+// waited (or between steps); the completed steps are compensated.
+func (r *runner) failLate(ctx context.Context, s *step, prev *store.WorkflowStep) {
+	now := r.now()
+	failed := store.WorkflowStep{StepID: s.cfg.ID, Status: store.StepFailed, StartedAt: &now, FinishedAt: &now}
+	if prev != nil {
+		failed.StartedAt, failed.Attempts, failed.Input = prev.StartedAt, prev.Attempts, prev.Input
+	}
+	r.fail(ctx, s, errors.New("not finished in time"), &failed)
 }
 
 // interrupted handles a run whose context ended for another reason than its timeout:

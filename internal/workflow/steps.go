@@ -45,34 +45,9 @@ func permanent(format string, args ...any) error {
 // exec runs one step, retries included, and returns its outcome, not yet stored. prev is
 // its stored row when it was waiting.
 func (r *runner) exec(ctx context.Context, s *step, prev *store.WorkflowStep) outcome {
-	now := r.now()
-	row := store.WorkflowStep{StepID: s.cfg.ID, StartedAt: &now}
-	var st waitState
-	if prev != nil {
-		row.StartedAt, row.Attempts, row.Input = prev.StartedAt, prev.Attempts, prev.Input
-		_ = json.Unmarshal(prev.State, &st)
-	}
-	env := r.env(nil)
-	if s.cond != nil && prev == nil {
-		holds, err := s.cond.holds(env)
-		if err != nil {
-			return r.failed(row, &permanentError{err})
-		}
-		if !holds {
-			row.Status, row.FinishedAt = store.StepSkipped, &now
-			return outcome{row: row, stop: s.cfg.OnFalse == config.OnFalseStop}
-		}
-	}
-	var input any
-	if s.input != nil && prev == nil {
-		v, err := s.input.eval(env)
-		if err != nil {
-			return r.failed(row, &permanentError{fmt.Errorf("input: %w", err)})
-		}
-		input = v
-		row.Input, _ = json.Marshal(v)
-	} else if prev != nil {
-		input, _ = decodeJSON(prev.Input)
+	row, st, input, done := r.begin(s, prev)
+	if done != nil {
+		return *done
 	}
 	var out any
 	var err error
@@ -85,7 +60,7 @@ func (r *runner) exec(ctx context.Context, s *step, prev *store.WorkflowStep) ou
 		out = input
 	case config.WorkflowSleep:
 		if st.Until.IsZero() {
-			st.Until = now.Add(s.cfg.Sleep)
+			st.Until = row.StartedAt.Add(s.cfg.Sleep)
 		}
 		if o, waits := r.waitUntil(ctx, row, st); waits {
 			return o
@@ -103,6 +78,41 @@ func (r *runner) exec(ctx context.Context, s *step, prev *store.WorkflowStep) ou
 		return r.failed(row, err)
 	}
 	return r.completed(s, row, out)
+}
+
+// begin starts a step: its row, what it waited for, and its input; or its outcome
+// already (done) when its condition skips it or its input cannot be made.
+func (r *runner) begin(s *step, prev *store.WorkflowStep) (row store.WorkflowStep, st waitState, input any, done *outcome) {
+	now := r.now()
+	row = store.WorkflowStep{StepID: s.cfg.ID, StartedAt: &now}
+	if prev != nil { // it waited: its condition held, its input was made
+		row.StartedAt, row.Attempts, row.Input = prev.StartedAt, prev.Attempts, prev.Input
+		_ = json.Unmarshal(prev.State, &st)
+		input, _ = decodeJSON(prev.Input)
+		return row, st, input, nil
+	}
+	env := r.env(nil)
+	if s.cond != nil {
+		holds, err := s.cond.holds(env)
+		if err != nil {
+			o := r.failed(row, &permanentError{err})
+			return row, st, nil, &o
+		}
+		if !holds {
+			row.Status, row.FinishedAt = store.StepSkipped, &now
+			return row, st, nil, &outcome{row: row, stop: s.cfg.OnFalse == config.OnFalseStop}
+		}
+	}
+	if s.input != nil {
+		v, err := s.input.eval(env)
+		if err != nil {
+			o := r.failed(row, &permanentError{fmt.Errorf("input: %w", err)})
+			return row, st, nil, &o
+		}
+		input = v
+		row.Input, _ = json.Marshal(v)
+	}
+	return row, st, input, nil
 }
 
 func (r *runner) completed(s *step, row store.WorkflowStep, out any) outcome {
