@@ -251,8 +251,8 @@ func TestRetriesThenRetryFromFailedStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, steps = waitEnd(t, e, r.ID)
-	if r.Status != store.WorkflowCompleted || f.count("B.first") != 1 {
-		t.Fatalf("after retry: %s, first called %d times", r.Status, f.count("B.first"))
+	if r.Status != store.WorkflowCompleted || f.count("B.first") != 1 || steps["flaky"].Status != store.StepCompleted {
+		t.Fatalf("after retry: %s, first called %d times, flaky %+v", r.Status, f.count("B.first"), steps["flaky"])
 	}
 	if _, err := e.Retry(context.Background(), r.ID); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("retrying a completed run: %v", err)
