@@ -170,7 +170,9 @@ type WorkflowStore interface {
 	// transaction as a whole (nothing applied).
 	WorkflowSave(ctx context.Context, writes []WorkflowWrite) ([]error, error)
 	// WorkflowLeaseRenew extends to until the leases owner holds on the given runs and
-	// returns the IDs among them it no longer holds.
+	// returns the IDs among them it no longer holds. A run whose cancellation was
+	// requested is not renewed and is returned too: its holder lets it go, and the claim
+	// after its lease lapses cancels it (WorkflowRunCancel).
 	WorkflowLeaseRenew(ctx context.Context, owner string, ids []string, until time.Time) (lost []string, err error)
 	// WorkflowRunGet returns a run and its steps in the order they started.
 	// ErrNotFound.

@@ -271,7 +271,7 @@ func (s *Store) WorkflowLeaseRenew(ctx context.Context, owner string, ids []stri
 	if len(keys) == 0 {
 		return lost, nil
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE workflow_runs SET lease_until = $1 WHERE id = ANY($2) AND owner = $3 RETURNING id`,
+	rows, err := s.pool.Query(ctx, `UPDATE workflow_runs SET lease_until = $1 WHERE id = ANY($2) AND owner = $3 AND NOT cancel_requested RETURNING id`,
 		store.NormalizeTime(until), keys, owner)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: workflow lease renew: %w", err)

@@ -243,7 +243,7 @@ func (s *Store) WorkflowLeaseRenew(ctx context.Context, owner string, ids []stri
 	held := make(map[string]bool, len(keys))
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE workflow_runs SET lease_until = ?
-			WHERE id IN (SELECT value FROM json_each(?)) AND owner = ? RETURNING id`, formatTime(until), list, owner)
+			WHERE id IN (SELECT value FROM json_each(?)) AND owner = ? AND cancel_requested = 0 RETURNING id`, formatTime(until), list, owner)
 		if err != nil {
 			return err
 		}
