@@ -376,8 +376,9 @@ func (e *Engine) forgetWaiter(id string, ch chan struct{}) {
 	}
 }
 
-// Cancel cancels a live run: at once when no process executes it, else at its next
-// step boundary (here: now).
+// Cancel cancels a live run: at once when no process executes it or this one does; a
+// run another process executes is let go at that process's next lease renewal and
+// cancelled by the claim after its lease lapses (within the lease, 30 s by default).
 func (e *Engine) Cancel(ctx context.Context, id string) (Run, error) {
 	r, err := e.o.Store.WorkflowRunCancel(ctx, id, store.NormalizeTime(e.o.Clock.Now()))
 	if err != nil {
@@ -483,7 +484,8 @@ func (e *Engine) claimOnce() bool {
 }
 
 // renewLoop extends the leases of the runs executing here, every third of the lease;
-// a run whose lease was lost is stopped here (another process may have it).
+// a run whose lease was lost (another process may have it) or whose cancellation was
+// requested elsewhere is stopped here.
 func (e *Engine) renewLoop() {
 	defer e.wg.Done()
 	t := time.NewTicker(e.o.Lease / 3)

@@ -701,7 +701,12 @@ func testWorkflowRunCancel(t *testing.T, s store.Store) {
 	if res := mustSave(t, s, write("held", "w", at.Add(time.Second))); res[0] != nil {
 		t.Errorf("the holder's write after a cancel request = %v", res[0])
 	}
-	// Had the holder died, the next claimer gets the request.
+	// The holder's renewal does not extend the lease but reports the run lost, so a live
+	// holder lets it go too.
+	if lost, err := s.WorkflowLeaseRenew(ctx, "w", []string{"held"}, t0.Add(3*time.Hour)); err != nil || !slices.Equal(lost, []string{"held"}) {
+		t.Errorf("renewing a run asked to cancel = %q, %v; want [held]", lost, err)
+	}
+	// Once its lease lapses, the next claimer gets the request.
 	got := claimRuns(t, s, t0.Add(2*time.Hour), 10, "v")
 	if len(got) != 1 || got[0].Run.ID != "held" || !got[0].Run.CancelRequested {
 		t.Errorf("claim after the holder's lease = %+v, want held with CancelRequested", got)
