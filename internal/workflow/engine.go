@@ -241,7 +241,7 @@ type StartOptions struct {
 	// ID makes the start idempotent: a second start with the same ID returns the first
 	// run (a trigger retried after a crash). Default: a new ID.
 	ID         string
-	Trigger    string // what started it: "api" (default), "event:<id>", "job:<run id>", "flow:<name>"
+	Trigger    string // what started it: "api" (default), "event:<id>", "job:<run id>", "flow", "child"
 	ParentID   string
 	ParentStep string
 }
@@ -277,6 +277,7 @@ func (e *Engine) StartRun(ctx context.Context, name string, input json.RawMessag
 	if slot {
 		until := now.Add(e.o.Lease)
 		r.Owner, r.LeaseUntil = e.o.Owner, &until
+		r.Status, r.StartedAt = store.WorkflowRunning, &now // it starts at once
 	}
 	stored, created, err := e.create(ctx, r)
 	if err != nil || !created {
