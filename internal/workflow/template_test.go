@@ -69,3 +69,21 @@ func TestConditions(t *testing.T) {
 		t.Errorf("a missing value compared: %v", err)
 	}
 }
+
+// FuzzTemplate: any string compiles or is refused, and a compiled one evaluates without
+// panicking, whatever the context holds.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"{{input.a}}", "x {{steps.b.output.0}} y", "=input.a * 2", "{{}}", "={{", "{{a.b}}{{c}}", "=steps.x.y < 0.7"} {
+		f.Add(s)
+	}
+	env := map[string]any{"input": map[string]any{"a": 1.5, "l": []any{"x"}}, "steps": map[string]any{"b": map[string]any{"output": []any{1.0}}}}
+	f.Fuzz(func(t *testing.T, s string) {
+		tpl, err := compileTemplate(s)
+		if err == nil {
+			_, _ = tpl.eval(env)
+		}
+		if c, err := compileCondition(s); err == nil {
+			_, _ = c.holds(env)
+		}
+	})
+}
