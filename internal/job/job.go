@@ -146,6 +146,7 @@ func (s *Scheduler) Start(context.Context) error {
 	s.stopLoops = stopLoops
 	for _, sp := range s.jobs {
 		s.loops.Go(func() { s.loop(loopCtx, sp) })
+		s.loops.Go(func() { s.takeOverLapsed(loopCtx, sp) })
 	}
 	return nil
 }
@@ -240,6 +241,37 @@ func (s *Scheduler) catchUp(ctx context.Context, sp *spec, now time.Time) {
 			return
 		}
 		s.claimAndRun(ctx, sp, t, false)
+	}
+}
+
+// takeOverWindow is how many of a job's latest runs takeOverLapsed looks through.
+const takeOverWindow = 100
+
+// takeOverLapsed claims, every third of the lease, the job's recent ticks still running
+// under a lapsed lease: their process died mid-run. The store's claim takes such a tick
+// over atomically, so one process runs it again, with the same idempotency key. Without
+// this a tick left by a dead process would stay running while the live processes go on
+// with the later ticks, each claimed once; only a start's catch-up claims a tick again,
+// and only the last one.
+func (s *Scheduler) takeOverLapsed(ctx context.Context, sp *spec) {
+	c := s.opts.Clock
+	runCtx := s.runContext()
+	for c.Sleep(ctx, s.opts.Lease/3) == nil {
+		runs, _, err := s.opts.Store.JobRunList(ctx, RunFilter{Job: sp.cfg.Name, Page: store.Page{Page: 1, Limit: takeOverWindow}})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.opts.Logger.Warn("job: looking for ticks to take over", "job", sp.cfg.Name, "error", redact.Error(err))
+			}
+			continue
+		}
+		now := c.Now()
+		for _, r := range runs {
+			// This process's own runs are going here, whatever their lease says; a manual
+			// run is never taken over.
+			if r.Status == store.JobRunRunning && !r.Manual && r.Owner != s.opts.Owner && r.LeaseUntil.Before(now) {
+				s.runs.Go(func() { s.claimAndRun(runCtx, sp, r.Tick, false) })
+			}
+		}
 	}
 }
 

@@ -333,3 +333,100 @@ func TestEveryTicksCountFromTheUnixEpoch(t *testing.T) {
 		t.Errorf("next(%v) = %v, want 7m later", tick, again)
 	}
 }
+
+// TestTakeOverLapsedTick: a tick left running by a process that died (its lease lapsed)
+// is taken over by a running scheduler within a third of the lease, with the tick's
+// idempotency key, though it is not the job's last tick (which is all a start's catch-up
+// claims again). Running ticks under a live lease, this scheduler's own and manual runs
+// are left alone.
+func TestTakeOverLapsedTick(t *testing.T) {
+	s := openSQLite(t)
+	ctx := context.Background()
+	now := time.Date(2025, 6, 1, 10, 30, 0, 0, time.UTC)
+	claim := func(id string, tick time.Time, owner string, leaseUntil time.Time, manual bool) {
+		t.Helper()
+		if _, won, err := s.JobRunClaim(ctx, store.JobRun{ID: id, Job: "sync", Tick: tick, Manual: manual, Owner: owner, StartedAt: tick, LeaseUntil: leaseUntil}); err != nil || !won {
+			t.Fatalf("claim %s: %v %v", id, won, err)
+		}
+	}
+	claim("dead", now.Add(-90*time.Minute), "gone", now.Add(-time.Minute), false)     // 09:00, lapsed
+	claim("alive", now.Add(-150*time.Minute), "other", now.Add(time.Minute), false)   // 08:00, leased
+	claim("own", now.Add(-210*time.Minute), "me", now.Add(-time.Minute), false)       // 07:00, this scheduler's
+	claim("manual", now.Add(-10*time.Minute), "gone", now.Add(-time.Minute), true)    // triggered, lapsed
+	claim("last", now.Add(-30*time.Minute), "other", now.Add(-29*time.Minute), false) // 10:00, finished
+	finished := now.Add(-29 * time.Minute)
+	if err := s.JobRunFinish(ctx, store.JobRun{ID: "last", Owner: "other", Status: store.JobRunSucceeded, Attempts: 1, FinishedAt: &finished}); err != nil {
+		t.Fatal(err)
+	}
+
+	clk := clock.NewFake(now)
+	caller := newFakeCaller()
+	sch, err := New(jobConfig(t, `every 1h  catch_up none`), Options{Store: s, Clock: clk, Caller: caller, Owner: "me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The loop waits for 11:00 and the takeover for a third of the lease.
+	waitFor(t, "the scheduler to wait for its next tick and for its next look at lapsed ticks", func() bool { return clk.Sleepers() == 2 })
+	if calls := caller.calls(); len(calls) != 0 {
+		t.Fatalf("calls before a third of the lease passed: %v", calls)
+	}
+	clk.Advance(DefaultLease / 3)
+	select {
+	case key := <-caller.got:
+		if want := idempotencyKey(store.JobRun{Job: "sync", Tick: now.Add(-90 * time.Minute)}); key != want {
+			t.Errorf("the taken-over tick was called with key %s, want %s (the tick's)", key, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the lapsed tick was not taken over")
+	}
+	byID := map[string]store.JobRun{}
+	waitFor(t, "the taken-over run to finish", func() bool {
+		runs, _, err := s.JobRunList(ctx, store.JobRunFilter{Job: "sync", Page: store.Page{Page: 1, Limit: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			byID[r.ID] = r
+		}
+		return byID["dead"].Status == store.JobRunSucceeded
+	})
+	// Stopped, the scheduler has nothing in flight: what it claimed is in the store.
+	if err := sch.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runs, _, err := s.JobRunList(ctx, store.JobRunFilter{Job: "sync", Page: store.Page{Page: 1, Limit: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 5 {
+		t.Errorf("%d runs, want the 5 stored before", len(runs))
+	}
+	for _, r := range runs {
+		byID[r.ID] = r
+	}
+	if r := byID["dead"]; r.Owner != "me" || r.Attempts != 1 {
+		t.Errorf("taken-over run = %+v, want owned by me after 1 attempt", r)
+	}
+	for _, id := range []string{"alive", "own", "manual"} {
+		if r := byID[id]; r.Status != store.JobRunRunning || r.Owner == "me" && id != "own" {
+			t.Errorf("run %s = %+v, want left alone", id, r)
+		}
+	}
+	if calls := caller.calls(); len(calls) != 1 {
+		t.Errorf("%d calls, want the taken-over tick's alone", len(calls))
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
