@@ -136,11 +136,7 @@ func (j *junctionSystem) Start(ctx context.Context) error {
 	if j.hooks, err = webhook.New(j.st, webhook.SettingsFrom(cfg), webhook.Options{Logger: quiet, Metrics: wm}); err != nil {
 		return err
 	}
-	flushers := 2
-	if j.name == "junction-sqlite" {
-		flushers = 1
-	}
-	j.engine, err = workflow.New(cfg, workflow.Options{Store: j.st, Caller: j.ints, Publisher: j.hooks, Logger: quiet, Flushers: flushers})
+	j.engine, err = workflow.New(cfg, workflow.Options{Store: j.st, Caller: j.ints, Publisher: j.hooks, Logger: quiet})
 	if err != nil {
 		return err
 	}

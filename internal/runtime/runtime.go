@@ -137,13 +137,9 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	}
 	hooks.SetDeclared(declared)
 	rt.webhooks = hooks
-	flushers := 2
-	if deps.Store.Backend() == "sqlite" {
-		flushers = 1 // one writer
-	}
 	workflows, err := workflow.New(cfg, workflow.Options{
 		Store: deps.Store, Caller: ints, Publisher: hooks, Bus: deps.Bus, Clock: deps.Clock, Logger: log,
-		Metrics: deps.Metrics.Workflows, Owner: deps.JobOwner, PollInterval: deps.WorkflowPoll, Flushers: flushers,
+		Metrics: deps.Metrics.Workflows, Owner: deps.JobOwner, PollInterval: deps.WorkflowPoll,
 	})
 	if err != nil {
 		ints.Close()

@@ -28,6 +28,7 @@ type runner struct {
 	rows  map[string]store.WorkflowStep // stored outcomes by step ID
 	order []string                      // completed steps, in the order they completed
 	input any
+	ended bool // the run's end is stored (run holds it)
 
 	mu    sync.Mutex     // guards steps: parallel branches record concurrently
 	steps map[string]any // the context's steps: each finished step's view
@@ -41,18 +42,20 @@ type outcome struct {
 	err  error              // it failed (row.Status failed)
 }
 
-func (e *Engine) runClaimed(ctx context.Context, c store.ClaimedRun) {
+// runClaimed executes a leased run until it ends, waits or must stop; it returns the run
+// and true when its end was stored.
+func (e *Engine) runClaimed(ctx context.Context, c store.ClaimedRun) (Run, bool) {
 	r := &runner{e: e, run: c.Run, rows: map[string]store.WorkflowStep{}, steps: map[string]any{}}
 	d, ok := e.defs[c.Run.Workflow]
 	if !ok {
 		r.finish(ctx, store.WorkflowFailed, nil, fmt.Sprintf("workflow %q is no longer declared in the configuration in force", c.Run.Workflow), "", nil)
-		return
+		return r.run, r.ended
 	}
 	r.d = d
 	var err error
 	if r.input, err = decodeJSON(c.Run.Input); err != nil {
 		r.finish(ctx, store.WorkflowFailed, nil, "the input is not valid JSON", "", nil)
-		return
+		return r.run, r.ended
 	}
 	for _, row := range c.Steps {
 		r.rows[row.StepID] = row
@@ -66,7 +69,7 @@ func (e *Engine) runClaimed(ctx context.Context, c store.ClaimedRun) {
 	}
 	if c.Run.CancelRequested {
 		r.finish(ctx, store.WorkflowCancelled, nil, errCancelled.Error(), "", nil)
-		return
+		return r.run, r.ended
 	}
 	if c.Run.Deadline != nil {
 		var cancel context.CancelFunc
@@ -74,6 +77,7 @@ func (e *Engine) runClaimed(ctx context.Context, c store.ClaimedRun) {
 		defer cancel()
 	}
 	r.advance(ctx)
+	return r.run, r.ended
 }
 
 // env is the context templates and conditions see.
@@ -313,7 +317,7 @@ func (r *runner) finish(ctx context.Context, status store.WorkflowRunStatus, out
 		return
 	}
 	r.run.Status, r.run.Output, r.run.Error, r.run.FailedStep, r.run.FinishedAt = status, output, errMsg, step, &now
-	r.e.finished(r.run)
+	r.ended = true
 }
 
 // save stores outcomes at a step boundary; false when the run must stop here (lease
