@@ -212,3 +212,26 @@ func dropSchema(base, schema string) error {
 	_, err = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	return err
 }
+
+// emitted counts the payment.done events in Junction's store: one per completed run.
+func (j *junctionSystem) emitted(ctx context.Context) (int, error) {
+	seen := map[string]bool{}
+	after := time.Unix(0, 0)
+	for {
+		evs, err := j.st.WorkflowEventsSince(ctx, "payment.done", after, 5000)
+		if err != nil {
+			return 0, err
+		}
+		fresh := 0
+		for _, e := range evs {
+			if !seen[e.ID] {
+				seen[e.ID] = true
+				fresh++
+			}
+		}
+		if len(evs) < 5000 || fresh == 0 {
+			return len(seen), nil
+		}
+		after = evs[len(evs)-1].Time
+	}
+}
