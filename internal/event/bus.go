@@ -124,9 +124,12 @@ func (b *Bus) Subscribe(match func(Event) bool, handle func(Event)) (unsubscribe
 	return func() {
 		once.Do(func() {
 			b.mu.Lock()
+			_, subscribed := b.subs[s]
 			delete(b.subs, s)
 			b.mu.Unlock()
-			close(s.stop)
+			if subscribed { // else Close stopped it
+				close(s.stop)
+			}
 			<-s.stopped
 		})
 	}

@@ -84,6 +84,15 @@ func TestUnsubscribeAndClose(t *testing.T) {
 	b.Subscribe(nil, func(Event) {})()
 }
 
+// TestUnsubscribeAfterClose: a component that unsubscribes after the bus was closed
+// (its stop racing the process's shutdown) does not panic.
+func TestUnsubscribeAfterClose(t *testing.T) {
+	b := New(quiet())
+	unsub := b.Subscribe(nil, func(Event) {})
+	b.Close()
+	unsub()
+}
+
 func TestMakeEncodesFields(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
 	e := Make("a.b", SourceJunction, at, map[string]any{"n": 1, "at": at})

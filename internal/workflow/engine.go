@@ -86,12 +86,13 @@ type Engine struct {
 	defs map[string]*definition
 	w    *writer
 
-	ctx     context.Context // ends at Stop
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	kick    chan struct{} // wakes the claim loop
-	slots   chan struct{} // one per run executing
-	started atomic.Bool
+	ctx         context.Context // ends at Stop
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	kick        chan struct{} // wakes the claim loop
+	unsubscribe func()        // from the bus
+	slots       chan struct{} // one per run executing
+	started     atomic.Bool
 
 	mu      sync.Mutex
 	active  map[string]context.CancelCauseFunc // runs executing here
@@ -148,9 +149,9 @@ func (e *Engine) Start(context.Context) error {
 	e.wg.Add(2)
 	go e.claimLoop()
 	go e.renewLoop()
+	e.unsubscribe = func() {}
 	if e.o.Bus != nil {
-		unsubscribe := e.o.Bus.Subscribe(func(event.Event) bool { return true }, e.eventPublished)
-		context.AfterFunc(e.ctx, unsubscribe)
+		e.unsubscribe = e.o.Bus.Subscribe(func(event.Event) bool { return true }, e.eventPublished)
 	}
 	e.wakeClaims()
 	return nil
@@ -169,6 +170,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	e.cancel()
+	e.unsubscribe()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {
