@@ -343,18 +343,21 @@ func TestSleepWaitEmitAndChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The run sleeps, emits, then waits: publish another order's event first (no match).
+	// The run sleeps, emits, then waits: once it waits, publish another order's event
+	// first (no match), then its own.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		evs, _ := st.WorkflowEventsSince(context.Background(), "order.waiting", time.Unix(0, 0), 10)
-		if len(evs) == 1 {
+		_, steps, _ := e.Get(context.Background(), r.ID)
+		if slices.ContainsFunc(steps, func(s Step) bool { return s.StepID == "shipped" && s.Status == store.StepWaiting }) {
 			break
 		}
 		if time.Now().After(deadline) {
-			got, steps, _ := e.Get(context.Background(), r.ID)
-			t.Fatalf("the emit step did not publish: %+v %+v", got, steps)
+			t.Fatalf("the run does not wait for order.shipped: %+v", steps)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if evs, _ := st.WorkflowEventsSince(context.Background(), "order.waiting", time.Unix(0, 0), 10); len(evs) != 1 {
+		t.Errorf("the emit step published %d events", len(evs))
 	}
 	pub := storePublisher{st}
 	_, _ = pub.Publish(context.Background(), event.Event{Type: "order.shipped", Data: json.RawMessage(`{"order":"o-8","parcels":9}`)})

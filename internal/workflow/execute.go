@@ -29,6 +29,10 @@ type runner struct {
 	order []string                      // completed steps, in the order they completed
 	input any
 	ended bool // the run's end is stored (run holds it)
+	// reached is when the run reached its current step: the latest step's end, or its
+	// creation. A step waiting for an event looks at events from then on, so a reply
+	// published while the previous step's outcome was being stored is not missed.
+	reached time.Time
 
 	mu    sync.Mutex     // guards steps: parallel branches record concurrently
 	steps map[string]any // the context's steps: each finished step's view
@@ -57,8 +61,12 @@ func (e *Engine) runClaimed(ctx context.Context, c store.ClaimedRun) (Run, bool)
 		r.finish(ctx, store.WorkflowFailed, nil, "the input is not valid JSON", "", nil)
 		return r.run, r.ended
 	}
+	r.reached = c.Run.CreatedAt
 	for _, row := range c.Steps {
 		r.rows[row.StepID] = row
+		if row.FinishedAt != nil && row.FinishedAt.After(r.reached) {
+			r.reached = *row.FinishedAt
+		}
 		if row.Status == store.StepCompleted {
 			if s := d.byID[row.StepID]; s != nil {
 				out, _ := decodeJSON(row.Output)
@@ -178,6 +186,9 @@ func (r *runner) step(ctx context.Context, s *step, last bool, first **store.Wor
 	r.rows[s.cfg.ID] = o.row
 	if o.row.Status == store.StepCompleted {
 		r.order = append(r.order, s.cfg.ID)
+	}
+	if o.row.FinishedAt != nil {
+		r.reached = *o.row.FinishedAt
 	}
 	if last {
 		// The last step's outcome goes with the run's end: one write, not two.

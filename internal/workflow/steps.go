@@ -242,14 +242,14 @@ func (r *runner) waiting(row store.WorkflowStep, st waitState, next time.Time) o
 	return outcome{row: row, wait: &next}
 }
 
-// waitEvent looks for an event of the step's type published since the step started
+// waitEvent looks for an event of the step's type published since the previous step ended
 // whose data has the match's fields; without one it fails after its timeout, and until
 // then is stored as waiting (woken by an event published in this process, or looked at
 // again when due).
 func (r *runner) waitEvent(ctx context.Context, s *step, row store.WorkflowStep, st waitState) outcome {
 	now := r.now()
 	if st.Since.IsZero() {
-		st.Since, st.Until = *row.StartedAt, row.StartedAt.Add(s.cfg.Timeout)
+		st.Since, st.Until = r.reached, row.StartedAt.Add(s.cfg.Timeout)
 		if s.match != nil {
 			m, err := s.match.eval(r.env(nil))
 			if err != nil {
