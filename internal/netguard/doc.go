@@ -52,4 +52,9 @@
 // CheckURL vets an endpoint URL when it is created: http or https, a host, no user
 // information (credentials in the URL would be stored and logged with it). It does not
 // resolve the host; the connect-time check is the one that protects.
+//
+// CheckDestination spares a user the endpoint every delivery to which would fail: at
+// registration it looks at the host's addresses (a literal address, localhost, or a
+// name resolved once) and reports when the Guard refuses all of them. It is advice
+// given early, not protection: a name may resolve elsewhere when the delivery connects.
 package netguard

@@ -20,6 +20,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/auth"
 	"github.com/junctionhq/junction/internal/inbound"
+	"github.com/junctionhq/junction/internal/netguard"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/servicetest"
@@ -164,13 +165,20 @@ type hookServer struct {
 
 func newHookServer(t *testing.T, st store.Store, s webhook.Settings) *hookServer {
 	t.Helper()
+	return newHookServerResolving(t, st, s, nil)
+}
+
+// newHookServerResolving is newHookServer whose webhook service looks endpoint hosts
+// up with r.
+func newHookServerResolving(t *testing.T, st store.Store, s webhook.Settings, r netguard.Resolver) *hookServer {
+	t.Helper()
 	h := &hookServer{t: t, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m, err := webhook.NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.svc, err = webhook.New(st, s, webhook.Options{Logger: logger, Metrics: m}); err != nil {
+	if h.svc, err = webhook.New(st, s, webhook.Options{Logger: logger, Metrics: m, Resolver: r}); err != nil {
 		t.Fatal(err)
 	}
 	opts := serverOn(st, logger, nil)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/netguard"
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook/signing"
@@ -200,6 +201,9 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 		outcomeLabel = "gone"
 	case err != nil:
 		rec.ErrorMessage = s.errorMessage(err, ep)
+		if errors.Is(err, netguard.ErrBlocked) {
+			rec.ErrorMessage += "; to deliver there, " + allowedNetworksHint
+		}
 	default:
 		rec.ErrorMessage = fmt.Sprintf("endpoint answered %d", status)
 	}
@@ -216,6 +220,7 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 		next := end.Add(policy.DelayBefore(rec.AttemptCount + 1)).UTC()
 		rec.Status, rec.NextRetryAt = store.DeliveryRetrying, &next
 		s.opts.Metrics.deliveries.WithLabelValues("retrying").Inc()
+		s.logFailedAttempt(ep, d, rec)
 		return rec, nil
 	}
 	rec.Status = store.DeliveryFailed
@@ -224,6 +229,7 @@ func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delive
 		rec.DeadLetteredAt = &at
 	}
 	s.opts.Metrics.deliveries.WithLabelValues(outcomeLabel).Inc()
+	s.logFailedAttempt(ep, d, rec)
 	failed := d
 	failed.ErrorMessage, failed.AttemptCount = rec.ErrorMessage, rec.AttemptCount
 	return rec, &failed
@@ -283,6 +289,25 @@ func (s *Service) send(ctx context.Context, ep store.Endpoint, d store.Delivery,
 		body = append(body[:limit], "…"...)
 	}
 	return resp.StatusCode, string(body), nil
+}
+
+// allowedNetworksHint says how to let deliveries reach addresses that are not public.
+const allowedNetworksHint = "add the address's network to allowed_networks in the configuration's type: webhook integration block, " +
+	`e.g. integration WebhookDelivery { type: webhook  allowed_networks: ["127.0.0.0/8", "::1/128"] }`
+
+// logFailedAttempt tells the operator of every failed attempt, and what happens next:
+// the deliveries list is not where anyone looks first. The reason is the stored one,
+// redacted by errorMessage.
+func (s *Service) logFailedAttempt(ep store.Endpoint, d store.Delivery, rec store.AttemptRecord) {
+	args := []any{"endpoint_id", ep.ID, "delivery_id", d.ID, "attempt", rec.AttemptCount,
+		"max_attempts", d.MaxAttempts, "reason", rec.ErrorMessage}
+	switch {
+	case rec.NextRetryAt != nil:
+		args = append(args, "next_attempt_at", *rec.NextRetryAt)
+	case rec.DeadLetteredAt != nil:
+		args = append(args, "dead_lettered", true)
+	}
+	s.opts.Logger.Warn("webhook delivery attempt failed", args...)
 }
 
 // record writes outcomes in batches until outcomes is closed.

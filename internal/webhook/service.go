@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	neturl "net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,9 @@ type Options struct {
 	// Lease is how long a claim holds a delivery; default 2×Timeout+30s, and it must be
 	// longer than Timeout. Tests shorten it.
 	Lease time.Duration
+	// Resolver looks up endpoint hosts when they are registered (see checkDestination);
+	// default net.DefaultResolver. Tests give names addresses of their choosing.
+	Resolver netguard.Resolver
 }
 
 // Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable
@@ -45,6 +50,7 @@ type Service struct {
 	store    store.Store
 	settings Settings
 	opts     Options
+	guard    *netguard.Guard
 	client   *http.Client
 	lease    time.Duration // how long a claim holds a delivery
 	wake     chan struct{}
@@ -90,7 +96,7 @@ func New(st store.Store, s Settings, opts Options) (*Service, error) {
 	if lease <= s.Timeout {
 		return nil, fmt.Errorf("webhook: a lease of %v does not cover an attempt's timeout of %v", lease, s.Timeout)
 	}
-	svc := &Service{store: st, settings: s, opts: opts, client: guard.Client(), lease: lease, wake: make(chan struct{}, 1)}
+	svc := &Service{store: st, settings: s, opts: opts, guard: guard, client: guard.Client(), lease: lease, wake: make(chan struct{}, 1)}
 	opts.Metrics.queue.setSource(st, opts.Clock)
 	return svc, nil
 }
@@ -160,6 +166,42 @@ func validateEndpoint(name, url *string, events *[]string, secret *string) *Vali
 	return nil
 }
 
+// destinationLookupTimeout bounds the lookup of an endpoint's host at registration; a
+// lookup that does not finish in time lets the endpoint be registered.
+const destinationLookupTimeout = 2 * time.Second
+
+// checkDestination refuses a URL every delivery to which the guard would refuse: its
+// host is an address, localhost, or a name resolving only to addresses that are not
+// public and that no allowed network covers. A name that does not resolve is accepted;
+// its deliveries will say why they fail.
+func (s *Service) checkDestination(ctx context.Context, url string) *ValidationError {
+	ctx, cancel := context.WithTimeout(ctx, destinationLookupTimeout)
+	defer cancel()
+	var refused *netguard.RefusedError
+	if err := s.guard.CheckDestination(ctx, url, s.opts.Resolver); errors.As(err, &refused) {
+		return &ValidationError{Fields: map[string]string{
+			"url": fmt.Sprintf("%s, so every delivery would be refused; to allow it, add allowed_networks: [%s] "+
+				"to the configuration's type: webhook integration block (integration WebhookDelivery { type: webhook … })",
+				refused.Error(), networksOf(refused.Addrs)),
+		}}
+	}
+	return nil
+}
+
+// networksOf quotes, for allowed_networks, a network per address: all of loopback for a
+// loopback address, the address alone otherwise.
+func networksOf(addrs []netip.Addr) string {
+	quoted := make([]string, len(addrs))
+	for i, a := range addrs {
+		p := netip.PrefixFrom(a.WithZone("").Unmap(), a.Unmap().BitLen())
+		if a.Unmap().Is4() && a.IsLoopback() {
+			p = netip.MustParsePrefix("127.0.0.0/8")
+		}
+		quoted[i] = strconv.Quote(p.String())
+	}
+	return strings.Join(dedupe(quoted), ", ")
+}
+
 // CreateEndpoint validates and stores a new endpoint, generating its secret if none is given.
 func (s *Service) CreateEndpoint(ctx context.Context, in EndpointInput) (store.Endpoint, error) {
 	if v := validateEndpoint(&in.Name, &in.URL, &in.Events, &in.Secret); v != nil {
@@ -167,6 +209,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, in EndpointInput) (store.E
 	}
 	if err := s.refuseDeclaredName(&in.Name); err != nil {
 		return store.Endpoint{}, err
+	}
+	if v := s.checkDestination(ctx, in.URL); v != nil {
+		return store.Endpoint{}, v
 	}
 	secret := in.Secret
 	if secret == "" {
@@ -207,6 +252,11 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, u EndpointUpdat
 	}
 	if err := s.refuseDeclaredName(u.Name); err != nil {
 		return store.Endpoint{}, err
+	}
+	if u.URL != nil && *u.URL != cur.URL {
+		if v := s.checkDestination(ctx, *u.URL); v != nil {
+			return store.Endpoint{}, v
+		}
 	}
 	p := store.EndpointPatch{Name: u.Name, URL: u.URL, IsActive: u.IsActive, UpdatedAt: s.opts.Clock.Now().UTC()}
 	if u.Events != nil {

@@ -324,10 +324,20 @@ func TestPrivateAddressesNeedTheAllowList(t *testing.T) {
 	s.Retry, s.MaxAttempts = retry.Policy{}, 1
 	e := newEnv(t, s, true)
 	r := newReceiver(t)
-	ep := e.endpoint(t, r.URL, "*")
+	if _, err := e.svc.CreateEndpoint(context.Background(), webhook.EndpointInput{Name: "ep", URL: r.URL, Events: []string{"*"}}); err == nil || !strings.Contains(err.Error(), "allowed_networks") {
+		t.Errorf("registering loopback without allow-list: %v", err)
+	}
+	// One stored before registration checked, or whose name resolved elsewhere then, is
+	// refused when its deliveries connect.
+	now := time.Now().UTC()
+	ep, err := e.store.EndpointCreate(context.Background(), store.Endpoint{ID: "ep-loopback", Name: "ep", URL: r.URL, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+		Events: []string{"*"}, IsActive: true, IsHealthy: true, CreatedAt: now, UpdatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.svc.Publish(context.Background(), event.Event{Type: "x", Data: json.RawMessage(`1`)})
 	waitFor(t, "the delivery to fail", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryFailed })
-	if d := e.delivery(t, ep.ID); !strings.Contains(d.ErrorMessage, "not allowed") || len(r.all()) != 0 {
+	if d := e.delivery(t, ep.ID); !strings.Contains(d.ErrorMessage, "not allowed") || !strings.Contains(d.ErrorMessage, "allowed_networks") || len(r.all()) != 0 {
 		t.Errorf("loopback without allow-list: %q, receiver got %d", d.ErrorMessage, len(r.all()))
 	}
 	if _, err := e.svc.CreateEndpoint(context.Background(), webhook.EndpointInput{Name: "x", URL: "ftp://example.com", Events: []string{"*"}}); err == nil {
