@@ -301,19 +301,32 @@ func TestWorkflowMetrics(t *testing.T) {
 	if done["status"] != "completed" || fmt.Sprint(done["output"]) != "map[count:map[n:3]]" {
 		t.Fatalf("tally run: %v", done)
 	}
-	resp, body := s.get(t, "/metrics", "")
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: %d", resp.StatusCode)
-	}
-	for _, want := range []string{
+	wants := []string{
 		`junction_workflow_runs{status="completed",workflow="tally"} 1`,
 		`junction_workflow_runs_started_total{workflow="tally"} 1`,
 		`junction_workflow_runs_finished_total{status="completed",workflow="tally"} 1`,
 		`junction_workflow_step_duration_seconds_count{outcome="completed",step="count",workflow="tally"} 1`,
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %s", want)
+	}
+	// The counters follow the run's end by a moment (the run is stored as ended first).
+	var missing []string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, body := s.get(t, "/metrics", "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("/metrics: %d", resp.StatusCode)
 		}
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(string(body), want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, m := range missing {
+		t.Errorf("/metrics lacks %s", m)
 	}
 }
 

@@ -419,6 +419,7 @@ func (e *Engine) Retry(ctx context.Context, id string) (Run, error) {
 
 // finished tells the Wait callers and wakes the parent of a child run.
 func (e *Engine) finished(r Run) {
+	e.o.Metrics.finished(r) // before the waiters hear of it: what they read next counts it
 	e.mu.Lock()
 	for _, ch := range e.waiters[r.ID] {
 		select {
@@ -427,7 +428,6 @@ func (e *Engine) finished(r Run) {
 		}
 	}
 	e.mu.Unlock()
-	e.o.Metrics.finished(r)
 	if r.ParentID != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
