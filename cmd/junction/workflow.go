@@ -26,7 +26,7 @@ The server is --server (env JUNCTION_URL, default http://127.0.0.1:8080) and the
 			Token:   cmp.Or(token, os.Getenv("JUNCTION_TOKEN")),
 		}
 	}
-	cmd.PersistentFlags().StringVar(&server, "server", "", "Junction server URL (env JUNCTION_URL)")
+	cmd.PersistentFlags().StringVar(&server, "server", "", "Junction server URL, or HOST:PORT for http:// (env JUNCTION_URL)")
 	cmd.PersistentFlags().StringVar(&token, "token", "", "API token (env JUNCTION_TOKEN)")
 
 	var timeout time.Duration

@@ -43,10 +43,14 @@ func Call(ctx context.Context, o CallOptions) int {
 		fmt.Fprintf(o.Stderr, "junction call: "+format+"\n", args...)
 		return 1
 	}
+	if len(o.ConfigPaths) == 0 {
+		return fail("%v", errNoConfiguration)
+	}
 	cfg, err := loadConfig(o.ConfigPaths, o.Logger)
 	if err != nil {
 		return fail("%v", err)
 	}
+	cfg = onlyIntegration(cfg, o.Integration)
 	rdb, err := openRedis(ctx, o.RedisURL)
 	if err != nil {
 		return fail("%v", err)
@@ -107,6 +111,22 @@ func Call(ctx context.Context, o CallOptions) int {
 		return 1
 	}
 	return 0
+}
+
+// errNoConfiguration is what commands that read a configuration say without one, rather
+// than reporting the operation or connector they were asked for as missing from it.
+var errNoConfiguration = errors.New("no configuration given: pass -c FILE (or set JUNCTION_CONFIG)")
+
+// onlyIntegration is cfg with no integration but the one named: a call compiles only
+// what it uses, so it warns about that integration's missing secrets and not about the
+// others'.
+func onlyIntegration(cfg *config.Config, name string) *config.Config {
+	only := *cfg
+	only.Integrations = nil
+	if in := cfg.Integration(name); in != nil {
+		only.Integrations = []*config.Integration{in}
+	}
+	return &only
 }
 
 // parseArgs reads key=value (typed by the operation's declaration) and key:=JSON.

@@ -22,9 +22,19 @@ import (
 
 // APIClient reads a running server's API for the CLI (`junction flow …`).
 type APIClient struct {
-	BaseURL string // http://127.0.0.1:8080
+	BaseURL string // http://127.0.0.1:8080; 127.0.0.1:8080 means the same
 	Token   string
 	HTTP    *http.Client
+}
+
+// base is BaseURL with http:// added when it names no scheme: `--server 127.0.0.1:9090`
+// is what one types after starting `serve --addr 127.0.0.1:9090`.
+func (c APIClient) base() string {
+	b := strings.TrimSuffix(c.BaseURL, "/")
+	if !strings.Contains(b, "://") {
+		b = "http://" + b
+	}
+	return b
 }
 
 // get fetches path into dst, turning a problem+json answer into an error with its detail.
@@ -40,7 +50,7 @@ func (c APIClient) do(ctx context.Context, method, path string, body []byte, dst
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.base()+path, rd)
 	if err != nil {
 		return 0, err
 	}
@@ -56,7 +66,7 @@ func (c APIClient) do(ctx context.Context, method, path string, body []byte, dst
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("cannot reach the Junction server at %s: %w", c.BaseURL, err)
+		return 0, fmt.Errorf("cannot reach the Junction server at %s: %w", c.base(), err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -142,6 +152,10 @@ func FlowLogs(ctx context.Context, c APIClient, name string, limit int, w io.Wri
 // ConnectorTest checks that a configured connector reaches its system, and prints why
 // not. It returns false when the check failed.
 func ConnectorTest(ctx context.Context, paths []string, name string, lookup func(string) (string, bool), w io.Writer) bool {
+	if len(paths) == 0 {
+		fmt.Fprintln(w, errNoConfiguration)
+		return false
+	}
 	cfg, err := loadConfig(paths, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintln(w, err)

@@ -17,17 +17,21 @@ import (
 // Validate checks configuration files the way `junction validate` reports them: every
 // diagnostic as file:line:col, a warning for each environment reference that would leave
 // an integration misconfigured, every declared connector against its type's options (used
-// by a flow or not), each flow's steps and connectors, and one summary line per file. It
-// returns false when any file has an error.
+// by a flow or not), each flow's steps and connectors, and a summary line. It returns
+// false when any file has an error.
 //
 // Several files are one configuration, as serve loads them: each file is checked on its
 // own for what it says by itself, and the references between declarations (a handler's
 // workflow, a flow's connectors) are checked on the whole set, so a handler may name a
-// workflow declared in another file.
+// workflow declared in another file. ValidateEach checks files independently.
+//
+// A file with errors still has its flows' steps and its workflows compiled, so that an
+// expression's mistake shows in the same run as the others.
 func Validate(w io.Writer, paths []string, lookup config.LookupEnv) bool {
 	if len(paths) == 1 {
 		f := validateFile(w, paths[0], lookup, config.Decode)
 		if !f.decoded {
+			checkOwnParts(w, paths[0], f)
 			return false
 		}
 		ok := validateFlows(w, paths[0], f.cfg, lookup, f.printed) && f.ok
@@ -36,28 +40,50 @@ func Validate(w io.Writer, paths []string, lookup config.LookupEnv) bool {
 		}
 		return ok
 	}
+	files := make([]checkedFile, len(paths))
 	ok := true
-	var cfgs []*config.Config
-	for _, path := range paths {
-		f := validateFile(w, path, lookup, config.DecodePart)
-		if !f.ok {
-			ok = false
-			continue
+	for i, path := range paths {
+		files[i] = validateFile(w, path, lookup, config.DecodePart)
+		if files[i].ok {
+			fmt.Fprintf(w, "%s: ok by itself: %s\n", path, files[i].cfg.Summary())
 		}
-		fmt.Fprintf(w, "%s: ok by itself: %s\n", path, f.cfg.Summary())
-		cfgs = append(cfgs, f.cfg)
+		ok = ok && files[i].ok
 	}
+	together := strings.Join(paths, ", ") + " (as one configuration)"
 	if !ok {
+		for i, path := range paths {
+			checkOwnParts(w, path, files[i])
+		}
+		fmt.Fprintf(w, "%s: not checked together until each file is ok\n", together)
 		return false
+	}
+	cfgs := make([]*config.Config, len(files))
+	for i, f := range files {
+		cfgs[i] = f.cfg
 	}
 	merged, diags := config.Merge(cfgs...)
 	for _, d := range diags {
 		fmt.Fprintln(w, d.String())
 	}
-	if diags.HasErrors() {
+	if errs := len(diags.Filter(config.SeverityError)); errs > 0 {
+		fmt.Fprintf(w, "%s: %d error%s\n", together, errs, plural(errs))
 		return false
 	}
-	return validateFlows(w, strings.Join(paths, " "), merged, lookup, nil)
+	if !validateFlows(w, together, merged, lookup, nil) {
+		return false
+	}
+	fmt.Fprintf(w, "%s: ok: %s\n", together, merged.Summary())
+	return true
+}
+
+// ValidateEach checks each file as a configuration of its own, as if it were the only
+// one given. It returns false when any of them has an error.
+func ValidateEach(w io.Writer, paths []string, lookup config.LookupEnv) bool {
+	ok := true
+	for _, path := range paths {
+		ok = Validate(w, []string{path}, lookup) && ok
+	}
+	return ok
 }
 
 // checkedFile is what validateFile found in one file.
@@ -129,7 +155,23 @@ func validateFlows(w io.Writer, what string, cfg *config.Config, lookup config.L
 	return ok
 }
 
-// printNew prints the lines of err not printed before and reports whether it printed any.
+// checkOwnParts compiles what a file with errors holds whole by itself, its flows' steps
+// and its workflows, and prints the errors not printed already. Connectors and the
+// references between declarations wait until the file decodes.
+func checkOwnParts(w io.Writer, path string, f checkedFile) {
+	if f.cfg == nil {
+		return
+	}
+	if printNew(w, flow.CheckSteps(f.cfg), f.printed) {
+		fmt.Fprintf(w, "%s: flow steps have errors\n", path)
+	}
+	if printNew(w, workflow.Check(f.cfg), f.printed) {
+		fmt.Fprintf(w, "%s: workflows have errors\n", path)
+	}
+}
+
+// printNew prints the lines of err not printed before, and records them in printed when
+// it is not nil. It reports whether it printed any.
 func printNew(w io.Writer, err error, printed map[string]bool) bool {
 	if err == nil {
 		return false
@@ -139,6 +181,9 @@ func printNew(w io.Writer, err error, printed map[string]bool) bool {
 		if !printed[line] {
 			fmt.Fprintln(w, line)
 			printedAny = true
+			if printed != nil {
+				printed[line] = true
+			}
 		}
 	}
 	return printedAny

@@ -86,3 +86,100 @@ func TestValidateSeveralFilesAsOne(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateReportsEveryMistakeInOneRun: every unknown type of a body, and the flow
+// expression and workflow condition errors of a file that has other errors, come out in
+// one run, each once.
+func TestValidateReportsEveryMistakeInOneRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "all.cai")
+	src := `integration Shop {
+    base_url: "https://x.example.com"
+    operation tag { method: POST path: "/tags" body: { n: integr, m: strin } }
+}
+connector tick { type: schedule  every: 1m }
+flow f {
+    source: tick
+    step big { filter: "total >=" }
+    step parts { split: "$.[[" }
+    sink out { connector: nope, table: "t" }
+}
+workflow w {
+    trigger: event "x.happened"
+    steps: { a: { emit: "x.done"  if: "input.y >"  on_false: stop } }
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if Validate(&out, []string{path}, func(string) (string, bool) { return "", false }) {
+		t.Fatalf("accepted:\n%s", out.String())
+	}
+	for _, want := range []string{
+		"all.cai:3:59: n: unknown type integr; did you mean integer?",
+		"all.cai:3:70: m: unknown type strin; did you mean string?",
+		`all.cai:10:5: flow f: sink out uses connector "nope", which is not declared`,
+		`all.cai:8:5: step big: invalid condition "total >="`,
+		`all.cai:9:5: step parts: invalid JSONPath "$.[["`,
+		`all.cai:14:39: workflow w step a: condition "input.y >"`,
+	} {
+		if n := strings.Count(out.String(), want); n != 1 {
+			t.Errorf("%q printed %d times, want once:\n%s", want, n, out.String())
+		}
+	}
+}
+
+// TestValidateRefusesUnsupportedFileType: a file whose extension Junction does not read
+// is refused by name, not parsed as the language.
+func TestValidateRefusesUnsupportedFileType(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"notes.txt", "schema.sql"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("CREATE TABLE t (id int);\n{ }\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if Validate(&out, []string{path}, func(string) (string, bool) { return "", false }) {
+			t.Fatalf("%s accepted:\n%s", name, out.String())
+		}
+		want := path + `: unsupported file type "` + filepath.Ext(name) + `": expected .cai, .yaml, .yml or .json`
+		if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "expected a key") {
+			t.Errorf("%s: output lacks %q:\n%s", name, want, out.String())
+		}
+	}
+}
+
+// TestValidateEach: with ValidateEach, files are configurations of their own, so the
+// same name in two files is no conflict, and one bad file fails the run without hiding
+// the other's summary.
+func TestValidateEach(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := write("a.cai", `integration Same { base_url: "https://a.example.com" }`)
+	b := write("b.yaml", "integrations:\n  Same:\n    base_url: https://b.example.com\n")
+	noEnv := func(string) (string, bool) { return "", false }
+
+	var out strings.Builder
+	if Validate(&out, []string{a, b}, noEnv) || !strings.Contains(out.String(), "(as one configuration)") {
+		t.Errorf("together: accepted or no combined line:\n%s", out.String())
+	}
+	out.Reset()
+	if !ValidateEach(&out, []string{a, b}, noEnv) {
+		t.Fatalf("each: rejected:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), a+": ok: 1 integration") || !strings.Contains(out.String(), b+": ok: 1 integration") {
+		t.Errorf("each: no summary per file:\n%s", out.String())
+	}
+	bad := write("bad.cai", `integration X { base_url: 5 }`)
+	out.Reset()
+	if ValidateEach(&out, []string{bad, a}, noEnv) || !strings.Contains(out.String(), a+": ok:") {
+		t.Errorf("each with a bad file: accepted, or the good file not summarised:\n%s", out.String())
+	}
+}

@@ -143,7 +143,7 @@ func (d *decoder) namedType(key string, v *Ident, asField bool) *Type {
 	} else {
 		msg += "; expected one of " + scalarNames() + ", binary, list(T), enum(…) or { … }"
 	}
-	d.rep.errorf(v.P, "%s: %s", key, msg)
+	d.rep.errorAtf(v.P, "%s: %s", key, msg)
 	return nil
 }
 

@@ -115,6 +115,7 @@ type reporter struct {
 	errors int
 	// errorLines holds the lines that already have an error: like Go's compiler, report
 	// one error per line, since later ones on the same line are usually its echoes.
+	// errorAtf's errors are keyed by their position instead.
 	errorLines map[Pos]bool
 	// held are errors about a workflow that count only if Junction runs it: what a
 	// workflow of CodeAI's generated application refers to is that application's
@@ -143,14 +144,27 @@ func (r *reporter) release(w *Workflow) {
 func (r *reporter) drop(w *Workflow) { delete(r.held, w) }
 
 func (r *reporter) errorf(p Pos, format string, args ...any) {
-	line := Pos{File: p.File, Line: p.Line}
-	if r.errorLines[line] {
+	r.record(Pos{File: p.File, Line: p.Line}, p, format, args...)
+}
+
+// errorAtf reports an error that is not an echo of another one on its line, such as an
+// unknown type in `body: { n: integr, m: strin }` where each field has its own: only a
+// second error at the same position is dropped.
+func (r *reporter) errorAtf(p Pos, format string, args ...any) {
+	r.record(p, p, format, args...)
+}
+
+// record reports an error at p unless one was reported under key already (a line, or a
+// position); either way p's line then counts as having an error.
+func (r *reporter) record(key, p Pos, format string, args ...any) {
+	if r.errorLines[key] {
 		return
 	}
 	if r.errorLines == nil {
 		r.errorLines = map[Pos]bool{}
 	}
-	r.errorLines[line] = true
+	r.errorLines[key] = true
+	r.errorLines[Pos{File: p.File, Line: p.Line}] = true
 	r.errors++
 	if r.errors > maxErrors {
 		return

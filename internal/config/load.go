@@ -19,16 +19,28 @@ const (
 	FormatJSON     Format = "json"     // .json
 )
 
-// FormatOf chooses the format from a file name's extension. Unknown extensions are read
-// as the language.
-func FormatOf(name string) Format {
+// FormatOf chooses the format from a file name's extension, and reports false for an
+// extension Junction does not read: a .txt or .sql file given by mistake is refused
+// by name rather than read as the language and reported as a syntax error.
+func FormatOf(name string) (Format, bool) {
 	switch strings.ToLower(filepath.Ext(name)) {
+	case ".cai", ".codeai":
+		return FormatLanguage, true
 	case ".yaml", ".yml":
-		return FormatYAML
+		return FormatYAML, true
 	case ".json":
-		return FormatJSON
+		return FormatJSON, true
 	}
-	return FormatLanguage
+	return "", false
+}
+
+// unsupportedType says why a file's extension is refused.
+func unsupportedType(name string) string {
+	what := "(no extension)"
+	if ext := filepath.Ext(name); ext != "" {
+		what = fmt.Sprintf("%q", ext)
+	}
+	return "unsupported file type " + what + ": expected .cai, .yaml, .yml or .json"
 }
 
 // maxFileSize bounds what Junction reads as configuration.
@@ -64,8 +76,13 @@ func decodeInto(name string, src []byte, rep *reporter) *Config {
 		rep.errorf(Pos{File: name, Line: 1, Col: 1}, "file is larger than %d MiB", maxFileSize>>20)
 		return cfg
 	}
+	format, ok := FormatOf(name)
+	if !ok {
+		rep.errorf(Pos{File: name}, "%s", unsupportedType(name))
+		return cfg
+	}
 	var f *File
-	switch FormatOf(name) {
+	switch format {
 	case FormatLanguage:
 		f = parse(name, string(src), rep)
 	case FormatJSON:

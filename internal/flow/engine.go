@@ -70,6 +70,23 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// CheckSteps compiles the steps of cfg's flows (expressions, paths, templates, schemas)
+// without their connectors. `junction validate` runs it on a configuration that has
+// other errors, where connectors may be missing: a step's mistakes are then reported in
+// the same run rather than after every other one is fixed.
+func CheckSteps(cfg *config.Config) error {
+	noCaller := func() Caller { return nil }
+	var errs []error
+	for _, fc := range cfg.Flows {
+		for _, s := range fc.Steps {
+			if _, err := compileStep(s, noCaller); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Start starts every flow. A flow whose sinks cannot be opened stays stopped with the
 // reason as its last error; the others run.
 func (e *Engine) Start() error {
