@@ -451,8 +451,7 @@ func TestTokenCreateWithoutName(t *testing.T) {
 }
 
 func TestMigrateCommands(t *testing.T) {
-	check := func(t *testing.T, env []string) {
-		dir := t.TempDir()
+	check := func(t *testing.T, dir string, env []string) {
 		out, _, code := run(t, dir, env, "migrate", "status")
 		if code != 0 || !strings.Contains(out, "00001") || !strings.Contains(out, "pending") {
 			t.Fatalf("status before up: %d\n%s", code, out)
@@ -470,8 +469,53 @@ func TestMigrateCommands(t *testing.T) {
 			t.Fatalf("status after up:\n%s", out)
 		}
 	}
-	t.Run("sqlite", func(t *testing.T) { check(t, []string{"DATABASE_URL=sqlite:state.db"}) })
-	t.Run("postgres", func(t *testing.T) { check(t, []string{"DATABASE_URL=" + servicetest.PostgresDSN(t)}) })
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		// An empty file is an SQLite database without tables; a missing one is refused.
+		writeFile(t, filepath.Join(dir, "state.db"), "")
+		check(t, dir, []string{"DATABASE_URL=sqlite:state.db"})
+	})
+	t.Run("postgres", func(t *testing.T) { check(t, t.TempDir(), []string{"DATABASE_URL=" + servicetest.PostgresDSN(t)}) })
+}
+
+// Commands that only read refuse a SQLite database that does not exist, naming the
+// absolute path they looked at and how to point elsewhere, and create no file: an empty
+// junction.db made in the wrong directory would hide the tokens of the right one.
+func TestMigrateAndTokenRefuseMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		env  []string
+		args []string
+		file string
+	}{
+		{nil, []string{"migrate", "status"}, "junction.db"},
+		{nil, []string{"token", "list"}, "junction.db"},
+		{nil, []string{"token", "revoke", "tok_x"}, "junction.db"},
+		{[]string{"DATABASE_URL=sqlite:other.db"}, []string{"token", "list"}, "other.db"},
+		{nil, []string{"token", "list", "--database-url", "data/j.db"}, filepath.Join("data", "j.db")},
+	} {
+		out, stderr, code := run(t, dir, c.env, c.args...)
+		want := filepath.Join(dir, c.file)
+		if code != 1 || out != "" || !strings.Contains(stderr, want+" does not exist") ||
+			!strings.Contains(stderr, "--database-url") || !strings.Contains(stderr, "DATABASE_URL") {
+			t.Errorf("junction %v %v: exit %d\nstdout: %s\nstderr: %s", c.env, c.args, code, out, stderr)
+		}
+		if strings.Count(stderr, "does not exist") != 1 {
+			t.Errorf("junction %v: the error is printed more than once:\n%s", c.args, stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("read-only commands created files: %v", entries)
+	}
+	// Once a command that writes has made the database, the same commands read it.
+	if _, stderr, code := run(t, dir, nil, "token", "create", "--role", "user"); code != 0 {
+		t.Fatalf("token create: %d %s", code, stderr)
+	}
+	for _, args := range [][]string{{"token", "list"}, {"migrate", "status"}} {
+		if out, stderr, code := run(t, dir, nil, args...); code != 0 || strings.Contains(out, "pending") {
+			t.Errorf("junction %v after token create: exit %d\n%s%s", args, code, out, stderr)
+		}
+	}
 }
 
 // TestServeOnPostgres runs the server against PostgreSQL: readiness reaches the database.
