@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -551,12 +552,42 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("serve --help does not mention %s", want)
 		}
 	}
+	// The test binary is built with `go build`: it records the commit when the toolchain
+	// stamps VCS information (a git checkout, -buildvcs not false), else says it cannot.
+	versionRE := regexp.MustCompile(`^junction \S+ \(go\S+, \w+/\w+\)\n(commit [0-9a-f]{40}( \(modified\))?|` + regexp.QuoteMeta(noCommit) + `)\n$`)
 	out, _, code := run(t, dir, nil, "version")
-	if code != 0 || !strings.HasPrefix(out, "junction ") {
+	if code != 0 || !versionRE.MatchString(out) {
 		t.Errorf("version: %d %q", code, out)
+	}
+	if flag, _, code := run(t, dir, nil, "--version"); code != 0 || flag != out {
+		t.Errorf("--version: %d %q, want what 'version' prints: %q", code, flag, out)
+	}
+	if out, _, code := run(t, dir, nil, "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: %d %.200s", code, out)
 	}
 	if _, stderr, code := run(t, dir, []string{"REDIS_URL=http://nope"}, "serve"); code != 1 || !strings.Contains(stderr, "REDIS_URL") {
 		t.Errorf("bad REDIS_URL accepted: %d %s", code, stderr)
+	}
+}
+
+// TestHelpAndVersionReleaseBuild builds the host's target with scripts/build, as a
+// release is built, and checks that the version and commit it stamps are printed.
+func TestHelpAndVersionReleaseBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a release binary")
+	}
+	out := t.TempDir()
+	target := goruntime.GOOS + "/" + goruntime.GOARCH
+	build := exec.Command("../../scripts/build")
+	build.Env = append(os.Environ(), "OUT="+out, "TARGETS="+target, "VERSION=v9.8.7-test", "COMMIT=0123abcd (modified)")
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/build: %v\n%s", err, msg)
+	}
+	bin := filepath.Join(out, "junction-"+goruntime.GOOS+"-"+goruntime.GOARCH)
+	got, err := exec.Command(bin, "version").Output()
+	want := fmt.Sprintf("junction v9.8.7-test (%s, %s)\ncommit 0123abcd (modified)\n", goruntime.Version(), target)
+	if err != nil || string(got) != want {
+		t.Errorf("release binary version: %v %q, want %q", err, got, want)
 	}
 }
 
