@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -588,6 +589,46 @@ func TestHelpAndVersionReleaseBuild(t *testing.T) {
 	want := fmt.Sprintf("junction v9.8.7-test (%s, %s)\ncommit 0123abcd (modified)\n", goruntime.Version(), target)
 	if err != nil || string(got) != want {
 		t.Errorf("release binary version: %v %q, want %q", err, got, want)
+	}
+}
+
+// TestServeChecksSettingsFirst: a bad address, an unreachable Redis or a mistyped
+// DATABASE_URL stops the start with one line naming the setting, before any database is
+// created or migrated and before go-redis can print log lines of its own.
+func TestServeChecksSettingsFirst(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redisURL := "redis://" + closed.Addr().String()
+	closed.Close() // nothing listens there now
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"bad port", nil, []string{"--addr", "127.0.0.1:99999"}, "junction: listen on 127.0.0.1:99999: "},
+		{"address in use", nil, []string{"--addr", busy.Addr().String()}, "junction: listen on " + busy.Addr().String() + ": "},
+		{"redis closed", []string{"REDIS_URL=" + redisURL}, []string{"--addr", "127.0.0.1:0"}, "junction: REDIS_URL " + redisURL + " does not answer: "},
+		{"database scheme", []string{"DATABASE_URL=postgress://u@h/db"}, []string{"--addr", "127.0.0.1:0"}, `junction: database URL: unsupported scheme "postgress"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out, stderr, code := run(t, dir, c.env, append([]string{"serve"}, c.args...)...)
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			if code != 1 || out != "" || len(lines) != 1 || !strings.HasPrefix(lines[0], c.want) {
+				t.Errorf("exit %d, want 1 and one line starting %q:\n%s%s", code, c.want, out, stderr)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a failed start left files: %v", entries)
+			}
+		})
 	}
 }
 

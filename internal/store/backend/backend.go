@@ -63,6 +63,13 @@ func parse(databaseURL string) (target, error) {
 	return target{}, fmt.Errorf("database URL: unsupported scheme %q; accepted: %s", scheme, acceptedForms)
 }
 
+// Validate reports what is wrong with databaseURL, without touching any database, so a
+// command can refuse a mistyped setting before it does anything else.
+func Validate(databaseURL string) error {
+	_, err := parse(databaseURL)
+	return err
+}
+
 // Open opens the store databaseURL names (see the package doc for the accepted forms).
 // It does not migrate; call MigrateUp. Every call of the store it returns runs under a
 // deadline, and failures of the database carry store.ErrUnavailable (package deadline).
@@ -91,7 +98,7 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 func Describe(databaseURL string) string {
 	t, err := parse(databaseURL)
 	if err != nil {
-		return "invalid database URL: " + err.Error()
+		return "(invalid database URL)" // Open and Validate say what is wrong with it
 	}
 	if t.backend == "sqlite" {
 		return "sqlite " + t.location
