@@ -41,9 +41,11 @@ Process settings come from flags or, when a flag is not given, from the environm
   DATABASE_URL      storage: postgres://… for PostgreSQL; otherwise SQLite (default junction.db)
   REDIS_URL         redis://… shared rate limits and cache (optional)
   JUNCTION_ADDR     listen address of 'junction serve' (default 127.0.0.1:8080)`,
+		Version:       versionText(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}") // the same text as 'junction version'
 	root.AddCommand(newServeCommand(), newValidateCommand(), newCallCommand(), newMigrateCommand(), newTokenCommand(), newFlowCommand(), newWorkflowCommand(), newConnectorCommand(), newVersionCommand())
 	return root
 }

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -451,8 +453,7 @@ func TestTokenCreateWithoutName(t *testing.T) {
 }
 
 func TestMigrateCommands(t *testing.T) {
-	check := func(t *testing.T, env []string) {
-		dir := t.TempDir()
+	check := func(t *testing.T, dir string, env []string) {
 		out, _, code := run(t, dir, env, "migrate", "status")
 		if code != 0 || !strings.Contains(out, "00001") || !strings.Contains(out, "pending") {
 			t.Fatalf("status before up: %d\n%s", code, out)
@@ -470,8 +471,53 @@ func TestMigrateCommands(t *testing.T) {
 			t.Fatalf("status after up:\n%s", out)
 		}
 	}
-	t.Run("sqlite", func(t *testing.T) { check(t, []string{"DATABASE_URL=sqlite:state.db"}) })
-	t.Run("postgres", func(t *testing.T) { check(t, []string{"DATABASE_URL=" + servicetest.PostgresDSN(t)}) })
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		// An empty file is an SQLite database without tables; a missing one is refused.
+		writeFile(t, filepath.Join(dir, "state.db"), "")
+		check(t, dir, []string{"DATABASE_URL=sqlite:state.db"})
+	})
+	t.Run("postgres", func(t *testing.T) { check(t, t.TempDir(), []string{"DATABASE_URL=" + servicetest.PostgresDSN(t)}) })
+}
+
+// Commands that only read refuse a SQLite database that does not exist, naming the
+// absolute path they looked at and how to point elsewhere, and create no file: an empty
+// junction.db made in the wrong directory would hide the tokens of the right one.
+func TestMigrateAndTokenRefuseMissingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		env  []string
+		args []string
+		file string
+	}{
+		{nil, []string{"migrate", "status"}, "junction.db"},
+		{nil, []string{"token", "list"}, "junction.db"},
+		{nil, []string{"token", "revoke", "tok_x"}, "junction.db"},
+		{[]string{"DATABASE_URL=sqlite:other.db"}, []string{"token", "list"}, "other.db"},
+		{nil, []string{"token", "list", "--database-url", "data/j.db"}, filepath.Join("data", "j.db")},
+	} {
+		out, stderr, code := run(t, dir, c.env, c.args...)
+		want := filepath.Join(dir, c.file)
+		if code != 1 || out != "" || !strings.Contains(stderr, want+" does not exist") ||
+			!strings.Contains(stderr, "--database-url") || !strings.Contains(stderr, "DATABASE_URL") {
+			t.Errorf("junction %v %v: exit %d\nstdout: %s\nstderr: %s", c.env, c.args, code, out, stderr)
+		}
+		if strings.Count(stderr, "does not exist") != 1 {
+			t.Errorf("junction %v: the error is printed more than once:\n%s", c.args, stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("read-only commands created files: %v", entries)
+	}
+	// Once a command that writes has made the database, the same commands read it.
+	if _, stderr, code := run(t, dir, nil, "token", "create", "--role", "user"); code != 0 {
+		t.Fatalf("token create: %d %s", code, stderr)
+	}
+	for _, args := range [][]string{{"token", "list"}, {"migrate", "status"}} {
+		if out, stderr, code := run(t, dir, nil, args...); code != 0 || strings.Contains(out, "pending") {
+			t.Errorf("junction %v after token create: exit %d\n%s%s", args, code, out, stderr)
+		}
+	}
 }
 
 // TestServeOnPostgres runs the server against PostgreSQL: readiness reaches the database.
@@ -507,12 +553,82 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("serve --help does not mention %s", want)
 		}
 	}
+	// The test binary is built with `go build`: it records the commit when the toolchain
+	// stamps VCS information (a git checkout, -buildvcs not false), else says it cannot.
+	versionRE := regexp.MustCompile(`^junction \S+ \(go\S+, \w+/\w+\)\n(commit [0-9a-f]{40}( \(modified\))?|` + regexp.QuoteMeta(noCommit) + `)\n$`)
 	out, _, code := run(t, dir, nil, "version")
-	if code != 0 || !strings.HasPrefix(out, "junction ") {
+	if code != 0 || !versionRE.MatchString(out) {
 		t.Errorf("version: %d %q", code, out)
+	}
+	if flag, _, code := run(t, dir, nil, "--version"); code != 0 || flag != out {
+		t.Errorf("--version: %d %q, want what 'version' prints: %q", code, flag, out)
+	}
+	if out, _, code := run(t, dir, nil, "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: %d %.200s", code, out)
 	}
 	if _, stderr, code := run(t, dir, []string{"REDIS_URL=http://nope"}, "serve"); code != 1 || !strings.Contains(stderr, "REDIS_URL") {
 		t.Errorf("bad REDIS_URL accepted: %d %s", code, stderr)
+	}
+}
+
+// TestHelpAndVersionReleaseBuild builds the host's target with scripts/build, as a
+// release is built, and checks that the version and commit it stamps are printed.
+func TestHelpAndVersionReleaseBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a release binary")
+	}
+	out := t.TempDir()
+	target := goruntime.GOOS + "/" + goruntime.GOARCH
+	build := exec.Command("../../scripts/build")
+	build.Env = append(os.Environ(), "OUT="+out, "TARGETS="+target, "VERSION=v9.8.7-test", "COMMIT=0123abcd (modified)")
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/build: %v\n%s", err, msg)
+	}
+	bin := filepath.Join(out, "junction-"+goruntime.GOOS+"-"+goruntime.GOARCH)
+	got, err := exec.Command(bin, "version").Output()
+	want := fmt.Sprintf("junction v9.8.7-test (%s, %s)\ncommit 0123abcd (modified)\n", goruntime.Version(), target)
+	if err != nil || string(got) != want {
+		t.Errorf("release binary version: %v %q, want %q", err, got, want)
+	}
+}
+
+// TestServeChecksSettingsFirst: a bad address, an unreachable Redis or a mistyped
+// DATABASE_URL stops the start with one line naming the setting, before any database is
+// created or migrated and before go-redis can print log lines of its own.
+func TestServeChecksSettingsFirst(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redisURL := "redis://" + closed.Addr().String()
+	closed.Close() // nothing listens there now
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"bad port", nil, []string{"--addr", "127.0.0.1:99999"}, "junction: listen on 127.0.0.1:99999: "},
+		{"address in use", nil, []string{"--addr", busy.Addr().String()}, "junction: listen on " + busy.Addr().String() + ": "},
+		{"redis closed", []string{"REDIS_URL=" + redisURL}, []string{"--addr", "127.0.0.1:0"}, "junction: REDIS_URL " + redisURL + " does not answer: "},
+		{"database scheme", []string{"DATABASE_URL=postgress://u@h/db"}, []string{"--addr", "127.0.0.1:0"}, `junction: database URL: unsupported scheme "postgress"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out, stderr, code := run(t, dir, c.env, append([]string{"serve"}, c.args...)...)
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			if code != 1 || out != "" || len(lines) != 1 || !strings.HasPrefix(lines[0], c.want) {
+				t.Errorf("exit %d, want 1 and one line starting %q:\n%s%s", code, c.want, out, stderr)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a failed start left files: %v", entries)
+			}
+		})
 	}
 }
 

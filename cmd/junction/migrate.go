@@ -45,6 +45,10 @@ DATABASE_URL is postgres://….`,
 		Short: "List every migration and when it was applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Status only reads: it must not create the database it reports on.
+			if err := backend.RequireExisting(fromEnv(cmd, "database-url", "DATABASE_URL")); err != nil {
+				return err
+			}
 			return withStore(cmd, func(ctx context.Context, st store.Store) error {
 				ms, err := st.MigrateStatus(ctx)
 				if err != nil {

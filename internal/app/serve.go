@@ -50,10 +50,14 @@ type Options struct {
 	Listening func(net.Addr)
 }
 
-// Serve runs Junction until ctx is cancelled: it loads the configuration, opens and
-// migrates the store, makes the first admin token if there is none, builds and starts
-// the runtime, and serves HTTP; a reload request swaps the runtime. It returns nil after
-// a clean shutdown.
+// Serve runs Junction until ctx is cancelled: it loads the configuration, binds the
+// listen address, connects to Redis, opens and migrates the store, makes the first admin
+// token if there is none, builds and starts the runtime, and serves HTTP; a reload
+// request swaps the runtime. It returns nil after a clean shutdown.
+//
+// Everything that can be wrong with the settings is checked before the store is touched,
+// so a mistyped address or an unreachable Redis leaves no migrated database and no admin
+// token behind, and each error is reported once, by the caller.
 func Serve(ctx context.Context, opts Options) error {
 	start := time.Now()
 	if err := opts.check(); err != nil {
@@ -64,12 +68,24 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStorage(ctx, opts)
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	}
+	defer ln.Close() // on an early return; the HTTP server closes it otherwise
+	rdb, err := openRedis(ctx, opts.RedisURL)
 	if err != nil {
 		return err
 	}
+	st, err := openStorage(ctx, opts)
+	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		return err
+	}
 	defer st.Close()
-	deps, closeDeps, err := processDeps(ctx, opts, st)
+	deps, closeDeps, err := processDeps(opts, st, rdb)
 	if err != nil {
 		return err
 	}
@@ -94,11 +110,6 @@ func Serve(ctx context.Context, opts Options) error {
 	})
 	if err != nil {
 		return err
-	}
-
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
 	log.Info("junction serving",
 		"addr", ln.Addr().String(),
@@ -129,7 +140,10 @@ func (o *Options) check() error {
 	if o.Logger == nil || o.LookupEnv == nil || o.Stderr == nil {
 		return errors.New("app: Logger, LookupEnv and Stderr are required")
 	}
-	return checkRedisURL(o.RedisURL)
+	if err := checkRedisURL(o.RedisURL); err != nil {
+		return err
+	}
+	return backend.Validate(o.DatabaseURL)
 }
 
 // openStorage opens and migrates the store and makes the first admin token.
@@ -153,13 +167,10 @@ func openStorage(ctx context.Context, opts Options) (store.Store, error) {
 	return st, nil
 }
 
-// processDeps are what every runtime of this process shares: Redis, the event bus, the
-// metrics registry and the metrics registered on it.
-func processDeps(ctx context.Context, opts Options, st store.Store) (runtime.Deps, func(), error) {
-	rdb, err := openRedis(ctx, opts.RedisURL)
-	if err != nil {
-		return runtime.Deps{}, nil, err
-	}
+// processDeps are what every runtime of this process shares: Redis (nil when not used),
+// the event bus, the metrics registry and the metrics registered on it. The returned
+// function closes them, Redis included.
+func processDeps(opts Options, st store.Store, rdb redis.UniversalClient) (runtime.Deps, func(), error) {
 	bus := event.New(opts.Logger)
 	closeAll := func() {
 		bus.Close()
@@ -298,6 +309,8 @@ func openRedis(ctx context.Context, raw string) (redis.UniversalClient, error) {
 	if raw == "" {
 		return nil, nil
 	}
+	// go-redis logs each failed dial itself; the error returned here says it once.
+	redis.SetLogger(silentRedisLog{})
 	o, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL %s: %w", redactURL(raw), err)
@@ -311,6 +324,12 @@ func openRedis(ctx context.Context, raw string) (redis.UniversalClient, error) {
 	}
 	return c, nil
 }
+
+// silentRedisLog discards go-redis's own log lines: its failures reach Junction as errors,
+// which are reported (once) where they matter.
+type silentRedisLog struct{}
+
+func (silentRedisLog) Printf(context.Context, string, ...any) {}
 
 // redactURL hides a password in a URL for messages.
 func redactURL(raw string) string {

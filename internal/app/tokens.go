@@ -50,8 +50,13 @@ func flagErrors(v *auth.ValidationError, role string) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
-// TokenList prints every token, revoked ones included, never a secret.
+// TokenList prints every token, revoked ones included, never a secret. A SQLite database
+// that does not exist is refused, not created: listing an empty new one would hide the
+// tokens of the database the user meant.
 func TokenList(ctx context.Context, o TokenOptions) error {
+	if err := backend.RequireExisting(o.DatabaseURL); err != nil {
+		return err
+	}
 	return withTokens(ctx, o, func(tokens *auth.Service) error {
 		toks, err := tokens.List(ctx, auth.Operator)
 		if err != nil {
@@ -70,8 +75,12 @@ func TokenList(ctx context.Context, o TokenOptions) error {
 	})
 }
 
-// TokenRevoke revokes a token by its ID.
+// TokenRevoke revokes a token by its ID. Like TokenList it refuses a SQLite database
+// that does not exist: a new one holds no token to revoke.
 func TokenRevoke(ctx context.Context, o TokenOptions, id string) error {
+	if err := backend.RequireExisting(o.DatabaseURL); err != nil {
+		return err
+	}
 	return withTokens(ctx, o, func(tokens *auth.Service) error {
 		err := tokens.Revoke(ctx, auth.Operator, id)
 		if errors.Is(err, store.ErrNotFound) {

@@ -2,8 +2,12 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -59,6 +63,13 @@ func parse(databaseURL string) (target, error) {
 	return target{}, fmt.Errorf("database URL: unsupported scheme %q; accepted: %s", scheme, acceptedForms)
 }
 
+// Validate reports what is wrong with databaseURL, without touching any database, so a
+// command can refuse a mistyped setting before it does anything else.
+func Validate(databaseURL string) error {
+	_, err := parse(databaseURL)
+	return err
+}
+
 // Open opens the store databaseURL names (see the package doc for the accepted forms).
 // It does not migrate; call MigrateUp. Every call of the store it returns runs under a
 // deadline, and failures of the database carry store.ErrUnavailable (package deadline).
@@ -87,7 +98,7 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 func Describe(databaseURL string) string {
 	t, err := parse(databaseURL)
 	if err != nil {
-		return "invalid database URL: " + err.Error()
+		return "(invalid database URL)" // Open and Validate say what is wrong with it
 	}
 	if t.backend == "sqlite" {
 		return "sqlite " + t.location
@@ -114,3 +125,30 @@ func Describe(databaseURL string) string {
 	}
 	return "postgres " + u.String()
 }
+
+// ErrNoDatabase is returned by RequireExisting when the SQLite file it names is absent.
+var ErrNoDatabase = errors.New("no database")
+
+// RequireExisting fails with ErrNoDatabase when databaseURL names a SQLite file that does
+// not exist. Commands that only read call it before Open, which would otherwise create an
+// empty database in the working directory and answer from it, so that a token made
+// against another database seems not to exist. The message names the absolute path
+// looked at and how to point elsewhere. PostgreSQL URLs are not checked here: the server
+// says itself when a database is missing.
+func RequireExisting(databaseURL string) error {
+	t, err := parse(databaseURL)
+	if err != nil || t.backend != "sqlite" || t.location == sqliteMemory {
+		return err
+	}
+	if _, err := os.Stat(t.location); !errors.Is(err, fs.ErrNotExist) {
+		return nil // present, or a problem Open will report with its cause
+	}
+	abs, err := filepath.Abs(t.location)
+	if err != nil {
+		abs = t.location
+	}
+	return fmt.Errorf("%w: SQLite file %s does not exist; give the database to use with --database-url or DATABASE_URL (a file path or postgres://…), or create this one with 'junction migrate up' or 'junction serve'", ErrNoDatabase, abs)
+}
+
+// sqliteMemory is SQLite's name for a database that lives in memory only.
+const sqliteMemory = ":memory:"
