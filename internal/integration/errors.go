@@ -45,7 +45,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := fmt.Sprintf("%s.%s: %s", e.Integration, e.Operation, e.Detail)
+	msg := e.Integration + ": " + e.Detail
+	if e.Operation != "" {
+		msg = fmt.Sprintf("%s.%s: %s", e.Integration, e.Operation, e.Detail)
+	}
 	if e.Err != nil && !strings.Contains(e.Detail, e.Err.Error()) {
 		msg += ": " + e.Err.Error()
 	}

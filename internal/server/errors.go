@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/junctionhq/junction/internal/auth"
@@ -73,8 +74,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.Int("status", p.Status), slog.String("err", err.Error()))
 	}
 	if !late {
+		infoFrom(r.Context()).reason = logReason(p)
 		WriteProblem(w, r, p)
 	}
+}
+
+// logReason is a problem's detail (or title) for the access log, cut to a line's worth.
+func logReason(p Problem) string {
+	reason := p.Detail
+	if reason == "" {
+		reason = p.Title
+	}
+	if len(reason) > 300 {
+		reason = strings.ToValidUTF8(reason[:300], "") + "…"
+	}
+	return reason
 }
 
 // problemFor returns err's problem, and whether it is a server fault to log.

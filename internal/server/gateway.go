@@ -137,6 +137,26 @@ func (s *Server) circuitReset(w http.ResponseWriter, r *http.Request) error {
 	}{r.PathValue("name"), state})
 }
 
+// unknownOperation says which part of NAME.OP is unknown: the integration (naming the
+// declared ones) or only the operation.
+func unknownOperation(gw Gateway, name, opName string) error {
+	var names []string
+	if gw != nil {
+		for _, st := range gw.Statuses() {
+			if st.Name == name {
+				return &integration.Error{Kind: integration.KindUnknownOperation, Integration: name, Operation: opName,
+					Detail: fmt.Sprintf("integration %s has no operation %q", name, opName)}
+			}
+			names = append(names, st.Name)
+		}
+	}
+	detail := fmt.Sprintf("no integration named %q is declared", name)
+	if len(names) > 0 {
+		detail += " (declared: " + strings.Join(names, ", ") + ")"
+	}
+	return &integration.Error{Kind: integration.KindUnknownIntegration, Integration: name, Detail: detail}
+}
+
 // callOperation answers POST /integrations/{name}/operations/{op} (B12). The body is a
 // JSON object of parameters by name. For a `body_type: binary` operation the body may
 // instead be the raw content (any non-JSON Content-Type), with the other parameters in
@@ -150,11 +170,7 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) error {
 		op, found = gw.Operation(name, opName)
 	}
 	if !found {
-		kind := integration.KindUnknownOperation
-		if gw == nil || len(gw.Statuses()) == 0 {
-			kind = integration.KindUnknownIntegration
-		}
-		return &integration.Error{Kind: kind, Integration: name, Operation: opName, Detail: "no such integration or operation"}
+		return unknownOperation(gw, name, opName)
 	}
 	ctx, cancel, err := callContext(r)
 	if err != nil {

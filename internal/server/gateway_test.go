@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -131,10 +132,14 @@ func TestGatewayOperationCall(t *testing.T) {
 	if resp := e.req("POST", "/integrations/Users/operations/create_user", e.user, `[1]`); resp.StatusCode != 400 {
 		t.Errorf("array body: %d", resp.StatusCode)
 	}
-	// Unknown names are 404 problems.
-	for _, path := range []string{"/integrations/Nope/operations/x", "/integrations/Users/operations/nope"} {
-		if resp := e.req("POST", path, e.user, `{}`); resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" {
-			t.Errorf("%s: %d %s", path, resp.StatusCode, resp.body)
+	// Unknown names are 404 problems that say which name is unknown.
+	for path, want := range map[string]string{
+		"/integrations/Nope/operations/x":     `no integration named \"Nope\" is declared (declared: `,
+		"/integrations/Users/operations/nope": `integration Users has no operation \"nope\"`,
+	} {
+		resp := e.req("POST", path, e.user, `{}`)
+		if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(resp.body), want) {
+			t.Errorf("%s: %d %s, want a detail with %s", path, resp.StatusCode, resp.body, want)
 		}
 	}
 	// A misconfigured integration refuses calls with 503 and says why.
@@ -271,5 +276,24 @@ func TestSetGatewayConcurrent(t *testing.T) {
 	e.srv.SetGateway(nil)
 	if resp := e.req("GET", "/integrations/status", e.user, ""); strings.TrimSpace(string(resp.body)) != `{"integrations":[]}` {
 		t.Errorf("after SetGateway(nil): %s", resp.body)
+	}
+}
+
+// TestAccessLogSaysWhyARequestFailed: a failed request's access log line carries its
+// problem's detail, not only the status.
+func TestAccessLogSaysWhyARequestFailed(t *testing.T) {
+	e := newEnv(t).start()
+	resp := e.req("POST", "/integrations/Nope/operations/x", e.user, `{}`)
+	if resp.StatusCode != 404 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var line map[string]any
+	for l := range strings.SplitSeq(e.logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"http request"`) && strings.Contains(l, `/integrations/Nope/operations/x`) {
+			_ = json.Unmarshal([]byte(l), &line)
+		}
+	}
+	if reason, _ := line["reason"].(string); !strings.Contains(reason, `no integration named "Nope"`) {
+		t.Errorf("access log line %v has no reason", line)
 	}
 }

@@ -28,6 +28,9 @@ type requestInfo struct {
 	id    string      // the request's id in the logs: see requestID
 	route string      // matched ServeMux pattern, or "" before/without a match
 	token *auth.Token // the authenticated token, nil on public routes and 401s
+	// reason is why the request failed: its problem's detail (what the client was told),
+	// so the access log line of a 4xx or 5xx says why, not only the status.
+	reason string
 }
 
 type infoKey struct{}
@@ -211,6 +214,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			if ri.token != nil {
 				attrs = append(attrs, slog.String("token_id", ri.token.ID))
+			}
+			if ri.reason != "" {
+				attrs = append(attrs, slog.String("reason", ri.reason))
 			}
 			s.logger.LogAttrs(r.Context(), s.accessLogLevel(r, status), "http request", attrs...)
 		}()
