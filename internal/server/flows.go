@@ -99,6 +99,14 @@ func (s *Server) flowInbound(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return NewProblem(KindPayloadTooLarge, "the message is larger than the request body limit")
 	}
+	// Flows read JSON messages: refuse anything else now rather than accept it and
+	// dead-letter it at the first step.
+	if p := checkJSONContentType(r.Header.Get("Content-Type")); p != nil {
+		return *p
+	}
+	if !json.Valid(body) {
+		return invalid("the message is not JSON: a flow's messages are JSON documents", FieldError{Field: "", Detail: "expected a JSON value"})
+	}
 	headers := map[string]string{"content_type": r.Header.Get("Content-Type"), "path": r.PathValue("path")}
 	ok, err := s.flows.Inbound(r.Context(), r.PathValue("path"), connector.Message{Body: body, Headers: headers, Time: s.clock()})
 	switch {

@@ -154,6 +154,9 @@ func TestFlowInbound(t *testing.T) {
 	problem(t, e.req("POST", "/in/busy/x", e.user, `{}`), 503, server.KindUnavailable, "/in/busy/x")
 	problem(t, e.req("POST", "/in/none", e.user, `{}`), 404, server.KindNotFound, "/in/none")
 	problem(t, e.req("POST", "/in/orders", "", `{}`), 401, server.KindUnauthorized, "/in/orders")
+	// Not JSON: refused at once (flows read JSON), never accepted and dead-lettered.
+	problem(t, e.req("POST", "/in/orders", e.user, `id=1&total=5`), 400, server.KindInvalidRequest, "/in/orders")
+	problem(t, e.req("POST", "/in/orders", e.user, `{"id":1}`, "Content-Type", "text/csv"), 415, server.KindUnsupportedMediaType, "/in/orders")
 	big := `{"x":"` + strings.Repeat("a", int(server.DefaultMaxBodyBytes)) + `"}`
 	problem(t, e.req("POST", "/in/orders", e.user, big), 413, server.KindPayloadTooLarge, "/in/orders")
 	if len(f.received) != 3 || f.received[0] != `orders {"id":1}` {
