@@ -63,15 +63,9 @@ func (w *webhookSink) Write(ctx context.Context, msgs []connector.Message) error
 		return err
 	}
 	for i, m := range msgs {
-		id := ""
-		if w.id != nil {
-			doc, err := transform.Decode(m.Body)
-			if err != nil {
-				return &connector.MessageError{Index: i, Err: err}
-			}
-			if v, ok := w.id.First(doc); ok && v != nil {
-				id = fmt.Sprint(v)
-			}
+		id, err := messageID(w.id, m.Body)
+		if err != nil {
+			return &connector.MessageError{Index: i, Err: err}
 		}
 		if err := in.PublishEvent(ctx, id, w.eventType, m.Body); err != nil {
 			return err
@@ -81,3 +75,20 @@ func (w *webhookSink) Write(ctx context.Context, msgs []connector.Message) error
 }
 
 func (w *webhookSink) Close() error { return nil }
+
+// messageID is the value at path in a message (its id, for sinks that make the write
+// idempotent with it), or "" without a path or a value there; a body that is not JSON is
+// an error.
+func messageID(path *transform.Path, body []byte) (string, error) {
+	if path == nil {
+		return "", nil
+	}
+	doc, err := transform.Decode(body)
+	if err != nil {
+		return "", err
+	}
+	if v, ok := path.First(doc); ok && v != nil {
+		return fmt.Sprint(v), nil
+	}
+	return "", nil
+}

@@ -2,7 +2,6 @@ package builtin
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
@@ -63,15 +62,9 @@ func (w *workflowSink) Write(ctx context.Context, msgs []connector.Message) erro
 		return err
 	}
 	for i, m := range msgs {
-		id := ""
-		if w.id != nil {
-			doc, err := transform.Decode(m.Body)
-			if err != nil {
-				return &connector.MessageError{Index: i, Err: err}
-			}
-			if v, ok := w.id.First(doc); ok && v != nil {
-				id = fmt.Sprint(v)
-			}
+		id, err := messageID(w.id, m.Body)
+		if err != nil {
+			return &connector.MessageError{Index: i, Err: err}
 		}
 		if err := in.StartWorkflow(ctx, w.workflow, id, m.Body); err != nil {
 			return err
