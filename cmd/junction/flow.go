@@ -81,8 +81,34 @@ Exit status 1 when the check fails.`,
 			return nil
 		},
 	}
-	test.Flags().StringArrayVarP(&configs, "config", "c", nil, "configuration file; repeat for several (env JUNCTION_CONFIG, ':'-separated)")
-	test.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up after this long")
-	cmd.AddCommand(test)
+	var sets []string
+	send := &cobra.Command{
+		Use:   "send NAME [MESSAGE…]",
+		Short: "Publish messages through a connector, e.g. a test order to a RabbitMQ exchange",
+		Long: `Write messages through a connector used as a sink, with its configured settings and
+no server: publish to a broker's exchange, topic, subject or stream, or insert a row.
+--set adds the options a flow's sink would give (exchange, routing_key, topic, table, …),
+over the connector block's. Each MESSAGE argument is one message; without any, every
+non-empty line of standard input is one. The command returns once the system accepted
+them all (a confirmed publish, a committed insert); exit status 1 otherwise.`,
+		Example: `  junction connector send -c examples/order-sync.cai orders \
+      --set exchange=orders --set routing_key=order.created \
+      '{"orderId":"o-1","customerId":"c-7","customerEmail":"a@example.com","orderItems":[{"sku":"s1","qty":2}],"orderTotal":1250}'
+  jq -c '.[]' orders.json | junction connector send -c examples/order-sync.cai orders --set exchange=orders --set routing_key=order.created`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return app.ConnectorSend(ctx, configPaths(cmd, configs), args[0], sets, args[1:], cmd.InOrStdin(), os.LookupEnv, cmd.OutOrStdout())
+		},
+	}
+	send.Flags().StringArrayVar(&sets, "set", nil, "a sink option as key=value (repeatable), such as routing_key=order.created")
+	for _, c := range []*cobra.Command{test, send} {
+		c.Flags().StringArrayVarP(&configs, "config", "c", nil, "configuration file; repeat for several (env JUNCTION_CONFIG, ':'-separated)")
+		c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "give up after this long")
+	}
+	cmd.AddCommand(test, send)
 	return cmd
 }

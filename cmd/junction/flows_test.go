@@ -95,6 +95,23 @@ func (r *rabbit) publish(exchange, key string, bodies ...string) {
 	}
 }
 
+// get takes up to n messages from queue, acknowledging them, and returns their bodies.
+func (r *rabbit) get(queue string, n int) []string {
+	r.t.Helper()
+	var out []string
+	for len(out) < n {
+		d, ok, err := r.ch.Get(queue, true)
+		if err != nil {
+			r.t.Fatalf("get from %s: %v", queue, err)
+		}
+		if !ok {
+			break
+		}
+		out = append(out, string(d.Body))
+	}
+	return out
+}
+
 // pgDB is the test's own PostgreSQL schema, where flows write.
 type pgDB struct {
 	t    *testing.T
@@ -585,7 +602,7 @@ func TestOrderSyncExample(t *testing.T) {
 			// The example as shipped, but with an exchange and queue of the test's own, so
 			// that no other test run on the same RabbitMQ shares them.
 			exchange, queue := uniqueName("orders"), uniqueName("order-processing")
-			mq := newRabbit(t, exchange, queue)
+			newRabbit(t, exchange, queue)
 			cfg := exampleWithNames(t, file, map[string]string{"orders": exchange, "order-processing": queue})
 			ddl, err := os.ReadFile("../../examples/order-sync.sql")
 			if err != nil {
@@ -610,7 +627,12 @@ func TestOrderSyncExample(t *testing.T) {
 				bodies = append(bodies, order(i))
 			}
 			bodies = append(bodies, `{"orderId":"no-items","customerId":"c","customerEmail":"c@example.com","orderItems":[],"orderTotal":5}`)
-			mq.publish(exchange, "order.created", bodies...)
+			// Published the README's way: junction connector send, one order per line.
+			out, stderr, code := runWithInput(t, dir, env, strings.Join(bodies, "\n")+"\n",
+				"connector", "send", "-c", cfg, "orders", "--set", "exchange="+exchange, "--set", "routing_key=order.created")
+			if code != 0 || !strings.Contains(out, "21 message(s) sent") {
+				t.Fatalf("connector send: exit %d\n%s%s", code, out, stderr)
+			}
 			eventually(t, "every order in PostgreSQL", func() bool {
 				return db.count("high_value_orders")+db.count("regular_orders") >= 20
 			})
@@ -684,6 +706,45 @@ connector tick { type: schedule  every: 5m }
 	}
 	if stdout, _, code := run(t, dir, nil, "connector", "test", "-c", cfg, "nope"); code != 1 || !strings.Contains(stdout, `no connector named "nope"`) {
 		t.Errorf("connector test nope: exit %d %s", code, stdout)
+	}
+}
+
+// TestConnectorSendCommand: `junction connector send` publishes through a connector's
+// sink side and returns once the broker confirmed; what RabbitMQ cannot route, a
+// connector that is only a source and a mistyped name are errors that say so.
+func TestConnectorSendCommand(t *testing.T) {
+	exchange, queue := uniqueName("send"), uniqueName("send-q")
+	mq := newRabbit(t, exchange, queue)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, fmt.Sprintf(`
+connector mq { type: rabbitmq  url: %q  exchanges: [{ name: %q }]  queue: %q  bindings: [{ exchange: %q, routing_key: "order.*" }] }
+connector tick { type: schedule  every: 5m }
+`, rabbitURL, exchange, queue, exchange))
+	send := []string{"connector", "send", "-c", cfg, "mq", "--set", "exchange=" + exchange, "--set", "routing_key=order.created"}
+	if out, stderr, code := run(t, dir, nil, append(send, `{"n":1}`, `{"n":2}`)...); code != 0 || !strings.Contains(out, "2 message(s) sent") {
+		t.Fatalf("send two arguments: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, stderr, code := runWithInput(t, dir, nil, "{\"n\":3}\n\n{\"n\":4}\n", send...); code != 0 || !strings.Contains(out, "2 message(s) sent") {
+		t.Fatalf("send two lines: exit %d\n%s%s", code, out, stderr)
+	}
+	if got := mq.get(queue, 4); !slices.Equal(got, []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":4}`}) {
+		t.Errorf("queue holds %q", got)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"connector", "send", "-c", cfg, "mq", "--set", "exchange=" + exchange, "--set", "routing_key=nobody.listens", "x"}, "returned unroutable"},
+		{[]string{"connector", "send", "-c", cfg, "tick", "x"}, "is only a source"},
+		{[]string{"connector", "send", "-c", cfg, "mqq", "x"}, `no connector named "mqq" in the configuration (declared: mq, tick)`},
+		{[]string{"connector", "send", "-c", cfg, "mq", "--set", "exchange", "x"}, "expected key=value"},
+		{[]string{"connector", "send", "-c", cfg, "mq", "--set", "exchange=" + exchange}, "no message to send"},
+		{[]string{"connector", "send", "mq", "x"}, "no configuration given"},
+	} {
+		if out, stderr, code := run(t, dir, nil, c.args...); code != 1 || !strings.Contains(out+stderr, c.want) {
+			t.Errorf("%v: exit %d, want %q\n%s%s", c.args[3:], code, c.want, out, stderr)
+		}
 	}
 }
 

@@ -51,11 +51,18 @@ func TestMain(m *testing.M) {
 // run executes junction to completion and returns stdout, stderr and the exit code.
 func run(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	return runWithInput(t, dir, env, "", args...)
+}
+
+// runWithInput is run with stdin as the command's standard input.
+func runWithInput(t *testing.T, dir string, env []string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, junctionBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

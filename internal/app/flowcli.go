@@ -16,7 +16,6 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/connector"
-	"github.com/junctionhq/junction/internal/connector/registry"
 	"github.com/junctionhq/junction/internal/flow"
 )
 
@@ -152,24 +151,14 @@ func FlowLogs(ctx context.Context, c APIClient, name string, limit int, w io.Wri
 // ConnectorTest checks that a configured connector reaches its system, and prints why
 // not. It returns false when the check failed.
 func ConnectorTest(ctx context.Context, paths []string, name string, lookup func(string) (string, bool), w io.Writer) bool {
-	if len(paths) == 0 {
-		fmt.Fprintln(w, errNoConfiguration)
-		return false
-	}
-	cfg, err := loadConfig(paths, slog.New(slog.DiscardHandler))
+	c, kind, err := declaredConnector(paths, name)
 	if err != nil {
 		fmt.Fprintln(w, err)
 		return false
 	}
-	c := cfg.Connector(name)
-	if c == nil {
-		fmt.Fprintf(w, "no connector named %q in the configuration\n", name)
-		return false
-	}
-	kind, ok := registry.Kinds()[c.Type]
-	if !ok || kind.Check == nil {
-		fmt.Fprintf(w, "%s: connector %s: unknown type %q\n", c.Pos, c.Name, c.Type)
-		return false
+	if kind.Check == nil {
+		fmt.Fprintf(w, "connector %s (%s): nothing to check: it connects to no outside system\n", c.Name, c.Type)
+		return true
 	}
 	settings := connector.Settings{
 		Connector: c, Options: c.Options,

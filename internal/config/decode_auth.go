@@ -256,8 +256,8 @@ func (d *decoder) checkSecrets(a *Auth) {
 		name string
 		v    Value
 	}{{"token", a.Token}, {"key", a.Key}, {"password", a.Password}, {"client_secret", a.ClientSecret}, {"secret_key", a.SecretKey}, {"session_token", a.SessionToken}, {"secret", a.Secret}} {
-		if !s.v.IsZero() && s.v.IsLiteral() {
-			d.rep.errorf(s.v.Pos, "auth %s: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file", s.name)
+		if !s.v.IsZero() && s.v.WrittenInFile() {
+			d.rep.errorf(s.v.Pos, "auth %s: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file%s", s.name, defaultNote(s.v))
 		}
 	}
 }

@@ -109,8 +109,8 @@ func (d *decoder) webhook(pos Pos, name string, body []*Entry) *Webhook {
 	if w.URL.IsZero() {
 		d.rep.errorf(pos, "webhook %s: missing url", name)
 	}
-	if !w.Secret.IsZero() && w.Secret.IsLiteral() {
-		d.rep.errorf(w.Secret.Pos, "webhook %s secret: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file", name)
+	if !w.Secret.IsZero() && w.Secret.WrittenInFile() {
+		d.rep.errorf(w.Secret.Pos, "webhook %s secret: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file%s", name, defaultNote(w.Secret))
 	}
 	return w
 }
@@ -208,8 +208,8 @@ func (d *decoder) source(pos Pos, name string, body []*Entry) *Source {
 		d.rep.errorf(pos, "source %s: missing verify (one of %s)", name, strings.Join(VerifySchemes, ", "))
 	case src.Secret.IsZero():
 		d.rep.errorf(pos, "source %s: missing secret (such as secret: env(%s_WEBHOOK_SECRET))", name, strings.ToUpper(name))
-	case src.Secret.IsLiteral():
-		d.rep.errorf(src.Secret.Pos, "source %s secret: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file", name)
+	case src.Secret.WrittenInFile():
+		d.rep.errorf(src.Secret.Pos, "source %s secret: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file%s", name, defaultNote(src.Secret))
 	case src.Verify == "hmac" && src.Header == "":
 		d.rep.errorf(pos, `source %s: verify hmac needs header (such as header: "X-Signature")`, name)
 	}

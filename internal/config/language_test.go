@@ -302,7 +302,14 @@ func TestValueInterpolation(t *testing.T) {
 		"cost $$5":       "cost $5",
 		"50$":            "50$",
 		"a $ b":          "a $ b",
+		// ${NAME:-default}: the default when the variable is unset or empty.
+		"${A:-x}":                        "1",
+		"${UNSET:-https://h.example/v1}": "https://h.example/v1",
+		"${EMPTY:-fallback}":             "fallback",
+		"${UNSET:-}z":                    "z",
+		"${UNSET:-a$$b}":                 "a$b",
 	}
+	env["EMPTY"] = ""
 	for in, want := range tests {
 		parts, err := interpolate(in)
 		if err != nil {
@@ -313,7 +320,7 @@ func TestValueInterpolation(t *testing.T) {
 			t.Errorf("%q resolved to %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"${", "${1X}", "${}"} {
+	for _, bad := range []string{"${", "${1X}", "${}", "${:-x}"} {
 		if _, err := interpolate(bad); err == nil {
 			t.Errorf("interpolate(%q) accepted", bad)
 		}
@@ -322,6 +329,27 @@ func TestValueInterpolation(t *testing.T) {
 	parts, _ := interpolate("Bearer $A")
 	if s := (Value{Parts: parts}).String(); s != "Bearer ${A}" || strings.Contains(s, "1") {
 		t.Errorf("String() = %q", s)
+	}
+	parts, _ = interpolate("${U:-http://x}")
+	if s := (Value{Parts: parts}).String(); s != "${U:-http://x}" {
+		t.Errorf("String() = %q", s)
+	}
+}
+
+// TestSecretsRefuseDefaults: a default would put the secret in the file after all.
+func TestSecretsRefuseDefaults(t *testing.T) {
+	for _, src := range []string{
+		`integration A { base_url: "https://a.example.com" auth: bearer("${TOKEN:-abc}") }`,
+		`source s { verify: github secret: "${S:-abc}" }`,
+		`webhook w { event "e" url "https://h.example.com" secret "${S:-abc}" }`,
+	} {
+		if _, diags := Decode("t.cai", []byte(src)); !diags.HasErrors() || !strings.Contains(diags.Err().Error(), "nor as a ${NAME:-default}") {
+			t.Errorf("%s: err = %v", src, diags.Err())
+		}
+	}
+	cfg := decodeOK(t, `integration A { base_url: "${A_URL:-https://a.example.com}" }`)
+	if p := cfg.EnvProblems(func(string) (string, bool) { return "", false }); len(p) != 0 {
+		t.Errorf("a default is not a problem: %v", p)
 	}
 }
 

@@ -19,7 +19,11 @@ type Value struct {
 type ValuePart struct {
 	Literal string
 	Env     string // name of an environment variable
-	File    string // path of a file whose content (without a trailing newline) is the value
+	// Default is used when Env is unset or empty (`${NAME:-default}`); HasDefault tells
+	// an empty default from none.
+	Default    string
+	HasDefault bool
+	File       string // path of a file whose content (without a trailing newline) is the value
 }
 
 // LiteralValue is a Value holding the plain string s.
@@ -38,12 +42,25 @@ func (v Value) IsLiteral() bool {
 	return true
 }
 
+// WrittenInFile reports whether resolving the value can produce text written in the file
+// itself: it has no reference, or a reference with a default. Secrets must not be.
+func (v Value) WrittenInFile() bool {
+	for _, p := range v.Parts {
+		if p.HasDefault {
+			return true
+		}
+	}
+	return v.IsLiteral()
+}
+
 // String renders the value the way it is written, with references as ${NAME} and
 // file(PATH); it never contains a resolved secret.
 func (v Value) String() string {
 	var b strings.Builder
 	for _, p := range v.Parts {
 		switch {
+		case p.Env != "" && p.HasDefault:
+			b.WriteString("${" + p.Env + ":-" + strings.ReplaceAll(p.Default, "$", "$$") + "}")
 		case p.Env != "":
 			b.WriteString("${" + p.Env + "}")
 		case p.File != "":
@@ -88,6 +105,10 @@ func (v Value) Resolve(lookup LookupEnv) (string, error) {
 		switch {
 		case p.Env != "":
 			s, ok := lookup(p.Env)
+			if (!ok || s == "") && p.HasDefault {
+				b.WriteString(p.Default)
+				continue
+			}
 			if !ok {
 				return "", &MissingError{Ref: p.Env, Reason: "is not set"}
 			}
@@ -112,8 +133,10 @@ func (v Value) Resolve(lookup LookupEnv) (string, error) {
 	return b.String(), nil
 }
 
-// interpolate splits a string into literal text and $NAME / ${NAME} references.
-// "$$" stands for a literal '$'; a '$' not followed by a name is kept as it is.
+// interpolate splits a string into literal text and $NAME / ${NAME} / ${NAME:-default}
+// references. "$$" stands for a literal '$'; a '$' not followed by a name is kept as it is.
+// A default is plain text up to the closing brace, used when the variable is unset or
+// empty, as in a shell: `"${WEATHER_URL:-https://api.open-meteo.com/v1}"`.
 func interpolate(s string) ([]ValuePart, error) {
 	var parts []ValuePart
 	var lit strings.Builder
@@ -139,11 +162,15 @@ func interpolate(s string) ([]ValuePart, error) {
 				return nil, fmt.Errorf("unclosed ${ in %q: expected ${NAME}", s)
 			}
 			name := s[i+2 : i+2+end]
-			if !isEnvName(name) {
-				return nil, fmt.Errorf("invalid variable name %q in %q: expected letters, digits and _", name, s)
+			part := ValuePart{Env: name}
+			if n, def, ok := strings.Cut(name, ":-"); ok {
+				part = ValuePart{Env: n, Default: strings.ReplaceAll(def, "$$", "$"), HasDefault: true}
+			}
+			if !isEnvName(part.Env) {
+				return nil, fmt.Errorf("invalid variable name %q in %q: expected letters, digits and _ (and :-default)", part.Env, s)
 			}
 			flush()
-			parts = append(parts, ValuePart{Env: name})
+			parts = append(parts, part)
 			i += 2 + end
 		case isIdentStart(next):
 			j := i + 1
@@ -297,4 +324,13 @@ func (o Options) EnvProblems(owner string, lookup LookupEnv) []EnvProblem {
 		walk(e.Key, e.Value)
 	}
 	return checkValues(owner, vs, lookup)
+}
+
+// defaultNote is what an error about a secret written in the file adds when the secret
+// was written as a reference's default.
+func defaultNote(v Value) string {
+	if v.IsLiteral() {
+		return ""
+	}
+	return " (nor as a ${NAME:-default})"
 }

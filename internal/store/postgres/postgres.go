@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -89,10 +90,43 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: connect: %w", err)
+		return nil, connectError(err)
 	}
 	return &Store{pool: pool}, nil
 }
+
+// connectError says once why PostgreSQL could not be reached. pgx reports every attempt
+// (each address a host resolves to, with TLS and again without for sslmode=prefer), so
+// the same "connection refused" would otherwise be printed two or more times.
+func connectError(err error) error {
+	ce, ok := errors.AsType[*pgconn.ConnectError](err)
+	if !ok {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	attempts := []error{ce.Unwrap()}
+	if joined, ok := ce.Unwrap().(interface{ Unwrap() []error }); ok {
+		attempts = joined.Unwrap()
+	}
+	var reasons []string
+	for _, a := range attempts {
+		if msg := a.Error(); !slices.Contains(reasons, msg) {
+			reasons = append(reasons, msg)
+		}
+	}
+	return &connectFailure{
+		msg: fmt.Sprintf("postgres: cannot connect as user=%s database=%s: %s", ce.Config.User, ce.Config.Database, strings.Join(reasons, "; ")),
+		err: err,
+	}
+}
+
+// connectFailure keeps the pgx error for errors.Is/As under a shorter message.
+type connectFailure struct {
+	msg string
+	err error
+}
+
+func (e *connectFailure) Error() string { return e.msg }
+func (e *connectFailure) Unwrap() error { return e.err }
 
 // Backend implements store.Store.
 func (s *Store) Backend() string { return "postgres" }

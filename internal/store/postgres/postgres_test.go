@@ -230,3 +230,18 @@ func TestOpenErrors(t *testing.T) {
 // BenchmarkWorkflowSave saves a step boundary of 64 runs per operation: one pgx.Batch,
 // one round trip, one statement.
 func BenchmarkWorkflowSave(b *testing.B) { storetest.BenchWorkflowSave(b, openBench) }
+
+// TestConnectErrorSaysItOnce: pgx tries with TLS and again without (sslmode=prefer),
+// and reports both identical refusals; Open says it once, with who it connected as.
+func TestConnectErrorSaysItOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := Open(ctx, "postgres://someone@127.0.0.1:1/somedb?connect_timeout=5")
+	if err == nil {
+		t.Fatal("Open of a closed port succeeded")
+	}
+	msg := err.Error()
+	if strings.Count(msg, "connection refused") != 1 || !strings.Contains(msg, "cannot connect as user=someone database=somedb") || strings.Contains(msg, "\n") {
+		t.Errorf("error = %q", msg)
+	}
+}
