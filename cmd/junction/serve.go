@@ -68,6 +68,7 @@ is listed by GET /integrations/status with the reason and is never called.`,
 				Stderr:          os.Stderr,
 				LookupEnv:       os.LookupEnv,
 				Reload:          reload,
+				Version:         versionName(),
 			})
 		},
 	}

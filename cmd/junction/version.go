@@ -39,19 +39,25 @@ func newVersionCommand() *cobra.Command {
 // second ("(modified)" when the work tree had uncommitted changes). A stamped commit
 // wins over the recorded one: scripts/build adds "(modified)" to it itself.
 func versionText() string {
-	v, line := version, noCommit
+	line := noCommit
 	if commit != "" {
 		line = "commit " + commit
 	}
 	if info, ok := debug.ReadBuildInfo(); ok {
-		if v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-			v = info.Main.Version
-		}
 		if rev, modified := vcsSettings(info); commit == "" && rev != "" {
 			line = "commit " + rev + modified
 		}
 	}
-	return fmt.Sprintf("junction %s (%s, %s/%s)\n%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH, line)
+	return fmt.Sprintf("junction %s (%s, %s/%s)\n%s\n", versionName(), runtime.Version(), runtime.GOOS, runtime.GOARCH, line)
+}
+
+// versionName is the stamped version, else the module version the toolchain recorded,
+// else "dev".
+func versionName() string {
+	if info, ok := debug.ReadBuildInfo(); ok && version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
 }
 
 // vcsSettings returns the revision the toolchain recorded and " (modified)" when the work

@@ -48,6 +48,8 @@ type Options struct {
 	// Listening, if set, is called with the bound address once the server accepts
 	// connections (tests listen on port 0 and need the real port).
 	Listening func(net.Addr)
+	// Version is the binary's version, for /openapi.json.
+	Version string
 }
 
 // Serve runs Junction until ctx is cancelled: it loads the configuration, binds the
@@ -105,7 +107,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}()
 	srv, err := server.New(server.Options{
 		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
-		Logger: log, Registry: deps.Registry,
+		Logger: log, Registry: deps.Registry, Version: opts.Version,
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,7 @@ type Options struct {
 	Workflows    Workflows                       // the workflow engine; nil leaves the workflow API out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
+	Version      string                          // the binary's version, in /openapi.json; default "dev"
 }
 
 // Server is the management API. Build it with New; it is safe for concurrent use.
@@ -73,9 +75,11 @@ type Server struct {
 	jobs         Jobs
 	workflows    Workflows
 	publicPrefix []string // path prefixes served without a token (/ingest/)
+	version      string
 
 	mux         *http.ServeMux
 	patterns    map[string]bool // every pattern registered on mux, for route labels
+	routeTable  []route         // the same, in order, with who may call them: the OpenAPI document's source
 	publicPaths map[string]bool // paths served without a token
 	metrics     *httpMetrics
 	handler     http.Handler
@@ -118,6 +122,7 @@ func New(opts Options) (*Server, error) {
 		handlers:     opts.Handlers,
 		jobs:         opts.Jobs,
 		workflows:    opts.Workflows,
+		version:      cmp.Or(opts.Version, "dev"),
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -173,9 +178,18 @@ func (s *Server) routes() {
 		s.handle("POST /dead-letters/{id}/replay", auth.RoleUser, s.replayDeadLetter)
 	}
 
+	s.handlePublic("GET /openapi.json", s.openAPI)
+	s.handlePublic("GET /docs", s.apiDocsPage)
+
 	s.handle("GET /tokens", auth.RoleAdmin, s.listTokens)
 	s.handle("POST /tokens", auth.RoleAdmin, s.createToken)
 	s.handle("DELETE /tokens/{id}", auth.RoleAdmin, s.revokeToken)
+}
+
+// register records a route in the route table; need is "" for a public route.
+func (s *Server) register(pattern string, need auth.Role) {
+	s.patterns[pattern] = true
+	s.routeTable = append(s.routeTable, route{pattern: pattern, need: need})
 }
 
 // handlePublic registers a route that needs no token. Its path (the pattern without the
@@ -183,7 +197,7 @@ func (s *Server) routes() {
 func (s *Server) handlePublic(pattern string, h handlerFunc) {
 	_, path, _ := strings.Cut(pattern, " ")
 	s.publicPaths[path] = true
-	s.patterns[pattern] = true
+	s.register(pattern, "")
 	s.mux.HandleFunc(pattern, s.serve(h))
 }
 
@@ -191,7 +205,7 @@ func (s *Server) handlePublic(pattern string, h handlerFunc) {
 // requests authenticate otherwise (received webhooks carry a signature).
 func (s *Server) handlePublicPrefix(pattern, prefix string, h handlerFunc) {
 	s.publicPrefix = append(s.publicPrefix, prefix)
-	s.patterns[pattern] = true
+	s.register(pattern, "")
 	s.mux.HandleFunc(pattern, s.serve(checkPath(pathNames(pattern), h)))
 }
 
@@ -210,7 +224,7 @@ func (s *Server) isPublic(path string) bool {
 
 // handle registers a route that needs a token with at least role need.
 func (s *Server) handle(pattern string, need auth.Role, h handlerFunc) {
-	s.patterns[pattern] = true
+	s.register(pattern, need)
 	h = checkPath(pathNames(pattern), h) // after the token checks: strangers learn nothing
 	s.mux.HandleFunc(pattern, s.serve(func(w http.ResponseWriter, r *http.Request) error {
 		tok, ok := tokenFrom(r.Context())

@@ -1,0 +1,93 @@
+package server
+
+import "net/http"
+
+// apiDoc describes one operation of the HTTP API for the OpenAPI document. The route
+// table (Server.routeTable) says which operations exist and who may call them; this
+// table says what they do. TestEveryRouteIsDocumented fails when one has no entry in the
+// other.
+type apiDoc struct {
+	Tag         string
+	Summary     string
+	Description string
+	Success     int     // the status of a successful answer; 200 when 0
+	Body        string  // what the JSON request body holds; "" when there is none
+	Query       []param // query parameters
+	// Variants document a route that dispatches to several operations by its path
+	// (GET /workflows/{first}/{second}) as those operations, each with its own Path.
+	Variants []apiDoc
+	Path     string
+}
+
+type param struct{ Name, Description string }
+
+var pageParams = []param{
+	{"page", "the page, from 1 (the answer's pagination says how many there are)"},
+	{"limit", "items per page, 1 to 100 (default 20)"},
+}
+
+// apiDocs is keyed by the pattern the route is registered with.
+var apiDocs = map[string]apiDoc{
+	"GET /healthz":      {Tag: "health", Summary: "Liveness: the process answers"},
+	"GET /readyz":       {Tag: "health", Summary: "Readiness: storage answers within 2 s (503 otherwise)"},
+	"GET /metrics":      {Tag: "health", Summary: "Prometheus metrics in the text exposition format"},
+	"GET /openapi.json": {Tag: "health", Summary: "This document: the OpenAPI 3.1 description of the HTTP API"},
+	"GET /docs":         {Tag: "health", Summary: "The API reference, rendered from /openapi.json (HTML)"},
+
+	"GET /integrations/status":                {Tag: "integrations", Summary: "Every integration's status, circuit state and recent statistics"},
+	"GET /integrations/{name}/health":         {Tag: "integrations", Summary: "One integration's health: circuit, latency percentiles, error rate, last error"},
+	"POST /integrations/{name}/circuit/reset": {Tag: "integrations", Summary: "Close an integration's circuit breaker (admin)"},
+	"POST /integrations/{name}/operations/{op}": {Tag: "integrations", Summary: "Call an operation with every policy of its integration",
+		Description: "The answer is the upstream's status and body. Headers X-Junction-Attempts, X-Junction-Cache, X-Junction-Circuit and X-Junction-Fallback say what the policies did; X-Junction-Timeout bounds the call (at most 55 s).",
+		Body:        "the operation's parameters by name (path, query, body and header parameters alike)"},
+	"/proxy/{name}/{path...}": {Tag: "integrations", Summary: "Send a request to the integration's base URL plus path, with its credentials and policies"},
+
+	"GET /webhooks":                        {Tag: "webhooks", Summary: "List webhook endpoints", Query: append([]param{{"is_active", "true or false"}}, pageParams...)},
+	"POST /webhooks":                       {Tag: "webhooks", Summary: "Register a webhook endpoint; the answer holds its signing secret", Success: http.StatusCreated, Body: "name, url, events (patterns such as order.*), optional headers and rate"},
+	"GET /webhooks/{id}":                   {Tag: "webhooks", Summary: "One webhook endpoint"},
+	"PUT /webhooks/{id}":                   {Tag: "webhooks", Summary: "Change a webhook endpoint", Body: "the endpoint's settings, as for POST /webhooks"},
+	"DELETE /webhooks/{id}":                {Tag: "webhooks", Summary: "Delete a webhook endpoint", Success: http.StatusNoContent},
+	"GET /webhooks/{id}/deliveries":        {Tag: "webhooks", Summary: "An endpoint's deliveries with their attempts and responses", Query: append([]param{{"status", "pending, retrying, delivered or failed"}}, pageParams...)},
+	"POST /webhooks/{id}/test":             {Tag: "webhooks", Summary: "Send a test event to one endpoint", Success: http.StatusAccepted},
+	"POST /webhooks/{id}/rotate-secret":    {Tag: "webhooks", Summary: "Make a new signing secret; the old one keeps signing for secret_overlap"},
+	"POST /webhooks/{id}/circuit/reset":    {Tag: "webhooks", Summary: "Close an endpoint's delivery circuit (admin)"},
+	"POST /webhooks/deliveries/{id}/retry": {Tag: "webhooks", Summary: "Deliver a failed or dead delivery again now", Success: http.StatusAccepted},
+	"POST /events": {Tag: "events", Summary: "Publish an event to every endpoint subscribed to its type", Success: http.StatusAccepted,
+		Body: "type, data, and an optional id that makes the publish idempotent"},
+	"POST /ingest/{source}": {Tag: "inbound", Summary: "Receive a provider's webhook, verified by its signature (no token)", Success: http.StatusAccepted,
+		Body: "the provider's payload, as it sent it"},
+
+	"GET /dead-letters": {Tag: "dead-letters", Summary: "A flow's dead letters (?flow= or ?queue=), or webhook deliveries that ran out of attempts, newest first",
+		Query: append([]param{{"flow", "a flow's name"}, {"queue", "a flow dead-letter queue's name"}, {"endpoint_id", "a webhook endpoint's deliveries only"}}, pageParams...)},
+	"POST /dead-letters/{id}/replay": {Tag: "dead-letters", Summary: "Run a dead letter through its flow (or deliver it) again now"},
+
+	"GET /flows":               {Tag: "flows", Summary: "Every flow: state, counters, rates, last error"},
+	"GET /flows/{name}":        {Tag: "flows", Summary: "One flow's state, steps, sinks, counters and rates"},
+	"GET /flows/{name}/logs":   {Tag: "flows", Summary: "The outcomes of a flow's last messages", Query: []param{{"limit", "how many (at most 500)"}}},
+	"POST /flows/{name}/start": {Tag: "flows", Summary: "Start a stopped flow (admin)"},
+	"POST /flows/{name}/stop":  {Tag: "flows", Summary: "Stop a flow: it takes no more messages and lets those in flight finish (admin)"},
+	"POST /in/{path...}":       {Tag: "flows", Summary: "Hand a message to the flow whose http source has this path; answered once it is safe", Success: http.StatusAccepted, Body: "the message (JSON)"},
+
+	"GET /handlers":                        {Tag: "handlers", Summary: "The declared event handlers"},
+	"GET /handlers/executions":             {Tag: "handlers", Summary: "Handler executions, newest first", Query: append([]param{{"status", "pending, failed, done or dead"}, {"event", "an event type"}}, pageParams...)},
+	"POST /handlers/executions/{id}/retry": {Tag: "handlers", Summary: "Run a failed handler execution again", Success: http.StatusAccepted},
+
+	"GET /jobs":                 {Tag: "jobs", Summary: "The scheduled jobs, with their next and last runs"},
+	"GET /jobs/{name}":          {Tag: "jobs", Summary: "One job"},
+	"GET /jobs/{name}/runs":     {Tag: "jobs", Summary: "A job's runs, newest first", Query: pageParams},
+	"POST /jobs/{name}/trigger": {Tag: "jobs", Summary: "Run a job now, outside its schedule (admin)", Success: http.StatusAccepted},
+
+	"GET /workflows": {Tag: "workflows", Summary: "The declared workflows and their run counts"},
+	"POST /workflows/{name}/runs": {Tag: "workflows", Summary: "Start a run; ?wait=30s answers when it ends (or 202 at the deadline)", Success: http.StatusAccepted,
+		Body: "the run's input (a JSON object)", Query: []param{{"wait", "how long to wait for the run to end, such as 30s"}}},
+	"GET /workflows/{first}/{second}": {Variants: []apiDoc{
+		{Path: "/workflows/{name}/runs", Tag: "workflows", Summary: "A workflow's runs, newest first", Query: append([]param{{"status", "pending, running, waiting, completed, stopped, failed or cancelled"}}, pageParams...)},
+		{Path: "/workflows/runs/{id}", Tag: "workflows", Summary: "One run with its steps: status, attempts, input, output, error, timings"},
+	}},
+	"POST /workflows/runs/{id}/cancel": {Tag: "workflows", Summary: "Cancel a run; completed steps are compensated", Success: http.StatusAccepted},
+	"POST /workflows/runs/{id}/retry":  {Tag: "workflows", Summary: "Run a failed run again from its failed step", Success: http.StatusAccepted},
+
+	"GET /tokens":         {Tag: "tokens", Summary: "API tokens, never their secrets (admin)"},
+	"POST /tokens":        {Tag: "tokens", Summary: "Make an API token; the answer is the only time its secret is shown (admin)", Success: http.StatusCreated, Body: "role (admin or user) and an optional name"},
+	"DELETE /tokens/{id}": {Tag: "tokens", Summary: "Revoke a token (admin)", Success: http.StatusNoContent},
+}

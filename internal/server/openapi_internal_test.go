@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// Aliases, so that the embedded field is not named like the interface's method.
+type (
+	jobsAPI      = Jobs
+	workflowsAPI = Workflows
+)
+
+// allRoutes is a server with every optional service present, so that routes registers
+// every route. The services are never called.
+func allRoutes(t *testing.T) *Server {
+	t.Helper()
+	s, err := New(Options{
+		Tokens: struct{ Tokens }{}, Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler),
+		Webhooks: struct{ Webhooks }{}, Flows: struct{ Flows }{}, Handlers: struct{ Handlers }{},
+		Jobs: struct{ jobsAPI }{}, Workflows: struct{ workflowsAPI }{}, Version: "v9.9.9",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestEveryRouteIsDocumented: the OpenAPI document comes from the route table, so a
+// route without a description, or a description of no route, fails here.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	s := allRoutes(t)
+	registered := map[string]bool{}
+	for _, rt := range s.routeTable {
+		registered[rt.pattern] = true
+		d, ok := apiDocs[rt.pattern]
+		if !ok {
+			t.Errorf("route %q has no entry in apiDocs", rt.pattern)
+			continue
+		}
+		for _, v := range append([]apiDoc{d}, d.Variants...) {
+			if len(d.Variants) > 0 && v.Summary == "" && v.Path == "" {
+				continue // the dispatching entry itself
+			}
+			if v.Summary == "" || v.Tag == "" {
+				t.Errorf("route %q: a documented operation without summary or tag: %+v", rt.pattern, v)
+			}
+		}
+	}
+	for pattern := range apiDocs {
+		if !registered[pattern] {
+			t.Errorf("apiDocs describes %q, which is no route", pattern)
+		}
+	}
+}
+
+// TestOpenAPIDocument: /openapi.json is OpenAPI 3.1 with every route, its path
+// parameters, who may call it, and problem documents for errors.
+func TestOpenAPIDocument(t *testing.T) {
+	s := allRoutes(t)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.json", nil))
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		t.Fatalf("GET /openapi.json: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	var doc struct {
+		OpenAPI string
+		Info    struct{ Version string }
+		Paths   map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+			Summary     string
+			Role        string `json:"x-junction-role"`
+			Parameters  []struct{ Name, In string }
+			Responses   map[string]json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.OpenAPI != "3.1.0" || doc.Info.Version != "v9.9.9" {
+		t.Errorf("openapi %q version %q", doc.OpenAPI, doc.Info.Version)
+	}
+	ids := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if ids[op.OperationID] {
+				t.Errorf("operationId %q twice", op.OperationID)
+			}
+			ids[op.OperationID] = true
+			if _, ok := op.Responses["default"]; !ok {
+				t.Errorf("%s %s: no default (problem) response", method, path)
+			}
+			for _, name := range pathParamRE.FindAllStringSubmatch(path, -1) {
+				found := false
+				for _, p := range op.Parameters {
+					found = found || (p.In == "path" && p.Name == name[1])
+				}
+				if !found {
+					t.Errorf("%s %s: path parameter %s not declared", method, path, name[1])
+				}
+			}
+		}
+	}
+	for _, c := range []struct{ path, method, role string }{
+		{"/workflows/{name}/runs", "get", "user"},
+		{"/workflows/runs/{id}", "get", "user"},
+		{"/flows/{name}/stop", "post", "admin"},
+		{"/healthz", "get", ""},
+		{"/proxy/{name}/{path}", "patch", "user"},
+		{"/in/{path}", "post", "user"},
+	} {
+		op, ok := doc.Paths[c.path][c.method]
+		if !ok || op.Summary == "" || op.Role != c.role {
+			t.Errorf("%s %s: %+v (present %v), want role %q", c.method, c.path, op, ok, c.role)
+		}
+	}
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/docs", nil))
+	body, _ := io.ReadAll(rec.Body)
+	if rec.Code != 200 || !strings.Contains(string(body), `fetch("/openapi.json")`) || strings.Contains(string(body), "https://") {
+		t.Errorf("GET /docs: %d, fetches something other than /openapi.json or is not the page", rec.Code)
+	}
+}
