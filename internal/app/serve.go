@@ -107,6 +107,7 @@ func Serve(ctx context.Context, opts Options) error {
 		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
 		Logger: log, Registry: deps.Registry,
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
+		Events: deps.Bus,
 	})
 	if err != nil {
 		return err
