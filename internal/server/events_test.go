@@ -244,13 +244,14 @@ func TestEventStreamEndsWhenClientLeaves(t *testing.T) {
 }
 
 // TestEventStreamKeepsAliveBeyondWriteTimeout: keep-alive comments come while nothing
-// happens, and a stream outlives the http.Server's write timeout.
+// happens, and a stream outlives the http.Server's write and read timeouts.
 func TestEventStreamKeepsAliveBeyondWriteTimeout(t *testing.T) {
 	bus := newBus(t)
 	e := newEnv(t, withEvents(bus))
 	e.srv.SetStreamForTest(16, 20*time.Millisecond)
 	e.ts = httptest.NewUnstartedServer(e.srv.Handler())
 	e.ts.Config.WriteTimeout = 200 * time.Millisecond
+	e.ts.Config.ReadTimeout = 200 * time.Millisecond
 	e.ts.Start()
 	t.Cleanup(e.ts.Close)
 	s := openStream(t, e.ts.URL, e.user, "", "Last-Event-ID", "evt_earlier")
