@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"os"
 	"os/signal"
@@ -19,18 +18,9 @@ func newFlowCommand() *cobra.Command {
 		Short: "Show the flows of a running server",
 		Long: `Read the flows of a running Junction server through its API.
 
-The server is --server (env JUNCTION_URL, default http://127.0.0.1:8080) and the token
---token (env JUNCTION_TOKEN).`,
+` + serverHelp,
 	}
-	var server, token string
-	client := func(cmd *cobra.Command) app.APIClient {
-		return app.APIClient{
-			BaseURL: cmp.Or(server, os.Getenv("JUNCTION_URL"), "http://"+app.AddrDefault),
-			Token:   cmp.Or(token, os.Getenv("JUNCTION_TOKEN")),
-		}
-	}
-	cmd.PersistentFlags().StringVar(&server, "server", "", "Junction server URL, or HOST:PORT for http:// (env JUNCTION_URL)")
-	cmd.PersistentFlags().StringVar(&token, "token", "", "API token (env JUNCTION_TOKEN)")
+	client := apiClientFlags(cmd)
 
 	status := &cobra.Command{
 		Use:   "status [NAME]",
@@ -41,19 +31,33 @@ The server is --server (env JUNCTION_URL, default http://127.0.0.1:8080) and the
 			if len(args) == 1 {
 				name = args[0]
 			}
-			return app.FlowStatus(cmd.Context(), client(cmd), name, cmd.OutOrStdout())
+			return app.FlowStatus(cmd.Context(), client(), name, cmd.OutOrStdout())
 		},
 	}
 	var limit int
+	var follow bool
 	logs := &cobra.Command{
 		Use:   "logs NAME",
 		Short: "Recent per-message outcomes of a flow (payloads only with logging { include_payload: true })",
-		Args:  cobra.ExactArgs(1),
+		Long: `Print the recent per-message outcomes of a flow, oldest first: time, outcome, message
+id, duration, and the sinks or the failed step and its error. The server keeps the
+last 500 of each flow, in memory. With --follow, keep printing new outcomes as they
+come (polling every second) until Ctrl-C.`,
+		Example: `  junction flow logs order-sync -n 20
+  junction flow logs order-sync -f`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return app.FlowLogs(cmd.Context(), client(cmd), args[0], limit, cmd.OutOrStdout())
+			ctx, stop := untilInterrupted(cmd)
+			defer stop()
+			f := app.Follow{Notes: cmd.ErrOrStderr()}
+			if follow {
+				f.Every = followEvery
+			}
+			return app.FlowLogs(ctx, client(), args[0], limit, f, cmd.OutOrStdout())
 		},
 	}
 	logs.Flags().IntVarP(&limit, "limit", "n", 50, "how many messages (at most 500)")
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new outcomes until Ctrl-C")
 	cmd.AddCommand(status, logs)
 	return cmd
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"cmp"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,18 +14,9 @@ func newWorkflowCommand() *cobra.Command {
 		Short: "Run workflows and see their runs on a running server",
 		Long: `Start runs of the declared workflows of a running Junction server, and read them.
 
-The server is --server (env JUNCTION_URL, default http://127.0.0.1:8080) and the token
---token (env JUNCTION_TOKEN).`,
+` + serverHelp,
 	}
-	var server, token string
-	client := func() app.APIClient {
-		return app.APIClient{
-			BaseURL: cmp.Or(server, os.Getenv("JUNCTION_URL"), "http://"+app.AddrDefault),
-			Token:   cmp.Or(token, os.Getenv("JUNCTION_TOKEN")),
-		}
-	}
-	cmd.PersistentFlags().StringVar(&server, "server", "", "Junction server URL, or HOST:PORT for http:// (env JUNCTION_URL)")
-	cmd.PersistentFlags().StringVar(&token, "token", "", "API token (env JUNCTION_TOKEN)")
+	client := apiClientFlags(cmd)
 
 	var timeout time.Duration
 	run := &cobra.Command{

@@ -73,14 +73,26 @@ func (c APIClient) do(ctx context.Context, method, path string, body []byte, dst
 		return 0, err
 	}
 	if !slices.Contains(ok, resp.StatusCode) {
-		var p struct{ Title, Detail string }
-		_ = json.Unmarshal(answer, &p)
-		if p.Detail == "" {
-			p.Detail = strings.TrimSpace(string(answer))
-		}
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s: %s", method, path, resp.StatusCode, p.Title, p.Detail)
+		return resp.StatusCode, answerError(method, path, resp.StatusCode, answer)
 	}
 	return resp.StatusCode, json.Unmarshal(answer, dst)
+}
+
+// answerError is the error of an unexpected answer: its problem's title, detail and
+// field errors (what was wrong with a flag or argument).
+func answerError(method, path string, status int, answer []byte) error {
+	var p struct {
+		Title, Detail string
+		Errors        []struct{ Field, Detail string }
+	}
+	_ = json.Unmarshal(answer, &p)
+	if p.Detail == "" {
+		p.Detail = strings.TrimSpace(string(answer))
+	}
+	for _, e := range p.Errors {
+		p.Detail += fmt.Sprintf("; %s: %s", e.Field, e.Detail)
+	}
+	return fmt.Errorf("%s %s: %d %s: %s", method, path, status, p.Title, p.Detail)
 }
 
 // FlowStatus prints one flow's status, or a table of every flow when name is "".
@@ -125,11 +137,75 @@ func FlowStatus(ctx context.Context, c APIClient, name string, w io.Writer) erro
 	return nil
 }
 
-// FlowLogs prints a flow's recent message outcomes, oldest first.
-func FlowLogs(ctx context.Context, c APIClient, name string, limit int, w io.Writer) error {
-	var logs struct{ Data []flow.LogEntry }
-	if err := c.get(ctx, fmt.Sprintf("/flows/%s/logs?limit=%d", url.PathEscape(name), limit), &logs); err != nil {
+// Follow says whether a listing command keeps watching after it printed what there is,
+// and how: it polls every Every until its context ends.
+type Follow struct {
+	Every time.Duration // 0: print once and return
+	Notes io.Writer     // failed polls and skipped entries are told here (stderr); nil: nowhere
+}
+
+// poll calls once every f.Every until ctx ends, telling Notes when a poll fails (once
+// per run of failures) and when polls work again.
+func (f Follow) poll(ctx context.Context, once func() error) error {
+	notes := f.Notes
+	if notes == nil {
+		notes = io.Discard
+	}
+	tick := time.NewTicker(f.Every)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		err := once()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil && !failing:
+			fmt.Fprintf(notes, "%v; still trying every %v\n", err, f.Every)
+		case err == nil && failing:
+			fmt.Fprintln(notes, "the server answers again")
+		}
+		failing = err != nil
+	}
+}
+
+// flowLogsMax is the most outcomes GET /flows/{name}/logs returns at once.
+const flowLogsMax = 500
+
+// FlowLogs prints a flow's recent message outcomes, oldest first; following, it then
+// prints new outcomes as they come.
+func FlowLogs(ctx context.Context, c APIClient, name string, limit int, follow Follow, w io.Writer) error {
+	after, _, err := printFlowLogs(ctx, c, name, limit, 0, w)
+	if err != nil || follow.Every == 0 {
 		return err
+	}
+	return follow.poll(ctx, func() error {
+		last, n, err := printFlowLogs(ctx, c, name, flowLogsMax, after, w)
+		if err != nil {
+			return err
+		}
+		if n == flowLogsMax && follow.Notes != nil {
+			fmt.Fprintf(follow.Notes, "(%d new outcomes in one poll, the most shown at once: older ones may be skipped)\n", n)
+		}
+		after = max(after, last)
+		return nil
+	})
+}
+
+// printFlowLogs prints up to limit outcomes numbered above after, oldest first, and
+// returns the newest one's number (0 when there was none) and how many it printed.
+func printFlowLogs(ctx context.Context, c APIClient, name string, limit int, after uint64, w io.Writer) (newest uint64, n int, err error) {
+	var logs struct{ Data []flow.LogEntry }
+	path := fmt.Sprintf("/flows/%s/logs?limit=%d", url.PathEscape(name), limit)
+	if after > 0 {
+		path += fmt.Sprintf("&after=%d", after)
+	}
+	if err := c.get(ctx, path, &logs); err != nil {
+		return 0, 0, err
 	}
 	for i := len(logs.Data) - 1; i >= 0; i-- {
 		e := logs.Data[i]
@@ -145,7 +221,10 @@ func FlowLogs(ctx context.Context, c APIClient, name string, limit int, w io.Wri
 		}
 		fmt.Fprintln(w, line)
 	}
-	return nil
+	if len(logs.Data) == 0 {
+		return 0, 0, nil
+	}
+	return logs.Data[0].Seq, len(logs.Data), nil
 }
 
 // ConnectorTest checks that a configured connector reaches its system, and prints why

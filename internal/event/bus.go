@@ -77,11 +77,13 @@ const QueueSizeDefault = 1024
 
 // Bus fans events out to subscribers. The zero value is not usable; call New.
 type Bus struct {
-	log     *slog.Logger
-	mu      sync.Mutex
-	subs    map[*subscriber]struct{}
-	closed  bool
-	dropped atomic.Int64
+	log      *slog.Logger
+	mu       sync.Mutex
+	subs     map[*subscriber]struct{}
+	watchers map[*Watcher]struct{} // see watch.go
+	watching atomic.Int32          // len(watchers), read without the lock
+	closed   bool
+	dropped  atomic.Int64
 }
 
 type subscriber struct {
@@ -97,7 +99,7 @@ type subscriber struct {
 
 // New returns an empty bus.
 func New(log *slog.Logger) *Bus {
-	return &Bus{log: log, subs: map[*subscriber]struct{}{}}
+	return &Bus{log: log, subs: map[*subscriber]struct{}{}, watchers: map[*Watcher]struct{}{}}
 }
 
 // Subscribe calls handle, on a goroutine of its own, for every published event for which
@@ -135,17 +137,13 @@ func (b *Bus) Subscribe(match func(Event) bool, handle func(Event)) (unsubscribe
 	}
 }
 
-// Publish hands e to every matching subscriber without waiting for any of them. A zero
-// Time is set to now, an empty ID to a new one.
+// Publish hands e to every matching subscriber and watcher without waiting for any of
+// them. A zero Time is set to now, an empty ID to a new one.
 func (b *Bus) Publish(e Event) {
-	if e.Time.IsZero() {
-		e.Time = time.Now().UTC()
-	}
-	if e.ID == "" {
-		e.ID = NewID()
-	}
+	e = e.filled()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.offer(e)
 	for s := range b.subs {
 		if !s.match(e) {
 			continue
@@ -158,16 +156,30 @@ func (b *Bus) Publish(e Event) {
 	}
 }
 
+// filled is e with a zero Time set to now and an empty ID to a new one.
+func (e Event) filled() Event {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	if e.ID == "" {
+		e.ID = NewID()
+	}
+	return e
+}
+
 // Dropped reports how many events were dropped because a subscriber's queue was full.
 func (b *Bus) Dropped() int64 { return b.dropped.Load() }
 
-// Close unsubscribes everyone, waiting for handlers to finish what they are doing (events
+// Close unsubscribes everyone and ends every watch, waiting for handlers to finish what they are doing (events
 // still queued are discarded). Publish after Close does nothing.
 func (b *Bus) Close() {
 	b.mu.Lock()
 	b.closed = true
 	subs := b.subs
 	b.subs = map[*subscriber]struct{}{}
+	for w := range b.watchers {
+		b.unwatch(w)
+	}
 	b.mu.Unlock()
 	for s := range subs {
 		close(s.stop)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -20,6 +21,14 @@ type Options struct {
 	Env         connector.Env // Env.Internal, if set, serves enrich steps too
 	DeadLetters DeadLetterStore
 	Metrics     *Metrics // nil: no metrics
+	Watchers    Watchers // nil: no MessageEvent
+}
+
+// Watchers are the people watching the event bus (*event.Bus): each message's outcome
+// goes to them as a MessageEvent while anyone watches.
+type Watchers interface {
+	Watched() bool
+	PublishWatched(event.Event)
 }
 
 func (o *Options) caller() Caller {

@@ -19,6 +19,7 @@ import (
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/memory"
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/store"
@@ -35,6 +36,7 @@ type harness struct {
 	dlq     *fakeDLQ
 	calls   *fakeInternal
 	clock   *clock.Fake
+	bus     *event.Bus // the flows' Watchers
 	stopped bool
 }
 
@@ -58,12 +60,15 @@ func newHarnessClock(t *testing.T, src string, clk clock.Clock) *harness {
 		t: t, src: memory.NewSource(100000),
 		sinks: map[string]*memory.Sink{"a": {}, "b": {}},
 		dlq:   newFakeDLQ(), calls: &fakeInternal{},
+		bus: event.New(slog.New(slog.DiscardHandler)),
 	}
+	t.Cleanup(h.bus.Close)
 	h.clock, _ = clk.(*clock.Fake)
 	e, err := flow.New(cfg, flow.Options{
 		Kinds:       map[string]connector.Kind{"memory": memory.Kind("memory", map[string]*memory.Source{"in": h.src}, h.sinks)},
 		Env:         connector.Env{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clk, Internal: h.calls},
 		DeadLetters: h.dlq,
+		Watchers:    h.bus,
 	})
 	if err != nil {
 		t.Fatalf("flow.New: %v", err)
@@ -433,7 +438,7 @@ func TestLogsAndPayloads(t *testing.T) {
 	h.put(`{"keep":true}`, `{"keep":false}`, `oops`)
 	h.settled(3)
 	f, _ := h.engine.Flow("f")
-	logs := f.Logs(10)
+	logs := f.Logs(10, 0)
 	if len(logs) != 3 {
 		t.Fatalf("logs %+v", logs)
 	}
@@ -448,6 +453,52 @@ func TestLogsAndPayloads(t *testing.T) {
 	b, _ := json.Marshal(logs[0])
 	if !strings.Contains(string(b), `"outcome"`) {
 		t.Errorf("log entry JSON %s", b)
+	}
+}
+
+// Every outcome has a number; after= returns only the later ones (`junction flow logs
+// -f`), and while someone watches the bus each outcome is also a MessageEvent.
+func TestLogsAfterAndWatchedOutcomes(t *testing.T) {
+	h := newHarness(t, `flow f { source: in
+        step keep { filter: "keep" }
+        sink out { connector: a } }`)
+	h.put(`{"keep":true}`)
+	h.settled(1)
+	f, _ := h.engine.Flow("f")
+	first := f.Logs(10, 0)
+	if len(first) != 1 || first[0].Seq == 0 {
+		t.Fatalf("logs %+v", first)
+	}
+	if got := f.Logs(10, first[0].Seq); len(got) != 0 {
+		t.Errorf("after the newest: %+v", got)
+	}
+
+	w := h.bus.Watch(nil, 10)
+	defer w.Stop()
+	h.put(`{"keep":false}`, `{"keep":true}`)
+	h.settled(3)
+	later := f.Logs(10, first[0].Seq)
+	if len(later) != 2 || later[0].Seq <= later[1].Seq || later[1].Seq <= first[0].Seq {
+		t.Fatalf("after %d: %+v", first[0].Seq, later)
+	}
+	outcomes := map[string]int{}
+	for range 2 {
+		select {
+		case e := <-w.Events():
+			fields := e.Fields()
+			if e.Type != flow.MessageEvent || e.Source != event.SourceJunction || fields["flow"] != "f" || fields["message_id"] == "" {
+				t.Errorf("event %+v %s", e, e.Data)
+			}
+			if _, ok := fields["payload"]; ok {
+				t.Errorf("the payload is in the event: %s", e.Data)
+			}
+			outcomes[fmt.Sprint(fields["outcome"])]++
+		case <-time.After(30 * time.Second):
+			t.Fatal("no message event")
+		}
+	}
+	if outcomes["delivered"] != 1 || outcomes["filtered"] != 1 {
+		t.Errorf("outcomes %v", outcomes)
 	}
 }
 

@@ -3,9 +3,11 @@ package flow
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/event"
 )
 
 // logCapacity is how many recent message outcomes a flow keeps for `junction flow logs`.
@@ -13,6 +15,9 @@ const logCapacity = 500
 
 // LogEntry is what became of one message.
 type LogEntry struct {
+	// Seq numbers the outcomes of every flow of the process in the order they were
+	// logged; GET /flows/{name}/logs?after=SEQ returns those after one already seen.
+	Seq        uint64          `json:"seq"`
 	Time       time.Time       `json:"time"`
 	MessageID  string          `json:"message_id"`
 	Outcome    string          `json:"outcome"`
@@ -24,6 +29,16 @@ type LogEntry struct {
 	Payload    json.RawMessage `json:"payload,omitempty"` // only with logging { include_payload: true }
 }
 
+// logSeq is the last LogEntry.Seq given. It starts at the process's start time in
+// microseconds, so numbers keep growing over a reload (new flows, new rings) and over a
+// restart, and a follower's `after` never hides new outcomes (it would take over a
+// million outcomes a second, sustained, for a restarted process to start below).
+var logSeq = func() *atomic.Uint64 {
+	var n atomic.Uint64
+	n.Store(uint64(time.Now().UnixMicro()))
+	return &n
+}()
+
 // logRing keeps the last entries, oldest overwritten first.
 type logRing struct {
 	mu      sync.Mutex
@@ -34,8 +49,10 @@ type logRing struct {
 
 func newLogRing(n int) *logRing { return &logRing{entries: make([]LogEntry, n)} }
 
+// add numbers e and keeps it; numbered under the lock, a ring's entries are in order.
 func (r *logRing) add(e LogEntry) {
 	r.mu.Lock()
+	e.Seq = logSeq.Add(1)
 	r.entries[r.next] = e
 	r.next++
 	if r.next == len(r.entries) {
@@ -44,8 +61,8 @@ func (r *logRing) add(e LogEntry) {
 	r.mu.Unlock()
 }
 
-// last returns up to n entries, newest first.
-func (r *logRing) last(n int) []LogEntry {
+// last returns up to n entries numbered above after, newest first.
+func (r *logRing) last(n int, after uint64) []LogEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	size := r.next
@@ -55,7 +72,11 @@ func (r *logRing) last(n int) []LogEntry {
 	n = min(n, size)
 	out := make([]LogEntry, 0, n)
 	for i := 1; i <= n; i++ {
-		out = append(out, r.entries[(r.next-i+len(r.entries))%len(r.entries)])
+		e := r.entries[(r.next-i+len(r.entries))%len(r.entries)]
+		if e.Seq <= after {
+			break
+		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -77,6 +98,9 @@ func (f *Flow) logOutcome(d connector.Delivery, outcome string, res result, took
 		}
 	}
 	f.logs.add(e)
+	if w := f.opts.Watchers; w != nil && w.Watched() {
+		w.PublishWatched(messageEvent(f.cfg.Name, e))
+	}
 
 	log := f.opts.Env.Logger
 	switch {
@@ -89,6 +113,22 @@ func (f *Flow) logOutcome(d connector.Delivery, outcome string, res result, took
 		}
 		log.Debug("flow message", args...)
 	}
+}
+
+// MessageEvent is the watch-only event (event.Bus.PublishWatched) of a message's
+// outcome, for `junction tail`: flow, message_id, outcome, and step and error when it
+// failed, sinks when it was delivered. The payload is never in it.
+const MessageEvent = "junction.flow.message"
+
+func messageEvent(flowName string, e LogEntry) event.Event {
+	fields := map[string]any{"flow": flowName, "message_id": e.MessageID, "outcome": e.Outcome, "attempts": e.Attempts, "duration_ms": e.DurationMs}
+	if len(e.Sinks) > 0 {
+		fields["sinks"] = e.Sinks
+	}
+	if e.Error != "" {
+		fields["step"], fields["error"] = e.Step, e.Error
+	}
+	return event.Make(MessageEvent, event.SourceJunction, e.Time, fields)
 }
 
 // payloadJSON keeps a JSON body as it is and wraps anything else as a JSON string.

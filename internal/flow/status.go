@@ -79,8 +79,9 @@ func (f *Flow) status(deadLetters int) Status {
 	return st
 }
 
-// Logs returns up to limit recent message outcomes, newest first.
-func (f *Flow) Logs(limit int) []LogEntry { return f.logs.last(limit) }
+// Logs returns up to limit recent message outcomes numbered above after (LogEntry.Seq;
+// 0 for any), newest first.
+func (f *Flow) Logs(limit int, after uint64) []LogEntry { return f.logs.last(limit, after) }
 
 // rateWindow keeps a minute of once-a-second samples of a flow's counters.
 type rateWindow struct {

@@ -42,13 +42,13 @@ func (v FlowsView) StopFlow(ctx context.Context, name string) error {
 	return nil
 }
 
-// Logs are a flow's recent per-message outcomes.
-func (v FlowsView) Logs(name string, limit int) ([]flow.LogEntry, error) {
+// Logs are a flow's recent per-message outcomes, those numbered above after.
+func (v FlowsView) Logs(name string, limit int, after uint64) ([]flow.LogEntry, error) {
 	f, err := v.rt().flows.Flow(name)
 	if err != nil {
 		return nil, err
 	}
-	return f.Logs(limit), nil
+	return f.Logs(limit, after), nil
 }
 
 // Replay sends a flow dead letter through its flow again.

@@ -158,6 +158,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		Env:         connector.Env{LookupEnv: deps.LookupEnv, Logger: log, Clock: deps.Clock, Internal: rt.bridge},
 		DeadLetters: deps.Store,
 		Metrics:     deps.Metrics.Flows,
+		Watchers:    deps.Bus,
 	})
 	if err != nil {
 		ints.Close()

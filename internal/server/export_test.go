@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/junctionhq/junction/internal/auth"
 )
@@ -34,3 +35,9 @@ func answers(h http.HandlerFunc) handlerFunc {
 // WriteTimeout is the http.Server's write timeout, for tests that check the call
 // deadline stays below it.
 const WriteTimeout = writeTimeout
+
+// SetStreamForTest sets each event stream's queue and keep-alive interval, so tests
+// can overflow a stream and see keep-alives without waiting. Call it before serving.
+func (s *Server) SetStreamForTest(queue int, keepalive time.Duration) {
+	s.streamQueue, s.streamKeepalive = queue, keepalive
+}

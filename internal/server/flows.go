@@ -20,7 +20,9 @@ type Flows interface {
 	Status(ctx context.Context, name string) (flow.Status, error) // flow.ErrNotFound
 	StartFlow(name string) error
 	StopFlow(ctx context.Context, name string) error
-	Logs(name string, limit int) ([]flow.LogEntry, error)
+	// Logs returns up to limit recent outcomes numbered above after (flow.LogEntry.Seq),
+	// newest first.
+	Logs(name string, limit int, after uint64) ([]flow.LogEntry, error)
 	// DeadLetters lists a page of the flows' dead letters, newest first, and how many
 	// match in all; Replay runs one through its flow again.
 	DeadLetters(ctx context.Context, f flow.DeadLetterFilter) ([]flow.DeadLetter, int, error)
@@ -69,7 +71,15 @@ func (s *Server) flowLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	logs, err := s.flows.Logs(r.PathValue("name"), limit)
+	var after uint64
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return invalid("invalid query parameters", FieldError{Field: "after", Detail: "expected the seq of an outcome already seen (a whole number)"})
+		}
+		after = n
+	}
+	logs, err := s.flows.Logs(r.PathValue("name"), limit, after)
 	if err != nil {
 		return err
 	}

@@ -70,13 +70,16 @@ func (f *fakeFlows) StopFlow(_ context.Context, name string) error {
 	return nil
 }
 
-func (f *fakeFlows) Logs(name string, limit int) ([]flow.LogEntry, error) {
+// Logs has three outcomes, numbered 3, 2, 1.
+func (f *fakeFlows) Logs(name string, limit int, after uint64) ([]flow.LogEntry, error) {
 	if _, err := f.status(name); err != nil {
 		return nil, err
 	}
 	out := make([]flow.LogEntry, 0, limit)
 	for i := range min(limit, 3) {
-		out = append(out, flow.LogEntry{MessageID: fmt.Sprint("m", i), Outcome: flow.OutcomeDelivered})
+		if seq := uint64(3 - i); seq > after {
+			out = append(out, flow.LogEntry{Seq: seq, MessageID: fmt.Sprint("m", i), Outcome: flow.OutcomeDelivered})
+		}
 	}
 	return out, nil
 }
@@ -131,6 +134,13 @@ func TestFlowAPI(t *testing.T) {
 	}
 	p := problem(t, e.req("GET", "/flows/orders/logs?limit=0", e.user, ""), 400, server.KindInvalidRequest, "/flows/orders/logs")
 	if got := fieldErrors(t, p); len(got) != 1 || got[0] != "limit" {
+		t.Errorf("fields %v", got)
+	}
+	if later := e.req("GET", "/flows/orders/logs?after=2", e.user, "").json(t)["data"].([]any); len(later) != 1 || later[0].(map[string]any)["seq"] != float64(3) {
+		t.Errorf("after=2: %v", later)
+	}
+	p = problem(t, e.req("GET", "/flows/orders/logs?after=-1", e.user, ""), 400, server.KindInvalidRequest, "/flows/orders/logs")
+	if got := fieldErrors(t, p); len(got) != 1 || got[0] != "after" {
 		t.Errorf("fields %v", got)
 	}
 	problem(t, e.req("GET", "/flows", "", ""), 401, server.KindUnauthorized, "/flows")

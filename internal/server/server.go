@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,7 @@ type Options struct {
 	Handlers     Handlers                        // the event handlers; nil leaves the handler API out
 	Jobs         Jobs                            // the scheduled jobs; nil leaves the job API out
 	Workflows    Workflows                       // the workflow engine; nil leaves the workflow API out
+	Events       Events                          // the event bus; nil leaves GET /events/stream out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 	Version      string                          // the binary's version, in /openapi.json; default "dev"
@@ -74,8 +76,16 @@ type Server struct {
 	handlers     Handlers
 	jobs         Jobs
 	workflows    Workflows
+	events       Events
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 	version      string
+
+	// Event streams (events.go): each stream's queue and keep-alive interval, and
+	// streamsEnd, closed at shutdown.
+	streamQueue     int
+	streamKeepalive time.Duration
+	streamsEnd      chan struct{}
+	endStreamsOnce  sync.Once
 
 	mux         *http.ServeMux
 	patterns    map[string]bool // every pattern registered on mux, for route labels
@@ -123,6 +133,11 @@ func New(opts Options) (*Server, error) {
 		jobs:         opts.Jobs,
 		workflows:    opts.Workflows,
 		version:      cmp.Or(opts.Version, "dev"),
+		events:       opts.Events,
+
+		streamQueue:     streamQueueDefault,
+		streamKeepalive: streamKeepaliveDefault,
+		streamsEnd:      make(chan struct{}),
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -171,6 +186,9 @@ func (s *Server) routes() {
 	}
 	if s.workflows != nil {
 		s.workflowRoutes()
+	}
+	if s.events != nil {
+		s.eventRoutes()
 	}
 	if s.webhooks != nil || s.flows != nil {
 		// Webhook deliveries and flow messages share the dead-letter API.
@@ -337,7 +355,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 // Serve answers requests on ln until ctx is cancelled, then shuts down gracefully:
-// in-flight requests get up to shutdownTimeout (DefaultShutdownTimeout if not positive)
+// event streams end at once, other in-flight requests get up to shutdownTimeout (DefaultShutdownTimeout if not positive)
 // to finish, after which remaining connections are closed. It returns nil on a clean
 // stop, and an error if the listener failed or the grace period ran out. Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
@@ -368,6 +386,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	s.logger.Info("http server shutting down", "grace", shutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
+	s.endStreams()
 	shutdownErr := hs.Shutdown(shutdownCtx)
 	// Close drops whatever Shutdown could not drain in time; after a full drain it is a
 	// no-op. Either way no connection outlives Serve.

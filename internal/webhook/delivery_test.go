@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/store"
@@ -255,6 +258,56 @@ func TestIngestDuplicateAnswersTheStoredID(t *testing.T) {
 		again, err := e.svc.Ingest(context.Background(), "github", h, body)
 		if err != nil || !again.Duplicate || again.ID != first.ID || again.EventType != first.EventType {
 			t.Errorf("redelivery answered %+v, %v; want duplicate with id %s", again, err, first.ID)
+		}
+	})
+}
+
+// TestWatchersSeeEveryAttempt: while someone watches the bus (`junction tail`), each
+// recorded attempt is a DeliveryAttemptEvent, a test call's too; nobody else gets them.
+func TestWatchersSeeEveryAttempt(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		s := fastSettings()
+		e := newHookEnv(t, st, s, webhook.Options{})
+		var calls atomic.Int32
+		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if calls.Add(1) == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		}))
+		t.Cleanup(receiver.Close)
+		ep := e.endpoint(t, receiver.URL)
+		w := e.bus.Watch(func(ev event.Event) bool { return ev.Type == webhook.DeliveryAttemptEvent }, 10)
+		defer w.Stop()
+		e.run(t)
+		publishN(t, e.svc, 1)
+		next := func() map[string]any {
+			t.Helper()
+			select {
+			case ev := <-w.Events():
+				return ev.Fields()
+			case <-time.After(30 * time.Second):
+				t.Fatal("no attempt event")
+				return nil
+			}
+		}
+		first, second := next(), next()
+		if first["endpoint_id"] != ep.ID || first["event_type"] != "order.created" || fmt.Sprint(first["attempt"]) != "1" ||
+			first["status"] != "retrying" || fmt.Sprint(first["response_status"]) != "503" || first["error"] == nil || first["next_attempt_at"] == nil {
+			t.Errorf("first attempt: %v", first)
+		}
+		if second["delivery_id"] != first["delivery_id"] || fmt.Sprint(second["attempt"]) != "2" || second["status"] != "delivered" || second["error"] != nil {
+			t.Errorf("second attempt: %v", second)
+		}
+		if _, err := e.svc.TestEndpoint(context.Background(), ep.ID); err != nil {
+			t.Fatal(err)
+		}
+		if test := next(); test["event_type"] != "webhook.test" || test["status"] != "delivered" {
+			t.Errorf("test call's attempt: %v", test)
+		}
+		select {
+		case ev := <-e.events:
+			t.Errorf("a subscriber got %s", ev.Type)
+		default:
 		}
 	})
 }

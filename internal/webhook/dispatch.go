@@ -32,7 +32,8 @@ import (
 //   - When an attempt ends its slot frees, and the dispatcher claims again at once; it
 //     also claims when woken by a publication and every pollInterval for due retries.
 //   - The recorder writes outcomes in batches, one transaction each, then publishes
-//     WebhookDeliveryFailed for deliveries that failed for good.
+//     WebhookDeliveryFailed for deliveries that failed for good, and, while anyone
+//     watches the bus, a DeliveryAttemptEvent per attempt.
 //   - An endpoint's circuit lives in the store (store.Endpoint, store.AttemptRecord), so
 //     every process agrees: claims skip endpoints whose circuit is open, so once it opens
 //     no new attempt starts; the attempts already running finish (their timeout bounds
@@ -53,9 +54,16 @@ const (
 // WebhookDeliveryFailed is published when a delivery has failed for good.
 const WebhookDeliveryFailed = "WebhookDeliveryFailed"
 
+// DeliveryAttemptEvent is the watch-only event (event.Bus.PublishWatched) of one
+// recorded delivery attempt, for `junction tail`: endpoint_id, delivery_id,
+// event_type, attempt, status (delivered, retrying or failed), response_status when
+// there was an answer, error (redacted as stored) and next_attempt_at when retrying.
+const DeliveryAttemptEvent = "junction.webhook.delivery"
+
 type outcome struct {
-	rec    store.AttemptRecord
-	failed *store.Delivery // set when the delivery failed for good
+	rec       store.AttemptRecord
+	failed    *store.Delivery // set when the delivery failed for good
+	eventType string          // of the delivery
 }
 
 // Start starts the delivery workers (lifecycle.Component); they run until Stop.
@@ -153,7 +161,7 @@ func (s *Service) dispatch(ctx context.Context, attempts *sync.WaitGroup, outcom
 				attempts.Go(func() {
 					// An attempt already made finishes after a stop; its timeout bounds it.
 					rec, failed := s.attempt(context.WithoutCancel(ctx), c.Endpoint, c.Delivery)
-					outcomes <- outcome{rec: rec, failed: failed}
+					outcomes <- outcome{rec: rec, failed: failed, eventType: c.Delivery.EventType}
 					slots.done(c.Endpoint.ID)
 					select {
 					case freed <- struct{}{}:
@@ -343,6 +351,7 @@ func (s *Service) record(outcomes <-chan outcome) {
 		if disabled {
 			s.invalidate() // fan-out must stop at once for an endpoint that said 410
 		}
+		s.announceAttempts(batch...)
 		s.afterRecordFailed(failed)
 		batch = batch[:0]
 	}
@@ -363,6 +372,31 @@ func (s *Service) record(outcomes <-chan outcome) {
 		flush()
 	}
 	flush()
+}
+
+// announceAttempts publishes a DeliveryAttemptEvent per outcome, while anyone watches.
+func (s *Service) announceAttempts(outs ...outcome) {
+	bus := s.opts.Bus
+	if bus == nil || !bus.Watched() {
+		return
+	}
+	for _, o := range outs {
+		r := o.rec
+		fields := map[string]any{
+			"endpoint_id": r.EndpointID, "delivery_id": r.DeliveryID, "event_type": o.eventType,
+			"attempt": r.AttemptCount, "status": r.Status, "duration_ms": r.DurationMs,
+		}
+		if r.ResponseStatusCode != nil {
+			fields["response_status"] = *r.ResponseStatusCode
+		}
+		if r.ErrorMessage != "" {
+			fields["error"] = r.ErrorMessage
+		}
+		if r.NextRetryAt != nil {
+			fields["next_attempt_at"] = *r.NextRetryAt
+		}
+		bus.PublishWatched(event.Make(DeliveryAttemptEvent, event.SourceJunction, r.At, fields))
+	}
 }
 
 // afterRecordFailed publishes WebhookDeliveryFailed (endpoint_id, delivery_id,

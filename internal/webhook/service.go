@@ -464,6 +464,10 @@ func Subscribed(patterns []string, eventType string) bool {
 	return false
 }
 
+// ValidPattern reports whether p is an event pattern that Subscribed understands: an
+// event type, "*", or a type's prefix followed by ".*".
+func ValidPattern(p string) bool { return eventPattern.MatchString(p) }
+
 func (s *Service) activeEndpoints(ctx context.Context) ([]store.Endpoint, error) {
 	now := s.opts.Clock.Now()
 	s.mu.Lock()
@@ -540,6 +544,7 @@ func (s *Service) TestEndpoint(ctx context.Context, id string) (store.Delivery, 
 	if rec.DisableEndpoint {
 		s.invalidate()
 	}
+	s.announceAttempts(outcome{rec: rec, failed: failed, eventType: d.EventType})
 	if failed != nil {
 		s.afterRecordFailed([]*store.Delivery{failed})
 	}
