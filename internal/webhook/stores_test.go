@@ -113,6 +113,7 @@ type hookEnv struct {
 	logs   *logBuffer
 	reg    *prometheus.Registry
 	events chan event.Event
+	bus    *event.Bus
 }
 
 func newHookEnv(t *testing.T, st store.Store, s webhook.Settings, o webhook.Options) *hookEnv {
@@ -126,7 +127,7 @@ func newHookEnv(t *testing.T, st store.Store, s webhook.Settings, o webhook.Opti
 		t.Fatal(err)
 	}
 	o.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	o.Metrics, o.Bus = m, bus
+	o.Metrics, o.Bus, e.bus = m, bus, bus
 	if e.svc, err = webhook.New(e.store, s, o); err != nil {
 		t.Fatal(err)
 	}
