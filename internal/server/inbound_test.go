@@ -112,7 +112,7 @@ func TestInboundListing(t *testing.T) {
 		newest, form := got[0], got[1]
 		headers, _ := newest["headers"].(map[string]any)
 		if newest["source"] != "gh" || newest["provider_id"] != "d2" || newest["event_type"] != "github.issues" ||
-			newest["received_at"] == nil || headers["X-Github-Event"] != "issues" || headers["Authorization"] != nil {
+			newest["received_at"] == nil || headers["X-Github-Event"] != "issues" || headers["X-Hub-Signature-256"] != nil {
 			t.Errorf("newest message: %v", newest)
 		}
 		if p, _ := newest["payload"].(map[string]any); p["action"] != "reopened" {

@@ -2,13 +2,16 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/webhook/signing"
 )
 
 // What arrived at /ingest/{source}: the stored messages (GET /inbound) and the refusals
@@ -30,12 +33,48 @@ func (s *Service) ListInbound(ctx context.Context, f store.InboundFilter) ([]sto
 		}
 		return nil, &ValidationError{Fields: map[string]string{"before": "no received message" + of + " has this id: give the id of the last message of the previous page"}}
 	}
+	for i := range ms {
+		ms[i].Headers = s.shownHeaders(ms[i])
+	}
 	return ms, err
 }
 
 // GetInbound returns the stored message with Junction's id (ErrNotFound).
 func (s *Service) GetInbound(ctx context.Context, id string) (store.InboundMessage, error) {
-	return s.store.InboundGetByID(ctx, id)
+	m, err := s.store.InboundGetByID(ctx, id)
+	m.Headers = s.shownHeaders(m)
+	return m, err
+}
+
+// signatureHeaders are the headers the provider schemes sign with, in lower case.
+var signatureHeaders = []string{
+	strings.ToLower(inbound.HeaderGitHubSignature), "x-hub-signature", strings.ToLower(inbound.HeaderStripeSignature),
+	strings.ToLower(signing.HeaderSignature),
+}
+
+// shownHeaders are a stored message's headers without its signature: any user token
+// may list messages, and a GitHub signature does not cover the delivery id, so whoever
+// read one could post the same body again as a new delivery. The headers are stored
+// whole; they are only read here.
+func (s *Service) shownHeaders(m store.InboundMessage) []byte {
+	var h map[string]string
+	if len(m.Headers) == 0 || json.Unmarshal(m.Headers, &h) != nil {
+		return m.Headers
+	}
+	hidden := signatureHeaders
+	if src := s.source(m.Source); src != nil && src.Verifier.Header != "" {
+		hidden = append(slices.Clip(hidden), strings.ToLower(src.Verifier.Header))
+	}
+	for k := range h {
+		if slices.Contains(hidden, strings.ToLower(k)) {
+			delete(h, k)
+		}
+	}
+	out, err := json.Marshal(h)
+	if err != nil {
+		return m.Headers
+	}
+	return out
 }
 
 // ListRejections returns up to limit refusals of source ("" = every source), newest

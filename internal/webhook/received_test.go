@@ -313,6 +313,28 @@ func TestListInbound(t *testing.T) {
 	if ms[0].Verification != "github" || string(ms[0].Payload) != `{"n":3}` || !strings.Contains(string(ms[0].Headers), "X-Github-Event") {
 		t.Errorf("listed message %+v", ms[0])
 	}
+	// Signatures are not shown: a GitHub one does not cover the delivery id, so it
+	// would let a reader post the body again as a new delivery.
+	sources := githubSource(false)
+	sources["partner"] = &webhook.Source{Name: "partner", Event: "partner.x",
+		Verifier: inbound.Verifier{Scheme: inbound.HMAC, Header: "X-Partner-Sig", Secrets: []string{"topsecret"}}}
+	e.svc.SetSources(sources)
+	h := http.Header{}
+	h.Set("X-Partner-Sig", "sha256="+hmacHex("topsecret", []byte(`{}`)))
+	h.Set("X-Trace", "t-1")
+	partner, err := e.svc.Ingest(ctx, "partner", webhook.Received{Header: h, Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := e.svc.GetInbound(ctx, partner.ID)
+	if err != nil || !strings.Contains(string(shown.Headers), "X-Trace") || strings.Contains(string(shown.Headers), "X-Partner-Sig") {
+		t.Errorf("GetInbound headers %s (%v); want X-Trace without the hmac signature header", shown.Headers, err)
+	}
+	for _, m := range ms {
+		if strings.Contains(string(m.Headers), "Signature") || strings.Contains(string(m.Headers), "sha256=") {
+			t.Errorf("listed headers show the signature: %s", m.Headers)
+		}
+	}
 	if ms, err := e.svc.ListInbound(ctx, store.InboundFilter{Source: "github", Before: ms[1].ID, Limit: 2}); err != nil || len(ms) != 1 || ms[0].ID != ids[2] {
 		t.Errorf("second page: %+v %v; want %v", ms, err, ids[2:])
 	}
