@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -196,6 +197,7 @@ func (d *decoder) source(pos Pos, name string, body []*Entry) *Source {
 		"tolerance": func(e *Entry) { src.Tolerance, _ = d.positiveDuration(e) },
 		"header":    func(e *Entry) { src.Header, _ = d.str(e) },
 		"id_header": func(e *Entry) { src.IDHeader, _ = d.str(e) },
+		"publish":   func(e *Entry) { src.Publish, _ = d.boolean(e) },
 		"algorithm": func(e *Entry) {
 			src.Algorithm, _ = d.name(e, "sha256 or sha512")
 			if src.Algorithm != "sha256" && src.Algorithm != "sha512" {
@@ -212,6 +214,22 @@ func (d *decoder) source(pos Pos, name string, body []*Entry) *Source {
 		d.rep.errorf(src.Secret.Pos, "source %s secret: secrets must come from env(NAME), \"$NAME\" or file(\"path\"), not be written in the file%s", name, defaultNote(src.Secret))
 	case src.Verify == "hmac" && src.Header == "":
 		d.rep.errorf(pos, `source %s: verify hmac needs header (such as header: "X-Signature")`, name)
+	case src.Publish && !publishableTemplate(src.Event):
+		d.rep.errorf(pos, `source %s: publish: true needs an event type such as "%s.{header:X-Event}" (letters, digits, _ and - in dot-separated parts, with {header:Name} or {body:field} anywhere), found %q`, name, name, src.Event)
 	}
 	return src
+}
+
+// SourcePlaceholder is a {header:Name} or {body:field} in a source's event type; the
+// webhook service fills it from each message.
+var SourcePlaceholder = regexp.MustCompile(`\{(header|body):([^}]+)\}`)
+
+// publishableEventType is what POST /events accepts as a type.
+var publishableEventType = regexp.MustCompile(`^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$`)
+
+// publishableTemplate reports whether a source's event type, once its placeholders are
+// filled (each with a non-empty value of the same characters), is a type that can be
+// published as a webhook event.
+func publishableTemplate(tmpl string) bool {
+	return publishableEventType.MatchString(SourcePlaceholder.ReplaceAllString(tmpl, "x"))
 }

@@ -507,3 +507,50 @@ func TestDeclaredWebhookSecretAndHeaders(t *testing.T) {
 		}
 	}
 }
+
+// A source's publish: true (issue 12) is read in both dialects and in YAML; it is a
+// boolean, needs an event type that can be published, and stays off unless given.
+func TestSourcePublish(t *testing.T) {
+	for name, src := range map[string]string{
+		"colon.cai": `source github { verify: github  secret: env(GH_SECRET)  event: "github.{header:X-GitHub-Event}"  publish: true }`,
+		"bare.cai": `source github {
+    verify github
+    secret env(GH_SECRET)
+    event "github.{header:X-GitHub-Event}"
+    publish true
+}`,
+		"t.yaml": `sources:
+  github:
+    verify: github
+    secret: env(GH_SECRET)
+    event: "github.{header:X-GitHub-Event}"
+    publish: true
+`,
+	} {
+		cfg, diags := Decode(name, []byte(src))
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags.Err())
+		}
+		if len(cfg.Sources) != 1 || !cfg.Sources[0].Publish {
+			t.Errorf("%s: sources = %+v, want github with Publish", name, cfg.Sources)
+		}
+	}
+	if cfg := decodeOK(t, `source s { verify: github  secret: env(X) }`); cfg.Sources[0].Publish {
+		t.Error("publish is on without being given")
+	}
+	for src, wantErr := range map[string]string{
+		`source s { verify: github  secret: env(X)  publish: yes }`:                           "test.cai:1:53: publish: expected true or false",
+		`source s { verify: github  secret: env(X)  publish: true  event: "s received" }`:     `source s: publish: true needs an event type such as "s.{header:X-Event}"`,
+		`source s { verify: github  secret: env(X)  publish: true  event: "s..{body:type}" }`: `found "s..{body:type}"`,
+		`source s { verify: github  secret: env(X)  publish: true  event: "*" }`:              "publish: true needs an event type",
+		`source s { verify: github  secret: env(X)  publsh: true }`:                           "publsh",
+	} {
+		_, diags := Decode("test.cai", []byte(src))
+		if err := diags.Err(); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s: got %v, want an error containing %q", src, err, wantErr)
+		}
+	}
+	// Without publish, the event type is not checked: configurations that worked before
+	// keep working.
+	decodeOK(t, `source s { verify: github  secret: env(X)  event: "s received" }`)
+}

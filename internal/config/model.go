@@ -426,6 +426,9 @@ type Source struct {
 	Header    string        // hmac: the signature header
 	Algorithm string        // hmac: sha256 or sha512
 	IDHeader  string        // hmac: header with the provider's delivery id (dedupe)
+	// Publish makes every new message also a webhook event (POST /events' path): stored,
+	// delivered to the subscribed endpoints, run by the matching handlers.
+	Publish bool
 }
 
 // The inbound verification schemes.

@@ -78,8 +78,8 @@ type Verifier struct {
 // Every verification failure wraps ErrSignature and says which check failed; other
 // errors are configuration errors of the Verifier.
 func (v Verifier) Verify(h http.Header, body []byte) (providerID string, err error) {
-	if err := v.check(); err != nil {
-		return "", fmt.Errorf("inbound: %w", err)
+	if err := v.Check(); err != nil {
+		return "", err
 	}
 	switch v.Scheme {
 	case StandardWebhooks:
@@ -88,13 +88,22 @@ func (v Verifier) Verify(h http.Header, body []byte) (providerID string, err err
 		return v.github(h, body)
 	case Stripe:
 		return v.stripe(h, body)
-	default: // HMAC; check refused anything else
+	default: // HMAC; Check refused anything else
 		return v.hmac(h, body)
 	}
 }
 
-// check reports configuration errors, which are not ErrSignature: the caller must treat
-// them as its own fault, not the sender's.
+// Check reports configuration errors, which are not ErrSignature: the caller must treat
+// them as its own fault, not the sender's. Verify makes the same check first; a source
+// checks its Verifier when it is built, so that it is known to be misconfigured before
+// a provider's webhook says so. The errors never hold a secret.
+func (v Verifier) Check() error {
+	if err := v.check(); err != nil {
+		return fmt.Errorf("inbound: %w", err)
+	}
+	return nil
+}
+
 func (v Verifier) check() error {
 	switch v.Scheme {
 	case StandardWebhooks, GitHub, Stripe, HMAC:
@@ -236,7 +245,7 @@ func (v Verifier) stripe(h http.Header, body []byte) (string, error) {
 }
 
 func (v Verifier) hmac(h http.Header, body []byte) (string, error) {
-	newHash, _ := signing.Hash(v.Algorithm) // check validated it
+	newHash, _ := signing.Hash(v.Algorithm) // Check validated it
 	alg := v.Algorithm
 	if alg == "" {
 		alg = "sha256"

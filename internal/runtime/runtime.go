@@ -86,6 +86,9 @@ type Runtime struct {
 	jobs         *job.Scheduler
 	workflows    *workflow.Engine
 	calls        gate // integration calls in flight, so a reload can wait for them
+	// rejections are the refused inbound webhooks, kept in memory; a reload hands them
+	// on, so a user debugging a provider does not lose them by fixing the configuration.
+	rejections *webhook.Rejections
 
 	// workers are the parts that do work on their own (delivery workers, event
 	// routes, flows), started in order and stopped in reverse. The integrations are
@@ -107,11 +110,11 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	if errs := registry.Validate(cfg.Connectors, deps.LookupEnv); len(errs) > 0 {
 		return nil, fmt.Errorf("connectors:\n%w", errors.Join(errs...))
 	}
-	rt := &Runtime{cfg: cfg}
+	rt := &Runtime{cfg: cfg, rejections: webhook.NewRejections()}
 
 	var previous *integration.Runtime
 	if prev != nil {
-		previous = prev.integrations
+		previous, rt.rejections = prev.integrations, prev.rejections
 	}
 	ints, err := integration.New(cfg, integration.Options{
 		LookupEnv: deps.LookupEnv, Logger: log, Metrics: deps.Metrics.Integrations, Bus: deps.Bus,
@@ -124,12 +127,13 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 
 	hooks, err := webhook.New(deps.Store, webhook.SettingsFrom(cfg), webhook.Options{
 		Logger: log, Metrics: deps.Metrics.Webhooks, Bus: deps.Bus, Clock: deps.Clock, Lease: deps.WebhookLease,
+		Rejections: rt.rejections,
 	})
 	if err != nil {
 		ints.Close()
 		return nil, err
 	}
-	hooks.SetSources(webhook.NewSources(cfg, deps.LookupEnv, deps.Clock))
+	hooks.SetSources(webhook.NewSources(cfg, deps.LookupEnv, deps.Clock, log))
 	declared, err := webhook.Declare(cfg, hooks.Settings(), deps.LookupEnv)
 	if err != nil {
 		ints.Close()

@@ -186,3 +186,41 @@ func TestDeclaredWebhooksStartWithTheRuntime(t *testing.T) {
 		t.Errorf("Declared = %+v, %v", st, ok)
 	}
 }
+
+// The refused webhooks kept in memory survive a reload (the user fixing the
+// configuration still sees why the provider was refused); a source the reload removes
+// takes its own with it.
+func TestRejectionsSurviveReload(t *testing.T) {
+	deps := testDeps(t)
+	deps.LookupEnv = func(k string) (string, bool) { return "s3cret", k == "GH_SECRET" }
+	both := decode(t, "source gh { verify: github  secret: env(GH_SECRET) }\nsource other { verify: github  secret: env(GH_SECRET) }")
+	h, err := Start(t.Context(), both, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop(context.Background())
+	for _, src := range []string{"gh", "other"} {
+		if _, err := h.Webhooks().Ingest(t.Context(), src, webhook.Received{Header: http.Header{}, Body: []byte(`{}`)}); err == nil {
+			t.Fatalf("an unsigned webhook to %s was accepted", src)
+		}
+	}
+	count := func(src string) int {
+		rs, err := h.Webhooks().ListRejections(src, 100)
+		if err != nil {
+			t.Fatalf("ListRejections(%s): %v", src, err)
+		}
+		return len(rs)
+	}
+	if err := h.Reload(t.Context(), both); err != nil {
+		t.Fatal(err)
+	}
+	if count("gh") != 1 || count("other") != 1 {
+		t.Errorf("after a reload: %d and %d rejections, want 1 each", count("gh"), count("other"))
+	}
+	if err := h.Reload(t.Context(), decode(t, "source gh { verify: github  secret: env(GH_SECRET) }")); err != nil {
+		t.Fatal(err)
+	}
+	if count("gh") != 1 || count("") != 1 {
+		t.Errorf("after removing other: gh has %d, all sources %d; want 1 and 1", count("gh"), count(""))
+	}
+}

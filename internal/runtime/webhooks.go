@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
@@ -89,6 +88,21 @@ func (v WebhooksView) Publish(ctx context.Context, e event.Event) (webhook.Publi
 }
 
 // Ingest see webhook.Service.
-func (v WebhooksView) Ingest(ctx context.Context, source string, hdr http.Header, body []byte) (webhook.IngestResult, error) {
-	return v.svc().Ingest(ctx, source, hdr, body)
+func (v WebhooksView) Ingest(ctx context.Context, source string, in webhook.Received) (webhook.IngestResult, error) {
+	return v.svc().Ingest(ctx, source, in)
+}
+
+// ListInbound see webhook.Service.
+func (v WebhooksView) ListInbound(ctx context.Context, f store.InboundFilter) ([]store.InboundMessage, error) {
+	return v.svc().ListInbound(ctx, f)
+}
+
+// GetInbound see webhook.Service.
+func (v WebhooksView) GetInbound(ctx context.Context, id string) (store.InboundMessage, error) {
+	return v.svc().GetInbound(ctx, id)
+}
+
+// ListRejections see webhook.Service.
+func (v WebhooksView) ListRejections(source string, limit int) ([]webhook.Rejection, error) {
+	return v.svc().ListRejections(source, limit)
 }

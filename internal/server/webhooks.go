@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,7 +35,11 @@ type Webhooks interface {
 	Retry(ctx context.Context, id string) (webhook.Delivery, error)
 	ListDeadLetters(ctx context.Context, f webhook.DeliveryFilter) ([]webhook.Delivery, int, error)
 	Publish(ctx context.Context, e event.Event) (webhook.PublishResult, error)
-	Ingest(ctx context.Context, source string, h http.Header, body []byte) (webhook.IngestResult, error)
+	Ingest(ctx context.Context, source string, in webhook.Received) (webhook.IngestResult, error)
+	// What arrived at /ingest/{source} (inbound.go).
+	ListInbound(ctx context.Context, f webhook.InboundFilter) ([]webhook.InboundMessage, error)
+	GetInbound(ctx context.Context, id string) (webhook.InboundMessage, error)
+	ListRejections(source string, limit int) ([]webhook.Rejection, error)
 }
 
 // Problem kinds of the webhook API.
@@ -44,7 +49,7 @@ const (
 )
 
 // MaxIngestBodyBytes bounds a received webhook.
-const MaxIngestBodyBytes = 1 << 20
+const MaxIngestBodyBytes = webhook.MaxIngestBodyBytes
 
 func (s *Server) webhookRoutes() {
 	// What the webhook API looks up by id is an endpoint or a delivery.
@@ -63,6 +68,7 @@ func (s *Server) webhookRoutes() {
 	// Providers cannot send Junction's token: a received webhook is authenticated by its
 	// signature instead.
 	s.handlePublicPrefix("POST /ingest/{source}", "/ingest/", hook(s.ingest))
+	s.inboundRoutes()
 }
 
 // notFoundSays gives the not-found errors of h the detail what their problem shows.
@@ -401,13 +407,27 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
+	in := webhook.Received{Header: r.Header, RemoteAddr: r.RemoteAddr, ContentLength: r.ContentLength}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxIngestBodyBytes))
-	if err != nil {
-		return NewProblem(KindPayloadTooLarge, fmt.Sprintf("the webhook body is larger than %d bytes", MaxIngestBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		// The service refuses it, and keeps the refusal where the user can see it.
+		in.TooLarge = true
+	case err != nil:
+		return invalid("the webhook body could not be read: "+err.Error(), FieldError{Field: "body", Detail: "could not be read"})
 	}
-	res, err := s.webhooks.Ingest(r.Context(), r.PathValue("source"), r.Header, body)
+	in.Body = body
+	res, err := s.webhooks.Ingest(r.Context(), r.PathValue("source"), in)
+	if errors.Is(err, webhook.ErrNotPublished) {
+		return describe(err, errkind.ErrUnavailable, "the webhook is stored but its event could not be published yet; send it again (the redelivery publishes it once)")
+	}
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "event_type": res.EventType, "duplicate": res.Duplicate})
+	answer := map[string]any{"id": res.ID, "event_type": res.EventType, "duplicate": res.Duplicate}
+	if res.EventID != "" {
+		answer["event_id"] = res.EventID
+	}
+	return writeJSON(w, http.StatusAccepted, answer)
 }

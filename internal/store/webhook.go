@@ -225,6 +225,22 @@ type InboundMessage struct {
 	Payload    []byte
 	Headers    []byte // JSON object of the headers kept
 	ReceivedAt time.Time
+	// Verification is the scheme whose signature check the message passed (github,
+	// stripe, hmac, standard_webhooks): nothing unverified is stored. "" for messages
+	// stored before it was recorded.
+	Verification string
+}
+
+// InboundFilter selects received messages for InboundList, newest first (by ReceivedAt,
+// then ID).
+type InboundFilter struct {
+	Source string // "" = every source
+	// Before is the ID of a message of the selection: only the messages listed after it
+	// (older) are returned. A cursor, not an offset, so that messages arriving while a
+	// client pages do not shift the pages. "" = from the newest. ErrNotFound if no message
+	// of the selection has that ID.
+	Before string
+	Limit  int // 1..100
 }
 
 // WebhookStore is the webhook part of Store.
@@ -279,4 +295,8 @@ type WebhookStore interface {
 	InboundRecord(ctx context.Context, m InboundMessage) (created bool, err error)
 	// InboundGet returns the message stored for (source, providerID). ErrNotFound.
 	InboundGet(ctx context.Context, source, providerID string) (InboundMessage, error)
+	// InboundGetByID returns the message with Junction's id. ErrNotFound.
+	InboundGetByID(ctx context.Context, id string) (InboundMessage, error)
+	// InboundList returns up to f.Limit messages, newest first.
+	InboundList(ctx context.Context, f InboundFilter) ([]InboundMessage, error)
 }

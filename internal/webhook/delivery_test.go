@@ -251,11 +251,11 @@ func TestIngestDuplicateAnswersTheStoredID(t *testing.T) {
 		h.Set("X-GitHub-Event", "ping")
 		h.Set("X-GitHub-Delivery", "d-1")
 		h.Set("X-Hub-Signature-256", "sha256="+hmacHex("topsecret", body))
-		first, err := e.svc.Ingest(context.Background(), "github", h, body)
+		first, err := e.svc.Ingest(context.Background(), "github", webhook.Received{Header: h, Body: body})
 		if err != nil || first.Duplicate {
 			t.Fatalf("first: %+v %v", first, err)
 		}
-		again, err := e.svc.Ingest(context.Background(), "github", h, body)
+		again, err := e.svc.Ingest(context.Background(), "github", webhook.Received{Header: h, Body: body})
 		if err != nil || !again.Duplicate || again.ID != first.ID || again.EventType != first.EventType {
 			t.Errorf("redelivery answered %+v, %v; want duplicate with id %s", again, err, first.ID)
 		}

@@ -2,7 +2,8 @@
 // events with fan-out to every subscribed endpoint, a durable delivery queue in the store
 // with signed (Standard Webhooks) attempts on the one retry schedule (policy/retry), a per-endpoint circuit
 // breaker, a dead-letter queue with retention and replay, and the receiving side
-// (verified inbound webhooks, see Ingest). Endpoints are made through the API or
+// (verified inbound webhooks, see Ingest; what arrived and what was refused, see
+// received.go). Endpoints are made through the API or
 // declared in the configuration (`webhook NAME { … }`, see declared.go): those are owned
 // by it, synced on every start and reload, and read-only in the API.
 //

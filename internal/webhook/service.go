@@ -41,6 +41,9 @@ type Options struct {
 	// Resolver looks up endpoint hosts when they are registered (see checkDestination);
 	// default net.DefaultResolver. Tests give names addresses of their choosing.
 	Resolver netguard.Resolver
+	// Rejections keeps the refused inbound webhooks; the runtime passes the previous
+	// service's on reload so they survive it. Default: a new, empty one.
+	Rejections *Rejections
 }
 
 // Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable
@@ -59,9 +62,10 @@ type Service struct {
 	active      []store.Endpoint // cached EndpointsActive, for fan-out
 	activeUntil time.Time
 
-	sources  sourcesHolder // inbound sources, swapped on reload
-	declared declaredSet   // the configuration's webhooks, by name (declared.go)
-	handlers HandlerFanout // the configuration's event handlers (handlers.go); may be nil
+	sources    sourcesHolder // inbound sources, swapped on reload
+	rejections *Rejections   // refused inbound webhooks (rejections.go)
+	declared   declaredSet   // the configuration's webhooks, by name (declared.go)
+	handlers   HandlerFanout // the configuration's event handlers (handlers.go); may be nil
 
 	runMu   sync.Mutex
 	stopRun context.CancelFunc // set by Start
@@ -80,6 +84,9 @@ func New(st store.Store, s Settings, opts Options) (*Service, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if opts.Rejections == nil {
+		opts.Rejections = NewRejections()
+	}
 	if opts.WorkerID == "" {
 		opts.WorkerID = "junction-" + randomHex(4)
 	}
@@ -96,7 +103,7 @@ func New(st store.Store, s Settings, opts Options) (*Service, error) {
 	if lease <= s.Timeout {
 		return nil, fmt.Errorf("webhook: a lease of %v does not cover an attempt's timeout of %v", lease, s.Timeout)
 	}
-	svc := &Service{store: st, settings: s, opts: opts, guard: guard, client: guard.Client(), lease: lease, wake: make(chan struct{}, 1)}
+	svc := &Service{store: st, settings: s, opts: opts, guard: guard, client: guard.Client(), lease: lease, wake: make(chan struct{}, 1), rejections: opts.Rejections}
 	opts.Metrics.queue.setSource(st, opts.Clock)
 	return svc, nil
 }

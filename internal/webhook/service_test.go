@@ -413,18 +413,18 @@ func TestIngestVerifiesStoresDeduplicates(t *testing.T) {
 	h.Set("X-GitHub-Event", "ping")
 	h.Set("X-GitHub-Delivery", "d-1")
 	h.Set("X-Hub-Signature-256", "sha256="+hmacHex("topsecret", body))
-	res, err := e.svc.Ingest(context.Background(), "github", h, body)
+	res, err := e.svc.Ingest(context.Background(), "github", webhook.Received{Header: h, Body: body})
 	if err != nil || res.Duplicate || res.EventType != "github.ping" {
 		t.Fatalf("ingest: %+v %v", res, err)
 	}
-	if res, err := e.svc.Ingest(context.Background(), "github", h, body); err != nil || !res.Duplicate {
+	if res, err := e.svc.Ingest(context.Background(), "github", webhook.Received{Header: h, Body: body}); err != nil || !res.Duplicate {
 		t.Errorf("second delivery of d-1: %+v %v", res, err)
 	}
 	h.Set("X-Hub-Signature-256", "sha256=00")
-	if _, err := e.svc.Ingest(context.Background(), "github", h, body); !errors.Is(err, inbound.ErrSignature) {
+	if _, err := e.svc.Ingest(context.Background(), "github", webhook.Received{Header: h, Body: body}); !errors.Is(err, inbound.ErrSignature) {
 		t.Errorf("bad signature: %v", err)
 	}
-	if _, err := e.svc.Ingest(context.Background(), "nope", h, body); !errors.Is(err, webhook.ErrUnknownSource) {
+	if _, err := e.svc.Ingest(context.Background(), "nope", webhook.Received{Header: h, Body: body}); !errors.Is(err, webhook.ErrUnknownSource) {
 		t.Errorf("unknown source: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ type (
 	DeliveryFilter = store.DeliveryFilter
 	DeliveryStatus = store.DeliveryStatus
 	Page           = store.Page
+	InboundMessage = store.InboundMessage
+	InboundFilter  = store.InboundFilter
 )
 
 // Where a delivery stands.

@@ -284,6 +284,16 @@ func (s *Store) InboundGet(ctx context.Context, source, providerID string) (stor
 	})
 }
 
+// InboundGetByID implements store.Store.
+func (s *Store) InboundGetByID(ctx context.Context, id string) (store.InboundMessage, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (store.InboundMessage, error) { return s.inner.InboundGetByID(ctx, id) })
+}
+
+// InboundList implements store.Store. A batch: a page of payloads, which can be large.
+func (s *Store) InboundList(ctx context.Context, f store.InboundFilter) ([]store.InboundMessage, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) ([]store.InboundMessage, error) { return s.inner.InboundList(ctx, f) })
+}
+
 // FlowDeadLetterAdd implements store.Store.
 func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) error {
 	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.FlowDeadLetterAdd(ctx, d) })

@@ -58,6 +58,8 @@ var wantTimeout = map[string]time.Duration{
 	"QueueStats":              testTimeouts.Batch,
 	"InboundRecord":           testTimeouts.Call,
 	"InboundGet":              testTimeouts.Call,
+	"InboundGetByID":          testTimeouts.Call,
+	"InboundList":             testTimeouts.Batch,
 	"FlowDeadLetterAdd":       testTimeouts.Call,
 	"FlowDeadLetterGet":       testTimeouts.Call,
 	"FlowDeadLetterList":      testTimeouts.Batch,
@@ -363,6 +365,12 @@ func (f *fake) InboundRecord(ctx context.Context, _ store.InboundMessage) (bool,
 }
 func (f *fake) InboundGet(ctx context.Context, _, _ string) (store.InboundMessage, error) {
 	return store.InboundMessage{}, f.call(ctx, "InboundGet")
+}
+func (f *fake) InboundGetByID(ctx context.Context, _ string) (store.InboundMessage, error) {
+	return store.InboundMessage{}, f.call(ctx, "InboundGetByID")
+}
+func (f *fake) InboundList(ctx context.Context, _ store.InboundFilter) ([]store.InboundMessage, error) {
+	return nil, f.call(ctx, "InboundList")
 }
 func (f *fake) FlowDeadLetterAdd(ctx context.Context, _ store.FlowDeadLetter) error {
 	return f.call(ctx, "FlowDeadLetterAdd")

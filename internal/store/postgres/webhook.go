@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -732,14 +733,24 @@ func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool
 		return false, fmt.Errorf("postgres: inbound record: %w", err)
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO inbound_messages
-			(id, source, provider_id, event_type, payload, headers, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+			(id, source, provider_id, event_type, payload, headers, received_at, verification)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (source, provider_id) DO NOTHING`,
-		m.ID, m.Source, m.ProviderID, m.EventType, m.Payload, m.Headers, m.ReceivedAt)
+		m.ID, m.Source, m.ProviderID, m.EventType, m.Payload, m.Headers, m.ReceivedAt, m.Verification)
 	if err != nil {
 		return false, fmt.Errorf("postgres: inbound record %q: %w", m.ID, mapError(err))
 	}
 	return tag.RowsAffected() > 0, nil
+}
+
+// inboundColumns are read by scanInbound.
+const inboundColumns = `id, source, provider_id, event_type, payload, headers, received_at, verification`
+
+func scanInbound(row pgx.Row) (store.InboundMessage, error) {
+	var m store.InboundMessage
+	err := row.Scan(&m.ID, &m.Source, &m.ProviderID, &m.EventType, &m.Payload, &m.Headers, &m.ReceivedAt, &m.Verification)
+	m.ReceivedAt = m.ReceivedAt.UTC()
+	return m, err
 }
 
 // InboundGet implements store.Store.
@@ -747,15 +758,64 @@ func (s *Store) InboundGet(ctx context.Context, source, providerID string) (stor
 	if !storeinput.Key(source) {
 		return store.InboundMessage{}, fmt.Errorf("postgres: inbound get %q: %w", source, store.ErrNotFound)
 	}
-	var m store.InboundMessage
-	err := s.pool.QueryRow(ctx, `SELECT id, source, provider_id, event_type, payload, headers, received_at
-		FROM inbound_messages WHERE source = $1 AND provider_id = $2`, source, storeinput.InboundProviderID(providerID)).
-		Scan(&m.ID, &m.Source, &m.ProviderID, &m.EventType, &m.Payload, &m.Headers, &m.ReceivedAt)
+	m, err := scanInbound(s.pool.QueryRow(ctx, `SELECT `+inboundColumns+`
+		FROM inbound_messages WHERE source = $1 AND provider_id = $2`, source, storeinput.InboundProviderID(providerID)))
 	if err != nil {
 		return store.InboundMessage{}, fmt.Errorf("postgres: inbound get %s/%q: %w", source, providerID, mapError(err))
 	}
-	m.ReceivedAt = m.ReceivedAt.UTC()
 	return m, nil
+}
+
+// InboundGetByID implements store.Store.
+func (s *Store) InboundGetByID(ctx context.Context, id string) (store.InboundMessage, error) {
+	if !storeinput.Key(id) {
+		return store.InboundMessage{}, fmt.Errorf("postgres: inbound get %q: %w", id, store.ErrNotFound)
+	}
+	m, err := scanInbound(s.pool.QueryRow(ctx, `SELECT `+inboundColumns+` FROM inbound_messages WHERE id = $1`, id))
+	if err != nil {
+		return store.InboundMessage{}, fmt.Errorf("postgres: inbound get %q: %w", id, mapError(err))
+	}
+	return m, nil
+}
+
+// InboundList implements store.Store. The cursor is looked up in the same snapshot as
+// the page, so a cursor that exists is never reported missing.
+func (s *Store) InboundList(ctx context.Context, f store.InboundFilter) ([]store.InboundMessage, error) {
+	empty, err := storeinput.CheckInboundFilter(f)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: inbound list: %w", err)
+	}
+	if empty {
+		return nil, nil
+	}
+	var out []store.InboundMessage
+	err = s.readTx(ctx, func(tx pgx.Tx) error {
+		var w where
+		if f.Source != "" {
+			w.add("source = $%d", f.Source)
+		}
+		if f.Before != "" {
+			var at time.Time
+			if err := tx.QueryRow(ctx, `SELECT received_at FROM inbound_messages WHERE id = $1 AND ($2 = '' OR source = $2)`,
+				f.Before, f.Source).Scan(&at); err != nil {
+				return fmt.Errorf("message %q: %w", f.Before, mapError(err))
+			}
+			n := len(w.args)
+			w.conds = append(w.conds, fmt.Sprintf("(received_at, id) < ($%d, $%d)", n+1, n+2))
+			w.args = append(w.args, at, f.Before)
+		}
+		rows, err := tx.Query(ctx, `SELECT `+inboundColumns+` FROM inbound_messages`+w.String()+`
+			ORDER BY received_at DESC, id DESC LIMIT `+strconv.Itoa(f.Limit), w.args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.InboundMessage, error) { return scanInbound(row) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: inbound list: %w", mapError(err))
+	}
+	return out, nil
 }
 
 // readTx runs fn in a read-only REPEATABLE READ transaction, so several queries see one

@@ -928,10 +928,10 @@ func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool
 	var n int64
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO inbound_messages
-				(id, source, provider_id, event_type, payload, headers, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+				(id, source, provider_id, event_type, payload, headers, received_at, verification)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (source, provider_id) DO NOTHING`,
-			m.ID, m.Source, m.ProviderID, m.EventType, m.Payload, m.Headers, formatTime(m.ReceivedAt))
+			m.ID, m.Source, m.ProviderID, m.EventType, m.Payload, m.Headers, formatTime(m.ReceivedAt), m.Verification)
 		if err != nil {
 			return err
 		}
@@ -944,19 +944,84 @@ func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool
 	return n > 0, nil
 }
 
+// inboundColumns are read by scanInbound.
+const inboundColumns = `id, source, provider_id, event_type, payload, headers, received_at, verification`
+
+func scanInbound(row scanner) (store.InboundMessage, error) {
+	var m store.InboundMessage
+	err := row.Scan(&m.ID, &m.Source, &m.ProviderID, &m.EventType, &m.Payload, &m.Headers, textTime{&m.ReceivedAt}, &m.Verification)
+	return m, err
+}
+
 // InboundGet implements store.Store.
 func (s *Store) InboundGet(ctx context.Context, source, providerID string) (store.InboundMessage, error) {
 	if !storeinput.Key(source) {
 		return store.InboundMessage{}, fmt.Errorf("sqlite: inbound get %q: %w", source, store.ErrNotFound)
 	}
-	var m store.InboundMessage
-	err := s.read.QueryRowContext(ctx, `SELECT id, source, provider_id, event_type, payload, headers, received_at
-		FROM inbound_messages WHERE source = ? AND provider_id = ?`, source, storeinput.InboundProviderID(providerID)).
-		Scan(&m.ID, &m.Source, &m.ProviderID, &m.EventType, &m.Payload, &m.Headers, textTime{&m.ReceivedAt})
+	m, err := scanInbound(s.read.QueryRowContext(ctx, `SELECT `+inboundColumns+`
+		FROM inbound_messages WHERE source = ? AND provider_id = ?`, source, storeinput.InboundProviderID(providerID)))
 	if err != nil {
 		return store.InboundMessage{}, fmt.Errorf("sqlite: inbound get %s/%q: %w", source, providerID, notFound(err))
 	}
 	return m, nil
+}
+
+// InboundGetByID implements store.Store.
+func (s *Store) InboundGetByID(ctx context.Context, id string) (store.InboundMessage, error) {
+	if !storeinput.Key(id) {
+		return store.InboundMessage{}, fmt.Errorf("sqlite: inbound get %q: %w", id, store.ErrNotFound)
+	}
+	m, err := scanInbound(s.read.QueryRowContext(ctx, `SELECT `+inboundColumns+` FROM inbound_messages WHERE id = ?`, id))
+	if err != nil {
+		return store.InboundMessage{}, fmt.Errorf("sqlite: inbound get %q: %w", id, notFound(err))
+	}
+	return m, nil
+}
+
+// InboundList implements store.Store. The cursor is looked up in the same snapshot as
+// the page, so a cursor that exists is never reported missing.
+func (s *Store) InboundList(ctx context.Context, f store.InboundFilter) ([]store.InboundMessage, error) {
+	empty, err := storeinput.CheckInboundFilter(f)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: inbound list: %w", err)
+	}
+	if empty {
+		return nil, nil
+	}
+	var out []store.InboundMessage
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		var w where
+		if f.Source != "" {
+			w.add("source = ?", f.Source)
+		}
+		if f.Before != "" {
+			var at string
+			if err := tx.QueryRowContext(ctx, `SELECT received_at FROM inbound_messages WHERE id = ? AND (? = '' OR source = ?)`,
+				f.Before, f.Source, f.Source).Scan(&at); err != nil {
+				return fmt.Errorf("message %q: %w", f.Before, notFound(err))
+			}
+			// Times are fixed-width text, so they compare as they sort.
+			w.add("(received_at, id) < (?, ?)", at, f.Before)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+inboundColumns+` FROM inbound_messages`+w.String()+`
+			ORDER BY received_at DESC, id DESC LIMIT ?`, append(w.args, f.Limit)...)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			m, err := scanInbound(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: inbound list: %w", err)
+	}
+	return out, nil
 }
 
 // readTx runs fn in a read transaction, so several queries see one snapshot (a page and

@@ -350,6 +350,20 @@ func OutcomeTimes(r store.AttemptRecord) (nextRetryAt, deadLetteredAt *time.Time
 // the message up by.
 func InboundProviderID(id string) string { return storableText(id) }
 
+// CheckInboundFilter checks a list filter. A source or cursor that no write could have
+// stored (see Key) is answered without asking the database: empty is true when the list
+// is empty, and a cursor that cannot be found is ErrNotFound.
+func CheckInboundFilter(f store.InboundFilter) (empty bool, err error) {
+	if f.Limit < 1 || f.Limit > maxPageLimit {
+		return false, fmt.Errorf("limit %d outside 1-%d", f.Limit, maxPageLimit)
+	}
+	sourceOK := f.Source == "" || Key(f.Source)
+	if f.Before != "" && (!sourceOK || !Key(f.Before)) {
+		return false, fmt.Errorf("message %q: %w", f.Before, store.ErrNotFound)
+	}
+	return !sourceOK, nil
+}
+
 // NormalizeInbound checks a received message.
 func NormalizeInbound(m store.InboundMessage) (store.InboundMessage, error) {
 	if err := checkName("id", m.ID, true); err != nil {
@@ -369,6 +383,7 @@ func NormalizeInbound(m store.InboundMessage) (store.InboundMessage, error) {
 	// Both come from the sender's headers or body, verified but not necessarily UTF-8;
 	// a message that cannot be stored would be redelivered by the provider forever.
 	m.ProviderID, m.EventType = storableText(m.ProviderID), storableText(m.EventType)
+	m.Verification = storableText(m.Verification)
 	m.Payload = nonNilBytes(m.Payload)
 	m.Headers = nonNilBytes(m.Headers)
 	return m, nil

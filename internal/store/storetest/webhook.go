@@ -53,6 +53,7 @@ func runWebhook(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"QueueStats", testQueueStats},
 		{"InboundRecord", testInboundRecord},
 		{"InboundRecordConcurrent", testInboundRecordConcurrent},
+		{"InboundList", testInboundList},
 		{"WebhookCanceledContext", testWebhookCanceledContext},
 		{"UnstorableNames", testUnstorableNames},
 		{"UnstorableKeys", testUnstorableKeys},
@@ -1544,7 +1545,7 @@ func testInboundRecord(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	msg := func(id, source, provider string) store.InboundMessage {
 		return store.InboundMessage{ID: id, Source: source, ProviderID: provider, EventType: "push",
-			Payload: []byte("payload=%7B%7D"), Headers: []byte(`{"X-GitHub-Event":"push"}`), ReceivedAt: t0}
+			Payload: []byte("payload=%7B%7D"), Headers: []byte(`{"X-GitHub-Event":"push"}`), ReceivedAt: t0, Verification: "github"}
 	}
 	for _, c := range []struct {
 		m    store.InboundMessage
@@ -1602,6 +1603,98 @@ func testInboundRecord(t *testing.T, s store.Store) {
 	}
 	if got, err := s.InboundGet(ctx, "github", odd.ProviderID); err != nil || got.ID != "in-10" {
 		t.Errorf("InboundGet with a non-UTF-8 provider ID = %s, %v; want in-10", got.ID, err)
+	}
+}
+
+func testInboundList(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	msg := func(id, source string, at time.Time) store.InboundMessage {
+		return store.InboundMessage{ID: id, Source: source, ProviderID: "p-" + id, EventType: source + ".event",
+			Payload: []byte(`{"id":"` + id + `"}`), Headers: []byte(`{}`), ReceivedAt: at, Verification: "hmac"}
+	}
+	// in04 and in05 arrive in the same microsecond: the id orders them.
+	all := []store.InboundMessage{
+		msg("in01", "github", t0),
+		msg("in02", "stripe", t0.Add(time.Minute)),
+		msg("in03", "github", t0.Add(2*time.Minute)),
+		msg("in04", "github", t0.Add(3*time.Minute)),
+		msg("in05", "github", t0.Add(3*time.Minute)),
+		msg("in06", "stripe", t0.Add(4*time.Minute)),
+	}
+	for _, m := range all {
+		if created, err := s.InboundRecord(ctx, m); err != nil || !created {
+			t.Fatalf("InboundRecord(%s) = %v, %v", m.ID, created, err)
+		}
+	}
+	ids := func(ms []store.InboundMessage) []string {
+		out := []string{}
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	list := func(f store.InboundFilter) []string {
+		t.Helper()
+		got, err := s.InboundList(ctx, f)
+		if err != nil {
+			t.Fatalf("InboundList(%+v): %v", f, err)
+		}
+		return ids(got)
+	}
+	got, err := s.InboundList(ctx, store.InboundFilter{Limit: 100})
+	if err != nil {
+		t.Fatalf("InboundList: %v", err)
+	}
+	want := slices.Clone(all)
+	slices.Reverse(want)
+	check(t, "InboundList of every source (newest first, whole messages)", got, want)
+
+	// Paging one source with the cursor: each page starts after the previous one's last.
+	var pages [][]string
+	for before := ""; ; {
+		page := list(store.InboundFilter{Source: "github", Before: before, Limit: 2})
+		if len(page) == 0 {
+			break
+		}
+		pages = append(pages, page)
+		before = page[len(page)-1]
+	}
+	check(t, "pages of github", pages, [][]string{{"in05", "in04"}, {"in03", "in01"}})
+	check(t, "stripe after in06", list(store.InboundFilter{Source: "stripe", Before: "in06", Limit: 10}), []string{"in02"})
+	check(t, "every source after in04", list(store.InboundFilter{Before: "in04", Limit: 10}), []string{"in03", "in02", "in01"})
+	// A message arriving while a client pages does not shift the next page.
+	if _, err := s.InboundRecord(ctx, msg("in07", "github", t0.Add(5*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "github after in05, once in07 arrived", list(store.InboundFilter{Source: "github", Before: "in05", Limit: 10}), []string{"in04", "in03", "in01"})
+	check(t, "an unknown source", list(store.InboundFilter{Source: "gitlab", Limit: 10}), []string{})
+	check(t, "a source no write could store", list(store.InboundFilter{Source: "git\x00hub", Limit: 10}), []string{})
+
+	for name, f := range map[string]store.InboundFilter{
+		"an unknown cursor":               {Before: "in99", Limit: 10},
+		"a cursor of another source":      {Source: "stripe", Before: "in01", Limit: 10},
+		"a cursor no write could store":   {Before: "in\x0001", Limit: 10},
+		"a cursor and an unstored source": {Source: "git\x00hub", Before: "in01", Limit: 10},
+	} {
+		if _, err := s.InboundList(ctx, f); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("InboundList with %s: err = %v, want ErrNotFound", name, err)
+		}
+	}
+	for _, limit := range []int{0, -1, 101} {
+		if _, err := s.InboundList(ctx, store.InboundFilter{Limit: limit}); !isValidationError(err) {
+			t.Errorf("InboundList with limit %d: err = %v, want a validation error", limit, err)
+		}
+	}
+
+	m, err := s.InboundGetByID(ctx, "in04")
+	check(t, "InboundGetByID", m, all[3])
+	if err != nil {
+		t.Errorf("InboundGetByID: %v", err)
+	}
+	for _, id := range []string{"in99", "in\x0004", ""} {
+		if _, err := s.InboundGetByID(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("InboundGetByID(%q): err = %v, want ErrNotFound", id, err)
+		}
 	}
 }
 
