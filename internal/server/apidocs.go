@@ -34,6 +34,12 @@ var apiDocs = map[string]apiDoc{
 	"GET /openapi.json": {Tag: "health", Summary: "This document: the OpenAPI 3.1 description of the HTTP API"},
 	"GET /docs":         {Tag: "health", Summary: "The API reference, rendered from /openapi.json (HTML)"},
 
+	"GET /{$}":                      {Tag: "console", Summary: "The operating console (HTML): sign in with an API token"},
+	"GET /console/assets/{file...}": {Tag: "console", Summary: "The console's script and styles"},
+	"POST /console/session":         {Tag: "console", Summary: "Sign in: keep an API token in an HttpOnly, SameSite cookie; the answer holds the CSRF token to send as X-CSRF-Token", Body: "token"},
+	"DELETE /console/session":       {Tag: "console", Summary: "Sign out: forget the session cookie", Success: http.StatusNoContent},
+	"GET /console/me":               {Tag: "console", Summary: "Who is signed in: name, role, and the session's CSRF token"},
+
 	"GET /integrations/status":                {Tag: "integrations", Summary: "Every integration's status, circuit state and recent statistics"},
 	"GET /integrations/{name}/health":         {Tag: "integrations", Summary: "One integration's health: circuit, latency percentiles, error rate, last error"},
 	"POST /integrations/{name}/circuit/reset": {Tag: "integrations", Summary: "Close an integration's circuit breaker (admin)"},

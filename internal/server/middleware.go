@@ -290,9 +290,19 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			tok auth.Token
 			err error
 		)
-		if len(values) > 1 {
+		session, fromCookie := sessionToken(r)
+		switch {
+		case len(values) > 1:
 			err = fmt.Errorf("%w: more than one Authorization header", auth.ErrUnauthenticated)
-		} else {
+		case len(values) == 0 && fromCookie:
+			// The console's session: the same token, kept in an HttpOnly cookie. A browser
+			// sends cookies with requests other sites make it send, so changes also need
+			// the page's CSRF token (see checkCSRF).
+			tok, err = s.tokens.Authenticate(r.Context(), "Bearer "+session)
+			if err == nil {
+				err = checkCSRF(r, session)
+			}
+		default:
 			tok, err = s.tokens.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		}
 		if err != nil {

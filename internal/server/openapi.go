@@ -116,6 +116,7 @@ func (s *Server) openAPIDocument() openAPIDoc {
 		if !found {
 			method, path = "", rt.pattern
 		}
+		path = strings.TrimSuffix(path, "{$}") // "exactly this path" in a ServeMux pattern
 		variants := d.Variants
 		if len(variants) == 0 {
 			d.Path = path

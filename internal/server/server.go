@@ -196,6 +196,7 @@ func (s *Server) routes() {
 		s.handle("POST /dead-letters/{id}/replay", auth.RoleUser, s.replayDeadLetter)
 	}
 
+	s.consoleRoutes()
 	s.handlePublic("GET /openapi.json", s.openAPI)
 	s.handlePublic("GET /docs", s.apiDocsPage)
 
@@ -214,7 +215,7 @@ func (s *Server) register(pattern string, need auth.Role) {
 // method) becomes public for every method, so a wrong method gets 405, not 401.
 func (s *Server) handlePublic(pattern string, h handlerFunc) {
 	_, path, _ := strings.Cut(pattern, " ")
-	s.publicPaths[path] = true
+	s.publicPaths[strings.TrimSuffix(path, "{$}")] = true
 	s.register(pattern, "")
 	s.mux.HandleFunc(pattern, s.serve(h))
 }
