@@ -68,6 +68,8 @@ var apiDocs = map[string]apiDoc{
 	"GET /inbound/{id}": {Tag: "inbound", Summary: "One received webhook"},
 	"GET /inbound/rejections": {Tag: "inbound", Summary: "The last 100 refused webhooks per source: when, why, from where, how long (no body)",
 		Query: []param{{"source", "one source's refusals"}, {"limit", "how many"}}},
+	"GET /events/ws": {Tag: "events", Summary: "The same events over a WebSocket: one JSON text message each; a client that falls behind is closed with 1013",
+		Query: []param{{"types", "comma-separated type patterns, as for /events/stream"}}},
 	"POST /ingest/{source}": {Tag: "inbound", Summary: "Receive a provider's webhook, verified by its signature (no token)", Success: http.StatusAccepted,
 		Body: "the provider's payload, as it sent it"},
 

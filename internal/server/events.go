@@ -33,6 +33,7 @@ const (
 
 func (s *Server) eventRoutes() {
 	s.handle("GET /events/stream", auth.RoleUser, s.eventStream)
+	s.handle("GET /events/ws", auth.RoleUser, s.eventSocket)
 }
 
 // streamEvent is one event as the stream's data line carries it.

@@ -1,0 +1,163 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/junctionhq/junction/internal/event"
+)
+
+// dialEvents opens GET /events/ws with a bearer token; the connection gives up after 30 s.
+func dialEvents(t *testing.T, base, token, query string, header http.Header) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if header == nil {
+		header = http.Header{}
+	}
+	header.Set("Authorization", "Bearer "+token)
+	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/events/ws"+query, &websocket.DialOptions{HTTPHeader: header})
+	if c != nil {
+		t.Cleanup(func() { c.CloseNow() })
+	}
+	return c, resp, err
+}
+
+func readEvent(t *testing.T, c *websocket.Conn) (map[string]any, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	typ, data, err := c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageText {
+		t.Fatalf("message type %v", typ)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatalf("message %q: %v", data, err)
+	}
+	return out, nil
+}
+
+// TestEventSocket: the WebSocket carries the bus's matching events as JSON messages,
+// outlives the server's write and read timeouts, and refuses another site's page.
+func TestEventSocket(t *testing.T) {
+	bus := newBus(t)
+	e := newEnv(t, withEvents(bus))
+	e.srv.SetStreamForTest(16, 20*time.Millisecond)
+	e.ts = httptest.NewUnstartedServer(e.srv.Handler())
+	e.ts.Config.WriteTimeout = 200 * time.Millisecond
+	e.ts.Config.ReadTimeout = 200 * time.Millisecond
+	e.ts.Start()
+	t.Cleanup(e.ts.Close)
+
+	if _, resp, err := dialEvents(t, e.ts.URL, e.user, "", http.Header{"Origin": {"https://elsewhere.example"}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-origin handshake: %v %v", resp, err)
+	}
+	if _, resp, err := dialEvents(t, e.ts.URL, e.user, "?types=not a pattern", nil); err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bad pattern: %v %v", resp, err)
+	}
+	if _, resp, err := dialEvents(t, e.ts.URL, "jct_nobody", "", nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a bad token: %v %v", resp, err)
+	}
+
+	c, _, err := dialEvents(t, e.ts.URL, e.user, "?types=order.*", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the socket to watch the bus", bus.Watched)
+	// Quiet for three write timeouts: pings keep it open, and the next event still comes.
+	time.Sleep(3 * e.ts.Config.WriteTimeout) // the time to outlast is the point of the test
+	bus.Publish(event.Event{ID: "evt_1", Type: "billing.paid", Data: json.RawMessage(`{}`)})
+	bus.Publish(event.Event{ID: "evt_2", Type: "order.created", Source: "api", Data: json.RawMessage(`{"n":1}`)})
+	got, err := readEvent(t, c)
+	if err != nil || got["id"] != "evt_2" || got["type"] != "order.created" || got["source"] != "api" || fmt.Sprint(got["data"]) != "map[n:1]" {
+		t.Fatalf("event %v, %v", got, err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	waitUntil(t, "the socket to stop watching", func() bool { return !bus.Watched() })
+}
+
+// TestEventSocketOverflowClosesIt: a client that stops reading is closed with 1013.
+func TestEventSocketOverflowClosesIt(t *testing.T) {
+	bus := newBus(t)
+	e := newEnv(t, withEvents(bus))
+	e.srv.SetStreamForTest(4, time.Hour)
+	e.start()
+	c, _, err := dialEvents(t, e.ts.URL, e.user, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the socket to watch the bus", bus.Watched)
+	big := json.RawMessage(`"` + strings.Repeat("x", 64<<10) + `"`)
+	deadline := time.Now().Add(30 * time.Second)
+	for bus.Watched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the socket still watches")
+		}
+		bus.Publish(event.Event{Type: "bulk.item", Data: big})
+	}
+	c.SetReadLimit(1 << 20)
+	for {
+		_, err := readEvent(t, c)
+		if err == nil {
+			continue
+		}
+		if websocket.CloseStatus(err) != websocket.StatusTryAgainLater || !strings.Contains(err.Error(), "read too slowly") {
+			t.Fatalf("closed with %v", err)
+		}
+		break
+	}
+}
+
+// TestThousandStreams: 1,000 clients watch at once and each gets every event.
+func TestThousandStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 streams skipped in -short mode")
+	}
+	const clients, events = 1000, 5
+	bus := newBus(t)
+	e := newEnv(t, withEvents(bus)).start()
+	e.ts.Client().Transport.(*http.Transport).MaxConnsPerHost = 0
+	streams := make([]*sseStream, clients)
+	var wg sync.WaitGroup
+	for i := range streams {
+		wg.Go(func() {
+			streams[i] = openStream(t, e.ts.URL, e.user, "?types=load.*")
+			if _, err := streams[i].next(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range events {
+		bus.Publish(event.Event{ID: fmt.Sprint("evt_", i), Type: "load.tick", Data: json.RawMessage(`{}`)})
+	}
+	var failed sync.Map
+	for i, s := range streams {
+		wg.Go(func() {
+			for n := range events {
+				if m := s.event(); m.ID != fmt.Sprint("evt_", n) {
+					failed.Store(i, m.ID)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	failed.Range(func(k, v any) bool {
+		t.Errorf("client %v got %v out of order", k, v)
+		return true
+	})
+}
