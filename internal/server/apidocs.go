@@ -10,7 +10,10 @@ type apiDoc struct {
 	Tag         string
 	Summary     string
 	Description string
-	Success     int     // the status of a successful answer; 200 when 0
+	Success     int   // the status of a successful answer; 200 when 0
+	Also        []int // other successful statuses (a run that ended within ?wait: 200)
+	// Passthrough: the answer is the upstream's, any 2xx with its own Content-Type.
+	Passthrough bool
 	Body        string  // what the JSON request body holds; "" when there is none
 	Query       []param // query parameters
 	// Variants document a route that dispatches to several operations by its path
@@ -45,8 +48,8 @@ var apiDocs = map[string]apiDoc{
 	"POST /integrations/{name}/circuit/reset": {Tag: "integrations", Summary: "Close an integration's circuit breaker (admin)"},
 	"POST /integrations/{name}/operations/{op}": {Tag: "integrations", Summary: "Call an operation with every policy of its integration",
 		Description: "The answer is the upstream's status and body. Headers X-Junction-Attempts, X-Junction-Cache, X-Junction-Circuit and X-Junction-Fallback say what the policies did; X-Junction-Timeout bounds the call (at most 55 s).",
-		Body:        "the operation's parameters by name (path, query, body and header parameters alike)"},
-	"/proxy/{name}/{path...}": {Tag: "integrations", Summary: "Send a request to the integration's base URL plus path, with its credentials and policies"},
+		Body:        "the operation's parameters by name (path, query, body and header parameters alike)", Passthrough: true},
+	"/proxy/{name}/{path...}": {Tag: "integrations", Summary: "Send a request to the integration's base URL plus path, with its credentials and policies", Passthrough: true},
 
 	"GET /webhooks":                        {Tag: "webhooks", Summary: "List webhook endpoints", Query: append([]param{{"is_active", "true or false"}}, pageParams...)},
 	"POST /webhooks":                       {Tag: "webhooks", Summary: "Register a webhook endpoint; the answer holds its signing secret", Success: http.StatusCreated, Body: "name, url, events (patterns such as order.*), optional headers and rate"},
@@ -94,7 +97,7 @@ var apiDocs = map[string]apiDoc{
 	"POST /jobs/{name}/trigger": {Tag: "jobs", Summary: "Run a job now, outside its schedule (admin)", Success: http.StatusAccepted},
 
 	"GET /workflows": {Tag: "workflows", Summary: "The declared workflows and their run counts"},
-	"POST /workflows/{name}/runs": {Tag: "workflows", Summary: "Start a run; ?wait=30s answers when it ends (or 202 at the deadline)", Success: http.StatusAccepted,
+	"POST /workflows/{name}/runs": {Tag: "workflows", Summary: "Start a run; ?wait=30s answers 200 when it ends (or 202 at the deadline)", Success: http.StatusAccepted, Also: []int{http.StatusOK},
 		Body: "the run's input (a JSON object)", Query: []param{{"wait", "how long to wait for the run to end, such as 30s"}}},
 	"GET /workflows/{first}/{second}": {Variants: []apiDoc{
 		{Path: "/workflows/{name}/runs", Tag: "workflows", Summary: "A workflow's runs, newest first", Query: append([]param{{"status", "pending, running, waiting, completed, stopped, failed or cancelled"}}, pageParams...)},

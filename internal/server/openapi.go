@@ -172,11 +172,17 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 	if success == 0 {
 		success = http.StatusOK
 	}
-	ok := openAPIResponse{Description: http.StatusText(success)}
-	if success != http.StatusNoContent {
-		ok.Content = map[string]openAPIMediaType{"application/json": {Schema: map[string]any{}}}
+	if d.Passthrough {
+		op.Responses["2XX"] = openAPIResponse{Description: "the upstream's answer, with its Content-Type"}
+	} else {
+		for _, code := range append([]int{success}, d.Also...) {
+			ok := openAPIResponse{Description: http.StatusText(code)}
+			if code != http.StatusNoContent {
+				ok.Content = map[string]openAPIMediaType{"application/json": {Schema: map[string]any{}}}
+			}
+			op.Responses[statusKey(code)] = ok
+		}
 	}
-	op.Responses[statusKey(success)] = ok
 	problem := map[string]openAPIMediaType{"application/problem+json": {Schema: map[string]any{"$ref": "#/components/schemas/Problem"}}}
 	op.Responses["default"] = openAPIResponse{Description: "a problem document (4xx, 5xx)", Content: problem}
 	if need != "" {

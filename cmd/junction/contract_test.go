@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The end-to-end tests' requests and answers are checked against the server's own
+// /openapi.json (issue 13): every request the api helper sends goes to a documented
+// operation and gets a documented success status, or a problem document.
+
+type contractOp struct {
+	Responses map[string]json.RawMessage `json:"responses"`
+}
+
+type contract struct {
+	paths map[string]map[string]contractOp // path template → method → operation
+}
+
+var contracts sync.Map // server base URL → *contract
+
+func contractOf(t *testing.T, base string) *contract {
+	t.Helper()
+	if c, ok := contracts.Load(base); ok {
+		return c.(*contract)
+	}
+	resp, err := http.Get(base + "/openapi.json")
+	if err != nil {
+		t.Fatalf("GET /openapi.json: %v", err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]contractOp `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /openapi.json: %d %v", resp.StatusCode, err)
+	}
+	c := &contract{paths: doc.Paths}
+	contracts.Store(base, c)
+	return c
+}
+
+// match finds the path template a request path belongs to: the one with the most literal
+// segments in common. A last {path} parameter takes the rest of the path.
+func (c *contract) match(path string) (string, bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	best, bestScore := "", -1
+	for tmpl := range c.paths {
+		ts := strings.Split(strings.Trim(tmpl, "/"), "/")
+		score, ok := 0, true
+		for i, seg := range ts {
+			rest := i == len(ts)-1 && seg == "{path}"
+			switch {
+			case rest && len(segs) >= len(ts):
+				// matches the remaining segments
+			case i >= len(segs) || (len(segs) != len(ts) && !strings.HasSuffix(tmpl, "{path}")):
+				ok = false
+			case strings.HasPrefix(seg, "{"):
+			case seg == segs[i]:
+				score++
+			default:
+				ok = false
+			}
+			if !ok {
+				break
+			}
+		}
+		if ok && len(segs) > len(ts) && !strings.HasSuffix(tmpl, "{path}") {
+			ok = false
+		}
+		if ok && score > bestScore {
+			best, bestScore = tmpl, score
+		}
+	}
+	return best, bestScore >= 0
+}
+
+// check reports how an exchange breaks the contract, or "" when it keeps it.
+func (c *contract) check(method, target string, status int, header http.Header, body []byte) string {
+	path, _, _ := strings.Cut(target, "?")
+	ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
+	if status >= 400 {
+		var p struct {
+			Type, Title string
+			Status      int
+		}
+		if ct != "application/problem+json" || json.Unmarshal(body, &p) != nil || p.Type == "" || p.Title == "" || p.Status != status {
+			return fmt.Sprintf("a %d answer that is not a problem document (%s): %.200s", status, ct, body)
+		}
+	}
+	tmpl, ok := c.match(path)
+	if !ok {
+		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+			return ""
+		}
+		return "no operation is documented at " + path
+	}
+	op, ok := c.paths[tmpl][strings.ToLower(method)]
+	if !ok {
+		if status == http.StatusMethodNotAllowed || status == http.StatusNotFound {
+			return ""
+		}
+		return fmt.Sprintf("%s %s is not documented (path %s answered %d)", method, tmpl, path, status)
+	}
+	if status >= 400 {
+		return "" // "default" covers every problem
+	}
+	if _, ok := op.Responses["2XX"]; ok && status/100 == 2 {
+		return ""
+	}
+	if _, ok := op.Responses[strconv.Itoa(status)]; !ok {
+		var documented []string
+		for code := range op.Responses {
+			documented = append(documented, code)
+		}
+		return fmt.Sprintf("%s %s answered %d; documented: %s", method, tmpl, status, strings.Join(documented, ", "))
+	}
+	return ""
+}
+
+// checkContract fails the test when an exchange is not what /openapi.json says.
+func checkContract(t *testing.T, base, method, target string, resp *http.Response, body []byte) {
+	t.Helper()
+	if problem := contractOf(t, base).check(method, target, resp.StatusCode, resp.Header, body); problem != "" {
+		t.Errorf("OpenAPI contract: %s", problem)
+	}
+}
