@@ -66,7 +66,21 @@ type Options struct {
 	Workflows Workflows
 	Owner     string        // names this process in claims; default random
 	Lease     time.Duration // default DefaultLease
+	// Watchers, if set, get a RunEvent per finished run while anyone watches the bus
+	// (GET /events/stream).
+	Watchers Watchers
 }
+
+// Watchers is what the scheduler needs of the event bus (*event.Bus) to tell people
+// watching it about runs.
+type Watchers interface {
+	Watched() bool
+	PublishWatched(event.Event)
+}
+
+// RunEvent is the watch-only event of a finished job run: job, run_id, tick, status,
+// attempts and error.
+const RunEvent = "junction.job.run"
 
 // Scheduler runs the jobs of one configuration.
 type Scheduler struct {
@@ -339,6 +353,11 @@ func (s *Scheduler) execute(ctx context.Context, sp *spec, r Run) {
 	defer cancel()
 	if err := s.opts.Store.JobRunFinish(fctx, r); err != nil {
 		s.opts.Logger.Warn("job: recording a run", "job", r.Job, "run", r.ID, "error", redact.Error(err))
+	}
+	if w := s.opts.Watchers; w != nil && w.Watched() {
+		w.PublishWatched(event.Make(RunEvent, event.SourceJunction, end, map[string]any{
+			"job": r.Job, "run_id": r.ID, "tick": r.Tick, "status": r.Status, "attempts": r.Attempts, "error": r.Error,
+		}))
 	}
 }
 

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/servicetest"
 	"github.com/junctionhq/junction/internal/store"
@@ -255,12 +257,16 @@ func (f *scriptedCaller) count() int { f.mu.Lock(); defer f.mu.Unlock(); return 
 
 // triggerOnce starts a scheduler of the job (hourly, so no tick comes during the test),
 // triggers it and returns its recorded run once finished.
-func triggerOnce(t *testing.T, body string, caller Caller) store.JobRun {
+func triggerOnce(t *testing.T, body string, caller Caller, watchers ...Watchers) store.JobRun {
 	t.Helper()
 	s := openSQLite(t)
 	ctx := context.Background()
+	opts := Options{Store: s, Caller: caller}
+	if len(watchers) == 1 {
+		opts.Watchers = watchers[0]
+	}
 	sch, err := New(jobConfig(t, `every 1h
-    `+body), Options{Store: s, Caller: caller})
+    `+body), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +295,34 @@ func TestRetryThenSuccess(t *testing.T) {
 	}
 	if n := caller.count(); n != 3 {
 		t.Errorf("%d calls, want 3", n)
+	}
+}
+
+// recordingWatchers is a bus someone watches, keeping what is published to watchers.
+type recordingWatchers struct {
+	mu     sync.Mutex
+	events []event.Event
+}
+
+func (w *recordingWatchers) Watched() bool { return true }
+func (w *recordingWatchers) PublishWatched(e event.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.events = append(w.events, e)
+}
+
+// TestRunEventForWatchers: a finished run is told to whoever watches the bus.
+func TestRunEventForWatchers(t *testing.T) {
+	w := &recordingWatchers{}
+	r := triggerOnce(t, `retry 1 times with constant_backoff(10ms)`, &scriptedCaller{results: []error{errors.New("down")}}, w)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.events) != 1 {
+		t.Fatalf("events %+v", w.events)
+	}
+	f := w.events[0].Fields()
+	if w.events[0].Type != RunEvent || f["job"] != "sync" || f["run_id"] != r.ID || f["status"] != string(store.JobRunSucceeded) || fmt.Sprint(f["attempts"]) != "2" {
+		t.Errorf("event %s %v", w.events[0].Type, f)
 	}
 }
 

@@ -181,7 +181,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	rt.workers.Add("flows", flowsComponent{engine})
 
 	// Scheduled jobs last: what they call and publish to is running by their first tick.
-	jobs, err := job.New(cfg, job.Options{Store: deps.Store, Clock: deps.Clock, Logger: log, Caller: ints, Publisher: hooks, Workflows: workflows, Owner: deps.JobOwner})
+	jobs, err := job.New(cfg, job.Options{Store: deps.Store, Clock: deps.Clock, Logger: log, Caller: ints, Publisher: hooks, Workflows: workflows, Owner: deps.JobOwner, Watchers: deps.Bus})
 	if err != nil {
 		ints.Close()
 		return nil, fmt.Errorf("jobs:\n%w", err)

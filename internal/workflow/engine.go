@@ -417,9 +417,18 @@ func (e *Engine) Retry(ctx context.Context, id string) (Run, error) {
 	return r, err
 }
 
+// RunEvent is the watch-only event (GET /events/stream) of a run that ended: workflow,
+// run_id, status, failed_step, error and trigger.
+const RunEvent = "junction.workflow.run"
+
 // finished tells the Wait callers and wakes the parent of a child run.
 func (e *Engine) finished(r Run) {
 	e.o.Metrics.finished(r) // before the waiters hear of it: what they read next counts it
+	if b := e.o.Bus; b != nil && b.Watched() {
+		b.PublishWatched(event.Make(RunEvent, event.SourceJunction, e.o.Clock.Now(), map[string]any{
+			"workflow": r.Workflow, "run_id": r.ID, "status": r.Status, "failed_step": r.FailedStep, "error": r.Error, "trigger": r.Trigger,
+		}))
+	}
 	e.mu.Lock()
 	for _, ch := range e.waiters[r.ID] {
 		select {

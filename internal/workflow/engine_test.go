@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -486,5 +487,37 @@ func TestStartRunRefusesBadInput(t *testing.T) {
 	runs, total, err := e.List(context.Background(), Filter{Workflow: "w", Page: store.Page{Page: 1, Limit: 10}})
 	if err != nil || total != 1 || len(runs) != 1 || !slices.ContainsFunc(runs, func(r Run) bool { return r.ID == "wfr_same" }) {
 		t.Errorf("runs = %v %d %v", runs, total, err)
+	}
+}
+
+// TestRunEventForWatchers: a run that ends is told to whoever watches the bus, with its
+// status and failed step.
+func TestRunEventForWatchers(t *testing.T) {
+	st := openSQLite(t)
+	f := newFakeCaller()
+	f.on("B.down", func(map[string]any) (int, string) { return 400, `{"error":"no"}` })
+	bus := event.New(slog.New(slog.DiscardHandler))
+	t.Cleanup(bus.Close)
+	w := bus.Watch(func(e event.Event) bool { return e.Type == RunEvent }, 8)
+	defer w.Stop()
+	e, err := New(&config.Config{Workflows: []*config.Workflow{{Name: "w", Steps: []*config.WorkflowStep{call("s1", "B.down", nil)}}}}, Options{
+		Store: st, Caller: f, Publisher: storePublisher{st}, Bus: bus, PollInterval: 50 * time.Millisecond, Flushers: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	r, _ := runToEnd(t, e, "w", `{}`)
+	select {
+	case ev := <-w.Events():
+		f := ev.Fields()
+		if f["workflow"] != "w" || f["run_id"] != r.ID || f["status"] != string(store.WorkflowFailed) || f["failed_step"] != "s1" {
+			t.Errorf("event %v", f)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no run event")
 	}
 }
