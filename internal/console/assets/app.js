@@ -388,9 +388,11 @@ function renderReport(report) {
   for (const r of rows) {
     const buckets = r.buckets || [];
     out.push(el("div", { class: "panel" },
-      el("h2", {}, `${r.integration}.${r.operation}`),
-      el("div", { class: "cards" }, card("Requests", r.total.requests), card("Error rate", pct(r.total.error_rate)), card("p50", ms(r.total.p50_ms)), card("p99", ms(r.total.p99_ms)),
-        card("Availability", pct(r.total.availability)), card("Cost", r.total.cost !== undefined ? r.total.cost.toFixed(4) : "–")),
+      el("h2", { "data-series": `${r.integration}.${r.operation}` }, r.operation === "*" ? `${r.integration} (all operations)` : `${r.integration}.${r.operation}`),
+      el("div", { class: "cards" }, card("Requests", r.total.requests), card("Error rate", pct(r.total.error_rate)),
+        card("Average", ms(r.total.latency_avg_ms)), card("p50", ms(r.total.latency_p50_ms)), card("p99", ms(r.total.latency_p99_ms)),
+        card("Availability", r.total.availability === null ? "no objective" : pct(r.total.availability)),
+        card("Cost", r.total.cost ? r.total.cost.toFixed(4) : "–")),
       barChart(buckets)));
   }
   return out;
