@@ -17,24 +17,31 @@ const (
 	Buckets = 80
 )
 
-// BucketOf is the bucket a duration falls in.
+// upperBounds[i] is the largest duration bucket i holds, computed once.
+var upperBounds = func() (b [Buckets]time.Duration) {
+	for i := range b {
+		b[i] = time.Duration(float64(bucketBase) * math.Exp2(float64(i)/bucketsPerDoubling))
+	}
+	return b
+}()
+
+// BucketOf is the bucket a duration falls in: a binary search of the bounds, on every
+// call's path, so no logarithm.
 func BucketOf(d time.Duration) int {
-	if d <= bucketBase {
-		return 0
+	lo, hi := 0, Buckets-1 // the last bucket takes whatever is above its lower bound
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if d <= upperBounds[mid] {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
 	}
-	i := int(math.Ceil(bucketsPerDoubling * math.Log2(float64(d)/float64(bucketBase))))
-	// Rounding may put a duration equal to a bound one bucket up; the bound is the
-	// bucket's upper edge, so move it back.
-	if i > 0 && d <= UpperBound(i-1) {
-		i--
-	}
-	return min(i, Buckets-1)
+	return lo
 }
 
 // UpperBound is the largest duration bucket i holds (the last bucket holds more).
-func UpperBound(i int) time.Duration {
-	return time.Duration(float64(bucketBase) * math.Exp2(float64(i)/bucketsPerDoubling))
-}
+func UpperBound(i int) time.Duration { return upperBounds[i] }
 
 // Quantile is the q-quantile (0 < q ≤ 1) of the durations counted in counts, by the
 // nearest-rank method, as the upper edge of the bucket the ranked duration falls in: an
