@@ -72,7 +72,7 @@ func (s Stats) document() StatsDocument {
 		Requests: s.Requests, Errors: s.Errors, ErrorRate: s.ErrorRate,
 		LatencyAvgMs: ms(s.Average), LatencyP50Ms: ms(s.P50), LatencyP99Ms: ms(s.P99),
 		Availability: s.Availability, MinutesMet: s.MinutesMet, MinutesMeasured: s.MinutesMeasured,
-		UpstreamRequests: s.Upstream, Cost: s.Cost,
+		UpstreamRequests: s.Upstream, Cost: math.Round(s.Cost*1e9) / 1e9, // no float noise in reports
 	}
 }
 
