@@ -92,15 +92,22 @@ func TestReportAcrossRestart(t *testing.T) {
 		errorRate, cost            float64
 	}
 	wants := map[string]want{
+		"*":     {9, 2, 10, 2.0 / 9, 0.036},
 		"ok":    {6, 0, 6, 0, 0.012},
 		"fail":  {2, 2, 2, 1, 0.004},
 		"flaky": {1, 0, 2, 0, 0.02},
 	}
-	if len(doc.Data) != len(wants) {
+	if len(doc.Data) != len(wants) || doc.Data[0].Operation != "*" {
 		t.Fatalf("series: %s", out)
 	}
 	for _, ser := range doc.Data {
 		w, tot := wants[ser.Operation], ser.Total
+		if ser.Operation == "*" {
+			if tot.Requests != w.requests || tot.Errors != w.errors || tot.UpstreamRequests != w.upstream || tot.Cost != w.cost {
+				t.Errorf("Shop.*: total %+v, want %+v", tot, w)
+			}
+			continue
+		}
 		if ser.Integration != "Shop" || tot.Requests != w.requests || tot.Errors != w.errors || tot.UpstreamRequests != w.upstream ||
 			tot.ErrorRate != w.errorRate || tot.Cost < w.cost-1e-9 || tot.Cost > w.cost+1e-9 {
 			t.Errorf("%s: total %+v, want %+v", ser.Operation, tot, w)

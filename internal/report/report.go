@@ -64,7 +64,8 @@ type Report struct {
 type Series struct {
 	Integration, Operation string
 	// Objective is the success rate (a fraction) availability is measured against: the
-	// latest one recorded in the range; 0 when none is declared.
+	// latest one recorded in the range; 0 when none is declared, and for the
+	// AllOperations series, whose operations each have their own.
 	Objective float64
 	Total     Stats
 	Buckets   []Bucket
@@ -100,21 +101,32 @@ type acc struct {
 	met, measured                          int
 }
 
-func (a *acc) add(r store.ReportRollup) {
+// add counts a minute; measured says whether it had calls held to an objective, met
+// whether they met it.
+func (a *acc) add(r store.ReportRollup, measured, met bool) {
 	a.requests += r.Requests
 	a.errors += r.Errors
 	a.upstream += r.Upstream
 	a.latencySum += r.LatencySum
 	a.cost += r.Cost
 	a.latency = addCounts(a.latency, r.Latency)
-	if r.Objective > 0 && r.Requests > 0 {
+	if measured {
 		a.measured++
-		// The success rate meets the objective: (requests-errors)/requests ≥ objective,
-		// compared with a tolerance so that 199 of 200 meets 99.5 %.
-		if float64(r.Requests-r.Errors) >= r.Objective*float64(r.Requests)-1e-9 {
+		if met {
 			a.met++
 		}
 	}
+}
+
+// minuteMet says whether one operation's minute is measured against an objective (it
+// had calls and one was declared) and whether its success rate met it:
+// (requests-errors)/requests ≥ objective, with a tolerance so that 199 of 200 meets
+// 99.5 %.
+func minuteMet(r store.ReportRollup) (measured, met bool) {
+	if r.Objective <= 0 || r.Requests == 0 {
+		return false, false
+	}
+	return true, float64(r.Requests-r.Errors) >= r.Objective*float64(r.Requests)-1e-9
 }
 
 func (a *acc) stats() Stats {
@@ -146,7 +158,14 @@ func (r *Recorder) Report(ctx context.Context, q Query) (Report, error) {
 	return Build(q, rows), nil
 }
 
-// Build makes the report of a checked query from its minutes.
+// AllOperations is the operation name of a series that sums every operation of an
+// integration.
+const AllOperations = "*"
+
+// Build makes the report of a checked query from its minutes: a series per operation
+// and, unless the query names an operation, one per integration (AllOperations) whose
+// minute counts as available when every operation with calls held to an objective met
+// its own.
 func Build(q Query, rows []store.ReportRollup) Report {
 	n := int((q.To.Sub(q.From) + q.Step - 1) / q.Step)
 	type series struct {
@@ -157,8 +176,7 @@ func Build(q Query, rows []store.ReportRollup) Report {
 	}
 	byKey := map[[2]string]*series{}
 	var keys [][2]string
-	for _, row := range rows {
-		k := [2]string{row.Integration, row.Operation}
+	add := func(k [2]string, row store.ReportRollup, measured, met bool) {
 		s := byKey[k]
 		if s == nil {
 			s = &series{buckets: make([]acc, n)}
@@ -167,13 +185,49 @@ func Build(q Query, rows []store.ReportRollup) Report {
 		}
 		i := int(row.Minute.Sub(q.From) / q.Step)
 		if i < 0 || i >= n {
-			continue
+			return
 		}
-		s.total.add(row)
-		s.buckets[i].add(row)
+		s.total.add(row, measured, met)
+		s.buckets[i].add(row, measured, met)
 		if !row.Minute.Before(s.latest) {
 			s.latest, s.objective = row.Minute, row.Objective
 		}
+	}
+	type integrationMinute struct {
+		integration string
+		minute      int64
+	}
+	type combined struct {
+		row            store.ReportRollup
+		measured, miss bool
+	}
+	whole := map[integrationMinute]*combined{}
+	var order []integrationMinute
+	for _, row := range rows {
+		measured, met := minuteMet(row)
+		add([2]string{row.Integration, row.Operation}, row, measured, met)
+		if q.Operation != "" {
+			continue
+		}
+		k := integrationMinute{row.Integration, row.Minute.Unix()}
+		c := whole[k]
+		if c == nil {
+			c = &combined{row: store.ReportRollup{Minute: row.Minute, Integration: row.Integration, Operation: AllOperations}}
+			whole[k] = c
+			order = append(order, k)
+		}
+		c.row.Requests += row.Requests
+		c.row.Errors += row.Errors
+		c.row.Upstream += row.Upstream
+		c.row.LatencySum += row.LatencySum
+		c.row.Cost += row.Cost
+		c.row.Latency = addCounts(c.row.Latency, row.Latency)
+		c.measured = c.measured || measured
+		c.miss = c.miss || (measured && !met)
+	}
+	for _, k := range order {
+		c := whole[k]
+		add([2]string{k.integration, AllOperations}, c.row, c.measured, c.measured && !c.miss)
 	}
 	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1])) })
 	out := Report{From: q.From, To: q.To, Step: q.Step, Series: make([]Series, 0, len(keys))}

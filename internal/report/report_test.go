@@ -271,16 +271,24 @@ func TestBuild(t *testing.T) {
 		// 10 calls, 5 errors: not met.
 		{Minute: t10.Add(time.Minute), Integration: "pay", Operation: "charge", Requests: 10, Errors: 5, Upstream: 20, LatencySum: 10 * 100_000, Cost: 0.04, Objective: 0.995, Latency: hist(100*time.Millisecond, 10)},
 		{Minute: t10.Add(3 * time.Minute), Integration: "mail", Operation: "send", Requests: 4, LatencySum: 4000, Latency: hist(time.Millisecond, 4)},
+		// Another operation of pay, with its own objective: met in the first minute, not
+		// met in the fourth.
+		{Minute: t10, Integration: "pay", Operation: "refund", Requests: 10, Errors: 1, Objective: 0.9, Latency: hist(time.Millisecond, 10)},
+		{Minute: t10.Add(3 * time.Minute), Integration: "pay", Operation: "refund", Requests: 10, Errors: 5, Objective: 0.9, Latency: hist(time.Millisecond, 10)},
 	}
 	q, err := Query{From: t10, To: t10.Add(5 * time.Minute), Step: 2 * time.Minute}.Check()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep := Build(q, rows)
-	if len(rep.Series) != 2 || rep.Series[0].Integration != "mail" || rep.Series[1].Operation != "charge" {
-		t.Fatalf("series = %+v", rep.Series)
+	var names []string
+	for _, s := range rep.Series {
+		names = append(names, s.Integration+"."+s.Operation)
 	}
-	pay := rep.Series[1]
+	if diff := cmp.Diff([]string{"mail.*", "mail.send", "pay.*", "pay.charge", "pay.refund"}, names); diff != "" {
+		t.Fatalf("series (-want +got):\n%s", diff)
+	}
+	pay := rep.Series[3]
 	if len(pay.Buckets) != 3 || !pay.Buckets[2].Start.Equal(t10.Add(4*time.Minute)) {
 		t.Fatalf("buckets = %+v; want 3, starting every 2m", pay.Buckets)
 	}
@@ -309,8 +317,20 @@ func TestBuild(t *testing.T) {
 	if b := pay.Buckets[1]; b.Requests != 0 || b.Availability != nil || b.P99 != 0 {
 		t.Errorf("empty bucket = %+v", b)
 	}
-	if mail := rep.Series[0].Total; mail.Availability != nil || mail.Requests != 4 || mail.ErrorRate != 0 {
+	if mail := rep.Series[1].Total; mail.Availability != nil || mail.Requests != 4 || mail.ErrorRate != 0 {
 		t.Errorf("without an objective: %+v; want no availability", mail)
+	}
+	// The whole integration: every call, and a minute is available when each operation
+	// held to an objective met its own — 10:00 only, of the three minutes measured.
+	all := rep.Series[2]
+	if tot := all.Total; tot.Requests != 230 || tot.Errors != 12 || tot.MinutesMet != 1 || tot.MinutesMeasured != 3 || all.Objective != 0 ||
+		tot.P99 != UpperBound(BucketOf(100*time.Millisecond)) {
+		t.Errorf("pay.* = %+v", all)
+	}
+	// Asked for one operation, no sum of the integration's.
+	q.Operation = "charge"
+	if rep := Build(q, rows[:2]); len(rep.Series) != 1 {
+		t.Errorf("with an operation: %d series", len(rep.Series))
 	}
 }
 

@@ -60,10 +60,11 @@ func TestReports(t *testing.T) {
 		if err := json.Unmarshal(resp.body, &doc); err != nil {
 			t.Fatal(err)
 		}
-		if doc.Step != "30m" || !doc.From.Equal(testNow.Add(-2*time.Hour).Truncate(time.Minute)) || len(doc.Data) != 1 {
-			t.Fatalf("report = %s; want Pay.charge only, from 2 h ago in 30m steps", resp.body)
+		if doc.Step != "30m" || !doc.From.Equal(testNow.Add(-2*time.Hour).Truncate(time.Minute)) || len(doc.Data) != 2 ||
+			doc.Data[0].Operation != report.AllOperations || doc.Data[0].Total.Requests != 20 {
+			t.Fatalf("report = %s; want Pay.* and Pay.charge, from 2 h ago in 30m steps", resp.body)
 		}
-		s := doc.Data[0]
+		s := doc.Data[1]
 		tot := s.Total
 		if s.Integration != "Pay" || s.Objective == nil || *s.Objective != 0.9 || tot.Requests != 20 || tot.Errors != 2 ||
 			tot.ErrorRate != 0.1 || tot.UpstreamRequests != 20 || tot.Cost < 0.0399999 || tot.Cost > 0.0400001 {
@@ -86,10 +87,10 @@ func TestReports(t *testing.T) {
 		// The default range is the last 24 hours in hours, which has Mail too; a filter
 		// keeps one integration.
 		resp = e.req("GET", "/reports", e.user, "")
-		if err := json.Unmarshal(resp.body, &doc); err != nil || len(doc.Data) != 2 || doc.Step != "1h" || len(doc.Data[0].Buckets) != 25 {
+		if err := json.Unmarshal(resp.body, &doc); err != nil || len(doc.Data) != 4 || doc.Step != "1h" || len(doc.Data[0].Buckets) != 25 {
 			t.Errorf("default report: %v %s", err, resp.body)
 		}
-		resp = e.req("GET", "/reports?integration=Mail&from="+url.QueryEscape(testNow.Add(-4*time.Hour).Format(time.RFC3339)), e.user, "")
+		resp = e.req("GET", "/reports?integration=Mail&operation=send&from="+url.QueryEscape(testNow.Add(-4*time.Hour).Format(time.RFC3339)), e.user, "")
 		if err := json.Unmarshal(resp.body, &doc); err != nil || len(doc.Data) != 1 || doc.Data[0].Operation != "send" || doc.Data[0].Objective != nil {
 			t.Errorf("Mail only: %v %s", err, resp.body)
 		}
