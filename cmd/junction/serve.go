@@ -1,13 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/junctionhq/junction/internal/app"
+	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/telemetry"
 )
@@ -41,6 +44,12 @@ is listed by GET /integrations/status with the reason and is never called.`,
 			if err != nil {
 				return err
 			}
+			var retention time.Duration
+			if v := fromEnv(cmd, "report-retention", "JUNCTION_REPORT_RETENTION"); v != "" {
+				if retention, err = report.ParseDuration(v); err != nil || retention <= 0 {
+					return fmt.Errorf("--report-retention: expected a duration greater than zero such as 30d or 720h, found %q", v)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			hup := make(chan os.Signal, 1)
@@ -64,6 +73,7 @@ is listed by GET /integrations/status with the reason and is never called.`,
 				RedisURL:        fromEnv(cmd, "redis-url", "REDIS_URL"),
 				Addr:            fromEnv(cmd, "addr", "JUNCTION_ADDR"),
 				ShutdownTimeout: shutdownTimeout,
+				ReportRetention: retention,
 				Logger:          logger,
 				Stderr:          os.Stderr,
 				LookupEnv:       os.LookupEnv,
@@ -77,6 +87,7 @@ is listed by GET /integrations/status with the reason and is never called.`,
 	f.String("addr", "", "listen address (env JUNCTION_ADDR; default "+app.AddrDefault+")")
 	f.String("redis-url", "", "Redis URL for shared rate limits and cache (env REDIS_URL)")
 	addDatabaseFlag(cmd)
+	f.String("report-retention", "", "how long the usage reports' per-minute data is kept, such as 30d (env JUNCTION_REPORT_RETENTION; default 30d)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout, "how long in-flight requests may take to finish on shutdown")

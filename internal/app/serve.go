@@ -18,6 +18,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/runtime"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/store"
@@ -38,6 +39,9 @@ type Options struct {
 	RedisURL        string        // redis:// or rediss://; validated, used by later capabilities
 	Addr            string        // listen address; AddrDefault when empty
 	ShutdownTimeout time.Duration // server.DefaultShutdownTimeout when zero
+	// ReportRetention is how long the usage reports' minutes are kept;
+	// report.RetentionDefault when zero.
+	ReportRetention time.Duration
 	Logger          *slog.Logger
 	// Stderr receives the first admin token, printed once, when the store has no token.
 	Stderr io.Writer
@@ -87,10 +91,25 @@ func Serve(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer st.Close()
+	reports, err := report.NewRecorder(report.Options{Store: st, Logger: log, Retention: opts.ReportRetention})
+	if err != nil {
+		return err
+	}
+	_ = reports.Start(ctx)
+	// Runs after the runtime has stopped, so the calls that finished last are written,
+	// and before the store closes.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		if err := reports.Stop(sctx); err != nil {
+			log.Warn("the last minutes of the usage reports were not written", "error", err)
+		}
+	}()
 	deps, closeDeps, err := processDeps(opts, st, rdb)
 	if err != nil {
 		return err
 	}
+	deps.Reports = reports
 	defer closeDeps()
 
 	host, err := runtime.Start(ctx, cfg, deps)
@@ -109,7 +128,8 @@ func Serve(ctx context.Context, opts Options) error {
 		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
 		Logger: log, Registry: deps.Registry, Version: opts.Version,
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
-		Events: deps.Bus,
+		Events:  deps.Bus,
+		Reports: reports,
 	})
 	if err != nil {
 		return err
@@ -139,6 +159,9 @@ func (o *Options) check() error {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = server.DefaultShutdownTimeout
+	}
+	if o.ReportRetention < 0 {
+		return fmt.Errorf("report retention must not be negative, got %s", o.ReportRetention)
 	}
 	if o.Logger == nil || o.LookupEnv == nil || o.Stderr == nil {
 		return errors.New("app: Logger, LookupEnv and Stderr are required")

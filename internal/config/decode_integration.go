@@ -78,6 +78,8 @@ func (d *decoder) integrationSettings(in *Integration, wd *WebhookDelivery, retr
 		"idempotency":              func(e *Entry) { in.Idempotency = d.idempotency(e) },
 		"batching":                 func(e *Entry) { in.Batching = d.batching(e) },
 		"signature":                func(e *Entry) { in.Signature = d.signature(e) },
+		"slo":                      func(e *Entry) { in.SLO = d.slo(e) },
+		"cost":                     func(e *Entry) { in.Cost = d.cost(e) },
 		"dead_letter":              func(e *Entry) { wd.DeadLetter = d.deadLetter(e) },
 		"allowed_networks":         func(e *Entry) { wd.AllowedNetworks = d.cidrList(e) },
 		"secret_overlap":           func(e *Entry) { wd.SecretOverlap, _ = d.positiveDuration(e) },
@@ -117,6 +119,9 @@ func (d *decoder) checkDeliverySettings(in *Integration, wd *WebhookDelivery) {
 	}
 	if in.Type != TypeWebhook && wd.DeadLetter != nil {
 		d.rep.warnf(wd.DeadLetter.Pos, "integration %s: dead_letter keeps failed webhook deliveries and has no effect on calls; it belongs in the type: webhook block", in.Name)
+	}
+	if in.Type == TypeWebhook && !hasHTTPOperations(in) && (in.SLO != nil || in.Cost != nil) {
+		d.rep.warnf(in.Pos, "integration %s: slo and cost apply to calls of its operations, not to webhook deliveries, and it declares none", in.Name)
 	}
 	if cb := in.CircuitBreaker; in.Type == TypeWebhook && cb != nil && (cb.MaxConcurrent != 0 || cb.NotifyOnOpen) {
 		d.rep.warnf(cb.Pos, "integration %s: circuit_breaker max_concurrent and notify_on_open do not apply to webhook deliveries (per_endpoint_concurrency bounds them per endpoint)", in.Name)

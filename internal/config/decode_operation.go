@@ -42,6 +42,8 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"cache":         func(e *Entry) { op.Cache, _ = d.duration(e) },
 		"timeout":       func(e *Entry) { op.Timeout, _ = d.positiveDuration(e) },
 		"success_codes": func(e *Entry) { op.SuccessCodes = d.statusCodes(e) },
+		"slo":           func(e *Entry) { op.SLO = d.slo(e) },
+		"cost":          func(e *Entry) { op.Cost = d.cost(e) },
 	})
 	if op.GraphQL != nil {
 		if op.GraphQL.Document == "" {

@@ -239,6 +239,11 @@ func (lx *lexer) scanNumber(start int, p Pos, nl bool) token {
 			break
 		}
 	}
+	// 99.5%: a percentage stays a number whose text keeps the sign; only settings that
+	// take a percentage (slo success_rate) accept it, every other number setting reports it.
+	if kind == tokNumber && lx.peekByte(0) == '%' {
+		lx.advance()
+	}
 	raw := lx.src[start:lx.off]
 	return token{Kind: kind, Text: raw, Raw: raw, Pos: p, NewlineBefore: nl}
 }

@@ -138,6 +138,9 @@ type Integration struct {
 	// Signature signs the body of each call (`<header>: sha256=<hex HMAC>`), keyed with
 	// the parameter secret_from names; a `type: webhook` block's also signs deliveries.
 	Signature *Signature
+	// SLO and Cost feed the usage reports (GET /reports); an operation's own replace them.
+	SLO  *SLO
+	Cost *Cost
 
 	Operations []*Operation
 }
@@ -232,6 +235,20 @@ type Retry struct {
 	Multiplier float64         // growth per retry (exponential)
 	Max        time.Duration   // cap on one delay
 	Delays     []time.Duration // explicit schedule (retry_delays); wins over Backoff
+}
+
+// SLO is a service-level objective: the share of calls in a minute that must succeed
+// for that minute to count as available in the reports.
+type SLO struct {
+	Pos         Pos
+	SuccessRate float64 // a fraction in (0, 1]: 99.5% is 0.995
+}
+
+// Cost is the price of one request that reaches the upstream (each retry is one; cache
+// hits and calls Junction refuses cost nothing), summed in the reports.
+type Cost struct {
+	Pos     Pos
+	PerCall float64
 }
 
 // CircuitBreaker opens after too many failures and lets probes through after ResetAfter.
@@ -339,6 +356,8 @@ type Operation struct {
 	Timeout      time.Duration
 	SuccessCodes []int
 	GraphQL      *GraphQL // set for operations of graphql integrations
+	SLO          *SLO     // nil: the integration's
+	Cost         *Cost    // nil: the integration's
 }
 
 // MethodInternal marks operations that are not HTTP calls upstream.

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/report"
+	"github.com/junctionhq/junction/internal/store"
 )
 
 // The runtime's own cost per call, against a local upstream (run with -benchmem; the
@@ -25,7 +27,19 @@ const benchConfig = `integration Pay { base_url: "UPSTREAM" auth: bearer(env(T))
 		returns: { id: string, status: string, amount: integer } }
 	operation get { method: GET path: "/charges/{id}" returns: { id: string, status: string, amount: integer } } }`
 
-func BenchmarkCall(b *testing.B) {
+func BenchmarkCall(b *testing.B) { benchCall(b, nil) }
+
+// BenchmarkCallReported is BenchmarkCall with the usage reports recording every call:
+// the difference is the reports' cost on the hot path.
+func BenchmarkCallReported(b *testing.B) {
+	rec, err := report.NewRecorder(report.Options{Store: &rollups{rows: map[string]store.ReportRollup{}}, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCall(b, rec)
+}
+
+func benchCall(b *testing.B, reports *report.Recorder) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jsonOK(w, `{"id":"ch_1","status":"succeeded","amount":1000}`)
 	}))
@@ -35,7 +49,7 @@ func BenchmarkCall(b *testing.B) {
 		b.Fatal(diags.Err())
 	}
 	m, _ := NewMetrics(prometheus.NewRegistry())
-	rt, err := New(cfg, Options{LookupEnv: func(string) (string, bool) { return "secret", true }, Logger: quietLogger(), Metrics: m})
+	rt, err := New(cfg, Options{LookupEnv: func(string) (string, bool) { return "secret", true }, Logger: quietLogger(), Metrics: m, Reports: reports})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/junctionhq/junction/internal/policy/cache"
 	"github.com/junctionhq/junction/internal/policy/ratelimit"
 	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/report"
 )
 
 // env is what every client of a runtime shares: its dependencies, resolved once.
@@ -34,6 +35,7 @@ type env struct {
 	lookupEnv        config.LookupEnv
 	cache            cache.Cache
 	group            *cache.Group
+	reports          *report.Recorder // nil: no usage reports
 }
 
 // client is one integration compiled for calls: its resolved settings, its live state and

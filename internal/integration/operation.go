@@ -34,6 +34,7 @@ type operation struct {
 
 	run     handler // the compiled pipeline; nil while the integration is misconfigured
 	metrics opMetrics
+	usage   usage // what the usage reports need (reports.go)
 }
 
 // headerTemplate is an operation header whose value may hold {param} placeholders.
@@ -54,6 +55,7 @@ func newOperation(in *config.Integration, decl *config.Operation) *operation {
 		cacheTTL:     in.DefaultCacheTTL,
 		returns:      decl.Returns,
 		params:       decl.Params(),
+		usage:        newUsage(in, decl),
 	}
 	if decl.Cache > 0 {
 		op.cacheTTL = decl.Cache
@@ -69,7 +71,7 @@ func newOperation(in *config.Integration, decl *config.Operation) *operation {
 // newProxyOperation is what a forwarded request runs through: the integration's own
 // settings, no parameters, no response check.
 func newProxyOperation(in *config.Integration) *operation {
-	return &operation{integration: in.Name, name: "proxy", timeout: attemptTimeout(0, in.Timeout), cacheTTL: in.DefaultCacheTTL}
+	return &operation{integration: in.Name, name: "proxy", timeout: attemptTimeout(0, in.Timeout), cacheTTL: in.DefaultCacheTTL, usage: newUsage(in, nil)}
 }
 
 // attemptTimeout is the operation's timeout, else the integration's, else the default.

@@ -16,6 +16,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/lifecycle"
 	"github.com/junctionhq/junction/internal/policy/cache"
+	"github.com/junctionhq/junction/internal/report"
 )
 
 // Defaults of the runtime.
@@ -52,6 +53,7 @@ type Options struct {
 	HTTPClient       *http.Client          // upstream calls; default Previous's, else NewHTTPClient()
 	Redis            redis.UniversalClient // nil: rate limits and cache are local to the process
 	MaxResponseBytes int64                 // default MaxResponseBytesDefault
+	Reports          *report.Recorder      // every finished call is recorded here; nil: none
 	// Previous is the runtime this one replaces on a reload, or nil. Every integration
 	// whose settings and resolved secrets are unchanged keeps its state: circuit breaker,
 	// call statistics, rate-limit counters and credentials; the response cache, the
@@ -119,7 +121,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	e := &env{
 		clock: opts.Clock, logger: opts.Logger, metrics: opts.Metrics, bus: opts.Bus,
 		http: opts.HTTPClient, redis: opts.Redis, maxResponseBytes: opts.MaxResponseBytes,
-		lookupEnv: opts.LookupEnv,
+		lookupEnv: opts.LookupEnv, reports: opts.Reports,
 	}
 	if e.clock == nil {
 		e.clock = clock.Real{}

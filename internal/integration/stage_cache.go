@@ -102,6 +102,7 @@ func (s *cacheStage) miss(ctx context.Context, x *exchange, next handler) (*Resu
 		return nil, err
 	}
 	if res := own.Load(); res != nil {
+		x.sent = shared.sent // this caller's request went out: the usage reports count it
 		return res, nil
 	}
 	// Another caller's request answered for this one too.

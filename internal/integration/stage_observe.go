@@ -25,7 +25,7 @@ func (s *observeStage) wrap(next handler) handler {
 		if err != nil {
 			err = s.c.scrub(err)
 		}
-		s.observe(res, err, start, clk.Now().Sub(start))
+		s.observe(res, err, start, clk.Now().Sub(start), x.sent)
 		if res != nil {
 			if res.Cache == "" {
 				res.Cache = CacheBypass // no cache stage looked at it
@@ -36,8 +36,8 @@ func (s *observeStage) wrap(next handler) handler {
 	}
 }
 
-// observe records a finished call in health and metrics.
-func (s *observeStage) observe(res *Result, err error, start time.Time, elapsed time.Duration) {
+// observe records a finished call in health, metrics and the usage reports.
+func (s *observeStage) observe(res *Result, err error, start time.Time, elapsed time.Duration, sent int) {
 	m := &s.op.metrics
 	var outcome string
 	ok := true
@@ -76,4 +76,5 @@ func (s *observeStage) observe(res *Result, err error, start time.Time, elapsed 
 		mismatches = res.ContractMismatches
 	}
 	s.c.st.stats.record(start, elapsed, ok, errText, mismatches)
+	s.report(start.Add(elapsed), elapsed, ok, sent)
 }

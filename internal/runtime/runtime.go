@@ -21,6 +21,7 @@ import (
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/job"
 	"github.com/junctionhq/junction/internal/lifecycle"
+	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/workflow"
@@ -37,6 +38,9 @@ type Deps struct {
 	LookupEnv config.LookupEnv
 	Metrics   Metrics
 	Registry  *prometheus.Registry // where Metrics are registered; served at /metrics
+	// Reports records every finished integration call for the usage reports; nil: none.
+	// It outlives the runtimes; its owner starts and stops it.
+	Reports *report.Recorder
 	// WebhookLease overrides how long a delivery claim holds (tests); 0 is the default.
 	WebhookLease time.Duration
 	// JobOwner names this process in the claims of job ticks and the leases of workflow
@@ -118,7 +122,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	}
 	ints, err := integration.New(cfg, integration.Options{
 		LookupEnv: deps.LookupEnv, Logger: log, Metrics: deps.Metrics.Integrations, Bus: deps.Bus,
-		Redis: deps.Redis, Clock: deps.Clock, Previous: previous,
+		Redis: deps.Redis, Clock: deps.Clock, Previous: previous, Reports: deps.Reports,
 	})
 	if err != nil {
 		return nil, err

@@ -106,6 +106,16 @@ var apiDocs = map[string]apiDoc{
 	"POST /workflows/runs/{id}/cancel": {Tag: "workflows", Summary: "Cancel a run; completed steps are compensated", Success: http.StatusAccepted},
 	"POST /workflows/runs/{id}/retry":  {Tag: "workflows", Summary: "Run a failed run again from its failed step", Success: http.StatusAccepted},
 
+	"GET /reports": {Tag: "reports", Summary: "Usage report: requests, errors, latency, availability and cost per integration and operation, per step and in total",
+		Description: "Built from per-minute data every process writes (a minute shows once it is written, at most ~10 s after it ended). Operation * sums an integration's operations. Availability is the share of minutes with calls whose success rate met the declared slo; cost counts requests that reached the upstream.",
+		Query: []param{
+			{"from", "RFC 3339, now, or a duration before now such as -24h or -7d (default -24h); rounded down to the minute"},
+			{"to", "as from (default now); rounded up to the minute"},
+			{"step", "whole minutes such as 15m, 1h or 1d (default 1h), at most 5000 steps"},
+			{"integration", "one integration only"},
+			{"operation", "one operation only"},
+		}},
+
 	"GET /tokens":         {Tag: "tokens", Summary: "API tokens, never their secrets (admin)"},
 	"POST /tokens":        {Tag: "tokens", Summary: "Make an API token; the answer is the only time its secret is shown (admin)", Success: http.StatusCreated, Body: "role (admin or user) and an optional name"},
 	"DELETE /tokens/{id}": {Tag: "tokens", Summary: "Revoke a token (admin)", Success: http.StatusNoContent},

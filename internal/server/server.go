@@ -57,6 +57,7 @@ type Options struct {
 	Jobs         Jobs                            // the scheduled jobs; nil leaves the job API out
 	Workflows    Workflows                       // the workflow engine; nil leaves the workflow API out
 	Events       Events                          // the event bus; nil leaves GET /events/stream out
+	Reports      Reports                         // the usage reports; nil leaves GET /reports out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 	Version      string                          // the binary's version, in /openapi.json; default "dev"
@@ -77,6 +78,7 @@ type Server struct {
 	jobs         Jobs
 	workflows    Workflows
 	events       Events
+	reports      Reports
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 	version      string
 
@@ -138,6 +140,7 @@ func New(opts Options) (*Server, error) {
 		streamQueue:     streamQueueDefault,
 		streamKeepalive: streamKeepaliveDefault,
 		streamsEnd:      make(chan struct{}),
+		reports:         opts.Reports,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -189,6 +192,9 @@ func (s *Server) routes() {
 	}
 	if s.events != nil {
 		s.eventRoutes()
+	}
+	if s.reports != nil {
+		s.reportRoutes()
 	}
 	if s.webhooks != nil || s.flows != nil {
 		// Webhook deliveries and flow messages share the dead-letter API.

@@ -149,4 +149,5 @@ type Store interface {
 	HandlerStore
 	JobStore
 	WorkflowStore
+	ReportStore
 }

@@ -364,3 +364,19 @@ func (s *Store) JobLastTick(ctx context.Context, job string) (time.Time, bool, e
 	})
 	return t, ok, err
 }
+
+// ReportRollupAdd implements store.Store. A batch: one row or more per operation
+// called in the minutes flushed.
+func (s *Store) ReportRollupAdd(ctx context.Context, rs []store.ReportRollup) error {
+	return s.run(ctx, s.timeouts.Batch, func(ctx context.Context) error { return s.inner.ReportRollupAdd(ctx, rs) })
+}
+
+// ReportRollupList implements store.Store. A batch: every minute of the range.
+func (s *Store) ReportRollupList(ctx context.Context, f store.ReportRollupFilter) ([]store.ReportRollup, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) ([]store.ReportRollup, error) { return s.inner.ReportRollupList(ctx, f) })
+}
+
+// ReportRollupPurge implements store.Store. The retention purge, in the background.
+func (s *Store) ReportRollupPurge(ctx context.Context, before time.Time) (int, error) {
+	return get(s, ctx, s.timeouts.Purge, func(ctx context.Context) (int, error) { return s.inner.ReportRollupPurge(ctx, before) })
+}

@@ -70,6 +70,9 @@ var wantTimeout = map[string]time.Duration{
 	"JobRunFinish":            testTimeouts.Call,
 	"JobRunList":              testTimeouts.Batch,
 	"JobLastTick":             testTimeouts.Call,
+	"ReportRollupAdd":         testTimeouts.Batch,
+	"ReportRollupList":        testTimeouts.Batch,
+	"ReportRollupPurge":       testTimeouts.Purge,
 	"WorkflowRunCreate":       testTimeouts.Call,
 	"WorkflowRunCreateMany":   testTimeouts.Batch,
 	"WorkflowClaim":           testTimeouts.Batch,
@@ -401,6 +404,15 @@ func (f *fake) JobRunList(ctx context.Context, _ store.JobRunFilter) ([]store.Jo
 }
 func (f *fake) JobLastTick(ctx context.Context, _ string) (time.Time, bool, error) {
 	return time.Time{}, false, f.call(ctx, "JobLastTick")
+}
+func (f *fake) ReportRollupAdd(ctx context.Context, _ []store.ReportRollup) error {
+	return f.call(ctx, "ReportRollupAdd")
+}
+func (f *fake) ReportRollupList(ctx context.Context, _ store.ReportRollupFilter) ([]store.ReportRollup, error) {
+	return nil, f.call(ctx, "ReportRollupList")
+}
+func (f *fake) ReportRollupPurge(ctx context.Context, _ time.Time) (int, error) {
+	return 0, f.call(ctx, "ReportRollupPurge")
 }
 func (f *fake) WorkflowRunCreateMany(ctx context.Context, runs []store.WorkflowRun) ([]bool, error) {
 	return nil, f.call(ctx, "WorkflowRunCreateMany")

@@ -1,0 +1,98 @@
+package storeinput
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// NormalizeReportRollups checks a batch for ReportRollupAdd and returns it with minutes
+// in UTC: a minute must be the start of a minute, names non-empty, counts and sums not
+// negative, errors not above requests, the objective a fraction.
+func NormalizeReportRollups(rs []store.ReportRollup) ([]store.ReportRollup, error) {
+	out := make([]store.ReportRollup, len(rs))
+	for i, r := range rs {
+		if err := store.CheckTime(r.Minute); err != nil {
+			return nil, fmt.Errorf("rollup %d: minute: %w", i, err)
+		}
+		r.Minute = r.Minute.UTC()
+		neg := r.Requests < 0 || r.Errors < 0 || r.Upstream < 0 || r.LatencySum < 0
+		for _, n := range r.Latency {
+			neg = neg || n < 0
+		}
+		switch {
+		case !r.Minute.Equal(r.Minute.Truncate(time.Minute)):
+			return nil, fmt.Errorf("rollup %d: minute %s is not the start of a minute", i, r.Minute.Format(time.RFC3339Nano))
+		case r.Integration == "" || r.Operation == "":
+			return nil, fmt.Errorf("rollup %d: empty integration or operation", i)
+		case neg:
+			return nil, fmt.Errorf("rollup %d: negative count", i)
+		case r.Errors > r.Requests:
+			return nil, fmt.Errorf("rollup %d: %d errors of %d requests", i, r.Errors, r.Requests)
+		case r.Cost < 0 || math.IsNaN(r.Cost) || math.IsInf(r.Cost, 0):
+			return nil, fmt.Errorf("rollup %d: cost %g", i, r.Cost)
+		case !(r.Objective >= 0 && r.Objective <= 1):
+			return nil, fmt.Errorf("rollup %d: objective %g outside 0-1", i, r.Objective)
+		}
+		out[i] = r
+	}
+	// One order for every writer: two processes adding overlapping batches lock the
+	// rows in the same order and cannot deadlock.
+	slices.SortFunc(out, func(a, b store.ReportRollup) int {
+		return cmp.Or(a.Minute.Compare(b.Minute), strings.Compare(a.Integration, b.Integration), strings.Compare(a.Operation, b.Operation))
+	})
+	return out, nil
+}
+
+// CheckReportRange checks the range of ReportRollupList and ReportRollupPurge.
+func CheckReportRange(from, to time.Time) error {
+	if err := store.CheckTime(from); err != nil {
+		return fmt.Errorf("from: %w", err)
+	}
+	if err := store.CheckTime(to); err != nil {
+		return fmt.Errorf("to: %w", err)
+	}
+	if to.Before(from) {
+		return errors.New("to is before from")
+	}
+	return nil
+}
+
+// ReportLatencyIndex finds the rollup a histogram row of a listing belongs to. Both
+// backends read a listing as two queries (the minute rows, then their buckets) and join
+// them with it.
+type ReportLatencyIndex map[reportKey]*store.ReportRollup
+
+type reportKey struct {
+	minute                 int64
+	integration, operation string
+}
+
+// NewReportLatencyIndex indexes rs, which must not move while the index is used.
+func NewReportLatencyIndex(rs []store.ReportRollup) ReportLatencyIndex {
+	idx := make(ReportLatencyIndex, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		idx[reportKey{r.Minute.UnixMicro(), r.Integration, r.Operation}] = r
+	}
+	return idx
+}
+
+// Add counts n calls in bucket of the rollup of (minute, integration, operation); a
+// bucket row without its minute row (a purge in between the two queries) is dropped.
+func (idx ReportLatencyIndex) Add(minute time.Time, integration, operation string, bucket int, n int64) {
+	r, ok := idx[reportKey{minute.UnixMicro(), integration, operation}]
+	if !ok || bucket < 0 || bucket > 1<<16 {
+		return
+	}
+	for len(r.Latency) <= bucket {
+		r.Latency = append(r.Latency, 0)
+	}
+	r.Latency[bucket] += n
+}

@@ -1,0 +1,207 @@
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// runReport adds the store.ReportStore subtests; migrated opens a fresh, migrated store.
+func runReport(t *testing.T, migrated func(t *testing.T) store.Store) {
+	for _, c := range []struct {
+		name string
+		test func(*testing.T, store.Store)
+	}{
+		{"ReportRollupAddMerges", testReportRollupAddMerges},
+		{"ReportRollupAddConcurrent", testReportRollupAddConcurrent},
+		{"ReportRollupListFilter", testReportRollupListFilter},
+		{"ReportRollupPurge", testReportRollupPurge},
+		{"ReportRollupInvalid", testReportRollupInvalid},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.test(t, migrated(t)) })
+	}
+}
+
+var reportMinute = t0.Truncate(time.Minute)
+
+// testReportRollupAddMerges: two processes ("nodes") adding the same minute end with
+// one row holding both: counts, sums and histogram buckets added, the later objective.
+func testReportRollupAddMerges(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	nodeA := store.ReportRollup{Minute: reportMinute, Integration: "pay", Operation: "charge",
+		Requests: 10, Errors: 2, Upstream: 12, LatencySum: 5000, Cost: 0.024, Objective: 0.99, Latency: []int64{0, 3, 7}}
+	nodeB := store.ReportRollup{Minute: reportMinute, Integration: "pay", Operation: "charge",
+		Requests: 5, Errors: 1, Upstream: 5, LatencySum: 2500, Cost: 0.01, Objective: 0.995, Latency: []int64{1, 0, 2, 0, 2}}
+	for _, r := range []store.ReportRollup{nodeA, nodeB} {
+		if err := s.ReportRollupAdd(ctx, []store.ReportRollup{r}); err != nil {
+			t.Fatalf("ReportRollupAdd: %v", err)
+		}
+	}
+	got, err := s.ReportRollupList(ctx, store.ReportRollupFilter{From: reportMinute, To: reportMinute.Add(time.Minute)})
+	if err != nil {
+		t.Fatalf("ReportRollupList: %v", err)
+	}
+	want := []store.ReportRollup{{Minute: reportMinute, Integration: "pay", Operation: "charge",
+		Requests: 15, Errors: 3, Upstream: 17, LatencySum: 7500, Cost: 0.034, Objective: 0.995, Latency: []int64{1, 3, 9, 0, 2}}}
+	if diff := cmp.Diff(want, got, approxCost); diff != "" {
+		t.Errorf("merged minute (-want +got):\n%s", diff)
+	}
+}
+
+// approxCost compares costs, sums of floats, to within rounding.
+var approxCost = cmp.Comparer(func(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 })
+
+// testReportRollupAddConcurrent: processes flushing overlapping batches at the same time
+// lose nothing and do not deadlock.
+func testReportRollupAddConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const writers, rounds = 4, 5
+	batch := []store.ReportRollup{
+		{Minute: reportMinute.Add(time.Minute), Integration: "b", Operation: "x", Requests: 1, Latency: []int64{1}},
+		{Minute: reportMinute, Integration: "a", Operation: "x", Requests: 2, Errors: 1, Latency: []int64{0, 2}},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*rounds)
+	for w := range writers {
+		wg.Go(func() {
+			for range rounds {
+				b := batch
+				if w%2 == 1 { // the other order: the store must order the rows itself
+					b = []store.ReportRollup{batch[1], batch[0]}
+				}
+				errs <- s.ReportRollupAdd(ctx, b)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("ReportRollupAdd: %v", err)
+		}
+	}
+	got, err := s.ReportRollupList(ctx, store.ReportRollupFilter{From: reportMinute, To: reportMinute.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("ReportRollupList: %v", err)
+	}
+	const n = writers * rounds
+	want := []store.ReportRollup{
+		{Minute: reportMinute, Integration: "a", Operation: "x", Requests: 2 * n, Errors: n, Latency: []int64{0, 2 * n}},
+		{Minute: reportMinute.Add(time.Minute), Integration: "b", Operation: "x", Requests: n, Latency: []int64{n}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after concurrent adds (-want +got):\n%s", diff)
+	}
+}
+
+func testReportRollupListFilter(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var rs []store.ReportRollup
+	for i := range 3 {
+		for _, key := range [][2]string{{"pay", "charge"}, {"pay", "refund"}, {"mail", "send"}} {
+			rs = append(rs, store.ReportRollup{Minute: reportMinute.Add(time.Duration(i) * time.Minute),
+				Integration: key[0], Operation: key[1], Requests: int64(i + 1)})
+		}
+	}
+	if err := s.ReportRollupAdd(ctx, rs); err != nil {
+		t.Fatalf("ReportRollupAdd: %v", err)
+	}
+	type key struct {
+		Minute                 int
+		Integration, Operation string
+	}
+	list := func(f store.ReportRollupFilter) []key {
+		t.Helper()
+		got, err := s.ReportRollupList(ctx, f)
+		if err != nil {
+			t.Fatalf("ReportRollupList(%+v): %v", f, err)
+		}
+		var out []key
+		for _, r := range got {
+			out = append(out, key{int(r.Minute.Sub(reportMinute) / time.Minute), r.Integration, r.Operation})
+		}
+		return out
+	}
+	from, to := reportMinute.Add(time.Minute), reportMinute.Add(3*time.Minute)
+	want := []key{{1, "mail", "send"}, {1, "pay", "charge"}, {1, "pay", "refund"}, {2, "mail", "send"}, {2, "pay", "charge"}, {2, "pay", "refund"}}
+	if diff := cmp.Diff(want, list(store.ReportRollupFilter{From: from, To: to})); diff != "" {
+		t.Errorf("range [1m, 3m) (-want +got):\n%s", diff)
+	}
+	want = []key{{0, "pay", "charge"}, {0, "pay", "refund"}, {1, "pay", "charge"}, {1, "pay", "refund"}}
+	if diff := cmp.Diff(want, list(store.ReportRollupFilter{From: reportMinute, To: from.Add(time.Minute), Integration: "pay"})); diff != "" {
+		t.Errorf("integration pay (-want +got):\n%s", diff)
+	}
+	want = []key{{2, "pay", "refund"}}
+	if diff := cmp.Diff(want, list(store.ReportRollupFilter{From: to.Add(-time.Minute), To: to, Integration: "pay", Operation: "refund"})); diff != "" {
+		t.Errorf("pay.refund (-want +got):\n%s", diff)
+	}
+	if got := list(store.ReportRollupFilter{From: reportMinute, To: to, Integration: "none"}); len(got) != 0 {
+		t.Errorf("unknown integration listed %v", got)
+	}
+}
+
+func testReportRollupPurge(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	var rs []store.ReportRollup
+	for i := range 4 {
+		rs = append(rs, store.ReportRollup{Minute: reportMinute.Add(time.Duration(i) * time.Hour),
+			Integration: "pay", Operation: "charge", Requests: 1, Latency: []int64{0, 1}})
+	}
+	if err := s.ReportRollupAdd(ctx, rs); err != nil {
+		t.Fatalf("ReportRollupAdd: %v", err)
+	}
+	n, err := s.ReportRollupPurge(ctx, reportMinute.Add(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("ReportRollupPurge = %d, %v; want 2 rows", n, err)
+	}
+	got, err := s.ReportRollupList(ctx, store.ReportRollupFilter{From: reportMinute, To: reportMinute.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatalf("ReportRollupList: %v", err)
+	}
+	if diff := cmp.Diff(rs[2:], got); diff != "" {
+		t.Errorf("after purge (-want +got):\n%s", diff)
+	}
+	// A purged minute written again starts from zero: its buckets went with it.
+	if err := s.ReportRollupAdd(ctx, rs[:1]); err != nil {
+		t.Fatalf("ReportRollupAdd: %v", err)
+	}
+	got, err = s.ReportRollupList(ctx, store.ReportRollupFilter{From: reportMinute, To: reportMinute.Add(time.Minute)})
+	if err != nil || len(got) != 1 || got[0].Requests != 1 || !cmp.Equal(got[0].Latency, []int64{0, 1}) {
+		t.Errorf("re-added purged minute = %+v, %v", got, err)
+	}
+	if n, err := s.ReportRollupPurge(ctx, reportMinute); err != nil || n != 0 {
+		t.Errorf("purge before everything = %d, %v; want 0", n, err)
+	}
+}
+
+func testReportRollupInvalid(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ok := store.ReportRollup{Minute: reportMinute, Integration: "pay", Operation: "charge", Requests: 1}
+	for name, mutate := range map[string]func(*store.ReportRollup){
+		"not a minute":      func(r *store.ReportRollup) { r.Minute = r.Minute.Add(time.Second) },
+		"zero minute":       func(r *store.ReportRollup) { r.Minute = time.Time{} },
+		"no integration":    func(r *store.ReportRollup) { r.Integration = "" },
+		"negative":          func(r *store.ReportRollup) { r.Upstream = -1 },
+		"negative bucket":   func(r *store.ReportRollup) { r.Latency = []int64{-1} },
+		"errors > requests": func(r *store.ReportRollup) { r.Errors = 2 },
+		"objective > 1":     func(r *store.ReportRollup) { r.Objective = 99.5 },
+	} {
+		r := ok
+		mutate(&r)
+		if err := s.ReportRollupAdd(ctx, []store.ReportRollup{ok, r}); err == nil {
+			t.Errorf("%s: ReportRollupAdd accepted %+v", name, r)
+		}
+	}
+	got, err := s.ReportRollupList(ctx, store.ReportRollupFilter{From: reportMinute, To: reportMinute.Add(time.Minute)})
+	if err != nil || len(got) != 0 {
+		t.Errorf("after refused batches: %+v, %v; want nothing stored", got, err)
+	}
+	if _, err := s.ReportRollupList(ctx, store.ReportRollupFilter{From: reportMinute, To: reportMinute.Add(-time.Minute)}); err == nil {
+		t.Error("ReportRollupList with to before from succeeded")
+	}
+}
