@@ -231,7 +231,14 @@ workflow greet {
 		return len(data) == 1
 	})
 	screenshot("11-jobs")
-	step(t, ctx, "reports page", chromedp.Navigate(s.base+"/#/reports"), chromedp.WaitVisible(chromedp.CSS(`#content .panel, #content .notice`)))
+	// The calls above are in the report once this process wrote their minute (every 10 s).
+	eventually(t, "the calls in /reports", func() bool {
+		_, out := a.do("GET", "/reports?from=-1h&step=1m&integration=Flaky", nil)
+		data, _ := out["data"].([]any)
+		return len(data) > 0
+	})
+	step(t, ctx, "reports page", chromedp.Navigate(s.base+"/#/reports"), chromedp.WaitVisible(chromedp.CSS(`h2[data-series="Flaky.ping"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart rect`)))
 	screenshot("12-reports")
 
 	// A user token sees, but may not reset a circuit or stop a flow.

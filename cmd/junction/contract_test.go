@@ -85,7 +85,13 @@ func (c *contract) match(path string) (string, bool) {
 func (c *contract) check(method, target string, status int, header http.Header, body []byte) string {
 	path, _, _ := strings.Cut(target, "?")
 	ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
-	if status >= 400 {
+	passthrough := false
+	if tmpl, ok := c.match(path); ok {
+		_, passthrough = c.paths[tmpl][strings.ToLower(method)].Responses["2XX"]
+	}
+	// A call's or proxy's answer is the upstream's, whatever its status; Junction's own
+	// refusals of it are problem documents.
+	if status >= 400 && !(passthrough && ct != "application/problem+json") {
 		var p struct {
 			Type, Title string
 			Status      int

@@ -57,7 +57,7 @@ var apiDocs = map[string]apiDoc{
 	"PUT /webhooks/{id}":                   {Tag: "webhooks", Summary: "Change a webhook endpoint", Body: "the endpoint's settings, as for POST /webhooks"},
 	"DELETE /webhooks/{id}":                {Tag: "webhooks", Summary: "Delete a webhook endpoint", Success: http.StatusNoContent},
 	"GET /webhooks/{id}/deliveries":        {Tag: "webhooks", Summary: "An endpoint's deliveries with their attempts and responses", Query: append([]param{{"status", "pending, retrying, delivered or failed"}}, pageParams...)},
-	"POST /webhooks/{id}/test":             {Tag: "webhooks", Summary: "Send a test event to one endpoint", Success: http.StatusAccepted},
+	"POST /webhooks/{id}/test":             {Tag: "webhooks", Summary: "Send a test event to one endpoint: 200 with the delivery when it was attempted at once, 202 when it waits", Success: http.StatusAccepted, Also: []int{http.StatusOK}},
 	"POST /webhooks/{id}/rotate-secret":    {Tag: "webhooks", Summary: "Make a new signing secret; the old one keeps signing for secret_overlap"},
 	"POST /webhooks/{id}/circuit/reset":    {Tag: "webhooks", Summary: "Close an endpoint's delivery circuit (admin)"},
 	"POST /webhooks/deliveries/{id}/retry": {Tag: "webhooks", Summary: "Deliver a failed or dead delivery again now", Success: http.StatusAccepted},
@@ -78,7 +78,7 @@ var apiDocs = map[string]apiDoc{
 
 	"GET /dead-letters": {Tag: "dead-letters", Summary: "A flow's dead letters (?flow= or ?queue=), or webhook deliveries that ran out of attempts, newest first",
 		Query: append([]param{{"flow", "a flow's name"}, {"queue", "a flow dead-letter queue's name"}, {"endpoint_id", "a webhook endpoint's deliveries only"}}, pageParams...)},
-	"POST /dead-letters/{id}/replay": {Tag: "dead-letters", Summary: "Run a dead letter through its flow (or deliver it) again now"},
+	"POST /dead-letters/{id}/replay": {Tag: "dead-letters", Summary: "Run a flow's dead letter through its flow again now (200), or schedule a webhook delivery's (202)", Also: []int{http.StatusAccepted}},
 
 	"GET /flows":               {Tag: "flows", Summary: "Every flow: state, counters, rates, last error"},
 	"GET /flows/{name}":        {Tag: "flows", Summary: "One flow's state, steps, sinks, counters and rates"},

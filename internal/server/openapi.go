@@ -174,6 +174,8 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 	}
 	if d.Passthrough {
 		op.Responses["2XX"] = openAPIResponse{Description: "the upstream's answer, with its Content-Type"}
+		op.Responses["4XX"] = openAPIResponse{Description: "the upstream's refusal as it sent it, or Junction's own (a problem document)"}
+		op.Responses["5XX"] = openAPIResponse{Description: "the upstream's failure as it sent it, or Junction's own (a problem document: circuit open, timeout, unreachable)"}
 	} else {
 		for _, code := range append([]int{success}, d.Also...) {
 			ok := openAPIResponse{Description: http.StatusText(code)}
