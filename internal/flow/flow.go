@@ -12,6 +12,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/transform"
 )
@@ -261,6 +262,7 @@ func (f *Flow) Start() error {
 	f.state = StateStarting
 	f.startedAt = f.opts.Env.Clock.Now()
 	go f.run(srcCtx, work)
+	f.announce(StateStarting)
 	return nil
 }
 
@@ -276,6 +278,7 @@ func (f *Flow) Stop(ctx context.Context) {
 	f.state = StateStopping
 	stopSrc, stopWork, done := f.stopSrc, f.stopWork, f.done
 	f.mu.Unlock()
+	f.announce(StateStopping)
 	stopSrc()
 	select {
 	case <-done:
@@ -346,10 +349,24 @@ func (f *Flow) closeSinks() {
 
 func (f *Flow) setState(s State) {
 	f.mu.Lock()
-	if f.state != StateStopping || s == StateStopped {
+	changed := f.state != s && (f.state != StateStopping || s == StateStopped)
+	if changed {
 		f.state = s
 	}
 	f.mu.Unlock()
+	if changed {
+		f.announce(s)
+	}
+}
+
+// StateEvent is the watch-only event of a flow changing state: flow and state.
+const StateEvent = "junction.flow.state"
+
+// announce tells whoever watches the bus that the flow is now in state s.
+func (f *Flow) announce(s State) {
+	if w := f.opts.Watchers; w != nil && w.Watched() {
+		w.PublishWatched(event.Make(StateEvent, event.SourceJunction, f.opts.Env.Clock.Now(), map[string]any{"flow": f.cfg.Name, "state": s}))
+	}
 }
 
 func (f *Flow) recordError(e LastError) {

@@ -500,6 +500,29 @@ func TestLogsAfterAndWatchedOutcomes(t *testing.T) {
 	if outcomes["delivered"] != 1 || outcomes["filtered"] != 1 {
 		t.Errorf("outcomes %v", outcomes)
 	}
+
+	// Stopping and starting the flow is told too: stopping, stopped, starting, running.
+	states := h.bus.Watch(func(e event.Event) bool { return e.Type == flow.StateEvent }, 10)
+	defer states.Stop()
+	f.Stop(context.Background())
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 4 {
+		select {
+		case e := <-states.Events():
+			if e.Fields()["flow"] != "f" {
+				t.Errorf("event %s", e.Data)
+			}
+			got = append(got, fmt.Sprint(e.Fields()["state"]))
+		case <-time.After(30 * time.Second):
+			t.Fatalf("state events %v", got)
+		}
+	}
+	if want := []string{"stopping", "stopped", "starting", "running"}; !slices.Equal(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
 }
 
 func TestCompileErrorsHavePositions(t *testing.T) {
