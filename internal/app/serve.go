@@ -128,7 +128,7 @@ func Serve(ctx context.Context, opts Options) error {
 		Tokens: auth.NewService(st, time.Now), Ready: server.StoreCheck(st),
 		Logger: log, Registry: deps.Registry, Version: opts.Version,
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
-		Events:  deps.Bus,
+		Events: deps.Bus, EventLog: st,
 		Reports: reports,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/auth"
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -17,6 +19,19 @@ import (
 type Events interface {
 	Watch(match func(event.Event) bool, size int) *event.Watcher
 }
+
+// EventLog is where published events are stored (the store): a stream resumed with
+// Last-Event-ID gets the stored events it missed from it.
+type EventLog interface {
+	EventsAfter(ctx context.Context, afterID string, limit int) ([]event.Event, error)
+}
+
+// Resuming a stream: the stored events after Last-Event-ID are read a page at a time, up
+// to resumeMax; a client further behind is told to catch up from GET /webhooks… instead.
+const (
+	resumePage = 500
+	resumeMax  = 10_000
+)
 
 // The stream's defaults.
 const (
@@ -62,8 +77,9 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 	h.Set("X-Accel-Buffering", "no") // nginx: pass each message on at once
 	w.WriteHeader(http.StatusOK)
 	buf := []byte(": watching " + strings.Join(patterns, ",") + "\n")
-	if r.Header.Get("Last-Event-ID") != "" {
-		buf = append(buf, ": live only: events published while disconnected are not replayed\n"...)
+	var replayed map[string]bool // resumed events the watch may deliver again
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		buf, replayed = s.resume(r.Context(), buf, last, patterns)
 	}
 	buf = append(buf, '\n')
 	keepalive := time.NewTicker(s.streamKeepalive)
@@ -88,18 +104,63 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 			_ = writeStream(w, rc, buf)
 			return nil
 		case e := <-watch.Events():
-			buf = appendStreamEvent(buf, e)
+			buf = appendLive(buf, e, replayed)
 		more:
 			for len(buf) < streamBatchBytes {
 				select {
 				case e := <-watch.Events():
-					buf = appendStreamEvent(buf, e)
+					buf = appendLive(buf, e, replayed)
 				default:
 					break more
 				}
 			}
 		}
 	}
+}
+
+// resume appends the stored events after last that match patterns (the watch is already
+// on, so nothing falls between them and the live ones) and returns their ids, so that the
+// live copies of the same events are skipped. Internal events are never stored, so only
+// published events are resumed; the comments say what could not be.
+func (s *Server) resume(ctx context.Context, buf []byte, last string, patterns []string) ([]byte, map[string]bool) {
+	if s.eventLog == nil {
+		return append(buf, ": live only: events published while disconnected are not replayed\n"...), nil
+	}
+	replayed := map[string]bool{}
+	buf = append(buf, '\n') // ends the block of comments before the events
+	for after, n := last, 0; ; {
+		page, err := s.eventLog.EventsAfter(ctx, after, resumePage)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return append(buf, ": cannot resume: no stored event has the id in Last-Event-ID; live from now on\n"...), replayed
+			}
+			s.logger.Warn("event stream: reading the missed events", "error", err)
+			return append(buf, ": cannot resume: the store did not answer; live from now on\n"...), replayed
+		}
+		for _, e := range page {
+			if webhook.Subscribed(patterns, e.Type) {
+				buf = appendStreamEvent(buf, e)
+				replayed[e.ID] = true
+			}
+		}
+		n += len(page)
+		if len(page) < resumePage {
+			return append(buf, fmt.Sprintf(": resumed: %d missed events after %s; live from now on\n", len(replayed), oneLine(last))...), replayed
+		}
+		if n >= resumeMax {
+			return append(buf, fmt.Sprintf(": resumed only the first %d missed events; the rest are in the deliveries (GET /webhooks/{id}/deliveries); live from now on\n", n)...), replayed
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// appendLive appends a live event unless it was just resumed from the store.
+func appendLive(buf []byte, e event.Event, replayed map[string]bool) []byte {
+	if replayed[e.ID] {
+		delete(replayed, e.ID)
+		return buf
+	}
+	return appendStreamEvent(buf, e)
 }
 
 // streamPatterns reads ?types=order.*,flow.* (repeatable): the event patterns of the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -321,5 +322,46 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestEventStreamResumes: with Last-Event-ID, the stored events published after that one
+// come first (filtered like the rest), then the live ones, without the live copies of the
+// events just resumed; an unknown id is said, and the stream goes on live.
+func TestEventStreamResumes(t *testing.T) {
+	bus := newBus(t)
+	e := newEnv(t, withEvents(bus), func(o *testOptions) { o.EventLog = o.Store })
+	e.start()
+	base := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	for i, typ := range []string{"order.a", "order.b", "billing.x", "order.c"} {
+		ev := event.Event{ID: fmt.Sprintf("evt_%d", i+1), Type: typ, Source: "api", Time: base.Add(time.Duration(i) * time.Second), Data: json.RawMessage(`{}`)}
+		if _, _, err := e.store.EventPublish(context.Background(), ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openStream(t, e.ts.URL, e.user, "?types=order.*", "Last-Event-ID", "evt_1")
+	var got []string
+	for len(got) < 4 {
+		m, err := s.next()
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, m.ID+strings.Join(m.Comments, "|"))
+	}
+	if want := []string{"watching order.*", "evt_2", "evt_4", "resumed: 2 missed events after evt_1; live from now on"}; !slices.Equal(got, want) {
+		t.Fatalf("stream %q, want %q", got, want)
+	}
+	bus.Publish(event.Event{ID: "evt_4", Type: "order.c", Data: json.RawMessage(`{}`)}) // the live copy
+	bus.Publish(event.Event{ID: "evt_5", Type: "order.d", Data: json.RawMessage(`{}`)})
+	if m := s.event(); m.ID != "evt_5" {
+		t.Errorf("live after resuming %+v", m)
+	}
+
+	u := openStream(t, e.ts.URL, e.user, "", "Last-Event-ID", "evt_unknown")
+	if _, err := u.next(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := u.next(); err != nil || !strings.Contains(strings.Join(m.Comments, "|"), "cannot resume") {
+		t.Errorf("unknown id: %+v %v", m, err)
 	}
 }

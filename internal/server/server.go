@@ -57,6 +57,7 @@ type Options struct {
 	Jobs         Jobs                            // the scheduled jobs; nil leaves the job API out
 	Workflows    Workflows                       // the workflow engine; nil leaves the workflow API out
 	Events       Events                          // the event bus; nil leaves GET /events/stream out
+	EventLog     EventLog                        // stored events, for a stream resumed with Last-Event-ID; nil: live only
 	Reports      Reports                         // the usage reports; nil leaves GET /reports out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
@@ -78,6 +79,7 @@ type Server struct {
 	jobs         Jobs
 	workflows    Workflows
 	events       Events
+	eventLog     EventLog
 	reports      Reports
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 	version      string
@@ -136,6 +138,7 @@ func New(opts Options) (*Server, error) {
 		workflows:    opts.Workflows,
 		version:      cmp.Or(opts.Version, "dev"),
 		events:       opts.Events,
+		eventLog:     opts.EventLog,
 
 		streamQueue:     streamQueueDefault,
 		streamKeepalive: streamKeepaliveDefault,

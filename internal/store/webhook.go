@@ -265,6 +265,10 @@ type WebhookStore interface {
 	// number of deliveries the first publication made.
 	EventPublish(ctx context.Context, e event.Event, deliveries []Delivery, executions ...HandlerExecution) (created bool, count int, err error)
 	EventGet(ctx context.Context, id string) (event.Event, error)
+	// EventsAfter lists up to limit stored events that come after the event afterID in
+	// the order events are kept (their time, then id), oldest first: what a client of
+	// the event stream missed since that event. ErrNotFound when afterID is unknown.
+	EventsAfter(ctx context.Context, afterID string, limit int) ([]event.Event, error)
 
 	// DeliveryClaim leases up to Limit due deliveries (pending or retrying, NextRetryAt <=
 	// Now, not leased or lease expired) of active endpoints, oldest due first, within

@@ -317,13 +317,16 @@ function eventsPage() {
   const status = el("span", { class: "who", id: "event-status" }, "connecting…");
   // The stream is read with fetch, not EventSource: every event arrives as its own SSE
   // event name (its type), which EventSource only hands to listeners of that exact name.
+  let lastID = "";
   const connect = async () => {
     if (state.stream) state.stream.abort();
     const ctrl = new AbortController();
     state.stream = ctrl;
     const q = pattern.value.trim() ? `?types=${encodeURIComponent(pattern.value.trim())}` : "";
     try {
-      const resp = await fetch(`/events/stream${q}`, { credentials: "same-origin", signal: ctrl.signal, headers: { Accept: "text/event-stream" } });
+      const headers = { Accept: "text/event-stream" };
+      if (lastID) headers["Last-Event-ID"] = lastID; // the server resumes what was missed
+      const resp = await fetch(`/events/stream${q}`, { credentials: "same-origin", signal: ctrl.signal, headers });
       if (!resp.ok) {
         const p = await resp.json().catch(() => ({}));
         status.textContent = `refused: ${p.detail || resp.status}`;
@@ -341,6 +344,8 @@ function eventsPage() {
           const block = pending.slice(0, cut);
           pending = pending.slice(cut + 2);
           const data = block.split("\n").filter(l => l.startsWith("data:")).map(l => l.slice(5).trim()).join("\n");
+          const id = block.split("\n").find(l => l.startsWith("id:"));
+          if (id) lastID = id.slice(3).trim();
           if (block.split("\n").some(l => l === "event: overflow")) { status.textContent = "fell behind: reconnecting"; continue; }
           if (data) show(data);
         }

@@ -217,6 +217,11 @@ func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []st
 	return created, count, err
 }
 
+// EventsAfter implements store.Store.
+func (s *Store) EventsAfter(ctx context.Context, afterID string, limit int) ([]event.Event, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) ([]event.Event, error) { return s.inner.EventsAfter(ctx, afterID, limit) })
+}
+
 // EventGet implements store.Store.
 func (s *Store) EventGet(ctx context.Context, id string) (event.Event, error) {
 	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (event.Event, error) { return s.inner.EventGet(ctx, id) })

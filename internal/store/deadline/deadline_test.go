@@ -321,6 +321,9 @@ func (f *fake) EventPublish(ctx context.Context, _ event.Event, _ []store.Delive
 func (f *fake) EventGet(ctx context.Context, _ string) (event.Event, error) {
 	return event.Event{}, f.call(ctx, "EventGet")
 }
+func (f *fake) EventsAfter(ctx context.Context, _ string, _ int) ([]event.Event, error) {
+	return nil, f.call(ctx, "EventsAfter")
+}
 func (f *fake) DeliveryClaim(ctx context.Context, _ store.ClaimParams) ([]store.ClaimedDelivery, error) {
 	return nil, f.call(ctx, "DeliveryClaim")
 }

@@ -356,6 +356,41 @@ func (s *Store) EventGet(ctx context.Context, id string) (event.Event, error) {
 	return e, nil
 }
 
+// EventsAfter implements store.Store; the events_created index (migration 00011) keeps it
+// a range scan.
+func (s *Store) EventsAfter(ctx context.Context, afterID string, limit int) ([]event.Event, error) {
+	if !storeinput.Key(afterID) || limit <= 0 {
+		return nil, fmt.Errorf("postgres: events after %q: %w", afterID, store.ErrNotFound)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT e.id, e.type, e.data, e.source, e.created_at
+		FROM events e, (SELECT created_at, id FROM events WHERE id = $1) a
+		WHERE (e.created_at, e.id) > (a.created_at, a.id)
+		ORDER BY e.created_at, e.id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: events after %q: %w", afterID, mapError(err))
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		var e event.Event
+		if err := rows.Scan(&e.ID, &e.Type, &e.Data, &e.Source, &e.Time); err != nil {
+			return nil, fmt.Errorf("postgres: events after %q: %w", afterID, err)
+		}
+		e.Time = e.Time.UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: events after %q: %w", afterID, mapError(err))
+	}
+	if len(out) == 0 {
+		// Nothing after it, or no such event: tell them apart.
+		if _, err := s.EventGet(ctx, afterID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // dueDelivery is the condition of a delivery a claim may take, for a table aliased d;
 // $1 is now.
 const dueDelivery = `d.` + waitingDelivery + `

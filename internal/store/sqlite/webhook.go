@@ -446,6 +446,33 @@ func (s *Store) EventGet(ctx context.Context, id string) (event.Event, error) {
 	return e, nil
 }
 
+// EventsAfter implements store.Store; the events_created index (migration 00011) keeps it
+// a range scan.
+func (s *Store) EventsAfter(ctx context.Context, afterID string, limit int) ([]event.Event, error) {
+	if !storeinput.Key(afterID) || limit <= 0 {
+		return nil, fmt.Errorf("sqlite: events after %q: %w", afterID, store.ErrNotFound)
+	}
+	var at string
+	if err := s.read.QueryRowContext(ctx, `SELECT created_at FROM events WHERE id = ?`, afterID).Scan(&at); err != nil {
+		return nil, fmt.Errorf("sqlite: events after %q: %w", afterID, notFound(err))
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT id, type, data, source, created_at FROM events
+		WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`, at, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: events after %q: %w", afterID, err)
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		var e event.Event
+		if err := rows.Scan(&e.ID, &e.Type, &e.Data, &e.Source, textTime{&e.Time}); err != nil {
+			return nil, fmt.Errorf("sqlite: events after %q: %w", afterID, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // DeliveryClaim implements store.Store. Everything happens in one IMMEDIATE transaction
 // on the one write connection, so no other claim (in this process or another sharing
 // the file) can run in between: a half-open endpoint's probe is handed out once.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,47 @@ func runHandler(t *testing.T, migrated func(t *testing.T) store.Store) {
 	t.Run("HandlerRecordRetryDeadRequeue", func(t *testing.T) { testHandlerRecord(t, migrated(t)) })
 	t.Run("HandlerListAndCounts", func(t *testing.T) { testHandlerList(t, migrated(t)) })
 	t.Run("HandlerClaimConcurrent", func(t *testing.T) { testHandlerClaimConcurrent(t, migrated(t)) })
+	t.Run("EventsAfter", func(t *testing.T) { testEventsAfter(t, migrated(t)) })
+}
+
+// testEventsAfter: the events after one, in time then id order, a page at a time; an
+// unknown id is ErrNotFound, the newest has nothing after it.
+func testEventsAfter(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	// Published out of time order; two share a time and are ordered by id.
+	publishWith(t, s, "ev-c", "t.c", base.Add(2*time.Second))
+	publishWith(t, s, "ev-a", "t.a", base)
+	publishWith(t, s, "ev-b2", "t.b", base.Add(time.Second))
+	publishWith(t, s, "ev-b1", "t.b", base.Add(time.Second))
+	ids := func(es []event.Event) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	got, err := s.EventsAfter(ctx, "ev-a", 10)
+	if err != nil || !slices.Equal(ids(got), []string{"ev-b1", "ev-b2", "ev-c"}) {
+		t.Fatalf("after ev-a: %v, %v", ids(got), err)
+	}
+	if got[0].Type != "t.b" || got[0].Source != "api" || string(got[0].Data) != `{"a":1}` || !got[0].Time.Equal(base.Add(time.Second)) {
+		t.Errorf("event %+v", got[0])
+	}
+	if got, err := s.EventsAfter(ctx, "ev-a", 2); err != nil || !slices.Equal(ids(got), []string{"ev-b1", "ev-b2"}) {
+		t.Errorf("a page of 2: %v, %v", ids(got), err)
+	}
+	if got, err := s.EventsAfter(ctx, "ev-b2", 10); err != nil || !slices.Equal(ids(got), []string{"ev-c"}) {
+		t.Errorf("after ev-b2: %v, %v", ids(got), err)
+	}
+	if got, err := s.EventsAfter(ctx, "ev-c", 10); err != nil || len(got) != 0 {
+		t.Errorf("after the newest: %v, %v", ids(got), err)
+	}
+	for _, id := range []string{"ev-nope", "", "bad\x00id"} {
+		if _, err := s.EventsAfter(ctx, id, 10); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after %q: %v, want ErrNotFound", id, err)
+		}
+	}
 }
 
 func newExecution(id, handler string) store.HandlerExecution {
