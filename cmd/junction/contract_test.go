@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // The end-to-end tests' requests and answers are checked against the server's own
@@ -16,7 +19,11 @@ import (
 // operation and gets a documented success status, or a problem document.
 
 type contractOp struct {
-	Responses map[string]json.RawMessage `json:"responses"`
+	Responses map[string]struct {
+		Content map[string]struct {
+			Schema any `json:"schema"`
+		} `json:"content"`
+	} `json:"responses"`
 }
 
 type contract struct {
@@ -120,12 +127,37 @@ func (c *contract) check(method, target string, status int, header http.Header, 
 	if _, ok := op.Responses["2XX"]; ok && status/100 == 2 {
 		return ""
 	}
-	if _, ok := op.Responses[strconv.Itoa(status)]; !ok {
+	resp, ok := op.Responses[strconv.Itoa(status)]
+	if !ok {
 		var documented []string
 		for code := range op.Responses {
 			documented = append(documented, code)
 		}
 		return fmt.Sprintf("%s %s answered %d; documented: %s", method, tmpl, status, strings.Join(documented, ", "))
+	}
+	media, ok := resp.Content["application/json"]
+	if !ok || ct != "application/json" {
+		return ""
+	}
+	return validateBody(media.Schema, body, fmt.Sprintf("%s %s %d", method, tmpl, status))
+}
+
+// validateBody checks an answer's body against its documented schema.
+func validateBody(schema any, body []byte, what string) string {
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("answer.json", schema); err != nil {
+		return fmt.Sprintf("%s: the documented schema does not load: %v", what, err)
+	}
+	sch, err := c.Compile("answer.json")
+	if err != nil {
+		return fmt.Sprintf("%s: the documented schema does not compile: %v", what, err)
+	}
+	value, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Sprintf("%s: the answer is not JSON: %.200s", what, body)
+	}
+	if err := sch.Validate(value); err != nil {
+		return fmt.Sprintf("%s: the answer does not match its documented schema: %v\n%.500s", what, err, body)
 	}
 	return ""
 }

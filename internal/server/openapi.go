@@ -3,6 +3,7 @@ package server
 import (
 	_ "embed"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -180,7 +181,11 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 		for _, code := range append([]int{success}, d.Also...) {
 			ok := openAPIResponse{Description: http.StatusText(code)}
 			if code != http.StatusNoContent {
-				ok.Content = map[string]openAPIMediaType{"application/json": {Schema: map[string]any{}}}
+				schema := map[string]any{}
+				if d.Response != nil {
+					schema = schemaOf(reflect.TypeOf(d.Response))
+				}
+				ok.Content = map[string]openAPIMediaType{"application/json": {Schema: schema}}
 			}
 			op.Responses[statusKey(code)] = ok
 		}

@@ -1,13 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Aliases, so that the embedded field is not named like the interface's method.
@@ -124,5 +129,70 @@ func TestOpenAPIDocument(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != 200 || !strings.Contains(string(body), `fetch("/openapi.json")`) || strings.Contains(string(body), "https://") {
 		t.Errorf("GET /docs: %d, fetches something other than /openapi.json or is not the page", rec.Code)
+	}
+}
+
+// TestResponseSchemasAcceptTheirTypes: every documented answer type, encoded as the
+// handlers encode it (here its zero value), matches the schema made from it; and a
+// schema refuses what the type cannot be.
+func TestResponseSchemasAcceptTheirTypes(t *testing.T) {
+	check := func(what string, schema map[string]any, body []byte) error {
+		c := jsonschema.NewCompiler()
+		raw, _ := json.Marshal(schema)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AddResource("s.json", doc); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		sch, err := c.Compile("s.json")
+		if err != nil {
+			t.Fatalf("%s: schema does not compile: %v", what, err)
+		}
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sch.Validate(v)
+	}
+	n := 0
+	for pattern, d := range apiDocs {
+		for _, v := range append([]apiDoc{d}, d.Variants...) {
+			if v.Response == nil {
+				continue
+			}
+			n++
+			body, err := json.Marshal(v.Response)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := check(pattern, schemaOf(reflect.TypeOf(v.Response)), body); err != nil {
+				t.Errorf("%s: its own zero value %s does not match: %v", pattern, body, err)
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d answers have a documented type", n)
+	}
+	type sample struct {
+		Name  string          `json:"name"`
+		Count int             `json:"count"`
+		When  *time.Time      `json:"when"`
+		Extra string          `json:"extra,omitempty"`
+		Data  json.RawMessage `json:"data"`
+	}
+	schema := schemaOf(reflect.TypeFor[sample]())
+	for body, ok := range map[string]bool{
+		`{"name":"a","count":1,"when":null,"data":{"x":1}}`:              true,
+		`{"name":"a","count":1,"when":"2026-01-01T00:00:00Z","data":[]}`: true,
+		`{"name":"a","count":"1","when":null,"data":1}`:                  false, // count is a number
+		`{"name":"a","when":null,"data":1}`:                              false, // count is required
+		`{"name":"a","count":1,"when":null,"data":1,"extra":"x"}`:        true,
+		`{"name":"a","count":1.5,"when":null,"data":1}`:                  false,
+	} {
+		if err := check("sample", schema, []byte(body)); (err == nil) != ok {
+			t.Errorf("%s: valid %v, want %v (%v)", body, err == nil, ok, err)
+		}
 	}
 }
