@@ -157,7 +157,7 @@ func TestRequestIDInLogs(t *testing.T) {
 	if line := grep(e.logs.String(), `"route":"GET /integrations/status"`); !strings.Contains(line, `"request_id":"edge-42"`) {
 		t.Errorf("access log lacks the proxy's request id: %s", line)
 	}
-	for _, bad := range []string{"bad\xffid", strings.Repeat("long", 40)} {
+	for _, bad := range []string{"unusable\xffid", strings.Repeat("long", 40)} {
 		e.req("GET", "/readyz", "", "", server.HeaderRequestID, bad)
 	}
 	lines := grep(e.logs.String(), `"route":"GET /readyz"`)
@@ -165,7 +165,7 @@ func TestRequestIDInLogs(t *testing.T) {
 		t.Fatalf("%d access log lines for /readyz, want 2:\n%s", n, lines)
 	}
 	for line := range strings.Lines(lines) {
-		if strings.Contains(line, "bad") || strings.Contains(line, "longlong") || !strings.Contains(line, `"request_id":"`) {
+		if strings.Contains(line, "unusable") || strings.Contains(line, "longlong") || !strings.Contains(line, `"request_id":"`) {
 			t.Errorf("access log with an unusable request id: %s", line)
 		}
 	}

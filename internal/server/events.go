@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/auth"
+	"github.com/junctionhq/junction/internal/errkind"
 	"github.com/junctionhq/junction/internal/event"
-	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -131,7 +131,7 @@ func (s *Server) resume(ctx context.Context, buf []byte, last string, patterns [
 	for after, n := last, 0; ; {
 		page, err := s.eventLog.EventsAfter(ctx, after, resumePage)
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, errkind.ErrNotFound) {
 				return append(buf, ": cannot resume: no stored event has the id in Last-Event-ID; live from now on\n"...), replayed
 			}
 			s.logger.Warn("event stream: reading the missed events", "error", err)
