@@ -36,7 +36,7 @@ func flowTracer(t config.Tracing) trace.Tracer {
 // startMessageSpan starts a message's span.
 func (f *Flow) startMessageSpan(ctx context.Context, headers map[string]string) (context.Context, trace.Span) {
 	if !telemetry.TracingEnabled() {
-		return ctx, trace.SpanFromContext(ctx)
+		return ctx, telemetry.NoSpan()
 	}
 	if tp := headers["traceparent"]; tp != "" {
 		ctx = telemetry.ContextWithTraceParent(ctx, tp)
@@ -49,7 +49,7 @@ func (f *Flow) startMessageSpan(ctx context.Context, headers map[string]string) 
 // startStepSpan starts the span of a step ("flow.step") or a sink write ("flow.sink").
 func (f *Flow) startStepSpan(ctx context.Context, name, key, value string) (context.Context, trace.Span) {
 	if !telemetry.TracingEnabled() {
-		return ctx, trace.SpanFromContext(ctx)
+		return ctx, telemetry.NoSpan()
 	}
 	ctx, span := f.tracer.Start(ctx, name)
 	span.SetAttributes(attribute.String("junction.flow", f.cfg.Name), attribute.String(key, value))

@@ -57,7 +57,7 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 	}
 	// The trace context goes on before the credentials, so a signature that covers
 	// every header covers it too.
-	span := trace.SpanFromContext(ctx) // no-op while tracing is off
+	span := telemetry.NoSpan()
 	if telemetry.TracingEnabled() {
 		ctx, span = telemetry.StartSpan(ctx, tracerScope, "HTTP "+x.method, trace.SpanKindClient)
 		defer span.End()

@@ -5,6 +5,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/junctionhq/junction/internal/telemetry"
 )
 
 // A call's spans: "integration.call" for the logical call (observe stage), with events
@@ -26,6 +28,9 @@ const (
 
 // spanEvent adds an event with one string attribute to the span in ctx, while tracing.
 func spanEvent(ctx context.Context, name, key, value string) {
+	if !telemetry.TracingEnabled() {
+		return // before the context lookup: this runs on every call
+	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent(name, trace.WithAttributes(attribute.String(key, value)))
 	}

@@ -67,6 +67,9 @@ func TracingEnabled() bool { return tracingOn.Load() }
 // returning it as a trace.Span does not allocate.
 var noopSpan trace.Span = noop.Span{}
 
+// NoSpan is the no-op span, for code that starts a span only while tracing is on.
+func NoSpan() trace.Span { return noopSpan }
+
 // StartSpan starts a span named name as a child of the span in ctx, with the tracer of
 // scope (the package, "junction/integration"). Off, it returns ctx and a no-op span.
 func StartSpan(ctx context.Context, scope, name string, kind trace.SpanKind) (context.Context, trace.Span) {

@@ -32,7 +32,7 @@ func startPublishSpan(ctx context.Context, eventType string) (context.Context, t
 // startAttemptSpan starts the span of one attempt of d to ep, in the publish's trace.
 func startAttemptSpan(ctx context.Context, ep store.Endpoint, d store.Delivery) (context.Context, trace.Span) {
 	if !telemetry.TracingEnabled() {
-		return ctx, trace.SpanFromContext(ctx)
+		return ctx, telemetry.NoSpan()
 	}
 	ctx = telemetry.ContextWithTraceParent(ctx, d.TraceParent)
 	ctx, span := telemetry.StartSpan(ctx, tracerScope, "webhook.delivery", trace.SpanKindClient)
