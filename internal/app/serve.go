@@ -74,6 +74,11 @@ func Serve(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := startTracing(ctx, opts, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // last: after the runtime stopped, its spans are flushed
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
@@ -220,6 +225,10 @@ func processDeps(opts Options, st store.Store, rdb redis.UniversalClient) (runti
 // flows to drain their messages in flight and for integration calls in flight to end.
 const stopTimeout = 60 * time.Second
 
+// flushTimeout bounds the sending of the last spans at shutdown: a collector that does
+// not answer must not hold the process up.
+const flushTimeout = 5 * time.Second
+
 // newMetrics registers the metrics of the runtime's parts, once per process.
 func newMetrics(reg *prometheus.Registry, st store.Store) (runtime.Metrics, error) {
 	ints, err := integration.NewMetrics(reg)
@@ -364,4 +373,27 @@ func redactURL(raw string) string {
 		return "(unparseable URL)"
 	}
 	return u.Redacted()
+}
+
+// startTracing turns tracing on when the OTEL_* variables or a flow's `monitoring {
+// tracing }` ask for it (telemetry.StartTracing says how), before the runtime is built:
+// the flows pick their tracers when they are made. The settings are read once; a reload
+// does not change where spans go. The returned function flushes the spans left.
+func startTracing(ctx context.Context, opts Options, cfg *config.Config) (func(), error) {
+	getenv := func(name string) string { v, _ := opts.LookupEnv(name); return v }
+	endpoint, on := cfg.TracingEndpoint()
+	shutdown, err := telemetry.StartTracing(ctx, getenv, telemetry.TracingSettings{On: on, Endpoint: endpoint, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if telemetry.TracingEnabled() {
+		opts.Logger.Info("tracing on", "exporter", "otlp", "protocol", "http/protobuf")
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			opts.Logger.Warn("flushing spans", "error", err)
+		}
+	}, nil
 }

@@ -239,6 +239,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkJobReferences(cfg, rep)
 	checkWorkflowReferences(cfg, rep)
 	checkWorkflowSinks(cfg, rep)
+	checkTracingEndpoints(cfg, rep)
 }
 
 // checkNames reports declarations of one kind that share a name.

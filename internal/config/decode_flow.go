@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -366,7 +367,7 @@ func (d *decoder) monitoring(e *Entry) Monitoring {
 	}
 	d.block("monitoring", entries, map[string]setting{
 		"metrics": func(e *Entry) { m.Metrics, _ = d.boolean(e) },
-		"tracing": func(e *Entry) { m.Tracing, _ = d.boolean(e) },
+		"tracing": func(e *Entry) { m.Tracing = d.tracing(e) },
 		"logging": func(e *Entry) {
 			_, entries, ok := d.object(e)
 			if !ok {
@@ -386,4 +387,64 @@ func (d *decoder) monitoring(e *Entry) Monitoring {
 		},
 	})
 	return m
+}
+
+// tracing reads `tracing: true|false` or `tracing { endpoint: "…", sample_rate: 0.1 }`;
+// a block turns tracing on.
+func (d *decoder) tracing(e *Entry) Tracing {
+	t := Tracing{Pos: e.KeyPos, Declared: true, SampleRate: 1}
+	if _, isObj := d.words(e.Value).Single().(*Object); !isObj {
+		t.On, _ = d.boolean(e)
+		return t
+	}
+	_, entries, ok := d.object(e)
+	if !ok {
+		return t
+	}
+	t.On = true
+	d.block("tracing", entries, map[string]setting{
+		"endpoint": func(e *Entry) {
+			s, ok := d.str(e)
+			if !ok {
+				return
+			}
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+				d.expect(e, `an http(s) collector URL such as "http://otel-collector:4318"`)
+				return
+			}
+			t.Endpoint = s
+		},
+		"sample_rate": func(e *Entry) {
+			f, ok := d.float(e)
+			if !ok {
+				return
+			}
+			if f < 0 || f > 1 {
+				d.expect(e, "a number from 0 to 1")
+				return
+			}
+			t.SampleRate = f
+		},
+	})
+	return t
+}
+
+// checkTracingEndpoints reports flows that name different tracing endpoints: a process
+// exports its spans to one collector.
+func checkTracingEndpoints(cfg *Config, rep *reporter) {
+	var first *Flow
+	for _, f := range cfg.Flows {
+		t := f.Monitoring.Tracing
+		if !t.On || t.Endpoint == "" {
+			continue
+		}
+		if first == nil {
+			first = f
+			continue
+		}
+		if t.Endpoint != first.Monitoring.Tracing.Endpoint {
+			rep.errorf(t.Pos, "tracing: endpoint %q differs from %q in flow %q; spans go to one collector per process", t.Endpoint, first.Monitoring.Tracing.Endpoint, first.Name)
+		}
+	}
 }

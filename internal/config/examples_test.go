@@ -96,7 +96,7 @@ func TestOrderSyncInBothForms(t *testing.T) {
 	if diff := cmp.Diff(want, f.OnError, ignorePos); diff != "" {
 		t.Errorf("on_error (-want +got):\n%s", diff)
 	}
-	if m := f.Monitoring; !m.Metrics || !m.Tracing || !m.IncludePayload || m.LogLevel != "info" {
+	if m := f.Monitoring; !m.Metrics || !m.Tracing.On || !m.IncludePayload || m.LogLevel != "info" {
 		t.Errorf("monitoring = %+v", m)
 	}
 }

@@ -168,7 +168,37 @@ type ErrorPolicy struct {
 // Monitoring is a flow's observability settings.
 type Monitoring struct {
 	Metrics        bool
-	Tracing        bool
+	Tracing        Tracing
 	LogLevel       string
 	IncludePayload bool
+}
+
+// Tracing is `tracing: true|false` or `tracing { endpoint, sample_rate }` in a flow's
+// monitoring block. Spans go to one OTLP collector per process, so the runtime turns
+// tracing on for the whole process when any flow asks for it (the OTEL_* variables
+// can too); a flow's own settings choose which of its messages are traced.
+type Tracing struct {
+	Pos      Pos
+	Declared bool // written in the configuration; a flow without it follows the process
+	On       bool
+	// Endpoint is the OTLP/HTTP collector URL; "" leaves it to OTEL_EXPORTER_OTLP_ENDPOINT
+	// or the exporter's default (http://localhost:4318).
+	Endpoint string
+	// SampleRate is the share of the flow's messages traced, 0 to 1 (1 when not given).
+	SampleRate float64
+}
+
+// TracingEndpoint is the collector the flows' `tracing { endpoint }` names ("" when none
+// does), and whether any flow turns tracing on: the process-wide part of the flows'
+// tracing settings. checkTracingEndpoints has made sure the flows agree on one endpoint.
+func (c *Config) TracingEndpoint() (endpoint string, on bool) {
+	for _, f := range c.Flows {
+		if t := f.Monitoring.Tracing; t.On {
+			on = true
+			if t.Endpoint != "" {
+				endpoint = t.Endpoint
+			}
+		}
+	}
+	return endpoint, on
 }

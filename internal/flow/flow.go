@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/event"
@@ -65,6 +68,7 @@ type Flow struct {
 	// atomic pointer rather than mu.
 	sinks     atomic.Pointer[map[string]*sinkWriter]
 	sinkNames []string // every sink, where a message without a route goes
+	tracer    trace.Tracer
 }
 
 // LastError is the most recent failure of a flow: a message's, or its source's.
@@ -85,6 +89,7 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 		inFlight: cfg.MaxInFlight,
 		logs:     newLogRing(logCapacity),
 		policy:   retry.FlowDefaults(),
+		tracer:   flowTracer(cfg.Monitoring.Tracing),
 	}
 	if f.inFlight <= 0 {
 		f.inFlight = DefaultMaxInFlight
@@ -403,7 +408,8 @@ func (f *Flow) handle(work context.Context, d connector.Delivery) {
 	defer f.counts.inFlight.Add(-1)
 	f.metrics.in()
 
-	res := f.process(work, d.Message)
+	ctx, span := f.startMessageSpan(work, d.Message.Headers)
+	res := f.process(ctx, d.Message)
 	outcome := res.outcome
 	switch {
 	case res.err == nil:
@@ -424,6 +430,10 @@ func (f *Flow) handle(work context.Context, d connector.Delivery) {
 	}
 	f.count(outcome)
 	f.logOutcome(d, outcome, res, time.Since(start))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("junction.outcome", outcome))
+	}
+	endSpan(span, res.attempts, res.err)
 }
 
 func (f *Flow) settle(ctx context.Context, d connector.Delivery, settle func(context.Context) error) {
@@ -462,13 +472,15 @@ func (f *Flow) process(ctx context.Context, m connector.Message) result {
 		next := items[:0:0]
 		for _, it := range items {
 			var out []item
-			n, serr := f.withRetry(ctx, st.name, func() *StepError {
+			stepCtx, span := f.startStepSpan(ctx, "flow.step", "junction.step", st.name)
+			n, serr := f.withRetry(stepCtx, st.name, func() *StepError {
 				t := time.Now()
 				var e *StepError
-				out, e = st.run(ctx, it)
+				out, e = st.run(stepCtx, it)
 				f.metrics.step(st.name, time.Since(t), e != nil)
 				return e
 			})
+			endSpan(span, n, serr)
 			attempts = max(attempts, n)
 			if serr != nil {
 				return result{attempts: attempts, err: serr}
@@ -514,7 +526,8 @@ func (f *Flow) writeSink(ctx context.Context, name string, m connector.Message) 
 	if w == nil {
 		return 1, transient(step, ErrStopped)
 	}
-	return f.withRetry(ctx, step, func() *StepError {
+	ctx, span := f.startStepSpan(ctx, "flow.sink", "junction.sink", name)
+	n, serr := f.withRetry(ctx, step, func() *StepError {
 		t := time.Now()
 		err := w.write(ctx, m)
 		f.metrics.step(step, time.Since(t), err != nil)
@@ -527,6 +540,8 @@ func (f *Flow) writeSink(ctx context.Context, name string, m connector.Message) 
 		}
 		return transient(step, err)
 	})
+	endSpan(span, n, serr)
+	return n, serr
 }
 
 // withRetry runs fn, retrying transient failures with the flow's policy in the one

@@ -615,9 +615,14 @@ func (f *fakeDLQ) all() []store.FlowDeadLetter {
 // fakeInternal answers enrich calls.
 type fakeInternal struct {
 	answer func(integration, operation string, params map[string]any) (int, []byte, error)
+	// callCtx, if set, sees each call's context (the tracing test reads its span).
+	callCtx func(context.Context)
 }
 
-func (f *fakeInternal) CallOperation(_ context.Context, in, op string, p map[string]any, _ []byte) (int, []byte, error) {
+func (f *fakeInternal) CallOperation(ctx context.Context, in, op string, p map[string]any, _ []byte) (int, []byte, error) {
+	if f.callCtx != nil {
+		f.callCtx(ctx)
+	}
 	return f.answer(in, op, p)
 }
 

@@ -8,10 +8,14 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/telemetry"
 )
 
 // The runtime's own cost per call, against a local upstream (run with -benchmem; the
@@ -77,6 +81,18 @@ func benchCall(b *testing.B, reports *report.Recorder) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := h.rt.Call(ctx, "Pay", "get", map[string]any{"id": "ch_1"}, CallOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The same call with tracing on, spans batched to an exporter that drops them: what
+	// the spans cost. Last, since tracing is process-wide.
+	b.Run("post-all-policies-traced", func(b *testing.B) {
+		telemetry.InstallTracing(sdktrace.NewBatchSpanProcessor(tracetest.NewNoopExporter()), resource.Empty())
+		b.Cleanup(func() { _ = telemetry.StopTracing(context.Background()) })
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h.rt.Call(ctx, "Pay", "create", map[string]any{"amount": 1000}, CallOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

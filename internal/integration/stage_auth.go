@@ -7,8 +7,12 @@ import (
 	"io"
 	"net/http"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/junctionhq/junction/internal/credential"
 	"github.com/junctionhq/junction/internal/redact"
+	"github.com/junctionhq/junction/internal/telemetry"
 )
 
 // authStage is the innermost stage: it applies the integration's credentials (resolved
@@ -51,6 +55,16 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 	if len(x.body) == 0 {
 		hreq.Body, hreq.GetBody, hreq.ContentLength = http.NoBody, nil, 0
 	}
+	// The trace context goes on before the credentials, so a signature that covers
+	// every header covers it too.
+	span := telemetry.NoSpan()
+	if telemetry.TracingEnabled() {
+		ctx, span = telemetry.StartSpan(ctx, tracerScope, "HTTP "+x.method, trace.SpanKindClient)
+		defer span.End()
+		span.SetAttributes(attribute.String("http.request.method", x.method), attribute.String("server.address", x.url.Hostname()),
+			attrIntegration.String(s.c.name), attrOperation.String(s.op.name))
+		telemetry.InjectTraceContext(ctx, hreq.Header)
+	}
 	if err := s.cred.Apply(ctx, hreq, x.body); err != nil {
 		return nil, hreq, &Error{Kind: KindUnreachable, Integration: s.c.name, Operation: s.op.name, Detail: "could not obtain credentials", Err: err}
 	}
@@ -60,8 +74,15 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 	}
 	resp, err := s.c.env.http.Do(hreq)
 	if err != nil {
+		telemetry.SpanError(span, "unreachable")
 		// The client's error quotes the URL, with an api_key in its query.
 		return nil, hreq, redact.Error(err)
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attrStatus.Int(resp.StatusCode))
+		if resp.StatusCode >= 500 {
+			telemetry.SpanError(span, "upstream_error")
+		}
 	}
 	defer resp.Body.Close()
 	limit := s.c.env.maxResponseBytes

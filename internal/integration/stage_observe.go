@@ -4,6 +4,11 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/junctionhq/junction/internal/telemetry"
 )
 
 // observeStage is the outermost stage: it gives the call its deadline and records the
@@ -21,11 +26,18 @@ func (s *observeStage) wrap(next handler) handler {
 		start := clk.Now()
 		ctx, cancel := deadline(ctx)
 		defer cancel()
+		ctx, span := telemetry.StartSpan(ctx, tracerScope, "integration.call", trace.SpanKindInternal)
+		if span.IsRecording() {
+			span.SetAttributes(attrIntegration.String(s.c.name), attrOperation.String(s.op.name))
+		}
 		res, err := next(ctx, x)
 		if err != nil {
 			err = s.c.scrub(err)
 		}
 		s.observe(res, err, start, clk.Now().Sub(start), x.sent)
+		if span.IsRecording() {
+			endCallSpan(span, res, err)
+		}
 		if res != nil {
 			if res.Cache == "" {
 				res.Cache = CacheBypass // no cache stage looked at it
@@ -78,3 +90,25 @@ func (s *observeStage) observe(res *Result, err error, start time.Time, elapsed 
 	s.c.st.stats.record(start, elapsed, ok, errText, mismatches)
 	s.report(start.Add(elapsed), elapsed, ok, sent)
 }
+
+// endCallSpan records the call's outcome on its span and ends it: the status the
+// caller got and the error's kind, never its text (it may quote the upstream).
+func endCallSpan(span trace.Span, res *Result, err error) {
+	switch {
+	case err != nil:
+		kind := string(KindOf(err))
+		if kind == "" {
+			kind = "error"
+		}
+		telemetry.SpanError(span, kind)
+	default:
+		span.SetAttributes(attrStatus.Int(res.Status), attrAttempt.Int(res.Attempts), cacheAttr.String(res.Cache))
+		if res.Status >= 500 {
+			telemetry.SpanError(span, "upstream_error")
+		}
+	}
+	span.End()
+}
+
+// cacheAttr is the cache outcome of a call (hit, miss, stale, bypass).
+const cacheAttr = attribute.Key("junction.cache")

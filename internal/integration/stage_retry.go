@@ -5,7 +5,10 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/telemetry"
 )
 
 // retryableStatuses are retried by default (B5).
@@ -46,8 +49,11 @@ func (s *retryStage) wrap(next handler) handler {
 		// x.sent counts the requests sent, not the tries: a try stopped by the rate limit
 		// or an open circuit sent nothing, and X-Junction-Attempts says what the upstream
 		// saw.
-		res, _, err := retry.Do(ctx, clk, policy, classify, func(ctx context.Context, _ int) (*Result, error) {
-			return next(ctx, x)
+		res, _, err := retry.Do(ctx, clk, policy, classify, func(ctx context.Context, n int) (*Result, error) {
+			if !telemetry.TracingEnabled() {
+				return next(ctx, x)
+			}
+			return s.tracedAttempt(ctx, x, n, next)
 		})
 		attempts := x.sent
 		if attempts > 1 {
@@ -64,4 +70,26 @@ func (s *retryStage) wrap(next handler) handler {
 		res.Attempts = attempts
 		return res, nil
 	}
+}
+
+// tracedAttempt runs attempt n (counted from 1) as a child span of the call.
+func (s *retryStage) tracedAttempt(ctx context.Context, x *exchange, n int, next handler) (*Result, error) {
+	ctx, span := telemetry.StartSpan(ctx, tracerScope, "integration.attempt", trace.SpanKindInternal)
+	defer span.End()
+	span.SetAttributes(attrIntegration.String(s.c.name), attrOperation.String(s.op.name), attrAttempt.Int(n))
+	res, err := next(ctx, x)
+	switch {
+	case err != nil:
+		kind := string(KindOf(err))
+		if kind == "" {
+			kind = "error"
+		}
+		telemetry.SpanError(span, kind)
+	default:
+		span.SetAttributes(attrStatus.Int(res.Status))
+		if res.Status >= 500 || res.Status == 429 {
+			telemetry.SpanError(span, "upstream_error")
+		}
+	}
+	return res, err
 }

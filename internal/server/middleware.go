@@ -182,7 +182,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		defer s.metrics.inFlight.Dec()
 
 		ri := &requestInfo{id: requestID(r), route: s.routeOf(r)}
-		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
+		ctx, span := s.startSpan(r, ri.route)
+		r = r.WithContext(context.WithValue(ctx, infoKey{}, ri))
 		sw := &statusWriter{ResponseWriter: w}
 
 		defer func() {
@@ -200,6 +201,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			method := methodLabel(r.Method)
 			s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+			endSpan(span, status)
 
 			// Headers are deliberately not logged: Authorization carries the secret.
 			attrs := []slog.Attr{

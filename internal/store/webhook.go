@@ -133,6 +133,9 @@ type Delivery struct {
 	DeadLetteredAt     *time.Time // set when it failed for good; cleared by replay
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	// TraceParent is the W3C traceparent of the publish that made the delivery ("" when
+	// it was not traced), so an attempt made later, by any process, joins its trace.
+	TraceParent string
 }
 
 // DeliveryFilter selects deliveries for DeliveryList and DeadLetterList.

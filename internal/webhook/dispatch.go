@@ -16,6 +16,7 @@ import (
 	"github.com/junctionhq/junction/internal/netguard"
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/telemetry"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
 
@@ -180,8 +181,10 @@ func (s *Service) dispatch(ctx context.Context, attempts *sync.WaitGroup, outcom
 // attempt makes one delivery attempt and returns its outcome record; failed is set when
 // this was the last attempt and it failed.
 func (s *Service) attempt(ctx context.Context, ep store.Endpoint, d store.Delivery) (store.AttemptRecord, *store.Delivery) {
+	ctx, span := startAttemptSpan(ctx, ep, d)
 	start := s.opts.Clock.Now()
 	status, respBody, err := s.send(ctx, ep, d, start)
+	endAttemptSpan(span, status, err)
 	if decl := s.declaredOf(ep); decl != nil && len(decl.Secrets) > 0 {
 		respBody = redact.NewScrubber(decl.Secrets...).String(respBody) // a receiver may echo a credential header
 	}
@@ -275,6 +278,7 @@ func (s *Service) send(ctx context.Context, ep store.Endpoint, d store.Delivery,
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Junction-Webhooks/1")
+	telemetry.InjectTraceContext(ctx, req.Header)
 	if err := signing.Sign(req.Header, d.ID, at, d.Payload, secrets...); err != nil {
 		return 0, "", err
 	}

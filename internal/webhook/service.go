@@ -24,6 +24,7 @@ import (
 	"github.com/junctionhq/junction/internal/netguard"
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/telemetry"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
 
@@ -368,6 +369,8 @@ func (s *Service) Publish(ctx context.Context, in event.Event) (PublishResult, e
 	if in.Source == "" {
 		in.Source = event.SourceAPI
 	}
+	ctx, span := startPublishSpan(ctx, in.Type)
+	defer span.End()
 	now := s.opts.Clock.Now().UTC()
 	in.Time = now
 	body, err := json.Marshal(struct {
@@ -382,6 +385,11 @@ func (s *Service) Publish(ctx context.Context, in event.Event) (PublishResult, e
 	deliveries, err := s.deliveriesOf(ctx, in, body, now)
 	if err != nil {
 		return PublishResult{}, err
+	}
+	if tp := telemetry.TraceParent(ctx); tp != "" {
+		for i := range deliveries {
+			deliveries[i].TraceParent = tp
+		}
 	}
 	executions := s.handlerExecutions(ctx, in, now)
 	created, count, err := s.store.EventPublish(ctx, in, deliveries, executions...)

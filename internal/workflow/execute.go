@@ -84,7 +84,9 @@ func (e *Engine) runClaimed(ctx context.Context, c store.ClaimedRun) (Run, bool)
 		ctx, cancel = context.WithDeadlineCause(ctx, *c.Run.Deadline, errTimedOut)
 		defer cancel()
 	}
+	ctx, span := startRunSpan(ctx, r.run)
 	r.advance(ctx)
+	endRunSpan(span, r.run)
 	return r.run, r.ended
 }
 
@@ -162,7 +164,9 @@ func (r *runner) step(ctx context.Context, s *step, last bool, first **store.Wor
 		r.failLate(ctx, s, prev)
 		return false
 	}
-	o := r.exec(ctx, s, prev)
+	stepCtx, span := startStepSpan(ctx, r.run.Workflow, s.cfg.ID, string(s.cfg.Kind))
+	o := r.exec(stepCtx, s, prev)
+	endStepSpan(span, o)
 	if r.interrupted(ctx) {
 		return false
 	}

@@ -42,7 +42,7 @@ var endpointColumns = []string{
 var deliveryColumns = []string{
 	"id", "endpoint_id", "event_id", "event_type", "payload", "status", "attempt_count",
 	"max_attempts", "next_retry_at", "response_status_code", "response_body", "error_message",
-	"delivered_at", "duration_ms", "dead_lettered_at", "created_at", "updated_at",
+	"delivered_at", "duration_ms", "dead_lettered_at", "created_at", "updated_at", "trace_parent",
 }
 
 // columns lists names for a SELECT, qualified with alias unless it is empty.
@@ -222,11 +222,11 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 //     endpoint already gone is stored failed ("endpoint deleted"), as EndpointDelete
 //     would have left it, rather than waiting forever for a claim that cannot join it.
 var publishSQL = `WITH event AS (
-		INSERT INTO events (id, type, data, source, created_at) VALUES ($18, $19, $20, $21, $22)
+		INSERT INTO events (id, type, data, source, created_at) VALUES ($19, $20, $21, $22, $23)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id
 	), endpoint AS (
-		SELECT id FROM webhook_endpoints WHERE id = ANY($23) FOR KEY SHARE
+		SELECT id FROM webhook_endpoints WHERE id = ANY($24) FOR KEY SHARE
 	), delivery AS (
 		INSERT INTO deliveries (` + columns("", deliveryColumns) + `)
 		SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.payload,
@@ -235,11 +235,11 @@ var publishSQL = `WITH event AS (
 			CASE WHEN o.orphan THEN NULL ELSE d.next_retry_at END,
 			d.response_status_code, d.response_body,
 			CASE WHEN o.orphan THEN '` + endpointDeletedMessage + `' ELSE d.error_message END,
-			d.delivered_at, d.duration_ms, d.dead_lettered_at, d.created_at, d.updated_at
+			d.delivered_at, d.duration_ms, d.dead_lettered_at, d.created_at, d.updated_at, d.trace_parent
 		FROM unnest(
 			$1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::integer[],
 			$8::integer[], $9::timestamptz[], $10::integer[], $11::text[], $12::text[],
-			$13::timestamptz[], $14::integer[], $15::timestamptz[], $16::timestamptz[], $17::timestamptz[]
+			$13::timestamptz[], $14::integer[], $15::timestamptz[], $16::timestamptz[], $17::timestamptz[], $18::text[]
 		) AS d (` + columns("", deliveryColumns) + `)
 		LEFT JOIN endpoint ON endpoint.id = d.endpoint_id
 		CROSS JOIN LATERAL (SELECT endpoint.id IS NULL AND d.status IN ('pending', 'retrying') AS orphan) AS o
@@ -317,6 +317,7 @@ func deliveryArrays(ds []store.Delivery) []any {
 		deadLetteredAt = make([]*time.Time, n)
 		createdAt      = make([]time.Time, n)
 		updatedAt      = make([]time.Time, n)
+		traceParents   = make([]string, n)
 	)
 	for i, d := range ds {
 		ids[i] = d.ID
@@ -336,9 +337,10 @@ func deliveryArrays(ds []store.Delivery) []any {
 		deadLetteredAt[i] = d.DeadLetteredAt
 		createdAt[i] = d.CreatedAt
 		updatedAt[i] = d.UpdatedAt
+		traceParents[i] = d.TraceParent
 	}
 	return []any{ids, endpoints, events, types, payloads, statuses, attempts, maxAttempts, nextRetryAt,
-		codes, bodies, errorMessages, deliveredAt, durations, deadLetteredAt, createdAt, updatedAt}
+		codes, bodies, errorMessages, deliveredAt, durations, deadLetteredAt, createdAt, updatedAt, traceParents}
 }
 
 // EventGet implements store.Store.
@@ -974,7 +976,7 @@ func (r *deliveryRow) dest() []any {
 	return []any{
 		&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Payload, (*string)(&d.Status), &d.AttemptCount,
 		&d.MaxAttempts, &d.NextRetryAt, &d.ResponseStatusCode, &d.ResponseBody, &d.ErrorMessage,
-		&d.DeliveredAt, &d.DurationMs, &d.DeadLetteredAt, &d.CreatedAt, &d.UpdatedAt,
+		&d.DeliveredAt, &d.DurationMs, &d.DeadLetteredAt, &d.CreatedAt, &d.UpdatedAt, &d.TraceParent,
 	}
 }
 

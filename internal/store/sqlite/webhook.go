@@ -46,7 +46,7 @@ var endpointColumns = []string{
 var deliveryColumns = []string{
 	"id", "endpoint_id", "event_id", "event_type", "payload", "status", "attempt_count",
 	"max_attempts", "next_retry_at", "response_status_code", "response_body", "error_message",
-	"delivered_at", "duration_ms", "dead_lettered_at", "created_at", "updated_at",
+	"delivered_at", "duration_ms", "dead_lettered_at", "created_at", "updated_at", "trace_parent",
 }
 
 // columns lists names for a SELECT, qualified with alias unless it is empty.
@@ -422,7 +422,7 @@ func insertDeliveries(ctx context.Context, tx *sql.Tx, ds []store.Delivery) erro
 			d.ID, d.EndpointID, d.EventID, d.EventType, d.Payload, string(d.Status), d.AttemptCount,
 			d.MaxAttempts, nullTime(d.NextRetryAt), nullable(d.ResponseStatusCode), d.ResponseBody, d.ErrorMessage,
 			nullTime(d.DeliveredAt), nullable(d.DurationMs), nullTime(d.DeadLetteredAt),
-			formatTime(d.CreatedAt), formatTime(d.UpdatedAt))
+			formatTime(d.CreatedAt), formatTime(d.UpdatedAt), d.TraceParent)
 	}
 	_, err := tx.ExecContext(ctx, q.String(), args...)
 	return err
@@ -1207,7 +1207,7 @@ func (r *deliveryRow) dest() []any {
 		&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Payload, (*string)(&d.Status), &d.AttemptCount,
 		&d.MaxAttempts, nullTextTime{&d.NextRetryAt}, &d.ResponseStatusCode, &d.ResponseBody, &d.ErrorMessage,
 		nullTextTime{&d.DeliveredAt}, &d.DurationMs, nullTextTime{&d.DeadLetteredAt},
-		textTime{&d.CreatedAt}, textTime{&d.UpdatedAt},
+		textTime{&d.CreatedAt}, textTime{&d.UpdatedAt}, &d.TraceParent,
 	}
 }
 

@@ -565,6 +565,7 @@ func testEventPublish(t *testing.T, s store.Store) {
 	wantEvent.Time = time.Date(2025, 3, 14, 15, 0, 0, 1000, time.UTC)
 
 	da := newDelivery("d-1", "ep-a", e.ID, t0)
+	da.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" // the publish's span, for the attempts
 	db := newDelivery("d-2", "ep-b", e.ID, t0.Add(time.Second))
 	db.Payload = []byte(`{"different":true}`)
 	created, n, err := s.EventPublish(ctx, e, []store.Delivery{da, db})
@@ -578,6 +579,13 @@ func testEventPublish(t *testing.T, s store.Store) {
 	check(t, "EventGet", got, wantEvent)
 	check(t, "first delivery", mustGetDelivery(t, s, da.ID), da)
 	check(t, "second delivery", mustGetDelivery(t, s, db.ID), db)
+	claimed := mustClaim(t, s, t0.Add(time.Second), 10, time.Minute)
+	checkClaimIDs(t, "claim after the publish", claimed, da.ID, db.ID)
+	for _, c := range claimed {
+		if want := map[string]string{da.ID: da.TraceParent, db.ID: ""}[c.Delivery.ID]; c.Delivery.TraceParent != want {
+			t.Errorf("claimed %s: TraceParent %q, want %q", c.Delivery.ID, c.Delivery.TraceParent, want)
+		}
+	}
 
 	if _, err := s.EventGet(ctx, "ev-unknown"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("EventGet of an unknown ID: err = %v, want ErrNotFound", err)

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// otlpReceiver is an OTLP/HTTP collector in the test: it keeps every export request
+// and its raw bytes.
+type otlpReceiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []*coltracepb.ExportTraceServiceRequest
+	raw      [][]byte
+}
+
+func newOTLPReceiver(t *testing.T) *otlpReceiver {
+	t.Helper()
+	rcv := &otlpReceiver{}
+	rcv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
+			t.Errorf("export to %s as %s, want /v1/traces as application/x-protobuf", r.URL.Path, r.Header.Get("Content-Type"))
+		}
+		req := &coltracepb.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(body, req); err != nil {
+			t.Errorf("export request: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		rcv.mu.Lock()
+		rcv.requests, rcv.raw = append(rcv.requests, req), append(rcv.raw, body)
+		rcv.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Write(out)
+	}))
+	t.Cleanup(rcv.Close)
+	return rcv
+}
+
+// spans returns the received spans' names and every attribute value, and the
+// service.name of the resources.
+func (rcv *otlpReceiver) spans() (names []string, values []string, services []string) {
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	for _, req := range rcv.requests {
+		for _, rs := range req.ResourceSpans {
+			for _, kv := range rs.GetResource().GetAttributes() {
+				if kv.Key == "service.name" {
+					services = append(services, kv.GetValue().GetStringValue())
+				}
+			}
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					names = append(names, sp.Name)
+					for _, kv := range sp.Attributes {
+						values = append(values, kv.Key+"="+kv.GetValue().String())
+					}
+					for _, ev := range sp.Events {
+						for _, kv := range ev.Attributes {
+							values = append(values, kv.Key+"="+kv.GetValue().String())
+						}
+					}
+				}
+			}
+		}
+	}
+	return names, values, services
+}
+
+// TestServeExportsTraces runs the built binary with OTEL_EXPORTER_OTLP_ENDPOINT set: a
+// gateway call's spans (the API request, the call, its attempt, the upstream request)
+// reach the collector over OTLP/HTTP by the time serve has stopped, the upstream gets a
+// traceparent of the same trace, and the integration's bearer token is in no span.
+func TestServeExportsTraces(t *testing.T) {
+	const secret = "tok-e2e-7f3c9a"
+	var mu sync.Mutex
+	var upstreamTP string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+secret {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		upstreamTP = r.Header.Get("Traceparent")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"7"}`)
+	}))
+	defer up.Close()
+	rcv := newOTLPReceiver(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, `integration Shop {
+    base_url: "`+up.URL+`"
+    auth: bearer(env(SHOP_TOKEN))
+    operation get { method: GET path: "/items/{id}" }
+}`)
+	env := []string{"SHOP_TOKEN=" + secret, "OTEL_EXPORTER_OTLP_ENDPOINT=" + rcv.URL, "OTEL_SERVICE_NAME=junction-e2e"}
+	token := adminToken(t, dir, env)
+	s := startServer(t, dir, env, "-c", cfg)
+
+	const traceID = "5b8efff798038103d269b633813fc60c"
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/integrations/Shop/operations/get", strings.NewReader(`{"id":"7"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Traceparent", "00-"+traceID+"-eee19b7ec3c1b174-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("call: %d\n%s", resp.StatusCode, s.log())
+	}
+	mu.Lock()
+	if !strings.HasPrefix(upstreamTP, "00-"+traceID+"-") {
+		t.Errorf("upstream traceparent %q, want one in trace %s", upstreamTP, traceID)
+	}
+	mu.Unlock()
+
+	// Stopping flushes the spans the batch processor still holds.
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d\n%s", code, s.log())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		names, _, _ := rcv.spans()
+		if len(names) >= 4 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	names, values, services := rcv.spans()
+	for _, want := range []string{"POST /integrations/{name}/operations/{op}", "integration.call", "integration.attempt", "HTTP GET"} {
+		if !strings.Contains(strings.Join(names, "\n"), want) {
+			t.Errorf("no %q span among %q\n%s", want, names, s.log())
+		}
+	}
+	if len(services) == 0 || services[0] != "junction-e2e" {
+		t.Errorf("service.name %q, want junction-e2e", services)
+	}
+	if !strings.Contains(strings.Join(values, "\n"), `junction.integration=string_value:"Shop"`) {
+		t.Errorf("no junction.integration attribute among %q", values)
+	}
+	for _, v := range values {
+		if strings.Contains(v, secret) || strings.Contains(v, token) {
+			t.Errorf("span attribute %s carries a secret", v)
+		}
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	for _, raw := range rcv.raw {
+		if bytes.Contains(raw, []byte(secret)) || bytes.Contains(raw, []byte(token)) {
+			t.Error("an export request carries the bearer token or the API token")
+		}
+	}
+}
