@@ -42,6 +42,7 @@ var wantTimeout = map[string]time.Duration{
 	"EndpointDelete":          testTimeouts.Batch,
 	"EventPublish":            testTimeouts.Batch,
 	"EventGet":                testTimeouts.Call,
+	"EventsAfter":             testTimeouts.Call,
 	"DeliveryClaim":           testTimeouts.Batch,
 	"DeliveryRecord":          testTimeouts.Batch,
 	"DeliveryGet":             testTimeouts.Call,
