@@ -28,7 +28,7 @@ function badge(text, kind) { return el("span", { class: "badge " + (kind || "") 
 const statusKinds = {
   healthy: "ok", running: "ok", closed: "ok", delivered: "ok", completed: "ok", done: "ok", succeeded: "ok",
   degraded: "warn", "half-open": "warn", retrying: "warn", pending: "warn", waiting: "warn", starting: "warn", stopping: "warn", scheduled: "warn",
-  down: "bad", open: "bad", failed: "bad", dead: "bad", misconfigured: "bad", cancelled: "bad", stopped: "",
+  down: "bad", open: "bad", failed: "bad", dead: "bad", misconfigured: "bad", cancelled: "bad", dead_lettered: "bad", replay_failed: "bad", stopped: "", filtered: "", requeued: "warn",
 };
 function statusBadge(s) { return badge(s || "–", statusKinds[s] || ""); }
 
