@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -167,4 +169,127 @@ func TestServeExportsTraces(t *testing.T) {
 			t.Error("an export request carries the bearer token or the API token")
 		}
 	}
+}
+
+// allSpans returns every received span.
+func (rcv *otlpReceiver) allSpans() []*tracepb.Span {
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	var out []*tracepb.Span
+	for _, req := range rcv.requests {
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				out = append(out, ss.Spans...)
+			}
+		}
+	}
+	return out
+}
+
+// TestServeTracesRetries: a gateway call that the upstream fails twice is one trace: the
+// API request, the call, three attempts as the call's children, an upstream request under
+// each; the upstream saw each attempt's traceparent, in the same trace, naming the span of
+// that very request as parent.
+func TestServeTracesRetries(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string // traceparents, in order
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Traceparent"))
+		n := len(seen)
+		mu.Unlock()
+		if n <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	defer up.Close()
+	rcv := newOTLPReceiver(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, `integration Shop {
+    base_url: "`+up.URL+`"
+    retry_delays: [10ms, 10ms]
+    operation get { method: GET path: "/items/{id}" }
+}`)
+	env := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + rcv.URL}
+	a := api{t: t, token: adminToken(t, dir, env)}
+	s := startServer(t, dir, env, "-c", cfg)
+	a.base = s.base
+	a.expect(200, "POST", "/integrations/Shop/operations/get", map[string]any{"id": "7"})
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d\n%s", code, s.log())
+	}
+	hexID := func(b []byte) string { return fmt.Sprintf("%x", b) }
+	var spans []*tracepb.Span
+	eventually(t, "the call's spans at the collector", func() bool {
+		spans = rcv.allSpans()
+		n := 0
+		for _, sp := range spans {
+			if sp.Name == "HTTP GET" {
+				n++
+			}
+		}
+		return n == 3
+	})
+	// Other requests (the test's health checks, its look at /openapi.json) are traces of
+	// their own; the call's spans are all in one.
+	byName := map[string][]*tracepb.Span{}
+	traces := map[string]bool{}
+	for _, sp := range spans {
+		if strings.HasPrefix(sp.Name, "GET /") {
+			continue
+		}
+		byName[sp.Name] = append(byName[sp.Name], sp)
+		traces[hexID(sp.TraceId)] = true
+	}
+	if len(traces) != 1 {
+		t.Fatalf("%d traces, want one: %v (spans %v)", len(traces), traces, keys(byName))
+	}
+	call := byName["integration.call"]
+	if len(call) != 1 || len(byName["integration.attempt"]) != 3 || len(byName["POST /integrations/{name}/operations/{op}"]) != 1 {
+		t.Fatalf("spans %v", keys(byName))
+	}
+	if req := byName["POST /integrations/{name}/operations/{op}"][0]; !bytes.Equal(call[0].ParentSpanId, req.SpanId) {
+		t.Errorf("the call's parent is not the API request")
+	}
+	attempts := map[string]bool{}
+	for _, at := range byName["integration.attempt"] {
+		attempts[hexID(at.SpanId)] = true
+		if !bytes.Equal(at.ParentSpanId, call[0].SpanId) {
+			t.Errorf("an attempt's parent is not the call")
+		}
+	}
+	httpSpans := map[string]bool{}
+	for _, h := range byName["HTTP GET"] {
+		httpSpans[hexID(h.SpanId)] = true
+		if !attempts[hexID(h.ParentSpanId)] {
+			t.Errorf("an upstream request is not under an attempt")
+		}
+	}
+	var traceID string
+	for id := range traces {
+		traceID = id
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 {
+		t.Fatalf("upstream saw %d requests", len(seen))
+	}
+	for _, tp := range seen {
+		parts := strings.Split(tp, "-")
+		if len(parts) != 4 || parts[1] != traceID || !httpSpans[parts[2]] {
+			t.Errorf("upstream traceparent %q: want trace %s and one of the upstream request spans", tp, traceID)
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

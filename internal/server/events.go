@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,35 +121,46 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 
 // resume appends the stored events after last that match patterns (the watch is already
 // on, so nothing falls between them and the live ones) and returns their ids, so that the
-// live copies of the same events are skipped. Internal events are never stored, so only
-// published events are resumed; the comments say what could not be.
+// live copies of the same events are skipped; a comment says what was resumed.
 func (s *Server) resume(ctx context.Context, buf []byte, last string, patterns []string) ([]byte, map[string]bool) {
 	if s.eventLog == nil {
 		return append(buf, ": live only: events published while disconnected are not replayed\n"...), nil
 	}
-	replayed := map[string]bool{}
 	buf = append(buf, '\n') // ends the block of comments before the events
+	events, note := s.missed(ctx, last, patterns)
+	replayed := make(map[string]bool, len(events))
+	for _, e := range events {
+		buf = appendStreamEvent(buf, e)
+		replayed[e.ID] = true
+	}
+	return append(buf, ": "+note+"\n"...), replayed
+}
+
+// missed reads the stored events after last that match patterns, a page at a time up to
+// resumeMax, and says what it could resume. Internal events are never stored, so only
+// published events are resumed.
+func (s *Server) missed(ctx context.Context, last string, patterns []string) ([]event.Event, string) {
+	var out []event.Event
 	for after, n := last, 0; ; {
 		page, err := s.eventLog.EventsAfter(ctx, after, resumePage)
 		if err != nil {
 			if errors.Is(err, errkind.ErrNotFound) {
-				return append(buf, ": cannot resume: no stored event has the id in Last-Event-ID; live from now on\n"...), replayed
+				return out, "cannot resume: no stored event has the id in Last-Event-ID; live from now on"
 			}
 			s.logger.Warn("event stream: reading the missed events", "error", err)
-			return append(buf, ": cannot resume: the store did not answer; live from now on\n"...), replayed
+			return out, "cannot resume: the store did not answer; live from now on"
 		}
 		for _, e := range page {
 			if webhook.Subscribed(patterns, e.Type) {
-				buf = appendStreamEvent(buf, e)
-				replayed[e.ID] = true
+				out = append(out, e)
 			}
 		}
 		n += len(page)
 		if len(page) < resumePage {
-			return append(buf, fmt.Sprintf(": resumed: %d missed events after %s; live from now on\n", len(replayed), oneLine(last))...), replayed
+			return out, fmt.Sprintf("resumed: %d missed events after %s; live from now on", len(out), oneLine(last))
 		}
 		if n >= resumeMax {
-			return append(buf, fmt.Sprintf(": resumed only the first %d missed events; the rest are in the deliveries (GET /webhooks/{id}/deliveries); live from now on\n", n)...), replayed
+			return out, fmt.Sprintf("resumed only the first %d missed events; the rest are in the deliveries (GET /webhooks/{id}/deliveries); live from now on", n)
 		}
 		after = page[len(page)-1].ID
 	}
@@ -165,11 +177,14 @@ func appendLive(buf []byte, e event.Event, replayed map[string]bool) []byte {
 
 // streamPatterns reads ?types=order.*,flow.* (repeatable): the event patterns of the
 // webhook endpoints; none means every event.
-func streamPatterns(r *http.Request) ([]string, error) {
+func streamPatterns(r *http.Request, also ...string) ([]string, error) {
 	var patterns []string
 	for k, vs := range r.URL.Query() {
+		if slices.Contains(also, k) {
+			continue
+		}
 		if k != "types" {
-			return nil, invalid("invalid query parameters", FieldError{Field: k, Detail: "unknown query parameter; the stream takes types"})
+			return nil, invalid("invalid query parameters", FieldError{Field: k, Detail: "unknown query parameter; the stream takes " + strings.Join(append([]string{"types"}, also...), " and ")})
 		}
 		for _, v := range vs {
 			for p := range strings.SplitSeq(v, ",") {

@@ -161,3 +161,123 @@ func TestThousandStreams(t *testing.T) {
 		return true
 	})
 }
+
+// TestEventSocketResumes: a WebSocket opened with ?last_event_id= first gets the stored
+// events after that one, then the live ones, each once.
+func TestEventSocketResumes(t *testing.T) {
+	bus := newBus(t)
+	e := newEnv(t, withEvents(bus), func(o *testOptions) { o.EventLog = o.Store })
+	e.start()
+	base := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	for i, typ := range []string{"order.a", "billing.b", "order.c"} {
+		ev := event.Event{ID: fmt.Sprintf("evt_%d", i+1), Type: typ, Source: "api", Time: base.Add(time.Duration(i) * time.Second), Data: json.RawMessage(`{}`)}
+		if _, _, err := e.store.EventPublish(context.Background(), ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _, err := dialEvents(t, e.ts.URL, e.user, "?types=order.*&last_event_id=evt_1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readEvent(t, c); err != nil || got["id"] != "evt_3" {
+		t.Fatalf("resumed %v, %v", got, err)
+	}
+	waitUntil(t, "the socket to watch the bus", bus.Watched)
+	bus.Publish(event.Event{ID: "evt_3", Type: "order.c", Data: json.RawMessage(`{}`)}) // the live copy
+	bus.Publish(event.Event{ID: "evt_4", Type: "order.d", Data: json.RawMessage(`{}`)})
+	if got, err := readEvent(t, c); err != nil || got["id"] != "evt_4" {
+		t.Errorf("live after resuming %v, %v", got, err)
+	}
+}
+
+// TestStalledClientDoesNotSlowOthers: a stream whose client reads nothing fills its own
+// queue and is cut off; a client that reads gets every event meanwhile, on SSE and on the
+// WebSocket alike. The test publishes in rounds and waits for the readers each round, so
+// only the stalled client can fall behind.
+func TestStalledClientDoesNotSlowOthers(t *testing.T) {
+	bus := newBus(t)
+	e := newEnv(t, withEvents(bus))
+	e.srv.SetStreamForTest(16, time.Hour)
+	e.start()
+	stalled := openStream(t, e.ts.URL, e.user, "") // never read after this
+	if _, err := stalled.next(); err != nil {
+		t.Fatal(err)
+	}
+	reader := openStream(t, e.ts.URL, e.user, "")
+	if _, err := reader.next(); err != nil {
+		t.Fatal(err)
+	}
+	socket, _, err := dialEvents(t, e.ts.URL, e.user, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket.SetReadLimit(1 << 20)
+	// The socket watches once its handshake is done: markers are published until one
+	// arrives there; the readers skip them.
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				bus.Publish(event.Event{Type: "marker"})
+			}
+		}
+	}()
+	for {
+		got, err := readEvent(t, socket)
+		if err != nil {
+			close(stop)
+			t.Fatal(err)
+		}
+		if got["type"] == "marker" {
+			break
+		}
+	}
+	close(stop)
+	nextSSE := func() sseMessage {
+		for {
+			if m := reader.event(); m.Event != "marker" {
+				return m
+			}
+		}
+	}
+	nextSocket := func() (map[string]any, error) {
+		for {
+			got, err := readEvent(t, socket)
+			if err != nil || got["type"] != "marker" {
+				return got, err
+			}
+		}
+	}
+	big := json.RawMessage(`"` + strings.Repeat("x", 32<<10) + `"`)
+	const rounds, perRound = 40, 8
+	for r := range rounds {
+		for i := range perRound {
+			bus.Publish(event.Event{ID: fmt.Sprintf("evt_%d_%d", r, i), Type: "bulk.item", Data: big})
+		}
+		for i := range perRound {
+			want := fmt.Sprintf("evt_%d_%d", r, i)
+			if m := nextSSE(); m.ID != want {
+				t.Fatalf("SSE reader got %s, want %s", m.ID, want)
+			}
+			got, err := nextSocket()
+			if err != nil || got["id"] != want {
+				t.Fatalf("WebSocket reader got %v (%v), want %s", got["id"], err, want)
+			}
+		}
+	}
+	// The stalled client was cut off long ago: its stream ends with the overflow message.
+	for {
+		m, err := stalled.next()
+		if err != nil {
+			t.Fatalf("the stalled stream ended without an overflow message: %v", err)
+		}
+		if m.Event == "overflow" {
+			break
+		}
+	}
+}

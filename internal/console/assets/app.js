@@ -28,7 +28,7 @@ function badge(text, kind) { return el("span", { class: "badge " + (kind || "") 
 const statusKinds = {
   healthy: "ok", running: "ok", closed: "ok", delivered: "ok", completed: "ok", done: "ok", succeeded: "ok",
   degraded: "warn", "half-open": "warn", retrying: "warn", pending: "warn", waiting: "warn", starting: "warn", stopping: "warn", scheduled: "warn",
-  down: "bad", open: "bad", failed: "bad", dead: "bad", misconfigured: "bad", cancelled: "bad", stopped: "",
+  down: "bad", open: "bad", failed: "bad", dead: "bad", misconfigured: "bad", cancelled: "bad", dead_lettered: "bad", replay_failed: "bad", stopped: "", filtered: "", requeued: "warn",
 };
 function statusBadge(s) { return badge(s || "–", statusKinds[s] || ""); }
 
@@ -396,7 +396,7 @@ function renderReport(report) {
       el("h2", { "data-series": `${r.integration}.${r.operation}` }, r.operation === "*" ? `${r.integration} (all operations)` : `${r.integration}.${r.operation}`),
       el("div", { class: "cards" }, card("Requests", r.total.requests), card("Error rate", pct(r.total.error_rate)),
         card("Average", ms(r.total.latency_avg_ms)), card("p50", ms(r.total.latency_p50_ms)), card("p99", ms(r.total.latency_p99_ms)),
-        card("Availability", r.total.availability === null ? "no objective" : pct(r.total.availability)),
+        card(r.total.availability === null ? "Availability (no objective)" : "Availability", r.total.availability === null ? "–" : pct(r.total.availability)),
         card("Cost", r.total.cost ? r.total.cost.toFixed(4) : "–")),
       barChart(buckets)));
   }
@@ -430,7 +430,7 @@ function barChart(buckets) {
   const label = document.createElementNS(ns, "text");
   label.setAttribute("x", 0); label.setAttribute("y", 12); label.textContent = String(max);
   svg.append(label);
-  return el("div", {}, svg, el("div", { class: "legend" }, el("span", { style: "color:#8fa9ea" }, "requests"), el("span", { style: "color:#d9534f" }, "errors")));
+  return el("div", {}, svg, el("div", { class: "legend" }, el("span", { class: "requests" }, "requests"), el("span", { class: "errors" }, "errors")));
 }
 
 // ---- Shell ---------------------------------------------------------------------------
