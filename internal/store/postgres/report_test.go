@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/junctionhq/junction/internal/store"
@@ -16,7 +17,8 @@ func BenchmarkReportQuery30Days(b *testing.B) {
 }
 
 // seedReportMonth writes storetest.BenchReportQuery's month with one statement per
-// table (generate_series), in one transaction, then refreshes the planner's statistics.
+// table (generate_series) and the hours as migration 00013 does, in one transaction,
+// then refreshes the planner's statistics.
 func seedReportMonth(tb testing.TB, st store.Store) {
 	s := st.(analyzedStore)
 	ctx := context.Background()
@@ -41,6 +43,9 @@ func seedReportMonth(tb testing.TB, st store.Store) {
 		FROM report_minutes, generate_series(0, $1::int - 1) j`, storetest.BenchReportBuckets)
 	if err != nil {
 		tb.Fatalf("seed report_latency: %v", err)
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(reportHourSums, "true")); err != nil {
+		tb.Fatalf("seed report_hours: %v", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		tb.Fatal(err)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/junctionhq/junction/internal/store"
@@ -15,7 +16,7 @@ func BenchmarkReportQuery30Days(b *testing.B) {
 }
 
 // seedReportMonth writes storetest.BenchReportQuery's month with one statement per
-// table, in one transaction, the rows in key order.
+// table, in one transaction, the rows in key order; the hours as migration 00013 does.
 func seedReportMonth(tb testing.TB, st store.Store) {
 	s := st.(*Store)
 	ctx := context.Background()
@@ -43,6 +44,9 @@ func seedReportMonth(tb testing.TB, st store.Store) {
 		FROM report_minutes, j ORDER BY minute, integration, operation, j`, storetest.BenchReportBuckets)
 	if err != nil {
 		tb.Fatalf("seed report_latency: %v", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(reportHourSums, "true")); err != nil {
+		tb.Fatalf("seed report_hours: %v", err)
 	}
 	if err := tx.Commit(); err != nil {
 		tb.Fatal(err)

@@ -48,7 +48,9 @@ const benchReportRequests = BenchReportMinutes * 245 / 10
 // BenchReportQuery measures a 30-day report in steps of 1 hour, as GET /reports makes
 // it (Recorder.Report, then Report.Document): of every integration ("all"), of one
 // ("one"), and of every integration with a range that starts 17 minutes past an hour
-// ("all-unaligned", so that no step is a whole stored hour). seed must write
+// ("all-unaligned", so that no step is a whole stored hour), and of the last 24 hours
+// at 17 past (GET /reports's default, "day-unaligned"); then what adding a minute
+// of every integration costs ("add-minute"). seed must write
 // the rows above into the migrated store it is given.
 func BenchReportQuery(b *testing.B, open func(testing.TB) store.Store, seed func(testing.TB, store.Store)) {
 	ctx := context.Background()
@@ -69,6 +71,8 @@ func BenchReportQuery(b *testing.B, open func(testing.TB) store.Store, seed func
 	one.Integration = "integration-07"
 	unaligned := month
 	unaligned.From, unaligned.To = month.From.Add(17*time.Minute), month.To.Add(17*time.Minute)
+	day := month // GET /reports's default: the last 24 hours, asked at 17 past
+	day.From, day.To = month.To.Add(-25*time.Hour+17*time.Minute), month.To.Add(-time.Hour+17*time.Minute)
 	for _, c := range []struct {
 		name         string
 		q            report.Query
@@ -80,6 +84,7 @@ func BenchReportQuery(b *testing.B, open func(testing.TB) store.Store, seed func
 		{"one", one, 2, benchReportRequests, 60 * 245 / 10},
 		// The last step has 17 minutes with calls; the first loses 17 minutes.
 		{"all-unaligned", unaligned, 2 * BenchReportIntegrations, -1, -1},
+		{"day-unaligned", day, 2 * BenchReportIntegrations, -1, -1},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var doc report.Document
@@ -96,6 +101,23 @@ func BenchReportQuery(b *testing.B, open func(testing.TB) store.Store, seed func
 			}
 		})
 	}
+	// What a flush costs once the month is there: a minute of every integration added
+	// to the last stored minute (last, as it changes the month).
+	b.Run("add-minute", func(b *testing.B) {
+		last := BenchReportStart.Add((BenchReportMinutes - 1) * time.Minute)
+		rs := make([]store.ReportRollup, BenchReportIntegrations)
+		for k := range rs {
+			rs[k] = store.ReportRollup{Minute: last, Integration: fmt.Sprintf("integration-%02d", k), Operation: "call",
+				Requests: 20, Upstream: 20, LatencySum: 20 * 40000, Cost: 0.04, Objective: 0.99, Latency: make([]int64, 40)}
+			rs[k].Latency[36], rs[k].Latency[37], rs[k].Latency[38], rs[k].Latency[39] = 14, 3, 2, 1
+		}
+		for b.Loop() {
+			if err := s.ReportRollupAdd(ctx, rs); err != nil {
+				b.Fatalf("ReportRollupAdd: %v", err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+	})
 }
 
 // checkBenchReport checks that the report holds the seeded month, so that a seed or a
@@ -105,8 +127,8 @@ func checkBenchReport(d report.Document, series int, requests, lastRequests int6
 		return fmt.Errorf("report has %d series, want %d", len(d.Data), series)
 	}
 	for _, s := range d.Data {
-		if len(s.Buckets) != BenchReportDays*24 {
-			return fmt.Errorf("%s.%s has %d steps, want %d", s.Integration, s.Operation, len(s.Buckets), BenchReportDays*24)
+		if len(s.Buckets) != int(d.To.Sub(d.From)/time.Hour) {
+			return fmt.Errorf("%s.%s has %d steps, want %d", s.Integration, s.Operation, len(s.Buckets), d.To.Sub(d.From)/time.Hour)
 		}
 		if s.Total.MinutesMeasured == 0 || s.Total.LatencyP99Ms == 0 {
 			return fmt.Errorf("%s.%s: no availability or latency in %+v", s.Integration, s.Operation, s.Total)
