@@ -68,8 +68,8 @@ func Quantile(counts []int64, q float64) time.Duration {
 
 // addCounts adds src into dst, growing dst as needed, and returns it.
 func addCounts(dst, src []int64) []int64 {
-	for len(dst) < len(src) {
-		dst = append(dst, 0)
+	if len(dst) < len(src) { // one allocation, not one per bucket
+		dst = append(dst, make([]int64, len(src)-len(dst))...)
 	}
 	for i, n := range src {
 		dst[i] += n

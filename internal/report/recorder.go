@@ -28,6 +28,7 @@ const (
 type Store interface {
 	ReportRollupAdd(ctx context.Context, rs []store.ReportRollup) error
 	ReportRollupList(ctx context.Context, f store.ReportRollupFilter) ([]store.ReportRollup, error)
+	ReportHourList(ctx context.Context, f store.ReportRollupFilter) ([]store.ReportHour, error)
 	ReportRollupPurge(ctx context.Context, before time.Time) (int, error)
 }
 

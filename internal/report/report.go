@@ -101,27 +101,30 @@ type acc struct {
 	met, measured                          int
 }
 
-// add counts a minute; measured says whether it had calls held to an objective, met
-// whether they met it.
-func (a *acc) add(r store.ReportRollup, measured, met bool) {
+// add counts r, a minute or an hour, with measured of its minutes held to an objective
+// (they had calls and one was declared) and met of those that met it.
+func (a *acc) add(r store.ReportRollup, measured, met int) {
 	a.requests += r.Requests
 	a.errors += r.Errors
 	a.upstream += r.Upstream
 	a.latencySum += r.LatencySum
 	a.cost += r.Cost
 	a.latency = addCounts(a.latency, r.Latency)
-	if measured {
-		a.measured++
-		if met {
-			a.met++
-		}
+	a.measured += measured
+	a.met += met
+}
+
+func count(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
 }
 
 // minuteMet says whether one operation's minute is measured against an objective (it
 // had calls and one was declared) and whether its success rate met it:
 // (requests-errors)/requests ≥ objective, with a tolerance so that 199 of 200 meets
-// 99.5 %.
+// 99.5 %. The stores' hour sums (migration 00013) apply the same rule in SQL.
 func minuteMet(r store.ReportRollup) (measured, met bool) {
 	if r.Objective <= 0 || r.Requests == 0 {
 		return false, false
@@ -145,17 +148,45 @@ func (a *acc) stats() Stats {
 }
 
 // Report reads the stored minutes of q's range and builds the report (q is checked
-// first; see Query.Check). Minutes a process has not flushed yet are not in it.
+// first; see Query.Check). Minutes a process has not flushed yet are not in it. When q's
+// steps start on whole hours and are whole hours long, it reads the store's hour sums
+// for the whole hours of the range and minutes only for the rest (the last step's part
+// hour): the same report from a sixtieth of the rows.
 func (r *Recorder) Report(ctx context.Context, q Query) (Report, error) {
 	q, err := q.Check()
 	if err != nil {
 		return Report{}, err
 	}
-	rows, err := r.store.ReportRollupList(ctx, store.ReportRollupFilter{From: q.From, To: q.To, Integration: q.Integration, Operation: q.Operation})
-	if err != nil {
-		return Report{}, fmt.Errorf("report: %w", err)
+	f := store.ReportRollupFilter{From: q.From, To: q.To, Integration: q.Integration, Operation: q.Operation}
+	var hours []store.ReportHour
+	if from, to := q.wholeHours(); from.Before(to) {
+		hf := f
+		hf.From, hf.To = from, to
+		if hours, err = r.store.ReportHourList(ctx, hf); err != nil {
+			return Report{}, fmt.Errorf("report: %w", err)
+		}
+		f.From = to
 	}
-	return Build(q, rows), nil
+	var rows []store.ReportRollup
+	if f.From.Before(f.To) {
+		if rows, err = r.store.ReportRollupList(ctx, f); err != nil {
+			return Report{}, fmt.Errorf("report: %w", err)
+		}
+	}
+	return build(q, rows, hours), nil
+}
+
+// wholeHours is the part of a checked q's range that Report reads as hours: every whole
+// hour of it when each one lies inside one step (steps start on an hour and last whole
+// hours), else none (from = to).
+func (q Query) wholeHours() (from, to time.Time) {
+	if !q.From.Equal(q.From.Truncate(time.Hour)) || q.Step%time.Hour != 0 {
+		return q.From, q.From
+	}
+	if to := q.To.Truncate(time.Hour); to.After(q.From) {
+		return q.From, to
+	}
+	return q.From, q.From
 }
 
 // AllOperations is the operation name of a series that sums every operation of an
@@ -166,7 +197,12 @@ const AllOperations = "*"
 // and, unless the query names an operation, one per integration (AllOperations) whose
 // minute counts as available when every operation with calls held to an objective met
 // its own.
-func Build(q Query, rows []store.ReportRollup) Report {
+func Build(q Query, rows []store.ReportRollup) Report { return build(q, rows, nil) }
+
+// build is Build from minutes and hour sums of other times (Report reads both). An
+// hour's sums count as its minutes would: its every-operation row (Operation "") carries
+// the availability of the integration's minutes, which the operations' rows cannot give.
+func build(q Query, rows []store.ReportRollup, hours []store.ReportHour) Report {
 	n := int((q.To.Sub(q.From) + q.Step - 1) / q.Step)
 	type series struct {
 		total     acc
@@ -176,7 +212,7 @@ func Build(q Query, rows []store.ReportRollup) Report {
 	}
 	byKey := map[[2]string]*series{}
 	var keys [][2]string
-	add := func(k [2]string, row store.ReportRollup, measured, met bool) {
+	add := func(k [2]string, row store.ReportRollup, measured, met int) {
 		s := byKey[k]
 		if s == nil {
 			s = &series{buckets: make([]acc, n)}
@@ -203,9 +239,21 @@ func Build(q Query, rows []store.ReportRollup) Report {
 	}
 	whole := map[integrationMinute]*combined{}
 	var order []integrationMinute
+	for _, h := range hours {
+		row := store.ReportRollup{Minute: h.Hour, Integration: h.Integration, Operation: h.Operation,
+			Requests: h.Requests, Errors: h.Errors, Upstream: h.Upstream, LatencySum: h.LatencySum, Cost: h.Cost,
+			Objective: h.Objective, Latency: h.Latency}
+		if row.Operation == "" {
+			if q.Operation != "" {
+				continue
+			}
+			row.Operation = AllOperations
+		}
+		add([2]string{row.Integration, row.Operation}, row, int(h.MinutesMeasured), int(h.MinutesMet))
+	}
 	for _, row := range rows {
 		measured, met := minuteMet(row)
-		add([2]string{row.Integration, row.Operation}, row, measured, met)
+		add([2]string{row.Integration, row.Operation}, row, count(measured), count(measured && met))
 		if q.Operation != "" {
 			continue
 		}
@@ -227,7 +275,7 @@ func Build(q Query, rows []store.ReportRollup) Report {
 	}
 	for _, k := range order {
 		c := whole[k]
-		add([2]string{k.integration, AllOperations}, c.row, c.measured, c.measured && !c.miss)
+		add([2]string{k.integration, AllOperations}, c.row, count(c.measured), count(c.measured && !c.miss))
 	}
 	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1])) })
 	out := Report{From: q.From, To: q.To, Step: q.Step, Series: make([]Series, 0, len(keys))}

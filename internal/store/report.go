@@ -28,6 +28,29 @@ type ReportRollup struct {
 	Latency []int64
 }
 
+// ReportHour is the sum of one hour's rollups of one operation, or of every operation of
+// an integration (Operation ""). The store keeps hours alongside the minutes, written in
+// the transaction that adds the minutes, so that a report over a month reads 720 rows an
+// operation instead of 43 200 minutes and their histogram buckets.
+type ReportHour struct {
+	Hour        time.Time // the start of the hour, UTC
+	Integration string
+	Operation   string // "" = every operation of the integration
+	Requests    int64
+	Errors      int64
+	Upstream    int64
+	LatencySum  int64
+	Cost        float64
+	// Objective is that of the hour's latest minute; 0 for Operation "".
+	Objective float64
+	// MinutesMeasured counts the minutes with calls held to an objective, MinutesMet
+	// those whose success rate met it: (requests-errors)/requests ≥ objective, within
+	// 1e-9. For Operation "" a minute is measured when one of its operations is, and met
+	// when every measured one met its own.
+	MinutesMeasured, MinutesMet int64
+	Latency                     []int64 // the summed histogram, as in ReportRollup
+}
+
 // ReportRollupFilter selects rollups for ReportRollupList.
 type ReportRollupFilter struct {
 	From, To    time.Time // minutes in [From, To)
@@ -44,7 +67,11 @@ type ReportStore interface {
 	// ReportRollupList returns the rollups that match f, by minute, then integration,
 	// then operation.
 	ReportRollupList(ctx context.Context, f ReportRollupFilter) ([]ReportRollup, error)
+	// ReportHourList returns the hours in [f.From, f.To) (both whole hours) that match f,
+	// by hour, then integration, then operation. With f.Operation set, only that
+	// operation's hours; without, the every-operation hours (Operation "") too.
+	ReportHourList(ctx context.Context, f ReportRollupFilter) ([]ReportHour, error)
 	// ReportRollupPurge deletes the rollups of minutes before before and returns how many
-	// rows it deleted.
+	// minute rows it deleted. The hours go with their minutes.
 	ReportRollupPurge(ctx context.Context, before time.Time) (int, error)
 }

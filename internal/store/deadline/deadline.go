@@ -381,6 +381,11 @@ func (s *Store) ReportRollupList(ctx context.Context, f store.ReportRollupFilter
 	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) ([]store.ReportRollup, error) { return s.inner.ReportRollupList(ctx, f) })
 }
 
+// ReportHourList implements store.Store. A batch: every hour of the range.
+func (s *Store) ReportHourList(ctx context.Context, f store.ReportRollupFilter) ([]store.ReportHour, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) ([]store.ReportHour, error) { return s.inner.ReportHourList(ctx, f) })
+}
+
 // ReportRollupPurge implements store.Store. The retention purge, in the background.
 func (s *Store) ReportRollupPurge(ctx context.Context, before time.Time) (int, error) {
 	return get(s, ctx, s.timeouts.Purge, func(ctx context.Context) (int, error) { return s.inner.ReportRollupPurge(ctx, before) })

@@ -73,6 +73,7 @@ var wantTimeout = map[string]time.Duration{
 	"JobLastTick":             testTimeouts.Call,
 	"ReportRollupAdd":         testTimeouts.Batch,
 	"ReportRollupList":        testTimeouts.Batch,
+	"ReportHourList":          testTimeouts.Batch,
 	"ReportRollupPurge":       testTimeouts.Purge,
 	"WorkflowRunCreate":       testTimeouts.Call,
 	"WorkflowRunCreateMany":   testTimeouts.Batch,
@@ -414,6 +415,9 @@ func (f *fake) ReportRollupAdd(ctx context.Context, _ []store.ReportRollup) erro
 }
 func (f *fake) ReportRollupList(ctx context.Context, _ store.ReportRollupFilter) ([]store.ReportRollup, error) {
 	return nil, f.call(ctx, "ReportRollupList")
+}
+func (f *fake) ReportHourList(ctx context.Context, _ store.ReportRollupFilter) ([]store.ReportHour, error) {
+	return nil, f.call(ctx, "ReportHourList")
 }
 func (f *fake) ReportRollupPurge(ctx context.Context, _ time.Time) (int, error) {
 	return 0, f.call(ctx, "ReportRollupPurge")

@@ -92,6 +92,7 @@ func TestPragmas(t *testing.T) {
 		{s.read, "journal_mode", "wal"},
 		{s.read, "busy_timeout", "5000"},
 		{s.read, "query_only", "1"},
+		{s.read, "mmap_size", "268435456"},
 	} {
 		var got string
 		if err := c.db.QueryRow("PRAGMA " + c.pragma).Scan(&got); err != nil {

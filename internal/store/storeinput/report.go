@@ -96,3 +96,78 @@ func (idx ReportLatencyIndex) Add(minute time.Time, integration, operation strin
 	}
 	r.Latency[bucket] += n
 }
+
+// CheckReportHourRange checks the range of ReportHourList: CheckReportRange's rules, and
+// both ends whole hours.
+func CheckReportHourRange(from, to time.Time) error {
+	if err := CheckReportRange(from, to); err != nil {
+		return err
+	}
+	if !from.Equal(from.Truncate(time.Hour)) || !to.Equal(to.Truncate(time.Hour)) {
+		return errors.New("from and to must be whole hours")
+	}
+	return nil
+}
+
+// ReportHours lists the hours a normalized batch of ReportRollupAdd touches, each with
+// the integrations it touches, both in order: the hours a backend sums again after
+// adding the minutes.
+func ReportHours(rs []store.ReportRollup) []ReportHourKeys {
+	var out []ReportHourKeys
+	for _, r := range rs { // by minute, then integration
+		h := r.Minute.Truncate(time.Hour)
+		if len(out) == 0 || !out[len(out)-1].Hour.Equal(h) {
+			out = append(out, ReportHourKeys{Hour: h})
+		}
+		k := &out[len(out)-1]
+		if !slices.Contains(k.Integrations, r.Integration) {
+			k.Integrations = append(k.Integrations, r.Integration)
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Integrations)
+	}
+	return out
+}
+
+// ReportHourKeys is an hour and the integrations whose sums of it are to be redone.
+type ReportHourKeys struct {
+	Hour         time.Time
+	Integrations []string
+}
+
+// ParseReportLatency reads an hour's histogram as the backends store it, a text that
+// SQL can make from the minutes' bucket rows: "bucket:count" pairs separated by commas,
+// in any order ("" when empty). A month's report parses tens of thousands, so it reads
+// the digits itself rather than through strings.Cut and strconv.
+func ParseReportLatency(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := make([]int64, 0, 64) // room for every bucket of a typical hour: one allocation
+	for i := 0; i < len(s); {
+		bucket, j, ok := digits(s, i)
+		if !ok || j == len(s) || s[j] != ':' || bucket > 1<<16 {
+			return nil, fmt.Errorf("latency histogram %q: not bucket:count pairs", s)
+		}
+		count, k, ok := digits(s, j+1)
+		if !ok || (k < len(s) && (s[k] != ',' || k+1 == len(s))) {
+			return nil, fmt.Errorf("latency histogram %q: not bucket:count pairs", s)
+		}
+		if int(bucket) >= len(out) {
+			out = append(out, make([]int64, int(bucket)+1-len(out))...)
+		}
+		out[bucket] += count
+		i = k + 1
+	}
+	return out, nil
+}
+
+// digits reads the decimal number at s[i:] (at most 18 digits, so it cannot overflow)
+// and returns it and where it ends.
+func digits(s string, i int) (n int64, end int, ok bool) {
+	for end = i; end < len(s) && end-i < 18 && s[end] >= '0' && s[end] <= '9'; end++ {
+		n = n*10 + int64(s[end]-'0')
+	}
+	return n, end, end > i && (end == len(s) || s[end] < '0' || s[end] > '9')
+}

@@ -2,12 +2,18 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -22,12 +28,18 @@ func runReport(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"ReportRollupListFilter", testReportRollupListFilter},
 		{"ReportRollupPurge", testReportRollupPurge},
 		{"ReportRollupInvalid", testReportRollupInvalid},
+		{"ReportHoursMatchMinutes", testReportHoursMatchMinutes},
+		{"ReportHoursAfterPurge", testReportHoursAfterPurge},
+		{"ReportHourListInvalid", testReportHourListInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, migrated(t)) })
 	}
 }
 
-var reportMinute = t0.Truncate(time.Minute)
+var (
+	reportMinute = t0.Truncate(time.Minute)
+	reportHour   = t0.Truncate(time.Hour)
+)
 
 // testReportRollupAddMerges: two processes ("nodes") adding the same minute end with
 // one row holding both: counts, sums and histogram buckets added, the later objective.
@@ -57,7 +69,7 @@ func testReportRollupAddMerges(t *testing.T, s store.Store) {
 var approxCost = cmp.Comparer(func(a, b float64) bool { d := a - b; return d < 1e-9 && d > -1e-9 })
 
 // testReportRollupAddConcurrent: processes flushing overlapping batches at the same time
-// lose nothing and do not deadlock.
+// lose nothing, in the minutes and in their hours, and do not deadlock.
 func testReportRollupAddConcurrent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const writers, rounds = 4, 5
@@ -74,6 +86,10 @@ func testReportRollupAddConcurrent(t *testing.T, s store.Store) {
 				if w%2 == 1 { // the other order: the store must order the rows itself
 					b = []store.ReportRollup{batch[1], batch[0]}
 				}
+				// And a minute of the same hour no other writer adds: the hour's sums
+				// must count every writer's minutes, not the last one's.
+				b = append(slices.Clone(b), store.ReportRollup{Minute: reportHour.Add(time.Duration(w) * time.Minute),
+					Integration: "a", Operation: "x", Requests: 1, Latency: []int64{1}})
 				errs <- s.ReportRollupAdd(ctx, b)
 			}
 		})
@@ -89,6 +105,7 @@ func testReportRollupAddConcurrent(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("ReportRollupList: %v", err)
 	}
+	checkHoursMatchMinutes(t, s, report.Query{From: reportHour, To: reportHour.Add(time.Hour), Step: time.Hour})
 	const n = writers * rounds
 	want := []store.ReportRollup{
 		{Minute: reportMinute, Integration: "a", Operation: "x", Requests: 2 * n, Errors: n, Latency: []int64{0, 2 * n}},
@@ -203,5 +220,156 @@ func testReportRollupInvalid(t *testing.T, s store.Store) {
 	}
 	if _, err := s.ReportRollupList(ctx, store.ReportRollupFilter{From: reportMinute, To: reportMinute.Add(-time.Minute)}); err == nil {
 		t.Error("ReportRollupList with to before from succeeded")
+	}
+}
+
+// reportHoursOfMinutes is three hours of minutes from reportHour of two integrations,
+// one with two operations, with minutes missing, errors that miss the objective in some
+// minutes, an objective that changes within an hour and an operation without one.
+func reportHoursOfMinutes() []store.ReportRollup {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var rs []store.ReportRollup
+	for i := range 3 * 60 {
+		for _, key := range [][2]string{{"pay", "charge"}, {"pay", "refund"}, {"mail", "send"}} {
+			if rnd.IntN(5) == 0 {
+				continue // a minute without calls
+			}
+			r := store.ReportRollup{Minute: reportHour.Add(time.Duration(i) * time.Minute), Integration: key[0], Operation: key[1],
+				Requests: 1 + rnd.Int64N(300), Objective: 0.995}
+			r.Errors = rnd.Int64N(r.Requests/100 + 2)
+			r.Upstream = r.Requests + r.Errors
+			r.Cost = float64(r.Upstream) * 0.002
+			for range r.Requests {
+				b := 20 + rnd.IntN(12)
+				for len(r.Latency) <= b {
+					r.Latency = append(r.Latency, 0)
+				}
+				r.Latency[b]++
+				r.LatencySum += int64(b) * 1000
+			}
+			switch {
+			case key[1] == "refund":
+				r.Objective = 0
+			case i%60 >= 40:
+				r.Objective = 0.99
+			}
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// addReportHours adds rs as processes would: in batches of a few minutes, some twice
+// over (two processes' calls of the same minute), one batch after a later one.
+func addReportHours(t *testing.T, s store.Store, rs []store.ReportRollup) {
+	t.Helper()
+	ctx := context.Background()
+	var batches [][]store.ReportRollup
+	for len(rs) > 0 {
+		n := min(len(rs), 17)
+		batches = append(batches, rs[:n])
+		rs = rs[n:]
+	}
+	batches[3], batches[4] = batches[4], batches[3]
+	for i, b := range batches {
+		if i%4 == 0 { // half of the calls now, the other half with the next batch
+			var half []store.ReportRollup
+			for _, r := range b {
+				r.Requests, r.Errors, r.Upstream, r.LatencySum, r.Cost = r.Requests/2, r.Errors/2, r.Upstream/2, 0, 0
+				r.Latency = nil
+				half = append(half, r)
+			}
+			for j := range b {
+				b[j].Requests -= half[j].Requests
+				b[j].Errors -= half[j].Errors
+				b[j].Upstream -= half[j].Upstream
+			}
+			if err := s.ReportRollupAdd(ctx, half); err != nil {
+				t.Fatalf("ReportRollupAdd: %v", err)
+			}
+		}
+		if err := s.ReportRollupAdd(ctx, b); err != nil {
+			t.Fatalf("ReportRollupAdd: %v", err)
+		}
+	}
+}
+
+// checkHoursMatchMinutes checks that the report Recorder.Report makes of q, from hour
+// sums where it can, is the one report.Build makes from the minutes alone.
+func checkHoursMatchMinutes(t *testing.T, s store.Store, q report.Query) {
+	t.Helper()
+	ctx := context.Background()
+	rec, err := report.NewRecorder(report.Options{Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rec.Report(ctx, q)
+	if err != nil {
+		t.Fatalf("Report(%+v): %v", q, err)
+	}
+	q, err = q.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	minutes, err := s.ReportRollupList(ctx, store.ReportRollupFilter{From: q.From, To: q.To, Integration: q.Integration, Operation: q.Operation})
+	if err != nil {
+		t.Fatalf("ReportRollupList: %v", err)
+	}
+	if diff := cmp.Diff(report.Build(q, minutes), got, approxCost); diff != "" {
+		t.Errorf("report of %+v from hours (-from minutes +from hours):\n%s", q, diff)
+	}
+}
+
+// testReportHoursMatchMinutes: a report whose steps are whole hours, read from the
+// hours the store sums, is the report of the minutes — every number, availability of
+// the integrations' minutes included — whatever the order and the batches of the adds.
+func testReportHoursMatchMinutes(t *testing.T, s store.Store) {
+	addReportHours(t, s, reportHoursOfMinutes())
+	end := reportHour.Add(3 * time.Hour)
+	for _, q := range []report.Query{
+		{From: reportHour, To: end, Step: time.Hour},
+		{From: reportHour, To: end.Add(-17 * time.Minute), Step: 2 * time.Hour}, // the last step a part hour
+		{From: reportHour.Add(-time.Hour), To: end.Add(time.Hour), Step: 24 * time.Hour},
+		{From: reportHour, To: end, Step: time.Hour, Integration: "pay"},
+		{From: reportHour, To: end, Step: time.Hour, Integration: "pay", Operation: "charge"},
+		{From: reportHour, To: end, Step: time.Hour, Operation: "send"},
+	} {
+		t.Run(fmt.Sprintf("%s+%s/%s%s%s", q.From.Format("15:04"), q.To.Sub(q.From), q.Step, q.Integration, q.Operation), func(t *testing.T) {
+			checkHoursMatchMinutes(t, s, q)
+		})
+	}
+	hours, err := s.ReportHourList(context.Background(), store.ReportRollupFilter{From: reportHour, To: end})
+	if err != nil {
+		t.Fatalf("ReportHourList: %v", err)
+	}
+	if len(hours) != 3*5 { // pay.charge, pay.refund, pay (every operation), mail.send, mail
+		t.Errorf("ReportHourList listed %d hours, want 15: %+v", len(hours), hours)
+	}
+}
+
+// testReportHoursAfterPurge: a purge takes the hours before it and sums again the hour
+// it cuts, so that reports of what is left still match the minutes.
+func testReportHoursAfterPurge(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	addReportHours(t, s, reportHoursOfMinutes())
+	if _, err := s.ReportRollupPurge(ctx, reportHour.Add(time.Hour+25*time.Minute)); err != nil {
+		t.Fatalf("ReportRollupPurge: %v", err)
+	}
+	hours, err := s.ReportHourList(ctx, store.ReportRollupFilter{From: reportHour, To: reportHour.Add(time.Hour)})
+	if err != nil || len(hours) != 0 {
+		t.Errorf("hours of purged minutes: %+v, %v", hours, err)
+	}
+	checkHoursMatchMinutes(t, s, report.Query{From: reportHour, To: reportHour.Add(3 * time.Hour), Step: time.Hour})
+}
+
+func testReportHourListInvalid(t *testing.T, s store.Store) {
+	for _, f := range []store.ReportRollupFilter{
+		{From: reportHour, To: reportHour.Add(-time.Hour)},
+		{From: reportMinute, To: reportHour.Add(time.Hour)},
+		{From: reportHour, To: reportHour.Add(time.Minute)},
+	} {
+		if _, err := s.ReportHourList(context.Background(), f); err == nil {
+			t.Errorf("ReportHourList(%v to %v) succeeded", f.From, f.To)
+		}
 	}
 }
