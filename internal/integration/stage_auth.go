@@ -59,7 +59,7 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 	// every header covers it too.
 	span := telemetry.NoSpan()
 	if telemetry.TracingEnabled() {
-		ctx, span = telemetry.StartSpan(ctx, tracerScope, "HTTP "+x.method, trace.SpanKindClient)
+		ctx, span = telemetry.StartSpan(ctx, tracerScope, clientSpanName(x.method), trace.SpanKindClient)
 		defer span.End()
 		span.SetAttributes(attribute.String("http.request.method", x.method), attribute.String("server.address", x.url.Hostname()),
 			attrIntegration.String(s.c.name), attrOperation.String(s.op.name))
