@@ -59,10 +59,10 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 	// every header covers it too.
 	span := telemetry.NoSpan()
 	if telemetry.TracingEnabled() {
-		ctx, span = telemetry.StartSpan(ctx, tracerScope, "HTTP "+x.method, trace.SpanKindClient)
+		ctx, span = telemetry.StartSpan(ctx, tracerScope, clientSpanName(x.method), trace.SpanKindClient)
 		defer span.End()
 		span.SetAttributes(attribute.String("http.request.method", x.method), attribute.String("server.address", x.url.Hostname()),
-			attrIntegration.String(s.c.name), attrOperation.String(s.op.name))
+			attrIntegration.String(s.c.name), attrOperation.String(s.op.name), attrAttempt.Int(max(x.attempt, 1)))
 		telemetry.InjectTraceContext(ctx, hreq.Header)
 	}
 	if err := s.cred.Apply(ctx, hreq, x.body); err != nil {
@@ -80,7 +80,7 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 	}
 	if span.IsRecording() {
 		span.SetAttributes(attrStatus.Int(resp.StatusCode))
-		if resp.StatusCode >= 500 {
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests { // what the retry stage retries
 			telemetry.SpanError(span, "upstream_error")
 		}
 	}

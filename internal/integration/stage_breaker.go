@@ -31,13 +31,13 @@ func (s *breakerStage) wrap(next handler) handler {
 		done, err := s.breaker.Allow()
 		if err != nil {
 			if open, ok := errors.AsType[*breaker.OpenError](err); ok {
-				spanEvent(ctx, "circuit_breaker", "junction.decision", "open")
+				eventBreakerOpen.add(ctx)
 				return nil, &Error{Kind: KindCircuitOpen, Integration: s.c.name, Operation: s.op.name, Detail: "circuit is open", RetryAfter: open.RetryAfter}
 			}
-			spanEvent(ctx, "circuit_breaker", "junction.decision", "bulkhead_full")
+			eventBulkheadFull.add(ctx)
 			return nil, &Error{Kind: KindBulkheadFull, Integration: s.c.name, Operation: s.op.name, Detail: "too many concurrent calls (max_concurrent)"}
 		}
-		spanEvent(ctx, "circuit_breaker", "junction.decision", "allowed")
+		eventBreakerAllowed.add(ctx)
 		res, err := next(ctx, x)
 		done(err == nil && res.Status < 500)
 		return res, err

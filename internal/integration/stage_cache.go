@@ -61,11 +61,11 @@ func (s *cacheStage) wrap(next handler) handler {
 			e.logger.Warn("cache lookup failed; calling upstream", "integration", s.c.name, "error", err)
 		} else if lookup == cache.Fresh {
 			s.op.metrics.cache(CacheHit).Inc()
-			spanEvent(ctx, "cache.lookup", string(cacheAttr), CacheHit)
+			eventCacheHit.add(ctx)
 			return &Result{Status: entry.Status, Header: entry.Header, Body: entry.Body, Cache: CacheHit}, nil
 		}
 		s.op.metrics.cache(CacheMiss).Inc()
-		spanEvent(ctx, "cache.lookup", string(cacheAttr), CacheMiss)
+		eventCacheMiss.add(ctx)
 		res, err := s.miss(ctx, x, next)
 		if res != nil {
 			res.Cache = CacheMiss

@@ -38,7 +38,7 @@ func newRateLimitStage(c *client, in *config.Integration, op *operation) stage {
 func (s *rateLimitStage) wrap(next handler) handler {
 	return func(ctx context.Context, x *exchange) (*Result, error) {
 		if err := s.admit(ctx); err != nil {
-			spanEvent(ctx, "rate_limit", "junction.decision", "refused")
+			eventRateLimitRefused.add(ctx)
 			if limited, ok := errors.AsType[*ratelimit.LimitedError](err); ok {
 				s.c.env.metrics.rateLimited.WithLabelValues(s.c.name).Inc()
 				return nil, &Error{Kind: KindRateLimited, Integration: s.c.name, Operation: s.op.name, Detail: "rate limit reached", RetryAfter: limited.RetryAfter}
@@ -61,7 +61,7 @@ func (s *rateLimitStage) admit(ctx context.Context) error {
 	if err != nil || wait == 0 {
 		return err
 	}
-	spanEvent(ctx, "rate_limit", "junction.decision", "wait")
+	eventRateLimitWait.add(ctx)
 	if err := ratelimit.Wait(ctx, s.limiter, s.c.env.clock, s.maxWait); err != nil {
 		return err
 	}

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/junctionhq/junction/internal/policy/retry"
-	"github.com/junctionhq/junction/internal/telemetry"
 )
 
 // retryableStatuses are retried by default (B5).
@@ -50,10 +47,8 @@ func (s *retryStage) wrap(next handler) handler {
 		// or an open circuit sent nothing, and X-Junction-Attempts says what the upstream
 		// saw.
 		res, _, err := retry.Do(ctx, clk, policy, classify, func(ctx context.Context, n int) (*Result, error) {
-			if !telemetry.TracingEnabled() {
-				return next(ctx, x)
-			}
-			return s.tracedAttempt(ctx, x, n, next)
+			x.attempt = n // the client span says which attempt sent its request
+			return next(ctx, x)
 		})
 		attempts := x.sent
 		if attempts > 1 {
@@ -70,26 +65,4 @@ func (s *retryStage) wrap(next handler) handler {
 		res.Attempts = attempts
 		return res, nil
 	}
-}
-
-// tracedAttempt runs attempt n (counted from 1) as a child span of the call.
-func (s *retryStage) tracedAttempt(ctx context.Context, x *exchange, n int, next handler) (*Result, error) {
-	ctx, span := telemetry.StartSpan(ctx, tracerScope, "integration.attempt", trace.SpanKindInternal)
-	defer span.End()
-	span.SetAttributes(attrIntegration.String(s.c.name), attrOperation.String(s.op.name), attrAttempt.Int(n))
-	res, err := next(ctx, x)
-	switch {
-	case err != nil:
-		kind := string(KindOf(err))
-		if kind == "" {
-			kind = "error"
-		}
-		telemetry.SpanError(span, kind)
-	default:
-		span.SetAttributes(attrStatus.Int(res.Status))
-		if res.Status >= 500 || res.Status == 429 {
-			telemetry.SpanError(span, "upstream_error")
-		}
-	}
-	return res, err
 }

@@ -76,7 +76,47 @@ func StartSpan(ctx context.Context, scope, name string, kind trace.SpanKind) (co
 	if !tracingOn.Load() {
 		return ctx, noopSpan
 	}
-	return otel.GetTracerProvider().Tracer(scope).Start(ctx, name, trace.WithSpanKind(kind))
+	opts := kindOptions[trace.SpanKindInternal]
+	if int(kind) < len(kindOptions) {
+		opts = kindOptions[kind]
+	}
+	return tracerOf(scope).Start(ctx, name, opts...)
+}
+
+// kindOptions are the start options of each span kind, built once: a variadic slice
+// passed to an interface method is allocated on every call.
+var kindOptions = func() [][]trace.SpanStartOption {
+	kinds := []trace.SpanKind{trace.SpanKindUnspecified, trace.SpanKindInternal, trace.SpanKindServer,
+		trace.SpanKindClient, trace.SpanKindProducer, trace.SpanKindConsumer}
+	opts := make([][]trace.SpanStartOption, len(kinds))
+	for _, k := range kinds {
+		opts[k] = []trace.SpanStartOption{trace.WithSpanKind(k)}
+	}
+	return opts
+}()
+
+// tracerSet is the installed provider's tracers by scope. The provider's own Tracer
+// builds a configuration and takes a lock shared by every goroutine on each call, and
+// a request starts several spans.
+type tracerSet struct {
+	provider trace.TracerProvider
+	byScope  sync.Map // scope → trace.Tracer
+}
+
+// tracers is the set of the installed provider; InstallTracing replaces it.
+var tracers atomic.Pointer[tracerSet]
+
+// tracerOf returns the installed provider's tracer of scope.
+func tracerOf(scope string) trace.Tracer {
+	set := tracers.Load()
+	if set == nil { // tracing was stopped since the caller looked
+		return noop.Tracer{}
+	}
+	if t, ok := set.byScope.Load(scope); ok {
+		return t.(trace.Tracer)
+	}
+	t, _ := set.byScope.LoadOrStore(scope, set.provider.Tracer(scope))
+	return t.(trace.Tracer)
 }
 
 // InjectTraceContext writes the W3C traceparent (and tracestate) of the span in ctx into
@@ -157,7 +197,7 @@ func (t processTracer) Start(ctx context.Context, name string, opts ...trace.Spa
 	if !tracingOn.Load() {
 		return ctx, noopSpan
 	}
-	return otel.GetTracerProvider().Tracer(t.scope).Start(ctx, name, opts...)
+	return tracerOf(t.scope).Start(ctx, name, opts...)
 }
 
 // StartTracing installs the process's tracer provider when the environment or the
@@ -204,7 +244,7 @@ func StartTracing(ctx context.Context, getenv func(string) string, settings Trac
 	}
 	// Without OTEL_TRACES_SAMPLER the SDK's default sampler applies: every new trace,
 	// and a remote parent's decision.
-	InstallTracing(sdktrace.NewBatchSpanProcessor(exporter), res)
+	InstallTracing(newBatcher(exporter, batchSettingsFrom(getenv)), res)
 	return StopTracing, nil
 }
 
@@ -288,6 +328,7 @@ func InstallTracing(processor sdktrace.SpanProcessor, res *resource.Resource) {
 	activeMu.Lock()
 	active = &tracingState{processor: processor, resource: res}
 	activeProvider = tp
+	tracers.Store(&tracerSet{provider: tp})
 	activeMu.Unlock()
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
@@ -300,6 +341,7 @@ func StopTracing(ctx context.Context) error {
 	activeMu.Lock()
 	tp := activeProvider
 	active, activeProvider = nil, nil
+	tracers.Store(nil)
 	activeMu.Unlock()
 	if tp == nil {
 		return nil

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
@@ -169,5 +172,29 @@ func TestTracingOffAllocatesNothing(t *testing.T) {
 	})
 	if n != 0 || len(h) != 0 {
 		t.Errorf("%v allocations per span with tracing off, headers %v; want 0 and none", n, h)
+	}
+}
+
+// TestStartSpanFollowsInstalledProvider: StartSpan keeps each scope's tracer, and a
+// provider installed later (a restart of tracing) gets the spans, not the one before.
+func TestStartSpanFollowsInstalledProvider(t *testing.T) {
+	first, second := tracetest.NewInMemoryExporter(), tracetest.NewInMemoryExporter()
+	telemetry.InstallTracing(sdktrace.NewSimpleSpanProcessor(first), resource.Empty())
+	_, span := telemetry.StartSpan(context.Background(), "test", "one", trace.SpanKindServer)
+	span.End()
+	a := first.GetSpans() // before the stop, which empties the exporter
+	if err := telemetry.StopTracing(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	telemetry.InstallTracing(sdktrace.NewSimpleSpanProcessor(second), resource.Empty())
+	t.Cleanup(func() { _ = telemetry.StopTracing(context.Background()) })
+	_, span = telemetry.StartSpan(context.Background(), "test", "two", trace.SpanKindClient)
+	span.End()
+	b := second.GetSpans()
+	if len(a) != 1 || a[0].Name != "one" || a[0].SpanKind != trace.SpanKindServer {
+		t.Errorf("first provider got %v", a)
+	}
+	if len(b) != 1 || b[0].Name != "two" || b[0].SpanKind != trace.SpanKindClient || b[0].InstrumentationScope.Name != "test" {
+		t.Errorf("second provider got %v", b)
 	}
 }
