@@ -187,9 +187,9 @@ func (rcv *otlpReceiver) allSpans() []*tracepb.Span {
 }
 
 // TestServeTracesRetries: a gateway call that the upstream fails twice is one trace: the
-// API request, the call, three attempts as the call's children, an upstream request under
-// each; the upstream saw each attempt's traceparent, in the same trace, naming the span of
-// that very request as parent.
+// API request, the call, and its three attempts as the call's children (each attempt is
+// its upstream request's client span, junction.attempt 1 to 3); the upstream saw each
+// attempt's traceparent, in the same trace, naming that attempt's span as parent.
 func TestServeTracesRetries(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string // traceparents, in order
@@ -248,26 +248,30 @@ func TestServeTracesRetries(t *testing.T) {
 	if len(traces) != 1 {
 		t.Fatalf("%d traces, want one: %v (spans %v)", len(traces), traces, keys(byName))
 	}
+	// Each attempt is its upstream request's client span (junction.attempt 1, 2, 3),
+	// a child of the call.
 	call := byName["integration.call"]
-	if len(call) != 1 || len(byName["integration.attempt"]) != 3 || len(byName["POST /integrations/{name}/operations/{op}"]) != 1 {
+	if len(call) != 1 || len(byName["HTTP GET"]) != 3 || len(byName["POST /integrations/{name}/operations/{op}"]) != 1 {
 		t.Fatalf("spans %v", keys(byName))
 	}
 	if req := byName["POST /integrations/{name}/operations/{op}"][0]; !bytes.Equal(call[0].ParentSpanId, req.SpanId) {
 		t.Errorf("the call's parent is not the API request")
 	}
-	attempts := map[string]bool{}
-	for _, at := range byName["integration.attempt"] {
-		attempts[hexID(at.SpanId)] = true
-		if !bytes.Equal(at.ParentSpanId, call[0].SpanId) {
-			t.Errorf("an attempt's parent is not the call")
-		}
-	}
 	httpSpans := map[string]bool{}
+	numbers := map[int64]bool{}
 	for _, h := range byName["HTTP GET"] {
 		httpSpans[hexID(h.SpanId)] = true
-		if !attempts[hexID(h.ParentSpanId)] {
-			t.Errorf("an upstream request is not under an attempt")
+		if !bytes.Equal(h.ParentSpanId, call[0].SpanId) {
+			t.Errorf("an attempt's parent is not the call")
 		}
+		for _, kv := range h.Attributes {
+			if kv.Key == "junction.attempt" {
+				numbers[kv.GetValue().GetIntValue()] = true
+			}
+		}
+	}
+	if len(numbers) != 3 || !numbers[1] || !numbers[2] || !numbers[3] {
+		t.Errorf("attempt numbers %v, want 1, 2 and 3", numbers)
 	}
 	var traceID string
 	for id := range traces {
