@@ -60,14 +60,13 @@ func (c *contract) match(path string) (string, bool) {
 	best, bestScore := "", -1
 	for tmpl := range c.paths {
 		ts := strings.Split(strings.Trim(tmpl, "/"), "/")
+		rest := ts[len(ts)-1] == "{path}"
+		if len(segs) < len(ts) || (!rest && len(segs) != len(ts)) {
+			continue
+		}
 		score, ok := 0, true
 		for i, seg := range ts {
-			rest := i == len(ts)-1 && seg == "{path}"
 			switch {
-			case rest && len(segs) >= len(ts):
-				// matches the remaining segments
-			case i >= len(segs) || (len(segs) != len(ts) && !strings.HasSuffix(tmpl, "{path}")):
-				ok = false
 			case strings.HasPrefix(seg, "{"):
 			case seg == segs[i]:
 				score++
@@ -77,9 +76,6 @@ func (c *contract) match(path string) (string, bool) {
 			if !ok {
 				break
 			}
-		}
-		if ok && len(segs) > len(ts) && !strings.HasSuffix(tmpl, "{path}") {
-			ok = false
 		}
 		if ok && score > bestScore {
 			best, bestScore = tmpl, score
@@ -92,8 +88,9 @@ func (c *contract) match(path string) (string, bool) {
 func (c *contract) check(method, target string, status int, header http.Header, body []byte) string {
 	path, _, _ := strings.Cut(target, "?")
 	ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
+	tmpl, matched := c.match(path)
 	passthrough := false
-	if tmpl, ok := c.match(path); ok {
+	if matched {
 		_, passthrough = c.paths[tmpl][strings.ToLower(method)].Responses["2XX"]
 	}
 	// A call's or proxy's answer is the upstream's, whatever its status; Junction's own
@@ -107,8 +104,7 @@ func (c *contract) check(method, target string, status int, header http.Header, 
 			return fmt.Sprintf("a %d answer that is not a problem document (%s): %.200s", status, ct, body)
 		}
 	}
-	tmpl, ok := c.match(path)
-	if !ok {
+	if !matched {
 		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 			return ""
 		}

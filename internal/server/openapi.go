@@ -187,7 +187,7 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 				}
 				ok.Content = map[string]openAPIMediaType{"application/json": {Schema: schema}}
 			}
-			op.Responses[statusKey(code)] = ok
+			op.Responses[strconv.Itoa(code)] = ok
 		}
 	}
 	problem := map[string]openAPIMediaType{"application/problem+json": {Schema: map[string]any{"$ref": "#/components/schemas/Problem"}}}
@@ -202,8 +202,6 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 	}
 	return op
 }
-
-func statusKey(code int) string { return strconv.Itoa(code) }
 
 // openAPI serves the document.
 func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) error {
