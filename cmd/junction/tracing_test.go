@@ -297,3 +297,44 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// TestReloadMovesTheCollector: a reload that changes a flow's `tracing { endpoint }`
+// sends the spans to the new collector from then on; one that drops tracing says that
+// takes a restart.
+func TestReloadMovesTheCollector(t *testing.T) {
+	t.Parallel()
+	first, second := newOTLPReceiver(t), newOTLPReceiver(t)
+	conf := `integration Hooks { type: webhook  allowed_networks: ["127.0.0.0/8"] }
+connector in { type: http  path: "traced" }
+connector out { type: webhook }
+flow f {
+    source: in
+    sink s { connector: out  event_type: "traced.x"  id: "$.id" }
+    %s
+}`
+	tracing := func(url string) string { return fmt.Sprintf(`monitoring: { tracing: { endpoint: %q } }`, url) }
+	r := startReloader(t, fmt.Sprintf(conf, tracing(first.URL)))
+	if !strings.Contains(r.s.log(), "tracing on") {
+		t.Fatalf("tracing is not on:\n%s", r.s.log())
+	}
+	r.a.expect(202, "POST", "/in/traced", map[string]any{"id": "m1"})
+	r.reload(fmt.Sprintf(conf, tracing(second.URL)))
+	eventually(t, "the collector to move", func() bool { return strings.Contains(r.s.log(), "spans now go to the new collector") })
+	r.a.expect(202, "POST", "/in/traced", map[string]any{"id": "m2"})
+	r.reload(fmt.Sprintf(conf, ""))
+	eventually(t, "the restart warning", func() bool { return strings.Contains(r.s.log(), "takes effect at the next start") })
+	if code := r.s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d\n%s", code, r.s.log())
+	}
+	// Each message makes an ingest server span; the first one's may have left before
+	// the move. Stopping flushed the rest to the second collector.
+	count := func(rcv *otlpReceiver) int {
+		names, _, _ := rcv.spans()
+		return strings.Count(strings.Join(names, "\n"), "POST /in/{path...}")
+	}
+	if n1, n2 := count(first), count(second); n2 < 1 || n1+n2 != 2 {
+		names1, _, _ := first.spans()
+		names2, _, _ := second.spans()
+		t.Errorf("ingest spans: %d at the first collector %q, %d at the second %q", n1, names1, n2, names2)
+	}
+}

@@ -292,6 +292,22 @@ func reload(ctx context.Context, opts Options, host *runtime.Host) {
 		return
 	}
 	opts.Logger.Info("configuration reloaded", "integrations", len(cfg.Integrations), "flows", len(cfg.Flows))
+	reconfigureTracing(rctx, opts.Logger, cfg)
+}
+
+// reconfigureTracing applies a reloaded configuration's `monitoring { tracing }`: a new
+// collector endpoint at once; turning tracing on or off is said to wait for a restart.
+func reconfigureTracing(ctx context.Context, log *slog.Logger, cfg *config.Config) {
+	endpoint, on := cfg.TracingEndpoint()
+	moved, err := telemetry.ReconfigureTracing(ctx, telemetry.TracingSettings{On: on, Endpoint: endpoint})
+	switch {
+	case errors.Is(err, telemetry.ErrTracingNeedsRestart):
+		log.Warn("tracing settings changed: "+err.Error(), "tracing_declared", on)
+	case err != nil:
+		log.Error("tracing settings rejected; spans go where they went", "error", err)
+	case moved:
+		log.Info("tracing: spans now go to the new collector", "endpoint", redactURL(endpoint))
+	}
 }
 
 // loadConfig loads the files, logging warnings; errors make it fail with every message.
@@ -377,8 +393,8 @@ func redactURL(raw string) string {
 
 // startTracing turns tracing on when the OTEL_* variables or a flow's `monitoring {
 // tracing }` ask for it (telemetry.StartTracing says how), before the runtime is built:
-// the flows pick their tracers when they are made. The settings are read once; a reload
-// does not change where spans go. The returned function flushes the spans left.
+// the flows pick their tracers when they are made. A reload can move the collector
+// (reconfigureTracing). The returned function flushes the spans left.
 func startTracing(ctx context.Context, opts Options, cfg *config.Config) (func(), error) {
 	getenv := func(name string) string { v, _ := opts.LookupEnv(name); return v }
 	endpoint, on := cfg.TracingEndpoint()

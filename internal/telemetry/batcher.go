@@ -128,16 +128,16 @@ func (b *batcher) export(ctx context.Context, all bool) error {
 			b.mu.Unlock()
 			return first
 		}
-		batch := make([]sdktrace.ReadOnlySpan, n)
-		copy(batch, b.pending)
-		rest := copy(b.pending, b.pending[n:])
-		clear(b.pending[rest:]) // let the exported spans be collected
-		b.pending = b.pending[:rest]
+		// The batch is the front of pending, which goes on behind it: no copy under the
+		// lock, and appends reuse the array until it is full.
+		batch := b.pending[:n:n]
+		b.pending = b.pending[n:]
 		b.mu.Unlock()
 
 		ectx, cancel := context.WithTimeout(ctx, b.settings.timeout)
 		err := b.exporter.ExportSpans(ectx, batch)
 		cancel()
+		clear(batch) // let the exported spans be collected
 		if err != nil {
 			otel.Handle(err)
 			if first == nil {
@@ -147,6 +147,18 @@ func (b *batcher) export(ctx context.Context, all bool) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+	}
+}
+
+// setExporter makes the batcher export to exporter from now on, and shuts the one it
+// replaces down once its export under way, if any, has ended.
+func (b *batcher) setExporter(ctx context.Context, exporter sdktrace.SpanExporter) {
+	b.exportMu.Lock()
+	old := b.exporter
+	b.exporter = exporter
+	b.exportMu.Unlock()
+	if err := old.Shutdown(ctx); err != nil {
+		otel.Handle(err)
 	}
 }
 
@@ -170,7 +182,10 @@ func (b *batcher) Shutdown(ctx context.Context) error {
 		if dropped > 0 {
 			otel.Handle(fmt.Errorf("%d spans dropped: the export queue (OTEL_BSP_MAX_QUEUE_SIZE, %d) was full", dropped, b.settings.maxQueue))
 		}
-		if serr := b.exporter.Shutdown(ctx); err == nil {
+		b.exportMu.Lock()
+		exporter := b.exporter
+		b.exportMu.Unlock()
+		if serr := exporter.Shutdown(ctx); err == nil {
 			err = serr
 		}
 	})

@@ -57,6 +57,19 @@ var (
 type tracingState struct {
 	processor sdktrace.SpanProcessor
 	resource  *resource.Resource
+	// started is what StartTracing was given, for ReconfigureTracing; nil when the
+	// provider was installed otherwise (tests).
+	started *startedTracing
+}
+
+// startedTracing is what StartTracing turned tracing on with.
+type startedTracing struct {
+	batcher  *batcher
+	settings TracingSettings
+	getenv   func(string) string
+	// byEnv: an OTEL_* variable names the endpoint or turns tracing on, so the
+	// configuration's settings do not decide.
+	endpointByEnv, onByEnv bool
 }
 
 // TracingEnabled reports whether spans are being recorded; code that would build
@@ -217,18 +230,21 @@ func StartTracing(ctx context.Context, getenv func(string) string, settings Trac
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return nothing, nil
 	}
-	on := settings.On
+	on, onByEnv := settings.On, false
 	switch exp := strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER"))); exp {
 	case "none":
 		return nothing, nil
 	case "otlp":
-		on = true
+		on, onByEnv = true, true
 	case "":
 	default:
 		return nil, fmt.Errorf("telemetry: OTEL_TRACES_EXPORTER=%q is not supported: use otlp or none", exp)
 	}
 	envEndpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
 	if !on && !envEndpoint {
+		activeMu.Lock()
+		offWith = &startedTracing{settings: settings, getenv: getenv}
+		activeMu.Unlock()
 		return nothing, nil
 	}
 	exporter, err := newExporter(ctx, getenv, settings.Endpoint)
@@ -244,8 +260,58 @@ func StartTracing(ctx context.Context, getenv func(string) string, settings Trac
 	}
 	// Without OTEL_TRACES_SAMPLER the SDK's default sampler applies: every new trace,
 	// and a remote parent's decision.
-	InstallTracing(newBatcher(exporter, batchSettingsFrom(getenv)), res)
+	b := newBatcher(exporter, batchSettingsFrom(getenv))
+	InstallTracing(b, res)
+	activeMu.Lock()
+	active.started = &startedTracing{batcher: b, settings: settings, getenv: getenv, endpointByEnv: envEndpoint,
+		onByEnv: onByEnv}
+	offWith = nil
+	activeMu.Unlock()
 	return StopTracing, nil
+}
+
+// offWith is what StartTracing was given when it left tracing off, so ReconfigureTracing
+// can tell that a reload turns it on.
+var offWith *startedTracing
+
+// ErrTracingNeedsRestart says that a reloaded configuration turns tracing on or off,
+// which takes a restart: the flows' tracers are chosen when tracing starts.
+var ErrTracingNeedsRestart = errors.New("turning tracing on or off takes effect at the next start")
+
+// ReconfigureTracing applies a reloaded configuration's tracing settings: a new
+// collector endpoint takes effect at once, the spans still queued going to it; a
+// change the OTEL_* variables override changes nothing. It returns whether the endpoint
+// changed, and ErrTracingNeedsRestart when settings turn tracing on or off.
+func ReconfigureTracing(ctx context.Context, settings TracingSettings) (retargeted bool, err error) {
+	activeMu.Lock()
+	var st *startedTracing
+	if active != nil {
+		st = active.started
+	}
+	off := offWith
+	activeMu.Unlock()
+	switch {
+	case off != nil:
+		if settings.On {
+			return false, ErrTracingNeedsRestart
+		}
+		return false, nil
+	case st == nil: // tracing was never started, or was stopped, or is a test's
+		return false, nil
+	case !settings.On && !st.onByEnv && !st.endpointByEnv:
+		return false, ErrTracingNeedsRestart
+	case st.endpointByEnv || settings.Endpoint == st.settings.Endpoint:
+		return false, nil
+	}
+	exporter, err := newExporter(ctx, st.getenv, settings.Endpoint)
+	if err != nil {
+		return false, err
+	}
+	st.batcher.setExporter(ctx, exporter)
+	activeMu.Lock()
+	st.settings.Endpoint = settings.Endpoint
+	activeMu.Unlock()
+	return true, nil
 }
 
 // newExporter makes the OTLP exporter OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL names:
@@ -269,7 +335,11 @@ func newExporter(ctx context.Context, getenv func(string) string, configured str
 	switch p := strings.TrimSpace(protocol); p {
 	case "", "http/protobuf":
 		url := cmp.Or(full, strings.TrimRight(cmp.Or(base, "http://localhost:4318"), "/")+"/v1/traces")
-		exporter, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
+		if usesOTLPTLSVariables(getenv) {
+			exporter, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
+		} else {
+			exporter, err = newOTLPHTTPExporter(url, getenv)
+		}
 	case "grpc":
 		exporter, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(cmp.Or(full, base, "http://localhost:4317")))
 	default:
@@ -340,7 +410,7 @@ func StopTracing(ctx context.Context) error {
 	tracingOn.Store(false)
 	activeMu.Lock()
 	tp := activeProvider
-	active, activeProvider = nil, nil
+	active, activeProvider, offWith = nil, nil, nil
 	tracers.Store(nil)
 	activeMu.Unlock()
 	if tp == nil {

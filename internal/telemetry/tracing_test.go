@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -196,5 +197,58 @@ func TestStartSpanFollowsInstalledProvider(t *testing.T) {
 	}
 	if len(b) != 1 || b[0].Name != "two" || b[0].SpanKind != trace.SpanKindClient || b[0].InstrumentationScope.Name != "test" {
 		t.Errorf("second provider got %v", b)
+	}
+}
+
+// TestReconfigureTracing: a reload that moves the collector sends the spans to the new
+// one at once; one that turns tracing on or off says it takes a restart; the
+// environment's endpoint is not overridden.
+func TestReconfigureTracing(t *testing.T) {
+	ctx := context.Background()
+	probe := func() {
+		_, span := telemetry.StartSpan(ctx, "test", "probe", trace.SpanKindInternal)
+		span.End()
+	}
+	first, firstURL := httpCollector(t)
+	second, secondURL := httpCollector(t)
+	stop, err := telemetry.StartTracing(ctx, envOf(nil), telemetry.TracingSettings{On: true, Endpoint: firstURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe()
+	if moved, err := telemetry.ReconfigureTracing(ctx, telemetry.TracingSettings{On: true, Endpoint: firstURL}); moved || err != nil {
+		t.Errorf("the same settings: moved %v, %v", moved, err)
+	}
+	if moved, err := telemetry.ReconfigureTracing(ctx, telemetry.TracingSettings{On: true, Endpoint: secondURL}); !moved || err != nil {
+		t.Fatalf("a new endpoint: moved %v, %v", moved, err)
+	}
+	probe()
+	if _, err := telemetry.ReconfigureTracing(ctx, telemetry.TracingSettings{}); !errors.Is(err, telemetry.ErrTracingNeedsRestart) {
+		t.Errorf("turning tracing off by reload: %v", err)
+	}
+	if err := stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The first probe was queued when the endpoint moved: it went to the second collector.
+	if got, want := first.String()+" | "+second.String(), " from  | probe,probe from junction"; got != want {
+		t.Errorf("collectors got %q, want %q", got, want)
+	}
+
+	stop, err = telemetry.StartTracing(ctx, envOf(nil), telemetry.TracingSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := telemetry.ReconfigureTracing(ctx, telemetry.TracingSettings{On: true}); !errors.Is(err, telemetry.ErrTracingNeedsRestart) {
+		t.Errorf("turning tracing on by reload: %v", err)
+	}
+	_ = stop(ctx)
+
+	stop, err = telemetry.StartTracing(ctx, envOf(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": firstURL}), telemetry.TracingSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stop(ctx) }()
+	if moved, err := telemetry.ReconfigureTracing(ctx, telemetry.TracingSettings{On: true, Endpoint: secondURL}); moved || err != nil {
+		t.Errorf("the environment's endpoint: moved %v, %v", moved, err)
 	}
 }
