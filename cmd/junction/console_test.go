@@ -180,6 +180,16 @@ workflow greet {
 	step(t, ctx, "see the failed attempt", chromedp.Navigate(s.base+"/#/webhooks/"+id), chromedp.WaitVisible(chromedp.CSS(`td[data-status="retrying"]`)))
 	screenshot("03-webhook-deliveries")
 	step(t, ctx, "retry the delivery", chromedp.Click(chromedp.CSS(`button[data-action="retry-delivery"]`)), chromedp.WaitVisible(chromedp.CSS(`td[data-status="delivered"]`)))
+	// 51 deliveries take two pages.
+	for i := range 50 {
+		a.expect(202, "POST", "/events", map[string]any{"type": "order.bulk", "data": map[string]any{"n": i}})
+	}
+	step(t, ctx, "page through the deliveries", chromedp.Navigate(s.base+"/#/webhooks/"+id), chromedp.WaitVisible(chromedp.CSS(`a[data-page="older"]`)),
+		chromedp.Click(chromedp.CSS(`a[data-page="older"]`)), chromedp.WaitVisible(chromedp.CSS(`a[data-page="newer"]`)))
+	if rowsOnPage2, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("tr[data-delivery]").length`)); err != nil || rowsOnPage2 != 1 {
+		t.Errorf("the second page of 51 deliveries shows %d (%v)", rowsOnPage2, err)
+	}
+	screenshot("03-webhook-deliveries-page-2")
 	step(t, ctx, "webhooks list", chromedp.Navigate(s.base+"/#/webhooks"), chromedp.WaitVisible(`a[href="#/webhooks/`+id+`"]`))
 	screenshot("04-webhooks")
 

@@ -60,6 +60,17 @@ function preview(value) {
   return text && text.length > 240 ? text.slice(0, 240) + "…" : text || "";
 }
 
+// pager links to the neighbouring pages of a paged answer: base is the route, and a
+// page's route is base/page/N.
+function pager(base, p) {
+  if (!p || p.total_pages <= 1) return null;
+  const link = (n, label, id) => n >= 1 && n <= p.total_pages ? el("a", { href: `${base}/page/${n}`, "data-page": id }, label) : el("span", { class: "who" }, label);
+  return el("p", { class: "pager" }, link(p.page - 1, "← newer", "newer"), ` page ${p.page} of ${p.total_pages} (${p.total}) `, link(p.page + 1, "older →", "older"));
+}
+
+// pageParam is the page a route asks for (…/page/N), 1 without one.
+function pageParam(params, at) { return params[at] === "page" ? Math.max(1, parseInt(params[at + 1], 10) || 1) : 1; }
+
 function card(label, value) { return el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value" }, value)); }
 
 // ---- API -----------------------------------------------------------------------------
@@ -163,7 +174,7 @@ async function integrationsPage() {
 }
 
 async function webhooksPage(params) {
-  if (params[0]) return webhookDetail(params[0]);
+  if (params[0]) return webhookDetail(params[0], pageParam(params, 1));
   const { data } = await api("GET", "/webhooks?limit=100");
   const rows = data.map(e => el("tr", {},
     el("td", {}, el("a", { href: `#/webhooks/${e.id}` }, e.name || e.id)),
@@ -178,8 +189,8 @@ async function webhooksPage(params) {
     "No endpoint is registered: POST /webhooks adds one.")];
 }
 
-async function webhookDetail(id) {
-  const [e, deliveries] = await Promise.all([api("GET", `/webhooks/${id}`), api("GET", `/webhooks/${id}/deliveries?limit=50`)]);
+async function webhookDetail(id, page) {
+  const [e, deliveries] = await Promise.all([api("GET", `/webhooks/${id}`), api("GET", `/webhooks/${id}/deliveries?limit=50&page=${page}`)]);
   const rows = deliveries.data.map(d => el("tr", { "data-delivery": d.id },
     el("td", {}, d.event_type, el("div", { class: "who mono" }, d.event_id)),
     el("td", { "data-status": d.status }, statusBadge(d.status)),
@@ -205,6 +216,7 @@ async function webhookDetail(id) {
         actionButton("Reset circuit", "POST", "/webhooks/{id}/circuit/reset", `/webhooks/${id}/circuit/reset`, { id: "reset-endpoint-circuit" }))),
     el("h2", {}, "Deliveries"),
     table(["Event", "Status", { label: "Attempts", num: true }, { label: "Answer", num: true }, "Error or response", "Next attempt", "Created", ""], rows, "No delivery yet."),
+    pager(`#/webhooks/${id}`, deliveries.pagination),
   ];
 }
 
@@ -262,7 +274,7 @@ async function flowDetail(name) {
 
 async function workflowsPage(params) {
   if (params[0] === "runs" && params[1]) return workflowRun(params[1]);
-  if (params[0]) return workflowRuns(params[0]);
+  if (params[0]) return workflowRuns(params[0], pageParam(params, 1));
   const { data } = await api("GET", "/workflows");
   const rows = data.map(w => el("tr", {},
     el("td", {}, el("a", { href: `#/workflows/${encodeURIComponent(w.name)}` }, w.name)),
@@ -272,12 +284,13 @@ async function workflowsPage(params) {
   return [table(["Workflow", "Triggers", "Steps", "Runs"], rows, "No workflow is configured.")];
 }
 
-async function workflowRuns(name) {
-  const { data } = await api("GET", `/workflows/${encodeURIComponent(name)}/runs?limit=50`);
+async function workflowRuns(name, page) {
+  const { data, pagination } = await api("GET", `/workflows/${encodeURIComponent(name)}/runs?limit=50&page=${page}`);
   const rows = data.map(r => el("tr", { "data-run": r.id },
     el("td", {}, el("a", { href: `#/workflows/runs/${r.id}` }, r.id)), el("td", {}, statusBadge(r.status)),
     el("td", {}, r.trigger), el("td", {}, when(r.created_at)), el("td", {}, when(r.finished_at)), el("td", { class: "wrap" }, r.error || "–")));
-  return [el("p", {}, el("a", { href: "#/workflows" }, "← all workflows")), el("h2", {}, name), table(["Run", "Status", "Trigger", "Started", "Finished", "Error"], rows, "No run yet.")];
+  return [el("p", {}, el("a", { href: "#/workflows" }, "← all workflows")), el("h2", {}, name), table(["Run", "Status", "Trigger", "Started", "Finished", "Error"], rows, "No run yet."),
+    pager(`#/workflows/${encodeURIComponent(name)}`, pagination)];
 }
 
 async function workflowRun(id) {
