@@ -58,11 +58,19 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 	// The trace context goes on before the credentials, so a signature that covers
 	// every header covers it too.
 	span := telemetry.NoSpan()
+	status := 0 // the upstream's answer, for the span
 	if telemetry.TracingEnabled() {
 		ctx, span = telemetry.StartSpan(ctx, tracerScope, clientSpanName(x.method), trace.SpanKindClient)
-		defer span.End()
-		span.SetAttributes(attribute.String("http.request.method", x.method), attribute.String("server.address", x.url.Hostname()),
-			attrIntegration.String(s.c.name), attrOperation.String(s.op.name), attrAttempt.Int(max(x.attempt, 1)))
+		// The attributes are set together, at the end: each call grows the span's list.
+		defer func() {
+			attrs := []attribute.KeyValue{attribute.String("http.request.method", x.method), attribute.String("server.address", x.url.Hostname()),
+				attrIntegration.String(s.c.name), attrOperation.String(s.op.name), attrAttempt.Int(max(x.attempt, 1)), attrStatus.Int(status)}
+			if status == 0 {
+				attrs = attrs[:len(attrs)-1]
+			}
+			span.SetAttributes(attrs...)
+			span.End()
+		}()
 		telemetry.InjectTraceContext(ctx, hreq.Header)
 	}
 	if err := s.cred.Apply(ctx, hreq, x.body); err != nil {
@@ -79,7 +87,7 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 		return nil, hreq, redact.Error(err)
 	}
 	if span.IsRecording() {
-		span.SetAttributes(attrStatus.Int(resp.StatusCode))
+		status = resp.StatusCode
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests { // what the retry stage retries
 			telemetry.SpanError(span, "upstream_error")
 		}

@@ -201,7 +201,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			method := methodLabel(r.Method)
 			s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
-			endSpan(span, status)
+			endSpan(span, method, route, status)
 
 			// Headers are deliberately not logged: Authorization carries the secret.
 			attrs := []slog.Attr{

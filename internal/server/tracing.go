@@ -25,17 +25,17 @@ func (s *Server) startSpan(r *http.Request, route string) (context.Context, trac
 		route = unmatchedRoute
 	}
 	ctx := telemetry.ExtractTraceContext(r.Context(), r.Header)
-	ctx, span := telemetry.StartSpan(ctx, tracerScope, route, trace.SpanKindServer)
-	span.SetAttributes(attribute.String("http.request.method", methodLabel(r.Method)), attribute.String("http.route", route))
-	return ctx, span
+	return telemetry.StartSpan(ctx, tracerScope, route, trace.SpanKindServer)
 }
 
-// endSpan records the answer's status on the request's span and ends it.
-func endSpan(span trace.Span, status int) {
+// endSpan records the request's method, route and answer's status on its span and ends
+// it. The attributes are set together, at the end: each call grows the span's list.
+func endSpan(span trace.Span, method, route string, status int) {
 	if !span.IsRecording() {
 		return
 	}
-	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	span.SetAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
+		attribute.Int("http.response.status_code", status))
 	if status >= 500 {
 		telemetry.SpanError(span, http.StatusText(status))
 	}

@@ -34,18 +34,18 @@ func BenchmarkGatewaySpans(b *testing.B) {
 	for b.Loop() {
 		ctx := ExtractTraceContext(context.Background(), header)
 		ctx, server := StartSpan(ctx, "junction/server", "POST /integrations/{name}/operations/{op}", trace.SpanKindServer)
-		server.SetAttributes(attribute.String("http.request.method", "POST"), attribute.String("http.route", "POST /integrations/{name}/operations/{op}"))
 		ctx, call := StartSpan(ctx, "junction/integration", "integration.call", trace.SpanKindInternal)
 		call.SetAttributes(attribute.String("junction.integration", "Payments"), attribute.String("junction.operation", "create_charge"))
 		cctx, client := StartSpan(ctx, "junction/integration", "POST", trace.SpanKindClient)
-		client.SetAttributes(attribute.String("http.request.method", "POST"), attribute.String("server.address", "127.0.0.1"),
-			attribute.String("junction.integration", "Payments"), attribute.String("junction.operation", "create_charge"), attribute.Int("junction.attempt", 1))
 		out := http.Header{}
 		InjectTraceContext(cctx, out)
-		client.SetAttributes(attribute.Int("http.response.status_code", 200))
+		client.SetAttributes(attribute.String("http.request.method", "POST"), attribute.String("server.address", "127.0.0.1"),
+			attribute.String("junction.integration", "Payments"), attribute.String("junction.operation", "create_charge"),
+			attribute.Int("junction.attempt", 1), attribute.Int("http.response.status_code", 200))
 		client.End()
 		call.End()
-		server.SetAttributes(attribute.Int("http.response.status_code", 200))
+		server.SetAttributes(attribute.String("http.request.method", "POST"), attribute.String("http.route", "POST /integrations/{name}/operations/{op}"),
+			attribute.Int("http.response.status_code", 200))
 		server.End()
 	}
 	// The spans still queued are part of the cost.
