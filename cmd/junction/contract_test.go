@@ -16,13 +16,20 @@ import (
 
 // The end-to-end tests' requests and answers are checked against the server's own
 // /openapi.json (issue 13): every request the api helper sends goes to a documented
-// operation and gets a documented success status, or a problem document.
+// operation and gets a documented success status, or a problem document; a request that
+// succeeds sent the body its operation documents.
+
+type contractMedia map[string]struct {
+	Schema any `json:"schema"`
+}
 
 type contractOp struct {
+	RequestBody *struct {
+		Required bool          `json:"required"`
+		Content  contractMedia `json:"content"`
+	} `json:"requestBody"`
 	Responses map[string]struct {
-		Content map[string]struct {
-			Schema any `json:"schema"`
-		} `json:"content"`
+		Content contractMedia `json:"content"`
 	} `json:"responses"`
 }
 
@@ -84,8 +91,9 @@ func (c *contract) match(path string) (string, bool) {
 	return best, bestScore >= 0
 }
 
-// check reports how an exchange breaks the contract, or "" when it keeps it.
-func (c *contract) check(method, target string, status int, header http.Header, body []byte) string {
+// check reports how an exchange breaks the contract, or "" when it keeps it. reqBody is
+// the JSON body the request sent, nil when it sent none.
+func (c *contract) check(method, target string, reqBody []byte, status int, header http.Header, body []byte) string {
 	path, _, _ := strings.Cut(target, "?")
 	ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
 	tmpl, matched := c.match(path)
@@ -118,7 +126,10 @@ func (c *contract) check(method, target string, status int, header http.Header, 
 		return fmt.Sprintf("%s %s is not documented (path %s answered %d)", method, tmpl, path, status)
 	}
 	if status >= 400 {
-		return "" // "default" covers every problem
+		return "" // "default" covers every problem; a refused request may be wrong on purpose
+	}
+	if problem := checkRequest(op, reqBody, fmt.Sprintf("%s %s", method, tmpl)); problem != "" {
+		return problem
 	}
 	if _, ok := op.Responses["2XX"]; ok && status/100 == 2 {
 		return ""
@@ -135,33 +146,59 @@ func (c *contract) check(method, target string, status int, header http.Header, 
 	if !ok || ct != "application/json" {
 		return ""
 	}
-	return validateBody(media.Schema, body, fmt.Sprintf("%s %s %d", method, tmpl, status))
+	return validateJSON(media.Schema, body, fmt.Sprintf("%s %s %d", method, tmpl, status))
 }
 
-// validateBody checks an answer's body against its documented schema.
-func validateBody(schema any, body []byte, what string) string {
+// checkRequest reports how the JSON body of a request that succeeded breaks what its
+// operation documents: a body where it takes none, none where it needs one, or one that
+// does not match its schema.
+func checkRequest(op contractOp, reqBody []byte, what string) string {
+	rb := op.RequestBody
+	switch {
+	case rb == nil && reqBody != nil:
+		return fmt.Sprintf("%s succeeded with a body, yet it documents none: %.200s", what, reqBody)
+	case rb == nil:
+		return ""
+	case reqBody == nil && rb.Required:
+		return what + " succeeded without a body, yet it documents a required one"
+	case reqBody == nil:
+		return ""
+	}
+	media, ok := rb.Content["application/json"]
+	if !ok {
+		if _, raw := rb.Content["*/*"]; raw {
+			return ""
+		}
+		return fmt.Sprintf("%s succeeded with a JSON body, yet it documents none: %.200s", what, reqBody)
+	}
+	return validateJSON(media.Schema, reqBody, what+" request")
+}
+
+// validateJSON checks a body, sent or received, against its documented schema.
+func validateJSON(schema any, body []byte, what string) string {
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("answer.json", schema); err != nil {
+	if err := c.AddResource("body.json", schema); err != nil {
 		return fmt.Sprintf("%s: the documented schema does not load: %v", what, err)
 	}
-	sch, err := c.Compile("answer.json")
+	sch, err := c.Compile("body.json")
 	if err != nil {
 		return fmt.Sprintf("%s: the documented schema does not compile: %v", what, err)
 	}
 	value, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
-		return fmt.Sprintf("%s: the answer is not JSON: %.200s", what, body)
+		return fmt.Sprintf("%s: the body is not JSON: %.200s", what, body)
 	}
 	if err := sch.Validate(value); err != nil {
-		return fmt.Sprintf("%s: the answer does not match its documented schema: %v\n%.500s", what, err, body)
+		return fmt.Sprintf("%s: the body does not match its documented schema: %v\n%.500s", what, err, body)
 	}
 	return ""
 }
 
-// checkContract fails the test when an exchange is not what /openapi.json says.
-func checkContract(t *testing.T, base, method, target string, resp *http.Response, body []byte) {
+// checkContract fails the test when an exchange is not what /openapi.json says. reqBody
+// is the JSON body the request sent, nil when it sent none.
+func checkContract(t *testing.T, base, method, target string, reqBody []byte, resp *http.Response, body []byte) {
 	t.Helper()
-	if problem := contractOf(t, base).check(method, target, resp.StatusCode, resp.Header, body); problem != "" {
+	if problem := contractOf(t, base).check(method, target, reqBody, resp.StatusCode, resp.Header, body); problem != "" {
 		t.Errorf("OpenAPI contract: %s", problem)
 	}
 }

@@ -73,9 +73,10 @@ type api struct {
 func (a api) do(method, path string, body any) (int, map[string]any) {
 	a.t.Helper()
 	var rd io.Reader
+	var sent []byte // nil when the request has no body
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		sent, _ = json.Marshal(body)
+		rd = bytes.NewReader(sent)
 	}
 	req, _ := http.NewRequest(method, a.base+path, rd)
 	req.Header.Set("Authorization", "Bearer "+a.token)
@@ -86,7 +87,7 @@ func (a api) do(method, path string, body any) (int, map[string]any) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	checkContract(a.t, a.base, method, path, resp, raw)
+	checkContract(a.t, a.base, method, path, sent, resp, raw)
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/junctionhq/junction/internal/flow"
@@ -21,10 +22,26 @@ type apiDoc struct {
 	// Passthrough: the answer is the upstream's, any 2xx with its own Content-Type.
 	Passthrough bool
 	// Response is a value of the type the handler encodes on success: its schema is the
-	// answer's (see schemaOf). nil documents an answer of any shape.
+	// answer's (see schemaOf); an anyOf value lists the types of an answer that may be
+	// one of several. A JSON answer needs one: TestAnswersAreDocumented fails without.
 	Response any
-	Body     string  // what the JSON request body holds; "" when there is none
-	Query    []param // query parameters
+	// Answers are the types of the successful statuses whose answer is not a Response.
+	Answers map[int]any
+	// Produces are the media types of an answer that is not JSON (a page, a stream).
+	Produces []string
+	// Request is a value of the type the handler decodes its JSON request body into
+	// (decodeJSON): the body's schema is made from it (see requestSchemaOf), and
+	// TestRequestBodiesAreDocumented fails when the handler decodes into another type.
+	// json.RawMessage stands for any JSON value that is read but not decoded.
+	Request any
+	// RawBody: the handler takes the body as it is, in any media type (documented as
+	// */*), besides the JSON of Request if there is one.
+	RawBody bool
+	// Body says what the request body holds, for a Request or a RawBody.
+	Body string
+	// BodyOptional: the body may be left out.
+	BodyOptional bool
+	Query        []param // query parameters
 	// Variants document a route that dispatches to several operations by its path
 	// (GET /workflows/{first}/{second}) as those operations, each with its own Path.
 	Variants []apiDoc
@@ -45,6 +62,9 @@ type (
 	statusAnswer struct {
 		Status string `json:"status"`
 	}
+	// anyOf documents an answer that is one of several types: a flow's dead letters or
+	// webhook deliveries. Its schema is anyOf theirs, not oneOf: an empty page is both.
+	anyOf []any
 )
 
 var pageParams = []param{
@@ -56,15 +76,16 @@ var pageParams = []param{
 var apiDocs = map[string]apiDoc{
 	"GET /healthz":      {Response: statusAnswer{}, Tag: "health", Summary: "Liveness: the process answers"},
 	"GET /readyz":       {Response: statusAnswer{}, Tag: "health", Summary: "Readiness: storage answers within 2 s (503 otherwise)"},
-	"GET /metrics":      {Tag: "health", Summary: "Prometheus metrics in the text exposition format"},
-	"GET /openapi.json": {Tag: "health", Summary: "This document: the OpenAPI 3.1 description of the HTTP API"},
-	"GET /docs":         {Tag: "health", Summary: "The API reference, rendered from /openapi.json (HTML)"},
+	"GET /metrics":      {Produces: []string{"text/plain"}, Tag: "health", Summary: "Prometheus metrics in the text exposition format"},
+	"GET /openapi.json": {Response: openAPIDoc{}, Tag: "health", Summary: "This document: the OpenAPI 3.1 description of the HTTP API"},
+	"GET /docs":         {Produces: []string{"text/html"}, Tag: "health", Summary: "The API reference, rendered from /openapi.json (HTML)"},
 
-	"GET /{$}":                      {Tag: "console", Summary: "The operating console (HTML): sign in with an API token"},
-	"GET /console/assets/{file...}": {Tag: "console", Summary: "The console's script and styles"},
-	"POST /console/session":         {Response: sessionView{}, Tag: "console", Summary: "Sign in: keep an API token in an HttpOnly, SameSite cookie; the answer holds the CSRF token to send as X-CSRF-Token", Body: "token"},
-	"DELETE /console/session":       {Tag: "console", Summary: "Sign out: forget the session cookie", Success: http.StatusNoContent},
-	"GET /console/me":               {Response: sessionView{}, Tag: "console", Summary: "Who is signed in: name, role, and the session's CSRF token"},
+	"GET /{$}":                      {Produces: []string{"text/html"}, Tag: "console", Summary: "The operating console (HTML): sign in with an API token"},
+	"GET /console/assets/{file...}": {Produces: []string{"text/javascript", "text/css", "image/svg+xml"}, Tag: "console", Summary: "The console's script and styles"},
+	"POST /console/session": {Response: sessionView{}, Tag: "console", Summary: "Sign in: keep an API token in an HttpOnly, SameSite cookie; the answer holds the CSRF token to send as X-CSRF-Token",
+		Request: signInRequest{}, Body: "the API token"},
+	"DELETE /console/session": {Tag: "console", Summary: "Sign out: forget the session cookie", Success: http.StatusNoContent},
+	"GET /console/me":         {Response: sessionView{}, Tag: "console", Summary: "Who is signed in: name, role, and the session's CSRF token"},
 
 	"GET /integrations/status": {Response: struct {
 		Integrations []IntegrationStatus `json:"integrations"`
@@ -76,13 +97,17 @@ var apiDocs = map[string]apiDoc{
 	}{}, Tag: "integrations", Summary: "Close an integration's circuit breaker (admin)"},
 	"POST /integrations/{name}/operations/{op}": {Tag: "integrations", Summary: "Call an operation with every policy of its integration",
 		Description: "The answer is the upstream's status and body. Headers X-Junction-Attempts, X-Junction-Cache, X-Junction-Circuit and X-Junction-Fallback say what the policies did; X-Junction-Timeout bounds the call (at most 55 s).",
-		Body:        "the operation's parameters by name (path, query, body and header parameters alike)", Passthrough: true},
-	"/proxy/{name}/{path...}": {Tag: "integrations", Summary: "Send a request to the integration's base URL plus path, with its credentials and policies", Passthrough: true},
+		Request:     map[string]any{}, RawBody: true, BodyOptional: true, Passthrough: true,
+		Body: "the operation's parameters by name (path, query, body and header parameters alike); for a body_type: binary operation, the content itself in any other media type, with the other parameters in the query string"},
+	"/proxy/{name}/{path...}": {Tag: "integrations", Summary: "Send a request to the integration's base URL plus path, with its credentials and policies", Passthrough: true,
+		RawBody: true, BodyOptional: true, Body: "passed on to the upstream as it is"},
 
-	"GET /webhooks":                        {Response: pagedOf[endpointJSON]{}, Tag: "webhooks", Summary: "List webhook endpoints", Query: append([]param{{"is_active", "true or false"}}, pageParams...)},
-	"POST /webhooks":                       {Response: endpointJSON{}, Tag: "webhooks", Summary: "Register a webhook endpoint; the answer holds its signing secret", Success: http.StatusCreated, Body: "name, url, events (patterns such as order.*), optional headers and rate"},
-	"GET /webhooks/{id}":                   {Response: endpointJSON{}, Tag: "webhooks", Summary: "One webhook endpoint"},
-	"PUT /webhooks/{id}":                   {Response: endpointJSON{}, Tag: "webhooks", Summary: "Change a webhook endpoint", Body: "the endpoint's settings, as for POST /webhooks"},
+	"GET /webhooks": {Response: pagedOf[endpointJSON]{}, Tag: "webhooks", Summary: "List webhook endpoints", Query: append([]param{{"is_active", "true or false"}}, pageParams...)},
+	"POST /webhooks": {Response: endpointJSON{}, Tag: "webhooks", Summary: "Register a webhook endpoint; the answer holds its signing secret", Success: http.StatusCreated,
+		Request: createEndpointRequest{}, Body: "name, url, the event types it receives (patterns such as order.*), and a signing secret (made when left out)"},
+	"GET /webhooks/{id}": {Response: endpointJSON{}, Tag: "webhooks", Summary: "One webhook endpoint"},
+	"PUT /webhooks/{id}": {Response: endpointJSON{}, Tag: "webhooks", Summary: "Change a webhook endpoint",
+		Request: updateEndpointRequest{}, Body: "the settings to change; those left out stay as they are"},
 	"DELETE /webhooks/{id}":                {Tag: "webhooks", Summary: "Delete a webhook endpoint", Success: http.StatusNoContent},
 	"GET /webhooks/{id}/deliveries":        {Response: pagedOf[deliveryJSON]{}, Tag: "webhooks", Summary: "An endpoint's deliveries with their attempts and responses", Query: append([]param{{"status", "pending, retrying, delivered or failed"}}, pageParams...)},
 	"POST /webhooks/{id}/test":             {Response: deliveryJSON{}, Tag: "webhooks", Summary: "Send a test event to one endpoint: 200 with the delivery when it was attempted at once, 202 when it waits", Success: http.StatusAccepted, Also: []int{http.StatusOK}},
@@ -94,8 +119,8 @@ var apiDocs = map[string]apiDoc{
 		Deliveries int    `json:"deliveries"`
 		Duplicate  bool   `json:"duplicate"`
 	}{}, Tag: "events", Summary: "Publish an event to every endpoint subscribed to its type", Success: http.StatusAccepted,
-		Body: "type, data, and an optional id that makes the publish idempotent"},
-	"GET /events/stream": {Tag: "events", Summary: "Every event on the bus as Server-Sent Events (text/event-stream), live",
+		Request: publishRequest{}, Body: "type, data, and an optional id that makes the publish idempotent"},
+	"GET /events/stream": {Produces: []string{"text/event-stream"}, Tag: "events", Summary: "Every event on the bus as Server-Sent Events (text/event-stream), live",
 		Description: "Published events, received webhooks, circuit changes, flow message outcomes (junction.flow.message) and delivery attempts (junction.webhook.delivery). A client that falls behind gets an overflow event and the stream ends.",
 		Query:       []param{{"types", "comma-separated type patterns such as order.*,junction.flow.*; repeatable; all when absent"}}},
 	"GET /inbound": {Response: struct {
@@ -106,14 +131,15 @@ var apiDocs = map[string]apiDoc{
 	"GET /inbound/{id}": {Response: inboundJSON{}, Tag: "inbound", Summary: "One received webhook"},
 	"GET /inbound/rejections": {Response: dataOf[rejectionJSON]{}, Tag: "inbound", Summary: "The last 100 refused webhooks per source: when, why, from where, how long (no body)",
 		Query: []param{{"source", "one source's refusals"}, {"limit", "how many"}}},
-	"GET /events/ws": {Tag: "events", Summary: "The same events over a WebSocket: one JSON text message each; a client that falls behind is closed with 1013",
+	"GET /events/ws": {Success: http.StatusSwitchingProtocols, Tag: "events", Summary: "The same events over a WebSocket: one JSON text message each; a client that falls behind is closed with 1013",
 		Query: []param{{"types", "comma-separated type patterns, as for /events/stream"}}},
-	"POST /ingest/{source}": {Tag: "inbound", Summary: "Receive a provider's webhook, verified by its signature (no token)", Success: http.StatusAccepted,
-		Body: "the provider's payload, as it sent it"},
+	"POST /ingest/{source}": {Response: ingestAnswer{}, Tag: "inbound", Summary: "Receive a provider's webhook, verified by its signature (no token)", Success: http.StatusAccepted,
+		RawBody: true, Body: "the provider's payload, as it sent it"},
 
-	"GET /dead-letters": {Tag: "dead-letters", Summary: "A flow's dead letters (?flow= or ?queue=), or webhook deliveries that ran out of attempts, newest first",
+	"GET /dead-letters": {Response: anyOf{pagedOf[flowDeadLetterJSON]{}, pagedOf[deliveryJSON]{}}, Tag: "dead-letters", Summary: "A flow's dead letters (?flow= or ?queue=), or webhook deliveries that ran out of attempts, newest first",
 		Query: append([]param{{"flow", "a flow's name"}, {"queue", "a flow dead-letter queue's name"}, {"endpoint_id", "a webhook endpoint's deliveries only"}}, pageParams...)},
-	"POST /dead-letters/{id}/replay": {Tag: "dead-letters", Summary: "Run a flow's dead letter through its flow again now (200), or schedule a webhook delivery's (202)", Also: []int{http.StatusAccepted}},
+	"POST /dead-letters/{id}/replay": {Response: replayedAnswer{}, Answers: map[int]any{http.StatusAccepted: deliveryJSON{}}, Tag: "dead-letters",
+		Summary: "Run a flow's dead letter through its flow again now (200), or schedule a webhook delivery's (202)", Also: []int{http.StatusAccepted}},
 
 	"GET /flows":               {Response: dataOf[flow.Status]{}, Tag: "flows", Summary: "Every flow: state, counters, rates, last error"},
 	"GET /flows/{name}":        {Response: flow.Status{}, Tag: "flows", Summary: "One flow's state, steps, sinks, counters and rates"},
@@ -122,7 +148,8 @@ var apiDocs = map[string]apiDoc{
 	"POST /flows/{name}/stop":  {Response: flow.Status{}, Tag: "flows", Summary: "Stop a flow: it takes no more messages and lets those in flight finish (admin)"},
 	"POST /in/{path...}": {Response: struct {
 		Accepted bool `json:"accepted"`
-	}{}, Tag: "flows", Summary: "Hand a message to the flow whose http source has this path; answered once it is safe", Success: http.StatusAccepted, Body: "the message (JSON)"},
+	}{}, Tag: "flows", Summary: "Hand a message to the flow whose http source has this path; answered once it is safe", Success: http.StatusAccepted,
+		Request: json.RawMessage{}, Body: "the message: any JSON value"},
 
 	"GET /handlers":                        {Response: dataOf[handlerJSON]{}, Tag: "handlers", Summary: "The declared event handlers"},
 	"GET /handlers/executions":             {Response: pagedOf[executionJSON]{}, Tag: "handlers", Summary: "Handler executions, newest first", Query: append([]param{{"status", "pending, failed, done or dead"}, {"event", "an event type"}}, pageParams...)},
@@ -138,7 +165,7 @@ var apiDocs = map[string]apiDoc{
 
 	"GET /workflows": {Response: dataOf[workflow.Info]{}, Tag: "workflows", Summary: "The declared workflows and their run counts"},
 	"POST /workflows/{name}/runs": {Response: workflowRunJSON{}, Tag: "workflows", Summary: "Start a run; ?wait=30s answers 200 when it ends (or 202 at the deadline)", Success: http.StatusAccepted, Also: []int{http.StatusOK},
-		Body: "the run's input (a JSON object)", Query: []param{{"wait", "how long to wait for the run to end, such as 30s"}}},
+		Request: map[string]json.RawMessage{}, BodyOptional: true, Body: "the run's input, a JSON object ({} when there is no body)", Query: []param{{"wait", "how long to wait for the run to end, such as 30s"}}},
 	"GET /workflows/{first}/{second}": {Variants: []apiDoc{
 		{Path: "/workflows/{name}/runs", Response: pagedOf[workflowRunJSON]{}, Tag: "workflows", Summary: "A workflow's runs, newest first", Query: append([]param{{"status", "pending, running, waiting, completed, stopped, failed or cancelled"}}, pageParams...)},
 		{Path: "/workflows/runs/{id}", Response: workflowRunJSON{}, Tag: "workflows", Summary: "One run with its steps: status, attempts, input, output, error, timings"},
@@ -156,7 +183,8 @@ var apiDocs = map[string]apiDoc{
 			{"operation", "one operation only"},
 		}},
 
-	"GET /tokens":         {Response: dataOf[tokenView]{}, Tag: "tokens", Summary: "API tokens, never their secrets (admin)"},
-	"POST /tokens":        {Response: createdTokenView{}, Tag: "tokens", Summary: "Make an API token; the answer is the only time its secret is shown (admin)", Success: http.StatusCreated, Body: "role (admin or user) and an optional name"},
+	"GET /tokens": {Response: dataOf[tokenView]{}, Tag: "tokens", Summary: "API tokens, never their secrets (admin)"},
+	"POST /tokens": {Response: createdTokenView{}, Tag: "tokens", Summary: "Make an API token; the answer is the only time its secret is shown (admin)", Success: http.StatusCreated,
+		Request: createTokenRequest{}, Body: "role (admin or user) and an optional name"},
 	"DELETE /tokens/{id}": {Tag: "tokens", Summary: "Revoke a token (admin)", Success: http.StatusNoContent},
 }

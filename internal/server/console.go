@@ -113,11 +113,14 @@ type sessionView struct {
 	CSRF string `json:"csrf"`
 }
 
+// signInRequest is the body of POST /console/session.
+type signInRequest struct {
+	Token string `json:"token" openapi:"required"`
+}
+
 // signIn checks a token and keeps it in the session cookie.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Token string `json:"token"`
-	}
+	var in signInRequest
 	if err := decodeJSON(w, r, s.maxBodyBytes, &in); err != nil {
 		return err
 	}

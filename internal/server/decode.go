@@ -34,10 +34,17 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) er
 	if len(bytes.TrimSpace(data)) == 0 {
 		return invalid("request body is empty; expected a JSON object", FieldError{Field: "", Detail: "empty body"})
 	}
-	if p := decodeBody(data, dst, false); p != nil {
+	if p := decodeInto(r, data, dst, false); p != nil {
 		return *p
 	}
 	return nil
+}
+
+// decodeInto is decodeBody for a request's handler: it notes the type of dst, which
+// the route's documentation must name (see requestInfo.decodedInto).
+func decodeInto(r *http.Request, data []byte, dst any, useNumber bool) *Problem {
+	infoFrom(r.Context()).decodedInto = reflect.TypeOf(dst).Elem()
+	return decodeBody(data, dst, useNumber)
 }
 
 // readJSONBody checks the media type and reads the body up to limit bytes. Its error is

@@ -135,7 +135,7 @@ func (s *Server) listFlowDeadLetters(w http.ResponseWriter, r *http.Request) err
 		return invalid("invalid query parameters", errs...)
 	}
 	if s.flows == nil {
-		return writeJSON(w, http.StatusOK, map[string]any{"data": []flowDeadLetterJSON{}, "pagination": pageOf(p, 0)})
+		return writeJSON(w, http.StatusOK, pagedOf[flowDeadLetterJSON]{Data: []flowDeadLetterJSON{}, Pagination: pageOf(p, 0)})
 	}
 	q := r.URL.Query()
 	dls, total, err := s.flows.DeadLetters(r.Context(), flow.DeadLetterFilter{Flow: q.Get("flow"), Queue: q.Get("queue"), Page: p})
@@ -146,7 +146,7 @@ func (s *Server) listFlowDeadLetters(w http.ResponseWriter, r *http.Request) err
 	for i, d := range dls {
 		data[i] = toFlowDeadLetterJSON(d)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
+	return writeJSON(w, http.StatusOK, pagedOf[flowDeadLetterJSON]{Data: data, Pagination: pageOf(p, total)})
 }
 
 func (s *Server) replayFlowDeadLetter(w http.ResponseWriter, r *http.Request) error {
@@ -159,7 +159,14 @@ func (s *Server) replayFlowDeadLetter(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "replayed": true})
+	return writeJSON(w, http.StatusOK, replayedAnswer{ID: r.PathValue("id"), Replayed: true})
+}
+
+// replayedAnswer is the answer to replaying a flow's dead letter: it went through the
+// flow again.
+type replayedAnswer struct {
+	ID       string `json:"id"`
+	Replayed bool   `json:"replayed"`
 }
 
 // flowDeadLetterJSON is a flow's dead letter in the API. The body is shown as JSON when

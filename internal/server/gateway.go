@@ -201,7 +201,7 @@ func (s *Server) callOperation(w http.ResponseWriter, r *http.Request) error {
 		}
 		params = map[string]any{}
 		if len(bytes.TrimSpace(data)) > 0 {
-			if p := decodeBody(data, &params, true); p != nil {
+			if p := decodeInto(r, data, &params, true); p != nil {
 				return *p
 			}
 		}

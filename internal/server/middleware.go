@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 
@@ -31,6 +32,10 @@ type requestInfo struct {
 	// reason is why the request failed: its problem's detail (what the client was told),
 	// so the access log line of a 4xx or 5xx says why, not only the status.
 	reason string
+	// decodedInto is the type the handler decoded the JSON body into (decodeInto):
+	// TestRequestBodiesAreDocumented compares it with the one its apiDocs entry names,
+	// from which the body's documented schema is made.
+	decodedInto reflect.Type
 }
 
 type infoKey struct{}

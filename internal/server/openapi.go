@@ -59,8 +59,10 @@ type (
 		Required    bool                        `json:"required"`
 		Content     map[string]openAPIMediaType `json:"content"`
 	}
+	// openAPIMediaType's Schema is nil for content of any kind, which has none; a JSON
+	// body or answer of any shape has the empty schema, {}.
 	openAPIMediaType struct {
-		Schema map[string]any `json:"schema"`
+		Schema any `json:"schema,omitempty"`
 	}
 	openAPIResponse struct {
 		Description string                      `json:"description"`
@@ -165,9 +167,15 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 	for _, q := range d.Query {
 		op.Parameters = append(op.Parameters, openAPIParam{Name: q.Name, In: "query", Description: q.Description, Schema: map[string]any{"type": "string"}})
 	}
-	if d.Body != "" {
-		op.RequestBody = &openAPIBody{Description: d.Body, Required: true,
-			Content: map[string]openAPIMediaType{"application/json": {Schema: map[string]any{}}}}
+	// A GET, HEAD or OPTIONS has no body (it only documents the proxy's methods).
+	if (d.Request != nil || d.RawBody) && method != "get" && method != "head" && method != "options" {
+		op.RequestBody = &openAPIBody{Description: d.Body, Required: !d.BodyOptional, Content: map[string]openAPIMediaType{}}
+		if d.Request != nil {
+			op.RequestBody.Content["application/json"] = openAPIMediaType{Schema: requestSchemaOf(reflect.TypeOf(d.Request))}
+		}
+		if d.RawBody {
+			op.RequestBody.Content["*/*"] = openAPIMediaType{}
+		}
 	}
 	success := d.Success
 	if success == 0 {
@@ -180,12 +188,15 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 	} else {
 		for _, code := range append([]int{success}, d.Also...) {
 			ok := openAPIResponse{Description: http.StatusText(code)}
-			if code != http.StatusNoContent {
-				schema := map[string]any{}
-				if d.Response != nil {
-					schema = schemaOf(reflect.TypeOf(d.Response))
+			switch {
+			case code == http.StatusNoContent || code == http.StatusSwitchingProtocols:
+			case len(d.Produces) > 0:
+				ok.Content = map[string]openAPIMediaType{}
+				for _, mt := range d.Produces {
+					ok.Content[mt] = openAPIMediaType{}
 				}
-				ok.Content = map[string]openAPIMediaType{"application/json": {Schema: schema}}
+			default:
+				ok.Content = map[string]openAPIMediaType{"application/json": {Schema: answerSchema(d.answer(code))}}
 			}
 			op.Responses[strconv.Itoa(code)] = ok
 		}
@@ -201,6 +212,30 @@ func openAPIOperation(method string, d apiDoc, need auth.Role) openAPIOp {
 		}
 	}
 	return op
+}
+
+// answer is the type of the answer with status code: nil when it has none.
+func (d apiDoc) answer(code int) any {
+	if a, ok := d.Answers[code]; ok {
+		return a
+	}
+	return d.Response
+}
+
+// answerSchema is the schema of an answer of v's type (see schemaOf); of any shape when
+// v is nil, which TestAnswersAreDocumented keeps from happening.
+func answerSchema(v any) map[string]any {
+	switch v := v.(type) {
+	case nil:
+		return map[string]any{}
+	case anyOf:
+		alternatives := make([]any, len(v))
+		for i, a := range v {
+			alternatives[i] = schemaOf(reflect.TypeOf(a))
+		}
+		return map[string]any{"anyOf": alternatives}
+	}
+	return schemaOf(reflect.TypeOf(v))
 }
 
 // openAPI serves the document.

@@ -159,16 +159,28 @@ func TestResponseSchemasAcceptTheirTypes(t *testing.T) {
 	n := 0
 	for pattern, d := range apiDocs {
 		for _, v := range append([]apiDoc{d}, d.Variants...) {
-			if v.Response == nil {
-				continue
+			answers := []any{v.Response}
+			for _, a := range v.Answers {
+				answers = append(answers, a)
 			}
-			n++
-			body, err := json.Marshal(v.Response)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := check(pattern, schemaOf(reflect.TypeOf(v.Response)), body); err != nil {
-				t.Errorf("%s: its own zero value %s does not match: %v", pattern, body, err)
+			for _, a := range answers {
+				values := []any{a}
+				if alternatives, ok := a.(anyOf); ok {
+					values = alternatives
+				}
+				for _, value := range values {
+					if value == nil {
+						continue
+					}
+					n++
+					body, err := json.Marshal(value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := check(pattern, answerSchema(a), body); err != nil {
+						t.Errorf("%s: its own zero value %s does not match: %v", pattern, body, err)
+					}
+				}
 			}
 		}
 	}
@@ -190,8 +202,21 @@ func TestResponseSchemasAcceptTheirTypes(t *testing.T) {
 		`{"name":"a","when":null,"data":1}`:                              false, // count is required
 		`{"name":"a","count":1,"when":null,"data":1,"extra":"x"}`:        true,
 		`{"name":"a","count":1.5,"when":null,"data":1}`:                  false,
+		`{"name":"a","count":1,"when":5,"data":1}`:                       false, // a time is a string
 	} {
 		if err := check("sample", schema, []byte(body)); (err == nil) != ok {
+			t.Errorf("%s: valid %v, want %v (%v)", body, err == nil, ok, err)
+		}
+	}
+	// An answer of several types is any one of them.
+	pages := answerSchema(anyOf{dataOf[statusAnswer]{}, dataOf[sample]{}})
+	for body, ok := range map[string]bool{
+		`{"data":[]}`:                true,
+		`{"data":[{"status":"ok"}]}`: true,
+		`{"data":[{"name":"a","count":1,"when":null,"data":1}]}`: true,
+		`{"data":[{"name":"a"}]}`:                                false,
+	} {
+		if err := check("anyOf", pages, []byte(body)); (err == nil) != ok {
 			t.Errorf("%s: valid %v, want %v (%v)", body, err == nil, ok, err)
 		}
 	}

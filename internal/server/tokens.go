@@ -37,7 +37,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 
 // createTokenRequest is the body of POST /tokens.
 type createTokenRequest struct {
-	Role auth.Role `json:"role"`
+	Role auth.Role `json:"role" openapi:"required,enum=admin|user"`
 	Name string    `json:"name"`
 }
 

@@ -255,13 +255,17 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
 }
 
+// createEndpointRequest is the body of POST /webhooks. The service refuses an endpoint
+// without a name, a URL or an event type.
+type createEndpointRequest struct {
+	Name   string   `json:"name" openapi:"required"`
+	URL    string   `json:"url" openapi:"required"`
+	Events []string `json:"events" openapi:"required"`
+	Secret string   `json:"secret"`
+}
+
 func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Name   string   `json:"name"`
-		URL    string   `json:"url"`
-		Events []string `json:"events"`
-		Secret string   `json:"secret"`
-	}
+	var req createEndpointRequest
 	if err := decodeJSON(w, r, s.maxBodyBytes, &req); err != nil {
 		return err
 	}
@@ -281,13 +285,17 @@ func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, s.toEndpointJSON(r, ep, secretToRole))
 }
 
+// updateEndpointRequest is the body of PUT /webhooks/{id}: a member left out (nil)
+// leaves its setting as it is.
+type updateEndpointRequest struct {
+	Name     *string   `json:"name"`
+	URL      *string   `json:"url"`
+	Events   *[]string `json:"events"`
+	IsActive *bool     `json:"is_active"`
+}
+
 func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Name     *string   `json:"name"`
-		URL      *string   `json:"url"`
-		Events   *[]string `json:"events"`
-		IsActive *bool     `json:"is_active"`
-	}
+	var req updateEndpointRequest
 	if err := decodeJSON(w, r, s.maxBodyBytes, &req); err != nil {
 		return err
 	}
@@ -363,7 +371,7 @@ func (s *Server) listDeliveriesOf(w http.ResponseWriter, r *http.Request, endpoi
 	for i, d := range ds {
 		data[i] = toDeliveryJSON(d)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"data": data, "pagination": pageOf(p, total)})
+	return writeJSON(w, http.StatusOK, pagedOf[deliveryJSON]{Data: data, Pagination: pageOf(p, total)})
 }
 
 func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) error {
@@ -390,12 +398,16 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) error 
 	return notFoundSays("no such webhook endpoint or delivery", s.retryDelivery)(w, r)
 }
 
+// publishRequest is the body of POST /events. Data may be any JSON value (null when
+// left out); an ID makes publishing again create nothing.
+type publishRequest struct {
+	ID   string          `json:"id"`
+	Type string          `json:"type" openapi:"required"`
+	Data json.RawMessage `json:"data"`
+}
+
 func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		ID   string          `json:"id"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"`
-	}
+	var req publishRequest
 	if err := decodeJSON(w, r, s.maxBodyBytes, &req); err != nil {
 		return err
 	}
@@ -425,9 +437,14 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	answer := map[string]any{"id": res.ID, "event_type": res.EventType, "duplicate": res.Duplicate}
-	if res.EventID != "" {
-		answer["event_id"] = res.EventID
-	}
-	return writeJSON(w, http.StatusAccepted, answer)
+	return writeJSON(w, http.StatusAccepted, ingestAnswer{ID: res.ID, EventType: res.EventType, Duplicate: res.Duplicate, EventID: res.EventID})
+}
+
+// ingestAnswer is the 202 answer to POST /ingest/{source}: the received message's id,
+// and the event it was published as (none when the source does not publish).
+type ingestAnswer struct {
+	ID        string `json:"id"`
+	EventType string `json:"event_type"`
+	Duplicate bool   `json:"duplicate"`
+	EventID   string `json:"event_id,omitempty"`
 }
