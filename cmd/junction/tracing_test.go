@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -336,5 +338,51 @@ flow f {
 		names1, _, _ := first.spans()
 		names2, _, _ := second.spans()
 		t.Errorf("ingest spans: %d at the first collector %q, %d at the second %q", n1, names1, n2, names2)
+	}
+}
+
+// TestServeTracesJobsAndHandlers: a job's run and an event handler's execution are
+// spans of their own, and what each does (here: publish an event) hangs under it.
+func TestServeTracesJobsAndHandlers(t *testing.T) {
+	t.Parallel()
+	rcv := newOTLPReceiver(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.cai")
+	writeFile(t, cfg, `job tick { schedule "every 1h"  emit "tick.happened" }
+on "order.placed" do emit "order.noted"
+`)
+	env := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + rcv.URL}
+	a := api{t: t, token: adminToken(t, dir, env)}
+	s := startServer(t, dir, env, "-c", cfg)
+	a.base = s.base
+	a.expect(202, "POST", "/jobs/tick/trigger", nil)
+	a.expect(202, "POST", "/events", map[string]any{"type": "order.placed", "data": map[string]any{"id": "o1"}})
+	eventually(t, "the job's run and the handler's execution", func() bool {
+		_, runs := a.do("GET", "/jobs/tick/runs", nil)
+		_, execs := a.do("GET", "/handlers/executions?status=done", nil)
+		r, _ := runs["data"].([]any)
+		x, _ := execs["data"].([]any)
+		return len(r) == 1 && r[0].(map[string]any)["status"] == "succeeded" && len(x) == 1
+	})
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d\n%s", code, s.log())
+	}
+	byName := map[string]*tracepb.Span{}
+	var publishes []*tracepb.Span
+	for _, sp := range rcv.allSpans() {
+		byName[sp.Name] = sp
+		if sp.Name == "event.publish" {
+			publishes = append(publishes, sp)
+		}
+	}
+	job, handler := byName["job.run"], byName["handler.execution"]
+	if job == nil || handler == nil {
+		t.Fatalf("spans %v: no job.run or handler.execution", slices.Collect(maps.Keys(byName)))
+	}
+	under := func(parent *tracepb.Span) bool {
+		return slices.ContainsFunc(publishes, func(p *tracepb.Span) bool { return bytes.Equal(p.ParentSpanId, parent.SpanId) })
+	}
+	if !under(job) || !under(handler) {
+		t.Errorf("the publishes %v are not under the job's run and the handler's execution", publishes)
 	}
 }

@@ -181,7 +181,8 @@ func (r *Runner) run(ctx context.Context) {
 // execute runs one claimed execution and records its outcome.
 func (r *Runner) execute(ctx context.Context, c store.ClaimedExecution) {
 	x := c.Execution
-	err := r.perform(ctx, c)
+	sctx, span := startExecutionSpan(ctx)
+	err := r.perform(sctx, c)
 	now := r.o.Clock.Now().UTC()
 	o := store.HandlerOutcome{ID: x.ID, Attempts: x.Attempts + 1, At: now, Status: store.HandlerDone}
 	var permanent *permanentError
@@ -193,6 +194,7 @@ func (r *Runner) execute(ctx context.Context, c store.ClaimedExecution) {
 		next := now.Add(r.o.Retry.DelayBefore(o.Attempts + 1))
 		o.Status, o.NextRunAt, o.LastError = store.HandlerFailed, &next, redact.Error(err).Error()
 	}
+	endExecutionSpan(span, x, o)
 	if err != nil {
 		r.o.Logger.Warn("event handler failed", "handler", x.Handler, "event", x.EventID, "attempt", o.Attempts, "status", o.Status, "error", o.LastError)
 	}

@@ -313,6 +313,8 @@ func (s *Scheduler) claimAndRun(ctx context.Context, sp *spec, tick time.Time, m
 // records the outcome.
 func (s *Scheduler) execute(ctx context.Context, sp *spec, r Run) {
 	c := s.opts.Clock
+	ctx, span := startRunSpan(ctx)
+	defer func() { endRunSpan(span, r) }()
 	renewCtx, stopRenew := context.WithCancel(ctx)
 	var renewing sync.WaitGroup
 	renewing.Go(func() {

@@ -1,0 +1,53 @@
+package job
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/telemetry/telemetrytest"
+)
+
+// spanCaller records the span each call is made under.
+type spanCaller struct {
+	mu     sync.Mutex
+	parent trace.SpanContext
+}
+
+func (c *spanCaller) Call(ctx context.Context, _, _ string, _ map[string]any, _ integration.CallOptions) (*integration.Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.parent = trace.SpanContextFromContext(ctx)
+	return &integration.Result{Status: 200}, nil
+}
+
+// TestRunSpan: a traced run is a job.run span with the job's name, run id and outcome,
+// and the call it makes runs under it.
+func TestRunSpan(t *testing.T) {
+	spans := telemetrytest.Trace(t)
+	caller := &spanCaller{}
+	r := triggerOnce(t, `retry 1 times with constant_backoff(10ms)`, caller)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(spans.Named("job.run")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the span ends just after the run is recorded
+	}
+	runs := spans.Named("job.run")
+	if len(runs) != 1 {
+		t.Fatalf("%d job.run spans, want 1", len(runs))
+	}
+	sp := runs[0]
+	if telemetrytest.Attr(sp, "junction.job") != "sync" || telemetrytest.Attr(sp, "junction.run_id") != r.ID ||
+		telemetrytest.Attr(sp, "junction.status") != string(store.JobRunSucceeded) || telemetrytest.Attr(sp, "junction.attempts") != "1" {
+		t.Errorf("span attributes %v", sp.Attributes)
+	}
+	caller.mu.Lock()
+	defer caller.mu.Unlock()
+	if caller.parent.SpanID() != sp.SpanContext.SpanID() {
+		t.Errorf("the call ran under span %s, not the run's %s", caller.parent.SpanID(), sp.SpanContext.SpanID())
+	}
+}
