@@ -696,6 +696,9 @@ func (d *deadLetters) FlowDeadLetterList(context.Context, store.FlowDeadLetterFi
 }
 
 func (d *deadLetters) FlowDeadLetterDelete(context.Context, string) error { return nil }
+func (d *deadLetters) FlowDeadLetterSetAccepted(context.Context, string, [][]string) error {
+	return nil
+}
 
 func (d *deadLetters) FlowDeadLetterCounts(context.Context) (map[string]int, error) {
 	d.mu.Lock()

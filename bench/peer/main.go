@@ -393,6 +393,9 @@ func (d *deadLetters) FlowDeadLetterGet(context.Context, string) (store.FlowDead
 	return store.FlowDeadLetter{}, store.ErrNotFound
 }
 func (d *deadLetters) FlowDeadLetterDelete(context.Context, string) error { return nil }
+func (d *deadLetters) FlowDeadLetterSetAccepted(context.Context, string, [][]string) error {
+	return nil
+}
 func (d *deadLetters) FlowDeadLetterList(context.Context, store.FlowDeadLetterFilter) ([]store.FlowDeadLetter, int, error) {
 	return nil, 0, nil
 }

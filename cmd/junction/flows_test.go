@@ -849,3 +849,56 @@ flow archive-orders {
 		t.Fatalf("stored object: %v %+v", ok, obj)
 	}
 }
+
+// TestFlowReplaySkipsAcceptingSinks: a message written by one sink and rejected by the
+// other is dead-lettered with the sink that took it; the replay, once the other sink can
+// take it, writes it only there. Junction keeps its state on SQLite.
+func TestFlowReplaySkipsAcceptingSinks(t *testing.T) {
+	// checked_orders refuses negative totals (SQLSTATE 23514: the message goes to the
+	// dead letters at once); all_orders has no key, so a second write would show.
+	db := newPG(t, `CREATE TABLE all_orders (id text);
+CREATE TABLE checked_orders (id text, total numeric CONSTRAINT positive CHECK (total >= 0));`)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flows.cai")
+	writeFile(t, cfg, `
+connector inbox { type: http }
+connector warehouse { type: postgres  url: env(WAREHOUSE_URL) }
+flow fanout {
+    source: inbox { path: "fanout" }
+    sink all { connector: warehouse  table: "all_orders"  columns: { id: "$.id" } }
+    sink checked { connector: warehouse  table: "checked_orders"  columns: { id: "$.id", total: "$.total" } }
+    on_error: dead_letter("fanout-failed")
+}`)
+	env := []string{"WAREHOUSE_URL=" + db.dsn}
+	token := adminToken(t, dir, env)
+	s := startServer(t, dir, env, "-c", cfg)
+	a := api{t: t, base: s.base, token: token}
+	eventually(t, "the flow to run", func() bool { return a.expect(200, "GET", "/flows/fanout", nil)["state"] == "running" })
+	a.expect(202, "POST", "/in/fanout", map[string]any{"id": "o-1", "total": -5})
+
+	var dl map[string]any
+	eventually(t, "a dead letter", func() bool {
+		out := a.expect(200, "GET", "/dead-letters?flow=fanout", nil)
+		if data := out["data"].([]any); len(data) == 1 {
+			dl = data[0].(map[string]any)
+			return true
+		}
+		return false
+	})
+	if dl["step"] != "sink checked" || fmt.Sprint(dl["accepted"]) != "[[all]]" {
+		t.Fatalf("dead letter %v, want step sink checked, accepted [[all]]", dl)
+	}
+	if n, m := db.count("all_orders"), db.count("checked_orders"); n != 1 || m != 0 {
+		t.Fatalf("before the replay: all_orders %d, checked_orders %d", n, m)
+	}
+	if _, err := db.conn.Exec(context.Background(), "ALTER TABLE checked_orders DROP CONSTRAINT positive"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(200, "POST", "/dead-letters/"+dl["id"].(string)+"/replay", nil)
+	if n, m := db.count("all_orders"), db.count("checked_orders"); n != 1 || m != 1 {
+		t.Errorf("after the replay: all_orders %d, checked_orders %d; want 1 and 1 (all_orders had it)", n, m)
+	}
+	if out := a.expect(200, "GET", "/dead-letters?flow=fanout", nil); len(out["data"].([]any)) != 0 {
+		t.Errorf("dead letters after the replay: %v", out["data"])
+	}
+}

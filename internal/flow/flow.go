@@ -385,8 +385,12 @@ func (f *Flow) recordError(e LastError) {
 
 // result is what became of one message.
 type result struct {
-	outcome  string // OutcomeDelivered or OutcomeFiltered when err is nil
-	sinks    []string
+	outcome string   // OutcomeDelivered or OutcomeFiltered when err is nil
+	sinks   []string // the sinks written to, for the log
+	// accepted[i] names the sinks that have the i-th message the steps made, whether
+	// written now or skipped because a replayed dead letter says they accepted it
+	// before; nil when none has any.
+	accepted [][]string
 	attempts int
 	err      *StepError
 }
@@ -409,7 +413,7 @@ func (f *Flow) handle(work context.Context, d connector.Delivery) {
 	f.metrics.in()
 
 	ctx, span := f.startMessageSpan(work, d.Message.Headers)
-	res := f.process(ctx, d.Message)
+	res := f.process(ctx, d.Message, nil)
 	outcome := res.outcome
 	switch {
 	case res.err == nil:
@@ -460,8 +464,12 @@ func (f *Flow) count(outcome string) {
 	f.metrics.outcome(outcome)
 }
 
-// process runs a message through the steps and into the sinks.
-func (f *Flow) process(ctx context.Context, m connector.Message) result {
+// process runs a message through the steps and into the sinks, except that the i-th
+// message the steps make is not written again to the sinks in skip[i] (a replayed dead
+// letter's Accepted): a replay goes only to the sinks that did not accept the message.
+// That matches messages by position, so it assumes the steps split a message the same
+// way again, as they do unless the flow or an enrich answer changed.
+func (f *Flow) process(ctx context.Context, m connector.Message, skip [][]string) result {
 	doc, err := f.decode(m.Body)
 	if err != nil {
 		return result{attempts: 1, err: permanent("decode", fmt.Errorf("the message is not JSON: %w", err))}
@@ -493,10 +501,26 @@ func (f *Flow) process(ctx context.Context, m connector.Message) result {
 		}
 	}
 	var sent []string
-	for _, it := range items {
+	accepted := make([][]string, 0, len(items))
+	some := false // a sink has a message
+	done := func(serr *StepError) result {
+		if !some {
+			accepted = nil
+		}
+		if serr != nil {
+			return result{attempts: attempts, sinks: sent, accepted: accepted, err: serr}
+		}
+		return result{outcome: OutcomeDelivered, sinks: sent, accepted: accepted, attempts: attempts}
+	}
+	for i, it := range items {
+		accepted = append(accepted, []string{})
+		var before []string
+		if i < len(skip) {
+			before = skip[i]
+		}
 		body, err := transform.Encode(it.doc)
 		if err != nil {
-			return result{attempts: attempts, err: permanent("encode", err)}
+			return done(permanent("encode", err))
 		}
 		targets := it.sinks
 		if targets == nil {
@@ -504,17 +528,23 @@ func (f *Flow) process(ctx context.Context, m connector.Message) result {
 		}
 		out := connector.Message{Body: body, Headers: m.Headers, Time: m.Time}
 		for _, name := range targets {
-			n, serr := f.writeSink(ctx, name, out)
-			attempts = max(attempts, n)
-			if serr != nil {
-				return result{attempts: attempts, sinks: sent, err: serr}
+			if !slices.Contains(before, name) {
+				n, serr := f.writeSink(ctx, name, out)
+				attempts = max(attempts, n)
+				if serr != nil {
+					return done(serr)
+				}
+				if !slices.Contains(sent, name) {
+					sent = append(sent, name)
+				}
 			}
-			if !slices.Contains(sent, name) {
-				sent = append(sent, name)
+			if !slices.Contains(accepted[i], name) {
+				accepted[i] = append(accepted[i], name)
 			}
+			some = true
 		}
 	}
-	return result{outcome: OutcomeDelivered, sinks: sent, attempts: attempts}
+	return done(nil)
 }
 
 func (f *Flow) writeSink(ctx context.Context, name string, m connector.Message) (int, *StepError) {

@@ -383,6 +383,118 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// A replayed dead letter goes only to the sinks that did not accept it: with a split,
+// per message the split made. Sink b fails for the second line; a has both lines.
+func TestReplayOnlyToSinksThatDidNotAccept(t *testing.T) {
+	h := newHarness(t, `flow f {
+    source: in
+    step lines { split: "$.lines" }
+    sink first { connector: a }
+    sink second { connector: b }
+    on_error: retry 2 times with exponential_backoff(10ms, max 50ms) then dead_letter("dl")
+}`)
+	var mu sync.Mutex
+	broken := true
+	h.sinks["b"].Fail = func(msgs []connector.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range msgs {
+			if broken && strings.Contains(string(m.Body), `"n":2`) {
+				return errors.New("down")
+			}
+		}
+		return nil
+	}
+	h.put(`{"lines":[{"n":1},{"n":2}]}`)
+	h.settled(1)
+	dls := h.dlq.all()
+	if len(dls) != 1 {
+		t.Fatalf("dead letters %+v", dls)
+	}
+	if got := fmt.Sprint(dls[0].Accepted); got != "[[first second] [first]]" {
+		t.Fatalf("dead letter accepted by %s, want [[first second] [first]]", got)
+	}
+	counts := func() string {
+		return fmt.Sprintf("a=%d b=%d", h.sinks["a"].Count(), h.sinks["b"].Count())
+	}
+	if c := counts(); c != "a=2 b=1" {
+		t.Fatalf("before replaying: %s", c)
+	}
+
+	ctx := context.Background()
+	var re *flow.ReplayError
+	if err := h.engine.Replay(ctx, dls[0].ID); !errors.As(err, &re) || re.Step.Step != "sink second" {
+		t.Fatalf("replay while b still fails: %v", err)
+	}
+	if c := counts(); c != "a=2 b=1" {
+		t.Fatalf("after a failed replay: %s, want nothing written again", c)
+	}
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	if err := h.engine.Replay(ctx, dls[0].ID); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if c := counts(); c != "a=2 b=2" {
+		t.Fatalf("after replaying: %s, want only b's missing line written", c)
+	}
+	if got := bodies(h.sinks["b"].Received()); fmt.Sprint(got) != `[{"n":1} {"n":2}]` {
+		t.Errorf("b received %q", got)
+	}
+	if len(h.dlq.all()) != 0 {
+		t.Errorf("dead letters after the replay: %+v", h.dlq.all())
+	}
+}
+
+// A replay that gets further than the original records the sinks it reached, so the
+// next one skips them too.
+func TestReplayRecordsSinksItReached(t *testing.T) {
+	h := newHarness(t, `flow f {
+    source: in
+    sink first { connector: a }
+    sink second { connector: b }
+    on_error: dead_letter("dl")
+}`)
+	var mu sync.Mutex
+	failing := "a"
+	fail := func(name string) func([]connector.Message) error {
+		return func([]connector.Message) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing == name || failing == "both" {
+				return errors.New("down")
+			}
+			return nil
+		}
+	}
+	h.sinks["a"].Fail, h.sinks["b"].Fail = fail("a"), fail("b")
+	h.put(`{"n":1}`)
+	h.settled(1)
+	dl := h.dlq.all()[0]
+	if dl.Accepted != nil {
+		t.Fatalf("accepted %v, want none (the first sink failed)", dl.Accepted)
+	}
+	mu.Lock()
+	failing = "b"
+	mu.Unlock()
+	ctx := context.Background()
+	if err := h.engine.Replay(ctx, dl.ID); err == nil {
+		t.Fatal("replay succeeded while b fails")
+	}
+	if got := fmt.Sprint(h.dlq.all()[0].Accepted); got != "[[first]]" {
+		t.Fatalf("accepted after a replay that reached a: %s", got)
+	}
+	mu.Lock()
+	failing = ""
+	mu.Unlock()
+	if err := h.engine.Replay(ctx, dl.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := h.sinks["a"].Count(), h.sinks["b"].Count(); a != 1 || b != 1 {
+		t.Errorf("a has %d, b %d; want one each", a, b)
+	}
+}
+
 func TestStopDrainsAndStartResumes(t *testing.T) {
 	h := newHarness(t, `flow f { source: in  max_in_flight: 4
         sink out { connector: a } }`)
@@ -589,6 +701,18 @@ func (f *fakeDLQ) FlowDeadLetterDelete(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.m, id)
+	return nil
+}
+
+func (f *fakeDLQ) FlowDeadLetterSetAccepted(_ context.Context, id string, accepted [][]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.m[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	d.Accepted = accepted
+	f.m[id] = d
 	return nil
 }
 

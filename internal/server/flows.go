@@ -182,13 +182,16 @@ type flowDeadLetterJSON struct {
 	SourceID  string            `json:"source_id,omitempty"`
 	Attempts  int               `json:"attempts"`
 	CreatedAt time.Time         `json:"created_at"`
+	// Accepted[i]: the sinks that have the i-th message the flow's steps made from it
+	// (one unless a step split it); a replay skips them.
+	Accepted [][]string `json:"accepted,omitempty"`
 }
 
 func toFlowDeadLetterJSON(d flow.DeadLetter) flowDeadLetterJSON {
 	return flowDeadLetterJSON{
 		ID: d.ID, Flow: d.Flow, Queue: d.Queue, Step: d.Step, Error: d.Error,
 		Message: rawOrString(d.Body), Headers: d.Headers, SourceID: d.SourceID,
-		Attempts: d.Attempts, CreatedAt: d.CreatedAt,
+		Attempts: d.Attempts, CreatedAt: d.CreatedAt, Accepted: d.Accepted,
 	}
 }
 

@@ -21,6 +21,10 @@ type FlowDeadLetter struct {
 	SourceID  string            // the source's id for the message, for logs
 	Attempts  int               // how many times it was tried
 	CreatedAt time.Time
+	// Accepted[i] names the sinks that accepted the i-th message the flow's steps made
+	// from the original (one message unless a step split it) before a write failed; a
+	// replay writes each message only to the other sinks it is routed to. Nil when none did.
+	Accepted [][]string
 }
 
 // FlowDeadLetterFilter selects dead letters for FlowDeadLetterList.
@@ -38,6 +42,9 @@ type FlowStore interface {
 	FlowDeadLetterGet(ctx context.Context, id string) (FlowDeadLetter, error)
 	// FlowDeadLetterList returns the page and the total number matching, newest first.
 	FlowDeadLetterList(ctx context.Context, f FlowDeadLetterFilter) ([]FlowDeadLetter, int, error)
+	// FlowDeadLetterSetAccepted replaces a dead letter's Accepted (after a replay that
+	// reached more sinks and failed again). ErrNotFound.
+	FlowDeadLetterSetAccepted(ctx context.Context, id string, accepted [][]string) error
 	// FlowDeadLetterDelete removes one (after a successful replay). ErrNotFound.
 	FlowDeadLetterDelete(ctx context.Context, id string) error
 	// FlowDeadLetterCounts returns how many dead letters each flow has (flows with none

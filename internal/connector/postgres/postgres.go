@@ -172,10 +172,21 @@ schema of the search_path, keeps the cursor of the last row of the acknowledged 
 acknowledged while an earlier one is still out is delivered again after a restart, never
 skipped. A Nack'ed row is delivered again by the same source, before new rows. The cursor is
 written by the polling loop (when acknowledgements moved it, and on Close), so a crash may
-deliver acknowledged rows again: at least once. Limitations: rows with equal cursor values may
-be skipped (the next query starts after the last value seen), as may a row whose cursor value
-is smaller than one already delivered, which happens when concurrent transactions commit
-sequence values out of order; rows with a NULL cursor are never delivered.`
+deliver acknowledged rows again: at least once. Concurrent writers commit out of cursor order
+(a transaction holding id 10 commits after one holding id 11), so a row is delivered only
+once every transaction that had written when it was first seen has ended: a row never
+commits behind the cursor. The cost: a long-running transaction that writes (to any table,
+in any database of the server) holds back new rows until it ends, and the source warns
+after a minute with the oldest running xid (pg_stat_activity.backend_xid); each poll that
+finds new rows while transactions run takes one transaction id. This needs PostgreSQL 13 or
+later and the primary. A writer must draw its cursor value in the statement that writes the
+row (a sequence or identity default, clock_timestamp()) or after its transaction's first
+write: a value drawn before (now() in a transaction that writes later, a nextval() kept for
+a later insert) can still commit behind the cursor, and so, in a window of microseconds, can
+a value a transaction's first write draws just before inserting its row. Limitations: rows with equal cursor
+values may be skipped (the next query starts after the last value seen), as may a row
+written with a cursor value smaller than one already delivered; rows with a NULL cursor
+are never delivered.`
 	listenDoc = `**Listen source** (mode: listen). Each NOTIFY payload is a message with headers channel
 and pid (the sender's backend). PostgreSQL does not keep notifications for listeners that are
 not connected: what is sent while the source is closed or reconnecting is lost, and Nack

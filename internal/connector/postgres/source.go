@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,12 @@ const (
 	// windowFactor bounds the rows kept in memory to windowFactor × inFlight: rows acked
 	// behind one slow row cannot move the stored cursor, and would otherwise pile up.
 	windowFactor = 10
+	// heldWarnAfter is how long new rows may wait for older transactions before a
+	// warning says which transaction holds them back.
+	heldWarnAfter = time.Minute
+	// markRecheckMin is the shortest wait before checking again whether the
+	// transactions that hold rows back have ended.
+	markRecheckMin = 10 * time.Millisecond
 )
 
 // rowAlias names the polled table in the query; the where option sees its columns
@@ -71,12 +78,24 @@ type row struct {
 // junction_flow_cursors, the cursor of the last row of the acknowledged prefix: a row
 // acknowledged after an earlier one that is still out (or was handed back) is delivered
 // again after a restart, never skipped.
+//
+// Concurrent writers commit out of cursor order: a transaction holding id 10 may commit
+// after one holding id 11 did, and a poll in between would move past 10 for good. So a
+// poll delivers rows only up to a bound: the highest cursor seen by an earlier poll, once
+// every transaction that had written when it was seen has ended. See snapshot.
 type pollSource struct {
 	opts  *options
 	log   *slog.Logger
 	clock clock.Clock
 
-	first, next string // the poll query without and with a cursor to start after
+	first, next string // the poll query without and with a cursor to start after; both end at a bound
+	snap        string // the snapshot query: oldest running xid, highest cursor
+	polls       atomic.Int64
+
+	// Touched by the loop only.
+	bound   *string // rows up to this cursor are settled; nil: none known yet
+	mark    *mark   // the next bound, waiting for transactions running when it was seen
+	fetched int     // rows the last poll delivered
 
 	mu        sync.Mutex
 	opened    bool
@@ -95,6 +114,15 @@ type pollSource struct {
 }
 
 var _ connector.Source = (*pollSource)(nil)
+
+// mark is a cursor seen while transactions with an xid below xid could still commit rows
+// below it; it becomes the bound once the oldest running transaction is xid or newer.
+type mark struct {
+	cursor string
+	xid    uint64
+	since  time.Time
+	warned bool
+}
 
 // Open creates junction_flow_cursors if it is missing, checks the table and its columns,
 // reads the stored cursor and starts polling.
@@ -159,7 +187,7 @@ func (p *pollSource) start(ctx context.Context, pool *pgxpool.Pool) (*string, er
 	if m := missing(cols, append([]string{o.cursor}, o.fields...)); len(m) > 0 {
 		return nil, fmt.Errorf("postgres source: %w", missingColumnsError(o.table, m))
 	}
-	p.first, p.next = pollQueries(o, cols[o.cursor].typ)
+	p.first, p.next, p.snap = pollQueries(o, cols[o.cursor].typ)
 
 	var stored string
 	err = pool.QueryRow(ctx, `SELECT value FROM `+CursorTable+` WHERE name = $1`, o.cursorName).Scan(&stored)
@@ -172,11 +200,12 @@ func (p *pollSource) start(ctx context.Context, pool *pgxpool.Pool) (*string, er
 	return &stored, nil
 }
 
-// pollQueries builds the query without and with a cursor to start after. Rows become
-// JSON in PostgreSQL (row_to_json), so every column type arrives as PostgreSQL renders
-// it. The cursor travels as text and is cast back to its column's type, so it compares
-// as the type does (numbers as numbers, times as times), not as text.
-func pollQueries(o *options, cursorType string) (first, next string) {
+// pollQueries builds the query without and with a cursor to start after, both ending at
+// a bound, and the snapshot query (see pollSource.snapshot). Rows become JSON in
+// PostgreSQL (row_to_json), so every column type arrives as PostgreSQL renders it. The
+// cursor travels as text and is cast back to its column's type, so it compares as the
+// type does (numbers as numbers, times as times), not as text.
+func pollQueries(o *options, cursorType string) (first, next, snap string) {
 	cur := rowAlias + "." + quote(o.cursor)
 	body := "row_to_json(" + rowAlias + ")"
 	if o.fields != nil {
@@ -189,12 +218,17 @@ func pollQueries(o *options, cursorType string) (first, next string) {
 	head := "SELECT " + cur + "::text, " + body + "::text FROM " + quote(o.tableName...) + " AS " + rowAlias +
 		" WHERE " + cur + " IS NOT NULL"
 	tail := " ORDER BY " + cur + " LIMIT $1"
-	after := " AND " + cur + " > $2::text::" + cursorType
+	upTo := " AND " + cur + " <= $2::text::" + cursorType
+	after := " AND " + cur + " > $3::text::" + cursorType
 	if o.where != "" {
 		// Trusted configuration: the condition is SQL, written by whoever writes the flow.
 		tail = " AND (" + o.where + ")" + tail
 	}
-	return head + tail, head + after + tail
+	// One statement, so one snapshot for both. Without the where condition: a bound may
+	// lie on a row the source does not deliver, and max(cursor) stays an index lookup.
+	snap = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, (SELECT max(" + cur + ")::text FROM " +
+		quote(o.tableName...) + " AS " + rowAlias + ")"
+	return head + upTo + tail, head + upTo + after + tail, snap
 }
 
 func (p *pollSource) run(ctx context.Context, ch chan<- connector.Delivery, inFlight int) {
@@ -231,8 +265,19 @@ func (p *pollSource) run(ctx context.Context, ch chan<- connector.Delivery, inFl
 				continue // a full page: there may be more right away
 			}
 		}
-		p.sleep(ctx, p.opts.pollInterval)
+		p.sleep(ctx, p.wait())
 	}
+}
+
+// wait is the time to the next poll: the poll interval, or less while new rows wait for
+// transactions to end (most end in milliseconds), growing with the wait. After a poll
+// that delivered rows the interval stands: the next one releases the mark anyway, and
+// a steady stream of rows costs one xid (see snapshot) per interval.
+func (p *pollSource) wait() time.Duration {
+	if p.mark == nil || p.fetched > 0 {
+		return p.opts.pollInterval
+	}
+	return min(p.opts.pollInterval, max(markRecheckMin, p.clock.Now().Sub(p.mark.since)))
 }
 
 // room is how many rows the next poll may fetch.
@@ -242,17 +287,81 @@ func (p *pollSource) room(inFlight int) int {
 	return max(0, min(p.opts.batchSize, inFlight-p.unsettled, windowFactor*inFlight-len(p.pending)))
 }
 
-// fetch reads up to n rows after the last one fetched and counts them as out.
+// snapshot moves the bound up to which rows may be delivered. A row commits behind the
+// cursor when its transaction drew a lower cursor value than a row that committed first,
+// and so was running when that row became visible. So the highest cursor a poll sees
+// becomes the bound only once every transaction that had an xid then has ended: the
+// poll takes a new xid right after (pg_current_xact_id, greater than all of theirs),
+// and a later snapshot whose xmin (its oldest running xid) has reached it says they
+// have. xids are xid8 here, 64 bits: no wraparound.
+//
+// The costs: a transaction that stays open (writing anywhere in the cluster, in any
+// table or database) holds back every row polled after it began, until it ends; each
+// mark uses one xid (a commit without a write, not flushed), at most one per poll; it
+// needs the primary. A writer must draw its cursor value inside the transaction that
+// writes the row and after that transaction's first write, or in the writing statement
+// itself (a sequence default, clock_timestamp()): a value drawn before the transaction
+// has an xid (now() in a transaction that writes later) can still commit behind the
+// cursor, and for a statement's default the window is the microseconds between
+// computing the value and inserting the row. Progress needs no persistence: the stored
+// cursor only ever passes delivered rows.
+func (p *pollSource) snapshot(ctx context.Context) error {
+	var xminText string
+	var top *string
+	if err := p.pool.QueryRow(ctx, p.snap).Scan(&xminText, &top); err != nil {
+		return err
+	}
+	xmin, err := strconv.ParseUint(xminText, 10, 64)
+	if err != nil {
+		return fmt.Errorf("read snapshot xmin: %w", err)
+	}
+	if m := p.mark; m != nil {
+		switch {
+		case xmin >= m.xid:
+			p.bound, p.mark = &m.cursor, nil
+		case !m.warned && p.clock.Now().Sub(m.since) >= heldWarnAfter:
+			m.warned = true
+			p.log.Warn("postgres source: new rows wait for a transaction that is still running; "+
+				"a long transaction delays delivery (see pg_stat_activity.backend_xid)",
+				"table", p.opts.table, "backend_xid", uint32(xmin), "waiting", p.clock.Now().Sub(m.since).Round(time.Second))
+		}
+	}
+	if p.mark != nil || top == nil || (p.bound != nil && *top == *p.bound) {
+		return nil
+	}
+	// Its own transaction, committed when the statement ends; nothing to flush.
+	var xidText string
+	if err := p.pool.QueryRow(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_current_xact_id()::text`).Scan(nil, &xidText); err != nil {
+		return fmt.Errorf("take an xid: %w", err)
+	}
+	xid, err := strconv.ParseUint(xidText, 10, 64)
+	if err != nil {
+		return fmt.Errorf("read xid: %w", err)
+	}
+	p.mark = &mark{cursor: *top, xid: xid, since: p.clock.Now()}
+	return nil
+}
+
+// fetch reads up to n rows after the last one fetched, up to the bound, and counts them
+// as out.
 func (p *pollSource) fetch(ctx context.Context, n int) ([]*row, error) {
+	defer p.polls.Add(1)
+	p.fetched = 0
+	if err := p.snapshot(ctx); err != nil {
+		return nil, err
+	}
+	if p.bound == nil {
+		return nil, nil
+	}
 	p.mu.Lock()
 	last := p.last
 	p.mu.Unlock()
 	var rows pgx.Rows
 	var err error
 	if last == nil {
-		rows, err = p.pool.Query(ctx, p.first, n)
+		rows, err = p.pool.Query(ctx, p.first, n, *p.bound)
 	} else {
-		rows, err = p.pool.Query(ctx, p.next, n, *last)
+		rows, err = p.pool.Query(ctx, p.next, n, *p.bound, *last)
 	}
 	if err != nil {
 		return nil, err
@@ -279,6 +388,7 @@ func (p *pollSource) fetch(ctx context.Context, n int) ([]*row, error) {
 	p.unsettled += len(out)
 	p.last = &out[len(out)-1].cursor
 	p.mu.Unlock()
+	p.fetched = len(out)
 	return out, nil
 }
 

@@ -374,3 +374,97 @@ func TestSourceContextEnd(t *testing.T) {
 		}
 	}
 }
+
+// Writers commit out of cursor order: A takes id 10 and stays open, B takes 11 and
+// commits, the source polls, then A commits. Row 10 must still be delivered, before 11.
+// With "B wrote first", B's transaction got its xid before A's (it wrote elsewhere
+// first), so 11's xmin is older than A's xid: comparing a row's xmin with the oldest
+// running transaction would deliver 11 and skip 10.
+func TestPollConcurrentCommitOrder(t *testing.T) {
+	for _, bWroteFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bWroteFirst=%v", bWroteFirst), func(t *testing.T) {
+			ctx := context.Background()
+			dsn := servicetest.PostgresDSN(t)
+			conn := db(t, dsn)
+			exec(t, conn, "CREATE TABLE events (id bigserial PRIMARY KEY, n int NOT NULL)")
+			exec(t, conn, "CREATE TABLE other (n int)")
+			exec(t, conn, "SELECT setval('events_id_seq', 9)")
+			s := settings(dsn, "table", "events", "cursor", "id", "poll_interval", pollEvery)
+			src := newSource(t, s)
+			ch := open(t, src, 10)
+			polls := &src.(*pollSource).polls
+
+			var got []connector.Delivery
+			// until receives (and acknowledges) deliveries until done says so.
+			until := func(what string, done func() bool) {
+				t.Helper()
+				deadline := time.After(connectortest.Timeout)
+				tick := time.NewTicker(5 * time.Millisecond)
+				defer tick.Stop()
+				for !done() {
+					select {
+					case d := <-ch:
+						got = append(got, d)
+						ack(t, d)
+					case <-tick.C:
+					case <-deadline:
+						t.Fatalf("%s: timed out; delivered %s", what, numbers(t, got))
+					}
+				}
+			}
+			// polled waits for two more polls: the second began after the call.
+			polled := func(what string) {
+				t.Helper()
+				n := polls.Load() + 2
+				until(what, func() bool { return polls.Load() >= n })
+			}
+			polled("first polls")
+
+			txB, err := db(t, dsn).Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = txB.Rollback(ctx) }()
+			if bWroteFirst {
+				if _, err := txB.Exec(ctx, "INSERT INTO other VALUES (1)"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			txA, err := db(t, dsn).Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = txA.Rollback(ctx) }()
+			var idA, idB int
+			if err := txA.QueryRow(ctx, "INSERT INTO events (n) VALUES (10) RETURNING id").Scan(&idA); err != nil {
+				t.Fatal(err)
+			}
+			if err := txB.QueryRow(ctx, "INSERT INTO events (n) VALUES (11) RETURNING id").Scan(&idB); err != nil {
+				t.Fatal(err)
+			}
+			if idA != 10 || idB != 11 {
+				t.Fatalf("ids %d and %d, want 10 and 11", idA, idB)
+			}
+			if err := txB.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			polled("polls while A is open")
+			if err := txA.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			n := polls.Load() + 3
+			until("after A commits", func() bool { return len(got) == 2 || polls.Load() >= n })
+			if got := numbers(t, got); got != "10 11 " {
+				t.Fatalf("delivered %s, want 10 11 (a row committed behind the cursor must not be skipped)", got)
+			}
+			if err := src.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if v := storedCursor(t, dsn, "events:id"); v != "11" {
+				t.Fatalf("stored cursor %q, want 11", v)
+			}
+			// Nothing again after a restart.
+			connectortest.Quiet(t, open(t, newSource(t, s), 10), 200*time.Millisecond)
+		})
+	}
+}

@@ -320,6 +320,11 @@ func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFi
 	return ds, total, err
 }
 
+// FlowDeadLetterSetAccepted implements store.Store.
+func (s *Store) FlowDeadLetterSetAccepted(ctx context.Context, id string, accepted [][]string) error {
+	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.FlowDeadLetterSetAccepted(ctx, id, accepted) })
+}
+
 // FlowDeadLetterDelete implements store.Store.
 func (s *Store) FlowDeadLetterDelete(ctx context.Context, id string) error {
 	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.FlowDeadLetterDelete(ctx, id) })

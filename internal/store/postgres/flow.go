@@ -14,19 +14,19 @@ import (
 // (List's two share a snapshot), so none takes a lock another waits for long.
 
 var flowDeadLetterColumns = []string{
-	"id", "flow", "queue", "step", "error", "body", "headers", "source_id", "attempts", "created_at",
+	"id", "flow", "queue", "step", "error", "body", "headers", "source_id", "attempts", "created_at", "accepted",
 }
 
 // FlowDeadLetterAdd implements store.Store. pgx encodes the headers map as the jsonb
-// object.
+// object, and Accepted as the jsonb array.
 func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) error {
 	d, err := storeinput.NormalizeFlowDeadLetter(d)
 	if err != nil {
 		return fmt.Errorf("postgres: flow dead letter add: %w", err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO flow_dead_letters (`+columns("", flowDeadLetterColumns)+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		d.ID, d.Flow, d.Queue, d.Step, d.Error, d.Body, d.Headers, d.SourceID, d.Attempts, d.CreatedAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		d.ID, d.Flow, d.Queue, d.Step, d.Error, d.Body, d.Headers, d.SourceID, d.Attempts, d.CreatedAt, acceptedArray(d.Accepted))
 	if err != nil {
 		return fmt.Errorf("postgres: flow dead letter add %q: %w", d.ID, mapError(err))
 	}
@@ -67,6 +67,31 @@ func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFi
 		return nil, 0, fmt.Errorf("postgres: flow dead letter list: %w", err)
 	}
 	return letters, total, nil
+}
+
+// FlowDeadLetterSetAccepted implements store.Store.
+func (s *Store) FlowDeadLetterSetAccepted(ctx context.Context, id string, accepted [][]string) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("postgres: flow dead letter set accepted %q: %w", id, store.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE flow_dead_letters SET accepted = $2 WHERE id = $1`,
+		id, acceptedArray(storeinput.NormalizeAccepted(accepted)))
+	if err != nil {
+		return fmt.Errorf("postgres: flow dead letter set accepted %q: %w", id, mapError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: flow dead letter set accepted %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// acceptedArray is what the accepted column gets: an empty array for none (a nil slice
+// would be JSON null).
+func acceptedArray(accepted [][]string) [][]string {
+	if accepted == nil {
+		return [][]string{}
+	}
+	return accepted
 }
 
 // FlowDeadLetterDelete implements store.Store.
@@ -110,9 +135,12 @@ func (s *Store) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error
 func scanFlowDeadLetter(row pgx.Row) (store.FlowDeadLetter, error) {
 	var d store.FlowDeadLetter
 	err := row.Scan(&d.ID, &d.Flow, &d.Queue, &d.Step, &d.Error, &d.Body, &d.Headers, &d.SourceID, &d.Attempts,
-		&d.CreatedAt)
+		&d.CreatedAt, &d.Accepted)
 	if err != nil {
 		return store.FlowDeadLetter{}, err
+	}
+	if len(d.Accepted) == 0 {
+		d.Accepted = nil
 	}
 	if d.Headers == nil {
 		d.Headers = map[string]string{}

@@ -15,7 +15,7 @@ import (
 // need no batching.
 
 var flowDeadLetterColumns = []string{
-	"id", "flow", "queue", "step", "error", "body", "headers", "source_id", "attempts", "created_at",
+	"id", "flow", "queue", "step", "error", "body", "headers", "source_id", "attempts", "created_at", "accepted",
 }
 
 // FlowDeadLetterAdd implements store.Store.
@@ -28,11 +28,15 @@ func (s *Store) FlowDeadLetterAdd(ctx context.Context, d store.FlowDeadLetter) e
 	if err != nil {
 		return fmt.Errorf("sqlite: flow dead letter add %q: %w", d.ID, err)
 	}
+	accepted, err := acceptedJSON(d.Accepted)
+	if err != nil {
+		return fmt.Errorf("sqlite: flow dead letter add %q: %w", d.ID, err)
+	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO flow_dead_letters (`+columns("", flowDeadLetterColumns)+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Flow, d.Queue, d.Step, d.Error, d.Body, string(headers), d.SourceID, d.Attempts,
-			formatTime(d.CreatedAt))
+			formatTime(d.CreatedAt), accepted)
 		return err
 	})
 	if err != nil {
@@ -75,6 +79,44 @@ func (s *Store) FlowDeadLetterList(ctx context.Context, f store.FlowDeadLetterFi
 		return nil, 0, fmt.Errorf("sqlite: flow dead letter list: %w", err)
 	}
 	return letters, total, nil
+}
+
+// FlowDeadLetterSetAccepted implements store.Store.
+func (s *Store) FlowDeadLetterSetAccepted(ctx context.Context, id string, accepted [][]string) error {
+	if !storeinput.Key(id) {
+		return fmt.Errorf("sqlite: flow dead letter set accepted %q: %w", id, store.ErrNotFound)
+	}
+	text, err := acceptedJSON(storeinput.NormalizeAccepted(accepted))
+	if err != nil {
+		return fmt.Errorf("sqlite: flow dead letter set accepted %q: %w", id, err)
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE flow_dead_letters SET accepted = ? WHERE id = ?`, text, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: flow dead letter set accepted %q: %w", id, err)
+	}
+	return nil
+}
+
+// acceptedJSON is the accepted column's text: "[]" for none.
+func acceptedJSON(accepted [][]string) (string, error) {
+	if accepted == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal(accepted)
+	return string(b), err
 }
 
 // FlowDeadLetterDelete implements store.Store.
@@ -130,13 +172,19 @@ func (s *Store) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error
 // arrive as JSON text.
 func scanFlowDeadLetter(row scanner) (store.FlowDeadLetter, error) {
 	var (
-		d       store.FlowDeadLetter
-		headers string
+		d                 store.FlowDeadLetter
+		headers, accepted string
 	)
 	err := row.Scan(&d.ID, &d.Flow, &d.Queue, &d.Step, &d.Error, &d.Body, &headers, &d.SourceID, &d.Attempts,
-		textTime{&d.CreatedAt})
+		textTime{&d.CreatedAt}, &accepted)
 	if err != nil {
 		return store.FlowDeadLetter{}, err
+	}
+	if err := json.Unmarshal([]byte(accepted), &d.Accepted); err != nil {
+		return store.FlowDeadLetter{}, fmt.Errorf("dead letter %q: accepted: %w", d.ID, err)
+	}
+	if len(d.Accepted) == 0 {
+		d.Accepted = nil
 	}
 	d.Headers = map[string]string{}
 	if err := json.Unmarshal([]byte(headers), &d.Headers); err != nil {

@@ -14,7 +14,8 @@ import (
 
 // NormalizeFlowDeadLetter checks d and returns it as it is stored and read back: the
 // time in UTC at microsecond precision, a nil body empty, the headers a new map (empty,
-// not nil, when there are none), and the free texts storable. ID, Flow and Queue are
+// not nil, when there are none), Accepted as NormalizeAccepted makes it, and the free
+// texts storable. ID, Flow and Queue are
 // names callers look dead letters up by, so they are rejected rather than changed when
 // a backend could not store them as given.
 func NormalizeFlowDeadLetter(d store.FlowDeadLetter) (store.FlowDeadLetter, error) {
@@ -44,7 +45,25 @@ func NormalizeFlowDeadLetter(d store.FlowDeadLetter) (store.FlowDeadLetter, erro
 		headers[storableText(k)] = storableText(d.Headers[k])
 	}
 	d.Headers = headers
+	d.Accepted = NormalizeAccepted(d.Accepted)
 	return d, nil
+}
+
+// NormalizeAccepted returns a dead letter's accepted sinks as they are stored and read
+// back: nil when there are no entries, each entry a new slice (empty, not nil), the
+// names storable.
+func NormalizeAccepted(accepted [][]string) [][]string {
+	if len(accepted) == 0 {
+		return nil
+	}
+	out := make([][]string, len(accepted))
+	for i, names := range accepted {
+		out[i] = make([]string, len(names))
+		for j, n := range names {
+			out[i][j] = storableText(n)
+		}
+	}
+	return out
 }
 
 // checkName rejects a name that is empty (if required) or that PostgreSQL text cannot

@@ -24,6 +24,7 @@ func runFlow(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"FlowDeadLetterInvalid", testFlowDeadLetterInvalid},
 		{"FlowDeadLetterList", testFlowDeadLetterList},
 		{"FlowDeadLetterDelete", testFlowDeadLetterDelete},
+		{"FlowDeadLetterSetAccepted", testFlowDeadLetterSetAccepted},
 		{"FlowDeadLetterCounts", testFlowDeadLetterCounts},
 		{"FlowDeadLetterConcurrent", testFlowDeadLetterConcurrent},
 		{"FlowCanceledContext", testFlowCanceledContext},
@@ -88,6 +89,8 @@ func testFlowDeadLetterAddGet(t *testing.T, s store.Store) {
 		},
 		SourceID: "amqp-delivery-7", Attempts: 5,
 		CreatedAt: time.Date(2025, 3, 15, 0, 9, 26, 535897999, zone),
+		// The first message the steps made went to two sinks, the second to none.
+		Accepted: [][]string{{"warehouse", "audit"}, {}},
 	}
 	want := full
 	want.CreatedAt = t0
@@ -252,6 +255,38 @@ func testFlowDeadLetterDelete(t *testing.T, s store.Store) {
 	// The ID is free again: a replay that fails once more may dead-letter it anew.
 	mustAddFlowDeadLetter(t, s, gone)
 	check(t, "dead letter added again after its delete", mustGetFlowDeadLetter(t, s, gone.ID), gone)
+}
+
+// testFlowDeadLetterSetAccepted: a replay that reached more sinks records them; the rest
+// of the dead letter stays as it was.
+func testFlowDeadLetterSetAccepted(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	d := newFlowDeadLetter("dl-acc", "order-sync", "failed", t0)
+	d.Accepted = [][]string{{"warehouse"}}
+	mustAddFlowDeadLetter(t, s, d)
+	check(t, "Accepted as added", mustGetFlowDeadLetter(t, s, d.ID).Accepted, [][]string{{"warehouse"}})
+
+	d.Accepted = [][]string{{"warehouse", "audit"}, {"warehouse"}}
+	if err := s.FlowDeadLetterSetAccepted(ctx, d.ID, d.Accepted); err != nil {
+		t.Fatalf("FlowDeadLetterSetAccepted: %v", err)
+	}
+	check(t, "dead letter after FlowDeadLetterSetAccepted", mustGetFlowDeadLetter(t, s, d.ID), d)
+	listed, _, err := s.FlowDeadLetterList(ctx, store.FlowDeadLetterFilter{Flow: "order-sync", Page: page(1, 10)})
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("FlowDeadLetterList = %v, %v", listed, err)
+	}
+	check(t, "listed dead letter", listed[0], d)
+
+	// Nothing accepted reads back as nil.
+	if err := s.FlowDeadLetterSetAccepted(ctx, d.ID, [][]string{}); err != nil {
+		t.Fatalf("FlowDeadLetterSetAccepted(empty): %v", err)
+	}
+	if got := mustGetFlowDeadLetter(t, s, d.ID).Accepted; got != nil {
+		t.Errorf("Accepted after setting none = %#v, want nil", got)
+	}
+	if err := s.FlowDeadLetterSetAccepted(ctx, "dl-unknown", [][]string{{"warehouse"}}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FlowDeadLetterSetAccepted of an unknown ID: err = %v, want ErrNotFound", err)
+	}
 }
 
 func testFlowDeadLetterCounts(t *testing.T, s store.Store) {

@@ -93,6 +93,7 @@ func testUnstorableKeys(t *testing.T, s store.Store) {
 		_, notFound["DeliveryRequeue"] = s.DeliveryRequeue(ctx, bad, at)
 		_, notFound["FlowDeadLetterGet"] = s.FlowDeadLetterGet(ctx, bad)
 		notFound["FlowDeadLetterDelete"] = s.FlowDeadLetterDelete(ctx, bad)
+		notFound["FlowDeadLetterSetAccepted"] = s.FlowDeadLetterSetAccepted(ctx, bad, [][]string{{"db"}})
 		notFound["TokenRevoke"] = s.TokenRevoke(ctx, bad, at)
 		for method, err := range notFound {
 			if !errors.Is(err, store.ErrNotFound) {

@@ -1,0 +1,8 @@
+-- +goose Up
+-- Which sinks accepted a flow's dead-lettered message before another failed, so a replay
+-- writes only to the others: a JSON array with one array of sink names per message the
+-- flow's steps made from the original (one, unless a step split it).
+ALTER TABLE flow_dead_letters ADD COLUMN accepted TEXT NOT NULL DEFAULT '[]';
+
+-- +goose Down
+ALTER TABLE flow_dead_letters DROP COLUMN accepted;
