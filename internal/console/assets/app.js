@@ -227,6 +227,7 @@ async function deadLettersPage() {
   const replay = id => actionButton("Replay", "POST", "/dead-letters/{id}/replay", `/dead-letters/${id}/replay`, { id: "replay", done: () => "Replayed." });
   const flowRows = perFlow.flat().map(d => el("tr", { "data-dead-letter": d.id },
     el("td", {}, d.flow), el("td", {}, d.step || "–"), el("td", { class: "wrap" }, d.error),
+    el("td", {}, [...new Set((d.accepted || []).flat())].join(", ") || "none"),
     el("td", {}, jsonDetails("message", d.message)), el("td", { class: "num" }, d.attempts), el("td", {}, when(d.created_at)), el("td", {}, replay(d.id))));
   const hookRows = webhookDead.map(d => el("tr", { "data-dead-letter": d.id },
     el("td", {}, el("a", { href: `#/webhooks/${d.endpoint_id}` }, d.endpoint_id.slice(0, 8))), el("td", {}, d.event_type),
@@ -234,7 +235,8 @@ async function deadLettersPage() {
     el("td", {}, when(d.updated_at)), el("td", {}, replay(d.id))));
   return [
     el("h2", {}, "Flow messages"),
-    table(["Flow", "Step", "Error", "Message", { label: "Attempts", num: true }, "When", ""], flowRows, "No flow message is in a dead-letter queue."),
+    table(["Flow", "Step", "Error", "Accepted by", "Message", { label: "Attempts", num: true }, "When", ""], flowRows, "No flow message is in a dead-letter queue."),
+    el("p", { class: "who" }, "A replay sends a message only to the sinks that have not accepted it."),
     el("h2", {}, "Webhook deliveries"),
     table(["Endpoint", "Event", "Last error", { label: "Attempts", num: true }, "When", ""], hookRows, "No delivery ran out of attempts."),
   ];
