@@ -40,7 +40,9 @@ Process settings come from flags or, when a flag is not given, from the environm
   JUNCTION_CONFIG   configuration files (.cai, .codeai, .yaml, .json), separated by ':'
   DATABASE_URL      storage: postgres://… for PostgreSQL; otherwise SQLite (default junction.db)
   REDIS_URL         redis://… shared rate limits and cache (optional)
-  JUNCTION_ADDR     listen address of 'junction serve' (default 127.0.0.1:8080)`,
+  JUNCTION_ADDR     listen address of 'junction serve' (default 127.0.0.1:8080)
+  JUNCTION_TLS_CERT, JUNCTION_TLS_KEY, JUNCTION_TLS_CLIENT_CA
+                    'junction serve' over HTTPS, and client certificates`,
 		Version:       versionText(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

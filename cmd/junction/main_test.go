@@ -82,7 +82,7 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name := strings.SplitN(kv, "=", 2)[0]
 		switch name {
-		case "DATABASE_URL", "REDIS_URL", "JUNCTION_CONFIG", "JUNCTION_ADDR":
+		case "DATABASE_URL", "REDIS_URL", "JUNCTION_CONFIG", "JUNCTION_ADDR", "JUNCTION_TLS_CERT", "JUNCTION_TLS_KEY", "JUNCTION_TLS_CLIENT_CA":
 			continue
 		}
 		if strings.HasPrefix(name, "OTEL_") { // a developer's collector must not get the tests' spans
@@ -109,6 +109,13 @@ var listeningRE = regexp.MustCompile(`msg="junction serving" addr=(\S+)`)
 // startServer starts `junction serve --addr 127.0.0.1:0 args…` in dir and waits until it
 // answers /healthz. The server is killed at the end of the test if still running.
 func startServer(t *testing.T, dir string, env []string, args ...string) *process {
+	t.Helper()
+	return startServerVia(t, dir, env, "http", http.DefaultClient, args...)
+}
+
+// startServerVia is startServer for a server spoken to with client at scheme://addr
+// (https with a client that trusts the server's CA).
+func startServerVia(t *testing.T, dir string, env []string, scheme string, client *http.Client, args ...string) *process {
 	t.Helper()
 	s := &process{done: make(chan error, 1)}
 	s.cmd = exec.Command(junctionBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
@@ -142,20 +149,24 @@ func startServer(t *testing.T, dir string, env []string, args ...string) *proces
 	}()
 	select {
 	case a := <-addr:
-		s.base = "http://" + a
+		s.base = scheme + "://" + a
 	case err := <-s.done:
 		s.done <- err
 		t.Fatalf("junction serve exited before listening (%v):\n%s", err, s.log())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("junction serve did not start:\n%s", s.log())
 	}
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.base + "/healthz")
+		resp, err := client.Get(s.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("junction serve did not answer %s/healthz within 30s (%v):\n%s", s.base, err, s.log())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

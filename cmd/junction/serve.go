@@ -32,12 +32,20 @@ token exists yet, creates an admin token and prints it once on stderr.
 
 Signals: SIGINT or SIGTERM stop it gracefully (in-flight requests get --shutdown-timeout to
 finish); SIGHUP reloads the configuration files (a file with errors is rejected and the
-running configuration kept).
+running configuration kept) and re-reads the --tls-cert/--tls-key pair and --tls-client-ca
+(a bad new pair is logged and the one in force kept).
+
+With --tls-cert and --tls-key the API answers HTTPS only. With --tls-client-ca as well, a
+client may present a certificate signed by that CA instead of a bearer token: the
+certificate's subject CN must be the name of exactly one active API token, whose role it
+gets (make one with 'junction token create --name CN --role user'; revoking the token
+ends the certificate's access). Bearer tokens and the console keep working.
 
 An integration whose env(NAME) references are unset or empty starts as "misconfigured": it
 is listed by GET /integrations/status with the reason and is never called.`,
 		Example: `  junction serve -c examples/quickstart.cai
-  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test junction serve --addr 127.0.0.1:9090`,
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test junction serve --addr 127.0.0.1:9090
+  junction serve --tls-cert server.crt --tls-key server.key --tls-client-ca clients-ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := telemetry.NewLogger(os.Stderr, logFormat, logLevel)
@@ -79,6 +87,9 @@ is listed by GET /integrations/status with the reason and is never called.`,
 				LookupEnv:       os.LookupEnv,
 				Reload:          reload,
 				Version:         versionName(),
+				TLSCert:         fromEnv(cmd, "tls-cert", "JUNCTION_TLS_CERT"),
+				TLSKey:          fromEnv(cmd, "tls-key", "JUNCTION_TLS_KEY"),
+				TLSClientCA:     fromEnv(cmd, "tls-client-ca", "JUNCTION_TLS_CLIENT_CA"),
 			})
 		},
 	}
@@ -87,6 +98,9 @@ is listed by GET /integrations/status with the reason and is never called.`,
 	f.String("addr", "", "listen address (env JUNCTION_ADDR; default "+app.AddrDefault+")")
 	f.String("redis-url", "", "Redis URL for shared rate limits and cache (env REDIS_URL)")
 	addDatabaseFlag(cmd)
+	f.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; re-read on SIGHUP (env JUNCTION_TLS_CERT)")
+	f.String("tls-key", "", "the PEM private key of --tls-cert (env JUNCTION_TLS_KEY)")
+	f.String("tls-client-ca", "", "accept client certificates signed by this PEM CA instead of a bearer token; the subject CN names the API token (env JUNCTION_TLS_CLIENT_CA)")
 	f.String("report-retention", "", "how long the usage reports' per-minute data is kept, such as 30d (env JUNCTION_REPORT_RETENTION; default 30d)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

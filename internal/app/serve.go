@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/backend"
 	"github.com/junctionhq/junction/internal/telemetry"
+	"github.com/junctionhq/junction/internal/tlsfiles"
 	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/workflow"
 )
@@ -54,6 +56,10 @@ type Options struct {
 	Listening func(net.Addr)
 	// Version is the binary's version, for /openapi.json.
 	Version string
+	// TLSCert and TLSKey, both or neither, make the API answer HTTPS only; each Reload
+	// re-reads them. TLSClientCA (which needs them) lets clients authenticate with a
+	// certificate signed by that CA instead of a bearer token.
+	TLSCert, TLSKey, TLSClientCA string
 }
 
 // Serve runs Junction until ctx is cancelled: it loads the configuration, binds the
@@ -71,6 +77,10 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	log := opts.Logger
 	cfg, err := loadConfig(opts.ConfigPaths, log)
+	if err != nil {
+		return err
+	}
+	tlsFiles, err := loadTLS(opts)
 	if err != nil {
 		return err
 	}
@@ -135,12 +145,14 @@ func Serve(ctx context.Context, opts Options) error {
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
 		Events: deps.Bus, EventLog: st,
 		Reports: reports,
+		TLS:     tlsConfig(tlsFiles),
 	})
 	if err != nil {
 		return err
 	}
 	log.Info("junction serving",
 		"addr", ln.Addr().String(),
+		"scheme", scheme(tlsFiles),
 		"storage", backend.Describe(opts.DatabaseURL),
 		"integrations", len(cfg.Integrations),
 		"flows", len(cfg.Flows),
@@ -148,7 +160,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Listening != nil {
 		opts.Listening(ln.Addr())
 	}
-	defer watchReload(ctx, opts, host)() // stops watching before the runtime stops
+	defer watchReload(ctx, opts, host, tlsFiles)() // stops watching before the runtime stops
 
 	if err := srv.Serve(ctx, ln, opts.ShutdownTimeout); err != nil {
 		return err
@@ -255,7 +267,7 @@ func newMetrics(reg *prometheus.Registry, st store.Store) (runtime.Metrics, erro
 // watchReload re-reads the configuration on each reload request and puts it in force.
 // A configuration with errors is rejected as a whole and the running one stays. The
 // returned function stops watching, after a reload under way has finished.
-func watchReload(ctx context.Context, opts Options, host *runtime.Host) (stop func()) {
+func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles *tlsfiles.Server) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -268,6 +280,7 @@ func watchReload(ctx context.Context, opts Options, host *runtime.Host) (stop fu
 				if !ok {
 					return
 				}
+				reloadTLS(opts.Logger, tlsFiles)
 				reload(ctx, opts, host)
 			}
 		}
@@ -293,6 +306,55 @@ func reload(ctx context.Context, opts Options, host *runtime.Host) {
 	}
 	opts.Logger.Info("configuration reloaded", "integrations", len(cfg.Integrations), "flows", len(cfg.Flows))
 	reconfigureTracing(rctx, opts.Logger, cfg)
+}
+
+// loadTLS loads the server's certificate and key and the client CA, when given, before
+// anything is opened: a wrong file stops the start with an error naming it.
+func loadTLS(opts Options) (*tlsfiles.Server, error) {
+	if opts.TLSCert == "" && opts.TLSKey == "" {
+		if opts.TLSClientCA != "" {
+			return nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key: client certificates are only asked for over TLS")
+		}
+		return nil, nil
+	}
+	s, err := tlsfiles.NewServer(opts.TLSCert, opts.TLSKey, opts.TLSClientCA)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	return s, nil
+}
+
+// reloadTLS re-reads the certificate, key and client CA; a bad new set is logged and
+// the one in force stays, so a botched rotation does not take the API down. It runs
+// before the configuration reload and whatever that reload's fate.
+func reloadTLS(log *slog.Logger, s *tlsfiles.Server) {
+	if s == nil {
+		return
+	}
+	if err := s.Reload(); err != nil {
+		log.Error("TLS certificate reload rejected; keeping the certificate in force", "error", err, "serial", s.Certificate().SerialNumber.String())
+		return
+	}
+	c := s.Certificate()
+	log.Info("TLS certificate reloaded", "subject", c.Subject.String(), "serial", c.SerialNumber.String(), "not_after", c.NotAfter.UTC().Format(time.RFC3339))
+}
+
+func tlsConfig(s *tlsfiles.Server) *tls.Config {
+	if s == nil {
+		return nil
+	}
+	return s.Config()
+}
+
+func scheme(s *tlsfiles.Server) string {
+	switch {
+	case s == nil:
+		return "http"
+	case s.ClientCertificates():
+		return "https (client certificates accepted)"
+	default:
+		return "https"
+	}
 }
 
 // reconfigureTracing applies a reloaded configuration's `monitoring { tracing }`: a new

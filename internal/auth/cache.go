@@ -23,6 +23,7 @@ type Authenticator struct {
 
 	mu      sync.Mutex
 	entries map[[sha256.Size]byte]cached
+	names   map[string]cached // by token name, for client certificates (AuthenticateName)
 }
 
 type cached struct {
@@ -41,7 +42,7 @@ func NewAuthenticator(s TokenStore, ttl time.Duration, now func() time.Time) *Au
 	if now == nil {
 		now = time.Now
 	}
-	return &Authenticator{store: s, ttl: ttl, now: now, entries: map[[sha256.Size]byte]cached{}}
+	return &Authenticator{store: s, ttl: ttl, now: now, entries: map[[sha256.Size]byte]cached{}, names: map[string]cached{}}
 }
 
 // Authenticate checks an Authorization header value.
@@ -74,6 +75,33 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorizationHeader st
 	return tok, nil
 }
 
+// AuthenticateName returns the one active token with this name: the identity of a
+// client certificate whose subject CN is name (see the package documentation). Like
+// Authenticate, it remembers a success for the TTL.
+func (a *Authenticator) AuthenticateName(ctx context.Context, name string) (store.Token, error) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.names[name]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.tok, nil
+	}
+	tok, err := TokenNamed(ctx, a.store, name)
+	if err != nil || a.ttl <= 0 {
+		return tok, err
+	}
+	a.mu.Lock()
+	if len(a.names) >= cacheMaxEntries {
+		for k := range a.names {
+			delete(a.names, k)
+			break
+		}
+	}
+	a.names[name] = cached{tok: tok, expires: now.Add(a.ttl)}
+	a.mu.Unlock()
+	return tok, nil
+}
+
 // Forget drops the remembered token with this ID, so its revocation applies at once.
 func (a *Authenticator) Forget(tokenID string) {
 	a.mu.Lock()
@@ -81,6 +109,11 @@ func (a *Authenticator) Forget(tokenID string) {
 	for k, c := range a.entries {
 		if c.tok.ID == tokenID {
 			delete(a.entries, k)
+		}
+	}
+	for k, c := range a.names {
+		if c.tok.ID == tokenID {
+			delete(a.names, k)
 		}
 	}
 }

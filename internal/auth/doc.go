@@ -13,6 +13,11 @@
 //
 // Roles are ordered: an admin token may do everything a user token may (see Allows).
 //
+// A client certificate (`junction serve --tls-client-ca`) stands for a token too: the one
+// active token whose name is the certificate's subject CN, whose role it takes
+// (TokenNamed). Access is granted, listed and revoked with tokens alone, whether the
+// client sends the secret or a certificate.
+//
 // Service is the one way to manage tokens, for the HTTP API and the CLI alike, so its
 // rules hold for every caller: only admins create, list and revoke tokens; roles and
 // names are checked field by field; a token never revokes itself (ErrRevokeSelf).

@@ -104,6 +104,12 @@ func (s *Service) Authenticate(ctx context.Context, authorizationHeader string) 
 	return s.cache.Authenticate(ctx, authorizationHeader)
 }
 
+// AuthenticateName authenticates a verified client certificate by its subject CN: the
+// one active token of that name; see TokenNamed.
+func (s *Service) AuthenticateName(ctx context.Context, name string) (Token, error) {
+	return s.cache.AuthenticateName(ctx, name)
+}
+
 // Create issues a token with the given role and name (see ValidateName) and returns its
 // secret, shown this once and never again. Only admins create tokens; an invalid role
 // or name is a *ValidationError naming each.

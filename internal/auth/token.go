@@ -173,6 +173,34 @@ func Authenticate(ctx context.Context, s TokenStore, authorizationHeader string)
 	return tok, nil
 }
 
+// TokenNamed returns the one active (not revoked) token named name: how a client
+// certificate, whose subject CN is name, is authenticated. An empty name, no such token
+// and several active tokens of that name (which one would it be?) all wrap
+// ErrUnauthenticated with the reason.
+func TokenNamed(ctx context.Context, s TokenStore, name string) (store.Token, error) {
+	if name == "" {
+		return store.Token{}, fmt.Errorf("%w: the client certificate has no subject common name (CN) to name an API token by", ErrUnauthenticated)
+	}
+	toks, err := s.TokenList(ctx)
+	if err != nil {
+		return store.Token{}, fmt.Errorf("auth: look up token: %w", err)
+	}
+	var found []store.Token
+	for _, t := range toks {
+		if t.Name == name && !t.Revoked() {
+			found = append(found, t)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return store.Token{}, fmt.Errorf("%w: the client certificate's subject CN %q names no active API token", ErrUnauthenticated, name)
+	case 1:
+		return found[0], nil
+	default:
+		return store.Token{}, fmt.Errorf("%w: the client certificate's subject CN %q names %d active API tokens; give the token a name of its own", ErrUnauthenticated, name, len(found))
+	}
+}
+
 // parseBearer extracts a well-formed secret from an Authorization header value.
 func parseBearer(header string) (string, error) {
 	header = strings.TrimSpace(header)

@@ -35,7 +35,7 @@ func (d *decoder) integration(pos Pos, name string, body []*Entry) (*Integration
 	if in.Type != TypeWebhook {
 		return in, nil
 	}
-	wd.Timeout, wd.Retry, wd.CircuitBreaker, wd.Signature = in.Timeout, in.Retry, in.CircuitBreaker, in.Signature
+	wd.Timeout, wd.Retry, wd.CircuitBreaker, wd.Signature, wd.TLS = in.Timeout, in.Retry, in.CircuitBreaker, in.Signature, in.TLS
 	for _, op := range in.Operations {
 		if len(op.SuccessCodes) > 0 {
 			wd.SuccessCodes = op.SuccessCodes
@@ -80,6 +80,7 @@ func (d *decoder) integrationSettings(in *Integration, wd *WebhookDelivery, retr
 		"signature":                func(e *Entry) { in.Signature = d.signature(e) },
 		"slo":                      func(e *Entry) { in.SLO = d.slo(e) },
 		"cost":                     func(e *Entry) { in.Cost = d.cost(e) },
+		"tls":                      func(e *Entry) { in.TLS = d.tls(e) },
 		"dead_letter":              func(e *Entry) { wd.DeadLetter = d.deadLetter(e) },
 		"allowed_networks":         func(e *Entry) { wd.AllowedNetworks = d.cidrList(e) },
 		"secret_overlap":           func(e *Entry) { wd.SecretOverlap, _ = d.positiveDuration(e) },
@@ -108,6 +109,11 @@ func (d *decoder) checkIntegration(in *Integration, wd *WebhookDelivery) {
 	}
 	for _, op := range in.Operations {
 		d.checkOperationKind(in, op)
+	}
+	if in.TLS != nil && in.BaseURL != nil && in.BaseURL.IsLiteral() {
+		if u, _ := in.BaseURL.Resolve(nil); strings.HasPrefix(strings.ToLower(u), "http://") {
+			d.rep.warnf(in.TLS.Pos, "integration %s: tls has no effect on calls to the http:// base_url; use https://", in.Name)
+		}
 	}
 }
 

@@ -141,8 +141,21 @@ type Integration struct {
 	// SLO and Cost feed the usage reports (GET /reports); an operation's own replace them.
 	SLO  *SLO
 	Cost *Cost
+	// TLS is how HTTPS connections to base_url are made (a private CA, a client
+	// certificate); a `type: webhook` block's applies to deliveries. nil: the defaults.
+	TLS *TLS
 
 	Operations []*Operation
+}
+
+// TLS is `tls { ca, cert, key, server_name }`. The files are checked (readable, PEM,
+// the key belongs to the certificate) when the configuration is loaded, and read again
+// by each runtime built from it, so a reload picks up rotated files.
+type TLS struct {
+	Pos        Pos
+	CA         string // PEM CA certificates the server's must chain to, instead of the system's
+	Cert, Key  string // client certificate and key for mutual TLS; both or neither
+	ServerName string // the name the server's certificate is checked against; "" means the URL's host
 }
 
 // Operation returns the named operation, or nil.
@@ -330,6 +343,7 @@ type WebhookDelivery struct {
 	Workers                int           // delivery workers
 	PerEndpointConcurrency int           // deliveries in flight per endpoint
 	SuccessCodes           []int         // the deliver operation's success_codes; nil means any 2xx
+	TLS                    *TLS          // how deliveries' HTTPS connections are made; nil: the defaults
 }
 
 // DeadLetter keeps deliveries that failed for good.

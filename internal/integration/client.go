@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"github.com/junctionhq/junction/internal/policy/ratelimit"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/report"
+	"github.com/junctionhq/junction/internal/tlsfiles"
 )
 
 // env is what every client of a runtime shares: its dependencies, resolved once.
@@ -74,6 +76,10 @@ type state struct {
 	circuit *circuit
 	redis   redis.UniversalClient // the backend limiter lives on
 	http    *http.Client          // the client cred fetches tokens with
+	// calls is the client calls are sent with: http, or with `tls { … }` a client of the
+	// integration's own (same transport settings and dialer, its TLS configuration).
+	// The state's key covers the TLS files' contents, so rotated files make a new one.
+	calls *http.Client
 }
 
 // circuit turns breaker transitions into events, logs and metrics. A breaker adopted by
@@ -142,6 +148,9 @@ func newState(e *env, in *config.Integration, key [32]byte) (*state, error) {
 		return st, err
 	}
 	st.http = e.http
+	if st.calls, err = newCallClient(e, in); err != nil {
+		return st, err
+	}
 	if cb := in.CircuitBreaker; cb != nil {
 		b, err := breaker.New(breaker.Config{
 			Failures: cb.Failures, Window: cb.Window, Consecutive: cb.Consecutive,
@@ -178,9 +187,37 @@ func adoptState(e *env, in *config.Integration, prev *state) (*state, error) {
 		if st.cred, err = newCredentials(e, in); err != nil {
 			return &st, err
 		}
+		if st.calls, err = newCallClient(e, in); err != nil {
+			return &st, err
+		}
 		st.http = e.http
 	}
 	return &st, nil
+}
+
+// newCallClient is the client an integration's calls go through: the runtime's, or with
+// `tls { … }` a copy of its transport (pool sizes, timeouts, proxy and dialer alike) with
+// the block's CA, client certificate and server name. Credentials (an OAuth2 token
+// endpoint, often another host) keep the runtime's client and the system's CAs.
+func newCallClient(e *env, in *config.Integration) (*http.Client, error) {
+	if in.TLS == nil {
+		return e.http, nil
+	}
+	tc, err := tlsfiles.ClientConfig(in.TLS.ClientFiles())
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	var t *http.Transport
+	switch base := e.http.Transport.(type) {
+	case *http.Transport:
+		t = base.Clone()
+	case nil:
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	default:
+		return nil, fmt.Errorf("tls: the runtime's HTTP transport (%T) cannot take a TLS configuration", base)
+	}
+	t.TLSClientConfig = tc
+	return &http.Client{Transport: t, CheckRedirect: e.http.CheckRedirect, Jar: e.http.Jar, Timeout: e.http.Timeout}, nil
 }
 
 func newCredentials(e *env, in *config.Integration) (credential.Applier, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"reflect"
 	"sort"
 
@@ -20,7 +21,7 @@ var (
 // fingerprint digests an integration's settings as the runtime sees them. key covers the
 // whole model except source positions (moving a block in the file changes nothing) plus
 // every env()/file() value resolved now (a rotated secret is a change, although the file
-// is the same): two integrations with equal keys behave the same, so a reload may hand
+// is the same) and the contents of the tls block's files: two integrations with equal keys behave the same, so a reload may hand
 // the new one the old one's state. version covers the model alone, without resolved
 // values: it goes into cache keys, which a shared Redis holds, where not even a digest
 // of a secret belongs.
@@ -37,6 +38,19 @@ func fingerprint(in *config.Integration, lookup config.LookupEnv) (key [32]byte,
 		}
 		values = append(values, s)
 	})
+	if t := in.TLS; t != nil {
+		// The files, not only their names: a rotated certificate is a change.
+		for _, f := range []string{t.CA, t.Cert, t.Key} {
+			if f == "" {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				data = []byte("\x00unreadable: " + err.Error())
+			}
+			values = append(values, string(data))
+		}
+	}
 	sum := model.Sum(nil)
 	version = hex.EncodeToString(sum[:12])
 	h := sha256.New()

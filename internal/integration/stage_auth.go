@@ -80,7 +80,7 @@ func (s *authStage) send(ctx context.Context, x *exchange, counted *bool) (*Resu
 		*counted = true
 		x.sent++
 	}
-	resp, err := s.c.env.http.Do(hreq)
+	resp, err := s.c.st.calls.Do(hreq)
 	if err != nil {
 		telemetry.SpanError(span, "unreachable")
 		// The client's error quotes the URL, with an api_key in its query.

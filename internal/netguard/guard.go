@@ -2,6 +2,7 @@ package netguard
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -165,24 +166,38 @@ const maxResponseHeaderBytes = 64 << 10
 // how much of a response body it reads. All clients of one Guard share one connection
 // pool; CloseIdleConnections on any of them closes its idle connections.
 func (g *Guard) Client() *http.Client {
-	g.once.Do(func() {
-		g.transport = &http.Transport{
-			Proxy:                  nil,
-			DialContext:            g.DialContext,
-			ForceAttemptHTTP2:      true,
-			MaxIdleConns:           100,
-			MaxIdleConnsPerHost:    4,
-			IdleConnTimeout:        90 * time.Second,
-			ExpectContinueTimeout:  time.Second,
-			MaxResponseHeaderBytes: maxResponseHeaderBytes,
-			// Deliveries only look at the first bytes of an answer; without compression
-			// the caller's bound applies to the bytes received, and a small gzip bomb
-			// costs nothing to decompress.
-			DisableCompression: true,
-		}
-	})
+	g.once.Do(func() { g.transport = g.newTransport(nil) })
+	return g.client(g.transport)
+}
+
+// ClientTLS is Client with a connection pool of its own whose handshakes use tc (a
+// private CA, a client certificate: an integration's `tls { … }`); it dials through
+// DialContext all the same, so the address checks and allowed networks hold.
+func (g *Guard) ClientTLS(tc *tls.Config) *http.Client {
+	return g.client(g.newTransport(tc))
+}
+
+func (g *Guard) newTransport(tc *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:                  nil,
+		DialContext:            g.DialContext,
+		TLSClientConfig:        tc,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		// Deliveries only look at the first bytes of an answer; without compression
+		// the caller's bound applies to the bytes received, and a small gzip bomb
+		// costs nothing to decompress.
+		DisableCompression: true,
+	}
+}
+
+func (g *Guard) client(t *http.Transport) *http.Client {
 	return &http.Client{
-		Transport: g.transport,
+		Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"runtime/debug"
 	"strconv"
@@ -284,7 +285,9 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate requires a valid bearer token on every path that is not public. It runs
+// authenticate requires a valid bearer token on every path that is not public, or the
+// console's session cookie, or, over TLS with --tls-client-ca, a verified client
+// certificate; a request that has several uses the bearer token first, then the session. It runs
 // before routing so that unauthenticated clients learn nothing about which paths exist.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -309,6 +312,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if err == nil {
 				err = checkCSRF(r, session)
 			}
+		case len(values) == 0 && hasClientCertificate(r):
+			tok, err = s.certificateToken(r)
 		default:
 			tok, err = s.tokens.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		}
@@ -325,4 +330,51 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		infoFrom(r.Context()).token = &tok
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hasClientCertificate reports whether the TLS handshake verified a client certificate
+// against the client CA (tls.VerifyClientCertIfGiven: one that does not chain to it
+// never gets this far, the handshake fails).
+func hasClientCertificate(r *http.Request) bool {
+	return r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0
+}
+
+// certificateToken is the token a verified client certificate stands for: the one active
+// API token named by its subject CN (see auth.TokenNamed and docs/decisions.md). The
+// certificate thus has the token's role, and revoking the token ends the certificate's
+// access too, without a revocation list.
+func (s *Server) certificateToken(r *http.Request) (auth.Token, error) {
+	ct, ok := s.tokens.(CertificateTokens)
+	if !ok {
+		return auth.Token{}, fmt.Errorf("%w: client certificates are not accepted here; send Authorization: Bearer", auth.ErrUnauthenticated)
+	}
+	leaf := r.TLS.VerifiedChains[0][0]
+	tok, err := ct.AuthenticateName(r.Context(), leaf.Subject.CommonName)
+	if err != nil {
+		return tok, err
+	}
+	return tok, checkCrossSite(r)
+}
+
+// errCrossSite is a change asked for with a client certificate by a page of another site.
+var errCrossSite = NewProblem(KindForbidden, "this request changes something, is authenticated by a client certificate and was sent by a page of another site; client certificates are for machine clients")
+
+// checkCrossSite refuses changes that a browser holding a client certificate was made to
+// send by another site: a browser presents its certificate to any page's requests, as it
+// sends cookies, so the certificate alone must not let another site change anything.
+// Machine clients send neither header; browsers send at least one on such requests.
+func checkCrossSite(r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return errCrossSite
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if u, err := url.Parse(origin); err != nil || u.Host != r.Host {
+			return errCrossSite
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,13 @@ type Tokens interface {
 	Revoke(ctx context.Context, by auth.Actor, id string) error
 }
 
+// CertificateTokens is what the server needs to authenticate a verified client
+// certificate: the token its subject CN names (*auth.Service has it). Without it, a
+// certificate authenticates nobody and the request needs a bearer token.
+type CertificateTokens interface {
+	AuthenticateName(ctx context.Context, name string) (auth.Token, error)
+}
+
 // Options configure a Server.
 type Options struct {
 	Tokens       Tokens                          // required: authentication and the token API
@@ -62,6 +70,10 @@ type Options struct {
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 	Version      string                          // the binary's version, in /openapi.json; default "dev"
+	// TLS, when set, makes Serve answer HTTPS only (see tlsfiles.Server.Config). A client
+	// certificate it verified authenticates a request that has no bearer token and no
+	// console session: see authenticate.
+	TLS *tls.Config
 }
 
 // Server is the management API. Build it with New; it is safe for concurrent use.
@@ -83,6 +95,7 @@ type Server struct {
 	reports      Reports
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 	version      string
+	tls          *tls.Config // nil: plain HTTP
 
 	// Event streams (events.go): each stream's queue and keep-alive interval, and
 	// streamsEnd, closed at shutdown.
@@ -137,6 +150,7 @@ func New(opts Options) (*Server, error) {
 		jobs:         opts.Jobs,
 		workflows:    opts.Workflows,
 		version:      cmp.Or(opts.Version, "dev"),
+		tls:          opts.TLS,
 		events:       opts.Events,
 		eventLog:     opts.EventLog,
 
@@ -383,7 +397,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	if s.tls != nil {
+		// ServeTLS with no file names takes the certificate from TLSConfig (its
+		// GetCertificate), so a reload that swaps the certificate reaches new handshakes.
+		hs.TLSConfig = s.tls
+		go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
 
 	select {
 	case err := <-serveErr:

@@ -25,6 +25,7 @@ import (
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/telemetry"
+	"github.com/junctionhq/junction/internal/tlsfiles"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
 
@@ -104,7 +105,15 @@ func New(st store.Store, s Settings, opts Options) (*Service, error) {
 	if lease <= s.Timeout {
 		return nil, fmt.Errorf("webhook: a lease of %v does not cover an attempt's timeout of %v", lease, s.Timeout)
 	}
-	svc := &Service{store: st, settings: s, opts: opts, guard: guard, client: guard.Client(), lease: lease, wake: make(chan struct{}, 1), rejections: opts.Rejections}
+	client := guard.Client()
+	if s.TLS != nil {
+		tc, err := tlsfiles.ClientConfig(*s.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: tls: %w", err)
+		}
+		client = guard.ClientTLS(tc)
+	}
+	svc := &Service{store: st, settings: s, opts: opts, guard: guard, client: client, lease: lease, wake: make(chan struct{}, 1), rejections: opts.Rejections}
 	opts.Metrics.queue.setSource(st, opts.Clock)
 	return svc, nil
 }

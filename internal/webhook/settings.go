@@ -5,6 +5,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/tlsfiles"
 )
 
 // Settings are the delivery settings of every endpoint. They come from the
@@ -38,6 +39,9 @@ type Settings struct {
 	Workers                int
 	PerEndpointConcurrency int
 	SuccessCodes           []int // default: any 2xx
+	// TLS is the delivery block's `tls { … }` (a private CA, a client certificate);
+	// nil: the system's CAs and no client certificate.
+	TLS *tlsfiles.Client
 
 	MaxPayloadBytes      int64 // an event larger than this is refused (413)
 	MaxResponseBodyBytes int   // stored response bodies are truncated to this
@@ -122,6 +126,10 @@ func (s *Settings) apply(wd *config.WebhookDelivery) {
 		s.PerEndpointConcurrency = wd.PerEndpointConcurrency
 	}
 	s.SuccessCodes = wd.SuccessCodes
+	if wd.TLS != nil {
+		files := wd.TLS.ClientFiles()
+		s.TLS = &files
+	}
 }
 
 func (s Settings) success(status int) bool {
