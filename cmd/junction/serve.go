@@ -67,6 +67,17 @@ is listed by GET /integrations/status with the reason and is never called.`,
 					}
 				}
 			}()
+			var ttl, renew time.Duration
+			for _, d := range []struct {
+				flag, env string
+				dst       *time.Duration
+			}{{"lease-ttl", "JUNCTION_LEASE_TTL", &ttl}, {"lease-renew", "JUNCTION_LEASE_RENEW", &renew}} {
+				if v := fromEnv(cmd, d.flag, d.env); v != "" {
+					if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
+						return fmt.Errorf("--%s: expected a duration greater than zero such as 15s, found %q", d.flag, v)
+					}
+				}
+			}
 			return app.Serve(ctx, app.Options{
 				ConfigPaths:     configPaths(cmd, configs),
 				DatabaseURL:     fromEnv(cmd, "database-url", "DATABASE_URL"),
@@ -79,6 +90,10 @@ is listed by GET /integrations/status with the reason and is never called.`,
 				LookupEnv:       os.LookupEnv,
 				Reload:          reload,
 				Version:         versionName(),
+				NodeID:          fromEnv(cmd, "node-id", "JUNCTION_NODE_ID"),
+				AdvertiseAddr:   fromEnv(cmd, "advertise-addr", "JUNCTION_ADVERTISE_ADDR"),
+				LeaseTTL:        ttl,
+				LeaseRenew:      renew,
 			})
 		},
 	}
@@ -87,6 +102,10 @@ is listed by GET /integrations/status with the reason and is never called.`,
 	f.String("addr", "", "listen address (env JUNCTION_ADDR; default "+app.AddrDefault+")")
 	f.String("redis-url", "", "Redis URL for shared rate limits and cache (env REDIS_URL)")
 	addDatabaseFlag(cmd)
+	f.String("node-id", "", "this node's id among the nodes sharing the database (env JUNCTION_NODE_ID; default host name and a random suffix)")
+	f.String("advertise-addr", "", "the address GET /cluster shows for this node (env JUNCTION_ADVERTISE_ADDR; default the listen address)")
+	f.String("lease-ttl", "", "how long a node's leases and heartbeat outlive it: a dead node's duties move within it (env JUNCTION_LEASE_TTL; default 15s)")
+	f.String("lease-renew", "", "how often a node heartbeats and renews its leases (env JUNCTION_LEASE_RENEW; default a third of --lease-ttl)")
 	f.String("report-retention", "", "how long the usage reports' per-minute data is kept, such as 30d (env JUNCTION_REPORT_RETENTION; default 30d)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
