@@ -75,6 +75,17 @@ is listed by GET /integrations/status with the reason and is never called.`,
 					}
 				}
 			}()
+			var ttl, renew time.Duration
+			for _, d := range []struct {
+				flag, env string
+				dst       *time.Duration
+			}{{"lease-ttl", "JUNCTION_LEASE_TTL", &ttl}, {"lease-renew", "JUNCTION_LEASE_RENEW", &renew}} {
+				if v := fromEnv(cmd, d.flag, d.env); v != "" {
+					if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
+						return fmt.Errorf("--%s: expected a duration greater than zero such as 15s, found %q", d.flag, v)
+					}
+				}
+			}
 			return app.Serve(ctx, app.Options{
 				ConfigPaths:     configPaths(cmd, configs),
 				DatabaseURL:     fromEnv(cmd, "database-url", "DATABASE_URL"),
@@ -90,6 +101,10 @@ is listed by GET /integrations/status with the reason and is never called.`,
 				TLSCert:         fromEnv(cmd, "tls-cert", "JUNCTION_TLS_CERT"),
 				TLSKey:          fromEnv(cmd, "tls-key", "JUNCTION_TLS_KEY"),
 				TLSClientCA:     fromEnv(cmd, "tls-client-ca", "JUNCTION_TLS_CLIENT_CA"),
+				NodeID:          fromEnv(cmd, "node-id", "JUNCTION_NODE_ID"),
+				AdvertiseAddr:   fromEnv(cmd, "advertise-addr", "JUNCTION_ADVERTISE_ADDR"),
+				LeaseTTL:        ttl,
+				LeaseRenew:      renew,
 			})
 		},
 	}
@@ -101,6 +116,10 @@ is listed by GET /integrations/status with the reason and is never called.`,
 	f.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; re-read on SIGHUP (env JUNCTION_TLS_CERT)")
 	f.String("tls-key", "", "the PEM private key of --tls-cert (env JUNCTION_TLS_KEY)")
 	f.String("tls-client-ca", "", "accept client certificates signed by this PEM CA instead of a bearer token; the subject CN names the API token (env JUNCTION_TLS_CLIENT_CA)")
+	f.String("node-id", "", "this node's id among the nodes sharing the database (env JUNCTION_NODE_ID; default host name and a random suffix)")
+	f.String("advertise-addr", "", "the address GET /cluster shows for this node (env JUNCTION_ADVERTISE_ADDR; default the listen address)")
+	f.String("lease-ttl", "", "how long a node's leases and heartbeat outlive it: a dead node's duties move within it (env JUNCTION_LEASE_TTL; default 15s)")
+	f.String("lease-renew", "", "how often a node heartbeats and renews its leases (env JUNCTION_LEASE_RENEW; default a third of --lease-ttl)")
 	f.String("report-retention", "", "how long the usage reports' per-minute data is kept, such as 30d (env JUNCTION_REPORT_RETENTION; default 30d)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

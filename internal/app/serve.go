@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/junctionhq/junction/internal/auth"
+	"github.com/junctionhq/junction/internal/cluster"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/flow"
@@ -54,12 +55,24 @@ type Options struct {
 	// Listening, if set, is called with the bound address once the server accepts
 	// connections (tests listen on port 0 and need the real port).
 	Listening func(net.Addr)
-	// Version is the binary's version, for /openapi.json.
+	// Version is the binary's version, for /openapi.json and GET /cluster.
 	Version string
 	// TLSCert and TLSKey, both or neither, make the API answer HTTPS only; each Reload
 	// re-reads them. TLSClientCA (which needs them) lets clients authenticate with a
 	// certificate signed by that CA instead of a bearer token.
 	TLSCert, TLSKey, TLSClientCA string
+	// NodeID names this process among the nodes sharing the database; random (host name
+	// and a suffix) when empty.
+	NodeID string
+	// AdvertiseAddr is the address GET /cluster shows for this node; the bound listen
+	// address when empty.
+	AdvertiseAddr string
+	// LeaseTTL is how long a node's leases outlive its last renewal (and how long it may
+	// miss heartbeats before it is shown as down); cluster.TTLDefault when zero.
+	LeaseTTL time.Duration
+	// LeaseRenew is how often the node heartbeats and renews its leases; LeaseTTL/3 when
+	// zero.
+	LeaseRenew time.Duration
 }
 
 // Serve runs Junction until ctx is cancelled: it loads the configuration, binds the
@@ -127,6 +140,19 @@ func Serve(ctx context.Context, opts Options) error {
 	deps.Reports = reports
 	defer closeDeps()
 
+	node, err := startNode(ctx, opts, st, rdb != nil, ln.Addr(), configVersion(opts.ConfigPaths))
+	if err != nil {
+		return err
+	}
+	// Runs after the runtime has stopped (deferred before it): the node's leases are
+	// given up when nothing runs under them any more.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		if err := node.Stop(sctx); err != nil {
+			log.Warn("stopping the cluster node", "error", err)
+		}
+	}()
 	host, err := runtime.Start(ctx, cfg, deps)
 	if err != nil {
 		return err
@@ -144,8 +170,8 @@ func Serve(ctx context.Context, opts Options) error {
 		Logger: log, Registry: deps.Registry, Version: opts.Version,
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
 		Events: deps.Bus, EventLog: st,
-		Reports: reports,
-		TLS:     tlsConfig(tlsFiles),
+		Reports: reports, Cluster: node,
+		TLS: tlsConfig(tlsFiles),
 	})
 	if err != nil {
 		return err
@@ -156,11 +182,12 @@ func Serve(ctx context.Context, opts Options) error {
 		"storage", backend.Describe(opts.DatabaseURL),
 		"integrations", len(cfg.Integrations),
 		"flows", len(cfg.Flows),
+		"node", node.ID(),
 		"startup", time.Since(start).Round(time.Millisecond).String())
 	if opts.Listening != nil {
 		opts.Listening(ln.Addr())
 	}
-	defer watchReload(ctx, opts, host, tlsFiles)() // stops watching before the runtime stops
+	defer watchReload(ctx, opts, host, tlsFiles, node)() // stops watching before the runtime stops
 
 	if err := srv.Serve(ctx, ln, opts.ShutdownTimeout); err != nil {
 		return err
@@ -182,6 +209,12 @@ func (o *Options) check() error {
 	}
 	if o.Logger == nil || o.LookupEnv == nil || o.Stderr == nil {
 		return errors.New("app: Logger, LookupEnv and Stderr are required")
+	}
+	if o.LeaseTTL < 0 || (o.LeaseTTL > 0 && o.LeaseTTL < time.Second) {
+		return fmt.Errorf("lease time to live must be at least 1s, got %s", o.LeaseTTL)
+	}
+	if ttl := cmpOr(o.LeaseTTL, cluster.TTLDefault); o.LeaseRenew < 0 || o.LeaseRenew >= ttl {
+		return fmt.Errorf("lease renew interval must be positive and shorter than the lease time to live %s, got %s", ttl, o.LeaseRenew)
 	}
 	if err := checkRedisURL(o.RedisURL); err != nil {
 		return err
@@ -267,7 +300,7 @@ func newMetrics(reg *prometheus.Registry, st store.Store) (runtime.Metrics, erro
 // watchReload re-reads the configuration on each reload request and puts it in force.
 // A configuration with errors is rejected as a whole and the running one stays. The
 // returned function stops watching, after a reload under way has finished.
-func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles *tlsfiles.Server) (stop func()) {
+func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles *tlsfiles.Server, node *cluster.Node) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -281,7 +314,7 @@ func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles
 					return
 				}
 				reloadTLS(opts.Logger, tlsFiles)
-				reload(ctx, opts, host)
+				reload(ctx, opts, host, node)
 			}
 		}
 	}()
@@ -291,7 +324,7 @@ func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles
 	}
 }
 
-func reload(ctx context.Context, opts Options, host *runtime.Host) {
+func reload(ctx context.Context, opts Options, host *runtime.Host, node *cluster.Node) {
 	cfg, err := loadConfig(opts.ConfigPaths, opts.Logger)
 	if err != nil {
 		opts.Logger.Error("configuration reload rejected; keeping the running configuration", "error", err)
@@ -304,6 +337,7 @@ func reload(ctx context.Context, opts Options, host *runtime.Host) {
 		opts.Logger.Error("configuration reload failed; keeping the running configuration", "error", err)
 		return
 	}
+	node.SetConfigVersion(configVersion(opts.ConfigPaths))
 	opts.Logger.Info("configuration reloaded", "integrations", len(cfg.Integrations), "flows", len(cfg.Flows))
 	reconfigureTracing(rctx, opts.Logger, cfg)
 }

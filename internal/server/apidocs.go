@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/junctionhq/junction/internal/cluster"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/workflow"
@@ -154,6 +155,9 @@ var apiDocs = map[string]apiDoc{
 	"GET /handlers":                        {Response: dataOf[handlerJSON]{}, Tag: "handlers", Summary: "The declared event handlers"},
 	"GET /handlers/executions":             {Response: pagedOf[executionJSON]{}, Tag: "handlers", Summary: "Handler executions, newest first", Query: append([]param{{"status", "pending, failed, done or dead"}, {"event", "an event type"}}, pageParams...)},
 	"POST /handlers/executions/{id}/retry": {Response: executionJSON{}, Tag: "handlers", Summary: "Run a failed handler execution again", Success: http.StatusAccepted},
+
+	"GET /cluster": {Response: cluster.Status{}, Tag: "cluster", Summary: "The nodes sharing this database: address, version, state (up, down, stopped), last heartbeat, the leases each holds, the configuration each runs (config_differs when it is not the others'), and which state is kept per node",
+		Description: "A node is down when it has not heartbeaten for longer than the lease time to live; its leases are then taken over by another node."},
 
 	"GET /jobs":             {Response: dataOf[jobJSON]{}, Tag: "jobs", Summary: "The scheduled jobs, with their next and last runs"},
 	"GET /jobs/{name}":      {Response: jobJSON{}, Tag: "jobs", Summary: "One job"},

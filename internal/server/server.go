@@ -67,6 +67,7 @@ type Options struct {
 	Events       Events                          // the event bus; nil leaves GET /events/stream out
 	EventLog     EventLog                        // stored events, for a stream resumed with Last-Event-ID; nil: live only
 	Reports      Reports                         // the usage reports; nil leaves GET /reports out
+	Cluster      Cluster                         // this node's cluster membership; nil leaves GET /cluster out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 	Version      string                          // the binary's version, in /openapi.json; default "dev"
@@ -93,6 +94,7 @@ type Server struct {
 	events       Events
 	eventLog     EventLog
 	reports      Reports
+	cluster      Cluster
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 	version      string
 	tls          *tls.Config // nil: plain HTTP
@@ -158,6 +160,7 @@ func New(opts Options) (*Server, error) {
 		streamKeepalive: streamKeepaliveDefault,
 		streamsEnd:      make(chan struct{}),
 		reports:         opts.Reports,
+		cluster:         opts.Cluster,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -212,6 +215,9 @@ func (s *Server) routes() {
 	}
 	if s.reports != nil {
 		s.reportRoutes()
+	}
+	if s.cluster != nil {
+		s.clusterRoutes()
 	}
 	if s.webhooks != nil || s.flows != nil {
 		// Webhook deliveries and flow messages share the dead-letter API.

@@ -150,4 +150,5 @@ type Store interface {
 	JobStore
 	WorkflowStore
 	ReportStore
+	ClusterStore
 }

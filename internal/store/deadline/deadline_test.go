@@ -88,6 +88,14 @@ var wantTimeout = map[string]time.Duration{
 	"WorkflowWake":              testTimeouts.Batch,
 	"WorkflowCounts":            testTimeouts.Batch,
 	"WorkflowEventsSince":       testTimeouts.Batch,
+	"LeaseAcquire":              testTimeouts.Call,
+	"LeaseRelease":              testTimeouts.Call,
+	"LeaseList":                 testTimeouts.Call,
+	"NodeRegister":              testTimeouts.Call,
+	"NodeHeartbeat":             testTimeouts.Call,
+	"NodeStop":                  testTimeouts.Call,
+	"NodeList":                  testTimeouts.Call,
+	"NodePrune":                 testTimeouts.Call,
 }
 
 var storeType = reflect.TypeFor[store.Store]()
@@ -398,6 +406,30 @@ func (f *fake) FlowDeadLetterSetAccepted(ctx context.Context, _ string, _ [][]st
 }
 func (f *fake) FlowDeadLetterCounts(ctx context.Context) (map[string]int, error) {
 	return nil, f.call(ctx, "FlowDeadLetterCounts")
+}
+func (f *fake) LeaseAcquire(ctx context.Context, _ store.LeaseAcquireParams) (store.Lease, bool, error) {
+	return store.Lease{}, false, f.call(ctx, "LeaseAcquire")
+}
+func (f *fake) LeaseRelease(ctx context.Context, _, _ string) (bool, error) {
+	return false, f.call(ctx, "LeaseRelease")
+}
+func (f *fake) LeaseList(ctx context.Context) ([]store.Lease, error) {
+	return nil, f.call(ctx, "LeaseList")
+}
+func (f *fake) NodeRegister(ctx context.Context, _ store.Node) error {
+	return f.call(ctx, "NodeRegister")
+}
+func (f *fake) NodeHeartbeat(ctx context.Context, _ store.NodeHeartbeatParams) error {
+	return f.call(ctx, "NodeHeartbeat")
+}
+func (f *fake) NodeStop(ctx context.Context, _ string, _ time.Time) error {
+	return f.call(ctx, "NodeStop")
+}
+func (f *fake) NodeList(ctx context.Context) ([]store.Node, error) {
+	return nil, f.call(ctx, "NodeList")
+}
+func (f *fake) NodePrune(ctx context.Context, _ time.Time) (int, error) {
+	return 0, f.call(ctx, "NodePrune")
 }
 func (f *fake) JobRunClaim(ctx context.Context, r store.JobRun) (store.JobRun, bool, error) {
 	return r, false, f.call(ctx, "JobRunClaim")

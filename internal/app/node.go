@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"net"
+	"time"
+
+	"github.com/junctionhq/junction/internal/cluster"
+	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// startNode registers this process among the nodes sharing the store and starts its
+// heartbeat. The address it advertises is --advertise-addr, else the bound one.
+func startNode(ctx context.Context, opts Options, st store.Store, redis bool, bound net.Addr, version string) (*cluster.Node, error) {
+	addr := opts.AdvertiseAddr
+	if addr == "" {
+		addr = bound.String()
+	}
+	node, err := cluster.New(cluster.Options{
+		Store: st, ID: opts.NodeID, Address: addr, Version: opts.Version, ConfigVersion: version,
+		TTL: opts.LeaseTTL, Renew: opts.LeaseRenew, SharedState: sharedState(redis), Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := node.Start(ctx); err != nil {
+		return nil, err
+	}
+	return node, nil
+}
+
+// sharedState says which state the nodes share through Redis and which each keeps on
+// its own. Circuits, per-endpoint delivery concurrency and the webhook breaker are per
+// node for now, Redis or not; rate limits and response caches use Redis when it is set.
+func sharedState(redis bool) map[string]string {
+	shared := "per-node"
+	if redis {
+		shared = "redis"
+	}
+	return map[string]string{
+		"circuits":             "per-node",
+		"webhook_breaker":      "per-node",
+		"delivery_concurrency": "per-node",
+		"rate_limits":          shared,
+		"cache":                shared,
+	}
+}
+
+// configVersion names the configuration files' contents: the first 12 hex digits of a
+// SHA-256 over each file's length and bytes, in the order given. Nodes started from the
+// same files report the same version wherever the files are; "" when there are none,
+// and "unreadable" when one cannot be read (the loader has said why).
+func configVersion(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, p := range paths {
+		src, err := config.ReadFile(p)
+		if err != nil {
+			return "unreadable"
+		}
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(src)))
+		h.Write(n[:])
+		h.Write(src)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,204 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/junctionhq/junction/internal/store"
+)
+
+// Defaults of the lease timing.
+const (
+	// TTLDefault is how long a lease lasts without renewal: a dead node's duties are
+	// taken over within it.
+	TTLDefault = 15 * time.Second
+	// renewDivisor: a lease is renewed every TTL/renewDivisor unless told otherwise, so
+	// two renewals may fail (a database blip) before it is lost.
+	renewDivisor = 3
+)
+
+// Store is what the cluster needs of the store (store.ClusterStore).
+type Store interface {
+	LeaseAcquire(ctx context.Context, p store.LeaseAcquireParams) (store.Lease, bool, error)
+	LeaseRelease(ctx context.Context, name, holder string) (bool, error)
+	LeaseList(ctx context.Context) ([]store.Lease, error)
+	NodeRegister(ctx context.Context, n store.Node) error
+	NodeHeartbeat(ctx context.Context, p store.NodeHeartbeatParams) error
+	NodeStop(ctx context.Context, id string, at time.Time) error
+	NodeList(ctx context.Context) ([]store.Node, error)
+	NodePrune(ctx context.Context, before time.Time) (int, error)
+}
+
+// LeaseOptions configure a Lease.
+type LeaseOptions struct {
+	Store  Store  // required
+	Name   string // required: "job-scheduler", "source:events:<flow>", "retention"
+	Holder string // required: the node id
+	// TTL is how long the lease lasts without renewal; TTLDefault when zero.
+	TTL time.Duration
+	// Renew is how often the holder renews it, and how often a node that does not hold it
+	// tries to take it; TTL/3 when zero. It must be shorter than TTL.
+	Renew time.Duration
+	// OnChange, if set, is called with true when the lease is gained and false when it
+	// is lost or, at Stop, given up; calls come one at a time, in order, from the
+	// lease's goroutine, so a slow callback delays the next renewal.
+	OnChange func(held bool)
+	Clock    func() time.Time // default time.Now
+	Logger   *slog.Logger     // default slog.Default()
+}
+
+// Lease is one named duty this node tries to hold. Build it with NewLease (or
+// Node.Lease); Start begins trying, Stop gives it up.
+//
+// Held is judged with this process's clock from the moment before the store call that
+// took or renewed the lease: the database's copy expires no earlier, so a node stops
+// believing it holds the lease before another node can take it, even when the database
+// cannot be reached to hear that it was lost.
+type Lease struct {
+	opts LeaseOptions
+
+	mu    sync.Mutex
+	held  bool
+	until time.Time // local deadline of the holding
+
+	stop    context.CancelFunc
+	done    chan struct{}
+	started bool
+	stopped bool
+}
+
+// NewLease validates opts and returns a lease not yet tried for.
+func NewLease(opts LeaseOptions) (*Lease, error) {
+	if opts.Store == nil || opts.Name == "" || opts.Holder == "" {
+		return nil, errors.New("cluster: lease: Store, Name and Holder are required")
+	}
+	if opts.TTL == 0 {
+		opts.TTL = TTLDefault
+	}
+	if opts.Renew == 0 {
+		opts.Renew = opts.TTL / renewDivisor
+	}
+	if opts.TTL < 0 || opts.Renew <= 0 || opts.Renew >= opts.TTL {
+		return nil, fmt.Errorf("cluster: lease %s: renew interval %s must be positive and shorter than the time to live %s", opts.Name, opts.Renew, opts.TTL)
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Lease{opts: opts, done: make(chan struct{})}, nil
+}
+
+// Name is the lease's name.
+func (l *Lease) Name() string { return l.opts.Name }
+
+// Held reports whether this node holds the lease now.
+func (l *Lease) Held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held && l.opts.Clock().Before(l.until)
+}
+
+// Start begins trying for the lease, at once and then every Renew, until Stop.
+func (l *Lease) Start(ctx context.Context) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started {
+		return
+	}
+	l.started = true
+	ctx, l.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go l.run(ctx)
+}
+
+// Stop stops trying, tells OnChange the lease is given up if it was held, and releases it
+// in the store so another node takes it at once rather than when it expires. ctx bounds
+// the release.
+func (l *Lease) Stop(ctx context.Context) error {
+	l.mu.Lock()
+	if !l.started || l.stopped {
+		l.mu.Unlock()
+		return nil
+	}
+	l.stopped = true
+	l.mu.Unlock()
+	l.stop()
+	<-l.done
+	l.setHeld(false, time.Time{})
+	if _, err := l.opts.Store.LeaseRelease(ctx, l.opts.Name, l.opts.Holder); err != nil {
+		return fmt.Errorf("cluster: release lease %s: %w", l.opts.Name, err)
+	}
+	return nil
+}
+
+// run tries for the lease every Renew; while held it also wakes at the local deadline,
+// so a lease whose renewals fail is given up when it runs out, not later.
+func (l *Lease) run(ctx context.Context) {
+	defer close(l.done)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		l.try(ctx)
+		wait := l.opts.Renew
+		l.mu.Lock()
+		if l.held {
+			wait = min(wait, l.until.Sub(l.opts.Clock()))
+		}
+		l.mu.Unlock()
+		timer.Reset(max(wait, 0))
+	}
+}
+
+// try takes or renews the lease once.
+func (l *Lease) try(ctx context.Context) {
+	start := l.opts.Clock()
+	// The call must end before the lease would: an answer later than that is stale.
+	cctx, cancel := context.WithTimeout(ctx, l.opts.TTL)
+	_, held, err := l.opts.Store.LeaseAcquire(cctx, store.LeaseAcquireParams{Name: l.opts.Name, Holder: l.opts.Holder, Now: start, TTL: l.opts.TTL})
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		// Unknown: keep what we had until its local deadline (checked below and by Held).
+		l.opts.Logger.Warn("cluster: lease renewal failed", "lease", l.opts.Name, "error", err)
+		l.mu.Lock()
+		expired := l.held && !l.opts.Clock().Before(l.until)
+		l.mu.Unlock()
+		if expired {
+			l.setHeld(false, time.Time{})
+		}
+	case held:
+		l.setHeld(true, start.Add(l.opts.TTL))
+	default:
+		l.setHeld(false, time.Time{})
+	}
+}
+
+// setHeld records the holding and calls OnChange on a change.
+func (l *Lease) setHeld(held bool, until time.Time) {
+	l.mu.Lock()
+	was := l.held
+	l.held, l.until = held, until
+	l.mu.Unlock()
+	if was != held {
+		if held {
+			l.opts.Logger.Info("cluster: lease gained", "lease", l.opts.Name, "node", l.opts.Holder)
+		} else {
+			l.opts.Logger.Info("cluster: lease lost or given up", "lease", l.opts.Name, "node", l.opts.Holder)
+		}
+		if l.opts.OnChange != nil {
+			l.opts.OnChange(held)
+		}
+	}
+}
