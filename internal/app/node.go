@@ -11,7 +11,11 @@ import (
 	"github.com/junctionhq/junction/internal/cluster"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/store/backend"
 )
+
+// RetentionLease is the lease of the node that purges what is past its retention.
+const RetentionLease = "retention"
 
 // startNode registers this process among the nodes sharing the store and starts its
 // heartbeat. The address it advertises is --advertise-addr, else the bound one.
@@ -23,6 +27,8 @@ func startNode(ctx context.Context, opts Options, st store.Store, redis bool, bo
 	node, err := cluster.New(cluster.Options{
 		Store: st, ID: opts.NodeID, Address: addr, Version: opts.Version, ConfigVersion: version,
 		TTL: opts.LeaseTTL, Renew: opts.LeaseRenew, SharedState: sharedState(redis), Logger: opts.Logger,
+		// SQLite serves one process: leases left by its previous life are its own.
+		Solo: backend.SQLite(opts.DatabaseURL),
 	})
 	if err != nil {
 		return nil, err
@@ -36,6 +42,9 @@ func startNode(ctx context.Context, opts Options, st store.Store, redis bool, bo
 // sharedState says which state the nodes share through Redis and which each keeps on
 // its own. Circuits, per-endpoint delivery concurrency and the webhook breaker are per
 // node for now, Redis or not; rate limits and response caches use Redis when it is set.
+// The events flow source is per node, Redis or not: each node's flows receive the events
+// published on that node (POST /events and inbound webhooks it answered, its own circuit
+// events), so an event is processed once, by the node that received it.
 func sharedState(redis bool) map[string]string {
 	shared := "per-node"
 	if redis {
@@ -47,6 +56,7 @@ func sharedState(redis bool) map[string]string {
 		"delivery_concurrency": "per-node",
 		"rate_limits":          shared,
 		"cache":                shared,
+		"events_source":        "per-node",
 	}
 }
 

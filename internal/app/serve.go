@@ -119,8 +119,36 @@ func Serve(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer st.Close()
-	reports, err := report.NewRecorder(report.Options{Store: st, Logger: log, Retention: opts.ReportRetention})
+	node, err := startNode(ctx, opts, st, rdb != nil, ln.Addr(), configVersion(opts.ConfigPaths))
 	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		return err
+	}
+	// Runs after the runtime and the report recorder have stopped (deferred before
+	// them): the node's leases are given up when nothing runs under them any more.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		if err := node.Stop(sctx); err != nil {
+			log.Warn("stopping the cluster node", "error", err)
+		}
+	}()
+	// One node of the cluster purges what is past its retention (report minutes, webhook
+	// dead letters); the others would only repeat its deletes.
+	retention, err := node.Lease(ctx, RetentionLease, nil)
+	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		return err
+	}
+	reports, err := report.NewRecorder(report.Options{Store: st, Logger: log, Retention: opts.ReportRetention, PurgeHeld: retention.Held})
+	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
 		return err
 	}
 	_ = reports.Start(ctx)
@@ -138,21 +166,9 @@ func Serve(ctx context.Context, opts Options) error {
 		return err
 	}
 	deps.Reports = reports
+	deps.Node, deps.RetentionHeld = node, retention.Held
 	defer closeDeps()
 
-	node, err := startNode(ctx, opts, st, rdb != nil, ln.Addr(), configVersion(opts.ConfigPaths))
-	if err != nil {
-		return err
-	}
-	// Runs after the runtime has stopped (deferred before it): the node's leases are
-	// given up when nothing runs under them any more.
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-		defer cancel()
-		if err := node.Stop(sctx); err != nil {
-			log.Warn("stopping the cluster node", "error", err)
-		}
-	}()
 	host, err := runtime.Start(ctx, cfg, deps)
 	if err != nil {
 		return err

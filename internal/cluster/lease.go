@@ -36,12 +36,13 @@ type Store interface {
 // LeaseOptions configure a Lease.
 type LeaseOptions struct {
 	Store  Store  // required
-	Name   string // required: "job-scheduler", "source:events:<flow>", "retention"
+	Name   string // required: "flow-source:<flow>", "retention"
 	Holder string // required: the node id
 	// TTL is how long the lease lasts without renewal; TTLDefault when zero.
 	TTL time.Duration
 	// Renew is how often the holder renews it, and how often a node that does not hold it
-	// tries to take it; TTL/3 when zero. It must be shorter than TTL.
+	// tries to take it (and also when the holder's lease, as last read, runs out); TTL/3
+	// when zero. It must be shorter than TTL.
 	Renew time.Duration
 	// OnChange, if set, is called with true when the lease is gained and false when it
 	// is lost or, at Stop, given up; calls come one at a time, in order, from the
@@ -61,9 +62,17 @@ type LeaseOptions struct {
 type Lease struct {
 	opts LeaseOptions
 
-	mu    sync.Mutex
-	held  bool
-	until time.Time // local deadline of the holding
+	mu     sync.Mutex
+	held   bool
+	until  time.Time // local deadline of the holding
+	holder string    // the holder by the store's last answer; "" when free or unknown
+	// theirs is when another holder's lease runs out by the store's last answer: a node
+	// that does not hold the lease tries again then, not a renewal interval later, so a
+	// dead holder's duty moves within the time to live of its last renewal.
+	theirs time.Time
+
+	// forget, set by Node.Lease, drops the lease from its node once stopped.
+	forget func()
 
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -104,6 +113,17 @@ func (l *Lease) Held() bool {
 	return l.held && l.opts.Clock().Before(l.until)
 }
 
+// Holder is the node holding the lease by the store's last answer: this node's id while
+// it holds it, another's while that one does, "" when nobody does or no answer came yet.
+func (l *Lease) Holder() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held && !l.opts.Clock().Before(l.until) {
+		return ""
+	}
+	return l.holder
+}
+
 // Start begins trying for the lease, at once and then every Renew, until Stop.
 func (l *Lease) Start(ctx context.Context) {
 	l.mu.Lock()
@@ -126,10 +146,17 @@ func (l *Lease) Stop(ctx context.Context) error {
 		return nil
 	}
 	l.stopped = true
+	forget := l.forget
 	l.mu.Unlock()
 	l.stop()
 	<-l.done
 	l.setHeld(false, time.Time{})
+	l.mu.Lock()
+	l.holder = ""
+	l.mu.Unlock()
+	if forget != nil {
+		forget()
+	}
 	if _, err := l.opts.Store.LeaseRelease(ctx, l.opts.Name, l.opts.Holder); err != nil {
 		return fmt.Errorf("cluster: release lease %s: %w", l.opts.Name, err)
 	}
@@ -137,7 +164,9 @@ func (l *Lease) Stop(ctx context.Context) error {
 }
 
 // run tries for the lease every Renew; while held it also wakes at the local deadline,
-// so a lease whose renewals fail is given up when it runs out, not later.
+// so a lease whose renewals fail is given up when it runs out, not later, and while
+// another node holds it, at that node's expiry, so a dead holder's lease is taken when
+// it runs out, not up to a renewal interval later.
 func (l *Lease) run(ctx context.Context) {
 	defer close(l.done)
 	timer := time.NewTimer(0)
@@ -149,14 +178,25 @@ func (l *Lease) run(ctx context.Context) {
 		case <-timer.C:
 		}
 		l.try(ctx)
-		wait := l.opts.Renew
-		l.mu.Lock()
-		if l.held {
-			wait = min(wait, l.until.Sub(l.opts.Clock()))
-		}
-		l.mu.Unlock()
-		timer.Reset(max(wait, 0))
+		timer.Reset(l.nextTry())
 	}
+}
+
+// nextTry is how long to wait before the next try: a renewal interval, or less when the
+// holding runs out sooner (ours, or another node's as last read).
+func (l *Lease) nextTry() time.Duration {
+	wait := l.opts.Renew
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.opts.Clock()
+	if l.held {
+		wait = min(wait, l.until.Sub(now))
+	} else if l.theirs.After(now) {
+		// Just past it: the store gives the lease to a caller whose now is at or after
+		// the expiry.
+		wait = min(wait, l.theirs.Sub(now)+time.Millisecond)
+	}
+	return max(wait, 0)
 }
 
 // try takes or renews the lease once.
@@ -164,8 +204,20 @@ func (l *Lease) try(ctx context.Context) {
 	start := l.opts.Clock()
 	// The call must end before the lease would: an answer later than that is stale.
 	cctx, cancel := context.WithTimeout(ctx, l.opts.TTL)
-	_, held, err := l.opts.Store.LeaseAcquire(cctx, store.LeaseAcquireParams{Name: l.opts.Name, Holder: l.opts.Holder, Now: start, TTL: l.opts.TTL})
+	row, held, err := l.opts.Store.LeaseAcquire(cctx, store.LeaseAcquireParams{Name: l.opts.Name, Holder: l.opts.Holder, Now: start, TTL: l.opts.TTL})
 	cancel()
+	if err == nil && ctx.Err() == nil {
+		holder := row.Holder
+		if !row.ExpiresAt.After(start) {
+			holder = "" // expired and not taken: nobody holds it
+		}
+		l.mu.Lock()
+		l.holder, l.theirs = holder, time.Time{}
+		if holder != "" && !held {
+			l.theirs = row.ExpiresAt
+		}
+		l.mu.Unlock()
+	}
 	switch {
 	case ctx.Err() != nil:
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,8 +42,12 @@ type Options struct {
 	// SharedState says, per kind of state, whether it is shared through Redis or kept
 	// per node ("circuits": "per-node"); GET /cluster shows it.
 	SharedState map[string]string
-	Clock       func() time.Time // default time.Now
-	Logger      *slog.Logger     // default slog.Default()
+	// Solo says the store admits one node (SQLite): Start frees every lease held by
+	// another node id, which can only be this process's earlier life (killed before it
+	// released them), so a restart does not wait out their time to live.
+	Solo   bool
+	Clock  func() time.Time // default time.Now
+	Logger *slog.Logger     // default slog.Default()
 }
 
 // Node is this process as a member of the cluster. Start registers it and heartbeats;
@@ -121,6 +126,9 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.prune(ctx)
+	if n.opts.Solo {
+		n.freeStale(ctx)
+	}
 	n.started = true
 	ctx, n.stop = context.WithCancel(context.WithoutCancel(ctx))
 	go n.heartbeat(ctx)
@@ -136,6 +144,23 @@ func (n *Node) register(ctx context.Context) error {
 		return fmt.Errorf("cluster: register node %s: %w", n.opts.ID, err)
 	}
 	return nil
+}
+
+// freeStale releases the leases held by other node ids (see Options.Solo).
+func (n *Node) freeStale(ctx context.Context) {
+	leases, err := n.opts.Store.LeaseList(ctx)
+	if err != nil {
+		n.opts.Logger.Warn("cluster: reading the leases of an earlier run failed; they are taken when they expire", "error", err)
+		return
+	}
+	for _, l := range leases {
+		if l.Holder == n.opts.ID {
+			continue
+		}
+		if _, err := n.opts.Store.LeaseRelease(ctx, l.Name, l.Holder); err != nil {
+			n.opts.Logger.Warn("cluster: freeing a lease of an earlier run failed; it is taken when it expires", "lease", l.Name, "error", err)
+		}
+	}
 }
 
 func (n *Node) prune(ctx context.Context) {
@@ -201,19 +226,28 @@ func (n *Node) ConfigVersion() string {
 	return n.configVersion
 }
 
-// Lease makes a lease held by this node with the node's timing, started at once when
-// the node has started (else by Start's caller), and given up by Stop.
+// Lease makes a lease held by this node with the node's timing and starts trying for
+// it at once. The node's Stop gives it up, unless the lease's own Stop did first (a flow
+// stopped, a runtime replaced on reload): the node then forgets it.
 func (n *Node) Lease(ctx context.Context, name string, onChange func(held bool)) (*Lease, error) {
 	l, err := NewLease(LeaseOptions{Store: n.opts.Store, Name: name, Holder: n.opts.ID, TTL: n.opts.TTL, Renew: n.opts.Renew,
 		OnChange: onChange, Clock: n.opts.Clock, Logger: n.opts.Logger})
 	if err != nil {
 		return nil, err
 	}
+	l.forget = func() { n.forget(l) }
 	n.mu.Lock()
 	n.leases = append(n.leases, l)
 	n.mu.Unlock()
 	l.Start(ctx)
 	return l, nil
+}
+
+// forget drops a stopped lease from the node's list.
+func (n *Node) forget(l *Lease) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.leases = slices.DeleteFunc(n.leases, func(x *Lease) bool { return x == l })
 }
 
 // Stop gives up the node's leases (so others take them at once), stops heartbeating and

@@ -150,6 +150,12 @@ type Kind struct {
 	Spec      *option.Spec
 	NewSource func(s Settings) (Source, error)
 	NewSink   func(s Settings) (Sink, error)
+	// Singleton says its source must be open on one node of a cluster at a time: a
+	// timetable, a table polled with a shared cursor, a LISTEN channel every connection
+	// hears. Each node would otherwise deliver every message once. The flow engine opens
+	// such a source only while its node holds the flow's source lease. Sources of brokers
+	// whose consumers share the work (queues, consumer groups) are not singletons.
+	Singleton bool
 	// Check tries to reach the system (for `junction connector test`), saying why not.
 	Check func(ctx context.Context, s Settings) error
 }

@@ -22,6 +22,10 @@ type Options struct {
 	DeadLetters DeadLetterStore
 	Metrics     *Metrics // nil: no metrics
 	Watchers    Watchers // nil: no MessageEvent
+	// Lease, if set, holds the lease "flow-source:<flow>" for each flow whose source is
+	// a singleton (connector.Kind.Singleton), so that one node of a cluster opens it;
+	// the others stand by. Nil: every source opens at once (one process, tools, tests).
+	Lease LeaseFunc
 }
 
 // Watchers are the people watching the event bus (*event.Bus): each message's outcome

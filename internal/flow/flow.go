@@ -36,6 +36,10 @@ const (
 	StateStarting State = "starting" // opening its source (or waiting to retry after a failure)
 	StateRunning  State = "running"
 	StateStopping State = "stopping" // draining messages in flight
+	// StateStandby is a flow whose source is a singleton (connector.Kind.Singleton) held
+	// by another node of the cluster: its sinks are open, its source is not, and it
+	// takes over when that node dies or stops the flow.
+	StateStandby State = "standby"
 	// StateMisconfigured is a flow whose connectors read environment variables (or
 	// files) that are not set: it cannot start, like a misconfigured integration.
 	StateMisconfigured State = "misconfigured"
@@ -64,6 +68,7 @@ type Flow struct {
 	stopSrc   context.CancelFunc // stops taking messages
 	stopWork  context.CancelFunc // abandons messages in flight (they are redelivered)
 	done      chan struct{}
+	gate      *sourceGate // the source lease while started; nil when the source is not a singleton
 	// sinks are the open sink writers while running: read by every message, so an
 	// atomic pointer rather than mu.
 	sinks     atomic.Pointer[map[string]*sinkWriter]
@@ -260,13 +265,28 @@ func (f *Flow) Start() error {
 		}
 		sinks[s.Name] = newSinkWriter(work, s.Name, sink)
 	}
+	var gate *sourceGate
+	if f.opts.Lease != nil && f.singleton() {
+		gate = newSourceGate()
+		lease, err := f.opts.Lease(SourceLeasePrefix+f.cfg.Name, gate.set)
+		if err != nil {
+			for _, w := range sinks {
+				_ = w.close()
+			}
+			stopWork()
+			f.recordError(LastError{Step: "source " + f.cfg.Source.Connector, Error: err.Error()})
+			return &StartError{Flow: f.cfg.Name, Err: fmt.Errorf("flow %s: source lease: %w", f.cfg.Name, err)}
+		}
+		gate.lease = lease
+	}
 	srcCtx, stopSrc := context.WithCancel(work)
 	f.sinks.Store(&sinks)
 	f.stopSrc, f.stopWork = stopSrc, stopWork
 	f.done = make(chan struct{})
+	f.gate = gate
 	f.state = StateStarting
 	f.startedAt = f.opts.Env.Clock.Now()
-	go f.run(srcCtx, work)
+	go f.run(srcCtx, work, gate)
 	f.announce(StateStarting)
 	return nil
 }
@@ -294,11 +314,22 @@ func (f *Flow) Stop(ctx context.Context) {
 	stopWork()
 }
 
-func (f *Flow) run(srcCtx, work context.Context) {
+// run takes messages until srcCtx ends: from a source opened at once, or, under a
+// source lease, only while the lease is held. The lease is given up (released, so
+// another node takes over at once) after the source closed and the messages in flight
+// finished.
+func (f *Flow) run(srcCtx, work context.Context, gate *sourceGate) {
 	defer close(f.done)
 	defer f.closeSinks()
+	defer gate.stop(f)
 	for srcCtx.Err() == nil {
-		if err := f.consume(srcCtx, work); err != nil && srcCtx.Err() == nil {
+		var err error
+		if gate != nil {
+			err = f.holding(srcCtx, work, gate)
+		} else {
+			err = f.consume(srcCtx, work)
+		}
+		if err != nil && srcCtx.Err() == nil {
 			f.recordError(LastError{Step: "source " + f.cfg.Source.Connector, Error: err.Error()})
 			f.opts.Env.Logger.Warn("flow source failed; reopening", "flow", f.cfg.Name, "error", err, "in", reopenDelay)
 			f.setState(StateStarting)

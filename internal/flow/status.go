@@ -22,6 +22,11 @@ type Status struct {
 	DeadLetterQueue string     `json:"dead_letter_queue"`
 	DeadLetters     int        `json:"dead_letters"`
 	LastError       *LastError `json:"last_error,omitempty"`
+	// SourceLease names the lease the flow's source runs under when it is a singleton
+	// (one node of a cluster reads it); SourceHolder is the node holding it while this
+	// one stands by.
+	SourceLease  string `json:"source_lease,omitempty"`
+	SourceHolder string `json:"source_holder,omitempty"`
 }
 
 // StepInfo names a step and its kind.
@@ -60,6 +65,15 @@ func (f *Flow) status(deadLetters int) Status {
 	if f.lastError != nil {
 		e := *f.lastError
 		st.LastError = &e
+	}
+	if f.gate != nil && f.state != StateStopped {
+		st.SourceLease = SourceLeasePrefix + f.cfg.Name
+		if f.state == StateStandby {
+			// No holder known yet (the first answer of the store is on its way): starting.
+			if st.SourceHolder = f.gate.holder(); st.SourceHolder == "" {
+				st.State = StateStarting
+			}
+		}
 	}
 	if f.misconfigured != "" {
 		st.State = StateMisconfigured

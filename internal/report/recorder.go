@@ -40,6 +40,10 @@ type Options struct {
 	FlushEvery time.Duration
 	Retention  time.Duration
 	PurgeEvery time.Duration
+	// PurgeHeld, if set, says whether this node does the cluster's retention (holds the
+	// "retention" lease): old minutes are purged only while it does, so several nodes do
+	// not run the same deletes. Nil: always (one process).
+	PurgeHeld func() bool
 }
 
 // Call is one finished integration call, as the integration runtime reports it.
@@ -62,6 +66,7 @@ type Recorder struct {
 	log                              *slog.Logger
 	clock                            clock.Clock
 	flushEvery, retention, purgeEach time.Duration
+	purgeHeld                        func() bool
 
 	mu    sync.Mutex
 	cells map[cellKey]*cell
@@ -102,6 +107,7 @@ func NewRecorder(opts Options) (*Recorder, error) {
 		flushEvery: positive(opts.FlushEvery, FlushEveryDefault),
 		retention:  positive(opts.Retention, RetentionDefault),
 		purgeEach:  positive(opts.PurgeEvery, PurgeEveryDefault),
+		purgeHeld:  opts.PurgeHeld,
 		cells:      map[cellKey]*cell{},
 	}, nil
 }
@@ -154,7 +160,9 @@ func (r *Recorder) run(ctx context.Context) {
 	defer close(r.done)
 	nextPurge := r.clock.Now()
 	for {
-		if now := r.clock.Now(); !now.Before(nextPurge) {
+		// A node that does not do the retention asks again at the next flush, so the
+		// one that takes it over (at start, or from a dead node) purges soon after.
+		if now := r.clock.Now(); !now.Before(nextPurge) && (r.purgeHeld == nil || r.purgeHeld()) {
 			r.purge(ctx, now)
 			nextPurge = now.Add(r.purgeEach)
 		}

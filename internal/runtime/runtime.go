@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/junctionhq/junction/internal/clock"
+	"github.com/junctionhq/junction/internal/cluster"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/registry"
@@ -49,6 +50,13 @@ type Deps struct {
 	// WorkflowPoll overrides how often due workflow runs are looked for (tests); 0 is
 	// the default.
 	WorkflowPoll time.Duration
+	// Node is this process among the nodes sharing the store: a flow whose source is a
+	// singleton (schedule, postgres) opens it only while the node holds the lease
+	// "flow-source:<flow>". Nil: every source opens at once (one process, tests).
+	Node *cluster.Node
+	// RetentionHeld, if set, says whether this node does the cluster's retention (holds
+	// the "retention" lease): the webhook dead-letter purge runs only then. Nil: always.
+	RetentionHeld func() bool
 }
 
 // Metrics are the metric sets of the runtime's parts, registered once per process.
@@ -131,7 +139,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 
 	hooks, err := webhook.New(deps.Store, webhook.SettingsFrom(cfg), webhook.Options{
 		Logger: log, Metrics: deps.Metrics.Webhooks, Bus: deps.Bus, Clock: deps.Clock, Lease: deps.WebhookLease,
-		Rejections: rt.rejections,
+		Rejections: rt.rejections, PurgeHeld: deps.RetentionHeld,
 	})
 	if err != nil {
 		ints.Close()
@@ -167,6 +175,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		DeadLetters: deps.Store,
 		Metrics:     deps.Metrics.Flows,
 		Watchers:    deps.Bus,
+		Lease:       sourceLeases(deps.Node),
 	})
 	if err != nil {
 		ints.Close()
@@ -220,6 +229,17 @@ func (r *Runtime) retire(ctx context.Context) error {
 func (r *Runtime) Config() *config.Config { return r.cfg }
 
 func (r *Runtime) logger() *slog.Logger { return r.bridge.log }
+
+// sourceLeases hands the flows the node's leases for their singleton sources; nil
+// without a node.
+func sourceLeases(node *cluster.Node) flow.LeaseFunc {
+	if node == nil {
+		return nil
+	}
+	return func(name string, onChange func(bool)) (flow.SourceLease, error) {
+		return node.Lease(context.Background(), name, onChange)
+	}
+}
 
 // flowsComponent runs a flow engine as a lifecycle.Component.
 type flowsComponent struct{ engine *flow.Engine }

@@ -416,7 +416,7 @@ func (s *Service) afterRecordFailed(failed []*store.Delivery) {
 	}
 }
 
-// maintain purges expired dead letters.
+// maintain purges expired dead letters, on the node doing the retention.
 func (s *Service) maintain(ctx context.Context) {
 	purge := time.NewTicker(purgeInterval)
 	defer purge.Stop()
@@ -425,6 +425,9 @@ func (s *Service) maintain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-purge.C:
+			if s.opts.PurgeHeld != nil && !s.opts.PurgeHeld() {
+				continue
+			}
 			before := s.opts.Clock.Now().Add(-s.settings.DeadLetterRetention).UTC()
 			if n, err := s.store.DeadLetterPurge(ctx, before); err != nil {
 				s.opts.Logger.Warn("purging dead letters", "error", err)

@@ -46,6 +46,10 @@ type Options struct {
 	// Rejections keeps the refused inbound webhooks; the runtime passes the previous
 	// service's on reload so they survive it. Default: a new, empty one.
 	Rejections *Rejections
+	// PurgeHeld, if set, says whether this node does the cluster's retention (holds the
+	// "retention" lease): dead letters past their retention are purged only while it
+	// does, so several nodes do not run the same deletes. Nil: always (one process).
+	PurgeHeld func() bool
 }
 
 // Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable

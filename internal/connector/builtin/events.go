@@ -11,7 +11,10 @@ import (
 var eventsSpec = &option.Spec{
 	Summary: `Junction's internal events as a source: inbound webhooks, POST /events, circuit events.
 The message is the event's data, with the header event_type. Events are not stored for flows:
-one that arrives while the flow is stopped is not seen by it.`,
+one that arrives while the flow is stopped is not seen by it. In a cluster the flow runs on
+every node and each receives the events published on its own node (POST /events and inbound
+webhooks it answered, its own circuit events), so an event is processed once, where it
+arrived.`,
 	Fields: []option.Field{
 		{Name: "events", Type: option.Strings, Default: []string{"*"}, Example: `["order.*"]`,
 			Description: "patterns of the event types to receive, such as order.* (* is every event)."},

@@ -47,6 +47,9 @@ func Kind() connector.Kind {
 		NewSource: NewSource,
 		NewSink:   NewSink,
 		Check:     Check,
+		// Polling (one cursor per flow) and LISTEN (every listener hears each NOTIFY)
+		// both deliver every row or payload once per node: one node of a cluster reads.
+		Singleton: true,
 	}
 }
 

@@ -85,13 +85,15 @@ or sinks; a flow's ` + "`source: NAME { … }`" + ` or ` + "`sink X { connector:
 connector's. Every type accepts all of its options in either role, so one connector block can
 serve a source and a sink. ` + "`junction validate`" + ` checks every declared connector against its type's
 options, used by a flow or not. Options marked secret may be written as ` + "`env(NAME)`" + ` or
-` + "`file(PATH)`" + `; they are read when the flow starts and never shown.
+` + "`file(PATH)`" + `; they are read when the flow starts and never shown. A source marked
+*one node* is read by one node of a cluster at a time, the holder of the lease
+` + "`flow-source:FLOW`" + `; the flow stands by on the other nodes and takes over when the holder dies.
 
 | Type | Source | Sink | What it connects to |
 | --- | --- | --- | --- |
 `)
 	for _, k := range List() {
-		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", k.Name, k.Name, yes(k.NewSource != nil), yes(k.NewSink != nil), firstSentence(k.Spec.Summary))
+		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", k.Name, k.Name, sourceCell(k), yes(k.NewSink != nil), firstSentence(k.Spec.Summary))
 	}
 	b.WriteString("\n")
 	for _, k := range List() {
@@ -105,6 +107,14 @@ options, used by a flow or not. Options marked secret may be written as ` + "`en
 		k.Spec.Markdown(&b, k.Name, plays)
 	}
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
+}
+
+// sourceCell says whether the kind can be a source, and whether on one node only.
+func sourceCell(k connector.Kind) string {
+	if k.NewSource != nil && k.Singleton {
+		return "yes, *one node*"
+	}
+	return yes(k.NewSource != nil)
 }
 
 func yes(b bool) string {

@@ -42,6 +42,8 @@ func Kind() connector.Kind {
 		Name:      "schedule",
 		Spec:      spec,
 		NewSource: NewSource,
+		// Every node would tick: one node of a cluster runs the timetable.
+		Singleton: true,
 		// Nothing to reach: checking is reading the options.
 		Check: func(_ context.Context, s connector.Settings) error {
 			_, err := readOptions(s, option.Alone)

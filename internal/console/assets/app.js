@@ -29,8 +29,14 @@ const statusKinds = {
   healthy: "ok", running: "ok", closed: "ok", delivered: "ok", completed: "ok", done: "ok", succeeded: "ok",
   degraded: "warn", "half-open": "warn", retrying: "warn", pending: "warn", waiting: "warn", starting: "warn", stopping: "warn", scheduled: "warn",
   down: "bad", open: "bad", failed: "bad", dead: "bad", misconfigured: "bad", cancelled: "bad", dead_lettered: "bad", replay_failed: "bad", stopped: "", filtered: "", requeued: "warn",
+  standby: "",
 };
 function statusBadge(s) { return badge(s || "–", statusKinds[s] || ""); }
+// A flow in standby: its source (a singleton: schedule, postgres) is read by another node.
+function flowState(f) {
+  return [statusBadge(f.state), f.state === "standby" && f.source_holder
+    ? el("div", { class: "who", title: `lease ${f.source_lease}` }, `source on ${f.source_holder}`) : null];
+}
 
 function when(t) {
   if (!t) return "–";
@@ -247,11 +253,11 @@ async function flowsPage(params) {
   const { data } = await api("GET", "/flows");
   const rows = data.map(f => el("tr", { "data-flow": f.name },
     el("td", {}, el("a", { href: `#/flows/${encodeURIComponent(f.name)}` }, f.name), el("div", { class: "who" }, `${f.source} → ${(f.steps || []).map(s => s.name).join(" → ") || "…"} → ${(f.sinks || []).join(", ")}`)),
-    el("td", { "data-state": f.state }, statusBadge(f.state)),
+    el("td", { "data-state": f.state }, ...flowState(f)),
     el("td", { class: "num" }, f.counters.received), el("td", { class: "num" }, f.counters.delivered),
     el("td", { class: "num" }, f.dead_letters), el("td", { class: "num" }, f.rates.received_per_second.toFixed(1)),
     el("td", { class: "wrap" }, f.last_error ? `${f.last_error.step}: ${f.last_error.error}` : "–"),
-    el("td", { class: "actions" }, f.state === "running"
+    el("td", { class: "actions" }, ["running", "starting", "standby"].includes(f.state)
       ? actionButton("Stop", "POST", "/flows/{name}/stop", `/flows/${encodeURIComponent(f.name)}/stop`, { id: "stop-flow", class: "danger", done: () => `${f.name} stopped.` })
       : actionButton("Start", "POST", "/flows/{name}/start", `/flows/${encodeURIComponent(f.name)}/start`, { id: "start-flow", done: () => `${f.name} started.` }))));
   return [table(["Flow", "State", { label: "Received", num: true }, { label: "Delivered", num: true }, { label: "Dead letters", num: true }, { label: "In/s", num: true }, "Last error", ""], rows,
@@ -267,7 +273,7 @@ async function flowDetail(name) {
   const c = f.counters;
   return [
     el("p", {}, el("a", { href: "#/flows" }, "← all flows")),
-    el("div", { class: "cards" }, card("State", statusBadge(f.state)), card("Received", c.received), card("Delivered", c.delivered), card("Filtered", c.filtered),
+    el("div", { class: "cards" }, card("State", el("span", {}, ...flowState(f))), card("Received", c.received), card("Delivered", c.delivered), card("Filtered", c.filtered),
       card("Dead letters", f.dead_letters), card("Retries", c.retries), card("In flight", `${f.in_flight} / ${f.max_in_flight}`)),
     el("h2", {}, "Recent messages"),
     table(["When", "Outcome", "Message", "Sinks", "Error", { label: "Took", num: true }, "Payload"], rows, "No message yet."),

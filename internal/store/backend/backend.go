@@ -92,6 +92,13 @@ func Open(ctx context.Context, databaseURL string) (store.Store, error) {
 	return deadline.New(s, s.Unavailable, deadline.Timeouts{}), nil
 }
 
+// SQLite reports whether databaseURL names a SQLite database: a store one process
+// uses, so one node of a cluster at most.
+func SQLite(databaseURL string) bool {
+	t, err := parse(databaseURL)
+	return err == nil && t.backend == "sqlite"
+}
+
 // Describe returns databaseURL as a log line may show it: the backend and where it is,
 // with any password removed, e.g. "sqlite junction.db" or
 // "postgres postgres://user@127.0.0.1:5432/test".

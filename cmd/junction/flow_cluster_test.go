@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/servicetest"
+)
+
+// tickSink is the flow's sink: an HTTP upstream that records when each tick arrives.
+type tickSink struct {
+	*httptest.Server
+	mu       sync.Mutex
+	arrivals []time.Time
+}
+
+func newTickSink(t *testing.T) *tickSink {
+	s := &tickSink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		s.arrivals = append(s.arrivals, time.Now())
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *tickSink) list() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.arrivals)
+}
+
+// since counts the arrivals after t.
+func (s *tickSink) since(t time.Time) int {
+	n := 0
+	for _, a := range s.list() {
+		if a.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
+func flowOf(t *testing.T, s *process, token, name string) flow.Status {
+	t.Helper()
+	resp, body := s.get(t, "/flows/"+name, token)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /flows/%s = %d %s", name, resp.StatusCode, body)
+	}
+	var st flow.Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestScheduleFlowOnceAcrossTwoNodes: two `junction serve` nodes on one PostgreSQL run a
+// flow whose source is a schedule ticking every second (on the second, so both nodes'
+// ticks would fall in the same seconds). One node holds the lease flow-source:ticks and
+// ticks; the other stands by, saying which node holds it, and GET /cluster shows the
+// lease on the holder. Every second's tick reaches the sink once. The holder is killed
+// with SIGKILL: the other takes the lease within its time to live (3 s here) and ticks
+// go on from it.
+func TestScheduleFlowOnceAcrossTwoNodes(t *testing.T) {
+	t.Parallel()
+	const ttl = 3 * time.Second
+	dsn := servicetest.PostgresDSN(t)
+	sink := newTickSink(t)
+	env := []string{"DATABASE_URL=" + dsn, "JUNCTION_LEASE_TTL=" + ttl.String(), "SINK_URL=" + sink.URL}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ticks.cai")
+	writeFile(t, cfg, `integration Sink {
+    base_url: env(SINK_URL)
+    operation tick { method: POST  path: "/tick" }
+}
+connector clock { type: schedule  cron: "* * * * * *" }
+connector out { type: integration }
+flow ticks {
+    source: clock
+    sink upstream { connector: out  integration: Sink  operation: tick }
+}
+`)
+	token := adminToken(t, dir, env) // migrates the database before either process starts
+	nodes := map[string]*process{
+		"node-a": startServer(t, dir, append(env, "JUNCTION_NODE_ID=node-a"), "-c", cfg),
+		"node-b": startServer(t, dir, append(env, "JUNCTION_NODE_ID=node-b"), "-c", cfg),
+	}
+
+	// One node runs the source, the other stands by naming it.
+	var holder, standby string
+	waitUntil(t, 30*time.Second, "one node running the flow, the other standing by", func() bool {
+		sa, sb := flowOf(t, nodes["node-a"], token, "ticks"), flowOf(t, nodes["node-b"], token, "ticks")
+		switch {
+		case sa.State == flow.StateRunning && sb.State == flow.StateStandby && sb.SourceHolder == "node-a":
+			holder, standby = "node-a", "node-b"
+		case sb.State == flow.StateRunning && sa.State == flow.StateStandby && sa.SourceHolder == "node-b":
+			holder, standby = "node-b", "node-a"
+		}
+		return holder != ""
+	})
+	if st := flowOf(t, nodes[holder], token, "ticks"); st.SourceLease != "flow-source:ticks" {
+		t.Errorf("the holder's flow = %+v; want source_lease flow-source:ticks", st)
+	}
+	_, members := clusterOf(t, nodes[standby], token)
+	if !slices.Contains(members[holder].Leases, "flow-source:ticks") || slices.Contains(members[standby].Leases, "flow-source:ticks") {
+		t.Errorf("GET /cluster leases: %s %v, %s %v; want flow-source:ticks on %s only", holder, members[holder].Leases, standby, members[standby].Leases, holder)
+	}
+
+	// Both nodes up for eight ticks: each reaches the sink once, all from the holder.
+	both := time.Now()
+	waitUntil(t, 30*time.Second, "eight ticks with both nodes up", func() bool { return sink.since(both) >= 8 })
+	if st := flowOf(t, nodes[standby], token, "ticks"); st.Counters.Received != 0 || st.State != flow.StateStandby {
+		t.Errorf("the standby node's flow = %+v; want standby, nothing received", st)
+	}
+
+	// Kill the holder: the other takes the lease over and ticks on.
+	if code := nodes[holder].stop(t, syscall.SIGKILL); code == 0 {
+		t.Error("SIGKILL did not kill")
+	}
+	killed := time.Now()
+	survivor := nodes[standby]
+	waitUntil(t, 30*time.Second, "the survivor to run the flow", func() bool {
+		return flowOf(t, survivor, token, "ticks").State == flow.StateRunning
+	})
+	takeover := time.Since(killed)
+	waitUntil(t, 30*time.Second, "the survivor's first tick", func() bool { return sink.since(killed) >= 1 })
+	var resumed time.Duration
+	for _, a := range sink.list() {
+		if a.After(killed) {
+			resumed = a.Sub(killed)
+			break
+		}
+	}
+	waitUntil(t, 30*time.Second, "five ticks from the survivor", func() bool { return sink.since(killed) >= 5 })
+	_, members = clusterOf(t, survivor, token)
+	if !slices.Contains(members[standby].Leases, "flow-source:ticks") {
+		t.Errorf("after the takeover GET /cluster shows %s holding %v", standby, members[standby].Leases)
+	}
+	if code := survivor.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("the survivor exited %d on SIGTERM:\n%s", code, survivor.log())
+	}
+
+	// Each second's tick arrived once (a tick reaches the sink within a second of its
+	// second), and after the kill the gap is bounded by the lease's time to live.
+	perSecond := map[time.Time]int{}
+	for _, a := range sink.list() {
+		perSecond[a.Truncate(time.Second)]++
+	}
+	var dup []string
+	for sec, n := range perSecond {
+		if n > 1 {
+			dup = append(dup, fmt.Sprintf("%s×%d", sec.Format("15:04:05"), n))
+		}
+	}
+	if len(dup) > 0 {
+		t.Errorf("ticks delivered more than once: %v", dup)
+	}
+	if takeover > ttl+time.Second {
+		t.Errorf("the survivor ran the flow %v after the kill; the lease time to live is %v", takeover, ttl)
+	}
+	t.Logf("takeover: the survivor's flow ran %v after SIGKILL, its first tick reached the sink %v after (lease TTL %v, renew %v); %d ticks in all, none twice",
+		takeover.Round(time.Millisecond), resumed.Round(time.Millisecond), ttl, ttl/3, len(sink.list()))
+}
