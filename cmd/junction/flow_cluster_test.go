@@ -172,3 +172,49 @@ flow ticks {
 	t.Logf("takeover: the survivor's flow ran %v after SIGKILL, its first tick reached the sink %v after (lease TTL %v, renew %v); %d ticks in all, none twice",
 		takeover.Round(time.Millisecond), resumed.Round(time.Millisecond), ttl, ttl/3, len(sink.list()))
 }
+
+// TestScheduleFlowRestartOnSQLite: on SQLite there is one node, so a schedule flow runs
+// at once, and after a SIGKILL a restarted server (a new node id) frees the leases its
+// previous life left instead of waiting out their time to live (15 s by default): the
+// flow runs again before the killed process's lease could have expired.
+func TestScheduleFlowRestartOnSQLite(t *testing.T) {
+	t.Parallel()
+	sink := newTickSink(t)
+	env := []string{"SINK_URL=" + sink.URL}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ticks.cai")
+	writeFile(t, cfg, `integration Sink {
+    base_url: env(SINK_URL)
+    operation tick { method: POST  path: "/tick" }
+}
+connector clock { type: schedule  every: 200ms }
+connector out { type: integration }
+flow ticks {
+    source: clock
+    sink upstream { connector: out  integration: Sink  operation: tick }
+}
+`)
+	token := adminToken(t, dir, env)
+	first := startServer(t, dir, env, "-c", cfg)
+	waitUntil(t, 30*time.Second, "ticks from the first process", func() bool { return len(sink.list()) >= 2 })
+	if code := first.stop(t, syscall.SIGKILL); code == 0 {
+		t.Error("SIGKILL did not kill")
+	}
+	killed := time.Now()
+	second := startServer(t, dir, env, "-c", cfg)
+	waitUntil(t, 30*time.Second, "ticks from the restarted process", func() bool { return sink.since(killed) >= 2 })
+	// The killed process renewed its lease at most 5 s (a third of 15 s) before dying:
+	// it held until at least 10 s after the kill.
+	if d := time.Since(killed); d >= 10*time.Second {
+		t.Errorf("the restarted process ticked %v after the kill; it waited for the dead process's lease", d)
+	}
+	_, members := clusterOf(t, second, token)
+	for id, n := range members {
+		if n.Self && !slices.Contains(n.Leases, "flow-source:ticks") {
+			t.Errorf("the restarted node %s holds %v", id, n.Leases)
+		}
+		if !n.Self && len(n.Leases) > 0 {
+			t.Errorf("the killed node %s still holds %v", id, n.Leases)
+		}
+	}
+}
