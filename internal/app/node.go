@@ -40,8 +40,9 @@ func startNode(ctx context.Context, opts Options, st store.Store, redis bool, bo
 }
 
 // sharedState says which state the nodes share through Redis and which each keeps on
-// its own. Circuits, per-endpoint delivery concurrency and the webhook breaker are per
-// node for now, Redis or not; rate limits and response caches use Redis when it is set.
+// its own. Integration circuits, rate limits and response caches use Redis when it is
+// set; per-endpoint delivery concurrency and the webhook breaker are per node for now,
+// Redis or not.
 // The events flow source is per node, Redis or not: each node's flows receive the events
 // published on that node (POST /events and inbound webhooks it answered, its own circuit
 // events), so an event is processed once, by the node that received it.
@@ -51,7 +52,7 @@ func sharedState(redis bool) map[string]string {
 		shared = "redis"
 	}
 	return map[string]string{
-		"circuits":             "per-node",
+		"circuits":             shared,
 		"webhook_breaker":      "per-node",
 		"delivery_concurrency": "per-node",
 		"rate_limits":          shared,

@@ -20,6 +20,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/policy/sharedbreaker"
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/runtime"
 	"github.com/junctionhq/junction/internal/server"
@@ -264,7 +265,17 @@ func openStorage(ctx context.Context, opts Options) (store.Store, error) {
 // function closes them, Redis included.
 func processDeps(opts Options, st store.Store, rdb redis.UniversalClient) (runtime.Deps, func(), error) {
 	bus := event.New(opts.Logger)
+	// Circuits are shared through Redis when there is one: a circuit opened on one node
+	// is open on every node (see package sharedbreaker).
+	var circuits *sharedbreaker.Sync
+	if rdb != nil {
+		circuits = sharedbreaker.New(sharedbreaker.Options{Redis: rdb, Logger: opts.Logger})
+		circuits.Start()
+	}
 	closeAll := func() {
+		if circuits != nil {
+			circuits.Close()
+		}
 		bus.Close()
 		if rdb != nil {
 			rdb.Close()
@@ -278,7 +289,7 @@ func processDeps(opts Options, st store.Store, rdb redis.UniversalClient) (runti
 	}
 	return runtime.Deps{
 		Store: st, Bus: bus, Redis: rdb, Logger: opts.Logger, LookupEnv: opts.LookupEnv,
-		Metrics: metrics, Registry: registry,
+		Metrics: metrics, Registry: registry, Circuits: circuits,
 	}, closeAll, nil
 }
 

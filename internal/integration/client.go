@@ -21,6 +21,7 @@ import (
 	"github.com/junctionhq/junction/internal/policy/cache"
 	"github.com/junctionhq/junction/internal/policy/ratelimit"
 	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/policy/sharedbreaker"
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/tlsfiles"
 )
@@ -37,7 +38,8 @@ type env struct {
 	lookupEnv        config.LookupEnv
 	cache            cache.Cache
 	group            *cache.Group
-	reports          *report.Recorder // nil: no usage reports
+	reports          *report.Recorder    // nil: no usage reports
+	circuits         *sharedbreaker.Sync // nil: circuits are this process's own
 }
 
 // client is one integration compiled for calls: its resolved settings, its live state and
@@ -155,12 +157,15 @@ func newState(e *env, in *config.Integration, key [32]byte) (*state, error) {
 		b, err := breaker.New(breaker.Config{
 			Failures: cb.Failures, Window: cb.Window, Consecutive: cb.Consecutive,
 			ResetAfter: cb.ResetAfter, HalfOpenProbes: cb.HalfOpenProbes, MaxConcurrent: cb.MaxConcurrent,
-			Clock: e.clock, OnStateChange: st.circuit.changed,
+			Clock: e.clock, OnChange: st.circuit.changed,
 		})
 		if err != nil {
 			return st, err
 		}
 		st.breaker = b
+		if e.circuits != nil {
+			e.circuits.Register(in.Name, b)
+		}
 		e.metrics.circuitState.WithLabelValues(in.Name).Set(0)
 	}
 	st.limiter, err = newLimiter(e, in)
@@ -175,6 +180,9 @@ func newState(e *env, in *config.Integration, key [32]byte) (*state, error) {
 // From here on the breaker reports through the new runtime's env.
 func adoptState(e *env, in *config.Integration, prev *state) (*state, error) {
 	st := *prev
+	if st.breaker != nil && e.circuits != nil && st.circuit.env.Load().circuits != e.circuits {
+		e.circuits.Register(in.Name, st.breaker)
+	}
 	st.circuit.env.Store(e)
 	var err error
 	if st.redis != e.redis {
@@ -269,14 +277,31 @@ func (c *client) circuitState() string {
 
 // changed publishes IntegrationCircuitOpened / IntegrationCircuitClosed with the payload
 // fields the configuration's event blocks declare, and updates the metrics.
-func (ci *circuit) changed(from, to breaker.State, failures int) {
+//
+// A transition applied from another node (Remote) updates the metrics and is logged, but
+// publishes no event: the node whose breaker made it publishes it, once for the cluster.
+// This node's own transitions are announced to the others when circuits are shared.
+func (ci *circuit) changed(c breaker.Change) {
 	e := ci.env.Load()
+	if e.circuits != nil && !c.Remote {
+		e.circuits.Announce(ci.name, c)
+	}
+	from, to, failures := c.From, c.To, c.Failures
+	if from == to {
+		return // a reset of a closed circuit: only the other nodes need to hear of it
+	}
 	now := e.clock.Now().UTC()
 	name := ci.name
 	m := e.metrics
 	m.transitions.WithLabelValues(name, to.String()).Inc()
 	m.circuitState.WithLabelValues(name).Set(map[breaker.State]float64{breaker.Closed: 0, breaker.HalfOpen: 1, breaker.Open: 2}[to])
-	e.logger.Warn("circuit state changed", "integration", name, "from", from.String(), "to", to.String(), "failures", failures)
+	e.logger.Warn("circuit state changed", "integration", name, "from", from.String(), "to", to.String(), "failures", failures, "remote", c.Remote)
+	if c.Remote {
+		if to == breaker.Open && from == breaker.Closed {
+			ci.openedAt = now
+		}
+		return
+	}
 	switch {
 	case to == breaker.Open && from == breaker.Closed:
 		ci.openedAt = now

@@ -16,6 +16,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/lifecycle"
 	"github.com/junctionhq/junction/internal/policy/cache"
+	"github.com/junctionhq/junction/internal/policy/sharedbreaker"
 	"github.com/junctionhq/junction/internal/report"
 )
 
@@ -54,6 +55,10 @@ type Options struct {
 	Redis            redis.UniversalClient // nil: rate limits and cache are local to the process
 	MaxResponseBytes int64                 // default MaxResponseBytesDefault
 	Reports          *report.Recorder      // every finished call is recorded here; nil: none
+	// Circuits shares circuit-breaker transitions with the other processes on the same
+	// Redis; nil: each process's circuits are its own. It outlives runtimes (a reload
+	// hands it on); its owner starts and closes it.
+	Circuits *sharedbreaker.Sync
 	// Previous is the runtime this one replaces on a reload, or nil. Every integration
 	// whose settings and resolved secrets are unchanged keeps its state: circuit breaker,
 	// call statistics, rate-limit counters and credentials; the response cache, the
@@ -121,7 +126,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	e := &env{
 		clock: opts.Clock, logger: opts.Logger, metrics: opts.Metrics, bus: opts.Bus,
 		http: opts.HTTPClient, redis: opts.Redis, maxResponseBytes: opts.MaxResponseBytes,
-		lookupEnv: opts.LookupEnv, reports: opts.Reports,
+		lookupEnv: opts.LookupEnv, reports: opts.Reports, circuits: opts.Circuits,
 	}
 	if e.clock == nil {
 		e.clock = clock.Real{}

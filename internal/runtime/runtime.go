@@ -22,6 +22,7 @@ import (
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/job"
 	"github.com/junctionhq/junction/internal/lifecycle"
+	"github.com/junctionhq/junction/internal/policy/sharedbreaker"
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
@@ -42,6 +43,9 @@ type Deps struct {
 	// Reports records every finished integration call for the usage reports; nil: none.
 	// It outlives the runtimes; its owner starts and stops it.
 	Reports *report.Recorder
+	// Circuits shares integration circuit breakers through Redis; nil: per process. It
+	// outlives the runtimes; its owner starts and closes it.
+	Circuits *sharedbreaker.Sync
 	// WebhookLease overrides how long a delivery claim holds (tests); 0 is the default.
 	WebhookLease time.Duration
 	// JobOwner names this process in the claims of job ticks and the leases of workflow
@@ -131,6 +135,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	ints, err := integration.New(cfg, integration.Options{
 		LookupEnv: deps.LookupEnv, Logger: log, Metrics: deps.Metrics.Integrations, Bus: deps.Bus,
 		Redis: deps.Redis, Clock: deps.Clock, Previous: previous, Reports: deps.Reports,
+		Circuits: deps.Circuits,
 	})
 	if err != nil {
 		return nil, err

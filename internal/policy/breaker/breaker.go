@@ -54,6 +54,22 @@ type Config struct {
 	// some caller of the breaker, so it should be quick, and it must not panic: the call
 	// that triggered it would never receive its done func.
 	OnStateChange func(from, to State, failures int)
+	// OnChange, if set, is called like OnStateChange (same goroutine, same order) for
+	// every transition, including those Apply makes, with more detail: whether the
+	// transition came from another process (Apply) and, when it opened, how long the
+	// circuit stays open. A breaker shared across processes announces from here the
+	// transitions that are its own (Remote false), and only those, so that applying a
+	// remote transition never echoes it back.
+	OnChange func(Change)
+}
+
+// Change is a transition as OnChange sees it.
+type Change struct {
+	From, To State
+	Failures int // failures counted when it opened; 0 otherwise and for remote transitions
+	// RetryAfter is, when To is Open, how long the circuit stays open from now.
+	RetryAfter time.Duration
+	Remote     bool // made by Apply: another process's transition
 }
 
 // ErrOpen is what a call refused by an open (or saturated half-open) circuit fails with;
@@ -102,8 +118,10 @@ type Breaker struct {
 }
 
 type transition struct {
-	from, to State
-	failures int
+	from, to   State
+	failures   int
+	retryAfter time.Duration
+	remote     bool
 }
 
 // New validates cfg, applies defaults and returns a closed Breaker.
@@ -262,8 +280,12 @@ func (b *Breaker) transition(to State, failures int) {
 	b.consec = 0
 	b.opened = 0
 	b.probes = 0
-	if from != to && b.cfg.OnStateChange != nil {
-		b.pending = append(b.pending, transition{from, to, failures})
+	if from != to && (b.cfg.OnStateChange != nil || b.cfg.OnChange != nil) {
+		t := transition{from: from, to: to, failures: failures}
+		if to == Open {
+			t.retryAfter = b.openedAt.Add(b.cfg.ResetAfter).Sub(b.cfg.Clock.Now())
+		}
+		b.pending = append(b.pending, t)
 	}
 }
 
@@ -298,7 +320,12 @@ func (b *Breaker) deliver(t transition) {
 			b.mu.Unlock()
 		}
 	}()
-	b.cfg.OnStateChange(t.from, t.to, t.failures)
+	if b.cfg.OnStateChange != nil && !t.remote && t.from != t.to {
+		b.cfg.OnStateChange(t.from, t.to, t.failures)
+	}
+	if b.cfg.OnChange != nil {
+		b.cfg.OnChange(Change{From: t.from, To: t.to, Failures: t.failures, RetryAfter: t.retryAfter, Remote: t.remote})
+	}
 	ok = true
 }
 
@@ -313,9 +340,45 @@ func (b *Breaker) State() State {
 
 // Reset closes the circuit by hand and clears its counts. Calls in flight become stale:
 // their outcomes are ignored, except that they free their bulkhead slots.
+//
+// Resetting a closed circuit is reported to OnChange too (From and To both Closed, and
+// only to OnChange): a reset by hand in one process must close the circuit in the
+// processes that share it even if this one had not seen it open.
 func (b *Breaker) Reset() {
 	b.mu.Lock()
+	if b.state == Closed && b.cfg.OnChange != nil {
+		b.pending = append(b.pending, transition{from: Closed, to: Closed})
+	}
 	b.transition(Closed, 0)
+	b.unlockAndNotify()
+}
+
+// Apply puts the circuit in the state another process's breaker for the same upstream
+// entered: to, and when to is Open, open for retryAfter from now. OnChange sees it with
+// Remote set; OnStateChange is not called (the process that made the transition reports
+// it). Applying the state the circuit is already in changes nothing but, when open, the
+// time it reopens: no new generation, so calls in flight still count.
+func (b *Breaker) Apply(to State, retryAfter time.Duration) {
+	b.mu.Lock()
+	now := b.cfg.Clock.Now()
+	b.advance(now)
+	if to == Open {
+		openedAt := now.Add(retryAfter - b.cfg.ResetAfter)
+		if b.state == Open {
+			b.openedAt = openedAt
+			b.unlockAndNotify()
+			return
+		}
+		b.openedAt = openedAt
+	} else if b.state == to {
+		b.unlockAndNotify()
+		return
+	}
+	n := len(b.pending)
+	b.transition(to, 0)
+	if len(b.pending) > n {
+		b.pending[n].remote = true
+	}
 	b.unlockAndNotify()
 }
 

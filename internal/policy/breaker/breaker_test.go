@@ -627,3 +627,43 @@ func BenchmarkAllowDone(b *testing.B) {
 		}
 	})
 }
+
+// Apply takes another process's transition: it is reported to OnChange as remote, not
+// to OnStateChange, and an open circuit keeps the open time it was given.
+func TestApplyRemote(t *testing.T) {
+	rec := &recorder{}
+	var changes []Change
+	b, fc := newBreaker(t, Config{Failures: 2, Consecutive: true, ResetAfter: time.Minute,
+		OnStateChange: rec.record, OnChange: func(c Change) { changes = append(changes, c) }})
+	b.Apply(Open, 20*time.Second)
+	if b.State() != Open {
+		t.Fatalf("state %v after Apply(Open)", b.State())
+	}
+	if _, err := b.Allow(); err == nil || err.(*OpenError).RetryAfter != 20*time.Second {
+		t.Fatalf("Allow = %v, want open for 20s", err)
+	}
+	fc.Advance(20 * time.Second)
+	if b.State() != HalfOpen {
+		t.Fatalf("state %v once the applied open time passed", b.State())
+	}
+	b.Apply(Closed, 0)
+	b.Apply(Closed, 0) // the same state again: nothing
+	if got := rec.get(); len(got) != 1 || got[0] != "open->half-open/0" {
+		t.Errorf("OnStateChange saw %v, want only the local open->half-open", got)
+	}
+	want := []Change{{From: Closed, To: Open, RetryAfter: 20 * time.Second, Remote: true}, {From: Open, To: HalfOpen}, {From: HalfOpen, To: Closed, Remote: true}}
+	if fmt.Sprint(changes) != fmt.Sprint(want) {
+		t.Errorf("OnChange saw %+v, want %+v", changes, want)
+	}
+	// A local open reports the full ResetAfter; a reset of a closed circuit reaches
+	// OnChange (for the other processes) but not OnStateChange.
+	changes = nil
+	call(t, b, false)
+	call(t, b, false)
+	b.Reset()
+	b.Reset()
+	want = []Change{{From: Closed, To: Open, Failures: 2, RetryAfter: time.Minute}, {From: Open, To: Closed}, {From: Closed, To: Closed}}
+	if fmt.Sprint(changes) != fmt.Sprint(want) {
+		t.Errorf("OnChange saw %+v, want %+v", changes, want)
+	}
+}
