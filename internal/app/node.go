@@ -53,7 +53,7 @@ func sharedState(redis bool) map[string]string {
 	}
 	return map[string]string{
 		"circuits":             shared,
-		"webhook_breaker":      "per-node",
+		"webhook_breaker":      "database", // the endpoint's circuit columns (migration 00004)
 		"delivery_concurrency": "per-node",
 		"rate_limits":          shared,
 		"cache":                shared,
