@@ -145,7 +145,8 @@ func minuteMet(r store.ReportRollup) (measured, met bool) {
 	return true, float64(r.Requests-r.Errors) >= r.Objective*float64(r.Requests)-1e-9
 }
 
-func (a *acc) stats() Stats {
+// stats are a's numbers; availability is where it puts Availability, if any.
+func (a *acc) stats(availability *float64) Stats {
 	s := Stats{Requests: a.requests, Errors: a.errors, Upstream: a.upstream, Cost: a.cost,
 		MinutesMet: a.met, MinutesMeasured: a.measured}
 	if a.requests > 0 {
@@ -155,8 +156,8 @@ func (a *acc) stats() Stats {
 		s.P50, s.P99 = quantile(a.latency, total, 0.50), quantile(a.latency, total, 0.99)
 	}
 	if a.measured > 0 {
-		v := float64(a.met) / float64(a.measured)
-		s.Availability = &v
+		*availability = float64(a.met) / float64(a.measured)
+		s.Availability = availability
 	}
 	return s
 }
@@ -368,9 +369,11 @@ func build(q Query, rowParts [][]store.ReportRollup, hourParts [][]store.ReportH
 	out := Report{From: q.From, To: q.To, Step: q.Step, Series: make([]Series, 0, len(keys))}
 	for _, k := range keys {
 		s := byKey[k]
-		ser := Series{Integration: k[0], Operation: k[1], Objective: s.objective, Total: s.total.stats(), Buckets: make([]Bucket, n)}
+		// The availabilities of the steps and the total: one allocation, not one each.
+		avail := make([]float64, n+1)
+		ser := Series{Integration: k[0], Operation: k[1], Objective: s.objective, Total: s.total.stats(&avail[n]), Buckets: make([]Bucket, n)}
 		for i := range s.buckets {
-			ser.Buckets[i] = Bucket{Start: q.From.Add(time.Duration(i) * q.Step), Stats: s.buckets[i].stats()}
+			ser.Buckets[i] = Bucket{Start: q.From.Add(time.Duration(i) * q.Step), Stats: s.buckets[i].stats(&avail[i])}
 		}
 		out.Series = append(out.Series, ser)
 	}

@@ -234,15 +234,13 @@ func (s *Store) ReportHourList(ctx context.Context, f store.ReportRollupFilter) 
 	}
 	defer func() { _ = rows.Close() }()
 	var (
-		out                = storeinput.NewReportHourRows(f)
-		hourText, lastText string
-		hour               time.Time
+		out                         = storeinput.NewReportHourRows(f)
+		hourText, lastText, latency string
+		hour                        time.Time
+		h                           store.ReportHour // scanned into: one for every row, not one each
 	)
 	for rows.Next() {
-		var (
-			h       store.ReportHour
-			latency string
-		)
+		h = store.ReportHour{}
 		if err := rows.Scan(&hourText, &h.Integration, &h.Operation, &h.Requests, &h.Errors, &h.Upstream, &h.LatencySum,
 			&h.Cost, &h.Objective, &h.MinutesMeasured, &h.MinutesMet, &latency); err != nil {
 			return nil, fmt.Errorf("sqlite: report hour list: %w", err)
