@@ -153,6 +153,10 @@ type ReportHourRows struct {
 	buf      []int64
 }
 
+// reportHoursReserved bounds the rows ReportHourRows makes room for on a guess: a month
+// of hours of 180 operations, 20 MB.
+const reportHoursReserved = 1 << 17
+
 // NewReportHourRows gathers the rows of a ReportHourList query with filter f.
 func NewReportHourRows(f store.ReportRollupFilter) *ReportHourRows {
 	return &ReportHourRows{to: f.To, all: f.Operation == ""}
@@ -167,9 +171,10 @@ func (r *ReportHourRows) Add(h store.ReportHour, latency string) error {
 	if n == 0 || r.out[n-1].Integration != h.Integration || !r.out[n-1].Hour.Equal(h.Hour) {
 		if n > 0 && !r.reserved && !r.out[n-1].Hour.Equal(h.Hour) {
 			// Hours are alike: room for as many rows in each hour left, at once, rather
-			// than a slice of a month's rows grown twenty times over.
+			// than a slice of a month's rows grown twenty times over; but no more than
+			// reportHoursReserved, as a range of years may hold a month of data.
 			r.reserved = true
-			r.out = slices.Grow(r.out, n*int(r.to.Sub(h.Hour)/time.Hour))
+			r.out = slices.Grow(r.out, min(n*int(r.to.Sub(h.Hour)/time.Hour), reportHoursReserved))
 		}
 		r.group, r.made = n, false
 		// An hour with an every-operation row has it first ("" sorts first): one
