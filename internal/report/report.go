@@ -166,8 +166,8 @@ func (a *acc) stats(availability *float64) Stats {
 // first; see Query.Check). Minutes a process has not flushed yet are not in it. When q's
 // steps start on whole hours and are whole hours long, it reads the store's hour sums
 // for the whole hours of the range and minutes only for the rest (the last step's part
-// hour): the same report from a sixtieth of the rows. It reads each range in readParts
-// parts at once (see split).
+// hour): the same report from a sixtieth of the rows. It reads in parts at once (see
+// readParts).
 func (r *Recorder) Report(ctx context.Context, q Query) (Report, error) {
 	q, err := q.Check()
 	if err != nil {
@@ -179,19 +179,21 @@ func (r *Recorder) Report(ctx context.Context, q Query) (Report, error) {
 		rows  [readParts][]store.ReportRollup
 		reads []func(context.Context) error
 	)
+	minuteParts := readParts
 	if from, to := q.wholeHours(); from.Before(to) {
 		hf := f
 		hf.From, hf.To = from, to
-		for i, part := range split(hf, time.Hour) {
+		for i, part := range split(hf, time.Hour, readParts) {
 			reads = append(reads, func(ctx context.Context) (err error) {
 				hours[i], err = r.store.ReportHourList(ctx, part)
 				return err
 			})
 		}
 		f.From = to
+		minuteParts = 1 // the rest is less than an hour: one read beside the hours'
 	}
 	if f.From.Before(f.To) {
-		for i, part := range split(f, time.Minute) {
+		for i, part := range split(f, time.Minute, minuteParts) {
 			reads = append(reads, func(ctx context.Context) (err error) {
 				rows[i], err = r.store.ReportRollupList(ctx, part)
 				return err
@@ -204,17 +206,19 @@ func (r *Recorder) Report(ctx context.Context, q Query) (Report, error) {
 	return build(q, rows[:], hours[:]), nil
 }
 
-// readParts is how many parts of a range Report reads at once. A month in hours is
-// tens of thousands of rows whose reading (a driver's work per column and row) takes
-// most of a report's time; two halves read on two connections take about half as long
-// on two idle cores. A report holds at most this many of the store's connections.
+// readParts is how many parts of a range Report reads at once: of its hours, or of its
+// minutes when it has no whole hours to read. A month in hours is tens of thousands of
+// rows whose reading (a driver's work per column and row) takes most of a report's
+// time; two halves read on two connections take about half as long on two idle cores.
+// A report holds at most readParts+1 of the store's connections (the hours' parts and
+// a part hour of minutes).
 const readParts = 2
 
-// split cuts f's range, whole units long, into readParts parts of whole units, in
-// order (into one part a unit when it has fewer units than that).
-func split(f store.ReportRollupFilter, unit time.Duration) []store.ReportRollupFilter {
+// split cuts f's range, whole units long, into n parts of whole units, in order (into
+// one part a unit when it has fewer units).
+func split(f store.ReportRollupFilter, unit time.Duration, n int) []store.ReportRollupFilter {
 	units := int(f.To.Sub(f.From) / unit)
-	n := min(readParts, units)
+	n = min(n, units)
 	parts := make([]store.ReportRollupFilter, n)
 	for i := range parts {
 		parts[i] = f

@@ -376,8 +376,9 @@ func (s *recording) ReportRollupList(ctx context.Context, f store.ReportRollupFi
 	return s.Store.ReportRollupList(ctx, f)
 }
 
-// TestReportReadsInParts: Report reads the hours of its range, and the minutes of the
-// rest, each in two parts of whole units at once, and fails when a part does.
+// TestReportReadsInParts: Report reads the hours of its range in two parts of whole
+// hours at once, and the minutes of the rest beside them (in two parts when there are no
+// hours), and fails when a part does.
 func TestReportReadsInParts(t *testing.T) {
 	st := &recording{Store: openStore(t)}
 	r := newRecorder(t, st, clock.NewFake(t10))
@@ -393,8 +394,15 @@ func TestReportReadsInParts(t *testing.T) {
 	if diff := cmp.Diff([][2]time.Time{{h(0), h(2)}, {h(2), h(5)}}, sorted(st.hours)); diff != "" {
 		t.Errorf("hours read (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([][2]time.Time{{m(0), m(1)}, {m(1), m(3)}}, sorted(st.minutes)); diff != "" {
-		t.Errorf("minutes read (-want +got):\n%s", diff)
+	if diff := cmp.Diff([][2]time.Time{{m(0), m(3)}}, sorted(st.minutes)); diff != "" {
+		t.Errorf("minutes read beside the hours (-want +got):\n%s", diff)
+	}
+	st.hours, st.minutes = nil, nil
+	if _, err := r.Report(context.Background(), Query{From: h(0).Add(17 * time.Minute), To: h(3), Step: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][2]time.Time{{h(0).Add(17 * time.Minute), h(1).Add(38 * time.Minute)}, {h(1).Add(38 * time.Minute), h(3)}}, sorted(st.minutes)); diff != "" || st.hours != nil {
+		t.Errorf("minutes read without hours (-want +got):\n%s", diff)
 	}
 	st.hours, st.minutes = nil, nil
 	if _, err := r.Report(context.Background(), Query{From: t10, To: t10.Add(time.Hour), Step: time.Hour}); err != nil || len(st.hours) != 1 || st.minutes != nil {
