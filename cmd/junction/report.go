@@ -22,7 +22,9 @@ operation, per step and in total, the requests, errors and error rate, average, 
 p99 latency, availability against the declared slo, and cost.
 
 Times are RFC 3339, "now", or a duration before now (-24h, -7d); the default is the last
-24 hours in steps of 1h. The server is --server (env JUNCTION_URL, default
+24 hours in steps of 1h. The server rounds a --from relative to now down to a whole step
+when the step is whole hours or divides an hour (-24h in 1h steps starts on an hour),
+and a relative --to up to one. The server is --server (env JUNCTION_URL, default
 http://127.0.0.1:8080) and the token --token (env JUNCTION_TOKEN).`,
 		Example: `  junction report
   junction report --from -7d --step 1d --integration Payments

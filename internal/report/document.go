@@ -113,21 +113,38 @@ func FormatDuration(d time.Duration) string {
 }
 
 // ParseTime reads a time for a report's range: RFC 3339, "now", or a duration before
-// now such as -24h or -7d.
-func ParseTime(s string, now time.Time) (time.Time, error) {
+// now such as -24h or -7d; relative says it was one of the latter two.
+func ParseTime(s string, now time.Time) (t time.Time, relative bool, err error) {
 	if s == "now" {
-		return now, nil
+		return now, true, nil
 	}
 	if rel, ok := strings.CutPrefix(s, "-"); ok {
 		d, err := ParseDuration(rel)
 		if err != nil || d <= 0 {
-			return time.Time{}, errors.New("expected an RFC 3339 time, now, or a duration before now such as -24h or -7d")
+			return time.Time{}, false, errors.New("expected an RFC 3339 time, now, or a duration before now such as -24h or -7d")
 		}
-		return now.Add(-d), nil
+		return now.Add(-d), true, nil
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err = time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, errors.New("expected an RFC 3339 time (2026-01-02T15:04:05Z), now, or a duration before now such as -24h or -7d")
+		return time.Time{}, false, errors.New("expected an RFC 3339 time (2026-01-02T15:04:05Z), now, or a duration before now such as -24h or -7d")
 	}
-	return t, nil
+	return t, false, nil
+}
+
+// AlignTime rounds t down (or up) to a multiple of step, counted as time.Time.Truncate
+// does from the start of year 1 (so 1h steps start on hours, 1d steps at midnight UTC,
+// 7d steps on Mondays), when step is whole hours or divides an hour into whole
+// minutes; other steps leave t as it is. GET /reports rounds the times it reads
+// relative to now so: a report asked again a minute later has the same steps, and one
+// in hours starts on an hour and is read from the store's hour sums.
+func AlignTime(t time.Time, step time.Duration, up bool) time.Time {
+	if step < time.Minute || step%time.Minute != 0 || (step%time.Hour != 0 && time.Hour%step != 0) {
+		return t
+	}
+	down := t.Truncate(step)
+	if up && down.Before(t) {
+		return down.Add(step)
+	}
+	return down
 }

@@ -47,11 +47,19 @@ func UpperBound(i int) time.Duration { return upperBounds[i] }
 // nearest-rank method, as the upper edge of the bucket the ranked duration falls in: an
 // upper estimate at most 19 % above the true value (for the last bucket, a lower one).
 // It is 0 when counts holds nothing.
-func Quantile(counts []int64, q float64) time.Duration {
-	var total int64
+func Quantile(counts []int64, q float64) time.Duration { return quantile(counts, sum(counts), q) }
+
+// sum is the number of durations counted in counts.
+func sum(counts []int64) (total int64) {
 	for _, n := range counts {
 		total += n
 	}
+	return total
+}
+
+// quantile is Quantile of counts that hold total durations: a report takes two
+// quantiles of each of tens of thousands of histograms, and sums each once.
+func quantile(counts []int64, total int64, q float64) time.Duration {
 	if total == 0 {
 		return 0
 	}

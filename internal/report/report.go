@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/junctionhq/junction/internal/store"
@@ -98,18 +99,30 @@ type acc struct {
 	requests, errors, upstream, latencySum int64
 	cost                                   float64
 	latency                                []int64
-	met, measured                          int
+	// shared says latency is a row's histogram, to be read only: a bucket that holds
+	// one row (an hour of a month in hours) keeps the row's rather than a copy.
+	shared        bool
+	met, measured int
 }
 
 // add counts r, a minute or an hour, with measured of its minutes held to an objective
 // (they had calls and one was declared) and met of those that met it.
-func (a *acc) add(r store.ReportRollup, measured, met int) {
+func (a *acc) add(r *store.ReportRollup, measured, met int) {
 	a.requests += r.Requests
 	a.errors += r.Errors
 	a.upstream += r.Upstream
 	a.latencySum += r.LatencySum
 	a.cost += r.Cost
-	a.latency = addCounts(a.latency, r.Latency)
+	switch {
+	case a.latency == nil:
+		a.latency, a.shared = r.Latency, true
+	case a.shared:
+		own := make([]int64, max(len(a.latency), len(r.Latency)))
+		copy(own, a.latency)
+		a.latency, a.shared = addCounts(own, r.Latency), false
+	default:
+		a.latency = addCounts(a.latency, r.Latency)
+	}
 	a.measured += measured
 	a.met += met
 }
@@ -132,17 +145,19 @@ func minuteMet(r store.ReportRollup) (measured, met bool) {
 	return true, float64(r.Requests-r.Errors) >= r.Objective*float64(r.Requests)-1e-9
 }
 
-func (a *acc) stats() Stats {
+// stats are a's numbers; availability is where it puts Availability, if any.
+func (a *acc) stats(availability *float64) Stats {
 	s := Stats{Requests: a.requests, Errors: a.errors, Upstream: a.upstream, Cost: a.cost,
 		MinutesMet: a.met, MinutesMeasured: a.measured}
 	if a.requests > 0 {
 		s.ErrorRate = float64(a.errors) / float64(a.requests)
 		s.Average = time.Duration(a.latencySum/a.requests) * time.Microsecond
-		s.P50, s.P99 = Quantile(a.latency, 0.50), Quantile(a.latency, 0.99)
+		total := sum(a.latency)
+		s.P50, s.P99 = quantile(a.latency, total, 0.50), quantile(a.latency, total, 0.99)
 	}
 	if a.measured > 0 {
-		v := float64(a.met) / float64(a.measured)
-		s.Availability = &v
+		*availability = float64(a.met) / float64(a.measured)
+		s.Availability = availability
 	}
 	return s
 }
@@ -151,29 +166,92 @@ func (a *acc) stats() Stats {
 // first; see Query.Check). Minutes a process has not flushed yet are not in it. When q's
 // steps start on whole hours and are whole hours long, it reads the store's hour sums
 // for the whole hours of the range and minutes only for the rest (the last step's part
-// hour): the same report from a sixtieth of the rows.
+// hour): the same report from a sixtieth of the rows. It reads in parts at once (see
+// readParts).
 func (r *Recorder) Report(ctx context.Context, q Query) (Report, error) {
 	q, err := q.Check()
 	if err != nil {
 		return Report{}, err
 	}
 	f := store.ReportRollupFilter{From: q.From, To: q.To, Integration: q.Integration, Operation: q.Operation}
-	var hours []store.ReportHour
+	var (
+		hours [readParts][]store.ReportHour
+		rows  [readParts][]store.ReportRollup
+		reads []func(context.Context) error
+	)
+	minuteParts := readParts
 	if from, to := q.wholeHours(); from.Before(to) {
 		hf := f
 		hf.From, hf.To = from, to
-		if hours, err = r.store.ReportHourList(ctx, hf); err != nil {
-			return Report{}, fmt.Errorf("report: %w", err)
+		for i, part := range split(hf, time.Hour, readParts) {
+			reads = append(reads, func(ctx context.Context) (err error) {
+				hours[i], err = r.store.ReportHourList(ctx, part)
+				return err
+			})
 		}
 		f.From = to
+		minuteParts = 1 // the rest is less than an hour: one read beside the hours'
 	}
-	var rows []store.ReportRollup
 	if f.From.Before(f.To) {
-		if rows, err = r.store.ReportRollupList(ctx, f); err != nil {
-			return Report{}, fmt.Errorf("report: %w", err)
+		for i, part := range split(f, time.Minute, minuteParts) {
+			reads = append(reads, func(ctx context.Context) (err error) {
+				rows[i], err = r.store.ReportRollupList(ctx, part)
+				return err
+			})
 		}
 	}
-	return build(q, rows, hours), nil
+	if err := readAll(ctx, reads); err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	return build(q, rows[:], hours[:]), nil
+}
+
+// readParts is how many parts of a range Report reads at once: of its hours, or of its
+// minutes when it has no whole hours to read. A month in hours is tens of thousands of
+// rows whose reading (a driver's work per column and row) takes most of a report's
+// time; two halves read on two connections take about half as long on two idle cores.
+// A report holds at most readParts+1 of the store's connections (the hours' parts and
+// a part hour of minutes).
+const readParts = 2
+
+// split cuts f's range, whole units long, into n parts of whole units, in order (into
+// one part a unit when it has fewer units).
+func split(f store.ReportRollupFilter, unit time.Duration, n int) []store.ReportRollupFilter {
+	units := int(f.To.Sub(f.From) / unit)
+	n = min(n, units)
+	parts := make([]store.ReportRollupFilter, n)
+	for i := range parts {
+		parts[i] = f
+		parts[i].From = f.From.Add(time.Duration(units*i/n) * unit)
+		parts[i].To = f.From.Add(time.Duration(units*(i+1)/n) * unit)
+	}
+	return parts
+}
+
+// readAll runs reads at once and returns the first error; the others' context is then
+// cancelled.
+func readAll(ctx context.Context, reads []func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for _, read := range reads {
+		wg.Go(func() {
+			if err := read(ctx); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 // wholeHours is the part of a checked q's range that Report reads as hours: every whole
@@ -197,12 +275,25 @@ const AllOperations = "*"
 // and, unless the query names an operation, one per integration (AllOperations) whose
 // minute counts as available when every operation with calls held to an objective met
 // its own.
-func Build(q Query, rows []store.ReportRollup) Report { return build(q, rows, nil) }
+func Build(q Query, rows []store.ReportRollup) Report {
+	if !slices.IsSortedFunc(rows, byMinuteIntegration) {
+		rows = slices.Clone(rows)
+		slices.SortStableFunc(rows, byMinuteIntegration)
+	}
+	return build(q, [][]store.ReportRollup{rows}, nil)
+}
 
-// build is Build from minutes and hour sums of other times (Report reads both). An
-// hour's sums count as its minutes would: its every-operation row (Operation "") carries
-// the availability of the integration's minutes, which the operations' rows cannot give.
-func build(q Query, rows []store.ReportRollup, hours []store.ReportHour) Report {
+// byMinuteIntegration orders rollups as the stores list them (ReportRollupList), which
+// build needs: the rows of an integration's minute next to each other.
+func byMinuteIntegration(a, b store.ReportRollup) int {
+	return cmp.Or(a.Minute.Compare(b.Minute), strings.Compare(a.Integration, b.Integration))
+}
+
+// build is Build from minutes and hour sums of other times (Report reads both), each
+// in parts in order, the minutes by minute and integration. An hour's sums count as its
+// minutes would: its every-operation row (Operation "") carries the availability of the
+// integration's minutes, which the operations' rows cannot give.
+func build(q Query, rowParts [][]store.ReportRollup, hourParts [][]store.ReportHour) Report {
 	n := int((q.To.Sub(q.From) + q.Step - 1) / q.Step)
 	type series struct {
 		total     acc
@@ -212,7 +303,7 @@ func build(q Query, rows []store.ReportRollup, hours []store.ReportHour) Report 
 	}
 	byKey := map[[2]string]*series{}
 	var keys [][2]string
-	add := func(k [2]string, row store.ReportRollup, measured, met int) {
+	add := func(k [2]string, row *store.ReportRollup, measured, met int) {
 		s := byKey[k]
 		if s == nil {
 			s = &series{buckets: make([]acc, n)}
@@ -229,61 +320,64 @@ func build(q Query, rows []store.ReportRollup, hours []store.ReportHour) Report 
 			s.latest, s.objective = row.Minute, row.Objective
 		}
 	}
-	type integrationMinute struct {
-		integration string
-		minute      int64
+	for _, hours := range hourParts {
+		for i := range hours {
+			h := &hours[i]
+			row := store.ReportRollup{Minute: h.Hour, Integration: h.Integration, Operation: h.Operation,
+				Requests: h.Requests, Errors: h.Errors, Upstream: h.Upstream, LatencySum: h.LatencySum, Cost: h.Cost,
+				Objective: h.Objective, Latency: h.Latency}
+			if row.Operation == "" {
+				if q.Operation != "" {
+					continue
+				}
+				row.Operation = AllOperations
+			}
+			add([2]string{row.Integration, row.Operation}, &row, int(h.MinutesMeasured), int(h.MinutesMet))
+		}
 	}
-	type combined struct {
-		row            store.ReportRollup
+	// An integration's minute (the sum of its operations' rows, which come one after
+	// the other) is measured when one of its operations is, and met when none missed.
+	var (
+		whole          acc
+		first          *store.ReportRollup // whole's first row; nil before the first
 		measured, miss bool
+	)
+	addWhole := func() {
+		if first == nil {
+			return
+		}
+		row := store.ReportRollup{Minute: first.Minute, Integration: first.Integration, Operation: AllOperations,
+			Requests: whole.requests, Errors: whole.errors, Upstream: whole.upstream, LatencySum: whole.latencySum,
+			Cost: whole.cost, Latency: whole.latency}
+		add([2]string{row.Integration, AllOperations}, &row, count(measured), count(measured && !miss))
 	}
-	whole := map[integrationMinute]*combined{}
-	var order []integrationMinute
-	for _, h := range hours {
-		row := store.ReportRollup{Minute: h.Hour, Integration: h.Integration, Operation: h.Operation,
-			Requests: h.Requests, Errors: h.Errors, Upstream: h.Upstream, LatencySum: h.LatencySum, Cost: h.Cost,
-			Objective: h.Objective, Latency: h.Latency}
-		if row.Operation == "" {
+	for _, rows := range rowParts {
+		for i := range rows {
+			row := &rows[i]
+			m, met := minuteMet(*row)
+			add([2]string{row.Integration, row.Operation}, row, count(m), count(m && met))
 			if q.Operation != "" {
 				continue
 			}
-			row.Operation = AllOperations
+			if first == nil || row.Integration != first.Integration || !row.Minute.Equal(first.Minute) {
+				addWhole()
+				whole, first, measured, miss = acc{}, row, false, false
+			}
+			whole.add(row, 0, 0)
+			measured = measured || m
+			miss = miss || (m && !met)
 		}
-		add([2]string{row.Integration, row.Operation}, row, int(h.MinutesMeasured), int(h.MinutesMet))
 	}
-	for _, row := range rows {
-		measured, met := minuteMet(row)
-		add([2]string{row.Integration, row.Operation}, row, count(measured), count(measured && met))
-		if q.Operation != "" {
-			continue
-		}
-		k := integrationMinute{row.Integration, row.Minute.Unix()}
-		c := whole[k]
-		if c == nil {
-			c = &combined{row: store.ReportRollup{Minute: row.Minute, Integration: row.Integration, Operation: AllOperations}}
-			whole[k] = c
-			order = append(order, k)
-		}
-		c.row.Requests += row.Requests
-		c.row.Errors += row.Errors
-		c.row.Upstream += row.Upstream
-		c.row.LatencySum += row.LatencySum
-		c.row.Cost += row.Cost
-		c.row.Latency = addCounts(c.row.Latency, row.Latency)
-		c.measured = c.measured || measured
-		c.miss = c.miss || (measured && !met)
-	}
-	for _, k := range order {
-		c := whole[k]
-		add([2]string{k.integration, AllOperations}, c.row, count(c.measured), count(c.measured && !c.miss))
-	}
+	addWhole()
 	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1])) })
 	out := Report{From: q.From, To: q.To, Step: q.Step, Series: make([]Series, 0, len(keys))}
 	for _, k := range keys {
 		s := byKey[k]
-		ser := Series{Integration: k[0], Operation: k[1], Objective: s.objective, Total: s.total.stats(), Buckets: make([]Bucket, n)}
+		// The availabilities of the steps and the total: one allocation, not one each.
+		avail := make([]float64, n+1)
+		ser := Series{Integration: k[0], Operation: k[1], Objective: s.objective, Total: s.total.stats(&avail[n]), Buckets: make([]Bucket, n)}
 		for i := range s.buckets {
-			ser.Buckets[i] = Bucket{Start: q.From.Add(time.Duration(i) * q.Step), Stats: s.buckets[i].stats()}
+			ser.Buckets[i] = Bucket{Start: q.From.Add(time.Duration(i) * q.Step), Stats: s.buckets[i].stats(&avail[i])}
 		}
 		out.Series = append(out.Series, ser)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,4 +348,68 @@ func BenchmarkRecord(b *testing.B) {
 			r.Record(Call{Integration: "pay", Operation: "charge", At: at, Latency: 12 * time.Millisecond, Upstream: 1, Cost: 0.002, Objective: 0.995})
 		}
 	})
+}
+
+// recording records the ranges a report reads, and fails the reads of failFrom.
+type recording struct {
+	Store
+	mu       sync.Mutex
+	hours    [][2]time.Time
+	minutes  [][2]time.Time
+	failFrom time.Time
+}
+
+func (s *recording) ReportHourList(ctx context.Context, f store.ReportRollupFilter) ([]store.ReportHour, error) {
+	s.mu.Lock()
+	s.hours = append(s.hours, [2]time.Time{f.From, f.To})
+	s.mu.Unlock()
+	if f.From.Equal(s.failFrom) {
+		return nil, errors.New("database down")
+	}
+	return s.Store.ReportHourList(ctx, f)
+}
+
+func (s *recording) ReportRollupList(ctx context.Context, f store.ReportRollupFilter) ([]store.ReportRollup, error) {
+	s.mu.Lock()
+	s.minutes = append(s.minutes, [2]time.Time{f.From, f.To})
+	s.mu.Unlock()
+	return s.Store.ReportRollupList(ctx, f)
+}
+
+// TestReportReadsInParts: Report reads the hours of its range in two parts of whole
+// hours at once, and the minutes of the rest beside them (in two parts when there are no
+// hours), and fails when a part does.
+func TestReportReadsInParts(t *testing.T) {
+	st := &recording{Store: openStore(t)}
+	r := newRecorder(t, st, clock.NewFake(t10))
+	sorted := func(rs [][2]time.Time) [][2]time.Time {
+		slices.SortFunc(rs, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
+		return rs
+	}
+	if _, err := r.Report(context.Background(), Query{From: t10, To: t10.Add(5*time.Hour + 3*time.Minute), Step: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	h := func(n int) time.Time { return t10.Add(time.Duration(n) * time.Hour) }
+	m := func(n int) time.Time { return h(5).Add(time.Duration(n) * time.Minute) }
+	if diff := cmp.Diff([][2]time.Time{{h(0), h(2)}, {h(2), h(5)}}, sorted(st.hours)); diff != "" {
+		t.Errorf("hours read (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([][2]time.Time{{m(0), m(3)}}, sorted(st.minutes)); diff != "" {
+		t.Errorf("minutes read beside the hours (-want +got):\n%s", diff)
+	}
+	st.hours, st.minutes = nil, nil
+	if _, err := r.Report(context.Background(), Query{From: h(0).Add(17 * time.Minute), To: h(3), Step: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][2]time.Time{{h(0).Add(17 * time.Minute), h(1).Add(38 * time.Minute)}, {h(1).Add(38 * time.Minute), h(3)}}, sorted(st.minutes)); diff != "" || st.hours != nil {
+		t.Errorf("minutes read without hours (-want +got):\n%s", diff)
+	}
+	st.hours, st.minutes = nil, nil
+	if _, err := r.Report(context.Background(), Query{From: t10, To: t10.Add(time.Hour), Step: time.Hour}); err != nil || len(st.hours) != 1 || st.minutes != nil {
+		t.Errorf("an hour: read hours %v and minutes %v, %v; want the hour once", st.hours, st.minutes, err)
+	}
+	st.failFrom = h(2)
+	if _, err := r.Report(context.Background(), Query{From: t10, To: h(5), Step: time.Hour}); err == nil || !strings.Contains(err.Error(), "database down") {
+		t.Errorf("with a part failing: %v", err)
+	}
 }

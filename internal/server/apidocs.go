@@ -180,7 +180,7 @@ var apiDocs = map[string]apiDoc{
 	"GET /reports": {Response: report.Document{}, Tag: "reports", Summary: "Usage report: requests, errors, latency, availability and cost per integration and operation, per step and in total",
 		Description: "Built from per-minute data every process writes (a minute shows once it is written, at most ~10 s after it ended). Operation * sums an integration's operations. Availability is the share of minutes with calls whose success rate met the declared slo; cost counts requests that reached the upstream.",
 		Query: []param{
-			{"from", "RFC 3339, now, or a duration before now such as -24h or -7d (default -24h); rounded down to the minute"},
+			{"from", "RFC 3339, now, or a duration before now such as -24h or -7d (default -24h); rounded down to the minute, or, when relative and the step is whole hours or divides an hour, to a whole step (1h: the hour; 1d: midnight UTC), a relative to then up to one"},
 			{"to", "as from (default now); rounded up to the minute"},
 			{"step", "whole minutes such as 15m, 1h or 1d (default 1h), at most 5000 steps"},
 			{"integration", "one integration only"},

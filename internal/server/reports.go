@@ -44,9 +44,14 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request) error {
 }
 
 // reportQuery reads the query string: times in RFC 3339 or relative to now (-24h),
-// step as a duration (15m, 1h, 1d); the defaults are the last 24 hours in hours.
+// step as a duration (15m, 1h, 1d); the defaults are the last 24 hours in hours. With
+// from relative to now, from is rounded down and a relative to up to whole steps (see
+// report.AlignTime), as Grafana aligns to its interval: the default reads the store's
+// hour sums, where the last 24 hours to the minute read every minute of them. Times
+// in RFC 3339 stay as they are.
 func reportQuery(r *http.Request, now time.Time) (report.Query, []FieldError) {
 	q := report.Query{From: now.Add(-reportRangeDefault), To: now, Step: reportStepDefault}
+	fromRelative, toRelative := true, true
 	var errs []FieldError
 	values := r.URL.Query()
 	for k, vs := range values {
@@ -64,15 +69,15 @@ func reportQuery(r *http.Request, now time.Time) (report.Query, []FieldError) {
 		if v == "" {
 			continue
 		}
-		t, err := report.ParseTime(v, now)
+		t, relative, err := report.ParseTime(v, now)
 		if err != nil {
 			errs = append(errs, FieldError{Field: name, Detail: err.Error()})
 			continue
 		}
 		if name == "from" {
-			q.From = t
+			q.From, fromRelative = t, relative
 		} else {
-			q.To = t
+			q.To, toRelative = t, relative
 		}
 	}
 	if v := values.Get("step"); v != "" {
@@ -81,6 +86,12 @@ func reportQuery(r *http.Request, now time.Time) (report.Query, []FieldError) {
 			errs = append(errs, FieldError{Field: "step", Detail: err.Error()})
 		} else {
 			q.Step = d
+		}
+	}
+	if fromRelative && q.To.After(q.From) { // a range the wrong way round stays wrong
+		q.From = report.AlignTime(q.From, q.Step, false)
+		if toRelative {
+			q.To = report.AlignTime(q.To, q.Step, true)
 		}
 	}
 	for _, name := range []string{"integration", "operation"} {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ func TestReports(t *testing.T) {
 		if err := json.Unmarshal(resp.body, &doc); err != nil {
 			t.Fatal(err)
 		}
-		if doc.Step != "30m" || !doc.From.Equal(testNow.Add(-2*time.Hour).Truncate(time.Minute)) || len(doc.Data) != 2 ||
+		if doc.Step != "30m" || !doc.From.Equal(testNow.Add(-2*time.Hour).Truncate(30*time.Minute)) || len(doc.Data) != 2 ||
 			doc.Data[0].Operation != report.AllOperations || doc.Data[0].Total.Requests != 20 {
 			t.Fatalf("report = %s; want Pay.* and Pay.charge, from 2 h ago in 30m steps", resp.body)
 		}
@@ -95,6 +96,44 @@ func TestReports(t *testing.T) {
 			t.Errorf("Mail only: %v %s", err, resp.body)
 		}
 	})
+}
+
+// TestReportsAlignRelativeTimes: a from relative to now is rounded down, and a to
+// relative to now up, to whole steps when the step is whole hours or divides an hour
+// (so the default range reads hour sums); times in RFC 3339 stay as asked.
+func TestReportsAlignRelativeTimes(t *testing.T) {
+	var nodes [2]*report.Recorder
+	e := newEnv(t, withReports(t, &nodes))
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// testNow is 2025-03-14T15:09:26Z, a Friday.
+	for query, want := range map[string][2]time.Time{
+		"":                                 {at("2025-03-13T15:00:00Z"), at("2025-03-14T16:00:00Z")},
+		"from=-2h&step=30m":                {at("2025-03-14T13:00:00Z"), at("2025-03-14T15:30:00Z")},
+		"from=-1h&to=now&step=5m":          {at("2025-03-14T14:05:00Z"), at("2025-03-14T15:10:00Z")},
+		"from=-7d&step=1d":                 {at("2025-03-07T00:00:00Z"), at("2025-03-15T00:00:00Z")},
+		"from=-30d&step=7d":                {at("2025-02-10T00:00:00Z"), at("2025-03-17T00:00:00Z")}, // Mondays
+		"from=-2h&to=-1h&step=1h":          {at("2025-03-14T13:00:00Z"), at("2025-03-14T15:00:00Z")},
+		"from=-2h&step=45m":                {at("2025-03-14T13:09:00Z"), at("2025-03-14T15:10:00Z")}, // 45m does not divide an hour
+		"from=-2h&step=90m":                {at("2025-03-14T13:09:00Z"), at("2025-03-14T15:10:00Z")},
+		"from=2025-03-14T13:17:00Z":        {at("2025-03-14T13:17:00Z"), at("2025-03-14T15:10:00Z")}, // to: to the minute
+		"from=-3h&to=2025-03-14T14:30:00Z": {at("2025-03-14T12:00:00Z"), at("2025-03-14T14:30:00Z")},
+	} {
+		resp := e.req("GET", "/reports?"+strings.ReplaceAll(query, ":", "%3A"), e.user, "")
+		var doc report.Document
+		if err := json.Unmarshal(resp.body, &doc); err != nil || resp.StatusCode != 200 {
+			t.Errorf("%q: %d %s", query, resp.StatusCode, resp.body)
+			continue
+		}
+		if !doc.From.Equal(want[0]) || !doc.To.Equal(want[1]) {
+			t.Errorf("%q: from %s to %s; want %s to %s", query, doc.From, doc.To, want[0], want[1])
+		}
+	}
 }
 
 func TestReportsRefuseBadQueries(t *testing.T) {

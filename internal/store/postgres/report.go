@@ -76,8 +76,11 @@ func queueReportHourSums(batch *pgx.Batch, hour time.Time, integrations []string
 }
 
 // reportHourSums writes the report_hours rows of the minutes that match %[1]s (a
-// condition on minute and integration, applied to report_minutes and report_latency).
-// Migration 00013 runs it on every stored minute.
+// condition on minute and integration, applied to report_minutes and report_latency):
+// a row per hour, integration and operation, and an every-operation row (operation "")
+// per hour of an integration with more than one operation that hour (ReportHourList
+// gives the others'; migration 00014). Migration 00013 ran its first version, which
+// wrote every integration's, on the minutes stored then.
 const reportHourSums = `WITH
 m AS (
 	SELECT date_trunc('hour', minute, 'UTC') AS hour, minute, integration, operation,
@@ -86,6 +89,11 @@ m AS (
 		objective > 0 AND requests > 0 AS measured,
 		objective > 0 AND requests > 0 AND (requests - errors)::double precision >= objective * requests - 1e-9 AS met
 	FROM report_minutes WHERE %[1]s
+),
+-- The integrations with more than one operation in an hour: only theirs get an
+-- every-operation row (operation ''), as with one it would copy the operation's.
+several AS (
+	SELECT hour, integration FROM m GROUP BY hour, integration HAVING count(DISTINCT operation) > 1
 ),
 b AS (
 	SELECT date_trunc('hour', minute, 'UTC') AS hour, integration, operation, bucket, count
@@ -103,7 +111,8 @@ sums AS (
 		SELECT hour, minute, integration, sum(requests) AS requests, sum(errors) AS errors, sum(upstream) AS upstream,
 			sum(latency_sum) AS latency_sum, sum(cost) AS cost,
 			bool_or(measured) AS measured, bool_or(measured) AND NOT bool_or(measured AND NOT met) AS met
-		FROM m GROUP BY hour, minute, integration
+		FROM m WHERE (hour, integration) IN (SELECT hour, integration FROM several)
+		GROUP BY hour, minute, integration
 	) AS whole GROUP BY hour, integration
 ),
 latency AS (
@@ -112,7 +121,8 @@ latency AS (
 	GROUP BY hour, integration, operation
 	UNION ALL
 	SELECT hour, integration, '', string_agg(bucket || ':' || n, ',')
-	FROM (SELECT hour, integration, bucket, sum(count) AS n FROM b GROUP BY hour, integration, bucket) AS whole
+	FROM (SELECT hour, integration, bucket, sum(count) AS n FROM b WHERE (hour, integration) IN (SELECT hour, integration FROM several)
+		GROUP BY hour, integration, bucket) AS whole
 	GROUP BY hour, integration
 )
 INSERT INTO report_hours (hour, integration, operation, requests, errors, upstream, latency_sum, cost, objective,
@@ -193,20 +203,20 @@ func (s *Store) ReportHourList(ctx context.Context, f store.ReportRollupFilter) 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: report hour list: %w", mapError(err))
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (h store.ReportHour, err error) {
-		var latency string
-		if err := row.Scan(&h.Hour, &h.Integration, &h.Operation, &h.Requests, &h.Errors, &h.Upstream, &h.LatencySum,
-			&h.Cost, &h.Objective, &h.MinutesMeasured, &h.MinutesMet, &latency); err != nil {
-			return h, err
-		}
+	out := storeinput.NewReportHourRows(f)
+	var (
+		h       store.ReportHour
+		latency string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&h.Hour, &h.Integration, &h.Operation, &h.Requests, &h.Errors, &h.Upstream, &h.LatencySum,
+		&h.Cost, &h.Objective, &h.MinutesMeasured, &h.MinutesMet, &latency}, func() error {
 		h.Hour = h.Hour.UTC()
-		h.Latency, err = storeinput.ParseReportLatency(latency)
-		return h, err
+		return out.Add(h, latency)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: report hour list: %w", mapError(err))
 	}
-	return out, nil
+	return out.Hours(), nil
 }
 
 // ReportRollupPurge implements store.Store. Hours before before's go whole; the hour

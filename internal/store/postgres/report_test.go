@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/pressly/goose/v3"
+
+	"github.com/junctionhq/junction/internal/servicetest"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/storetest"
 )
@@ -53,4 +56,39 @@ func seedReportMonth(tb testing.TB, st store.Store) {
 	if err := s.Analyze(ctx); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+func TestReportHoursOneOperationMigration(t *testing.T) {
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	ctx := context.Background()
+	storetest.CheckReportHoursOneOperationMigration(t, s, storetest.MigrationAccess{
+		MigrateTo: func(t *testing.T, version int64) {
+			t.Helper()
+			err := s.withMigrator(ctx, func(p *goose.Provider) error {
+				current, err := p.GetDBVersion(ctx)
+				if err == nil && version >= current {
+					_, err = p.UpTo(ctx, version)
+				} else if err == nil {
+					_, err = p.DownTo(ctx, version)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatalf("migrate to %d: %v", version, err)
+			}
+		},
+		Exec: func(t *testing.T, query string) {
+			t.Helper()
+			if _, err := s.pool.Exec(ctx, query); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Count: func(t *testing.T, query string) (n int64) {
+			t.Helper()
+			if err := s.pool.QueryRow(ctx, query).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+	})
 }

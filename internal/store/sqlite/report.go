@@ -89,8 +89,11 @@ func sumReportHour(ctx context.Context, tx *sql.Tx, hour time.Time, integrations
 }
 
 // reportHourSums writes the report_hours rows of the minutes that match %[1]s (a
-// condition on minute and integration, applied to report_minutes and report_latency).
-// Migration 00013 runs it on every stored minute.
+// condition on minute and integration, applied to report_minutes and report_latency):
+// a row per hour, integration and operation, and an every-operation row (operation "")
+// per hour of an integration with more than one operation that hour (ReportHourList
+// gives the others'; migration 00014). Migration 00013 ran its first version, which
+// wrote every integration's, on the minutes stored then.
 const reportHourSums = `WITH
 m AS (
 	SELECT substr(minute, 1, 13) || ':00:00.000000Z' AS hour, minute, integration, operation,
@@ -99,6 +102,11 @@ m AS (
 		objective > 0 AND requests > 0 AS measured,
 		objective > 0 AND requests > 0 AND requests - errors >= objective * requests - 1e-9 AS met
 	FROM report_minutes WHERE %[1]s
+),
+-- The integrations with more than one operation in an hour: only theirs get an
+-- every-operation row (operation ''), as with one it would copy the operation's.
+several AS (
+	SELECT hour, integration FROM m GROUP BY hour, integration HAVING count(DISTINCT operation) > 1
 ),
 b AS (
 	SELECT substr(minute, 1, 13) || ':00:00.000000Z' AS hour, integration, operation, bucket, count
@@ -116,7 +124,8 @@ sums AS (
 		SELECT hour, minute, integration, sum(requests) AS requests, sum(errors) AS errors, sum(upstream) AS upstream,
 			sum(latency_sum) AS latency_sum, sum(cost) AS cost,
 			max(measured) AS measured, max(measured) AND NOT max(measured AND NOT met) AS met
-		FROM m GROUP BY hour, minute, integration
+		FROM m WHERE (hour, integration) IN (SELECT hour, integration FROM several)
+		GROUP BY hour, minute, integration
 	) GROUP BY hour, integration
 ),
 latency AS (
@@ -125,7 +134,8 @@ latency AS (
 	GROUP BY hour, integration, operation
 	UNION ALL
 	SELECT hour, integration, '', group_concat(bucket || ':' || n, ',')
-	FROM (SELECT hour, integration, bucket, sum(count) AS n FROM b GROUP BY hour, integration, bucket)
+	FROM (SELECT hour, integration, bucket, sum(count) AS n FROM b WHERE (hour, integration) IN (SELECT hour, integration FROM several)
+		GROUP BY hour, integration, bucket)
 	GROUP BY hour, integration
 )
 INSERT INTO report_hours (hour, integration, operation, requests, errors, upstream, latency_sum, cost, objective,
@@ -224,15 +234,13 @@ func (s *Store) ReportHourList(ctx context.Context, f store.ReportRollupFilter) 
 	}
 	defer func() { _ = rows.Close() }()
 	var (
-		out                []store.ReportHour
-		hourText, lastText string
-		hour               time.Time
+		out                         = storeinput.NewReportHourRows(f)
+		hourText, lastText, latency string
+		hour                        time.Time
+		h                           store.ReportHour // scanned into: one for every row, not one each
 	)
 	for rows.Next() {
-		var (
-			h       store.ReportHour
-			latency string
-		)
+		h = store.ReportHour{}
 		if err := rows.Scan(&hourText, &h.Integration, &h.Operation, &h.Requests, &h.Errors, &h.Upstream, &h.LatencySum,
 			&h.Cost, &h.Objective, &h.MinutesMeasured, &h.MinutesMet, &latency); err != nil {
 			return nil, fmt.Errorf("sqlite: report hour list: %w", err)
@@ -244,15 +252,14 @@ func (s *Store) ReportHourList(ctx context.Context, f store.ReportRollupFilter) 
 			lastText = hourText
 		}
 		h.Hour = hour
-		if h.Latency, err = storeinput.ParseReportLatency(latency); err != nil {
+		if err := out.Add(h, latency); err != nil {
 			return nil, fmt.Errorf("sqlite: report hour list: %w", err)
 		}
-		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: report hour list: %w", err)
 	}
-	return out, nil
+	return out.Hours(), nil
 }
 
 // ReportRollupPurge implements store.Store. Hours before before's go whole; the hour

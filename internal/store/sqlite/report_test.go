@@ -55,3 +55,36 @@ func seedReportMonth(tb testing.TB, st store.Store) {
 		tb.Fatal(err)
 	}
 }
+
+func TestReportHoursOneOperationMigration(t *testing.T) {
+	s := openTempTB(t).(*Store)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	storetest.CheckReportHoursOneOperationMigration(t, s, storetest.MigrationAccess{
+		MigrateTo: func(t *testing.T, version int64) {
+			t.Helper()
+			current, err := s.migrator.GetDBVersion(ctx)
+			if err == nil && version >= current {
+				_, err = s.migrator.UpTo(ctx, version)
+			} else if err == nil {
+				_, err = s.migrator.DownTo(ctx, version)
+			}
+			if err != nil {
+				t.Fatalf("migrate to %d: %v", version, err)
+			}
+		},
+		Exec: func(t *testing.T, query string) {
+			t.Helper()
+			if _, err := s.write.ExecContext(ctx, query); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Count: func(t *testing.T, query string) (n int64) {
+			t.Helper()
+			if err := s.write.QueryRowContext(ctx, query).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+	})
+}

@@ -136,6 +136,84 @@ type ReportHourKeys struct {
 	Integrations []string
 }
 
+// ReportHourRows gathers the rows of a ReportHourList query into its answer. The rows
+// come by hour, then integration, then operation; it parses their histograms, and when
+// the filter names no operation it gives each hour of an integration with one operation
+// the every-operation row (Operation "") the stores do not keep for it (migration 00014):
+// a copy of that operation's with objective 0, since with one operation a minute of the
+// integration is measured and met when the operation's is. The histograms it gives are
+// to be read only: such a row shares its operation's.
+type ReportHourRows struct {
+	to       time.Time
+	all      bool // every-operation rows are asked for
+	out      []store.ReportHour
+	group    int  // where in out the rows of the last hour and integration start
+	made     bool // out[group] is an every-operation row made here
+	reserved bool // room for the rest of the range was made
+	buf      []int64
+}
+
+// reportHoursReserved bounds the rows ReportHourRows makes room for on a guess: a month
+// of hours of 180 operations, 20 MB.
+const reportHoursReserved = 1 << 17
+
+// NewReportHourRows gathers the rows of a ReportHourList query with filter f.
+func NewReportHourRows(f store.ReportRollupFilter) *ReportHourRows {
+	return &ReportHourRows{to: f.To, all: f.Operation == ""}
+}
+
+// Add adds the next row read, with its histogram as stored (see ParseReportLatency).
+func (r *ReportHourRows) Add(h store.ReportHour, latency string) error {
+	if err := r.parseLatency(&h, latency); err != nil {
+		return err
+	}
+	n := len(r.out)
+	if n == 0 || r.out[n-1].Integration != h.Integration || !r.out[n-1].Hour.Equal(h.Hour) {
+		if n > 0 && !r.reserved && !r.out[n-1].Hour.Equal(h.Hour) {
+			// Hours are alike: room for as many rows in each hour left, at once, rather
+			// than a slice of a month's rows grown twenty times over; but no more than
+			// reportHoursReserved, as a range of years may hold a month of data.
+			r.reserved = true
+			r.out = slices.Grow(r.out, min(n*int(r.to.Sub(h.Hour)/time.Hour), reportHoursReserved))
+		}
+		r.group, r.made = n, false
+		// An hour with an every-operation row has it first ("" sorts first): one
+		// that starts with an operation's has one operation.
+		if r.all && h.Operation != "" {
+			every := h
+			every.Operation, every.Objective = "", 0
+			r.out, r.made = append(r.out, every), true
+		}
+	} else if r.made && h.Operation != "" {
+		// A second operation: a store that lost the every-operation row. The sum of
+		// the operations would lack the availability of the integration's minutes.
+		r.out, r.made = slices.Delete(r.out, r.group, r.group+1), false
+	}
+	r.out = append(r.out, h)
+	return nil
+}
+
+// parseLatency sets h's histogram from its stored text, in a buffer shared by many
+// rows rather than an allocation each.
+func (r *ReportHourRows) parseLatency(h *store.ReportHour, latency string) error {
+	if latency == "" {
+		return nil
+	}
+	if cap(r.buf)-len(r.buf) < 256 {
+		r.buf = make([]int64, 0, 16<<10)
+	}
+	start := len(r.buf)
+	buf, err := appendReportLatency(r.buf, latency)
+	if err != nil {
+		return err
+	}
+	r.buf, h.Latency = buf, buf[start:len(buf):len(buf)]
+	return nil
+}
+
+// Hours is the answer, once every row is added.
+func (r *ReportHourRows) Hours() []store.ReportHour { return r.out }
+
 // ParseReportLatency reads an hour's histogram as the backends store it, a text that
 // SQL can make from the minutes' bucket rows: "bucket:count" pairs separated by commas,
 // in any order ("" when empty). A month's report parses tens of thousands, so it reads
@@ -144,7 +222,13 @@ func ParseReportLatency(s string) ([]int64, error) {
 	if s == "" {
 		return nil, nil
 	}
-	out := make([]int64, 0, 64) // room for every bucket of a typical hour: one allocation
+	return appendReportLatency(make([]int64, 0, 64), s) // room for a typical hour's buckets
+}
+
+// appendReportLatency parses s (as ParseReportLatency) into buf[len(buf):], which it
+// extends, and returns the extended buf.
+func appendReportLatency(buf []int64, s string) ([]int64, error) {
+	base := len(buf)
 	for i := 0; i < len(s); {
 		bucket, j, ok := digits(s, i)
 		if !ok || j == len(s) || s[j] != ':' || bucket > 1<<16 {
@@ -154,13 +238,13 @@ func ParseReportLatency(s string) ([]int64, error) {
 		if !ok || (k < len(s) && (s[k] != ',' || k+1 == len(s))) {
 			return nil, fmt.Errorf("latency histogram %q: not bucket:count pairs", s)
 		}
-		if int(bucket) >= len(out) {
-			out = append(out, make([]int64, int(bucket)+1-len(out))...)
+		if at := base + int(bucket); at >= len(buf) {
+			buf = append(buf, make([]int64, at+1-len(buf))...)
 		}
-		out[bucket] += count
+		buf[base+int(bucket)] += count
 		i = k + 1
 	}
-	return out, nil
+	return buf, nil
 }
 
 // digits reads the decimal number at s[i:] (at most 18 digits, so it cannot overflow)

@@ -224,13 +224,18 @@ func testReportRollupInvalid(t *testing.T, s store.Store) {
 }
 
 // reportHoursOfMinutes is three hours of minutes from reportHour of two integrations,
-// one with two operations, with minutes missing, errors that miss the objective in some
-// minutes, an objective that changes within an hour and an operation without one.
+// one with two operations, the other with one but in the second hour (the stores keep
+// no every-operation sum of an hour with one operation), with minutes missing, errors
+// that miss the objective in some minutes, an objective that changes within an hour and
+// an operation without one.
 func reportHoursOfMinutes() []store.ReportRollup {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	var rs []store.ReportRollup
 	for i := range 3 * 60 {
-		for _, key := range [][2]string{{"pay", "charge"}, {"pay", "refund"}, {"mail", "send"}} {
+		for _, key := range [][2]string{{"pay", "charge"}, {"pay", "refund"}, {"mail", "send"}, {"mail", "bounce"}} {
+			if key[1] == "bounce" && i/60 != 1 {
+				continue
+			}
 			if rnd.IntN(5) == 0 {
 				continue // a minute without calls
 			}
@@ -248,7 +253,7 @@ func reportHoursOfMinutes() []store.ReportRollup {
 				r.LatencySum += int64(b) * 1000
 			}
 			switch {
-			case key[1] == "refund":
+			case key[1] == "refund", key[1] == "bounce" && i%60 < 30:
 				r.Objective = 0
 			case i%60 >= 40:
 				r.Objective = 0.99
@@ -323,11 +328,15 @@ func checkHoursMatchMinutes(t *testing.T, s store.Store, q report.Query) {
 // testReportHoursMatchMinutes: a report whose steps are whole hours, read from the
 // hours the store sums, is the report of the minutes — every number, availability of
 // the integrations' minutes included — whatever the order and the batches of the adds.
+// Recorder.Report reads a range in parts at once: their bounds fall inside these ranges.
 func testReportHoursMatchMinutes(t *testing.T, s store.Store) {
 	addReportHours(t, s, reportHoursOfMinutes())
 	end := reportHour.Add(3 * time.Hour)
 	for _, q := range []report.Query{
 		{From: reportHour, To: end, Step: time.Hour},
+		{From: reportHour, To: end, Step: time.Hour, Integration: "mail"},
+		{From: reportHour.Add(time.Hour), To: end, Step: time.Hour, Integration: "mail"},
+		{From: reportHour.Add(17 * time.Minute), To: end, Step: time.Hour},      // minutes only
 		{From: reportHour, To: end.Add(-17 * time.Minute), Step: 2 * time.Hour}, // the last step a part hour
 		{From: reportHour.Add(-time.Hour), To: end.Add(time.Hour), Step: 24 * time.Hour},
 		{From: reportHour, To: end, Step: time.Hour, Integration: "pay"},
@@ -342,8 +351,10 @@ func testReportHoursMatchMinutes(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("ReportHourList: %v", err)
 	}
-	if len(hours) != 3*5 { // pay.charge, pay.refund, pay (every operation), mail.send, mail
-		t.Errorf("ReportHourList listed %d hours, want 15: %+v", len(hours), hours)
+	// Each hour pay.charge, pay.refund, pay (every operation), mail.send, mail; and
+	// mail.bounce in the second.
+	if len(hours) != 3*5+1 {
+		t.Errorf("ReportHourList listed %d hours, want 16: %+v", len(hours), hours)
 	}
 }
 
@@ -371,5 +382,61 @@ func testReportHourListInvalid(t *testing.T, s store.Store) {
 		if _, err := s.ReportHourList(context.Background(), f); err == nil {
 			t.Errorf("ReportHourList(%v to %v) succeeded", f.From, f.To)
 		}
+	}
+}
+
+// MigrationAccess is what CheckReportHoursOneOperationMigration needs of a backend
+// beyond store.Store: to migrate to a version (up or down) and to run SQL.
+type MigrationAccess struct {
+	MigrateTo func(t *testing.T, version int64)
+	Exec      func(t *testing.T, query string)
+	Count     func(t *testing.T, query string) int64 // a query of one integer
+}
+
+// CheckReportHoursOneOperationMigration: migration 00014 deletes the every-operation
+// hours of integrations with one operation that hour, keeps those of several, and
+// ReportHourList lists the same hours before and after it; its down migration writes
+// the deleted rows back. s is a fresh store, not migrated.
+func CheckReportHoursOneOperationMigration(t *testing.T, s store.Store, db MigrationAccess) {
+	ctx := context.Background()
+	db.MigrateTo(t, 13)
+	// Hour sums as migration 00013 wrote them: mail with one operation, pay with two.
+	db.Exec(t, `INSERT INTO report_hours (hour, integration, operation, requests, errors, upstream, latency_sum, cost, objective,
+		minutes_measured, minutes_met, latency) VALUES
+		('2026-03-01T10:00:00.000000Z', 'mail', '', 20, 1, 21, 800000, 0.042, 0, 17, 16, '36:14,37:6'),
+		('2026-03-01T10:00:00.000000Z', 'mail', 'send', 20, 1, 21, 800000, 0.042, 0.99, 17, 16, '37:6,36:14'),
+		('2026-03-01T10:00:00.000000Z', 'pay', '', 30, 2, 30, 900000, 0.5, 0, 20, 18, '3:30'),
+		('2026-03-01T10:00:00.000000Z', 'pay', 'charge', 10, 2, 10, 300000, 0.25, 0.995, 20, 19, '3:10'),
+		('2026-03-01T10:00:00.000000Z', 'pay', 'refund', 20, 0, 20, 600000, 0.25, 0, 0, 0, '3:20')`)
+	const everyOperation = `SELECT count(*) FROM report_hours WHERE operation = ''`
+	hour := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	list := func() []store.ReportHour {
+		t.Helper()
+		hours, err := s.ReportHourList(ctx, store.ReportRollupFilter{From: hour, To: hour.Add(time.Hour)})
+		if err != nil {
+			t.Fatalf("ReportHourList: %v", err)
+		}
+		return hours
+	}
+	before := list()
+	if len(before) != 5 {
+		t.Fatalf("before 00014: %d hours listed, want 5: %+v", len(before), before)
+	}
+	db.MigrateTo(t, 14)
+	if n := db.Count(t, everyOperation); n != 1 {
+		t.Errorf("after 00014: %d every-operation rows, want pay's only", n)
+	}
+	if diff := cmp.Diff(before, list()); diff != "" {
+		t.Errorf("hours listed after 00014 (-before +after):\n%s", diff)
+	}
+	db.MigrateTo(t, 13)
+	if n := db.Count(t, everyOperation); n != 2 {
+		t.Errorf("after 00014 down: %d every-operation rows, want 2", n)
+	}
+	if diff := cmp.Diff(before, list()); diff != "" {
+		t.Errorf("hours listed after 00014 down (-before +after):\n%s", diff)
+	}
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatalf("MigrateUp: %v", err)
 	}
 }

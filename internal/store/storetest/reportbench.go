@@ -48,9 +48,10 @@ const benchReportRequests = BenchReportMinutes * 245 / 10
 // BenchReportQuery measures a 30-day report in steps of 1 hour, as GET /reports makes
 // it (Recorder.Report, then Report.Document): of every integration ("all"), of one
 // ("one"), and of every integration with a range that starts 17 minutes past an hour
-// ("all-unaligned", so that no step is a whole stored hour), and of the last 24 hours
-// at 17 past (GET /reports's default, "day-unaligned"); then what adding a minute
-// of every integration costs ("add-minute"). seed must write
+// ("all-unaligned", as GET /reports?from=2026-11-01T00:17:00Z asks: no step is a whole
+// stored hour, so it reads every minute); of the last 24 hours asked at 17 past, which
+// GET /reports's default asks from the hour before to the hour after ("day-default");
+// then what adding a minute of every integration costs ("add-minute"). seed must write
 // the rows above into the migrated store it is given.
 func BenchReportQuery(b *testing.B, open func(testing.TB) store.Store, seed func(testing.TB, store.Store)) {
 	ctx := context.Background()
@@ -71,8 +72,11 @@ func BenchReportQuery(b *testing.B, open func(testing.TB) store.Store, seed func
 	one.Integration = "integration-07"
 	unaligned := month
 	unaligned.From, unaligned.To = month.From.Add(17*time.Minute), month.To.Add(17*time.Minute)
-	day := month // GET /reports's default: the last 24 hours, asked at 17 past
-	day.From, day.To = month.To.Add(-25*time.Hour+17*time.Minute), month.To.Add(-time.Hour+17*time.Minute)
+	// GET /reports's default at 17 past the last stored hour: the last 24 hours, from
+	// and to rounded to whole steps (internal/server's reportQuery).
+	now := month.To.Add(-time.Hour + 17*time.Minute)
+	day := month
+	day.From, day.To = report.AlignTime(now.Add(-24*time.Hour), day.Step, false), report.AlignTime(now, day.Step, true)
 	for _, c := range []struct {
 		name         string
 		q            report.Query
@@ -84,7 +88,7 @@ func BenchReportQuery(b *testing.B, open func(testing.TB) store.Store, seed func
 		{"one", one, 2, benchReportRequests, 60 * 245 / 10},
 		// The last step has 17 minutes with calls; the first loses 17 minutes.
 		{"all-unaligned", unaligned, 2 * BenchReportIntegrations, -1, -1},
-		{"day-unaligned", day, 2 * BenchReportIntegrations, -1, -1},
+		{"day-default", day, 2 * BenchReportIntegrations, 25 * 60 * 245 / 10, 60 * 245 / 10},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var doc report.Document
