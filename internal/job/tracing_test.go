@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -32,10 +31,8 @@ func TestRunSpan(t *testing.T) {
 	spans := telemetrytest.Trace(t)
 	caller := &spanCaller{}
 	r := triggerOnce(t, `retry 1 times with constant_backoff(10ms)`, caller)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(spans.Named("job.run")) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // the span ends just after the run is recorded
-	}
+	// The span ends just after the run is recorded.
+	waitFor(t, "the job.run span", func() bool { return len(spans.Named("job.run")) > 0 })
 	runs := spans.Named("job.run")
 	if len(runs) != 1 {
 		t.Fatalf("%d job.run spans, want 1", len(runs))
