@@ -47,7 +47,10 @@ func CompilePath(src string) (*Path, error) {
 	p := &Path{src: src, expr: x}
 	p.steps, p.definite = simpleSteps(x)
 	for _, f := range x {
-		if _, ok := f.(*jp.Filter); ok {
+		if filter, ok := f.(*jp.Filter); ok {
+			if err := checkFilter(filter); err != nil {
+				return nil, fmt.Errorf("invalid JSONPath %q: %v", src, err)
+			}
 			p.filter = true
 		}
 	}

@@ -22,6 +22,13 @@ func TestCompilePathErrors(t *testing.T) {
 		{"$.a b", `invalid JSONPath "$.a b" at character 4: parse error`},
 		{"$.items[?(@.price >)]", `invalid JSONPath "$.items[?(@.price >)]"`},
 		{"$.items.length()", `invalid JSONPath "$.items.length()" at character`},
+		// a comparison of a query that can match several values (RFC 9535 allows only
+		// singular ones): ojg's answer depended on map order
+		{"$.a[?(@.* == 1)]", `invalid JSONPath "$.a[?(@.* == 1)]": @.* can match several values and cannot be compared`},
+		{"$.a[?(@..* == @.c)]", `invalid JSONPath "$.a[?(@..* == @.c)]": @..* can match several values`},
+		{"$.a[?(!(@.b[0:2] == 1))]", `invalid JSONPath "$.a[?(!(@.b[0:2] == 1))]": @.b[0:2] can match several values`},
+		{"$.a[?(length(@.*) > 1)]", `invalid JSONPath "$.a[?(length(@.*) > 1)]": @.* can match several values`},
+		{"$.a[?(@.b[?(@.x == @.*)])]", `invalid JSONPath "$.a[?(@.b[?(@.x == @.*)])]": @.* can match several values`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -150,11 +157,34 @@ func TestPathFilterLeavesMessageUnchanged(t *testing.T) {
 	}
 }
 
+// TestFilterPluralQueries: a query that can match several values may still be tested
+// for existence or counted inside a filter, and the answer never depends on map order.
+func TestFilterPluralQueries(t *testing.T) {
+	doc := mustDecode(t, `{"items": [{"tags": {"a": [1], "b": [2]}, "sku": "s"}, {"tags": {}, "sku": "t"}, {"sku": "u"}]}`)
+	for expr, want := range map[string]int{
+		"$.items[?(@.tags.*)].sku":                     1,
+		"$.items[?(count(@.tags.*) > 1)].sku":          1,
+		"$.items[?(@.sku == 't' || @.tags.*)].sku":     2,
+		"$.items[?(@.tags.* && @.sku == 's')].sku":     1,
+		"$.items[?(@.tags.a[0] == 1 && @.sku == 's')]": 1,
+	} {
+		p, err := CompilePath(expr)
+		if err != nil {
+			t.Fatalf("CompilePath(%q): %v", expr, err)
+		}
+		for range 20 {
+			if got := p.All(doc); len(got) != want {
+				t.Fatalf("%s matched %v, want %d values", expr, got, want)
+			}
+		}
+	}
+}
+
 func FuzzCompilePath(f *testing.F) {
 	for _, s := range []string{
 		"$", "$.orderId", "$.orderItems[*]", "$.customer.id", "$..sku", "$.a[0:2]", "$.a[-1]",
 		"$['a','b']", "$.items[?(@.price > 10)].sku", "$.a[?(@.x == 'y' || @.z < 3)]", "$.a[",
-		"$..*", "$[?(@ =~ /a.*/)]", "$.a[(@.length-1)]", "@.x", "",
+		"$..*", "$[?(@ =~ /a.*/)]", "$.a[?(@..* == @.c)]", "$.a[?(@.c[*])]", "$.a[(@.length-1)]", "@.x", "",
 	} {
 		f.Add(s)
 	}
