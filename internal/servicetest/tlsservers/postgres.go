@@ -52,11 +52,11 @@ func StartPostgres(tb testing.TB, certs *Certs) *Postgres {
 	tb.Helper()
 	bin, err := postgresBinDir()
 	if err != nil {
-		missing(tb, "PostgreSQL's initdb and pg_ctl", err)
+		Missing(tb, "PostgreSQL's initdb and pg_ctl", err)
 	}
 	as, err := postgresRunner()
 	if err != nil {
-		missing(tb, "the user postgres to run PostgreSQL as", err)
+		Missing(tb, "the user postgres to run PostgreSQL as", err)
 	}
 	base, err := os.MkdirTemp("", "junction-pg-")
 	if err != nil {
@@ -64,7 +64,7 @@ func StartPostgres(tb testing.TB, certs *Certs) *Postgres {
 	}
 	tb.Cleanup(func() { _ = os.RemoveAll(base) })
 	data := filepath.Join(base, "data")
-	port := freePort(tb)
+	port := FreePort(tb)
 	if err := preparePostgres(as, bin, base, data, port, certs); err != nil {
 		tb.Fatalf("tlsservers: PostgreSQL: %v", err)
 	}

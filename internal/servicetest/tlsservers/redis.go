@@ -30,10 +30,10 @@ func StartRedis(tb testing.TB, certs *Certs, opts RedisOptions) *Redis {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		missing(tb, "redis-server", err)
+		Missing(tb, "redis-server", err)
 	}
 	dir := tb.TempDir()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(tb)))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb)))
 	_, port, _ := net.SplitHostPort(addr)
 	auth := "no"
 	if opts.ClientCerts {
@@ -60,7 +60,7 @@ func StartRedis(tb testing.TB, certs *Certs, opts RedisOptions) *Redis {
 		_ = cmd.Process.Signal(os.Kill)
 		<-exited
 	})
-	if err := waitListening(addr, exited); err != nil {
+	if err := WaitListening(addr, exited); err != nil {
 		tb.Fatalf("tlsservers: redis-server with TLS: %v\n%s", err, out.String())
 	}
 	return &Redis{Addr: addr}

@@ -17,9 +17,9 @@ import (
 // startTimeout bounds a server's start: generous, for a loaded 2-core machine.
 const startTimeout = 30 * time.Second
 
-// freePort returns a port nothing listens on at 127.0.0.1 right now. Another process
+// FreePort returns a port nothing listens on at 127.0.0.1 right now. Another process
 // may take it before the server does; the start then fails with the server's log.
-func freePort(tb testing.TB) int {
+func FreePort(tb testing.TB) int {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,9 +29,9 @@ func freePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// missing ends tb because a server's binary (or the user to run it) is not there: a skip
+// Missing ends tb because a server's binary (or the user to run it) is not there: a skip
 // during everyday development, a failure where every service is promised.
-func missing(tb testing.TB, what string, err error) {
+func Missing(tb testing.TB, what string, err error) {
 	tb.Helper()
 	if required, _ := strconv.ParseBool(os.Getenv(servicetest.EnvRequireServices)); required {
 		tb.Fatalf("tlsservers: %s is not available and %s is set: %v", what, servicetest.EnvRequireServices, err)
@@ -39,9 +39,9 @@ func missing(tb testing.TB, what string, err error) {
 	tb.Skipf("tlsservers: skipping, %s is not available (set %s=1 to fail instead): %v", what, servicetest.EnvRequireServices, err)
 }
 
-// waitListening polls addr until it accepts TCP connections, the process exits, or
+// WaitListening polls addr until it accepts TCP connections, the process exits, or
 // startTimeout passes.
-func waitListening(addr string, exited <-chan struct{}) error {
+func WaitListening(addr string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
