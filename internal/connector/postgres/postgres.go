@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ohler55/ojg/jp"
 
@@ -132,6 +134,9 @@ column, storing its progress in the same database, or receives NOTIFY payloads w
 			Description: "the name in the default cursor_name; the flow engine sets it to the flow's name, so each flow keeps its own cursor."},
 		{Name: "channel", Type: option.String, For: option.Source, Example: "orders_changed",
 			Description: "required to listen: the channel to LISTEN on, on a connection of its own."},
+		option.TLS(`It replaces the TLS settings of the url (sslmode, sslrootcert, sslcert, sslkey) and
+verifies like sslmode=verify-full; a url with sslmode=disable and a tls option is an error. The url
+alone works too: ?sslmode=verify-full&sslrootcert=ca.pem.`),
 	},
 	Check: checkRole,
 	Examples: []option.Example{
@@ -226,6 +231,9 @@ func checkRole(v *option.Values, role option.Role) {
 	}
 	if role == option.Sink || (role == option.Alone && isBlock) {
 		checkKey(v, mode, cols)
+	}
+	if pool := option.Get[*pgxpool.Config](v, "url"); pool != nil && option.TLSConfig(v) != nil && tlsDisabled(&pool.ConnConfig.Config) {
+		v.Fail(option.TLSName, "the url says sslmode=disable: remove one of the two")
 	}
 }
 
@@ -344,6 +352,9 @@ func readOptions(s connector.Settings, role option.Role) (*options, error) {
 	if v.Has("pool_size") || !hasParam(o.pool.ConnString(), "pool_max_conns") {
 		o.pool.MaxConns = int32(min(v.Int("pool_size"), 1<<20))
 	}
+	if cfg := option.TLSConfig(v); cfg != nil {
+		useTLS(&o.pool.ConnConfig.Config, cfg)
+	}
 	if _, ok := o.pool.ConnConfig.RuntimeParams["application_name"]; !ok {
 		o.pool.ConnConfig.RuntimeParams["application_name"] = "junction"
 	}
@@ -358,6 +369,50 @@ func readOptions(s connector.Settings, role option.Role) (*options, error) {
 		}
 	}
 	return o, nil
+}
+
+// useTLS makes every TCP host of the connection string (several for failover) connect
+// with cfg only, never in plain text: pgconn's sslmode=prefer and allow fall back to a
+// plain connection to the same host, which the tls option rules out. Each host's
+// certificate must carry its name unless server_name says otherwise. A Unix socket,
+// where PostgreSQL offers no TLS, stays as it is.
+func useTLS(cc *pgconn.Config, cfg *tls.Config) {
+	hosts := []*pgconn.FallbackConfig{{Host: cc.Host, Port: cc.Port, TLSConfig: cc.TLSConfig}}
+	for _, f := range cc.Fallbacks {
+		if !slices.ContainsFunc(hosts, func(h *pgconn.FallbackConfig) bool { return h.Host == f.Host && h.Port == f.Port }) {
+			hosts = append(hosts, &pgconn.FallbackConfig{Host: f.Host, Port: f.Port, TLSConfig: f.TLSConfig})
+		}
+	}
+	for _, h := range hosts {
+		if unixSocket(h) {
+			continue
+		}
+		h.TLSConfig = cfg.Clone()
+		h.TLSConfig.ServerName = cmp.Or(cfg.ServerName, h.Host)
+	}
+	cc.TLSConfig, cc.Fallbacks = hosts[0].TLSConfig, hosts[1:]
+}
+
+// tlsDisabled reports whether the connection string connects to its TCP hosts without
+// TLS only: sslmode=disable.
+func tlsDisabled(cc *pgconn.Config) bool {
+	hosts := append([]*pgconn.FallbackConfig{{Host: cc.Host, Port: cc.Port, TLSConfig: cc.TLSConfig}}, cc.Fallbacks...)
+	tcp := false
+	for _, h := range hosts {
+		if unixSocket(h) {
+			continue
+		}
+		if h.TLSConfig != nil {
+			return false
+		}
+		tcp = true
+	}
+	return tcp
+}
+
+func unixSocket(h *pgconn.FallbackConfig) bool {
+	network, _ := pgconn.NetworkAddress(h.Host, h.Port)
+	return network == "unix"
 }
 
 // singular reports whether a path names one place (children and indexes only).
