@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"time"
@@ -99,6 +100,12 @@ same name when it starts, or to any consumer after claim_after.`,
 			})},
 		{Name: "maxlen", Type: option.Int, For: option.Sink, Min: 0,
 			Description: "trim the stream to about this many entries (XADD MAXLEN ~); 0 is no trimming."},
+		option.TLS("A redis:// url then connects with TLS as rediss:// does; the url alone works too (rediss://, with the system's CAs)."),
+	},
+	Check: func(v *option.Values, _ option.Role) {
+		if r := option.Get[*redis.Options](v, "url"); r != nil && r.Network == "unix" && option.TLSConfig(v) != nil {
+			v.Fail(option.TLSName, "a unix:// url has no TLS: remove one of the two")
+		}
 	},
 	Examples: []option.Example{
 		{Role: option.Source, Title: "a consumer group with a stable consumer name", Options: `url: "redis://localhost:6379/0"
@@ -132,6 +139,12 @@ func readOptions(s connector.Settings, role option.Role) (*options, error) {
 		field: v.String("field"), maxLen: int64(v.Int("maxlen")),
 	}
 	o.addr = o.redis.Addr
+	if cfg := option.TLSConfig(v); cfg != nil {
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(o.addr)
+		}
+		o.redis.TLSConfig = cfg
+	}
 	if o.consumer == "" && role == option.Source {
 		o.consumer, o.generatedConsumer = defaultConsumer(), true
 	}
