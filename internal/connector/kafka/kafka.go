@@ -55,7 +55,7 @@ type options struct {
 	start   kgo.Offset
 	key     jp.Expr // nil: records without key
 	sasl    *saslOptions
-	tls     bool
+	tls     *tls.Config // nil: plain text
 }
 
 type saslOptions struct {
@@ -102,7 +102,7 @@ them would only add duplicates.`,
 				{Name: "username", Type: option.String, Required: option.Always, Secret: true, Description: "the user name"},
 				{Name: "password", Type: option.String, Required: option.Always, Secret: true, Description: "the password"},
 			}},
-		{Name: "tls", Type: option.Bool, Description: "connect with TLS (system roots)."},
+		option.TLS("Each broker's certificate must carry the broker's host name (as the brokers and the cluster's metadata name it) unless server_name is set."),
 	},
 	Check: func(v *option.Values, role option.Role) {
 		if role != option.Source {
@@ -145,7 +145,7 @@ func readOptions(s connector.Settings, role option.Role) (*options, error) {
 	}
 	o := &options{
 		what: s.Connector.Type + " connector " + s.Connector.Name, brokers: v.Strings("brokers"),
-		group: v.String("group"), start: kgo.NewOffset().AtStart(), key: option.Get[jp.Expr](v, "key"), tls: v.Bool("tls"),
+		group: v.String("group"), start: kgo.NewOffset().AtStart(), key: option.Get[jp.Expr](v, "key"), tls: option.TLSConfig(v),
 	}
 	if v.String("start") == "latest" {
 		o.start = kgo.NewOffset().AtEnd()
@@ -177,8 +177,9 @@ func (o *options) clientOpts(logger *slog.Logger) []kgo.Opt {
 		kgo.SeedBrokers(o.brokers...),
 		kgo.WithLogger(kgoLogger{logger}),
 	}
-	if o.tls {
-		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
+	if o.tls != nil {
+		// franz-go clones it per dial and sets ServerName to the broker's host when empty.
+		opts = append(opts, kgo.DialTLSConfig(o.tls))
 	}
 	if sa := o.sasl; sa != nil {
 		switch sa.mechanism {

@@ -522,7 +522,7 @@ func TestSharedConnectorBlock(t *testing.T) {
 		t.Fatalf("NewSource: %v", err)
 	}
 	o := src.(*Source).o
-	if o.sasl == nil || o.sasl.password != "s3cret" || !o.tls {
+	if o.sasl == nil || o.sasl.password != "s3cret" || o.tls == nil || o.tls.RootCAs != nil {
 		t.Errorf("options %+v", o)
 	}
 	_ = src.Close()
