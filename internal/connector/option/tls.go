@@ -13,12 +13,10 @@ import (
 const TLSName = "tls"
 
 // tlsDoc is what the option is, the same in every connector.
-const tlsDoc = `TLS for the connection: true checks the server's certificate against the system's CAs; a block
-{ ca, cert, key, server_name } names a private CA, a client certificate and key for mutual TLS,
-or the name the server's certificate must carry (default: the host connected to). Set, it
-requires TLS: the connection never falls back to plain text. Relative paths are relative to
-the configuration file; the files are read when the options are decoded, so an unreadable
-file, a file without PEM or a key that does not belong to its certificate is reported there.`
+const tlsDoc = `TLS for the connection, required when set (no plain-text fallback): true checks the
+server's certificate against the system's CAs; a block adds a private CA, a client certificate
+or the server's name. Relative paths are relative to the configuration file; the files are
+checked when the configuration is read.`
 
 // TLS declares a connector's `tls` option, the same in every connector that offers one:
 //
