@@ -4,5 +4,6 @@
 // messages (unknown keys with "did you mean", secrets resolved but never printed), the
 // same decoding checks a block no flow uses yet, and Markdown renders the reference.
 // Rules that fit no field alone (one of two keys, what a role needs) are small hooks on
-// the Spec. Connectors use it; it knows nothing of them.
+// the Spec. TLS declares the `tls` option the network connectors share, loading its
+// files through tlsfiles. Connectors use it; it knows nothing of them.
 package option
