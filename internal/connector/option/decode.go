@@ -105,6 +105,10 @@ func (v *Values) decodeField(f Field, role Role) {
 	var parsed any
 	if err == nil && f.Parse != nil {
 		parsed, err = f.Parse(val)
+		if err == nil && len(*v.errs) > before {
+			v.failed[f.Name] = true // Parse reported at a nested block's own keys (see TLS)
+			return
+		}
 	}
 	if err != nil {
 		v.failed[f.Name] = true
@@ -278,10 +282,20 @@ func (v *Values) readBlock(f Field, e config.Option, role Role) (any, error) {
 			b := config.Options{Pos: pos, Entries: []config.Option{{Pos: pos, Key: f.Shorthand, Value: b}}}
 			return decodeBlock(what, f.Fields, b, role, v.lookup, v.errs), nil
 		}
+	case bool:
+		if f.Switch && !b {
+			return (*Values)(nil), nil
+		}
+		if f.Switch {
+			return decodeBlock(what, f.Fields, config.Options{Pos: v.posOf(e)}, role, v.lookup, v.errs), nil
+		}
 	}
 	want := "a block " + outline(f.Fields)
-	if f.Shorthand != "" {
+	switch {
+	case f.Shorthand != "":
 		want = "a string (the " + f.Shorthand + ") or " + want
+	case f.Switch:
+		want = "true, false or " + want
 	}
 	return nil, v.expected(f, want, e.Value)
 }

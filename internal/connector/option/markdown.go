@@ -67,6 +67,9 @@ func typeText(f Field) string {
 	if f.Shorthand != "" {
 		t = "string (the " + f.Shorthand + ") or block"
 	}
+	if f.Switch {
+		t = "true, false or block"
+	}
 	if len(f.Enum) > 0 {
 		quoted := make([]string, len(f.Enum))
 		for i, e := range f.Enum {

@@ -66,6 +66,10 @@ type Field struct {
 	// Shorthand is the field of a Block that a single string sets: `queue: orders` is
 	// `queue: { name: orders }`.
 	Shorthand string
+	// Switch lets a Block be written as true or false too: true is the block with no
+	// keys (its fields' defaults), false is no block (Block returns nil, Has is true).
+	// `tls: true` turns TLS on with the defaults; `tls: { ca: … }` tunes it.
+	Switch bool
 	// Parse checks the decoded value further, or turns it into the component's own type
 	// (a JSONPath, a URL): Values then holds what it returns. Its error is reported at
 	// the option's position; it must not quote a Secret. See Check and Convert.
