@@ -27,9 +27,9 @@ func StartNATS(tb testing.TB, certs *Certs, opts NATSOptions) *NATS {
 	tb.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
-		missing(tb, "nats-server", err)
+		Missing(tb, "nats-server", err)
 	}
-	port := freePort(tb)
+	port := FreePort(tb)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := []string{
 		"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", tb.TempDir(),
@@ -60,7 +60,7 @@ func startProcess(tb testing.TB, name string, cmd *exec.Cmd, addr string) {
 		_ = cmd.Process.Signal(os.Kill)
 		<-exited
 	})
-	if err := waitListening(addr, exited); err != nil {
+	if err := WaitListening(addr, exited); err != nil {
 		tb.Fatalf("tlsservers: %s with TLS: %v\n%s", name, err, out.String())
 	}
 }
