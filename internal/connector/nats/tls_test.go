@@ -121,8 +121,11 @@ func TestTLSClientCertificate(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := tlsCheck(t, tlsBlock(t, srv.URL(), c.tls))
-			if err == nil || !strings.Contains(err.Error(), "tls") {
-				t.Fatalf("Check: %v, want a TLS error", err)
+			// With TLS 1.3 the client finishes its handshake before the server checks
+			// the certificate: the refusal is a TLS alert or, when the server's reset
+			// comes first, a broken connection.
+			if err == nil {
+				t.Fatal("Check succeeded, want the server to refuse the connection")
 			}
 			t.Logf("refused: %v", err)
 			noKeyMaterial(t, err, certs.ClientKey, certs.OtherClientKey, certs.ServerKey)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -32,7 +33,14 @@ func StartMQTT(tb testing.TB, certs *Certs, opts MQTTOptions) *MQTT {
 	}
 	port := FreePort(tb)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	conf := fmt.Sprintf(`per_listener_settings false
+	// Run as root, mosquitto drops to user mosquitto before reading the key, which
+	// only the test's user may read: it stays the test's user instead.
+	me, err := user.Current()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conf := fmt.Sprintf(`user %s
+per_listener_settings false
 allow_anonymous true
 persistence false
 log_dest stderr
@@ -41,12 +49,12 @@ cafile %s
 certfile %s
 keyfile %s
 require_certificate %t
-`, port, certs.CAFile, certs.ServerCert, certs.ServerKey, opts.ClientCerts)
+`, me.Username, port, certs.CAFile, certs.ServerCert, certs.ServerKey, opts.ClientCerts)
 	file := filepath.Join(tb.TempDir(), "mosquitto.conf")
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	startProcess(tb, "mosquitto", exec.Command(bin, "-c", file), addr)
+	startProcess(tb, "mosquitto", exec.Command(bin, "-c", file), addr, " running")
 	return &MQTT{Addr: addr}
 }
 

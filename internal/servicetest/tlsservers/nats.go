@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // NATSOptions choose what a nats-server started by StartNATS asks of its clients.
@@ -38,16 +40,17 @@ func StartNATS(tb testing.TB, certs *Certs, opts NATSOptions) *NATS {
 	if opts.ClientCerts {
 		args = append(args, "--tlsverify", "--tlscacert", certs.CAFile)
 	}
-	startProcess(tb, "nats-server", exec.Command(bin, args...), addr)
+	startProcess(tb, "nats-server", exec.Command(bin, args...), addr, "Server is ready")
 	return &NATS{Addr: addr}
 }
 
 // URL is a nats:// URL of the server: the server itself demands TLS.
 func (n *NATS) URL() string { return "nats://" + n.Addr }
 
-// startProcess starts cmd, kills it when tb ends, and waits until it listens on addr;
-// on failure the test ends with the server's output.
-func startProcess(tb testing.TB, name string, cmd *exec.Cmd, addr string) {
+// startProcess starts cmd, kills it when tb ends, and waits until it listens on addr
+// and has written ready (servers open their port before loading their keys); on failure
+// the test ends with the server's output.
+func startProcess(tb testing.TB, name string, cmd *exec.Cmd, addr, ready string) {
 	tb.Helper()
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -62,5 +65,16 @@ func startProcess(tb testing.TB, name string, cmd *exec.Cmd, addr string) {
 	})
 	if err := WaitListening(addr, exited); err != nil {
 		tb.Fatalf("tlsservers: %s with TLS: %v\n%s", name, err, out.String())
+	}
+	deadline := time.Now().Add(startTimeout)
+	for !strings.Contains(out.String(), ready) {
+		select {
+		case <-exited:
+			tb.Fatalf("tlsservers: %s exited while starting:\n%s", name, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("tlsservers: %s did not say %q within %s:\n%s", name, ready, startTimeout, out.String())
+		}
 	}
 }
