@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -71,14 +72,39 @@ func dial(ctx context.Context, o *options) (*amqp091.Connection, error) {
 				_ = c.Close()
 				return nil, err
 			}
+			if o.tls != nil && o.scheme == "amqp" {
+				return handshake(dctx, c, o.tls, addr)
+			}
 			return c, nil
 		},
+	}
+	if o.tls != nil && o.scheme == "amqps" {
+		cfg.TLSClientConfig = o.tls.Clone() // amqp091 sets its ServerName
 	}
 	conn, err := amqp091.DialConfig(o.url, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to rabbitmq at %s: %w", o.where, err)
 	}
 	return conn, nil
+}
+
+// handshake is TLS over c for an amqp:// URL with the tls option: the server's name is
+// server_name, else the host dialled. On failure c is closed.
+func handshake(ctx context.Context, c net.Conn, cfg *tls.Config, addr string) (net.Conn, error) {
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
 }
 
 // declare creates the exchanges, the queue and the bindings if they do not exist. It is

@@ -1,6 +1,7 @@
 package amqp
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,11 @@ type options struct {
 	url   string // resolved; may hold a password, never printed
 	where string // url without credentials, for messages
 	name  string // the connector's name, for RabbitMQ's connection list and logs
+	// tls is the tls option's settings, nil when it is not set. With an amqps:// URL
+	// amqp091 does the handshake with them; with amqp:// dial does it itself, since a
+	// tls option always means TLS.
+	tls    *tls.Config
+	scheme string // "amqp" or "amqps"
 
 	exchanges []exchange
 	queue     *queue
@@ -75,6 +81,7 @@ message_id and content_type headers as those properties and its other headers as
 		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: "env(AMQP_URL)",
 			Description: "the broker's URL, amqp://user:pass@host:5672/vhost or amqps://…",
 			Parse:       option.Convert(parseURL)},
+		option.TLS("It makes an amqp:// URL connect with TLS too (to the URL's port, 5672 when none is written); with amqps:// it replaces the URL's cacertfile, certfile, keyfile and server_name_indication parameters."),
 		{Name: "exchanges", Type: option.Blocks, Example: `[{ name: "orders", type: topic }]`,
 			Description: "exchanges to declare whenever the connector connects.",
 			Fields: []option.Field{
@@ -140,6 +147,7 @@ func readOptions(s connector.Settings, role option.Role) (*options, error) {
 	u := option.Get[brokerURL](v, "url")
 	o := &options{
 		url: u.raw, where: u.where, name: s.Connector.Name, logger: s.Env.Log(), now: time.Now,
+		tls: option.TLSConfig(v), scheme: u.scheme,
 		prefetch: v.Int("prefetch"), batchSize: v.Int("batch_size"),
 		reconnectDelay: v.Duration("poll_interval"), visibility: v.Duration("visibility_timeout"),
 		exchange: v.String("exchange"), hasKey: v.Has("routing_key"), routingKey: v.String("routing_key"),
@@ -199,7 +207,7 @@ func fieldValue(v any) (any, error) {
 
 // brokerURL is the url option: as given (it may hold a password), and without
 // credentials for messages.
-type brokerURL struct{ raw, where string }
+type brokerURL struct{ raw, where, scheme string }
 
 func parseURL(raw string) (brokerURL, error) {
 	u, err := amqp091.ParseURI(raw)
@@ -211,7 +219,7 @@ func parseURL(raw string) (brokerURL, error) {
 		}
 		return brokerURL{}, fmt.Errorf("not a valid amqp:// or amqps:// URL: %v", err)
 	}
-	return brokerURL{raw: raw, where: redact(u)}, nil
+	return brokerURL{raw: raw, where: redact(u), scheme: u.Scheme}, nil
 }
 
 func redact(u amqp091.URI) string {

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,6 +45,7 @@ type options struct {
 	qos      byte
 	clean    bool
 	keep     time.Duration
+	tls      *tls.Config // the tls option; nil: paho's defaults for ssl://, tls://, mqtts:// and wss://
 
 	filters []string // source
 	topic   string   // sink
@@ -88,6 +90,7 @@ Deliveries carry the headers topic, qos, retained, message_id (the packet id) an
 		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: `"tcp://localhost:1883"`,
 			Description: "the broker's URL: tcp://host:1883, or mqtt://, ssl://, tls://, mqtts://, ws://, wss://",
 			Parse:       option.Convert(parseURL)},
+		option.TLS("It makes a tcp:// or mqtt:// URL connect with TLS too (ws:// becomes wss://), to the URL's port: 1883 when none is written."),
 		{Name: "client_id", Type: option.String,
 			Description: "the source's client id, which keeps its session (see Sessions). Default: junction-<random>, for one run."},
 		{Name: "username", Type: option.String, Secret: true, Description: "the user name"},
@@ -167,6 +170,10 @@ func readOptions(s connector.Settings, role option.Role) (*options, error) {
 		username: v.String("username"), password: v.String("password"),
 		qos: byte(v.Int("qos")), clean: v.Bool("clean_session"), keep: v.Duration("keep_alive"),
 		retain: v.Bool("retain"), logger: s.Env.Log(), now: time.Now,
+		tls: option.TLSConfig(v),
+	}
+	if o.tls != nil {
+		o.url = secureScheme(o.url)
 	}
 	if s.Env.Clock != nil {
 		o.now = s.Env.Clock.Now
@@ -250,6 +257,17 @@ func parseURL(raw string) (brokerURL, error) {
 	return brokerURL{raw: u.String(), where: shown.String()}, nil
 }
 
+// secureScheme turns a plain-text URL's scheme into its TLS one: paho uses TLS (and
+// its TLSConfig) by the scheme alone, and a tls option always means TLS.
+func secureScheme(raw string) string {
+	for plain, secure := range map[string]string{"tcp://": "ssl://", "mqtt://": "ssl://", "ws://": "wss://"} {
+		if rest, ok := strings.CutPrefix(raw, plain); ok {
+			return secure + rest
+		}
+	}
+	return raw
+}
+
 // clientOptions are what every client of the connector shares.
 func (o *options) clientOptions(clientID string, clean bool) *paho.ClientOptions {
 	co := paho.NewClientOptions().
@@ -259,6 +277,9 @@ func (o *options) clientOptions(clientID string, clean bool) *paho.ClientOptions
 		SetKeepAlive(o.keep).
 		SetConnectTimeout(connectTimeout).
 		SetConnectRetry(false)
+	if o.tls != nil {
+		co.SetTLSConfig(o.tls.Clone())
+	}
 	if o.username != "" {
 		co.SetUsername(o.username)
 	}

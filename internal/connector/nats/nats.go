@@ -83,8 +83,8 @@ func connect(ctx context.Context, o *options) (*natsgo.Conn, jetstream.JetStream
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(time.Until(dl), time.Millisecond))
 	}
-	nc, err := natsgo.Connect(o.url,
-		natsgo.Name("junction "+o.name),
+	opts := []natsgo.Option{
+		natsgo.Name("junction " + o.name),
 		natsgo.Timeout(timeout),
 		natsgo.SetCustomDialer(d),
 		natsgo.MaxReconnects(-1),
@@ -96,7 +96,13 @@ func connect(ctx context.Context, o *options) (*natsgo.Conn, jetstream.JetStream
 		natsgo.ReconnectHandler(func(*natsgo.Conn) {
 			o.logger.Info("nats reconnected", "at", o.where)
 		}),
-	)
+	}
+	if o.tls != nil {
+		// Secure requires TLS of every server; nats.go copies the config per
+		// connection and sets its ServerName to the host when server_name is not set.
+		opts = append(opts, natsgo.Secure(o.tls))
+	}
+	nc, err := natsgo.Connect(o.url, opts...)
 	if err != nil {
 		if last := d.lastErr(); last != nil && errors.Is(err, natsgo.ErrNoServers) {
 			err = fmt.Errorf("%w: %w", err, last)

@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ type options struct {
 	url   string // resolved; may hold credentials
 	where string // url without credentials
 	name  string
+	tls   *tls.Config // the tls option; nil: TLS only as the URL (tls://) or the server asks
 
 	stream   string
 	subjects []string
@@ -60,6 +62,7 @@ message's headers as NATS headers, except those and the Nats-* ones.`,
 		{Name: "url", Type: option.String, Required: option.Always, Secret: true, Example: `"nats://localhost:4222"`,
 			Description: "the server's URL, nats://host:4222, or several separated by commas (tls://, ws:// and wss:// too)",
 			Parse:       option.Convert(parseURL)},
+		option.TLS("It makes nats:// URLs connect with TLS too; a server that requires TLS gets it with the system's CAs even without it."),
 		{Name: "stream", Type: option.String, Required: option.Source, Example: "ORDERS",
 			Description: "the JetStream stream's name", Parse: option.Check(checkName("stream"))},
 		{Name: "subjects", Type: option.Strings, Example: `["orders.>"]`,
@@ -138,7 +141,7 @@ func readOptions(s connector.Settings, role option.Role) (*options, error) {
 	}
 	u := option.Get[serverURL](v, "url")
 	o := &options{
-		url: u.raw, where: u.where, name: s.Connector.Name, logger: s.Env.Log(),
+		url: u.raw, where: u.where, name: s.Connector.Name, logger: s.Env.Log(), tls: option.TLSConfig(v),
 		stream: v.String("stream"), subjects: v.Strings("subjects"),
 		durable: v.String("durable"), filter: v.String("filter_subject"), ackWait: v.Duration("ack_wait"),
 		deliver: jetstream.DeliverAllPolicy, maxDeliver: v.Int("max_deliver"),
