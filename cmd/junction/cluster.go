@@ -28,7 +28,11 @@ version of the configuration it runs ("differs" when it is not the others'), and
 leases it holds. Then which state each node keeps on its own and which is shared.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return app.ClusterStatus(cmd.Context(), client(), time.Now(), cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			return app.ClusterStatus(cmd.Context(), c, time.Now(), cmd.OutOrStdout())
 		},
 	}
 	cmd.AddCommand(status)

@@ -31,7 +31,11 @@ func newFlowCommand() *cobra.Command {
 			if len(args) == 1 {
 				name = args[0]
 			}
-			return app.FlowStatus(cmd.Context(), client(), name, cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			return app.FlowStatus(cmd.Context(), c, name, cmd.OutOrStdout())
 		},
 	}
 	var limit int
@@ -53,7 +57,11 @@ come (polling every second) until Ctrl-C.`,
 			if follow {
 				f.Every = followEvery
 			}
-			return app.FlowLogs(ctx, client(), args[0], limit, f, cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			return app.FlowLogs(ctx, c, args[0], limit, f, cmd.OutOrStdout())
 		},
 	}
 	logs.Flags().IntVarP(&limit, "limit", "n", 50, "how many messages (at most 500)")

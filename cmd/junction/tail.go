@@ -13,7 +13,7 @@ const followEvery = time.Second
 
 func newTailCommand() *cobra.Command {
 	var asJSON bool
-	var client func() app.APIClient
+	var client func() (app.APIClient, error)
 	cmd := &cobra.Command{
 		Use:   "tail [PATTERN]...",
 		Short: "Print the events of a running server as they happen, until Ctrl-C",
@@ -37,7 +37,11 @@ off by the server and connects again the same way.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := untilInterrupted(cmd)
 			defer stop()
-			return app.Tail(ctx, client(), app.TailOptions{Patterns: args, JSON: asJSON, Notes: cmd.ErrOrStderr()}, cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			return app.Tail(ctx, c, app.TailOptions{Patterns: args, JSON: asJSON, Notes: cmd.ErrOrStderr()}, cmd.OutOrStdout())
 		},
 	}
 	client = apiClientFlags(cmd)

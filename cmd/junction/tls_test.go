@@ -118,6 +118,30 @@ func TestServeTLS(t *testing.T) {
 	if resp, err := bot.Do(req); err != nil || resp.StatusCode != 403 {
 		t.Fatalf("cross-site change with a certificate: %v %v", resp, err)
 	}
+	// The CLI with a client certificate in place of a token (flags, or the environment).
+	serverCAFile := serverCA.WriteCA(dir, "server-ca.pem")
+	botCert, botKey := clientCA.Client("ci-bot").Write(t, dir, "bot")
+	if out, errOut, code := run(t, dir, nil, "webhook", "list", "--server", s.base, "--ca-cert", serverCAFile, "--client-cert", botCert, "--client-key", botKey); code != 0 {
+		t.Fatalf("webhook list with a client certificate: exit %d\n%s%s", code, out, errOut)
+	}
+	viaEnv := []string{"JUNCTION_URL=" + s.base, "JUNCTION_CA_CERT=" + serverCAFile, "JUNCTION_CLIENT_CERT=" + botCert, "JUNCTION_CLIENT_KEY=" + botKey}
+	if out, errOut, code := run(t, dir, viaEnv, "report", "--format", "json"); code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "{") {
+		t.Fatalf("report with a client certificate from the environment: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ca-cert", serverCAFile}, "401"}, // no credential at all
+		{nil, "certificate"},                         // the server's CA is not a system one
+		{[]string{"--ca-cert", botKey}, "CA file " + botKey + " holds no CERTIFICATE block"}, // read before any request
+		{[]string{"--ca-cert", serverCAFile, "--client-cert", botCert}, "certificate file " + botCert + " is given without its key file"},
+	} {
+		args := append([]string{"webhook", "list", "--server", s.base}, tc.args...)
+		if _, errOut, code := run(t, dir, nil, args...); code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, want an error saying %q:\n%s", tc.args, code, tc.want, errOut)
+		}
+	}
 	nobody := httpsClient(serverCA.Pool(), clientCA.Client("nobody").TLS(t))
 	if resp, body := do(t, nobody, "GET", s.base+"/integrations/status", "", ""); resp.StatusCode != 401 || !strings.Contains(body, `CN \"nobody\" names no active API token`) {
 		t.Fatalf("a certificate naming no token: %d %s", resp.StatusCode, body)

@@ -21,7 +21,11 @@ func newWebhookCommand() *cobra.Command {
 		Short: "Every webhook endpoint: id, name, URL, events, state, circuit and failures in a row",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return app.WebhookList(cmd.Context(), client(), cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			return app.WebhookList(cmd.Context(), c, cmd.OutOrStdout())
 		},
 	}
 
@@ -48,7 +52,11 @@ second show as its latest; 'junction tail junction.webhook.delivery' shows every
 			if follow {
 				f.Every = followEvery
 			}
-			return app.WebhookDeliveries(ctx, client(), args[0], o, f, cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			return app.WebhookDeliveries(ctx, c, args[0], o, f, cmd.OutOrStdout())
 		},
 	}
 	deliveries.Flags().StringVar(&o.Status, "status", "", "only deliveries with this status: pending, retrying, delivered or failed")

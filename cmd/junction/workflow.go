@@ -28,7 +28,11 @@ each step and the run's output. Exit status 1 when the run failed or was cancell
 		Example: `  junction workflow run verified_payment sender_did=did:web:alice.example amount:=0.25`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ok, err := app.WorkflowRun(cmd.Context(), client(), args[0], args[1:], timeout, cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			ok, err := app.WorkflowRun(cmd.Context(), c, args[0], args[1:], timeout, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -48,7 +52,11 @@ each step and the run's output. Exit status 1 when the run failed or was cancell
 			if len(args) == 1 {
 				id = args[0]
 			}
-			return app.WorkflowStatus(cmd.Context(), client(), id, cmd.OutOrStdout())
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			return app.WorkflowStatus(cmd.Context(), c, id, cmd.OutOrStdout())
 		},
 	}
 	cmd.AddCommand(run, status)
