@@ -32,7 +32,7 @@ const (
 	killMessages  = 10000 // messages through the RabbitMQ flow
 	killEvery     = 10 * time.Second
 	loadSpan      = 30 * time.Second // the loads are sent evenly over it, so that kills fall in them
-	killLeaseTTL  = "3s" // cluster leases (flow sources, retention); job ticks and webhook deliveries have their own
+	killLeaseTTL  = "3s"             // cluster leases (flow sources, retention); job ticks and webhook deliveries have their own
 )
 
 // killConfig: webhook fan-out, a RabbitMQ queue → queue flow (the source is read by every
