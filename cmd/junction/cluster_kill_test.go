@@ -281,6 +281,7 @@ func TestClusterKillNine(t *testing.T) {
 	t.Parallel()
 	q := newRelayQueues(t)
 	beat := newBeatUpstream(t)
+	beat.work = 500 * time.Millisecond // half of each second has a tick in flight for the kills to interrupt
 	flakyUp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
