@@ -47,6 +47,7 @@ type beatUpstream struct {
 	hold        chan string // the next new request's key is sent here, then it waits for release
 	release     chan struct{}
 	released    sync.Once
+	work        time.Duration // how long a key's first request takes (set before use)
 }
 
 func newBeatUpstream(t *testing.T) *beatUpstream {
@@ -79,6 +80,7 @@ func newBeatUpstream(t *testing.T) *beatUpstream {
 				hold <- key
 				<-b.release
 			}
+			time.Sleep(b.work) // the work itself, so a kill can fall during it
 			b.mu.Lock()
 			b.completions[key]++
 			b.mu.Unlock()

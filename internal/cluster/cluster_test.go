@@ -34,12 +34,17 @@ func openStore(t *testing.T) store.Store {
 // node's database connection is lost.
 type cutOff struct {
 	Store
-	off atomic.Bool
+	off  atomic.Bool
+	hang atomic.Bool // calls hang until their context ends instead: a black-holed database
 }
 
 var errCutOff = errors.New("cut off")
 
 func (c *cutOff) LeaseAcquire(ctx context.Context, p store.LeaseAcquireParams) (store.Lease, bool, error) {
+	if c.hang.Load() {
+		<-ctx.Done()
+		return store.Lease{}, false, ctx.Err()
+	}
 	if c.off.Load() {
 		return store.Lease{}, false, errCutOff
 	}
@@ -313,4 +318,46 @@ func TestStatusConfigDiffers(t *testing.T) {
 	if len(s.Nodes[0].Leases) != 1 || s.Nodes[0].Leases[0] != "retention" {
 		t.Errorf("a's leases = %v, want the unexpired one", s.Nodes[0].Leases)
 	}
+}
+
+// TestLeaseGivenUpWhenRenewalHangs: node a holds the lease and its database stops
+// answering (a black hole: the renewal neither succeeds nor fails). a must give the lease
+// up (OnChange(false), which stops its duty) by the lease's local deadline, before node
+// b can take it over; a renewal call left hanging must not hold the step-down back.
+func TestLeaseGivenUpWhenRenewalHangs(t *testing.T) {
+	st := openStore(t)
+	const ttl, renew = 600 * time.Millisecond, 100 * time.Millisecond
+	ctx := context.Background()
+	aStore := &cutOff{Store: st}
+	var aGaveUp atomic.Bool
+	a, err := NewLease(LeaseOptions{Store: aStore, Name: "flow-source:x", Holder: "a", TTL: ttl, Renew: renew, OnChange: func(held bool) {
+		if !held {
+			aGaveUp.Store(true)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start(ctx)
+	defer a.Stop(ctx)
+	waitFor(t, "a to take the lease", a.Held)
+
+	aStore.hang.Store(true)
+	cut := time.Now()
+	var overlap atomic.Bool
+	b, err := NewLease(LeaseOptions{Store: st, Name: "flow-source:x", Holder: "b", TTL: ttl, Renew: renew, OnChange: func(held bool) {
+		if held && !aGaveUp.Load() {
+			overlap.Store(true)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Start(ctx)
+	defer b.Stop(ctx)
+	waitFor(t, "b to take the lease over", b.Held)
+	if overlap.Load() {
+		t.Errorf("b gained the lease %v after a's database stopped answering, while a had not yet given it up", time.Since(cut).Round(time.Millisecond))
+	}
+	waitFor(t, "a to give the lease up", aGaveUp.Load)
 }

@@ -202,8 +202,17 @@ func (l *Lease) nextTry() time.Duration {
 // try takes or renews the lease once.
 func (l *Lease) try(ctx context.Context) {
 	start := l.opts.Clock()
-	// The call must end before the lease would: an answer later than that is stale.
-	cctx, cancel := context.WithTimeout(ctx, l.opts.TTL)
+	// The call must end before the lease would: an answer later than that is stale. While
+	// held, that is the holding's local deadline, so that a call the database leaves
+	// hanging (a black hole, no error) cannot keep this node running the duty after
+	// another node may have taken it: the call ends there, and the lease is given up.
+	limit := l.opts.TTL
+	l.mu.Lock()
+	if l.held {
+		limit = min(limit, l.until.Sub(start))
+	}
+	l.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, limit)
 	row, held, err := l.opts.Store.LeaseAcquire(cctx, store.LeaseAcquireParams{Name: l.opts.Name, Holder: l.opts.Holder, Now: start, TTL: l.opts.TTL})
 	cancel()
 	if err == nil && ctx.Err() == nil {

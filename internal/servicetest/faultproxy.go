@@ -22,7 +22,8 @@ type FaultProxy struct {
 	mu      sync.Mutex
 	l       net.Listener // nil while refusing
 	mode    proxyMode
-	perByte time.Duration // the delay of ModeSlow
+	perByte time.Duration // the delay of modeSlow
+	latency time.Duration // the delay of modeDelay
 	conns   map[net.Conn]struct{}
 	stopped bool
 }
@@ -33,6 +34,7 @@ const (
 	modeForward   proxyMode = iota
 	modeBlackHole           // accept, read, forward nothing
 	modeSlow                // forward one byte at a time, perByte apart
+	modeDelay               // forward each chunk read, latency after it was read
 )
 
 // NewFaultProxy starts a proxy that forwards to target (host:port).
@@ -78,6 +80,16 @@ func (p *FaultProxy) Slow(perByte time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mode, p.perByte = modeSlow, perByte
+}
+
+// Delay forwards everything, in both directions, but each chunk read latency after it
+// arrived: a slow or distant network, where Slow is a slow link. Chunks on one
+// connection keep their order (the wait is per read, so latencies add up on a busy
+// connection, as on a congested link).
+func (p *FaultProxy) Delay(latency time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode, p.latency = modeDelay, latency
 }
 
 // Heal forwards normally again. Connections that lived through the fault are closed,
@@ -182,11 +194,19 @@ func (p *FaultProxy) pipe(dst, src net.Conn) {
 // forward writes b to dst unless the proxy black-holes it; false means stop.
 func (p *FaultProxy) forward(dst net.Conn, b []byte) bool {
 	p.mu.Lock()
-	mode, perByte := p.mode, p.perByte
+	mode, perByte, latency := p.mode, p.perByte, p.latency
 	p.mu.Unlock()
 	switch mode {
 	case modeBlackHole:
 		return true
+	case modeDelay:
+		t := time.NewTimer(latency)
+		defer t.Stop()
+		select {
+		case <-p.done:
+			return false
+		case <-t.C:
+		}
 	case modeSlow:
 		t := time.NewTimer(perByte)
 		defer t.Stop()

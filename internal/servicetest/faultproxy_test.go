@@ -101,4 +101,20 @@ func TestFaultProxy(t *testing.T) {
 		t.Fatal("no echo through a slow proxy")
 	}
 	t.Logf("6 bytes there and back through a proxy slowed to 1 ms per byte: %v", time.Since(start))
+
+	// Delay: each chunk waits, both ways; a round trip takes at least twice the latency.
+	p.Heal()
+	const latency = 50 * time.Millisecond
+	p.Delay(latency)
+	start = time.Now()
+	if !echoes(t, dial(t, p.Addr()), "delayed", patience) {
+		t.Fatal("no echo through a delaying proxy")
+	}
+	if rtt := time.Since(start); rtt < 2*latency {
+		t.Errorf("a round trip through a proxy delaying %v each way took %v", latency, rtt)
+	}
+	p.Heal()
+	if !echoes(t, dial(t, p.Addr()), "prompt", patience) {
+		t.Fatal("no echo after Heal from Delay")
+	}
 }
