@@ -173,7 +173,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		return nil, err
 	}
 
-	rt.bridge = newBridge(log, deps.Bus, hooks, ints, workflows)
+	rt.bridge = newBridge(log, deps.Bus, hooks, ints, workflows, eventLog{store: deps.Store, bus: deps.Bus, now: deps.Clock.Now})
 	engine, err := flow.New(cfg, flow.Options{
 		Kinds:       registry.Kinds(),
 		Env:         connector.Env{LookupEnv: deps.LookupEnv, Logger: log, Clock: deps.Clock, Internal: rt.bridge},
