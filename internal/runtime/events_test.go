@@ -415,3 +415,55 @@ func TestEventsSourceCursorBeforeRetention(t *testing.T) {
 }
 
 var debugLog = os.Getenv("EVDEBUG") != ""
+
+// TestCircuitEventsAreStored: the integrations' circuit events, announced on the bus
+// only, are stored for events sources, once even while two runtimes' recorders (a
+// reload) hear them.
+func TestCircuitEventsAreStored(t *testing.T) {
+	deps := testDeps(t)
+	ctx := context.Background()
+	start, _, err := deps.Store.FlowEventCursorStart(ctx, "f", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorders []*circuitRecorder
+	for range 2 {
+		r := &circuitRecorder{store: deps.Store, bus: deps.Bus, log: quiet()}
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		recorders = append(recorders, r)
+	}
+	at := time.Now()
+	deps.Bus.Publish(event.Make(event.IntegrationCircuitOpened, event.SourceJunction, at, map[string]any{"integration": "GitHub"}))
+	deps.Bus.Publish(event.Make("order.created", event.SourceAPI, at, map[string]any{"n": 1}))
+	deps.Bus.Publish(event.Make(event.IntegrationCircuitClosed, event.SourceJunction, at, map[string]any{"integration": "GitHub"}))
+	var got []string
+	waitForEvents(t, "the circuit events in the store", func() bool {
+		page, err := deps.Store.EventLogRead(ctx, store.EventLogQuery{After: start, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = got[:0]
+		for _, e := range page.Events {
+			got = append(got, e.Type)
+		}
+		return len(got) >= 2
+	})
+	for _, r := range recorders {
+		if err := r.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := deps.Store.EventLogRead(ctx, store.EventLogQuery{After: start, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, e := range page.Events {
+		got = append(got, e.Type)
+	}
+	if want := []string{event.IntegrationCircuitOpened, event.IntegrationCircuitClosed}; !slices.Equal(got, want) {
+		t.Errorf("stored %q, want %q", got, want)
+	}
+}

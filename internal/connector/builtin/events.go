@@ -17,8 +17,9 @@ var eventsSpec = &option.Spec{
 by flows, jobs, workflows and event handlers, inbound webhooks (with or without publish),
 failed webhook deliveries and integration circuit changes. The message is the event's
 data, with the headers event_type and event_id. Events are delivered in publish order
-(an event published after another one was stored comes after it), from a cursor the
-store keeps per flow: events published while the flow is stopped, or while its node is
+(an event published after another one was stored comes after it; a flow works on
+max_in_flight of them at once, so they reach its sinks in that order with
+max_in_flight: 1), from a cursor the store keeps per flow: events published while the flow is stopped, or while its node is
 down, reach it when it runs again. The cursor moves past an event only once the flow
 has acknowledged it (written it to its sinks or dead-lettered it), so an event may come
 twice after a crash, never not at all. A flow that has never run starts with the events
@@ -26,7 +27,9 @@ published from its first start on (the first time its source opens): earlier one
 not replayed. In a cluster the source runs on one node at a time (the holder of the
 lease flow-source:FLOW); it reads at once when an event is published on its node and
 every half second otherwise, so events published on other nodes arrive within about a
-second. If events after the cursor were deleted from the store before the flow read
+second. On PostgreSQL an event is read only once every transaction older than its own
+has ended (so none can be stored behind the cursor): a transaction left open on the
+database server holds new events back until it ends. If events after the cursor were deleted from the store before the flow read
 them, it continues with the oldest event kept and logs a warning with how many were
 skipped (SQLite; PostgreSQL only knows that some may have been).`,
 	Fields: []option.Field{
