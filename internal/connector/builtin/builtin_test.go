@@ -43,13 +43,6 @@ func (f *fakeInternal) Subscribe(pattern string, handle func(string, []byte)) fu
 	return func() { f.mu.Lock(); delete(f.subs, pattern); f.mu.Unlock() }
 }
 
-func (f *fakeInternal) emit(pattern, eventType, data string) {
-	f.mu.Lock()
-	h := f.subs[pattern]
-	f.mu.Unlock()
-	h(eventType, []byte(data))
-}
-
 func (f *fakeInternal) PublishEvent(_ context.Context, id, eventType string, data []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -228,7 +221,7 @@ func (l *fakeLog) SetEventCursor(_ context.Context, flow string, pos connector.E
 }
 
 func (l *fakeLog) WatchEvents([]string) (<-chan struct{}, func()) { return l.wake, func() {} }
-func (l *fakeLog) EventPollInterval() time.Duration             { return time.Hour }
+func (l *fakeLog) EventPollInterval() time.Duration               { return time.Hour }
 
 func receive(t *testing.T, ch <-chan connector.Delivery) connector.Delivery {
 	t.Helper()
