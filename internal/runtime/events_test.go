@@ -56,7 +56,7 @@ func (r *recorder) got() []string {
 }
 
 // waitForEvents polls cond for up to 30 s.
-func waitForEvents(t *testing.T, what string, cond func() bool) {
+func waitForEvents(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -104,29 +104,30 @@ flow orders { source: ev  max_in_flight: 1  sink s { connector: rec } }`, rec.sr
 // back (as a retention purge would).
 type backend struct {
 	name   string
-	open   func(t *testing.T) store.Store
-	delete func(t *testing.T, ids ...string)
+	open   func(t testing.TB) store.Store
+	delete func(t testing.TB, ids ...string)
 }
 
-func backends(t *testing.T) []backend {
+func backends(t testing.TB) []backend {
 	path := filepath.Join(t.TempDir(), "j.db")
-	var dsn string
-	pg := func(t *testing.T) string {
-		if dsn == "" {
-			dsn = servicetest.PostgresDSN(t)
+	// One schema per test (or benchmark run), shared by its open and delete.
+	dsns := map[testing.TB]string{}
+	pg := func(t testing.TB) string {
+		if dsns[t] == "" {
+			dsns[t] = servicetest.PostgresDSN(t)
 		}
-		return dsn
+		return dsns[t]
 	}
 	return []backend{{
 		name: "sqlite",
-		open: func(t *testing.T) store.Store {
+		open: func(t testing.TB) store.Store {
 			st, err := sqlite.Open(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return st
 		},
-		delete: func(t *testing.T, ids ...string) {
+		delete: func(t testing.TB, ids ...string) {
 			db, err := sql.Open("sqlite", path)
 			if err != nil {
 				t.Fatal(err)
@@ -140,14 +141,14 @@ func backends(t *testing.T) []backend {
 		},
 	}, {
 		name: "postgres",
-		open: func(t *testing.T) store.Store {
+		open: func(t testing.TB) store.Store {
 			st, err := postgres.Open(context.Background(), pg(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return st
 		},
-		delete: func(t *testing.T, ids ...string) {
+		delete: func(t testing.TB, ids ...string) {
 			conn, err := pgx.Connect(context.Background(), pg(t))
 			if err != nil {
 				t.Fatal(err)
@@ -161,7 +162,7 @@ func backends(t *testing.T) []backend {
 }
 
 // openMigrated opens b's store (closed when t ends) and migrates it.
-func openMigrated(t *testing.T, b backend) store.Store {
+func openMigrated(t testing.TB, b backend) store.Store {
 	st := b.open(t)
 	t.Cleanup(func() { st.Close() })
 	if _, err := st.MigrateUp(context.Background()); err != nil {
@@ -176,7 +177,7 @@ type node struct {
 	node *cluster.Node
 }
 
-func startNode(t *testing.T, st store.Store, id, cfg string, log *slog.Logger) *node {
+func startNode(t testing.TB, st store.Store, id, cfg string, log *slog.Logger) *node {
 	t.Helper()
 	deps := testDeps(t)
 	deps.Store = st
@@ -200,7 +201,7 @@ func startNode(t *testing.T, st store.Store, id, cfg string, log *slog.Logger) *
 	return nd
 }
 
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	if n.host == nil {
 		return
 	}
@@ -216,7 +217,7 @@ func (n *node) stop(t *testing.T) {
 }
 
 // publish stores events as POST /events does, without any runtime running.
-func publish(t *testing.T, st store.Store, typ string, ids ...string) {
+func publish(t testing.TB, st store.Store, typ string, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
 		e := event.Event{ID: id, Type: typ, Data: []byte(body(id)), Source: event.SourceAPI, Time: time.Now()}
@@ -235,7 +236,7 @@ func publishThrough(t *testing.T, n *node, typ, id string) {
 }
 
 // flowRunning waits until the flow's source is open (its cursor exists from then on).
-func flowRunning(t *testing.T, n *node) {
+func flowRunning(t testing.TB, n *node) {
 	t.Helper()
 	waitForEvents(t, "the flow to run", func() bool {
 		st, err := n.host.Flows().Status(context.Background(), "orders")
@@ -465,5 +466,37 @@ func TestCircuitEventsAreStored(t *testing.T) {
 	}
 	if want := []string{event.IntegrationCircuitOpened, event.IntegrationCircuitClosed}; !slices.Equal(got, want) {
 		t.Errorf("stored %q, want %q", got, want)
+	}
+}
+
+// BenchmarkEventsSourceBacklog measures how fast a flow works through a backlog of stored
+// events (reads, deliveries and a cursor write per acknowledgement; the sink is the log,
+// discarded): b.N events published while the flow is stopped, then the time until the
+// flow has delivered them all.
+func BenchmarkEventsSourceBacklog(b *testing.B) {
+	for i, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			// Afresh for each run: a run's cleanups drop its database.
+			st := openMigrated(b, backends(b)[i])
+			cfg := `connector ev { type: events  events: ["order.*"] }
+connector out { type: log  level: debug }
+flow orders { source: ev  sink s { connector: out } }`
+			n := startNode(b, st, "a", cfg, nil)
+			flowRunning(b, n)
+			n.stop(b)
+			run := time.Now().UnixNano() // the store is reused between runs: ids of their own
+			for i := range b.N {
+				publish(b, st, "order.created", fmt.Sprintf("bench-%d-%d", run, i))
+			}
+			b.ResetTimer()
+			n = startNode(b, st, "a", cfg, nil)
+			waitForEvents(b, "the backlog to be delivered", func() bool {
+				s, err := n.host.Flows().Status(context.Background(), "orders")
+				return err == nil && s.Counters.Delivered >= int64(b.N)
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			n.stop(b)
+		})
 	}
 }
