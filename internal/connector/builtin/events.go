@@ -122,7 +122,7 @@ type eventReader struct {
 	src     *eventsSource
 	el      connector.EventLog
 	ch      chan connector.Delivery
-	settled chan struct{} // a Nack happened: deliver it again
+	settled chan struct{} // a Nack to deliver again, or room made by acknowledgements
 	limit   int
 
 	mu        sync.Mutex
@@ -261,6 +261,9 @@ func (r *eventReader) ack(ctx context.Context, p *pendingEvent) error {
 	}
 	r.pending = r.pending[n:]
 	r.mu.Unlock()
+	if n > 0 {
+		r.poke() // room to read more
+	}
 	return r.persist(ctx)
 }
 
@@ -268,6 +271,11 @@ func (r *eventReader) nack(p *pendingEvent) {
 	r.mu.Lock()
 	p.nacked = true
 	r.mu.Unlock()
+	r.poke()
+}
+
+// poke wakes the reader: an event was handed back, or acknowledgements made room.
+func (r *eventReader) poke() {
 	select {
 	case r.settled <- struct{}{}:
 	default:
