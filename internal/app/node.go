@@ -43,9 +43,8 @@ func startNode(ctx context.Context, opts Options, st store.Store, redis bool, bo
 // its own. Integration circuits, rate limits and response caches use Redis when it is
 // set; per-endpoint delivery concurrency and the webhook breaker are per node for now,
 // Redis or not.
-// The events flow source is per node, Redis or not: each node's flows receive the events
-// published on that node (POST /events and inbound webhooks it answered, its own circuit
-// events), so an event is processed once, by the node that received it.
+// The events flow source reads the events from the database, Redis or not: one node (the
+// holder of the flow's source lease) reads them from a cursor kept per flow.
 func sharedState(redis bool) map[string]string {
 	shared := "per-node"
 	if redis {
@@ -57,7 +56,7 @@ func sharedState(redis bool) map[string]string {
 		"delivery_concurrency": "per-node",
 		"rate_limits":          shared,
 		"cache":                shared,
-		"events_source":        "per-node",
+		"events_source":        "database", // the events log and per-flow cursors (migration 00017)
 	}
 }
 

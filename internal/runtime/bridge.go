@@ -16,8 +16,8 @@ import (
 	"github.com/junctionhq/junction/internal/workflow"
 )
 
-// bridge connects a runtime's flows to the rest of it (connector.Internal): the event
-// bus for events sources, webhook publishing for webhook sinks, integration calls for
+// bridge connects a runtime's flows to the rest of it (connector.Internal, and
+// connector.EventLog for events sources: eventlog.go): webhook publishing for webhook sinks, integration calls for
 // enrich steps and integration sinks, and POST /in/{path} for http sources.
 type bridge struct {
 	log          *slog.Logger
@@ -25,6 +25,7 @@ type bridge struct {
 	hooks        *webhook.Service
 	integrations *integration.Runtime
 	workflows    *workflow.Engine
+	events       eventLog // the events sources' reads (eventlog.go)
 
 	mu      sync.Mutex
 	inbound map[string]func(context.Context, connector.Message) error
@@ -32,8 +33,8 @@ type bridge struct {
 
 var _ connector.Internal = (*bridge)(nil)
 
-func newBridge(log *slog.Logger, bus *event.Bus, hooks *webhook.Service, ints *integration.Runtime, wfs *workflow.Engine) *bridge {
-	return &bridge{log: log, bus: bus, hooks: hooks, integrations: ints, workflows: wfs, inbound: map[string]func(context.Context, connector.Message) error{}}
+func newBridge(log *slog.Logger, bus *event.Bus, hooks *webhook.Service, ints *integration.Runtime, wfs *workflow.Engine, events eventLog) *bridge {
+	return &bridge{log: log, bus: bus, hooks: hooks, integrations: ints, workflows: wfs, events: events, inbound: map[string]func(context.Context, connector.Message) error{}}
 }
 
 // Subscribe hands every event on the bus whose type matches pattern to handle, as its

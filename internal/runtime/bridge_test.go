@@ -20,7 +20,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func TestBridgeEvents(t *testing.T) {
 	bus := event.New(quiet())
 	defer bus.Close()
-	b := newBridge(quiet(), bus, nil, nil, nil)
+	b := newBridge(quiet(), bus, nil, nil, nil, eventLog{})
 	got := make(chan string, 10)
 	unsubscribe := b.Subscribe("github.*", func(eventType string, data []byte) { got <- eventType + " " + string(data) })
 
@@ -55,7 +55,7 @@ func TestBridgeEvents(t *testing.T) {
 
 // TestBridgeInbound: one flow per path; a path nobody receives is reported as such.
 func TestBridgeInbound(t *testing.T) {
-	b := newBridge(quiet(), nil, nil, nil, nil)
+	b := newBridge(quiet(), nil, nil, nil, nil, eventLog{})
 	stop, err := b.HandleHTTP("orders", func(context.Context, connector.Message) error { return errors.New("busy") })
 	if err != nil {
 		t.Fatal(err)

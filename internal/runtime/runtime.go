@@ -173,7 +173,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		return nil, err
 	}
 
-	rt.bridge = newBridge(log, deps.Bus, hooks, ints, workflows)
+	rt.bridge = newBridge(log, deps.Bus, hooks, ints, workflows, eventLog{store: deps.Store, bus: deps.Bus, now: deps.Clock.Now})
 	engine, err := flow.New(cfg, flow.Options{
 		Kinds:       registry.Kinds(),
 		Env:         connector.Env{LookupEnv: deps.LookupEnv, Logger: log, Clock: deps.Clock, Internal: rt.bridge},
@@ -191,6 +191,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	// The declared webhooks' endpoints are put in the store first, then delivery, so
 	// events that routes and flows publish are delivered; flows last, so everything they
 	// publish to and call is running when their first message comes.
+	rt.workers.Add("circuit events", &circuitRecorder{store: deps.Store, bus: deps.Bus, log: log})
 	rt.workers.Add("declared webhooks", declaredWebhooks{hooks})
 	rt.workers.Add("webhook delivery", hooks)
 	rt.workers.Add("workflows", workflows)

@@ -19,7 +19,7 @@ import (
 )
 
 // testDeps are the dependencies of a runtime on a fresh SQLite store.
-func testDeps(t *testing.T) Deps {
+func testDeps(t testing.TB) Deps {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), t.TempDir()+"/j.db")
 	if err != nil {
@@ -51,7 +51,7 @@ func testDeps(t *testing.T) Deps {
 	}
 }
 
-func decode(t *testing.T, src string) *config.Config {
+func decode(t testing.TB, src string) *config.Config {
 	t.Helper()
 	cfg, diags := config.Decode("t.cai", []byte(src))
 	if diags.HasErrors() {

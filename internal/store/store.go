@@ -151,4 +151,5 @@ type Store interface {
 	WorkflowStore
 	ReportStore
 	ClusterStore
+	EventLogStore
 }

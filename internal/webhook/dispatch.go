@@ -406,13 +406,13 @@ func (s *Service) announceAttempts(outs ...outcome) {
 // afterRecordFailed publishes WebhookDeliveryFailed (endpoint_id, delivery_id,
 // event_type, error) once the failure is durable.
 func (s *Service) afterRecordFailed(failed []*store.Delivery) {
-	if s.opts.Bus == nil {
-		return
-	}
 	for _, d := range failed {
-		s.opts.Bus.Publish(event.Make(WebhookDeliveryFailed, event.SourceJunction, s.opts.Clock.Now(), map[string]any{
+		e := event.Make(WebhookDeliveryFailed, event.SourceJunction, s.opts.Clock.Now(), map[string]any{
 			"endpoint_id": d.EndpointID, "delivery_id": d.ID, "event_type": d.EventType, "error": d.ErrorMessage,
-		}))
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
+		s.announce(ctx, e)
+		cancel()
 	}
 }
 

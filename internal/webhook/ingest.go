@@ -171,17 +171,15 @@ func (s *Service) Ingest(ctx context.Context, sourceName string, in Received) (I
 		res.EventID, err = s.publishInbound(ctx, msg, false)
 		return res, err
 	}
-	if s.opts.Bus != nil {
-		var payload any = json.RawMessage(in.Body)
-		if !json.Valid(in.Body) {
-			payload = string(in.Body)
-		}
-		e := event.Make(eventType, event.SourceIngestPrefix+src.Name, msg.ReceivedAt, map[string]any{
-			"source": src.Name, "id": msg.ID, "provider_id": providerID, "payload": payload,
-		})
-		e.ID = msg.ID
-		s.opts.Bus.Publish(e)
+	var payload any = json.RawMessage(in.Body)
+	if !json.Valid(in.Body) {
+		payload = string(in.Body)
 	}
+	e := event.Make(eventType, event.SourceIngestPrefix+src.Name, msg.ReceivedAt, map[string]any{
+		"source": src.Name, "id": msg.ID, "provider_id": providerID, "payload": payload,
+	})
+	e.ID = msg.ID
+	s.announce(ctx, e)
 	return res, nil
 }
 

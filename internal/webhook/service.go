@@ -492,6 +492,26 @@ func Subscribed(patterns []string, eventType string) bool {
 	return false
 }
 
+// announceTimeout bounds the storing of an event Junction announces on its own.
+const announceTimeout = 10 * time.Second
+
+// announce stores an event Junction makes on its own (a received webhook that is not
+// published, a failed delivery) without deliveries or handler runs, since it is not
+// published to endpoints, so that flows' events sources, which read the store, receive
+// it; then it puts it on the bus. An event that cannot be stored is still announced on
+// the bus (routes, the event stream), and the failure is logged.
+func (s *Service) announce(ctx context.Context, e event.Event) {
+	if e.ID == "" {
+		e.ID = event.NewID()
+	}
+	if _, _, err := s.store.EventPublish(ctx, e, nil); err != nil {
+		s.opts.Logger.Warn("storing an event failed; flows' events sources will not see it", "type", e.Type, "event", e.ID, "error", err)
+	}
+	if s.opts.Bus != nil {
+		s.opts.Bus.Publish(e)
+	}
+}
+
 // ValidPattern reports whether p is an event pattern that Subscribed understands: an
 // event type, "*", or a type's prefix followed by ".*".
 func ValidPattern(p string) bool { return eventPattern.MatchString(p) }

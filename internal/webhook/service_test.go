@@ -242,6 +242,10 @@ func TestScheduleDeadLetterAndReplay(t *testing.T) {
 		if f := ev.Fields(); f["delivery_id"] != d.ID || f["endpoint_id"] != ep.ID || f["event_type"] != "order.created" || f["error"] == "" {
 			t.Errorf("WebhookDeliveryFailed = %+v", ev)
 		}
+		// Stored too, for flows' events sources, which read the store.
+		if stored, err := e.store.EventGet(context.Background(), ev.ID); err != nil || stored.Type != webhook.WebhookDeliveryFailed || string(stored.Data) != string(ev.Data) {
+			t.Errorf("WebhookDeliveryFailed in the store = %+v, %v", stored, err)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no WebhookDeliveryFailed published")
 	}
@@ -416,6 +420,11 @@ func TestIngestVerifiesStoresDeduplicates(t *testing.T) {
 	res, err := e.svc.Ingest(context.Background(), "github", webhook.Received{Header: h, Body: body})
 	if err != nil || res.Duplicate || res.EventType != "github.ping" {
 		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	// A received webhook that is not published is still stored as an event (under the
+	// message's id), for flows' events sources, which read the store.
+	if stored, err := e.store.EventGet(context.Background(), res.ID); err != nil || stored.Type != "github.ping" || stored.Source != event.SourceIngestPrefix+"github" {
+		t.Errorf("received webhook in the store = %+v, %v", stored, err)
 	}
 	if res, err := e.svc.Ingest(context.Background(), "github", webhook.Received{Header: h, Body: body}); err != nil || !res.Duplicate {
 		t.Errorf("second delivery of d-1: %+v %v", res, err)

@@ -80,5 +80,3 @@ func (p *pushSource) Close() error {
 	}
 	return nil
 }
-
-func noop(context.Context) error { return nil }

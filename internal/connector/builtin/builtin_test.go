@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,13 +41,6 @@ func (f *fakeInternal) Subscribe(pattern string, handle func(string, []byte)) fu
 	f.subs[pattern] = handle
 	f.mu.Unlock()
 	return func() { f.mu.Lock(); delete(f.subs, pattern); f.mu.Unlock() }
-}
-
-func (f *fakeInternal) emit(pattern, eventType, data string) {
-	f.mu.Lock()
-	h := f.subs[pattern]
-	f.mu.Unlock()
-	h(eventType, []byte(data))
 }
 
 func (f *fakeInternal) PublishEvent(_ context.Context, id, eventType string, data []byte) error {
@@ -163,25 +157,161 @@ func TestHTTPSourceBadPath(t *testing.T) {
 	}
 }
 
+// fakeLog is an event log in memory: events numbered from 1, cursors per flow.
+type fakeLog struct {
+	*fakeInternal
+	mu      sync.Mutex
+	events  []connector.LoggedEvent
+	cursors map[string]connector.EventPosition
+	wake    chan struct{}
+}
+
+func newFakeLog() *fakeLog {
+	return &fakeLog{fakeInternal: newFake(), cursors: map[string]connector.EventPosition{}, wake: make(chan struct{}, 1)}
+}
+
+func (l *fakeLog) add(typ, id string) {
+	l.mu.Lock()
+	l.events = append(l.events, connector.LoggedEvent{ID: id, Type: typ, Data: []byte(`{"id":"` + id + `"}`),
+		Position: connector.EventPosition{Seq: int64(len(l.events) + 1), ID: id}})
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *fakeLog) cursor(flow string) connector.EventPosition {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cursors[flow]
+}
+
+func (l *fakeLog) EventCursor(_ context.Context, flow string) (connector.EventPosition, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.cursors[flow]; ok {
+		return c, false, nil
+	}
+	c := connector.EventPosition{Seq: int64(len(l.events) + 1)}
+	l.cursors[flow] = c
+	return c, true, nil
+}
+
+func (l *fakeLog) ReadEvents(_ context.Context, after connector.EventPosition, patterns []string, limit int) ([]connector.LoggedEvent, int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []connector.LoggedEvent
+	for _, e := range l.events {
+		past := e.Position.Seq > after.Seq || e.Position.Seq == after.Seq && e.ID > after.ID
+		if past && len(out) < limit && (slices.Contains(patterns, e.Type) || slices.ContainsFunc(patterns, func(p string) bool {
+			return strings.HasSuffix(p, ".*") && strings.HasPrefix(e.Type, p[:len(p)-1])
+		})) {
+			out = append(out, e)
+		}
+	}
+	return out, 0, nil
+}
+
+func (l *fakeLog) SetEventCursor(_ context.Context, flow string, pos connector.EventPosition) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cursors[flow] = pos
+	return nil
+}
+
+func (l *fakeLog) WatchEvents([]string) (<-chan struct{}, func()) { return l.wake, func() {} }
+func (l *fakeLog) EventPollInterval() time.Duration               { return time.Hour }
+
+func receive(t *testing.T, ch <-chan connector.Delivery) connector.Delivery {
+	t.Helper()
+	select {
+	case d := <-ch:
+		return d
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery")
+	}
+	return connector.Delivery{}
+}
+
+// TestEventsSource: the source starts at the end of the log, delivers matching events in
+// order, moves the flow's cursor over the acknowledged prefix only, and delivers a
+// handed-back event again.
 func TestEventsSource(t *testing.T) {
-	f := newFake()
-	src, err := kind("events").NewSource(settings(t, "events", `events: ["order.*"]`, f))
+	l := newFakeLog()
+	l.add("order.created", "old")
+	s := settings(t, "events", `events: ["order.*"]`, l)
+	s.Flow = "orders"
+	src, err := kind("events").NewSource(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !kind("events").Singleton {
+		t.Error("the events source must be a singleton: one cursor per flow")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, _ := src.Open(ctx, 1)
-	go f.emit("order.*", "order.created", `{"id":"o1"}`)
-	d := <-ch
-	if string(d.Body) != `{"id":"o1"}` || d.Headers["event_type"] != "order.created" {
-		t.Errorf("delivery %+v", d)
+	ch, err := src.Open(ctx, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := l.cursor("orders")
+	l.add("order.created", "o1")
+	l.add("user.created", "u1")
+	l.add("order.paid", "o2")
+	l.add("order.paid", "o3")
+	d1, d2, d3 := receive(t, ch), receive(t, ch), receive(t, ch)
+	if string(d1.Body) != `{"id":"o1"}` || d1.Headers["event_type"] != "order.created" || d1.Headers["event_id"] != "o1" {
+		t.Errorf("first delivery %+v", d1)
+	}
+	if d2.Headers["event_id"] != "o2" || d3.Headers["event_id"] != "o3" {
+		t.Fatalf("deliveries %s, %s; want o2, o3", d2.Headers["event_id"], d3.Headers["event_id"])
+	}
+	// o2 acknowledged before o1: the cursor waits for o1.
+	if err := d2.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := l.cursor("orders"); c != start {
+		t.Errorf("cursor moved to %+v with o1 unacknowledged", c)
+	}
+	if err := d1.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := l.cursor("orders"); c.ID != "o2" {
+		t.Errorf("cursor %+v after o1 and o2; want at o2", c)
+	}
+	// o3 handed back comes again.
+	if err := d3.Nack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again := receive(t, ch)
+	if again.Headers["event_id"] != "o3" {
+		t.Fatalf("after the Nack got %s; want o3", again.Headers["event_id"])
+	}
+	if err := again.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := l.cursor("orders"); c.ID != "o3" {
+		t.Errorf("cursor %+v; want at o3", c)
 	}
 	cancel()
 	for range ch {
 	}
 	_ = src.Close()
-	if len(f.subs) != 0 {
-		t.Errorf("still subscribed after Close")
+
+	// Without an event log (outside a server) or a flow there is nothing to read from.
+	plain, err := kind("events").NewSource(settings(t, "events", `events: ["order.*"]`, newFake()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Open(context.Background(), 1); err == nil {
+		t.Error("opened without an event log")
+	}
+	noFlow, err := kind("events").NewSource(settings(t, "events", `events: ["order.*"]`, l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := noFlow.Open(context.Background(), 1); err == nil {
+		t.Error("opened without a flow")
 	}
 }
 

@@ -96,6 +96,9 @@ var wantTimeout = map[string]time.Duration{
 	"NodeStop":                  testTimeouts.Call,
 	"NodeList":                  testTimeouts.Call,
 	"NodePrune":                 testTimeouts.Call,
+	"EventLogRead":              testTimeouts.Call,
+	"FlowEventCursorStart":      testTimeouts.Call,
+	"FlowEventCursorSet":        testTimeouts.Call,
 }
 
 var storeType = reflect.TypeFor[store.Store]()
@@ -430,6 +433,15 @@ func (f *fake) NodeList(ctx context.Context) ([]store.Node, error) {
 }
 func (f *fake) NodePrune(ctx context.Context, _ time.Time) (int, error) {
 	return 0, f.call(ctx, "NodePrune")
+}
+func (f *fake) EventLogRead(ctx context.Context, _ store.EventLogQuery) (store.EventLogPage, error) {
+	return store.EventLogPage{}, f.call(ctx, "EventLogRead")
+}
+func (f *fake) FlowEventCursorStart(ctx context.Context, _ string, _ time.Time) (store.EventPosition, bool, error) {
+	return store.EventPosition{}, false, f.call(ctx, "FlowEventCursorStart")
+}
+func (f *fake) FlowEventCursorSet(ctx context.Context, _ string, _ store.EventPosition, _ time.Time) error {
+	return f.call(ctx, "FlowEventCursorSet")
 }
 func (f *fake) JobRunClaim(ctx context.Context, r store.JobRun) (store.JobRun, bool, error) {
 	return r, false, f.call(ctx, "JobRunClaim")

@@ -332,8 +332,10 @@ func (s *Store) commitPublishes(ctx context.Context) {
 // publishInTx writes one event, its deliveries and its handler executions unless the
 // event exists.
 func publishInTx(ctx context.Context, tx *sql.Tx, e event.Event, deliveries []store.Delivery, executions []store.HandlerExecution) (bool, int, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, data, source, created_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	// seq is the event log's order (migration 00017): the counter is moved only when the
+	// event is stored, so it stays dense.
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, data, source, created_at, seq)
+		VALUES (?, ?, ?, ?, ?, (SELECT n + 1 FROM event_sequence WHERE id = 1)) ON CONFLICT (id) DO NOTHING`,
 		e.ID, e.Type, e.Data, e.Source, formatTime(e.Time))
 	if err != nil {
 		return false, 0, err
@@ -346,6 +348,9 @@ func publishInTx(ctx context.Context, tx *sql.Tx, e event.Event, deliveries []st
 		count := 0
 		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE event_id = ?`, e.ID).Scan(&count)
 		return false, count, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE event_sequence SET n = n + 1 WHERE id = 1`); err != nil {
+		return false, 0, err
 	}
 	if err := insertExecutions(ctx, tx, executions); err != nil {
 		return false, 0, err
