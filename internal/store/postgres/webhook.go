@@ -253,7 +253,8 @@ var publishSQL = `WITH event AS (
 // first publication that its ON CONFLICT waited for, so it cannot see its deliveries.
 //
 // Handler executions, when there are any, are inserted after it in the same
-// transaction, only if the event was created.
+// transaction, only if the event was created. Without them the statement is committed
+// together with other publications in flight (publish.go).
 func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery, executions ...store.HandlerExecution) (bool, int, error) {
 	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
@@ -267,7 +268,7 @@ func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []st
 		count   int
 	)
 	if len(executions) == 0 {
-		err = s.pool.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count)
+		created, count, err = s.publishGrouped(ctx, publishArgs(e, deliveries))
 	} else {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if err := tx.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count); err != nil || !created {
