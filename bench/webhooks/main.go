@@ -123,10 +123,12 @@ func run(o options) error {
 		dbURL = filepath.Join(dir, "junction.db")
 	}
 	if strings.HasPrefix(dbURL, "postgres") {
-		dbURL, err = freshSchema(ctx, dbURL)
+		var drop func()
+		dbURL, drop, err = freshSchema(ctx, dbURL)
 		if err != nil {
 			return err
 		}
+		defer drop()
 	}
 
 	s := &sink{sent: map[string]time.Time{}, arrived: map[string][]time.Time{}, complete: make(chan struct{}, 1)}
@@ -167,14 +169,14 @@ func run(o options) error {
 		endpoints = append(endpoints, ep.ID)
 	}
 	fmt.Printf("Storage: %s; %d receivers, each subscribed to every event\n\n", backend.Describe(dbURL), o.receivers)
-	fmt.Println("| phase | events | deliveries | time | deliveries/s | POST /events per s |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Println("| phase | events | deliveries | time | deliveries/s | POST /events per s | CPU per delivery: bench process, postgres |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 	// Sustained: publishing as fast as the publishers can, with delivery running.
 	var sustained float64
 	if o.phases["sustained"] {
 		s.reset(o.events * o.receivers)
-		start := time.Now()
+		start, cpu0 := time.Now(), readCPU()
 		publish(client, base, token, s, o.events, o.publishers, 0, "p1")
 		published := time.Since(start)
 		if err := s.wait("sustained"); err != nil {
@@ -182,8 +184,9 @@ func run(o options) error {
 		}
 		elapsed := time.Since(start)
 		sustained = float64(s.want.Load()) / elapsed.Seconds()
-		fmt.Printf("| sustained (%d publishers) | %d | %d | %.2f s | %.0f | %.0f |\n",
-			o.publishers, o.events, s.want.Load(), elapsed.Seconds(), sustained, float64(o.events)/published.Seconds())
+		fmt.Printf("| sustained (%d publishers) | %d | %d | %.2f s | %.0f | %.0f | %s |\n",
+			o.publishers, o.events, s.want.Load(), elapsed.Seconds(), sustained, float64(o.events)/published.Seconds(),
+			readCPU().since(cpu0, s.want.Load()))
 	}
 
 	// Drain: a backlog in the store, delivered once the endpoints resume.
@@ -257,7 +260,7 @@ func drain(ctx context.Context, c *http.Client, base, token, dbURL string, endpo
 	if err := failed.Load(); err != nil {
 		return fmt.Errorf("drain: storing the backlog: %w", *err)
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), readCPU()
 	for _, id := range endpoints {
 		if err := call(c, http.MethodPut, base+"/webhooks/"+id, token, `{"is_active":true}`, http.StatusOK, nil); err != nil {
 			return err
@@ -270,8 +273,8 @@ func drain(ctx context.Context, c *http.Client, base, token, dbURL string, endpo
 	first, last := s.first, s.last
 	s.mu.Unlock()
 	rate := float64(s.want.Load()-1) / last.Sub(first).Seconds()
-	fmt.Printf("| drain (backlog; %.2f s from resuming to the first) | %d | %d | %.2f s | %.0f | |\n",
-		first.Sub(start).Seconds(), events, s.want.Load(), last.Sub(first).Seconds(), rate)
+	fmt.Printf("| drain (backlog; %.2f s from resuming to the first) | %d | %d | %.2f s | %.0f | | %s |\n",
+		first.Sub(start).Seconds(), events, s.want.Load(), last.Sub(first).Seconds(), rate, readCPU().since(cpu0, s.want.Load()))
 	return nil
 }
 
@@ -413,22 +416,76 @@ func startJunction(ctx context.Context, dir, dbURL string) (string, string, func
 	}
 }
 
-// freshSchema gives the run an empty schema of its own in the PostgreSQL database.
-func freshSchema(ctx context.Context, dbURL string) (string, error) {
+// freshSchema gives the run an empty schema of its own in the PostgreSQL database, and
+// a function that drops it.
+func freshSchema(ctx context.Context, dbURL string) (string, func(), error) {
 	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	sep := "?"
 	if strings.Contains(dbURL, "?") {
 		sep = "&"
 	}
-	return dbURL + sep + "search_path=" + schema, nil
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, dbURL); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			_ = conn.Close(ctx)
+		}
+	}
+	return dbURL + sep + "search_path=" + schema, drop, nil
+}
+
+// cpuTimes are CPU times used so far (Linux /proc; zero elsewhere): by this process
+// (Junction, its receivers and publishers) and by every process named postgres (the
+// server's, including other clients' backends if the database is shared).
+type cpuTimes struct{ self, postgres time.Duration }
+
+func readCPU() cpuTimes {
+	var t cpuTimes
+	t.self, _ = procCPU("/proc/self/stat")
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		if comm, err := os.ReadFile(d + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
+			if c, ok := procCPU(d + "/stat"); ok {
+				t.postgres += c
+			}
+		}
+	}
+	return t
+}
+
+// procCPU is utime + stime of a /proc/PID/stat file (in clock ticks of 10 ms).
+func procCPU(path string) (time.Duration, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	var u, s int64
+	_, _ = fmt.Sscan(f[11], &u)
+	_, _ = fmt.Sscan(f[12], &s)
+	return time.Duration(u+s) * 10 * time.Millisecond, true
+}
+
+// since says how much CPU each of n deliveries took since t0.
+func (t cpuTimes) since(t0 cpuTimes, n int64) string {
+	per := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
+	return fmt.Sprintf("%.0f µs, %.0f µs", per(t.self-t0.self), per(t.postgres-t0.postgres))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
