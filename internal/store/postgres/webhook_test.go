@@ -96,3 +96,48 @@ func TestPublishGroupGivesEachCallItsOutcome(t *testing.T) {
 		t.Errorf("deliveries stored: %d, %v; want %d", total, err, 1+2*(publishers-1))
 	}
 }
+
+// TestClaimAnalyzesAStaleQueue: without statistics the planner sorted the whole queue
+// on every claim (analyze.go); claims must get deliveries analyzed once it has
+// changed well past autovacuum's threshold, whether autovacuum runs or not.
+func TestClaimAnalyzesAStaleQueue(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Autovacuum must not be the one that analyzes it here.
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE deliveries SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		ds := make([]store.Delivery, 100)
+		for j := range ds {
+			ds[j] = store.Delivery{ID: fmt.Sprintf("d-%d-%d", i, j), EndpointID: "ep"}
+		}
+		if _, _, err := s.EventPublish(ctx, event.Event{ID: fmt.Sprintf("ev-%d", i), Type: "t", Time: now}, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := s.DeliveryClaim(ctx, store.ClaimParams{Now: now, Limit: 1, Lease: time.Minute, Owner: "w"}); err != nil {
+			t.Fatal(err)
+		}
+		var analyzed bool
+		if err := s.pool.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'deliveries'::regclass`).Scan(&analyzed); err != nil {
+			t.Fatal(err)
+		}
+		if analyzed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("deliveries not analyzed within 30 s of claims after 3,000 rows were inserted")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
