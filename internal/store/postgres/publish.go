@@ -31,6 +31,7 @@ var errClosed = errors.New("store closed")
 type publishGroup struct {
 	mu      sync.Mutex
 	started bool
+	stopped bool
 	calls   chan *publishCall
 	quit    chan struct{}
 	running sync.WaitGroup
@@ -38,6 +39,7 @@ type publishGroup struct {
 
 // publishCall is one EventPublish waiting in the group.
 type publishCall struct {
+	ctx     context.Context // the caller's: a call given up before its batch starts is not written
 	args    []any
 	created bool
 	count   int
@@ -61,7 +63,10 @@ func (s *Store) publishGrouped(ctx context.Context, args []any) (bool, int, erro
 		}
 	}
 	g.mu.Unlock()
-	c := &publishCall{args: args, done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return false, 0, err
+	}
+	c := &publishCall{ctx: ctx, args: args, done: make(chan struct{})}
 	select {
 	case g.calls <- c:
 	case <-g.quit:
@@ -72,6 +77,16 @@ func (s *Store) publishGrouped(ctx context.Context, args []any) (bool, int, erro
 	select {
 	case <-c.done:
 		return c.created, c.count, c.err
+	case <-g.quit:
+		// Closed: the committers finish the batches they hold; a call queued after
+		// the last of them would wait for good.
+		g.running.Wait()
+		select {
+		case <-c.done:
+			return c.created, c.count, c.err
+		default:
+			return false, 0, errClosed
+		}
 	case <-ctx.Done():
 		// It may yet commit: publishing the same event id again creates nothing.
 		return false, 0, ctx.Err()
@@ -106,21 +121,30 @@ func (s *Store) commitPublications(g *publishGroup) {
 func (s *Store) publishBatch(batch []*publishCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
-	defer func() {
-		for _, c := range batch {
-			close(c.done)
+	live := make([]*publishCall, 0, len(batch))
+	for _, c := range batch {
+		if c.err = c.ctx.Err(); c.err == nil {
+			live = append(live, c)
 		}
-	}()
-	if len(batch) > 1 {
+	}
+	s.publishLive(ctx, live)
+	for _, c := range batch {
+		close(c.done)
+	}
+}
+
+// publishLive commits the calls together, or, if that fails, one by one.
+func (s *Store) publishLive(ctx context.Context, calls []*publishCall) {
+	if len(calls) > 1 {
 		var b pgx.Batch
-		for _, c := range batch {
+		for _, c := range calls {
 			b.Queue(publishSQL, c.args...).QueryRow(func(row pgx.Row) error { return row.Scan(&c.created, &c.count) })
 		}
 		if err := s.pool.SendBatch(ctx, &b).Close(); err == nil {
 			return
 		}
 	}
-	for _, c := range batch {
+	for _, c := range calls {
 		c.err = s.pool.QueryRow(ctx, publishSQL, c.args...).Scan(&c.created, &c.count)
 	}
 }
@@ -130,10 +154,11 @@ func (s *Store) publishBatch(batch []*publishCall) {
 func (s *Store) stopPublishing() {
 	g := &s.publish
 	g.mu.Lock()
-	started := g.started
+	stop := g.started && !g.stopped
+	g.stopped = true
 	g.mu.Unlock()
-	if !started {
-		return
+	if !stop {
+		return // never started, or stopped by an earlier Close
 	}
 	close(g.quit)
 	g.running.Wait()

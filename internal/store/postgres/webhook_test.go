@@ -141,3 +141,23 @@ func TestClaimAnalyzesAStaleQueue(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestPublishAfterClose: a publication on a closed store fails at once rather than
+// waiting for committers that have stopped, and closing twice is harmless.
+func TestPublishAfterClose(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, _, err := s.EventPublish(ctx, event.Event{ID: "before", Type: "t", Time: now}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EventPublish(ctx, event.Event{ID: "after", Type: "t", Time: now}, nil); err == nil || !s.Unavailable(err) {
+		t.Errorf("EventPublish after Close: %v, want an error the store calls unavailable", err)
+	}
+}
