@@ -117,9 +117,37 @@ func New(st store.Store, s Settings, opts Options) (*Service, error) {
 		}
 		client = guard.ClientTLS(tc)
 	}
+	client = keepConnections(client, s)
 	svc := &Service{store: st, settings: s, opts: opts, guard: guard, client: client, lease: lease, wake: make(chan struct{}, 1), rejections: opts.Rejections}
 	opts.Metrics.queue.setSource(st, opts.Clock)
 	return svc, nil
+}
+
+// keepConnections lets the delivery client keep as many idle connections to a receiver
+// as attempts may run to it at once (per_endpoint_concurrency, or workers without a
+// bound). The guard's transport keeps 4 a host: with more attempts than that to one
+// receiver, every attempt beyond them closed its connection after use and the next
+// dialed (and for HTTPS handshook) a new one, which took a tenth of the process's CPU
+// at 1,500 deliveries/s to 4 receivers. The clone keeps the guard's dialer, so its
+// address checks still hold.
+func keepConnections(c *http.Client, s Settings) *http.Client {
+	t, ok := c.Transport.(*http.Transport)
+	if !ok {
+		return c
+	}
+	perHost := s.PerEndpointConcurrency
+	if perHost <= 0 || perHost > s.Workers {
+		perHost = s.Workers
+	}
+	if perHost <= t.MaxIdleConnsPerHost {
+		return c
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = perHost
+	t.MaxIdleConns = max(t.MaxIdleConns, s.Workers)
+	kept := *c
+	kept.Transport = t
+	return &kept
 }
 
 // Settings returns the delivery settings in force.

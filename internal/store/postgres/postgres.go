@@ -39,6 +39,9 @@ const uniqueViolation = "23505"
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool // after Close every error is the store's, not the request's
+	stats  statsKeeper // keeps the deliveries table's planner statistics fresh (analyze.go)
+	// publish commits concurrent EventPublish calls together (publish.go).
+	publish publishGroup
 }
 
 // PoolMaxConnsDefault is the connection pool's size unless the DSN sets pool_max_conns.
@@ -141,7 +144,13 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store. Closing twice is harmless.
 func (s *Store) Close() error {
+	s.stats.mu.Lock()
+	s.publish.mu.Lock()
 	s.closed.Store(true)
+	s.publish.mu.Unlock()
+	s.stats.mu.Unlock()
+	s.stopStats()
+	s.stopPublishing()
 	s.pool.Close()
 	return nil
 }

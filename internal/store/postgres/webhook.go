@@ -253,7 +253,8 @@ var publishSQL = `WITH event AS (
 // first publication that its ON CONFLICT waited for, so it cannot see its deliveries.
 //
 // Handler executions, when there are any, are inserted after it in the same
-// transaction, only if the event was created.
+// transaction, only if the event was created. Without them the statement is committed
+// together with other publications in flight (publish.go).
 func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []store.Delivery, executions ...store.HandlerExecution) (bool, int, error) {
 	e, deliveries, err := storeinput.NormalizeEvent(e, deliveries)
 	if err != nil {
@@ -267,7 +268,7 @@ func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []st
 		count   int
 	)
 	if len(executions) == 0 {
-		err = s.pool.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count)
+		created, count, err = s.publishGrouped(ctx, publishArgs(e, deliveries))
 	} else {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if err := tx.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count); err != nil || !created {
@@ -413,7 +414,9 @@ const dueDelivery = `d.` + waitingDelivery + `
 //   - probe takes their oldest due deliveries (the probes), probing turns them probing
 //     until the lease's end, a new generation.
 //   - due picks the due deliveries of endpoints whose circuit is closed and which are
-//     not at the bound, in due order, FOR UPDATE SKIP LOCKED: rows another claim has
+//     not at the bound (an array made once, so the scan is of deliveries alone and
+//     reads deliveries_due in due order until it has enough, rather than joining and
+//     sorting the whole queue), in due order, FOR UPDATE SKIP LOCKED: rows another claim has
 //     locked are passed over, and a row that claim has committed is re-checked and no
 //     longer matches (its lease is current), so concurrent claims never return the same
 //     delivery and never wait for each other. MATERIALIZED makes each locking subquery
@@ -452,12 +455,12 @@ var claimSQL = `WITH half_open AS MATERIALIZED (
 	), due AS MATERIALIZED (
 		SELECT d.id, d.endpoint_id, d.next_retry_at
 		FROM deliveries d
-		JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		WHERE ` + dueDelivery + `
-			AND e.is_active AND e.circuit_open_until IS NULL AND NOT (d.endpoint_id = ANY($5))
+			AND d.endpoint_id = ANY (ARRAY(SELECT e.id FROM webhook_endpoints e
+				WHERE e.is_active AND e.circuit_open_until IS NULL AND NOT (e.id = ANY($5))))
 		ORDER BY d.next_retry_at, d.id
 		LIMIT $10
-		FOR UPDATE OF d SKIP LOCKED
+		FOR UPDATE SKIP LOCKED
 	), ranked AS (
 		SELECT d.id, d.next_retry_at,
 			row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_retry_at, d.id) AS rank,
@@ -482,6 +485,7 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 	if err := storeinput.CheckClaim(p); err != nil {
 		return nil, fmt.Errorf("postgres: delivery claim: %w", err)
 	}
+	s.keepDeliveryStats()
 	leaseEnd := store.NormalizeTime(p.Now.Add(p.Lease))
 	inFlightIDs, inFlight := make([]string, 0, len(p.InFlight)), make([]int, 0, len(p.InFlight))
 	for id, n := range p.InFlight {

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,5 +44,120 @@ func TestClaimCommitSettingStaysInItsTransaction(t *testing.T) {
 			t.Errorf("synchronous_commit = %q, %v on a pooled connection after claims, want on", setting, err)
 		}
 		c.Release()
+	}
+}
+
+// TestPublishGroupGivesEachCallItsOutcome: concurrent publications are committed in
+// batches (publish.go); each caller must still get its own outcome, and one that fails
+// (here a delivery ID already taken) must fail alone, not its batch.
+func TestPublishGroupGivesEachCallItsOutcome(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EventPublish(ctx, event.Event{ID: "first", Type: "t", Time: now}, []store.Delivery{{ID: "taken", EndpointID: "ep"}}); err != nil {
+		t.Fatal(err)
+	}
+	const publishers = 40
+	errs := make([]error, publishers)
+	counts := make([]int, publishers)
+	created := make([]bool, publishers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range publishers {
+		wg.Go(func() {
+			ds := []store.Delivery{{ID: fmt.Sprintf("d-%d-a", i), EndpointID: "ep"}, {ID: fmt.Sprintf("d-%d-b", i), EndpointID: "ep"}}
+			if i == 7 {
+				ds[1].ID = "taken"
+			}
+			<-start
+			created[i], counts[i], errs[i] = s.EventPublish(ctx, event.Event{ID: fmt.Sprintf("ev-%d", i), Type: "t", Time: now}, ds)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range publishers {
+		switch {
+		case i == 7 && errs[i] == nil:
+			t.Errorf("publication %d with a delivery ID already taken succeeded", i)
+		case i != 7 && (errs[i] != nil || !created[i] || counts[i] != 2):
+			t.Errorf("publication %d: created %v, %d deliveries, %v; want created, 2, nil", i, created[i], counts[i], errs[i])
+		}
+	}
+	if _, err := s.EventGet(ctx, "ev-7"); err == nil {
+		t.Error("the failed publication's event was stored")
+	}
+	if _, total, err := s.DeliveryList(ctx, store.DeliveryFilter{EndpointID: "ep", Page: store.Page{Page: 1, Limit: 100}}); err != nil || total != 1+2*(publishers-1) {
+		t.Errorf("deliveries stored: %d, %v; want %d", total, err, 1+2*(publishers-1))
+	}
+}
+
+// TestClaimAnalyzesAStaleQueue: without statistics the planner sorted the whole queue
+// on every claim (analyze.go); claims must get deliveries analyzed once it has
+// changed well past autovacuum's threshold, whether autovacuum runs or not.
+func TestClaimAnalyzesAStaleQueue(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Autovacuum must not be the one that analyzes it here.
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE deliveries SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		ds := make([]store.Delivery, 100)
+		for j := range ds {
+			ds[j] = store.Delivery{ID: fmt.Sprintf("d-%d-%d", i, j), EndpointID: "ep"}
+		}
+		if _, _, err := s.EventPublish(ctx, event.Event{ID: fmt.Sprintf("ev-%d", i), Type: "t", Time: now}, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := s.DeliveryClaim(ctx, store.ClaimParams{Now: now, Limit: 1, Lease: time.Minute, Owner: "w"}); err != nil {
+			t.Fatal(err)
+		}
+		var analyzed bool
+		if err := s.pool.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'deliveries'::regclass`).Scan(&analyzed); err != nil {
+			t.Fatal(err)
+		}
+		if analyzed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("deliveries not analyzed within 30 s of claims after 3,000 rows were inserted")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestPublishAfterClose: a publication on a closed store fails at once rather than
+// waiting for committers that have stopped, and closing twice is harmless.
+func TestPublishAfterClose(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, _, err := s.EventPublish(ctx, event.Event{ID: "before", Type: "t", Time: now}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EventPublish(ctx, event.Event{ID: "after", Type: "t", Time: now}, nil); err == nil || !s.Unavailable(err) {
+		t.Errorf("EventPublish after Close: %v, want an error the store calls unavailable", err)
 	}
 }

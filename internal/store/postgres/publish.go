@@ -1,0 +1,174 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Publications are committed in groups. Each EventPublish is one implicit transaction
+// that must wait for its WAL flush before POST /events may answer; with many at once
+// most of their time went to that (waits on WALWrite in pg_stat_activity) and to
+// locking the endpoints' rows once per publication. So concurrent calls without
+// handler executions queue for a few committers, and each committer sends what has
+// queued, up to publishBatchMax, as one pgx.Batch: one round trip and one implicit
+// transaction, one commit and one flush for all of them. Every caller still returns
+// only once its event and deliveries are committed. A batch that fails (a deadlock
+// between two batches holding the same new event id, an invalid row) is sent again
+// one publication at a time, so each caller gets its own outcome.
+const (
+	publishCommitters = 4
+	publishBatchMax   = 64
+	publishTimeout    = 30 * time.Second // of one batch, whatever its callers' deadlines
+)
+
+var errClosed = errors.New("store closed")
+
+// publishGroup queues publications for the committers, started by the first.
+type publishGroup struct {
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	calls   chan *publishCall
+	quit    chan struct{}
+	running sync.WaitGroup
+}
+
+// publishCall is one EventPublish waiting in the group.
+type publishCall struct {
+	ctx     context.Context // the caller's: a call given up before its batch starts is not written
+	args    []any
+	created bool
+	count   int
+	err     error
+	done    chan struct{}
+}
+
+// publishGrouped runs publishSQL with args in the next batch and returns its row.
+func (s *Store) publishGrouped(ctx context.Context, args []any) (bool, int, error) {
+	g := &s.publish
+	g.mu.Lock()
+	if s.closed.Load() {
+		g.mu.Unlock()
+		return false, 0, errClosed
+	}
+	if !g.started {
+		g.started = true
+		g.calls, g.quit = make(chan *publishCall, publishBatchMax), make(chan struct{})
+		for range publishCommitters {
+			g.running.Go(func() { s.commitPublications(g) })
+		}
+	}
+	g.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return false, 0, err
+	}
+	c := &publishCall{ctx: ctx, args: args, done: make(chan struct{})}
+	select {
+	case g.calls <- c:
+	case <-g.quit:
+		return false, 0, errClosed
+	case <-ctx.Done():
+		return false, 0, ctx.Err()
+	}
+	select {
+	case <-c.done:
+		return c.created, c.count, c.err
+	case <-g.quit:
+		// Closed: the committers finish the batches they hold; a call queued after
+		// the last of them would wait for good.
+		g.running.Wait()
+		select {
+		case <-c.done:
+			return c.created, c.count, c.err
+		default:
+			return false, 0, errClosed
+		}
+	case <-ctx.Done():
+		// It may yet commit: publishing the same event id again creates nothing.
+		return false, 0, ctx.Err()
+	}
+}
+
+// commitPublications sends the queued publications in batches until the store closes.
+func (s *Store) commitPublications(g *publishGroup) {
+	for {
+		var first *publishCall
+		select {
+		case first = <-g.calls:
+		case <-g.quit:
+			return
+		}
+		batch := []*publishCall{first}
+	fill:
+		for len(batch) < publishBatchMax {
+			select {
+			case c := <-g.calls:
+				batch = append(batch, c)
+			default:
+				break fill
+			}
+		}
+		s.publishBatch(batch)
+	}
+}
+
+// publishBatch commits the batch's publications together, or, if that fails, one by
+// one.
+func (s *Store) publishBatch(batch []*publishCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	live := make([]*publishCall, 0, len(batch))
+	for _, c := range batch {
+		if c.err = c.ctx.Err(); c.err == nil {
+			live = append(live, c)
+		}
+	}
+	s.publishLive(ctx, live)
+	for _, c := range batch {
+		close(c.done)
+	}
+}
+
+// publishLive commits the calls together, or, if that fails, one by one.
+func (s *Store) publishLive(ctx context.Context, calls []*publishCall) {
+	if len(calls) > 1 {
+		var b pgx.Batch
+		for _, c := range calls {
+			b.Queue(publishSQL, c.args...).QueryRow(func(row pgx.Row) error { return row.Scan(&c.created, &c.count) })
+		}
+		if err := s.pool.SendBatch(ctx, &b).Close(); err == nil {
+			return
+		}
+	}
+	for _, c := range calls {
+		c.err = s.pool.QueryRow(ctx, publishSQL, c.args...).Scan(&c.created, &c.count)
+	}
+}
+
+// stopPublishing stops the committers once the batches in flight are done; calls still
+// queued get errClosed.
+func (s *Store) stopPublishing() {
+	g := &s.publish
+	g.mu.Lock()
+	stop := g.started && !g.stopped
+	g.stopped = true
+	g.mu.Unlock()
+	if !stop {
+		return // never started, or stopped by an earlier Close
+	}
+	close(g.quit)
+	g.running.Wait()
+	for {
+		select {
+		case c := <-g.calls:
+			c.err = errClosed
+			close(c.done)
+		default:
+			return
+		}
+	}
+}
