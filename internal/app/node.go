@@ -40,9 +40,9 @@ func startNode(ctx context.Context, opts Options, st store.Store, redis bool, bo
 }
 
 // sharedState says which state the nodes share through Redis and which each keeps on
-// its own. Integration circuits, rate limits and response caches use Redis when it is
-// set; per-endpoint delivery concurrency and the webhook breaker are per node for now,
-// Redis or not.
+// its own. Integration circuits, rate limits, response caches and per-endpoint delivery
+// concurrency (webhook/inflight) use Redis when it is set; the webhook breaker lives in
+// the database with its endpoint.
 // The events flow source reads the events from the database, Redis or not: one node (the
 // holder of the flow's source lease) reads them from a cursor kept per flow.
 func sharedState(redis bool) map[string]string {
@@ -53,7 +53,7 @@ func sharedState(redis bool) map[string]string {
 	return map[string]string{
 		"circuits":             shared,
 		"webhook_breaker":      "database", // the endpoint's circuit columns (migration 00004)
-		"delivery_concurrency": "per-node",
+		"delivery_concurrency": shared,
 		"rate_limits":          shared,
 		"cache":                shared,
 		"events_source":        "database", // the events log and per-flow cursors (migration 00017)

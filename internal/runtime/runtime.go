@@ -26,6 +26,7 @@ import (
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/webhook/inflight"
 	"github.com/junctionhq/junction/internal/workflow"
 )
 
@@ -144,7 +145,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 
 	hooks, err := webhook.New(deps.Store, webhook.SettingsFrom(cfg), webhook.Options{
 		Logger: log, Metrics: deps.Metrics.Webhooks, Bus: deps.Bus, Clock: deps.Clock, Lease: deps.WebhookLease,
-		Rejections: rt.rejections, PurgeHeld: deps.RetentionHeld,
+		Rejections: rt.rejections, PurgeHeld: deps.RetentionHeld, Peers: deliveryPeers(deps, log),
 	})
 	if err != nil {
 		ints.Close()
@@ -235,6 +236,15 @@ func (r *Runtime) retire(ctx context.Context) error {
 func (r *Runtime) Config() *config.Config { return r.cfg }
 
 func (r *Runtime) logger() *slog.Logger { return r.bridge.log }
+
+// deliveryPeers shares the node's webhook attempts in flight with the other nodes
+// through Redis; nil (a per-node bound) without Redis or without a cluster node.
+func deliveryPeers(deps Deps, log *slog.Logger) *inflight.Board {
+	if deps.Redis == nil || deps.Node == nil {
+		return nil
+	}
+	return inflight.New(deps.Redis, deps.Node.ID(), log)
+}
 
 // sourceLeases hands the flows the node's leases for their singleton sources; nil
 // without a node.

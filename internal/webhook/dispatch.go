@@ -118,14 +118,39 @@ func (s *Service) Run(ctx context.Context) error {
 		s.maintain(ctx)
 	}()
 
+	stopPeers := s.sharePeers(ctx)
+
 	var attempts sync.WaitGroup
 	s.dispatch(ctx, &attempts, outcomes)
 
 	attempts.Wait()
+	stopPeers() // after the last attempt: this node's counts are removed as it stops
 	close(outcomes)
 	<-recorded
 	<-maintenanceDone
 	return nil
+}
+
+// sharePeers starts sharing the attempts in flight with the other nodes (Options.Peers),
+// having read theirs once so the first claim counts them; the returned func stops it
+// and waits.
+func (s *Service) sharePeers(ctx context.Context) (stop func()) {
+	if s.opts.Peers == nil {
+		return func() {}
+	}
+	syncCtx, cancel := context.WithTimeout(ctx, time.Second)
+	s.opts.Peers.Sync(syncCtx)
+	cancel()
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.opts.Peers.Run(runCtx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // dispatch claims what the free slots can take and starts the attempts, until ctx ends.
@@ -146,6 +171,10 @@ func (s *Service) dispatch(ctx context.Context, attempts *sync.WaitGroup, outcom
 			free, inFlight := slots.free()
 			if free == 0 {
 				break // an attempt that ends signals freed
+			}
+			if b := s.opts.Peers; b != nil {
+				b.Set(inFlight)       // this node's, shared at the board's next write
+				b.AddOthers(inFlight) // the bound is per endpoint across the cluster
 			}
 			claimed, err := s.store.DeliveryClaim(ctx, store.ClaimParams{
 				Now: s.opts.Clock.Now().UTC(), Limit: free, Lease: s.lease, Owner: s.opts.WorkerID,
@@ -169,6 +198,10 @@ func (s *Service) dispatch(ctx context.Context, attempts *sync.WaitGroup, outcom
 					default:
 					}
 				})
+			}
+			if b := s.opts.Peers; b != nil && len(claimed) > 0 {
+				_, own := slots.free()
+				b.Set(own)
 			}
 			if len(claimed) < free {
 				break // nothing more can start now

@@ -26,6 +26,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/telemetry"
 	"github.com/junctionhq/junction/internal/tlsfiles"
+	"github.com/junctionhq/junction/internal/webhook/inflight"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
 
@@ -50,6 +51,10 @@ type Options struct {
 	// "retention" lease): dead letters past their retention are purged only while it
 	// does, so several nodes do not run the same deletes. Nil: always (one process).
 	PurgeHeld func() bool
+	// Peers shares the attempts in flight per endpoint with the other nodes (through
+	// Redis), so per_endpoint_concurrency bounds an endpoint across the cluster; nil:
+	// the bound is per node.
+	Peers *inflight.Board
 }
 
 // Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable
