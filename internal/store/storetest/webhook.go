@@ -51,6 +51,8 @@ func runWebhook(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"DeliveryList", testDeliveryList},
 		{"DeadLetters", testDeadLetters},
 		{"QueueStats", testQueueStats},
+		{"EventPurge", testEventPurge},
+		{"EventPurgeBatches", testEventPurgeBatches},
 		{"InboundRecord", testInboundRecord},
 		{"InboundRecordConcurrent", testInboundRecordConcurrent},
 		{"InboundList", testInboundList},
