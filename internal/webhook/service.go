@@ -50,6 +50,14 @@ type Options struct {
 	// "retention" lease): dead letters past their retention are purged only while it
 	// does, so several nodes do not run the same deletes. Nil: always (one process).
 	PurgeHeld func() bool
+	// EventRetention is how long stored events, and the finished deliveries and done
+	// handler executions of them, are kept (store.WebhookStore.EventPurge says what
+	// stays longer); they are purged beside the dead letters, under PurgeHeld. Zero:
+	// kept forever.
+	EventRetention time.Duration
+	// PurgeEvery is how often the retention purges run; default 10 minutes. Tests
+	// shorten it.
+	PurgeEvery time.Duration
 }
 
 // Service is Junction's webhook platform: endpoints, publishing with fan-out, the durable
