@@ -184,3 +184,49 @@ func testEventPurgeBatches(t *testing.T, s store.Store) {
 	}
 	check(t, "EventPurge again", mustPurgeEvents(t, s, t0, batch), store.EventPurged{})
 }
+
+// testEventPurgeConcurrentRequeue: a delivery resent (POST /webhooks/deliveries/{id}/retry)
+// while the purge runs is either purged before the resend, which then finds nothing, or
+// resent and kept with its event; the purge never fails on the foreign keys.
+func testEventPurgeConcurrentRequeue(t *testing.T, s store.Store) {
+	old := t0.Add(-48 * time.Hour)
+	mustEndpoint(t, s, newEndpoint("ep-a", old))
+	const events = 60
+	for i := range events {
+		at := old.Add(time.Duration(i) * time.Millisecond)
+		mustPublish(t, s, fmt.Sprintf("ev-%02d", i), at, finished(fmt.Sprintf("d-%02d", i), store.DeliveryDelivered, false, at))
+	}
+	requeued := make([]bool, events)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.EventPurge(context.Background(), t0, 4)
+		done <- err
+	}()
+	for i := events - 1; i >= 0; i -= 2 { // from the newest, towards the purge
+		_, err := s.DeliveryRequeue(context.Background(), fmt.Sprintf("d-%02d", i), old)
+		switch {
+		case err == nil:
+			requeued[i] = true
+		case !errors.Is(err, store.ErrNotFound):
+			t.Errorf("DeliveryRequeue(d-%02d): %v", i, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("EventPurge beside resends: %v", err)
+	}
+	for i := range events {
+		id := fmt.Sprintf("d-%02d", i)
+		if requeued[i] {
+			if d := mustGetDelivery(t, s, id); d.Status != store.DeliveryPending {
+				t.Errorf("resent %s is %s, want pending", id, d.Status)
+			}
+			if !eventKept(t, s, fmt.Sprintf("ev-%02d", i)) {
+				t.Errorf("event of resent %s purged", id)
+			}
+			continue
+		}
+		if i%2 == 0 && (deliveryKept(t, s, id) || eventKept(t, s, fmt.Sprintf("ev-%02d", i))) {
+			t.Errorf("%s or its event kept; nothing needs them", id)
+		}
+	}
+}

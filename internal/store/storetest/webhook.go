@@ -53,6 +53,7 @@ func runWebhook(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"QueueStats", testQueueStats},
 		{"EventPurge", testEventPurge},
 		{"EventPurgeBatches", testEventPurgeBatches},
+		{"EventPurgeConcurrentRequeue", testEventPurgeConcurrentRequeue},
 		{"InboundRecord", testInboundRecord},
 		{"InboundRecordConcurrent", testInboundRecordConcurrent},
 		{"InboundList", testInboundList},
