@@ -13,6 +13,7 @@ import (
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/telemetry"
+	"github.com/junctionhq/junction/internal/webhook"
 )
 
 func newServeCommand() *cobra.Command {
@@ -58,6 +59,12 @@ is listed by GET /integrations/status with the reason and is never called.`,
 					return fmt.Errorf("--report-retention: expected a duration greater than zero such as 30d or 720h, found %q", v)
 				}
 			}
+			eventRetention := webhook.EventRetentionDefault
+			if v := fromEnv(cmd, "event-retention", "JUNCTION_EVENT_RETENTION"); v != "" {
+				if eventRetention, err = parseEventRetention(v); err != nil {
+					return err
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			hup := make(chan os.Signal, 1)
@@ -93,6 +100,7 @@ is listed by GET /integrations/status with the reason and is never called.`,
 				Addr:            fromEnv(cmd, "addr", "JUNCTION_ADDR"),
 				ShutdownTimeout: shutdownTimeout,
 				ReportRetention: retention,
+				EventRetention:  eventRetention,
 				Logger:          logger,
 				Stderr:          os.Stderr,
 				LookupEnv:       os.LookupEnv,
@@ -121,8 +129,19 @@ is listed by GET /integrations/status with the reason and is never called.`,
 	f.String("lease-ttl", "", "how long a node's leases and heartbeat outlive it: a dead node's duties move within it (env JUNCTION_LEASE_TTL; default 15s)")
 	f.String("lease-renew", "", "how often a node heartbeats and renews its leases (env JUNCTION_LEASE_RENEW; default a third of --lease-ttl)")
 	f.String("report-retention", "", "how long the usage reports' per-minute data is kept, such as 30d (env JUNCTION_REPORT_RETENTION; default 30d)")
+	f.String("event-retention", "", "how long events and finished webhook deliveries are kept, such as 7d; 0 keeps them forever (env JUNCTION_EVENT_RETENTION; default 7d)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout, "how long in-flight requests may take to finish on shutdown")
 	return cmd
+}
+
+// parseEventRetention reads --event-retention: a duration such as 7d or 168h, or 0 to
+// keep events forever.
+func parseEventRetention(v string) (time.Duration, error) {
+	d, err := report.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--event-retention: expected a duration such as 7d or 168h, or 0 to keep events forever, found %q", v)
+	}
+	return d, nil
 }

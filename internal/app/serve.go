@@ -46,7 +46,11 @@ type Options struct {
 	// ReportRetention is how long the usage reports' minutes are kept;
 	// report.RetentionDefault when zero.
 	ReportRetention time.Duration
-	Logger          *slog.Logger
+	// EventRetention is how long stored events, and the finished webhook deliveries and
+	// done handler executions of them, are kept; zero keeps them forever (the serve
+	// command's default is webhook.EventRetentionDefault).
+	EventRetention time.Duration
+	Logger         *slog.Logger
 	// Stderr receives the first admin token, printed once, when the store has no token.
 	Stderr io.Writer
 	// LookupEnv resolves env(NAME) references; os.LookupEnv in production.
@@ -137,7 +141,8 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 	}()
 	// One node of the cluster purges what is past its retention (report minutes, webhook
-	// dead letters); the others would only repeat its deletes.
+	// dead letters, events with their finished deliveries); the others would only repeat
+	// its deletes.
 	retention, err := node.Lease(ctx, RetentionLease, nil)
 	if err != nil {
 		if rdb != nil {
@@ -168,6 +173,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	deps.Reports = reports
 	deps.Node, deps.RetentionHeld = node, retention.Held
+	deps.EventRetention = opts.EventRetention
 	defer closeDeps()
 
 	host, err := runtime.Start(ctx, cfg, deps)
@@ -223,6 +229,9 @@ func (o *Options) check() error {
 	}
 	if o.ReportRetention < 0 {
 		return fmt.Errorf("report retention must not be negative, got %s", o.ReportRetention)
+	}
+	if o.EventRetention < 0 {
+		return fmt.Errorf("event retention must not be negative, got %s", o.EventRetention)
 	}
 	if o.Logger == nil || o.LookupEnv == nil || o.Stderr == nil {
 		return errors.New("app: Logger, LookupEnv and Stderr are required")

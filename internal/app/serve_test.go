@@ -157,4 +157,8 @@ func TestServeRejectsBadOptions(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
 		t.Errorf("bad REDIS_URL: %v", err)
 	}
+	err = Serve(context.Background(), Options{Logger: logger, Stderr: io.Discard, LookupEnv: os.LookupEnv, EventRetention: -time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "event retention must not be negative") {
+		t.Errorf("negative event retention: %v", err)
+	}
 }

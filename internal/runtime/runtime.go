@@ -60,8 +60,12 @@ type Deps struct {
 	// "flow-source:<flow>". Nil: every source opens at once (one process, tests).
 	Node *cluster.Node
 	// RetentionHeld, if set, says whether this node does the cluster's retention (holds
-	// the "retention" lease): the webhook dead-letter purge runs only then. Nil: always.
+	// the "retention" lease): the webhook dead-letter and event purges run only then.
+	// Nil: always.
 	RetentionHeld func() bool
+	// EventRetention is how long stored events and the finished webhook deliveries of
+	// them are kept (webhook.Options.EventRetention); zero keeps them forever.
+	EventRetention time.Duration
 }
 
 // Metrics are the metric sets of the runtime's parts, registered once per process.
@@ -145,7 +149,8 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 
 	hooks, err := webhook.New(deps.Store, webhook.SettingsFrom(cfg), webhook.Options{
 		Logger: log, Metrics: deps.Metrics.Webhooks, Bus: deps.Bus, Clock: deps.Clock, Lease: deps.WebhookLease,
-		Rejections: rt.rejections, PurgeHeld: deps.RetentionHeld, Peers: deliveryPeers(deps, log),
+		Rejections: rt.rejections, PurgeHeld: deps.RetentionHeld, EventRetention: deps.EventRetention,
+		Peers: deliveryPeers(deps, log),
 	})
 	if err != nil {
 		ints.Close()

@@ -246,6 +246,23 @@ type InboundFilter struct {
 	Limit  int // 1..100
 }
 
+// EventPurgeBatch is how many events one batch of EventPurge deletes by default.
+const EventPurgeBatch = 1000
+
+// EventPurged counts what EventPurge deleted.
+type EventPurged struct {
+	Events            int
+	Deliveries        int
+	HandlerExecutions int
+}
+
+// Add adds o's counts to p's.
+func (p *EventPurged) Add(o EventPurged) {
+	p.Events += o.Events
+	p.Deliveries += o.Deliveries
+	p.HandlerExecutions += o.HandlerExecutions
+}
+
 // WebhookStore is the webhook part of Store.
 type WebhookStore interface {
 	EndpointCreate(ctx context.Context, e Endpoint) (Endpoint, error) // ErrConflict on duplicate ID
@@ -295,6 +312,17 @@ type WebhookStore interface {
 	DeadLetterList(ctx context.Context, f DeliveryFilter) ([]Delivery, int, error)
 	// DeadLetterPurge deletes dead letters marked before `before` (retention); returns how many.
 	DeadLetterPurge(ctx context.Context, before time.Time) (int, error)
+	// EventPurge deletes the events stored before `before` (retention) that nothing
+	// still needs, together with what only history keeps of them: an event goes when
+	// every delivery of it is finished (delivered, or failed without a dead-letter mark)
+	// and every handler execution of it done, all of them last changed before `before`;
+	// those deliveries and executions go with it. An event with a waiting (pending,
+	// retrying) or dead-lettered delivery, or with a pending, failed or dead execution,
+	// stays, and so do its deliveries and executions. It works in batches of up to batch
+	// events (EventPurgeBatch when batch <= 0), one transaction each, oldest first,
+	// until none is left, so a large backlog never holds one long lock. On an error the
+	// batches already committed stay purged and are counted in what it returns.
+	EventPurge(ctx context.Context, before time.Time, batch int) (EventPurged, error)
 	QueueStats(ctx context.Context, now time.Time) (QueueStats, error)
 
 	// InboundRecord stores a received message unless one with the same (Source,

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ const (
 	pollInterval  = 250 * time.Millisecond // how often due retries are looked for when idle
 	recordBatch   = 200                    // outcomes written per transaction
 	recordLinger  = 5 * time.Millisecond   // how long the recorder waits to fill a batch
-	purgeInterval = 10 * time.Minute       // dead-letter retention runs
+	purgeInterval = 10 * time.Minute       // dead-letter and event retention runs
 )
 
 // WebhookDeliveryFailed is published when a delivery has failed for good.
@@ -449,9 +450,10 @@ func (s *Service) afterRecordFailed(failed []*store.Delivery) {
 	}
 }
 
-// maintain purges expired dead letters, on the node doing the retention.
+// maintain purges what is past its retention (dead letters, and events with their
+// finished deliveries), on the node doing the retention.
 func (s *Service) maintain(ctx context.Context) {
-	purge := time.NewTicker(purgeInterval)
+	purge := time.NewTicker(cmp.Or(s.opts.PurgeEvery, purgeInterval))
 	defer purge.Stop()
 	for {
 		select {
@@ -461,13 +463,36 @@ func (s *Service) maintain(ctx context.Context) {
 			if s.opts.PurgeHeld != nil && !s.opts.PurgeHeld() {
 				continue
 			}
-			before := s.opts.Clock.Now().Add(-s.settings.DeadLetterRetention).UTC()
-			if n, err := s.store.DeadLetterPurge(ctx, before); err != nil {
-				s.opts.Logger.Warn("purging dead letters", "error", err)
-			} else if n > 0 {
-				s.opts.Logger.Info("dead letters past retention purged", "count", n)
-			}
+			s.purgeDeadLetters(ctx)
+			s.purgeEvents(ctx)
 		}
+	}
+}
+
+func (s *Service) purgeDeadLetters(ctx context.Context) {
+	before := s.opts.Clock.Now().Add(-s.settings.DeadLetterRetention).UTC()
+	if n, err := s.store.DeadLetterPurge(ctx, before); err != nil {
+		s.opts.Logger.Warn("purging dead letters", "error", err)
+	} else if n > 0 {
+		s.opts.Logger.Info("dead letters past retention purged", "count", n)
+	}
+}
+
+// purgeEvents deletes the events past EventRetention that nothing waits on, with their
+// finished deliveries (the history GET /webhooks/{id}/deliveries lists). What a purge
+// cut short (an error, its deadline) committed is counted, and the next run goes on.
+func (s *Service) purgeEvents(ctx context.Context) {
+	if s.opts.EventRetention <= 0 {
+		return // kept forever
+	}
+	before := s.opts.Clock.Now().Add(-s.opts.EventRetention).UTC()
+	n, err := s.store.EventPurge(ctx, before, 0)
+	if n.Events > 0 || n.Deliveries > 0 || n.HandlerExecutions > 0 {
+		s.opts.Logger.Info("events past retention purged", "events", n.Events, "deliveries", n.Deliveries,
+			"handler_executions", n.HandlerExecutions, "retention", s.opts.EventRetention.String())
+	}
+	if err != nil && ctx.Err() == nil {
+		s.opts.Logger.Warn("purging events past retention", "error", err)
 	}
 }
 

@@ -51,6 +51,14 @@ type Options struct {
 	// "retention" lease): dead letters past their retention are purged only while it
 	// does, so several nodes do not run the same deletes. Nil: always (one process).
 	PurgeHeld func() bool
+	// EventRetention is how long stored events, and the finished deliveries and done
+	// handler executions of them, are kept (store.WebhookStore.EventPurge says what
+	// stays longer); they are purged beside the dead letters, under PurgeHeld. Zero:
+	// kept forever.
+	EventRetention time.Duration
+	// PurgeEvery is how often the retention purges run; default 10 minutes. Tests
+	// shorten it.
+	PurgeEvery time.Duration
 	// Peers shares the attempts in flight per endpoint with the other nodes (through
 	// Redis), so per_endpoint_concurrency bounds an endpoint across the cluster; nil:
 	// the bound is per node.

@@ -47,6 +47,10 @@ type Settings struct {
 	MaxResponseBodyBytes int   // stored response bodies are truncated to this
 }
 
+// EventRetentionDefault is how long `junction serve` keeps stored events and the
+// finished deliveries of them unless --event-retention says otherwise (Options).
+const EventRetentionDefault = 7 * 24 * time.Hour
+
 // Defaults of the delivery settings.
 const (
 	TimeoutDefault                = 30 * time.Second

@@ -90,6 +90,20 @@ func (b *logBuffer) String() string {
 type countingStore struct {
 	store.Store
 	claims atomic.Int64
+	purges atomic.Int64 // dead-letter purges: one per retention run
+}
+
+func (c *countingStore) DeadLetterPurge(ctx context.Context, before time.Time) (int, error) {
+	n, err := c.Store.DeadLetterPurge(ctx, before)
+	c.purges.Add(1)
+	return n, err
+}
+
+// waitPurges waits until the retention has run n more times.
+func (c *countingStore) waitPurges(t *testing.T, n int64) {
+	t.Helper()
+	target := c.purges.Load() + n
+	waitFor(t, "the retention to run again", func() bool { return c.purges.Load() >= target })
 }
 
 func (c *countingStore) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {

@@ -21,8 +21,9 @@ const (
 	// its total count, queue statistics, deleting an endpoint with its waiting
 	// deliveries.
 	BatchDefault = 10 * time.Second
-	// PurgeDefault bounds the retention purge of dead letters, which may delete a large
-	// part of a table in one statement and runs in the background, not for a request.
+	// PurgeDefault bounds the retention purges (dead letters, events, report minutes),
+	// which may delete a large part of a table and run in the background, not for a
+	// request.
 	PurgeDefault = 2 * time.Minute
 	// MigrateDefault bounds a migration, which may rewrite tables and first waits for
 	// another process's migration to finish (the migration lock).
@@ -270,6 +271,16 @@ func (s *Store) DeadLetterList(ctx context.Context, f store.DeliveryFilter) ([]s
 // DeadLetterPurge implements store.Store, with the purge deadline.
 func (s *Store) DeadLetterPurge(ctx context.Context, before time.Time) (int, error) {
 	return get(s, ctx, s.timeouts.Purge, func(ctx context.Context) (int, error) { return s.inner.DeadLetterPurge(ctx, before) })
+}
+
+// EventPurge implements store.Store, with the purge deadline: it runs in the background,
+// batch after batch, until the backlog is gone. A backlog larger than the deadline
+// allows is cut short with the batches done so far committed and counted; the next
+// purge goes on from there.
+func (s *Store) EventPurge(ctx context.Context, before time.Time, batch int) (store.EventPurged, error) {
+	return get(s, ctx, s.timeouts.Purge, func(ctx context.Context) (store.EventPurged, error) {
+		return s.inner.EventPurge(ctx, before, batch)
+	})
 }
 
 // QueueStats implements store.Store. A batch: it counts the whole queue.

@@ -56,6 +56,7 @@ var wantTimeout = map[string]time.Duration{
 	"HandlerCounts":             testTimeouts.Batch,
 	"DeadLetterList":            testTimeouts.Batch,
 	"DeadLetterPurge":           testTimeouts.Purge,
+	"EventPurge":                testTimeouts.Purge,
 	"QueueStats":                testTimeouts.Batch,
 	"InboundRecord":             testTimeouts.Call,
 	"InboundGet":                testTimeouts.Call,
@@ -376,6 +377,9 @@ func (f *fake) DeadLetterList(ctx context.Context, _ store.DeliveryFilter) ([]st
 }
 func (f *fake) DeadLetterPurge(ctx context.Context, _ time.Time) (int, error) {
 	return 0, f.call(ctx, "DeadLetterPurge")
+}
+func (f *fake) EventPurge(ctx context.Context, _ time.Time, _ int) (store.EventPurged, error) {
+	return store.EventPurged{}, f.call(ctx, "EventPurge")
 }
 func (f *fake) QueueStats(ctx context.Context, _ time.Time) (store.QueueStats, error) {
 	return store.QueueStats{}, f.call(ctx, "QueueStats")

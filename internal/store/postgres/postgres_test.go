@@ -67,6 +67,10 @@ func BenchmarkEventPublish(b *testing.B) { storetest.BenchEventPublish(b, openBe
 // (one transaction, one pgx.Batch) per operation.
 func BenchmarkClaimRecord(b *testing.B) { storetest.BenchClaimRecord(b, openBench) }
 
+// BenchmarkEventPurge purges 10,000 events past the retention, each with two delivered
+// deliveries, per operation: 1,000 events a transaction of four statements.
+func BenchmarkEventPurge(b *testing.B) { storetest.BenchEventPurge(b, openBench) }
+
 func TestBackend(t *testing.T) {
 	if got := openDSN(t, servicetest.PostgresDSN(t)).Backend(); got != "postgres" {
 		t.Errorf("Backend() = %q, want postgres", got)

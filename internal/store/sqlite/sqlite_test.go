@@ -58,6 +58,10 @@ func openTempTB(tb testing.TB) store.Store {
 // of the disk under the test's temporary directory.
 func BenchmarkEventPublish(b *testing.B) { storetest.BenchEventPublish(b, openTempTB) }
 
+// BenchmarkEventPurge purges 10,000 events past the retention, each with two delivered
+// deliveries, per operation, on a database file.
+func BenchmarkEventPurge(b *testing.B) { storetest.BenchEventPurge(b, openTempTB) }
+
 // BenchmarkClaimRecord claims 100 deliveries and records 100 outcomes per operation:
 // two transactions (two fsyncs) per hundred deliveries.
 func BenchmarkClaimRecord(b *testing.B) { storetest.BenchClaimRecord(b, openTempTB) }

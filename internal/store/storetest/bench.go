@@ -285,3 +285,62 @@ func BenchWorkflowSave(b *testing.B, open func(testing.TB) store.Store) {
 	b.Run("serial", func(b *testing.B) { run(b, 0) })
 	b.Run("parallel", func(b *testing.B) { run(b, 2) })
 }
+
+// benchPurgeEvents is how many events BenchEventPurge purges per operation, each with
+// two delivered deliveries.
+const benchPurgeEvents = 10000
+
+// BenchEventPurge measures EventPurge of a backlog of 10,000 events past the retention,
+// each with two delivered deliveries, in batches of store.EventPurgeBatch; the backlog is
+// stored again, unmeasured, before each operation. It reports events/s.
+func BenchEventPurge(b *testing.B, open func(testing.TB) store.Store) {
+	s := benchStore(b, open)
+	old := t0.Add(-48 * time.Hour)
+	var seq atomic.Int64
+	seed := func() {
+		work := make(chan int)
+		errs := make(chan error, 16)
+		for range 16 {
+			go func() {
+				var first error
+				for range work {
+					n := seq.Add(1)
+					id := fmt.Sprintf("ev-%d", n)
+					at := old.Add(time.Duration(n) * time.Microsecond)
+					ds := []store.Delivery{finished(fmt.Sprintf("d-%d-0", n), store.DeliveryDelivered, false, at), finished(fmt.Sprintf("d-%d-1", n), store.DeliveryDelivered, false, at)}
+					for i := range ds {
+						ds[i].EndpointID, ds[i].EventID = fmt.Sprintf("ep-%d", i), id
+					}
+					if _, _, err := s.EventPublish(context.Background(), newEvent(id, at), ds); err != nil && first == nil {
+						first = err
+					}
+				}
+				errs <- first
+			}()
+		}
+		for i := range benchPurgeEvents {
+			work <- i
+		}
+		close(work)
+		for range 16 {
+			if err := <-errs; err != nil {
+				b.Fatalf("EventPublish: %v", err)
+			}
+		}
+	}
+	purged := 0
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		seed()
+		b.StartTimer()
+		n, err := s.EventPurge(context.Background(), t0, 0)
+		if err != nil {
+			b.Fatalf("EventPurge: %v", err)
+		}
+		if n.Events != benchPurgeEvents || n.Deliveries != 2*benchPurgeEvents {
+			b.Fatalf("EventPurge = %+v, want %d events and %d deliveries", n, benchPurgeEvents, 2*benchPurgeEvents)
+		}
+		purged += n.Events
+	}
+	b.ReportMetric(float64(purged)/b.Elapsed().Seconds(), "events/s")
+}
