@@ -3,10 +3,12 @@ package tlsservers
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,16 +19,41 @@ import (
 // startTimeout bounds a server's start: generous, for a loaded 2-core machine.
 const startTimeout = 30 * time.Second
 
-// FreePort returns a port nothing listens on at 127.0.0.1 right now. Another process
-// may take it before the server does; the start then fails with the server's log.
+// FreePort returns a port nothing listens on at 127.0.0.1 right now, chosen below the
+// kernel's ephemeral range: a port the kernel hands out for ":0" or as the source of an
+// outgoing connection (the other test packages make thousands) could be taken again
+// before the server binds it, which failed a PostgreSQL start under the full suite.
+// Another process may still take it first; the start then fails with the server's log.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	low, high := 20000, ephemeralStart()
+	for range 100 {
+		port := low + rand.IntN(high-low)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			_ = l.Close()
+			return port
+		}
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	tb.Fatalf("tlsservers: no free port in [%d, %d) after 100 tries", low, high)
+	return 0
+}
+
+// ephemeralStart is the first port of the kernel's ephemeral range (Linux's
+// ip_local_port_range; 32768, its default, elsewhere or when it is lower than 21000).
+func ephemeralStart() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 32768
+	}
+	if n, err := strconv.Atoi(fields[0]); err == nil && n > 21000 {
+		return n
+	}
+	return 32768
 }
 
 // Missing ends tb because a server's binary (or the user to run it) is not there: a skip
