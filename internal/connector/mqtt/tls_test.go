@@ -3,7 +3,6 @@ package mqtt_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -47,25 +46,6 @@ func roundTripTLS(t *testing.T, block string) {
 	connectortest.RoundTrip(t, src, sink, 5, 5)
 }
 
-// noKeyMaterial fails when err shows any part of the PEM files in files.
-func noKeyMaterial(t *testing.T, err error, files ...string) {
-	t.Helper()
-	for _, f := range files {
-		data, rerr := os.ReadFile(f)
-		if rerr != nil {
-			t.Fatal(rerr)
-		}
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if len(line) > 20 && !strings.HasPrefix(line, "-----") && strings.Contains(err.Error(), line) {
-				t.Errorf("the error shows the content of %s: %v", f, err)
-			}
-		}
-	}
-	if strings.Contains(err.Error(), "PRIVATE KEY") {
-		t.Errorf("the error shows a private key: %v", err)
-	}
-}
-
 // TestTLS runs the connector against a mosquitto of its own with only a TLS listener
 // and a certificate from a CA the test makes: the right CA works end to end with ssl://,
 // mqtts:// and tcp:// (the tls option makes it TLS); a wrong CA, or the system's, fails
@@ -104,7 +84,7 @@ func TestTLS(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") || !strings.Contains(err.Error(), srv.Addr) {
 				t.Fatalf("Check: %v, want an unknown-authority error naming the broker", err)
 			}
-			noKeyMaterial(t, err, certs.ServerKey)
+			tlsservers.NoSecrets(t, err, nil, certs.ServerKey)
 		})
 	}
 }
@@ -132,7 +112,7 @@ func TestTLSClientCertificate(t *testing.T) {
 				t.Fatal("Check succeeded, want the server to refuse the connection")
 			}
 			t.Logf("refused: %v", err)
-			noKeyMaterial(t, err, certs.ClientKey, certs.OtherClientKey, certs.ServerKey)
+			tlsservers.NoSecrets(t, err, nil, certs.ClientKey, certs.OtherClientKey, certs.ServerKey)
 		})
 	}
 }
@@ -151,6 +131,6 @@ func TestTLSFileErrors(t *testing.T) {
 			t.Errorf("NewSink with tls %s: %v, want %q", c.tls, err, c.want)
 			continue
 		}
-		noKeyMaterial(t, err, certs.ClientKey, certs.OtherClientKey)
+		tlsservers.NoSecrets(t, err, nil, certs.ClientKey, certs.OtherClientKey)
 	}
 }
