@@ -35,6 +35,9 @@ type step struct {
 	descent  bool
 }
 
+// maxDescents is how many ".." a path may hold (see CompilePath).
+const maxDescents = 3
+
 // CompilePath parses a JSONPath expression, which must start at the root ("$").
 func CompilePath(src string) (*Path, error) {
 	if !strings.HasPrefix(src, "$") {
@@ -43,6 +46,17 @@ func CompilePath(src string) (*Path, error) {
 	x, err := jp.ParseString(src)
 	if err != nil {
 		return nil, fmt.Errorf("invalid JSONPath %q%s", src, parseReason(err, src))
+	}
+	// Each descent visits every value below the one before it, so k descents cost
+	// (message size)^k: "$..........x" hung the fuzzer. Real paths use one or two.
+	descents := 0
+	for _, f := range x {
+		if _, ok := f.(jp.Descent); ok {
+			descents++
+		}
+	}
+	if descents > maxDescents {
+		return nil, fmt.Errorf("invalid JSONPath %q: %d descents (..), at most %d", src, descents, maxDescents)
 	}
 	p := &Path{src: src, expr: x}
 	p.steps, p.definite = simpleSteps(x)
