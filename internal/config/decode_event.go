@@ -150,11 +150,11 @@ func (d *decoder) webhookHeaders(name string, e *Entry) []Header {
 }
 
 // handlerActions are what `on "event" do ACTION "target"` may do.
-var handlerActions = map[string]bool{"workflow": true, "integration": true, "webhook": true, "emit": true}
+var handlerActions = map[string]bool{"workflow": true, "integration": true, "webhook": true, "emit": true, "plugin": true}
 
 // handler decodes `on "user.created" do workflow "send_welcome_email" [async]`.
 func (d *decoder) handler(e *Entry) *Handler {
-	const form = `on "event.name" do workflow|integration|webhook|emit "target" [async]`
+	const form = `on "event.name" do workflow|integration|webhook|emit|plugin "target" [async]`
 	ws := e.Value.Words
 	if e.Colon || len(e.Value.Modifiers) > 0 || len(ws) < 4 || len(ws) > 5 {
 		d.rep.errorf(e.KeyPos, "expected %s", form)
@@ -169,11 +169,13 @@ func (d *decoder) handler(e *Entry) *Handler {
 	case !isWord(ws[1], "do"):
 		d.rep.errorf(ws[1].Position(), "on: expected do after the event name, found %s", Text(ws[1]))
 	case !okAction || !handlerActions[action.Name]:
-		d.rep.errorf(ws[2].Position(), "on: expected workflow, integration, webhook or emit, found %s", Text(ws[2]))
+		d.rep.errorf(ws[2].Position(), "on: expected workflow, integration, webhook, emit or plugin, found %s", Text(ws[2]))
 	case !okTarget:
 		d.rep.errorf(ws[3].Position(), "on: expected the target name as a string, found %s", Text(ws[3]))
 	case len(ws) == 5 && !isWord(ws[4], "async"):
 		d.rep.errorf(ws[4].Position(), "on: expected async or the end of the line, found %s", Text(ws[4]))
+	case action.Name == "plugin" && !validPluginRef(target.Value):
+		d.rep.errorf(ws[3].Position(), `on: do plugin: expected "plugin.function", found %q`, target.Value)
 	default:
 		return &Handler{Pos: e.KeyPos, Event: ev.Value, EventPos: ev.P, Action: action.Name, Target: target.Value, TargetPos: target.P, Async: len(ws) == 5}
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // topLevel lists what a file may declare, for "expected one of" messages.
-var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "job", "workflow", "on"}
+var topLevel = []string{"integration", "event", "webhook", "source", "connector", "flow", "job", "workflow", "plugin", "on"}
 
 // declarations decode the top-level blocks `KEYWORD NAME { … }` into cfg.
 var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry){
@@ -45,6 +45,9 @@ var declarations = map[string]func(d *decoder, cfg *Config, pos Pos, name string
 		} else {
 			cfg.Jobs = append(cfg.Jobs, j)
 		}
+	},
+	"plugin": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
+		cfg.Plugins = append(cfg.Plugins, d.plugin(pos, name, body))
 	},
 	"workflow": func(d *decoder, cfg *Config, pos Pos, name string, body []*Entry) {
 		if w, ig := d.workflow(pos, name, body); ig != nil {
@@ -240,6 +243,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkWorkflowReferences(cfg, rep)
 	checkWorkflowSinks(cfg, rep)
 	checkTracingEndpoints(cfg, rep)
+	checkPluginReferences(cfg, rep)
 }
 
 // checkNames reports declarations of one kind that share a name.

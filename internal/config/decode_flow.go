@@ -255,10 +255,18 @@ func (d *decoder) step(pos Pos, name string, body []*Entry) *Step {
 				s.Routes = d.routes(e)
 			}
 		},
+		"plugin": func(e *Entry) {
+			if kind(StepPlugin) {
+				ref, ok := d.name(e, "a plugin function such as text.slugify")
+				if s.Plugin, s.Function, ok = splitPluginRefOK(ref, ok); !ok {
+					d.expect(e, "a plugin function such as text.slugify")
+				}
+			}
+		},
 	})
 	switch {
 	case s.Kind == "":
-		d.rep.errorf(pos, "step %s: expected one of transform, validate, enrich, filter, route or split", name)
+		d.rep.errorf(pos, "step %s: expected one of transform, validate, enrich, filter, route, split or plugin", name)
 		return nil
 	case s.Kind == StepEnrich && s.As == "":
 		s.As = strings.ReplaceAll(s.Operation, "-", "_")

@@ -14,21 +14,22 @@ import (
 var workflowStepKinds = map[string]WorkflowStepKind{
 	"call": WorkflowCall, "activity": WorkflowCall, "emit": WorkflowEmit, "wait_for": WorkflowWait,
 	"sleep": WorkflowSleep, "transform": WorkflowTransform, "workflow": WorkflowChild, "parallel": WorkflowParallel,
+	"plugin": WorkflowPlugin,
 }
 
 // stepSettingKinds are the kinds of step each optional setting goes with.
 var stepSettingKinds = map[string][]WorkflowStepKind{
-	"input":          {WorkflowCall, WorkflowEmit, WorkflowChild},
-	"input_mapping":  {WorkflowCall, WorkflowEmit, WorkflowChild},
+	"input":          {WorkflowCall, WorkflowEmit, WorkflowChild, WorkflowPlugin},
+	"input_mapping":  {WorkflowCall, WorkflowEmit, WorkflowChild, WorkflowPlugin},
 	"data":           {WorkflowEmit},
 	"match":          {WorkflowWait},
-	"output":         {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowTransform, WorkflowChild},
-	"output_mapping": {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowTransform, WorkflowChild},
-	"timeout":        {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowChild},
-	"retry":          {WorkflowCall, WorkflowEmit, WorkflowChild},
-	"retry_delays":   {WorkflowCall, WorkflowEmit, WorkflowChild},
-	"on_failure":     {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowSleep, WorkflowTransform, WorkflowChild},
-	"compensate":     {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowSleep, WorkflowTransform, WorkflowChild},
+	"output":         {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowTransform, WorkflowChild, WorkflowPlugin},
+	"output_mapping": {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowTransform, WorkflowChild, WorkflowPlugin},
+	"timeout":        {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowChild, WorkflowPlugin},
+	"retry":          {WorkflowCall, WorkflowEmit, WorkflowChild, WorkflowPlugin},
+	"retry_delays":   {WorkflowCall, WorkflowEmit, WorkflowChild, WorkflowPlugin},
+	"on_failure":     {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowSleep, WorkflowTransform, WorkflowChild, WorkflowPlugin},
+	"compensate":     {WorkflowCall, WorkflowEmit, WorkflowWait, WorkflowSleep, WorkflowTransform, WorkflowChild, WorkflowPlugin},
 }
 
 // stepSynonyms are the other names of step settings: seed 001's input_mapping and
@@ -298,6 +299,12 @@ func (wd *workflowDecoding) stepBody(id string, pos Pos, body []*Entry, before [
 		"emit":      kind(target),
 		"wait_for":  kind(target),
 		"workflow":  kind(target),
+		"plugin": kind(func(e *Entry) {
+			target(e)
+			if st.Target != "" && !validPluginRef(st.Target) {
+				d.rep.errorf(e.KeyPos, `%s: plugin: expected "plugin.function", found %q`, what, st.Target)
+			}
+		}),
 		"sleep":     kind(func(e *Entry) { st.Sleep, _ = d.positiveDuration(e) }),
 		"transform": kind(func(e *Entry) { st.Input = wd.templates(e, what+" transform", scope) }),
 		"parallel": kind(func(e *Entry) {
@@ -345,7 +352,7 @@ func (wd *workflowDecoding) stepBody(id string, pos Pos, body []*Entry, before [
 	st.Retry = retry.retry()
 	switch len(kinds) {
 	case 0:
-		d.rep.errorf(pos, `%s: missing what it does: call "Integration.operation", emit "event.type", wait_for "event.type", sleep DURATION, transform { … }, workflow "name" or parallel { … }`, what)
+		d.rep.errorf(pos, `%s: missing what it does: call "Integration.operation", emit "event.type", wait_for "event.type", sleep DURATION, transform { … }, workflow "name", plugin "name.function" or parallel { … }`, what)
 		return st
 	case 1:
 	default:

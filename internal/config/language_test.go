@@ -244,7 +244,7 @@ func TestTripleStringIsDedented(t *testing.T) {
 func TestTopLevelHandling(t *testing.T) {
 	cfg, diags := Decode("t.cai", []byte(`
 config { name: "x" }
-plugin p { anything goes = here }
+widget p { anything goes = here }
 `))
 	if diags.HasErrors() {
 		t.Fatalf("unexpected errors: %v", diags.Err())
@@ -252,7 +252,7 @@ plugin p { anything goes = here }
 	// Both kept per block; each kind reported once, as not run.
 	want := []string{
 		"t.cai:2:1: warning: 1 config block is not run: settings of a generated application belong to CodeAI's code generation; Junction is configured by flags and environment",
-		"t.cai:3:1: warning: 1 plugin block (p) is not run: not a block Junction knows (expected integration, event, webhook, source, connector, flow, job, workflow, on)",
+		"t.cai:3:1: warning: 1 widget block (p) is not run: not a block Junction knows (expected integration, event, webhook, source, connector, flow, job, workflow, plugin, on)",
 	}
 	var got []string
 	for _, d := range diags {

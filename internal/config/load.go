@@ -192,6 +192,7 @@ func (c *Config) add(o *Config, rep *reporter) {
 	c.Flows = append(c.Flows, o.Flows...)
 	c.Jobs = append(c.Jobs, o.Jobs...)
 	c.Workflows = append(c.Workflows, o.Workflows...)
+	c.Plugins = append(c.Plugins, o.Plugins...)
 	c.Ignored = append(c.Ignored, o.Ignored...)
 }
 
@@ -241,6 +242,9 @@ func (s Summary) String() string {
 	}
 	if s.Workflows > 0 {
 		parts = append(parts, describeCount(s.Workflows, "workflow"))
+	}
+	if s.Plugins > 0 {
+		parts = append(parts, describeCount(s.Plugins, "plugin"))
 	}
 	counts := strings.Join(append(parts, describeCount(s.Ignored, "block")+" not run"), ", ")
 	if s.WebhookDelivery != "" {

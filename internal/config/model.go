@@ -14,6 +14,7 @@ type Config struct {
 	Flows        []*Flow
 	Jobs         []*Job
 	Workflows    []*Workflow
+	Plugins      []*Plugin
 	// WebhookDelivery holds the delivery settings of every webhook endpoint, from the one
 	// `integration NAME { type: webhook … }` block; nil without one.
 	WebhookDelivery *WebhookDelivery
@@ -56,7 +57,7 @@ func (c *Config) Integration(name string) *Integration {
 
 // Summary counts what a configuration holds, for `junction validate`.
 type Summary struct {
-	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Jobs, Workflows, Ignored int
+	Integrations, Operations, Events, Webhooks, Handlers, Sources, Connectors, Flows, Jobs, Workflows, Plugins, Ignored int
 	// WebhookDelivery names the block that holds the webhook delivery settings, if any.
 	WebhookDelivery string
 }
@@ -71,6 +72,7 @@ func (c *Config) Summary() Summary {
 		Connectors:   len(c.Connectors),
 		Flows:        len(c.Flows),
 		Workflows:    len(c.Workflows),
+		Plugins:      len(c.Plugins),
 		Integrations: len(c.Integrations),
 		Events:       len(c.Events),
 		Webhooks:     len(c.Webhooks),
@@ -472,7 +474,7 @@ type Handler struct {
 	Pos       Pos
 	Event     string
 	EventPos  Pos
-	Action    string // workflow, integration, webhook or emit
+	Action    string // workflow, integration, webhook, emit or plugin
 	Target    string
 	TargetPos Pos
 	Async     bool

@@ -125,6 +125,7 @@ const (
 	StepFilter    = "filter"
 	StepRoute     = "route"
 	StepSplit     = "split"
+	StepPlugin    = "plugin"
 )
 
 // Step is one processing step; Kind says which of the fields is set.
@@ -148,6 +149,8 @@ type Step struct {
 	Routes []Route // route: first matching condition wins
 
 	Path string // split: JSONPath of the array whose elements become messages
+
+	Plugin, Function string // plugin: the plugin function the message goes through (its output is the new message)
 }
 
 // Route sends messages for which When holds (or all, when Else) to sinks.

@@ -51,6 +51,7 @@ const (
 	WorkflowTransform WorkflowStepKind = "transform" // transform { k: template … }: its output is the evaluated object
 	WorkflowChild     WorkflowStepKind = "workflow"  // workflow "child": start a child run with Input and wait for its result
 	WorkflowParallel  WorkflowStepKind = "parallel"  // parallel { a { … } b { … } }: Branches run at once; it completes when all have
+	WorkflowPlugin    WorkflowStepKind = "plugin"    // plugin "name.function": the function with Input; its output is the step's result
 )
 
 // OnFalse says what a step whose condition is false does.
@@ -64,7 +65,7 @@ type WorkflowStep struct {
 	Pos       Pos
 	ID        string // unique in its workflow, parallel branches and compensations included
 	Kind      WorkflowStepKind
-	Target    string // call: "Integration.operation"; emit and wait: the event type; workflow: the child's name
+	Target    string // call: "Integration.operation"; emit and wait: the event type; workflow: the child's name; plugin: "name.function"
 	TargetPos Pos
 	Input     map[string]any // call: parameters; emit: event data; workflow: the child's input; transform: the result
 	Output    map[string]any // output_mapping: fields kept as steps.<id>.<field>; nil keeps the result's fields

@@ -31,6 +31,7 @@ var yamlSections = map[string]string{
 	"flows":        "flow",
 	"jobs":         "job",
 	"workflows":    "workflow",
+	"plugins":      "plugin",
 }
 
 // yamlSubsections are the collections inside a block: an integration's operations, a
@@ -150,7 +151,7 @@ func (y *yamlAdapter) handlers(v *yaml.Node) []*Entry {
 		}
 		on, do, target := fields["on"], fields["do"], fields["target"]
 		if on == nil || do == nil || target == nil || len(fields) > 4 || (len(fields) == 4 && fields["async"] == nil) {
-			y.rep.errorf(y.pos(item), "handlers: expected {on: EVENT, do: workflow|integration|webhook|emit, target: NAME, async: true|false}")
+			y.rep.errorf(y.pos(item), "handlers: expected {on: EVENT, do: workflow|integration|webhook|emit|plugin, target: NAME, async: true|false}")
 			continue
 		}
 		p := y.pos(item)
