@@ -294,11 +294,11 @@ func (wd *workflowDecoding) stepBody(id string, pos Pos, body []*Entry, before [
 	}
 	retry := d.retryGroup()
 	settings := retry.settings(map[string]setting{
-		"call":      kind(target),
-		"activity":  kind(target),
-		"emit":      kind(target),
-		"wait_for":  kind(target),
-		"workflow":  kind(target),
+		"call":     kind(target),
+		"activity": kind(target),
+		"emit":     kind(target),
+		"wait_for": kind(target),
+		"workflow": kind(target),
 		"plugin": kind(func(e *Entry) {
 			target(e)
 			if st.Target != "" && !validPluginRef(st.Target) {

@@ -162,17 +162,17 @@ connector in { type: http  path: "/in/x" }
 connector out { type: log }
 `
 	for src, want := range map[string]string{
-		decl + `flow f { source: in  step s { plugin: text.slugfy }  sink o { connector: out } }`:                          `t.cai:4:22: flow f step s: plugin text has no function "slugfy" (its functions: slugify); did you mean "slugify"?`,
-		decl + `flow f { source: in  step s { transform: { a: "=plugin.text.upper(a)" } }  sink o { connector: out } }`:     `t.cai:4:22: flow f step s: plugin text has no function "upper" (its functions: slugify)`,
-		decl + `flow f { source: in  step s { plugin: "text" }  sink o { connector: out } }`:                               `t.cai:4:39: plugin: expected a plugin function such as text.slugify, found "text"`,
-		decl + `on "x" do plugin "text"`:                                                                                  `t.cai:4:18: on: do plugin: expected "plugin.function", found "text"`,
+		decl + `flow f { source: in  step s { plugin: text.slugfy }  sink o { connector: out } }`:                       `t.cai:4:22: flow f step s: plugin text has no function "slugfy" (its functions: slugify); did you mean "slugify"?`,
+		decl + `flow f { source: in  step s { transform: { a: "=plugin.text.upper(a)" } }  sink o { connector: out } }`: `t.cai:4:22: flow f step s: plugin text has no function "upper" (its functions: slugify)`,
+		decl + `flow f { source: in  step s { plugin: "text" }  sink o { connector: out } }`:                            `t.cai:4:39: plugin: expected a plugin function such as text.slugify, found "text"`,
+		decl + `on "x" do plugin "text"`:                                                                                   `t.cai:4:18: on: do plugin: expected "plugin.function", found "text"`,
 		decl + `workflow w { steps { a { plugin "text.nope" } } }`:                                                         `t.cai:4:33: workflow w step a: plugin text has no function "nope"`,
 		decl + `workflow w { steps { a { plugin "text.slugify"  match { a: 1 } } } }`:                                      `workflow w step a: match does not go with plugin`,
 		`plugin p { version: "1.0.0"  functions: [f] }`:                                                                    `t.cai:1:1: plugin p: missing path`,
 		`plugin p { path: "p.wasm"  functions: [f] }`:                                                                      `t.cai:1:1: plugin p: missing version`,
 		`plugin p { path: "p.wasm"  version: "1.0.0" }`:                                                                    `t.cai:1:1: plugin p: missing functions`,
-		"plugin p { path: \"p.wasm\"  version: \"1.0.0\"\n functions: [f]\n capabilities { http { allowed_hosts: [] } } }":       `allowed_hosts names no host`,
-		"plugin p { path: \"p.wasm\"  version: \"1.0.0\"\n functions: [f]\n sandbox: off }":                                      `unknown setting "sandbox" in plugin p`,
+		"plugin p { path: \"p.wasm\"  version: \"1.0.0\"\n functions: [f]\n capabilities { http { allowed_hosts: [] } } }": `allowed_hosts names no host`,
+		"plugin p { path: \"p.wasm\"  version: \"1.0.0\"\n functions: [f]\n sandbox: off }":                                `unknown setting "sandbox" in plugin p`,
 		decl + `plugin text { path: "t.wasm"  version: "1.0.0"  functions: [slugify] }`:                                    `plugin text is declared twice`,
 	} {
 		diags := diagsOf(t, src)

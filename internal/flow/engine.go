@@ -26,6 +26,14 @@ type Options struct {
 	// a singleton (connector.Kind.Singleton), so that one node of a cluster opens it;
 	// the others stand by. Nil: every source opens at once (one process, tools, tests).
 	Lease LeaseFunc
+	// Plugins runs plugin steps and the plugin functions of mapping expressions; nil:
+	// their calls fail, saying no plugins run here.
+	Plugins Plugins
+}
+
+// Plugins calls plugin functions (*plugin.Manager): one JSON value in, one out.
+type Plugins interface {
+	Call(ctx context.Context, plugin, function string, input []byte) ([]byte, error)
 }
 
 // Watchers are the people watching the event bus (*event.Bus): each message's outcome
@@ -92,7 +100,7 @@ func CheckSteps(cfg *config.Config) error {
 	var errs []error
 	for _, fc := range cfg.Flows {
 		for _, s := range fc.Steps {
-			if _, err := compileStep(s, noCaller); err != nil {
+			if _, err := compileStep(s, noCaller, nil, false); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -115,8 +115,8 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 	}
 	caller := func() Caller { return opts.caller() }
 	var errs []error
-	for _, s := range cfg.Steps {
-		st, err := compileStep(s, caller)
+	for i, s := range cfg.Steps {
+		st, err := compileStep(s, caller, opts.Plugins, i == len(cfg.Steps)-1)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -549,7 +549,7 @@ func (f *Flow) process(ctx context.Context, m connector.Message, skip [][]string
 		if i < len(skip) {
 			before = skip[i]
 		}
-		body, err := transform.Encode(it.doc)
+		body, err := encode(it.doc)
 		if err != nil {
 			return done(permanent("encode", err))
 		}

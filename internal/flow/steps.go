@@ -38,14 +38,18 @@ type Caller interface {
 // compileStep builds a step from its configuration; every expression, path and schema
 // is compiled here, once, so a bad one stops the flow from starting instead of failing
 // each message.
-func compileStep(s *config.Step, caller func() Caller) (*step, error) {
+func compileStep(s *config.Step, caller func() Caller, plugins Plugins, last bool) (*step, error) {
 	st := &step{name: s.Name, kind: s.Kind}
 	fail := func(err error) (*step, error) {
 		return nil, fmt.Errorf("%s: step %s: %w", s.Pos, s.Name, err)
 	}
+	funcs := transform.WithFunctions(pluginFunctions{plugins})
 	switch s.Kind {
+	case config.StepPlugin:
+		st.run = pluginStep(s, plugins, last)
+		st.decode = rawDecode
 	case config.StepTransform:
-		tmpl, err := transform.CompileTemplate(s.Template)
+		tmpl, err := transform.CompileTemplate(s.Template, funcs)
 		if err != nil {
 			return fail(err)
 		}
@@ -70,7 +74,7 @@ func compileStep(s *config.Step, caller func() Caller) (*step, error) {
 			return []item{it}, nil
 		}
 	case config.StepFilter:
-		cond, err := transform.CompileCondition(s.Condition)
+		cond, err := transform.CompileCondition(s.Condition, funcs)
 		if err != nil {
 			return fail(err)
 		}
@@ -85,7 +89,7 @@ func compileStep(s *config.Step, caller func() Caller) (*step, error) {
 			return []item{it}, nil
 		}
 	case config.StepRoute:
-		run, err := compileRoute(s)
+		run, err := compileRoute(s, funcs)
 		if err != nil {
 			return fail(err)
 		}
@@ -109,7 +113,7 @@ func compileStep(s *config.Step, caller func() Caller) (*step, error) {
 			return out, nil
 		}
 	case config.StepEnrich:
-		run, err := compileEnrich(s, caller)
+		run, err := compileEnrich(s, caller, funcs)
 		if err != nil {
 			return fail(err)
 		}
@@ -130,7 +134,7 @@ func compileSchema(s *config.Step) (*transform.Schema, error) {
 
 // compileRoute: the first route whose condition holds chooses the sinks; a message no
 // route takes is dropped (counted as filtered), like a filter's false.
-func compileRoute(s *config.Step) (func(context.Context, item) ([]item, *StepError), error) {
+func compileRoute(s *config.Step, funcs transform.Option) (func(context.Context, item) ([]item, *StepError), error) {
 	type route struct {
 		cond *transform.Condition // nil for else
 		to   []string
@@ -139,7 +143,7 @@ func compileRoute(s *config.Step) (func(context.Context, item) ([]item, *StepErr
 	for _, r := range s.Routes {
 		rt := route{to: r.To}
 		if r.When != "" {
-			c, err := transform.CompileCondition(r.When)
+			c, err := transform.CompileCondition(r.When, funcs)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.Pos, err)
 			}
@@ -168,8 +172,8 @@ func compileRoute(s *config.Step) (func(context.Context, item) ([]item, *StepErr
 // compileEnrich: the operation's answer, decoded, becomes the member `as` of the message
 // (by default the operation's name). Answers 429 and 5xx, and Junction's own failures
 // (circuit open, timeout), are retried; other 4xx answers are permanent.
-func compileEnrich(s *config.Step, caller func() Caller) (func(context.Context, item) ([]item, *StepError), error) {
-	params, err := transform.CompileTemplate(anyMap(s.Params))
+func compileEnrich(s *config.Step, caller func() Caller, funcs transform.Option) (func(context.Context, item) ([]item, *StepError), error) {
+	params, err := transform.CompileTemplate(anyMap(s.Params), funcs)
 	if err != nil {
 		return nil, fmt.Errorf("params: %w", err)
 	}

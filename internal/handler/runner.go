@@ -15,6 +15,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/plugin"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/store"
@@ -40,6 +41,7 @@ type Options struct {
 	Webhooks  Webhooks
 	Caller    integration.Caller
 	Workflows Workflows // nil: do workflow executions fail, saying so
+	Plugins   Plugins   // nil: do plugin executions fail, saying so
 	Logger    *slog.Logger
 	Clock     clock.Clock  // default clock.Real{}
 	Retry     retry.Policy // the wait before each retry (DelayBefore)
@@ -232,6 +234,29 @@ func (r *Runner) startWorkflow(ctx context.Context, h Handler, e event.Event, x 
 	return err
 }
 
+// Plugins calls plugin functions (*plugin.Manager), for `do plugin`.
+type Plugins interface {
+	Call(ctx context.Context, plugin, function string, input []byte) ([]byte, error)
+}
+
+// callPlugin runs the plugin function with the event's data (its output is not kept);
+// a failure the plugin marked permanent is not retried.
+func (r *Runner) callPlugin(ctx context.Context, h Handler, e event.Event) error {
+	if r.o.Plugins == nil {
+		return &permanentError{"no plugins run in this process"}
+	}
+	name, fn, _ := strings.Cut(h.Target, ".")
+	data := []byte(e.Data)
+	if len(data) == 0 {
+		data = []byte("null")
+	}
+	_, err := r.o.Plugins.Call(ctx, name, fn, data)
+	if err != nil && plugin.IsPermanent(err) {
+		return &permanentError{err.Error()}
+	}
+	return err
+}
+
 // permanentError is a failure no retry can mend.
 type permanentError struct{ msg string }
 
@@ -269,6 +294,8 @@ func (r *Runner) perform(ctx context.Context, c store.ClaimedExecution) error {
 		return r.o.Webhooks.DeliverTo(ctx, h.Target, e, source, x.ID)
 	case "workflow":
 		return r.startWorkflow(ctx, h, e, x)
+	case "plugin":
+		return r.callPlugin(ctx, h, e)
 	}
 	return &permanentError{fmt.Sprintf("action %s is not run by this version", h.Action)}
 }

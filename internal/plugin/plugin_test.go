@@ -29,7 +29,7 @@ func sandboxManifest(name string) plugin.Manifest {
 	}
 }
 
-func newManager(t *testing.T, env map[string]string) *plugin.Manager {
+func newManager(t testing.TB, env map[string]string) *plugin.Manager {
 	t.Helper()
 	m := plugin.NewManager(plugin.Options{
 		CompilationCache: plugintest.Cache(),
@@ -39,7 +39,7 @@ func newManager(t *testing.T, env map[string]string) *plugin.Manager {
 	return m
 }
 
-func load(t *testing.T, m *plugin.Manager, man plugin.Manifest) {
+func load(t testing.TB, m *plugin.Manager, man plugin.Manifest) {
 	t.Helper()
 	if err := m.Load(context.Background(), man, plugintest.Module(t, "testdata/sandbox"), plugin.SourceAPI); err != nil {
 		t.Fatal(err)

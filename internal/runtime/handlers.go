@@ -24,7 +24,7 @@ func (r *Runtime) buildHandlers(cfg *config.Config, deps Deps, hooks *webhook.Se
 	hooks.SetHandlers(r.handlers)
 	return handler.NewRunner(handler.Options{
 		Store: deps.Store, Set: r.handlers, Webhooks: hooks, Caller: r.integrations, Workflows: r.workflows, Logger: deps.Logger, Clock: deps.Clock,
-		Retry: settings.Retry, Timeout: settings.Timeout, Lease: deps.WebhookLease, Workers: settings.Workers,
+		Retry: settings.Retry, Timeout: settings.Timeout, Lease: deps.WebhookLease, Workers: settings.Workers, Plugins: pluginsOf(deps),
 	})
 }
 

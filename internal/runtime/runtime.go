@@ -22,6 +22,7 @@ import (
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/job"
 	"github.com/junctionhq/junction/internal/lifecycle"
+	"github.com/junctionhq/junction/internal/plugin"
 	"github.com/junctionhq/junction/internal/policy/sharedbreaker"
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/store"
@@ -66,6 +67,10 @@ type Deps struct {
 	// EventRetention is how long stored events and the finished webhook deliveries of
 	// them are kept (webhook.Options.EventRetention); zero keeps them forever.
 	EventRetention time.Duration
+	// Plugins holds the process's plugins: those registered through the API, and those
+	// the configuration declares, which each runtime's start loads. Nil: no plugins
+	// (a configuration that declares one is refused).
+	Plugins *plugin.Manager
 }
 
 // Metrics are the metric sets of the runtime's parts, registered once per process.
@@ -132,6 +137,17 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		return nil, fmt.Errorf("connectors:\n%w", errors.Join(errs...))
 	}
 	rt := &Runtime{cfg: cfg, rejections: webhook.NewRejections()}
+	plugins, err := readPlugins(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("plugins:\n%w", err)
+	}
+	if len(plugins) > 0 && deps.Plugins == nil {
+		return nil, errors.New("plugins: this command does not run plugins")
+	}
+	var pluginCalls pluginCaller
+	if deps.Plugins != nil {
+		pluginCalls = deps.Plugins
+	}
 
 	var previous *integration.Runtime
 	if prev != nil {
@@ -166,7 +182,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	rt.webhooks = hooks
 	workflows, err := workflow.New(cfg, workflow.Options{
 		Store: deps.Store, Caller: ints, Publisher: hooks, Bus: deps.Bus, Clock: deps.Clock, Logger: log,
-		Metrics: deps.Metrics.Workflows, Owner: deps.JobOwner, PollInterval: deps.WorkflowPoll,
+		Metrics: deps.Metrics.Workflows, Owner: deps.JobOwner, PollInterval: deps.WorkflowPoll, Plugins: pluginCalls,
 	})
 	if err != nil {
 		ints.Close()
@@ -187,6 +203,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		Metrics:     deps.Metrics.Flows,
 		Watchers:    deps.Bus,
 		Lease:       sourceLeases(deps.Node),
+		Plugins:     pluginCalls,
 	})
 	if err != nil {
 		ints.Close()
@@ -197,6 +214,9 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	// The declared webhooks' endpoints are put in the store first, then delivery, so
 	// events that routes and flows publish are delivered; flows last, so everything they
 	// publish to and call is running when their first message comes.
+	if deps.Plugins != nil {
+		rt.workers.Add("plugins", declaredPlugins{manager: deps.Plugins, plugins: plugins, refs: cfg.PluginRefs(), log: log})
+	}
 	rt.workers.Add("circuit events", &circuitRecorder{store: deps.Store, bus: deps.Bus, log: log})
 	rt.workers.Add("declared webhooks", declaredWebhooks{hooks})
 	rt.workers.Add("webhook delivery", hooks)

@@ -13,8 +13,8 @@ type Condition struct {
 // CompileCondition compiles src once. An expression that expr-lang can tell is not
 // boolean ("1 + 2") is rejected here; one whose type depends on the message ("total")
 // fails in Eval when the value is not a boolean.
-func CompileCondition(src string) (*Condition, error) {
-	e, err := compileExpression(src, true)
+func CompileCondition(src string, opts ...Option) (*Condition, error) {
+	e, err := compileExpression(src, true, optionsOf(opts))
 	if err != nil {
 		return nil, fmt.Errorf("invalid condition %q: %w", src, err)
 	}

@@ -22,6 +22,9 @@ type expression struct {
 	program *vm.Program
 	fields  []field // referenced message fields, "$" included when used
 	whole   bool    // $env is used: every field must be present
+	// plugins serves plugin.NAME.FUNCTION(…) calls (pluginRoot in the environment); nil
+	// when the expression calls none.
+	plugins map[string]any
 }
 
 // field is a top-level field an expression reads. counted says it is only ever the
@@ -36,7 +39,7 @@ type field struct {
 
 // compileExpression compiles src against an open map environment: any name compiles and
 // reads as nil when the message lacks it.
-func compileExpression(src string, asBool bool) (*expression, error) {
+func compileExpression(src string, asBool bool, o options) (*expression, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("empty expression")
 	}
@@ -78,6 +81,14 @@ func compileExpression(src string, asBool bool) (*expression, error) {
 		return false
 	})
 	e.fields = slices.DeleteFunc(e.fields, func(f field) bool { return declared[f.name] })
+	plugins, err := pluginCalls(program.Node(), o.functions)
+	if err != nil {
+		return nil, err
+	}
+	if plugins != nil {
+		e.plugins = plugins
+		e.fields = slices.DeleteFunc(e.fields, func(f field) bool { return f.name == pluginRoot })
+	}
 	return e, nil
 }
 
@@ -165,6 +176,9 @@ var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
 // run evaluates e over env; a failure names the missing fields the expression reads,
 // the usual reason for "invalid operation: <nil> >= int".
 func (e *expression) run(env map[string]any, doc any) (any, error) {
+	if e.plugins != nil {
+		env[pluginRoot] = e.plugins
+	}
 	m := vmPool.Get().(*vm.VM)
 	out, err := m.Run(e.program, env)
 	// drop references to the message before pooling (Run only truncates its stacks)

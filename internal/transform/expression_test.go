@@ -26,7 +26,7 @@ func TestExpressionCountedFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
-			e, err := compileExpression(tt.src, false)
+			e, err := compileExpression(tt.src, false, options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestExpressionCountedFieldsSameResult(t *testing.T) {
 		`"héllo"`, `""`, `1000`, `12345678901234567890`, `-0.5`, `true`, `null`,
 	}
 	for _, src := range exprs {
-		e, err := compileExpression(src, false)
+		e, err := compileExpression(src, false, options{})
 		if err != nil {
 			t.Fatal(err)
 		}

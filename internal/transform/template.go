@@ -19,6 +19,7 @@ import (
 //
 // A Template is safe for concurrent use.
 type Template struct {
+	opts   options
 	root   *node
 	fields []field    // message fields read by any "=" leaf
 	whole  bool       // some "=" leaf uses $env
@@ -49,8 +50,8 @@ type node struct {
 // CompileTemplate compiles a template as the configuration decoder produces it:
 // map[string]any, []any, string, int64, int, float64, json.Number, bool and nil. Errors
 // name the place in the template: `customer.email: invalid JSONPath "$.x[" …`.
-func CompileTemplate(tmpl any) (*Template, error) {
-	t := &Template{}
+func CompileTemplate(tmpl any, opts ...Option) (*Template, error) {
+	t := &Template{opts: optionsOf(opts)}
 	root, err := t.compile(tmpl, "")
 	if err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func (t *Template) compileString(v, at string) (*node, error) {
 		}
 		return &node{kind: pathNode, at: at, path: p}, nil
 	case strings.HasPrefix(v, "="):
-		e, err := compileExpression(v[1:], false)
+		e, err := compileExpression(v[1:], false, t.opts)
 		if err != nil {
 			return nil, errorAt(at, fmt.Errorf("invalid expression %q: %w", v[1:], err))
 		}

@@ -106,6 +106,8 @@ func compileStep(d *definition, s *config.WorkflowStep, workflowRetry retry.Poli
 			fail(s.TargetPos, "call %q: expected \"Integration.operation\"", s.Target)
 		}
 		st.integration, st.operation = in, op
+	case config.WorkflowPlugin:
+		st.integration, st.operation, _ = strings.Cut(s.Target, ".") // the plugin and its function
 	case config.WorkflowSleep, config.WorkflowWait, config.WorkflowChild:
 		if inParallel {
 			fail(s.Pos, "a parallel branch calls, emits or transforms: put %s steps before or after the parallel block", s.Kind)

@@ -61,12 +61,14 @@ type Options struct {
 	Store     store.WorkflowStore
 	Caller    integration.Caller
 	Publisher Publisher
-	Bus       *event.Bus // optional: events published here wake the runs waiting for them
-	Clock     clock.Clock
-	Logger    *slog.Logger
-	Metrics   *Metrics // optional
-	Owner     string   // names this process in leases; default random
-	Lease     time.Duration
+	// Plugins runs plugin steps (plugin "name.function"); nil: they fail, saying so.
+	Plugins Plugins
+	Bus     *event.Bus // optional: events published here wake the runs waiting for them
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	Metrics *Metrics // optional
+	Owner   string   // names this process in leases; default random
+	Lease   time.Duration
 	// PollInterval is how often due runs are looked for (runs created elsewhere, waiting
 	// runs that are due, runs whose lease lapsed).
 	PollInterval time.Duration

@@ -56,6 +56,8 @@ func (r *runner) exec(ctx context.Context, s *step, prev *store.WorkflowStep) ou
 		out, err = r.attempts(ctx, s, &row, func(ctx context.Context) (any, error) { return r.call(ctx, s, input) })
 	case config.WorkflowEmit:
 		out, err = r.attempts(ctx, s, &row, func(ctx context.Context) (any, error) { return r.emit(ctx, s, input) })
+	case config.WorkflowPlugin:
+		out, err = r.attempts(ctx, s, &row, func(ctx context.Context) (any, error) { return r.plugin(ctx, s, input) })
 	case config.WorkflowTransform:
 		out = input
 	case config.WorkflowSleep:

@@ -9,7 +9,10 @@ import (
 )
 
 // Func is a plugin function on raw JSON: input is one JSON value, and so must the output
-// be. The input is the function's own (a copy), so it may be kept.
+// be. The input is valid only during the call (its buffer takes the next input): copy
+// what you keep. In WebAssembly every heap allocation costs about a microsecond, so a
+// function on a flow's hot path allocates little: FieldsInto with an array on the
+// stack, Object.Raw for values passed through, one Object for the output.
 type Func func(input []byte) ([]byte, error)
 
 // registry holds what the plugin registered, in order: a function's index in it is its
