@@ -152,4 +152,5 @@ type Store interface {
 	ReportStore
 	ClusterStore
 	EventLogStore
+	PluginStore
 }

@@ -406,3 +406,23 @@ func (s *Store) ReportHourList(ctx context.Context, f store.ReportRollupFilter) 
 func (s *Store) ReportRollupPurge(ctx context.Context, before time.Time) (int, error) {
 	return get(s, ctx, s.timeouts.Purge, func(ctx context.Context) (int, error) { return s.inner.ReportRollupPurge(ctx, before) })
 }
+
+// PluginPut implements store.Store. One row, whose module may be megabytes.
+func (s *Store) PluginPut(ctx context.Context, p store.Plugin) error {
+	return s.run(ctx, s.timeouts.Batch, func(ctx context.Context) error { return s.inner.PluginPut(ctx, p) })
+}
+
+// PluginGet implements store.Store. One row, whose module may be megabytes.
+func (s *Store) PluginGet(ctx context.Context, name string) (store.Plugin, error) {
+	return get(s, ctx, s.timeouts.Batch, func(ctx context.Context) (store.Plugin, error) { return s.inner.PluginGet(ctx, name) })
+}
+
+// PluginList implements store.Store. A few small rows, without modules.
+func (s *Store) PluginList(ctx context.Context) ([]store.Plugin, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) ([]store.Plugin, error) { return s.inner.PluginList(ctx) })
+}
+
+// PluginDelete implements store.Store. One row.
+func (s *Store) PluginDelete(ctx context.Context, name string) error {
+	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.PluginDelete(ctx, name) })
+}

@@ -100,6 +100,10 @@ var wantTimeout = map[string]time.Duration{
 	"EventLogRead":              testTimeouts.Call,
 	"FlowEventCursorStart":      testTimeouts.Call,
 	"FlowEventCursorSet":        testTimeouts.Call,
+	"PluginPut":                 testTimeouts.Batch,
+	"PluginGet":                 testTimeouts.Batch,
+	"PluginList":                testTimeouts.Call,
+	"PluginDelete":              testTimeouts.Call,
 }
 
 var storeType = reflect.TypeFor[store.Store]()
@@ -447,6 +451,14 @@ func (f *fake) FlowEventCursorStart(ctx context.Context, _ string, _ time.Time) 
 func (f *fake) FlowEventCursorSet(ctx context.Context, _ string, _ store.EventPosition, _ time.Time) error {
 	return f.call(ctx, "FlowEventCursorSet")
 }
+func (f *fake) PluginPut(ctx context.Context, _ store.Plugin) error { return f.call(ctx, "PluginPut") }
+func (f *fake) PluginGet(ctx context.Context, _ string) (store.Plugin, error) {
+	return store.Plugin{}, f.call(ctx, "PluginGet")
+}
+func (f *fake) PluginList(ctx context.Context) ([]store.Plugin, error) {
+	return nil, f.call(ctx, "PluginList")
+}
+func (f *fake) PluginDelete(ctx context.Context, _ string) error { return f.call(ctx, "PluginDelete") }
 func (f *fake) JobRunClaim(ctx context.Context, r store.JobRun) (store.JobRun, bool, error) {
 	return r, false, f.call(ctx, "JobRunClaim")
 }
