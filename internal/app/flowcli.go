@@ -75,6 +75,9 @@ func (c APIClient) do(ctx context.Context, method, path string, body []byte, dst
 	if !slices.Contains(ok, resp.StatusCode) {
 		return resp.StatusCode, answerError(method, path, resp.StatusCode, answer)
 	}
+	if dst == nil { // an answer without a body (204)
+		return resp.StatusCode, nil
+	}
 	return resp.StatusCode, json.Unmarshal(answer, dst)
 }
 

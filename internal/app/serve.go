@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/plugin"
 	"github.com/junctionhq/junction/internal/policy/sharedbreaker"
 	"github.com/junctionhq/junction/internal/report"
 	"github.com/junctionhq/junction/internal/runtime"
@@ -176,10 +178,36 @@ func Serve(ctx context.Context, opts Options) error {
 	deps.EventRetention = opts.EventRetention
 	defer closeDeps()
 
+	// Plugins outlive the runtimes: those registered through the API are loaded from the
+	// store before the first runtime starts, so its flows find them, and kept in step
+	// with the other nodes' registrations by a poll; the configuration's own are loaded
+	// by each runtime's start. They are unloaded (post_shutdown) after the last runtime.
+	plugins := plugin.NewManager(plugin.Options{Logger: log, LookupEnv: opts.LookupEnv})
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		plugins.Close(sctx)
+	}()
+	deps.Plugins = plugins
+	registry := plugin.NewRegistry(plugins, st, log)
+	var inForce atomic.Pointer[config.Config]
+	inForce.Store(cfg)
+	registry.SetDeclared(func(name string) bool { return inForce.Load().Plugin(name) != nil })
+	if err := registry.Sync(ctx); err != nil {
+		log.Error("registered plugins did not all load", "error", err)
+	}
+
 	host, err := runtime.Start(ctx, cfg, deps)
 	if err != nil {
 		return err
 	}
+	syncCtx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		registry.Run(syncCtx, plugin.SyncInterval)
+	}()
+	defer func() { stopSync(); <-syncDone }()
 	// Runs after the HTTP server has drained: flows drain, attempts in flight finish.
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
@@ -193,7 +221,7 @@ func Serve(ctx context.Context, opts Options) error {
 		Logger: log, Registry: deps.Registry, Version: opts.Version,
 		Gateway: host, Webhooks: host.Webhooks(), Flows: host.Flows(), Handlers: host.Handlers(), Jobs: host.Jobs(), Workflows: host.Workflows(),
 		Events: deps.Bus, EventLog: st,
-		Reports: reports, Cluster: node,
+		Reports: reports, Cluster: node, Plugins: registry,
 		TLS: tlsConfig(tlsFiles),
 	})
 	if err != nil {
@@ -210,7 +238,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Listening != nil {
 		opts.Listening(ln.Addr())
 	}
-	defer watchReload(ctx, opts, host, tlsFiles, node)() // stops watching before the runtime stops
+	defer watchReload(ctx, opts, host, tlsFiles, node, &inForce)() // stops watching before the runtime stops
 
 	if err := srv.Serve(ctx, ln, opts.ShutdownTimeout); err != nil {
 		return err
@@ -336,7 +364,7 @@ func newMetrics(reg *prometheus.Registry, st store.Store) (runtime.Metrics, erro
 // watchReload re-reads the configuration on each reload request and puts it in force.
 // A configuration with errors is rejected as a whole and the running one stays. The
 // returned function stops watching, after a reload under way has finished.
-func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles *tlsfiles.Server, node *cluster.Node) (stop func()) {
+func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles *tlsfiles.Server, node *cluster.Node, inForce *atomic.Pointer[config.Config]) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -351,6 +379,7 @@ func watchReload(ctx context.Context, opts Options, host *runtime.Host, tlsFiles
 				}
 				reloadTLS(opts.Logger, tlsFiles)
 				reload(ctx, opts, host, node)
+				inForce.Store(host.Current().Config())
 			}
 		}
 	}()

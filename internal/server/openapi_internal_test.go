@@ -28,7 +28,7 @@ func allRoutes(t *testing.T) *Server {
 	s, err := New(Options{
 		Tokens: struct{ Tokens }{}, Ready: func(context.Context) error { return nil }, Logger: slog.New(slog.DiscardHandler),
 		Webhooks: struct{ Webhooks }{}, Flows: struct{ Flows }{}, Handlers: struct{ Handlers }{},
-		Jobs: struct{ jobsAPI }{}, Workflows: struct{ workflowsAPI }{}, Events: struct{ Events }{}, Reports: struct{ Reports }{}, Cluster: struct{ Cluster }{}, Version: "v9.9.9",
+		Jobs: struct{ jobsAPI }{}, Workflows: struct{ workflowsAPI }{}, Events: struct{ Events }{}, Reports: struct{ Reports }{}, Cluster: struct{ Cluster }{}, Plugins: struct{ Plugins }{}, Version: "v9.9.9",
 	})
 	if err != nil {
 		t.Fatal(err)

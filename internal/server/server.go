@@ -68,6 +68,7 @@ type Options struct {
 	EventLog     EventLog                        // stored events, for a stream resumed with Last-Event-ID; nil: live only
 	Reports      Reports                         // the usage reports; nil leaves GET /reports out
 	Cluster      Cluster                         // this node's cluster membership; nil leaves GET /cluster out
+	Plugins      Plugins                         // the plugins; nil leaves the plugin API out
 	MaxBodyBytes int64                           // request body limit; default DefaultMaxBodyBytes
 	Clock        func() time.Time                // default time.Now; tests pin it
 	Version      string                          // the binary's version, in /openapi.json; default "dev"
@@ -95,6 +96,7 @@ type Server struct {
 	eventLog     EventLog
 	reports      Reports
 	cluster      Cluster
+	plugins      Plugins
 	publicPrefix []string // path prefixes served without a token (/ingest/)
 	version      string
 	tls          *tls.Config // nil: plain HTTP
@@ -161,6 +163,7 @@ func New(opts Options) (*Server, error) {
 		streamsEnd:      make(chan struct{}),
 		reports:         opts.Reports,
 		cluster:         opts.Cluster,
+		plugins:         opts.Plugins,
 	}
 	s.SetGateway(opts.Gateway)
 	s.routes()
@@ -197,6 +200,9 @@ func (s *Server) routes() {
 	s.gatewayRoutes()
 	if s.webhooks != nil {
 		s.webhookRoutes()
+	}
+	if s.plugins != nil {
+		s.pluginRoutes()
 	}
 	if s.flows != nil {
 		s.flowRoutes()
