@@ -161,13 +161,13 @@ var apiDocs = map[string]apiDoc{
 
 	"POST /plugins": {Response: pluginJSON{}, Tag: "plugins", Summary: "Register a WebAssembly plugin (admin): its manifest and its module, base64",
 		Description: "The module is checked against the manifest and loaded (its pre_startup hook runs) before it is stored; a plugin of the same name is replaced. Every node of a cluster loads it within seconds. A module built with the plugin kit: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared.",
-		Request: registerPluginRequest{}, Body: "manifest (name, version, functions, capabilities, limits, …) and module (the .wasm, base64)", Success: http.StatusCreated},
+		Request:     registerPluginRequest{}, Body: "manifest (name, version, functions, capabilities, limits, …) and module (the .wasm, base64)", Success: http.StatusCreated},
 	"GET /plugins":           {Response: dataOf[pluginJSON]{}, Tag: "plugins", Summary: "The plugins of this node: registered and declared, loaded or why not, calls, errors, mean µs per call"},
 	"GET /plugins/{name}":    {Response: pluginJSON{}, Tag: "plugins", Summary: "One plugin: its manifest and its state on this node"},
 	"DELETE /plugins/{name}": {Tag: "plugins", Summary: "Unregister a plugin (admin): removed from the store and unloaded (its post_shutdown hook runs) on every node", Success: http.StatusNoContent},
-	"GET /jobs":             {Response: dataOf[jobJSON]{}, Tag: "jobs", Summary: "The scheduled jobs, with their next and last runs"},
-	"GET /jobs/{name}":      {Response: jobJSON{}, Tag: "jobs", Summary: "One job"},
-	"GET /jobs/{name}/runs": {Response: pagedOf[jobRunJSON]{}, Tag: "jobs", Summary: "A job's runs, newest first", Query: pageParams},
+	"GET /jobs":              {Response: dataOf[jobJSON]{}, Tag: "jobs", Summary: "The scheduled jobs, with their next and last runs"},
+	"GET /jobs/{name}":       {Response: jobJSON{}, Tag: "jobs", Summary: "One job"},
+	"GET /jobs/{name}/runs":  {Response: pagedOf[jobRunJSON]{}, Tag: "jobs", Summary: "A job's runs, newest first", Query: pageParams},
 	"POST /jobs/{name}/trigger": {Response: struct {
 		Job   string `json:"job"`
 		RunID string `json:"run_id"`
