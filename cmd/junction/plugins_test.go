@@ -37,6 +37,7 @@ flow orders {
     }
     on_error: retry 3 times with constant_backoff(100ms)
 }
+on "order.created" do plugin "notifier.notify"
 workflow announce {
     steps {
         notify { plugin: "notifier.notify"  input: { text: "{{input.text}}" } }
@@ -45,9 +46,10 @@ workflow announce {
 `
 
 // TestPluginsEndToEnd: on SQLite and on PostgreSQL, serve says which flow uses a plugin
-// that is not registered; plugins registered with the CLI run as a flow step and as a
-// workflow step (reaching a local receiver through the http capability), show their
-// calls in status, and are still there after a restart; unregister removes one.
+// that is not registered; plugins registered with the CLI run as a flow step, as a
+// workflow step and as an event handler's action (reaching a local receiver through the
+// http capability), show their calls in status, and are still there after a restart;
+// unregister removes one.
 func TestPluginsEndToEnd(t *testing.T) {
 	t.Parallel()
 	transform := plugintest.File(t, "../../examples/plugins/transform")
@@ -94,6 +96,7 @@ func pluginsEndToEnd(t *testing.T, env []string, transform, action string) {
 
 	a := api{t: t, base: s.base, token: token}
 	order := func(id string) {
+		eventually(t, "the flow to run", func() bool { return a.expect(200, "GET", "/flows/orders", nil)["state"] == "running" })
 		a.expect(202, "POST", "/in/orders", map[string]any{"orderId": id, "customerEmail": "a@example.com", "orderItems": []any{1, 2, 3}, "orderTotal": 12.5})
 		eventually(t, "order "+id+" at the receiver", func() bool { return rcv.has("/orders", `"id":"`+id+`"`) })
 	}
@@ -108,6 +111,9 @@ func pluginsEndToEnd(t *testing.T, env []string, transform, action string) {
 	if got := rcv.last("/notify"); got != `{"text":"hello"}` {
 		t.Errorf("the notifier posted %q", got)
 	}
+	// As an event handler's action: the event's data goes to the plugin.
+	a.expect(202, "POST", "/events", map[string]any{"type": "order.created", "data": map[string]any{"order_id": "o-1"}})
+	eventually(t, "the handler's plugin to post the event", func() bool { return rcv.has("/notify", `{"order_id":"o-1"}`) })
 	if out := cli("status", "orders"); !strings.Contains(out, "plugin orders 1.0.0 (api): loaded") || !strings.Contains(out, "calls: 1  errors: 0") {
 		t.Errorf("plugin status orders:\n%s", out)
 	}
