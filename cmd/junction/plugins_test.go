@@ -41,6 +41,7 @@ on "order.created" do plugin "notifier.notify"
 workflow announce {
     steps {
         notify { plugin: "notifier.notify"  input: { text: "{{input.text}}" } }
+        slug { transform: { slug: "=plugin.orders.slug(input.text + ' World')" } }
     }
 }
 `
@@ -105,7 +106,7 @@ func pluginsEndToEnd(t *testing.T, env []string, transform, action string) {
 		t.Errorf("the flow's plugin step made %s", got)
 	}
 	out, errOut, code := run(t, dir, env, "workflow", "run", "announce", "text=hello", "--server", s.base, "--token", token)
-	if code != 0 || !strings.Contains(out, ": completed") || !strings.Contains(out, `"status": 200`) {
+	if code != 0 || !strings.Contains(out, ": completed") || !strings.Contains(out, `"status": 200`) || !strings.Contains(out, `"slug": "hello-world"`) {
 		t.Fatalf("workflow run announce: exit %d\n%s%s\n%s", code, out, errOut, s.log())
 	}
 	if got := rcv.last("/notify"); got != `{"text":"hello"}` {
@@ -114,7 +115,7 @@ func pluginsEndToEnd(t *testing.T, env []string, transform, action string) {
 	// As an event handler's action: the event's data goes to the plugin.
 	a.expect(202, "POST", "/events", map[string]any{"type": "order.created", "data": map[string]any{"order_id": "o-1"}})
 	eventually(t, "the handler's plugin to post the event", func() bool { return rcv.has("/notify", `{"order_id":"o-1"}`) })
-	if out := cli("status", "orders"); !strings.Contains(out, "plugin orders 1.0.0 (api): loaded") || !strings.Contains(out, "calls: 1  errors: 0") {
+	if out := cli("status", "orders"); !strings.Contains(out, "plugin orders 1.0.0 (api): loaded") || !strings.Contains(out, "calls: 2  errors: 0") {
 		t.Errorf("plugin status orders:\n%s", out)
 	}
 

@@ -86,6 +86,9 @@ type Options struct {
 type Engine struct {
 	o    Options
 	defs map[string]*definition
+	// functions serves the plugin functions templates call (plugin.NAME.FUNCTION(x)):
+	// the environment's "plugin"; nil when none does.
+	functions map[string]any
 	w    *writer
 
 	ctx         context.Context // ends at Stop
@@ -125,7 +128,7 @@ func New(cfg *config.Config, o Options) (*Engine, error) {
 	o.MaxActive = cmpOr(o.MaxActive, DefaultMaxActive)
 	o.Flushers = cmpOr(o.Flushers, 1)
 	return &Engine{
-		o: o, defs: defs,
+		o: o, defs: defs, functions: pluginFunctions(cfg, o.Plugins),
 		kick:    make(chan struct{}, 1),
 		slots:   make(chan struct{}, o.MaxActive),
 		active:  map[string]context.CancelCauseFunc{},

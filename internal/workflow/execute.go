@@ -100,6 +100,9 @@ func (r *runner) env(extra map[string]any) map[string]any {
 		"workflow": map[string]any{"input": r.input, "id": r.run.ID, "name": r.run.Workflow},
 		"steps":    steps,
 	}
+	if r.e.functions != nil {
+		env["plugin"] = r.e.functions
+	}
 	maps.Copy(env, extra)
 	return env
 }
