@@ -11,6 +11,7 @@ import (
 	"github.com/junctionhq/junction/internal/connector/registry"
 	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/webhook"
+	"github.com/junctionhq/junction/internal/runtime"
 	"github.com/junctionhq/junction/internal/workflow"
 )
 
@@ -150,6 +151,10 @@ func validateFlows(w io.Writer, what string, cfg *config.Config, lookup config.L
 	}
 	if printNew(w, workflow.Check(cfg), printed) {
 		fmt.Fprintf(w, "%s: workflows have errors\n", what)
+		ok = false
+	}
+	if printNew(w, runtime.CheckPlugins(cfg), printed) {
+		fmt.Fprintf(w, "%s: plugins have errors\n", what)
 		ok = false
 	}
 	return ok

@@ -39,6 +39,13 @@ func readPlugins(cfg *config.Config) ([]declaredPlugin, error) {
 	return out, errors.Join(errs...)
 }
 
+// CheckPlugins checks the declared plugins as Build reads them (each module readable,
+// each manifest valid), for `junction validate`; loading them is serve's.
+func CheckPlugins(cfg *config.Config) error {
+	_, err := readPlugins(cfg)
+	return err
+}
+
 // ManifestOf is the manifest a `plugin NAME { … }` block writes.
 func ManifestOf(p *config.Plugin) plugin.Manifest {
 	m := plugin.Manifest{
