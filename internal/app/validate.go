@@ -10,8 +10,8 @@ import (
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector/registry"
 	"github.com/junctionhq/junction/internal/flow"
-	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/runtime"
+	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/workflow"
 )
 

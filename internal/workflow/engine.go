@@ -89,7 +89,7 @@ type Engine struct {
 	// functions serves the plugin functions templates call (plugin.NAME.FUNCTION(x)):
 	// the environment's "plugin"; nil when none does.
 	functions map[string]any
-	w    *writer
+	w         *writer
 
 	ctx         context.Context // ends at Stop
 	cancel      context.CancelFunc
