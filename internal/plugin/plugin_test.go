@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -232,3 +233,5 @@ func TestParseManifest(t *testing.T) {
 		t.Errorf("valid manifest: %+v, %v", m, err)
 	}
 }
+
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

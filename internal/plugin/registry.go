@@ -126,8 +126,8 @@ func (r *Registry) Sync(ctx context.Context) error {
 			}
 			continue
 		}
-		if s, ok := r.manager.Status(p.Name); ok && s.Source == SourceAPI && s.SHA256 == p.SHA256 {
-			continue
+		if s, ok := r.manager.Status(p.Name); ok && s.Loaded && s.Source == SourceAPI && s.SHA256 == p.SHA256 && sameJSON(s.Manifest, p.Manifest) {
+			continue // in force as stored
 		}
 		pending = append(pending, p)
 	}
@@ -194,3 +194,10 @@ func (r *Registry) List() []Status { return r.manager.List() }
 
 // Status returns one plugin's state.
 func (r *Registry) Status(name string) (Status, bool) { return r.manager.Status(name) }
+
+// sameJSON reports whether the manifest in force is the one stored (Register stores the
+// manifest as it marshals).
+func sameJSON(m Manifest, stored []byte) bool {
+	b, err := json.Marshal(m)
+	return err == nil && string(b) == string(stored)
+}
