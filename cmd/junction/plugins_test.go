@@ -91,6 +91,11 @@ func pluginsEndToEnd(t *testing.T, env []string, transform, action string) {
 		t.Errorf("register orders: %s", out)
 	}
 	cli("register", action, "--manifest", manifest)
+	// A module that does not provide its manifest's functions is refused, saying why.
+	out, errOut, code := run(t, dir, env, "plugin", "register", transform, "--manifest", manifest, "--server", s.base, "--token", token)
+	if code != 1 || !strings.Contains(errOut, "the manifest lists notify, which the module does not provide (it provides normalize, slug)") {
+		t.Errorf("register with a manifest that does not match: exit %d\n%s%s", code, out, errOut)
+	}
 	if out := cli("list"); !strings.Contains(out, "orders") || !strings.Contains(out, "notifier") || strings.Count(out, "loaded") != 2 {
 		t.Errorf("plugin list:\n%s", out)
 	}
@@ -105,7 +110,7 @@ func pluginsEndToEnd(t *testing.T, env []string, transform, action string) {
 	if got := rcv.last("/orders"); !strings.Contains(got, `"item_count":3`) || !strings.Contains(got, `"email":"a@example.com"`) {
 		t.Errorf("the flow's plugin step made %s", got)
 	}
-	out, errOut, code := run(t, dir, env, "workflow", "run", "announce", "text=hello", "--server", s.base, "--token", token)
+	out, errOut, code = run(t, dir, env, "workflow", "run", "announce", "text=hello", "--server", s.base, "--token", token)
 	if code != 0 || !strings.Contains(out, ": completed") || !strings.Contains(out, `"status": 200`) || !strings.Contains(out, `"slug": "hello-world"`) {
 		t.Fatalf("workflow run announce: exit %d\n%s%s\n%s", code, out, errOut, s.log())
 	}
