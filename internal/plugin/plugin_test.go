@@ -129,9 +129,15 @@ func TestSandbox(t *testing.T) {
 }
 
 // TestCapabilities: the env capability shows the variables it names and no other; the
-// http capability reaches the hosts it names, and nothing else.
+// http capability reaches the hosts it names, and nothing else; the post_shutdown hook
+// runs, with the capabilities, when the plugin is unloaded.
 func TestCapabilities(t *testing.T) {
+	shutdown := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/shutdown" {
+			shutdown <- struct{}{}
+			return
+		}
 		if r.URL.Path == "/moved" {
 			http.Redirect(w, r, "http://example.com/", http.StatusFound)
 			return
@@ -140,9 +146,9 @@ func TestCapabilities(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	m := newManager(t, map[string]string{"GREETING": "hi", "SECRET": "s3cr3t"})
+	m := newManager(t, map[string]string{"GREETING": "hi", "SECRET": "s3cr3t", "SHUTDOWN_URL": srv.URL + "/shutdown"})
 	man := sandboxManifest("capable")
-	man.Capabilities = plugin.Capabilities{Env: []string{"GREETING"}, HTTP: &plugin.HTTPCapability{AllowedHosts: []string{u.Host}}}
+	man.Capabilities = plugin.Capabilities{Env: []string{"GREETING", "SHUTDOWN_URL"}, HTTP: &plugin.HTTPCapability{AllowedHosts: []string{u.Host}}}
 	load(t, m, man)
 
 	if out, ce := call(t, m, "capable", "env", `"GREETING"`); ce != nil || out != `"hi"` {
@@ -160,6 +166,19 @@ func TestCapabilities(t *testing.T) {
 	other := "http://localhost:" + u.Port() + "/"
 	if _, ce := call(t, m, "capable", "fetch", `{"url":"`+other+`"}`); ce == nil || !strings.Contains(ce.Error(), "may not reach localhost:"+u.Port()+": its http capability allows "+u.Host) {
 		t.Errorf("fetch of another host: %v", ce)
+	}
+	select {
+	case <-shutdown:
+		t.Fatal("post_shutdown ran before the unload")
+	default:
+	}
+	if err := m.Unload(context.Background(), "capable"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-shutdown:
+	default:
+		t.Error("post_shutdown did not run at the unload")
 	}
 }
 

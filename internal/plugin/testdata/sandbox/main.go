@@ -55,6 +55,13 @@ func init() {
 	pluginkit.Register("invalid", func([]byte) ([]byte, error) { return nil, pluginkit.Permanent(errors.New("the input is not an order")) })
 	pluginkit.Handle("started", func(any) (bool, error) { return started, nil })
 	pluginkit.OnStartup(func() error { started = true; return nil })
+	pluginkit.OnShutdown(func() error {
+		if url := os.Getenv("SHUTDOWN_URL"); url != "" {
+			_, err := pluginkit.Fetch(pluginkit.Request{Method: "POST", URL: url})
+			return err
+		}
+		return nil
+	})
 }
 
 func main() {}
