@@ -373,6 +373,7 @@ func (m *Manager) Close(ctx context.Context) {
 	for _, p := range ps {
 		m.shutdown(ctx, p)
 	}
+	m.host.client.CloseIdleConnections()
 	if m.ownsCache {
 		_ = m.cache.Close(ctx)
 	}
