@@ -83,18 +83,6 @@ func Sum(wasm []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// Compile checks and compiles a module against its manifest without loading it: the
-// manifest is valid, the module is a plugin built with the kit, and it provides exactly
-// the manifest's functions. Load does the same and more.
-func (m *Manager) Compile(ctx context.Context, man Manifest, wasm []byte) error {
-	p, err := m.compile(ctx, man, wasm, "")
-	if err != nil {
-		return err
-	}
-	p.close(ctx)
-	return nil
-}
-
 func (m *Manager) compile(ctx context.Context, man Manifest, wasm []byte, source string) (*Plugin, error) {
 	if err := man.Check(); err != nil {
 		return nil, fmt.Errorf("plugin %s: manifest: %w", man.Name, err)

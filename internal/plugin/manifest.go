@@ -95,8 +95,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // expressions (plugin.NAME.FUNCTION(x)).
 var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// ValidName reports whether s can name a plugin or a function.
-func ValidName(s string) bool { return namePattern.MatchString(s) }
+// validName reports whether s can name a plugin or a function.
+func validName(s string) bool { return namePattern.MatchString(s) }
 
 // ParseManifest reads a manifest's JSON strictly (an unknown field is an error) and
 // checks it.
@@ -117,7 +117,7 @@ func ParseManifest(b []byte) (Manifest, error) {
 func (m Manifest) Check() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if !ValidName(m.Name) {
+	if !validName(m.Name) {
 		bad("name %q: expected letters, digits and _, not starting with a digit", m.Name)
 	}
 	if !semver.IsValid("v" + m.Version) {
@@ -127,14 +127,14 @@ func (m Manifest) Check() error {
 		bad("functions: list the functions the plugin provides")
 	}
 	for i, f := range m.Functions {
-		if !ValidName(f) {
+		if !validName(f) {
 			bad("functions: %q: expected letters, digits and _, not starting with a digit", f)
 		} else if slices.Contains(m.Functions[:i], f) {
 			bad("functions: %q is listed twice", f)
 		}
 	}
 	for _, d := range m.Dependencies {
-		if !ValidName(d.Name) || d.Name == m.Name {
+		if !validName(d.Name) || d.Name == m.Name {
 			bad("dependencies: %q is not another plugin's name", d.Name)
 		}
 		if _, err := parseConstraint(d.Version); err != nil {

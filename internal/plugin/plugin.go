@@ -57,12 +57,6 @@ type instance struct {
 	response []byte
 }
 
-// Manifest is the plugin's manifest.
-func (p *Plugin) Manifest() Manifest { return p.manifest }
-
-// SHA256 is the hex SHA-256 of the module as given.
-func (p *Plugin) SHA256() string { return p.sha256 }
-
 // HasFunction reports whether the plugin provides the function.
 func (p *Plugin) HasFunction(name string) bool {
 	_, ok := p.functions[name]
