@@ -145,7 +145,7 @@ func instrument(wasm []byte) ([]byte, error) {
 // instrumentCode adds the check to every loop of every function body.
 func instrumentCode(body []byte, stop uint32) ([]byte, error) {
 	r := &reader{b: body}
-	n := r.u32()
+	n := r.count()
 	out := appendU32(nil, n)
 	fuel := stop + 1
 	var check []byte
@@ -177,7 +177,7 @@ func instrumentCode(body []byte, stop uint32) ([]byte, error) {
 
 func instrumentFunction(fn, check []byte) ([]byte, error) {
 	r := &reader{b: fn}
-	groups := r.u32()
+	groups := r.count()
 	for range groups {
 		r.u32()  // count
 		r.byte() // type
@@ -212,7 +212,7 @@ func skipImmediates(r *reader, op byte) error {
 	case op == 0x0c || op == 0x0d || op == 0x10 || (op >= 0x20 && op <= 0x26) || op == 0xd2:
 		r.u32()
 	case op == 0x0e: // br_table
-		n := r.u32()
+		n := r.count()
 		for range n + 1 {
 			r.u32()
 		}
@@ -220,7 +220,7 @@ func skipImmediates(r *reader, op byte) error {
 		r.u32()
 		r.u32()
 	case op == 0x1c: // select with types
-		n := r.u32()
+		n := r.count()
 		for range n {
 			r.byte()
 		}
@@ -271,7 +271,7 @@ func customName(body []byte) (string, error) {
 // countImportedGlobals counts the globals among the imports.
 func countImportedGlobals(body []byte) (uint32, error) {
 	r := &reader{b: body}
-	n := r.u32()
+	n := r.count()
 	var globals uint32
 	for range n {
 		r.bytes(int(r.u32())) // module
@@ -346,6 +346,17 @@ func (r *reader) u32() uint32 {
 	}
 	r.at += n
 	return uint32(v)
+}
+
+// count reads the length of a vector, each of whose items takes at least a byte: a
+// length beyond what is left is an error, not a long loop.
+func (r *reader) count() uint32 {
+	n := r.u32()
+	if r.err == nil && int(n) > len(r.b)-r.at {
+		r.err = errTruncated
+		return 0
+	}
+	return n
 }
 
 // s33 and s64 read signed LEB128 numbers (block types, constants).
