@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,36 @@ import (
 	"github.com/junctionhq/junction/internal/plugin/plugintest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain compiles the test modules once, at the same time, into the shared compilation
+// cache, and keeps them loaded while the tests run, so that each test's loads find them
+// compiled: compiling a Go-built module is most of these tests' time, under -race most
+// of all.
+func TestMain(m *testing.M) {
+	warm := plugin.NewManager(plugin.Options{CompilationCache: plugintest.Cache()})
+	var wg sync.WaitGroup
+	for name, dir := range map[string]string{"warm_sandbox": "testdata/sandbox", "warm_orders": examplesDir + "transform"} {
+		wg.Go(func() {
+			man := sandboxManifest(name)
+			if dir != "testdata/sandbox" {
+				man.Functions = []string{"normalize", "slug"}
+			}
+			// A failure here shows again, with its reason, in the tests that load it.
+			if wasm, err := plugintest.Build(dir); err == nil {
+				_ = warm.Load(context.Background(), man, wasm, plugin.SourceAPI)
+			}
+		})
+	}
+	wg.Wait()
+	code := m.Run()
+	warm.Close(context.Background())
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 var sandboxFunctions = []string{"echo", "upper", "loop", "hoard", "read_file", "dial", "env", "fetch", "panic", "invalid", "started"}
 

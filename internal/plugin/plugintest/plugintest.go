@@ -2,6 +2,7 @@ package plugintest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,18 +22,27 @@ var (
 // absolute) as a plugin and returns the module; the build is done once per process.
 func Module(t testing.TB, dir string) []byte {
 	t.Helper()
-	abs, err := filepath.Abs(dir)
+	b, err := Build(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return b
+}
+
+// Build is Module for a TestMain, which has no testing.TB.
+func Build(dir string) ([]byte, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if b, ok := builds[abs]; ok {
-		return b
+		return b, nil
 	}
 	out, err := os.MkdirTemp("", "plugin-build-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer os.RemoveAll(out)
 	file := filepath.Join(out, "plugin.wasm")
@@ -42,14 +52,14 @@ func Module(t testing.TB, dir string) []byte {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("building the plugin %s: %v\n%s", dir, err, stderr.String())
+		return nil, fmt.Errorf("building the plugin %s: %v\n%s", dir, err, stderr.String())
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	builds[abs] = b
-	return b
+	return b, nil
 }
 
 // File writes the module of Module into the test's temporary directory and returns its
