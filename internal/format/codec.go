@@ -47,3 +47,17 @@ func IsXMLContentType(contentType string) bool {
 	}
 	return mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(mt, "+xml")
 }
+
+// Name is the name of a codec's format, for messages: "JSON", "XML", "Avro",
+// "Protobuf".
+func Name(c Codec) string {
+	switch c.(type) {
+	case XML:
+		return "XML"
+	case *Avro:
+		return "Avro"
+	case *Protobuf:
+		return "Protobuf"
+	}
+	return "JSON"
+}

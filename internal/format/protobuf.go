@@ -52,14 +52,20 @@ func NewProtobuf(descriptorSet []byte, message string) (*Protobuf, error) {
 	}
 	d, err := files.FindDescriptorByName(protoreflect.FullName(message))
 	if err != nil {
-		return nil, fmt.Errorf("no message %q in the descriptor set; it has %s", message, messageNames(files))
+		return nil, &MessageNameError{fmt.Sprintf("no message %q in the descriptor set; it has %s", message, messageNames(files))}
 	}
 	md, ok := d.(protoreflect.MessageDescriptor)
 	if !ok {
-		return nil, fmt.Errorf("%q is not a message in the descriptor set; it has %s", message, messageNames(files))
+		return nil, &MessageNameError{fmt.Sprintf("%q is not a message in the descriptor set; it has %s", message, messageNames(files))}
 	}
 	return &Protobuf{md: md, types: dynamicpb.NewTypes(files)}, nil
 }
+
+// MessageNameError is NewProtobuf's error when the descriptor set is fine but holds no
+// message of the name, so a configuration can point at the name rather than the file.
+type MessageNameError struct{ msg string }
+
+func (e *MessageNameError) Error() string { return e.msg }
 
 // messageNames lists the messages a set declares (the first few), for errors.
 func messageNames(files *protoregistry.Files) string {
