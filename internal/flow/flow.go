@@ -204,8 +204,11 @@ var formatSpec = &option.Spec{Fields: []option.Field{option.Format()}}
 // it declares no format (or has none set).
 func (f *Flow) codec(name string, use config.Options, role option.Role) (format.Codec, error) {
 	c, k, err := f.kind(name, config.Pos{})
-	if err != nil || k.Spec == nil || !slices.ContainsFunc(k.Spec.Fields, func(fd option.Field) bool { return fd.Name == option.FormatName }) {
-		return nil, nil // the connector's own checks report a missing kind
+	if err != nil {
+		return nil, nil // checkConnectors reported it
+	}
+	if k.Spec != nil && !slices.ContainsFunc(k.Spec.Fields, func(fd option.Field) bool { return fd.Name == option.FormatName }) {
+		return nil, nil // a connector of structured messages (rows, events): its spec refuses the option
 	}
 	merged := connector.Merge(c.Options, use)
 	only := config.Options{Pos: merged.Pos}
