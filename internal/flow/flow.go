@@ -49,20 +49,20 @@ const (
 
 // Flow is one flow at run time.
 type Flow struct {
-	cfg      *config.Flow
-	opts     *Options
-	steps    []*step
-	decode   func([]byte) (any, error) // the source's codec, or the first step's DecodeFor
+	cfg    *config.Flow
+	opts   *Options
+	steps  []*step
+	decode func([]byte) (any, error) // the source's codec, or the first step's DecodeFor
 	// srcFormat names the source's format in errors ("JSON" by default).
 	srcFormat string
 	// codecs encode messages for the sinks: codecs[0] is JSON, and sinkCodec gives the
 	// index of each sink's, so a message is encoded once per format, not per sink.
 	codecs    []format.Codec
 	sinkCodec map[string]int
-	policy   retry.Policy
-	queue    string // dead-letter queue name
-	inFlight int
-	logs     *logRing
+	policy    retry.Policy
+	queue     string // dead-letter queue name
+	inFlight  int
+	logs      *logRing
 	// misconfigured says why the flow cannot start ("" when it can).
 	misconfigured string
 	counts        counters

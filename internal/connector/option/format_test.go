@@ -24,7 +24,9 @@ func decodeFormat(t *testing.T, dir, name, src string, role option.Role) (format
 		t.Fatalf("decode: %v", diags.Err())
 	}
 	v, err := formatSpec.Decode(option.Input{What: "test connector c", Options: cfg.Connectors[0].Options, Role: role,
-		Lookup: func(name string) (string, bool) { return map[string]string{"REG_PASSWORD": "pw"}[name], name == "REG_PASSWORD" }})
+		Lookup: func(name string) (string, bool) {
+			return map[string]string{"REG_PASSWORD": "pw"}[name], name == "REG_PASSWORD"
+		}})
 	if err != nil {
 		return nil, err
 	}
