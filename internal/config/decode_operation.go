@@ -31,9 +31,9 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"body":    func(e *Entry) { op.Body = d.fieldBlock(e, true) },
 		"headers": func(e *Entry) { op.Headers = d.headers(e) },
 		"body_type": func(e *Entry) {
-			bt, ok := d.name(e, "json or binary")
-			if ok && bt != "json" && bt != "binary" {
-				d.expect(e, "json or binary")
+			bt, ok := d.name(e, "json, xml or binary")
+			if ok && bt != "json" && bt != "binary" && bt != "xml" {
+				d.expect(e, "json, xml or binary")
 				return
 			}
 			op.BodyType = bt
@@ -45,6 +45,9 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"slo":           func(e *Entry) { op.SLO = d.slo(e) },
 		"cost":          func(e *Entry) { op.Cost = d.cost(e) },
 	})
+	if op.BodyType == "xml" && len(op.Body) > 1 {
+		d.rep.errorf(op.Body[1].Pos, "%s: a body_type: xml body is one XML document, so it takes one field, its root element (%s); found %d", what, op.Body[0].Name, len(op.Body))
+	}
 	if op.GraphQL != nil {
 		if op.GraphQL.Document == "" {
 			d.rep.errorf(pos, "%s: variables given without a query: or mutation: document", what)

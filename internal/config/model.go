@@ -364,7 +364,7 @@ type Operation struct {
 	Query        []*Field
 	Body         []*Field
 	Headers      []Header
-	BodyType     string // "json" (default) or "binary"
+	BodyType     string // "json" (default), "xml" (the body fields as one XML document) or "binary"
 	Returns      *Type  // nil when not declared
 	Cache        time.Duration
 	Timeout      time.Duration

@@ -23,7 +23,11 @@ type operation struct {
 	headers    []headerTemplate
 	graphql    *config.GraphQL // nil for REST operations
 	binary     bool            // body_type: binary
-	acceptJSON bool            // send Accept: application/json unless a header says otherwise
+	xmlBody    bool            // body_type: xml
+	acceptJSON bool            // send Accept: application/json (xml: application/xml) unless a header says otherwise
+	// decodeXML says an XML answer is turned into JSON (see decodeXMLAnswer): every
+	// operation's but the proxy's and those that return binary.
+	decodeXML bool
 
 	successCodes []int         // empty: any 2xx
 	timeout      time.Duration // per attempt
@@ -48,8 +52,9 @@ func newOperation(in *config.Integration, decl *config.Operation) *operation {
 		integration: in.Name, name: decl.Name, method: decl.Method,
 		internal: decl.Method == config.MethodInternal,
 		path:     decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
-		graphql: decl.GraphQL, binary: decl.BodyType == "binary",
+		graphql: decl.GraphQL, binary: decl.BodyType == "binary", xmlBody: decl.BodyType == "xml",
 		acceptJSON:   !(decl.Returns != nil && decl.Returns.Kind == config.KindBinary),
+		decodeXML:    !(decl.Returns != nil && decl.Returns.Kind == config.KindBinary),
 		successCodes: slices.Clone(decl.SuccessCodes),
 		timeout:      attemptTimeout(decl.Timeout, in.Timeout),
 		cacheTTL:     in.DefaultCacheTTL,

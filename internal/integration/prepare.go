@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/format"
 	"github.com/junctionhq/junction/internal/redact"
 )
 
@@ -27,6 +28,9 @@ const BodyParam = config.BinaryBodyParam
 // header values of an exchange are replaced, never edited in place, and each attempt
 // sends a copy.
 var headerJSON = []string{"application/json"}
+
+// headerXML is headerJSON for `body_type: xml` operations.
+var headerXML = []string{"application/xml"}
 
 // prepare validates params against the operation's declaration and builds the request.
 // Every problem is collected, so one answer names all of them.
@@ -48,6 +52,9 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		switch {
 		case op.binary:
 			x.body = b.binaryBody(rawBody)
+		case op.xmlBody && len(op.body) > 0:
+			x.body = b.xmlBody(op.body)
+			x.header["Content-Type"] = headerXML
 		case len(op.body) > 0:
 			x.body = b.jsonBody(op.body)
 			x.header["Content-Type"] = headerJSON
@@ -70,6 +77,9 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 	x.url = u
 	if op.acceptJSON && x.header.Get("Accept") == "" {
 		x.header["Accept"] = headerJSON
+		if op.xmlBody {
+			x.header["Accept"] = headerXML
+		}
 	}
 	return x, nil
 }
@@ -168,6 +178,49 @@ func (b *builder) jsonBody(fields []*config.Field) []byte {
 		b.problem("", "cannot encode the body: %v", err)
 	}
 	return out
+}
+
+// xmlBody is the body fields as one XML document: they must be one field, the root
+// element, as the XML format writes a message (see package format).
+func (b *builder) xmlBody(fields []*config.Field) []byte {
+	obj := make(map[string]any, len(fields))
+	for _, f := range fields {
+		if v, ok := b.value(f); ok {
+			obj[f.Name] = jsonNumbers(v)
+		}
+	}
+	out, err := format.XML{}.Encode(obj)
+	if err != nil {
+		b.problem("", "cannot encode the body as XML: %v", err)
+	}
+	return out
+}
+
+// jsonNumbers gives the numbers of a parameter value (float64 or int from a caller that
+// decoded JSON itself, or a default) the json.Number form the XML codec writes.
+func jsonNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonNumbers(e)
+		}
+		return out
+	}
+	if s, ok := scalarString(v); ok {
+		if _, isString := v.(string); !isString {
+			if _, isBool := v.(bool); !isBool {
+				return json.Number(s)
+			}
+		}
+	}
+	return v
 }
 
 func (b *builder) binaryBody(raw []byte) []byte {

@@ -1,0 +1,177 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// formatsColon uses the message formats (a connector's and a sink's `format` option,
+// an operation's `body_type: xml`) in the key: value dialect; the other dialects below
+// say the same.
+const formatsColon = `
+connector placed {
+    type: kafka
+    brokers: ["localhost:9092"]
+    topic: "placed"
+    group: "g"
+    format: { type: avro, registry: { url: "http://registry:8081", username: "u", password: env(REGISTRY_PASSWORD) } }
+}
+connector orders {
+    type: rabbitmq
+    url: "amqp://guest:guest@localhost:5672/"
+    format: { type: protobuf, descriptor_set: "shop.binpb", message: "shop.Order" }
+}
+flow placed-orders {
+    source: placed
+    step map { transform: { id: "$.id" } }
+    sink orders { connector: orders }
+    sink archive { connector: orders, routing_key: "archive", format: { type: xml, xml_arrays: ["line"] } }
+}
+integration S3 {
+    base_url: "https://s3.amazonaws.com"
+    operation delete_objects {
+        method: POST
+        path: "/{bucket}"
+        body_type: xml
+        body: { Delete: json, required }
+        returns: { DeleteResult: { Deleted: list({ Key: string }) } }
+    }
+}
+`
+
+const formatsColonless = `
+connector placed {
+    type kafka
+    brokers ["localhost:9092"]
+    topic "placed"
+    group "g"
+    format {
+        type avro
+        registry {
+            url "http://registry:8081"
+            username "u"
+            password env(REGISTRY_PASSWORD)
+        }
+    }
+}
+connector orders {
+    type rabbitmq
+    url "amqp://guest:guest@localhost:5672/"
+    format {
+        type protobuf
+        descriptor_set "shop.binpb"
+        message "shop.Order"
+    }
+}
+flow placed-orders {
+    source placed
+    step map { transform { id "$.id" } }
+    sink orders { connector orders }
+    sink archive {
+        connector orders
+        routing_key "archive"
+        format {
+            type xml
+            xml_arrays ["line"]
+        }
+    }
+}
+integration S3 {
+    base_url "https://s3.amazonaws.com"
+    operation delete_objects {
+        method POST
+        path "/{bucket}"
+        body_type xml
+        body { Delete: json, required }
+        returns { DeleteResult { Deleted list({ Key string }) } }
+    }
+}
+`
+
+const formatsYAML = `
+connectors:
+  placed:
+    type: kafka
+    brokers: ["localhost:9092"]
+    topic: placed
+    group: g
+    format:
+      type: avro
+      registry: {url: "http://registry:8081", username: u, password: env(REGISTRY_PASSWORD)}
+  orders:
+    type: rabbitmq
+    url: amqp://guest:guest@localhost:5672/
+    format: {type: protobuf, descriptor_set: shop.binpb, message: shop.Order}
+flows:
+  placed-orders:
+    source: placed
+    steps:
+      map:
+        transform: {id: $.id}
+    sinks:
+      orders: {connector: orders}
+      archive: {connector: orders, routing_key: archive, format: {type: xml, xml_arrays: [line]}}
+integrations:
+  S3:
+    base_url: https://s3.amazonaws.com
+    operations:
+      delete_objects:
+        method: POST
+        path: /{bucket}
+        body_type: xml
+        body:
+          Delete: json, required
+        returns:
+          DeleteResult:
+            Deleted: "list({Key: string})"
+`
+
+func TestFormatsInEveryDialect(t *testing.T) {
+	want := decodeOK(t, formatsColon)
+	if op := want.Integration("S3").Operations[0]; op.BodyType != "xml" {
+		t.Fatalf("body_type = %q, want xml", op.BodyType)
+	}
+	if f := want.Connectors[0].Options; len(f.Entries) != 4 || f.Entries[3].Key != "format" {
+		t.Fatalf("placed's options %+v, want format among them", f.Entries)
+	}
+	for name, src := range map[string]string{"colon-less": formatsColonless, "YAML": formatsYAML} {
+		file := "test.cai"
+		if name == "YAML" {
+			file = "test.yaml"
+		}
+		got, diags := Decode(file, []byte(src))
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags.Err())
+		}
+		if diff := cmp.Diff(want, got, ignorePos); diff != "" {
+			t.Errorf("%s decodes differently from the key: value dialect (-colon +%s):\n%s", name, name, diff)
+		}
+	}
+}
+
+func TestXMLBodyErrors(t *testing.T) {
+	for _, tt := range []struct{ name, file, src, want string }{
+		{"two body fields", "test.cai", `integration S {
+    operation put {
+        method: PUT
+        path: "/x"
+        body_type: xml
+        body: { Delete: json, Extra: string }
+    }
+}`, "test.cai:6:31: operation put: a body_type: xml body is one XML document, so it takes one field, its root element (Delete); found 2"},
+		{"unknown body type", "test.yaml", `integrations:
+  S:
+    operations:
+      put: {method: PUT, path: /x, body_type: csv}
+`, "test.yaml:4:47: body_type: expected json, xml or binary"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := Decode(tt.file, []byte(tt.src))
+			if err := diags.Err(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("errors %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
