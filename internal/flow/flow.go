@@ -621,7 +621,13 @@ func (f *Flow) process(ctx context.Context, m connector.Message, skip [][]string
 		if targets == nil {
 			targets = f.sinkNames
 		}
-		bodies := make([][]byte, len(f.codecs)) // by codec, made when a sink needs it
+		// The encoded message by codec, made when a sink needs it (on the stack for the
+		// usual few formats: this is every message's path).
+		var few [4][]byte
+		bodies := few[:]
+		if len(f.codecs) > len(few) {
+			bodies = make([][]byte, len(f.codecs))
+		}
 		for _, name := range targets {
 			if !slices.Contains(before, name) {
 				ci := f.sinkCodec[name]

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
@@ -55,6 +56,18 @@ func placedOrder(i int) string {
 func wantProto(i int) string {
 	return fmt.Sprintf(`{"id": %d, "customer": "c-%d", "lines": [{"sku": "s%d", "qty": 2, "cents": 0}, {"sku": "t", "qty": 1, "cents": 0}],
   "status": "STATUS_NEW", "attrs": {}, "created": "2026-01-02T15:04:05.123Z", "raw": "", "total": %d.5, "big": 0, "first": null}`, 9007199254740993+i, i, i, i)
+}
+
+// byID compares lists of orders in any order, by id: a flow handles messages
+// concurrently. It sorts the lists inside an order too, alike on both sides, so their
+// order is left to the codecs' own tests.
+var byID = cmpopts.SortSlices(func(a, b any) bool { return sortKey(a) < sortKey(b) })
+
+func sortKey(v any) string {
+	if m, ok := v.(map[string]any); ok {
+		return fmt.Sprint(m["id"])
+	}
+	return fmt.Sprint(v)
 }
 
 func unique(prefix string) string {
@@ -206,13 +219,13 @@ flow protobuf-to-avro {
 		wantKeys = append(wantKeys, strconv.Itoa(9007199254740993+i))
 		wantSums = append(wantSums, tree(t, fmt.Sprintf(`{"id": %d, "customer": "c-%d", "skus": ["s%d", "t"], "total": %d.5, "created": "2026-01-02T15:04:05.123Z"}`, 9007199254740993+i, i, i, i)))
 	}
-	if diff := cmp.Diff(wantOrders, orders); diff != "" {
+	if diff := cmp.Diff(wantOrders, orders, byID); diff != "" {
 		t.Errorf("protobuf orders (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(wantKeys, keys); diff != "" {
+	if diff := cmp.Diff(wantKeys, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("record keys (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(wantSums, sums); diff != "" {
+	if diff := cmp.Diff(wantSums, sums, byID); diff != "" {
 		t.Errorf("avro summaries (-want +got):\n%s", diff)
 	}
 	if reg.Schema(producerID(t, reg, "summaries-value")) != summaryAvroSchema {
@@ -330,7 +343,7 @@ flow avro-to-protobuf {
 	for i := range n {
 		want = append(want, tree(t, wantProto(i)))
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, byID); diff != "" {
 		t.Errorf("protobuf orders (-want +got):\n%s", diff)
 	}
 	deadline := time.Now().Add(30 * time.Second)
