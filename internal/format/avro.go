@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -349,7 +350,24 @@ func (r *avroReader) decimal(b []byte, dec *avro.DecimalLogicalSchema) (any, err
 }
 
 // avroWriter writes Avro's binary encoding of trees.
-type avroWriter struct{ buf []byte }
+type avroWriter struct {
+	buf []byte
+	// path is where the value being written sits in the tree, for errors; it is made
+	// into text only when something fails.
+	path []pathStep
+	// trying counts the unions whose branches are being tried: a failure there is only
+	// a branch that does not fit, so it is not described.
+	trying int
+}
+
+// pathStep is a member name, or an index when name is "".
+type pathStep struct {
+	name  string
+	index int
+}
+
+// errBranch is a failure while trying a union's branch.
+var errBranch = errors.New("the value does not fit this branch")
 
 func (w *avroWriter) long(n int64) { w.buf = binary.AppendVarint(w.buf, n) }
 
@@ -358,70 +376,74 @@ func (w *avroWriter) bytes(b []byte) {
 	w.buf = append(w.buf, b...)
 }
 
+// fail says where err happened ("$.lines[0].price: …").
+func (w *avroWriter) fail(err error) error {
+	if w.trying > 0 {
+		return errBranch
+	}
+	var b strings.Builder
+	b.WriteString("$")
+	for _, p := range w.path {
+		if p.name != "" {
+			b.WriteString(".")
+			b.WriteString(p.name)
+		} else {
+			b.WriteString("[" + strconv.Itoa(p.index) + "]")
+		}
+	}
+	return fmt.Errorf("%s: %w", b.String(), err)
+}
+
 // encodeAvro writes v as a value of schema s, appending to dst.
 func encodeAvro(dst []byte, s avro.Schema, v any) ([]byte, error) {
 	w := &avroWriter{buf: dst}
-	if err := w.value(s, v, "$"); err != nil {
+	if err := w.value(s, v); err != nil {
 		return nil, err
 	}
 	return w.buf, nil
 }
 
-func (w *avroWriter) value(s avro.Schema, v any, at string) error {
+// child writes v as the member or element step of the value being written.
+func (w *avroWriter) child(step pathStep, s avro.Schema, v any) error {
+	w.path = append(w.path, step)
+	err := w.value(s, v)
+	w.path = w.path[:len(w.path)-1]
+	return err
+}
+
+func (w *avroWriter) value(s avro.Schema, v any) error {
 	switch s := s.(type) {
 	case *avro.NullSchema:
 		if v != nil {
-			return mismatch(at, "null", v)
+			return w.fail(mismatch("null", v))
 		}
 		return nil
 	case *avro.RefSchema:
-		return w.value(s.Schema(), v, at)
+		return w.value(s.Schema(), v)
 	case *avro.PrimitiveSchema:
-		return w.primitive(s, v, at)
-	case *avro.RecordSchema:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return mismatch(at, "an object (record "+s.FullName()+")", v)
-		}
-		for k := range obj {
-			if !slices.ContainsFunc(s.Fields(), func(f *avro.Field) bool { return f.Name() == k }) {
-				return fmt.Errorf("%s: record %s has no field %q", at, s.FullName(), k)
-			}
-		}
-		for _, f := range s.Fields() {
-			fv, present := obj[f.Name()]
-			if !present {
-				if !f.HasDefault() {
-					return fmt.Errorf("%s.%s: missing, and the schema gives no default", at, f.Name())
-				}
-				d, err := defaultTree(f.Default())
-				if err != nil {
-					return fmt.Errorf("%s.%s: the schema's default: %w", at, f.Name(), err)
-				}
-				fv = d
-			}
-			if err := w.value(f.Type(), fv, at+"."+f.Name()); err != nil {
-				return err
-			}
+		if err := w.primitive(s, v); err != nil {
+			return w.fail(err)
 		}
 		return nil
+	case *avro.RecordSchema:
+		return w.record(s, v)
 	case *avro.EnumSchema:
 		sym, _ := v.(string)
 		i := slices.Index(s.Symbols(), sym)
 		if i < 0 {
-			return mismatch(at, "one of "+strings.Join(s.Symbols(), ", "), v)
+			return w.fail(mismatch("one of "+strings.Join(s.Symbols(), ", "), v))
 		}
 		w.long(int64(i))
 		return nil
 	case *avro.ArraySchema:
 		list, ok := v.([]any)
 		if !ok {
-			return mismatch(at, "an array", v)
+			return w.fail(mismatch("an array", v))
 		}
 		if len(list) > 0 {
 			w.long(int64(len(list)))
 			for i, e := range list {
-				if err := w.value(s.Items(), e, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				if err := w.child(pathStep{index: i}, s.Items(), e); err != nil {
 					return err
 				}
 			}
@@ -431,7 +453,7 @@ func (w *avroWriter) value(s avro.Schema, v any, at string) error {
 	case *avro.MapSchema:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return mismatch(at, "an object (map)", v)
+			return w.fail(mismatch("an object (map)", v))
 		}
 		if len(obj) > 0 {
 			keys := make([]string, 0, len(obj))
@@ -442,7 +464,7 @@ func (w *avroWriter) value(s avro.Schema, v any, at string) error {
 			w.long(int64(len(keys)))
 			for _, k := range keys {
 				w.bytes([]byte(k))
-				if err := w.value(s.Values(), obj[k], at+"."+k); err != nil {
+				if err := w.child(pathStep{name: k}, s.Values(), obj[k]); err != nil {
 					return err
 				}
 			}
@@ -450,43 +472,83 @@ func (w *avroWriter) value(s avro.Schema, v any, at string) error {
 		w.long(0)
 		return nil
 	case *avro.UnionSchema:
-		return w.union(s, v, at)
+		return w.union(s, v)
 	case *avro.FixedSchema:
+		var b []byte
+		var err error
 		if dec, ok := s.Logical().(*avro.DecimalLogicalSchema); ok {
-			b, err := decimalBytes(v, dec, s.Size(), at)
-			if err != nil {
-				return err
-			}
-			w.buf = append(w.buf, b...)
-			return nil
+			b, err = decimalBytes(v, dec, s.Size())
+		} else if b, err = base64Value(v); err == nil && len(b) != s.Size() {
+			err = fmt.Errorf("fixed %s holds %d bytes, found %d", s.FullName(), s.Size(), len(b))
 		}
-		b, err := base64Value(v, at)
 		if err != nil {
-			return err
-		}
-		if len(b) != s.Size() {
-			return fmt.Errorf("%s: fixed %s holds %d bytes, found %d", at, s.FullName(), s.Size(), len(b))
+			return w.fail(err)
 		}
 		w.buf = append(w.buf, b...)
 		return nil
 	}
-	return fmt.Errorf("%s: unsupported Avro schema %s", at, s.Type())
+	return w.fail(fmt.Errorf("unsupported Avro schema %s", s.Type()))
 }
 
-// union writes the first branch v fits: each is tried on its own, and the bytes of the
+func (w *avroWriter) record(s *avro.RecordSchema, v any) error {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return w.fail(mismatch("an object (record "+s.FullName()+")", v))
+	}
+	found := 0
+	for _, f := range s.Fields() {
+		if _, present := obj[f.Name()]; present {
+			found++
+		}
+	}
+	if found < len(obj) { // a member no field takes
+		for k := range obj {
+			if !slices.ContainsFunc(s.Fields(), func(f *avro.Field) bool { return f.Name() == k }) {
+				return w.fail(fmt.Errorf("record %s has no field %q", s.FullName(), k))
+			}
+		}
+	}
+	for _, f := range s.Fields() {
+		fv, present := obj[f.Name()]
+		if !present {
+			if !f.HasDefault() {
+				w.path = append(w.path, pathStep{name: f.Name()})
+				err := w.fail(errors.New("missing, and the schema gives no default"))
+				w.path = w.path[:len(w.path)-1]
+				return err
+			}
+			d, err := defaultTree(f.Type(), f.Default())
+			if err != nil {
+				return w.fail(fmt.Errorf("%s: the schema's default: %w", f.Name(), err))
+			}
+			fv = d
+		}
+		if err := w.child(pathStep{name: f.Name()}, f.Type(), fv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// union writes the first branch v fits: each is tried in turn, and the bytes of the
 // one that fits are kept.
-func (w *avroWriter) union(s *avro.UnionSchema, v any, at string) error {
-	var names []string
-	mark := len(w.buf)
+func (w *avroWriter) union(s *avro.UnionSchema, v any) error {
+	mark, depth := len(w.buf), len(w.path)
+	w.trying++
 	for i, t := range s.Types() {
 		w.long(int64(i))
-		if err := w.value(t, v, at); err == nil {
+		if err := w.value(t, v); err == nil {
+			w.trying--
 			return nil
 		}
-		w.buf = w.buf[:mark]
+		w.buf, w.path = w.buf[:mark], w.path[:depth]
+	}
+	w.trying--
+	names := make([]string, 0, len(s.Types()))
+	for _, t := range s.Types() {
 		names = append(names, branchName(t))
 	}
-	return mismatch(at, "a value of one of the union's types ("+strings.Join(names, ", ")+")", v)
+	return w.fail(mismatch("a value of one of the union's types ("+strings.Join(names, ", ")+")", v))
 }
 
 func branchName(s avro.Schema) string {
@@ -499,12 +561,12 @@ func branchName(s avro.Schema) string {
 	return string(s.Type())
 }
 
-func (w *avroWriter) primitive(s *avro.PrimitiveSchema, v any, at string) error {
+func (w *avroWriter) primitive(s *avro.PrimitiveSchema, v any) error {
 	switch s.Type() {
 	case avro.Boolean:
 		b, ok := v.(bool)
 		if !ok {
-			return mismatch(at, "true or false", v)
+			return mismatch("true or false", v)
 		}
 		if b {
 			w.buf = append(w.buf, 1)
@@ -512,19 +574,19 @@ func (w *avroWriter) primitive(s *avro.PrimitiveSchema, v any, at string) error 
 			w.buf = append(w.buf, 0)
 		}
 	case avro.Int, avro.Long:
-		n, err := toAvroInteger(s, v, at)
+		n, err := toAvroInteger(s, v)
 		if err != nil {
 			return err
 		}
 		w.long(n)
 	case avro.Float:
-		f, err := floatOf(v, 32, at)
+		f, err := floatOf(v, 32)
 		if err != nil {
 			return err
 		}
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, math.Float32bits(float32(f)))
 	case avro.Double:
-		f, err := floatOf(v, 64, at)
+		f, err := floatOf(v, 64)
 		if err != nil {
 			return err
 		}
@@ -532,32 +594,32 @@ func (w *avroWriter) primitive(s *avro.PrimitiveSchema, v any, at string) error 
 	case avro.String:
 		str, ok := v.(string)
 		if !ok {
-			return mismatch(at, "a string", v)
+			return mismatch("a string", v)
 		}
 		w.bytes([]byte(str))
 	case avro.Bytes:
 		if dec, ok := s.Logical().(*avro.DecimalLogicalSchema); ok {
-			b, err := decimalBytes(v, dec, 0, at)
+			b, err := decimalBytes(v, dec, 0)
 			if err != nil {
 				return err
 			}
 			w.bytes(b)
 			return nil
 		}
-		b, err := base64Value(v, at)
+		b, err := base64Value(v)
 		if err != nil {
 			return err
 		}
 		w.bytes(b)
 	default:
-		return fmt.Errorf("%s: unsupported Avro type %s", at, s.Type())
+		return fmt.Errorf("unsupported Avro type %s", s.Type())
 	}
 	return nil
 }
 
 // toAvroInteger is v as an int or long of s: a whole number, or for the date and time
 // logical types their text.
-func toAvroInteger(s *avro.PrimitiveSchema, v any, at string) (int64, error) {
+func toAvroInteger(s *avro.PrimitiveSchema, v any) (int64, error) {
 	logical := avro.LogicalType("")
 	if l := s.Logical(); l != nil {
 		logical = l.Type()
@@ -565,7 +627,7 @@ func toAvroInteger(s *avro.PrimitiveSchema, v any, at string) (int64, error) {
 	if text, ok := v.(string); ok && logical != "" {
 		n, err := parseAvroTime(text, logical)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", at, err)
+			return 0, err
 		}
 		return n, nil
 	}
@@ -575,14 +637,14 @@ func toAvroInteger(s *avro.PrimitiveSchema, v any, at string) (int64, error) {
 		if logical != "" {
 			want += " or " + string(logical) + " text"
 		}
-		return 0, mismatch(at, want, v)
+		return 0, mismatch(want, v)
 	}
 	n, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s: expected a whole number that fits %s, found %s", at, s.Type(), num)
+		return 0, fmt.Errorf("expected a whole number that fits %s, found %s", s.Type(), num)
 	}
 	if s.Type() == avro.Int && (n < math.MinInt32 || n > math.MaxInt32) {
-		return 0, fmt.Errorf("%s: %s does not fit an Avro int (32 bits)", at, num)
+		return 0, fmt.Errorf("%s does not fit an Avro int (32 bits)", num)
 	}
 	return n, nil
 }
@@ -630,12 +692,12 @@ func parseAvroTime(text string, logical avro.LogicalType) (int64, error) {
 	return 0, fmt.Errorf("expected a whole number, found %q", text)
 }
 
-func floatOf(v any, bits int, at string) (float64, error) {
+func floatOf(v any, bits int) (float64, error) {
 	switch x := v.(type) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), bits)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %s does not fit a %d-bit float", at, x, bits)
+			return 0, fmt.Errorf("%s does not fit a %d-bit float", x, bits)
 		}
 		return f, nil
 	case string:
@@ -648,24 +710,24 @@ func floatOf(v any, bits int, at string) (float64, error) {
 			return math.Inf(-1), nil
 		}
 	}
-	return 0, mismatch(at, "a number", v)
+	return 0, mismatch("a number", v)
 }
 
-func base64Value(v any, at string) ([]byte, error) {
+func base64Value(v any) ([]byte, error) {
 	s, ok := v.(string)
 	if !ok {
-		return nil, mismatch(at, "a base64 string", v)
+		return nil, mismatch("a base64 string", v)
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: expected base64: %v", at, err)
+		return nil, fmt.Errorf("expected base64: %v", err)
 	}
 	return b, nil
 }
 
 // decimalBytes is v (a number, or its text) as the two's-complement unscaled integer of
 // dec, in size bytes (0: as few as it takes).
-func decimalBytes(v any, dec *avro.DecimalLogicalSchema, size int, at string) ([]byte, error) {
+func decimalBytes(v any, dec *avro.DecimalLogicalSchema, size int) ([]byte, error) {
 	var text string
 	switch x := v.(type) {
 	case json.Number:
@@ -673,25 +735,25 @@ func decimalBytes(v any, dec *avro.DecimalLogicalSchema, size int, at string) ([
 	case string:
 		text = x
 	default:
-		return nil, mismatch(at, "a decimal number", v)
+		return nil, mismatch("a decimal number", v)
 	}
 	r, ok := new(big.Rat).SetString(text)
 	if !ok {
-		return nil, fmt.Errorf("%s: expected a decimal number, found %q", at, text)
+		return nil, fmt.Errorf("expected a decimal number, found %q", text)
 	}
 	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(dec.Scale())), nil)))
 	if !r.IsInt() {
-		return nil, fmt.Errorf("%s: %s has more than %d decimals", at, text, dec.Scale())
+		return nil, fmt.Errorf("%s has more than %d decimals", text, dec.Scale())
 	}
 	n := r.Num()
 	if digits := len(new(big.Int).Abs(n).String()); dec.Precision() > 0 && digits > dec.Precision() {
-		return nil, fmt.Errorf("%s: %s has more than %d digits", at, text, dec.Precision())
+		return nil, fmt.Errorf("%s has more than %d digits", text, dec.Precision())
 	}
 	// Two's complement in the fewest bytes that keep the sign.
 	nbytes := (n.BitLen() + 8) / 8 // one bit more than the magnitude, for the sign
 	if size > 0 {
 		if nbytes > size {
-			return nil, fmt.Errorf("%s: %s does not fit %d bytes", at, text, size)
+			return nil, fmt.Errorf("%s does not fit %d bytes", text, size)
 		}
 		nbytes = size
 	}
@@ -703,10 +765,24 @@ func decimalBytes(v any, dec *avro.DecimalLogicalSchema, size int, at string) ([
 }
 
 // defaultTree turns a field default, as hamba/avro parsed it from the schema's JSON,
-// into a tree.
-func defaultTree(d any) (any, error) {
+// into a tree: bytes and fixed defaults come as []byte and [n]byte, which become
+// base64 text, or the number of a decimal.
+func defaultTree(s avro.Schema, d any) (any, error) {
 	if d == nil {
 		return nil, nil
+	}
+	if rv := reflect.ValueOf(d); rv.Kind() == reflect.Array && rv.Type().Elem().Kind() == reflect.Uint8 {
+		b := make([]byte, rv.Len())
+		reflect.Copy(reflect.ValueOf(b), rv)
+		d = b
+	}
+	if b, ok := d.([]byte); ok {
+		if l, ok := s.(avro.LogicalTypeSchema); ok {
+			if dec, ok := l.Logical().(*avro.DecimalLogicalSchema); ok {
+				return (&avroReader{}).decimal(b, dec)
+			}
+		}
+		return base64.StdEncoding.EncodeToString(b), nil
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -718,9 +794,16 @@ func defaultTree(d any) (any, error) {
 	return v, dec.Decode(&v)
 }
 
-func mismatch(at, want string, v any) error {
-	return fmt.Errorf("%s: expected %s, found %s", at, want, describe(v))
+// mismatch is a value not of the kind wanted; it is described only when shown, since
+// a union's branches that do not fit are never shown.
+func mismatch(want string, v any) error { return &mismatchError{want: want, v: v} }
+
+type mismatchError struct {
+	want string
+	v    any
 }
+
+func (e *mismatchError) Error() string { return "expected " + e.want + ", found " + describe(e.v) }
 
 // describe names a tree value for errors without quoting long text.
 func describe(v any) string {

@@ -155,12 +155,24 @@ func TestAvroEncodeErrors(t *testing.T) {
 			t.Errorf("Encode(%s) error = %v, want %q", tt.in, err, tt.wantErr)
 		}
 	}
-	// A union takes the first branch a value fits: 5 is a long, "5" a string.
-	b, err := a.Encode(mustTree(t, `{"n": 1, "s": 5, "d": 1, "f": "AAA=", "t": 0}`))
+	// Defaults of every kind: null, an enum symbol, decimal bytes, fixed, a timestamp.
+	b, err := a.Encode(mustTree(t, `{"n": 1}`))
+	if err != nil {
+		t.Fatalf("Encode with defaults: %v", err)
+	}
+	got, err := a.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := a.Decode(b)
+	if diff := cmp.Diff(mustTree(t, `{"n": 1, "s": null, "e": "A", "d": 0.00, "f": "YWI=", "t": "1970-01-01T00:00:00Z"}`), got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	// A union takes the first branch a value fits: 5 is a long, "5" a string.
+	b, err = a.Encode(mustTree(t, `{"n": 1, "s": 5, "d": 1, "f": "AAA=", "t": 0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = a.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
