@@ -196,39 +196,16 @@ func (f *Flow) buildCodecs() error {
 	return errors.Join(errs...)
 }
 
-// formatSpec reads a connector's `format` option alone: the connector's own spec
-// declares it (for validation and the reference) but the flow engine applies it.
-var formatSpec = &option.Spec{Fields: []option.Field{option.Format()}}
-
 // codec returns the codec of the named connector's merged options in role, or nil when
 // it declares no format (or has none set).
 func (f *Flow) codec(name string, use config.Options, role option.Role) (format.Codec, error) {
 	c, k, err := f.kind(name, config.Pos{})
-	if err != nil {
-		return nil, nil // checkConnectors reported it
-	}
-	if k.Spec != nil && !slices.ContainsFunc(k.Spec.Fields, func(fd option.Field) bool { return fd.Name == option.FormatName }) {
-		return nil, nil // a connector of structured messages (rows, events): its spec refuses the option
-	}
-	merged := connector.Merge(c.Options, use)
-	only := config.Options{Pos: merged.Pos}
-	for _, e := range merged.Entries {
-		if e.Key == option.FormatName {
-			only.Entries = append(only.Entries, e)
-		}
-	}
-	if len(only.Entries) == 0 {
+	if err != nil || !option.Declares(k.Spec, option.FormatName) {
+		// checkConnectors reported a missing kind; a connector of structured messages
+		// (rows, events) has no format, and its spec refuses the option.
 		return nil, nil
 	}
-	v, err := formatSpec.Decode(option.Input{What: c.Type + " connector " + c.Name, Options: only, Role: role, Lookup: f.opts.Env.Lookup()})
-	if err != nil {
-		return nil, err
-	}
-	codec := option.FormatCodec(v)
-	if _, isJSON := codec.(format.JSON); isJSON {
-		return nil, nil
-	}
-	return codec, nil
+	return option.FormatOf(c.Type+" connector "+c.Name, connector.Merge(c.Options, use), role, f.opts.Env.Lookup())
 }
 
 // checkConnectors checks that the source and every sink name a connector of a type that

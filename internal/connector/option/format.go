@@ -77,6 +77,47 @@ func FormatCodec(v *Values) format.Codec {
 	return format.JSON{}
 }
 
+// formatOnly reads the `format` option alone.
+var formatOnly = &Spec{Fields: []Field{Format()}}
+
+// FormatOf decodes the `format` option among opts (a connector's merged options) for
+// role: the codec, or nil when the option is not set or says json. The component that
+// applies the format (the flow engine, `junction connector send`) reads it this way,
+// since the connector's own spec declares it but the connector ignores it.
+func FormatOf(what string, opts config.Options, role Role, lookup config.LookupEnv) (format.Codec, error) {
+	only := config.Options{Pos: opts.Pos}
+	for _, e := range opts.Entries {
+		if e.Key == FormatName {
+			only.Entries = append(only.Entries, e)
+		}
+	}
+	if len(only.Entries) == 0 {
+		return nil, nil
+	}
+	v, err := formatOnly.Decode(Input{What: what, Options: only, Role: role, Lookup: lookup})
+	if err != nil {
+		return nil, err
+	}
+	if _, isJSON := FormatCodec(v).(format.JSON); isJSON {
+		return nil, nil
+	}
+	return FormatCodec(v), nil
+}
+
+// Declares says whether spec has the option named name (a nil spec, of a connector
+// that checks nothing, has every option).
+func Declares(spec *Spec, name string) bool {
+	if spec == nil {
+		return true
+	}
+	for _, f := range spec.Fields {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // formatOwners says which format each setting belongs to, so that a setting of
 // another format is an error rather than silently ignored.
 var formatOwners = map[string]string{
