@@ -235,6 +235,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkNames(cfg, rep)
 	setAsideGeneratedWorkflows(cfg, rep)
 	checkFlowReferences(cfg, rep)
+	checkSocketFeeds(cfg, rep)
 	checkEventReferences(cfg, rep)
 	checkJobReferences(cfg, rep)
 	checkWorkflowReferences(cfg, rep)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 )
 
@@ -9,7 +10,7 @@ import (
 func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry) *Operation {
 	op := &Operation{Pos: pos, Name: name, BodyType: "json"}
 	what := "operation " + name
-	d.block(what, body, map[string]setting{
+	settings := map[string]setting{
 		"description": func(e *Entry) { op.Description, _ = d.str(e) },
 		"method":      func(e *Entry) { d.operationMethod(op, e) },
 		"path":        func(e *Entry) { d.operationPath(op, e) },
@@ -44,7 +45,9 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"success_codes": func(e *Entry) { op.SuccessCodes = d.statusCodes(e) },
 		"slo":           func(e *Entry) { op.SLO = d.slo(e) },
 		"cost":          func(e *Entry) { op.Cost = d.cost(e) },
-	})
+	}
+	maps.Copy(settings, d.operationSocket(op))
+	d.block(what, body, settings)
 	if op.GraphQL != nil {
 		if op.GraphQL.Document == "" {
 			d.rep.errorf(pos, "%s: variables given without a query: or mutation: document", what)

@@ -114,6 +114,9 @@ const (
 	TypeREST    IntegrationType = "rest"
 	TypeGraphQL IntegrationType = "graphql"
 	TypeWebhook IntegrationType = "webhook"
+	// TypeWebSocket keeps a WebSocket open: its messages feed flows (a websocket
+	// connector), and its operations send a message and await the matching reply.
+	TypeWebSocket IntegrationType = "websocket"
 )
 
 // Integration is one `integration NAME { … }` block: how to reach an outside system and
@@ -144,6 +147,9 @@ type Integration struct {
 	// TLS is how HTTPS connections to base_url are made (a private CA, a client
 	// certificate); a `type: webhook` block's applies to deliveries. nil: the defaults.
 	TLS *TLS
+	// WebSocket holds what only a `type: websocket` integration has (subscribe,
+	// heartbeat, reconnect); nil for the other types.
+	WebSocket *WebSocket
 
 	Operations []*Operation
 }
@@ -372,6 +378,9 @@ type Operation struct {
 	GraphQL      *GraphQL // set for operations of graphql integrations
 	SLO          *SLO     // nil: the integration's
 	Cost         *Cost    // nil: the integration's
+	// Send is what an operation of a websocket integration sends, and the reply it
+	// awaits; nil for the other types.
+	Send *SocketRequest
 }
 
 // MethodInternal marks operations that are not HTTP calls upstream.
