@@ -231,9 +231,6 @@ func (d *decoder) heartbeat(e *Entry) *Heartbeat {
 	if h.Reply != nil && messageEntry == nil {
 		d.rep.errorf(h.Reply.Pos, "heartbeat: reply answers a heartbeat message; give message: too (ping frames are answered by pongs)")
 	}
-	if h.Interval > 0 && h.Timeout > 0 && h.Timeout > h.Interval {
-		d.rep.errorf(h.Pos, "heartbeat: timeout %s is longer than the interval %s; the next heartbeat would be due before the answer to the last one", h.Timeout, h.Interval)
-	}
 	d.checkReplyRequest("heartbeat", h.Message, h.Reply)
 	return h
 }
