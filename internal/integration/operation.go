@@ -31,6 +31,10 @@ type operation struct {
 	returns      *config.Type
 	params       []string // every parameter it accepts (config.Operation.Params)
 	batched      bool     // sent through the integration's batcher
+	// socket marks an operation of a websocket integration: it sends send's message
+	// on the integration's connection and awaits the reply (stage_socket.go).
+	socket bool
+	send   *messageTemplate // compiled with the client (client.compile)
 
 	run     handler // the compiled pipeline; nil while the integration is misconfigured
 	metrics opMetrics
@@ -59,6 +63,9 @@ func newOperation(in *config.Integration, decl *config.Operation) *operation {
 	}
 	if decl.Cache > 0 {
 		op.cacheTTL = decl.Cache
+	}
+	if decl.Send != nil {
+		op.socket, op.method = true, MethodSend
 	}
 	for _, h := range decl.Headers {
 		tmpl := h.Value.String()
@@ -108,6 +115,19 @@ func (c *client) pipeline(in *config.Integration, op *operation) handler {
 		newRateLimitStage(c, in, op),
 		newBreakerStage(c, op),
 		&timeoutStage{c: c, op: op},
-		&authStage{c: c, op: op, cred: c.st.cred},
+		c.sendStage(op),
 	)
+}
+
+// MethodSend is the method of a websocket integration's operations: they send a
+// message rather than make an HTTP request.
+const MethodSend = "SEND"
+
+// sendStage is the pipeline's end: the auth stage, which makes the HTTP request, or
+// for a websocket operation the socket stage.
+func (c *client) sendStage(op *operation) stage {
+	if op.socket {
+		return &socketStage{c: c, op: op}
+	}
+	return &authStage{c: c, op: op, cred: c.st.cred}
 }

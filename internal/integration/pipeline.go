@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+
+	"github.com/junctionhq/junction/internal/wsclient"
 )
 
 // The pipeline of one logical call is compiled once per integration and operation, when
@@ -24,6 +26,8 @@ import (
 //	breaker      per attempt: open circuit or full bulkhead refuses        stage_breaker.go
 //	timeout      per attempt: the attempt's own deadline                   stage_timeout.go
 //	auth         per attempt: credentials, send, 401 refresh (the end)     stage_auth.go
+//	socket       instead of auth for a websocket integration: send the    stage_socket.go
+//	             message, await the reply that matches it (the end)
 //
 // Read top-down this is the README's list: credentials (resolved at build time, applied
 // per attempt), idempotency key, cache lookup, per attempt rate limit, breaker and the
@@ -61,7 +65,8 @@ type exchange struct {
 	header http.Header
 	body   []byte
 
-	callerKey  string // the caller's idempotency key, "" when none
+	reply      *wsclient.Match // what answers a websocket operation's message; nil for HTTP calls
+	callerKey  string          // the caller's idempotency key, "" when none
 	idempotent bool   // carries an idempotency key (set by the idempotency stage)
 	cacheKey   string // set by the cache stage when the call is cacheable
 	sent       int    // requests that left for the upstream (counted by the auth stage)
