@@ -67,10 +67,10 @@ type exchange struct {
 
 	reply      *wsclient.Match // what answers a websocket operation's message; nil for HTTP calls
 	callerKey  string          // the caller's idempotency key, "" when none
-	idempotent bool   // carries an idempotency key (set by the idempotency stage)
-	cacheKey   string // set by the cache stage when the call is cacheable
-	sent       int    // requests that left for the upstream (counted by the auth stage)
-	attempt    int    // the retry stage's current attempt, from 1 (0 without a retry stage)
+	idempotent bool            // carries an idempotency key (set by the idempotency stage)
+	cacheKey   string          // set by the cache stage when the call is cacheable
+	sent       int             // requests that left for the upstream (counted by the auth stage)
+	attempt    int             // the retry stage's current attempt, from 1 (0 without a retry stage)
 }
 
 // Result is the answer to a call: the upstream's status, headers and body, and what the
