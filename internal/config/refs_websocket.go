@@ -11,9 +11,10 @@ import (
 // like a flow's enrich step: a connector's own spec sees only its block.
 const FeedConnectorType = "websocket"
 
-// checkSocketFeeds reports websocket connectors that name no websocket integration,
-// and flows whose websocket source does not give the subscribe message's parameters
-// (or gives ones it does not take).
+// checkSocketFeeds reports the websocket sources of flows that name no websocket
+// integration, or do not give the subscribe message's parameters (or give ones it does
+// not take). Like an enrich step's operation, the reference is checked where it is
+// used: a connector no flow reads is only checked against its spec.
 func checkSocketFeeds(cfg *Config, rep *reporter) {
 	var sockets []string
 	for _, in := range cfg.Integrations {
@@ -21,30 +22,25 @@ func checkSocketFeeds(cfg *Config, rep *reporter) {
 			sockets = append(sockets, in.Name)
 		}
 	}
-	feeds := map[string]*Connector{}
-	for _, c := range cfg.Connectors {
-		if c.Type != FeedConnectorType {
-			continue
-		}
-		feeds[c.Name] = c
-		if o, ok := c.Options.Get("integration"); ok {
-			checkFeedIntegration(cfg, rep, o, sockets)
-		}
-	}
+	checked := map[Pos]bool{} // a connector's own option, reported once for all its flows
 	for _, f := range cfg.Flows {
-		c := feeds[f.Source.Connector]
-		if c == nil {
+		c := cfg.Connector(f.Source.Connector)
+		if c == nil || c.Type != FeedConnectorType {
 			continue
 		}
 		integration, ok := f.Source.Options.Get("integration")
-		if ok {
+		if !ok {
+			if integration, ok = c.Options.Get("integration"); !ok {
+				continue // the connector's spec says it is missing
+			}
+		}
+		if !checked[integration.Pos] {
+			checked[integration.Pos] = true
 			checkFeedIntegration(cfg, rep, integration, sockets)
-		} else if integration, ok = c.Options.Get("integration"); !ok {
-			continue // the connector's spec says it is missing
 		}
 		name, _ := integration.Value.(string)
 		in := cfg.Integration(name)
-		if in == nil || in.Type != TypeWebSocket {
+		if in == nil || in.Type != TypeWebSocket || in.WebSocket == nil {
 			continue
 		}
 		params, ok := f.Source.Options.Get("params")

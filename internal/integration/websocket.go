@@ -286,44 +286,60 @@ type FeedMessage struct {
 	Seq        uint64 // its place among that connection's messages, from 1
 }
 
-// Feed reads a websocket integration's feed until ctx ends: it connects, subscribes
-// with params filling the subscribe message, and calls receive with every message
-// received, in order and one at a time, nothing being read while receive runs (the
-// feed's back-pressure). It connects and subscribes again, after the integration's
-// reconnect back-off, whenever the connection fails. It returns nil when ctx ends; an
-// *Error when the integration does not exist, is not type websocket, is
+// Feed is a websocket integration's feed, subscribed with given parameters: Read reads
+// it.
+type Feed struct {
+	opts wsclient.FeedOptions
+}
+
+// Feed returns a websocket integration's feed, subscribed with params filling its
+// subscribe message. It connects nothing; the error, an *Error, says why the feed
+// cannot be read: the integration does not exist, is not type websocket, is
 // misconfigured, or params do not fit its subscribe message.
-func (r *Runtime) Feed(ctx context.Context, integration string, params map[string]any, receive func(context.Context, FeedMessage) error) error {
+func (r *Runtime) Feed(integration string, params map[string]any) (*Feed, error) {
 	c, err := r.client(integration)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.socket == nil {
 		if c.misconfigured != "" && c.typ == string(config.TypeWebSocket) {
-			return &Error{Kind: KindMisconfigured, Integration: c.name, Detail: "integration is misconfigured: " + c.misconfigured}
+			return nil, &Error{Kind: KindMisconfigured, Integration: c.name, Detail: "integration is misconfigured: " + c.misconfigured}
 		}
-		return &Error{Kind: KindInvalidParams, Integration: c.name, Detail: fmt.Sprintf("integration %s is type %s; only a websocket integration has a feed", c.name, c.typ)}
+		return nil, &Error{Kind: KindInvalidParams, Integration: c.name, Detail: fmt.Sprintf("integration %s is type %s; only a websocket integration has a feed", c.name, c.typ)}
 	}
 	s := c.socket
-	o := wsclient.FeedOptions{Reconnect: s.reconnect}
-	if o.Options, err = s.options(); err != nil {
-		return &Error{Kind: KindMisconfigured, Integration: c.name, Detail: err.Error()}
+	f := &Feed{opts: wsclient.FeedOptions{Reconnect: s.reconnect}}
+	if f.opts.Options, err = s.options(); err != nil {
+		return nil, &Error{Kind: KindMisconfigured, Integration: c.name, Detail: err.Error()}
 	}
-	if t := s.subscribe; t != nil {
-		if _, problems := s.request(t, params); problems != nil {
-			return invalidParams(c.name, "subscribe", problems)
+	t := s.subscribe
+	if t == nil {
+		if len(params) > 0 {
+			return nil, invalidParams(c.name, "subscribe", []ParamError{{Detail: "integration " + c.name + " declares no subscribe message to fill with params"}})
 		}
-		o.Subscribe = func() (*wsclient.Request, error) {
-			req, problems := s.request(t, params)
-			if problems != nil {
-				return nil, invalidParams(c.name, "subscribe", problems)
-			}
-			return req, nil
-		}
-	} else if len(params) > 0 {
-		return invalidParams(c.name, "subscribe", []ParamError{{Detail: "integration " + c.name + " declares no subscribe message to fill with params"}})
+		return f, nil
 	}
-	err = wsclient.Feed(ctx, o, func(ctx context.Context, m wsclient.Message) error {
+	if _, problems := s.request(t, params); problems != nil {
+		return nil, invalidParams(c.name, "subscribe", problems)
+	}
+	f.opts.Subscribe = func() (*wsclient.Request, error) {
+		req, problems := s.request(t, params)
+		if problems != nil {
+			return nil, invalidParams(c.name, "subscribe", problems)
+		}
+		return req, nil
+	}
+	return f, nil
+}
+
+// Read reads the feed until ctx ends: it connects, subscribes, and calls receive with
+// every message received, in order and one at a time, nothing being read while receive
+// runs (the feed's back-pressure). Whenever the connection fails it connects and
+// subscribes again after the integration's reconnect back-off. It returns nil when ctx
+// ends. receive gets the connection's context and should return its error once that
+// is done.
+func (f *Feed) Read(ctx context.Context, receive func(context.Context, FeedMessage) error) error {
+	err := wsclient.Feed(ctx, f.opts, func(ctx context.Context, m wsclient.Message) error {
 		return receive(ctx, FeedMessage{Body: m.Data, Binary: m.Binary, Time: m.Time, Connection: m.Connection, Seq: m.Seq})
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {

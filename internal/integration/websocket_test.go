@@ -193,8 +193,12 @@ integration Rest { base_url: "https://api.example.com" }`, fake.URL(), tickerEnv
 	var mu sync.Mutex
 	var got []FeedMessage
 	done := make(chan error, 1)
+	feed, err := h.rt.Feed("Ticker", map[string]any{"symbol": "btcusdt"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		done <- h.rt.Feed(ctx, "Ticker", map[string]any{"symbol": "btcusdt"}, func(_ context.Context, m FeedMessage) error {
+		done <- feed.Read(ctx, func(_ context.Context, m FeedMessage) error {
 			mu.Lock()
 			got = append(got, m)
 			mu.Unlock()
@@ -239,7 +243,7 @@ integration Rest { base_url: "https://api.example.com" }`, fake.URL(), tickerEnv
 		{"Rest", nil, KindInvalidParams},
 		{"Nope", nil, KindUnknownIntegration},
 	} {
-		err := h.rt.Feed(context.Background(), c.in, c.params, func(context.Context, FeedMessage) error { return nil })
+		_, err := h.rt.Feed(c.in, c.params)
 		if KindOf(err) != c.kind {
 			t.Errorf("Feed(%s, %v) = %v, want %s", c.in, c.params, err, c.kind)
 		}
