@@ -2,7 +2,8 @@
 // of the third-party APIs that Junction's reference configuration
 // (fixtures/codeai/integrations.cai) talks to — GitHub REST v3 and GraphQL v4,
 // OpenWeather, Stripe, a SendGrid-style notification service and an S3-compatible object
-// store.
+// store — and an exchange's market-data WebSocket (ExchangeTicker), the feed seed 000
+// subscribes to.
 //
 // Each fake is an httptest.Server with a little state, started with NewX(t, XConfig{…})
 // and closed by t.Cleanup. They are not mocks that accept anything: they check what a
@@ -14,7 +15,8 @@
 // the test author's assumptions. Where a fake deliberately differs from the real service
 // its doc comment says so.
 //
-// Every fake shares the Server knobs: Requests records every request received (method,
+// Every HTTP fake shares the Server knobs (the WebSocket fake has its own: dropping and
+// freezing connections, pausing its messages): Requests records every request received (method,
 // host, path, query, headers, body) with the status and headers answered; FailNext makes
 // the next requests fail before the fake looks at them (a load balancer in trouble);
 // SetDown makes every request fail until cleared. Fakes whose answers depend on time
