@@ -170,3 +170,33 @@ func webSocketTickerFlow(t *testing.T, junctionDB []string) {
 		t.Error("the token is in the server's log")
 	}
 }
+
+// TestValidateWebSocket: `junction validate` names a bad websocket declaration's
+// position and exits 1.
+func TestValidateWebSocket(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bad.cai")
+	writeFile(t, cfg, `integration Ticker {
+    type: websocket
+    base_url: "https://stream.example.com/ws"
+    operation price { message: { method: "ticker.price" }, reply: "$.id" }
+}
+connector ticks { type: websocket  integration: "Ticker" }
+connector out { type: log }
+flow f { source: ticks { params: { symbol: "btc" } }  sink o { connector: out } }
+`)
+	stdout, stderr, code := run(t, dir, nil, "validate", cfg)
+	out := stdout + stderr
+	for _, want := range []string{
+		"bad.cai:3:15: base_url: a websocket integration connects to a ws:// or wss:// URL",
+		"bad.cai:4:60: operation price: reply: the message has nothing at $.id",
+		"bad.cai:8:26: flow f: params: symbol is not a parameter of integration Ticker's subscribe message",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate does not say %q:\n%s", want, out)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d", code)
+	}
+}

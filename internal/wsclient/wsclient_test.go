@@ -43,11 +43,13 @@ func dialer(url string) wsclient.Dialer {
 	}
 }
 
-func path(t *testing.T, p string) *transform.Path {
-	t.Helper()
+func path(t *testing.T, p string) *transform.Path { return pathB(t, p) }
+
+func pathB(tb testing.TB, p string) *transform.Path {
+	tb.Helper()
 	x, err := transform.CompilePath(p)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return x
 }
