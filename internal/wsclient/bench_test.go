@@ -51,8 +51,10 @@ func BenchmarkFeed(b *testing.B) {
 	go func() {
 		defer close(done)
 		_ = wsclient.Feed(ctx, wsclient.FeedOptions{
-			Options:   wsclient.Options{Name: "bench", Dial: dialer(url)},
-			Subscribe: func() (*wsclient.Request, error) { return &wsclient.Request{Message: []byte(`{"method":"SUBSCRIBE"}`)}, nil },
+			Options: wsclient.Options{Name: "bench", Dial: dialer(url)},
+			Subscribe: func() (*wsclient.Request, error) {
+				return &wsclient.Request{Message: []byte(`{"method":"SUBSCRIBE"}`)}, nil
+			},
 		}, func(context.Context, wsclient.Message) error {
 			if got.Add(1) == int64(b.N) {
 				cancel()
