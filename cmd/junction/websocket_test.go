@@ -104,13 +104,12 @@ func webSocketTickerFlow(t *testing.T, junctionDB []string) {
 		return len(sent) >= 2 && len(sent[1].Seqs) >= 100
 	})
 	fake.Pause(true)
-	sent := fake.Sent()
-	var want []int64
-	for _, c := range sent {
-		want = append(want, c.Seqs...)
-	}
+	// Every tick the fake wrote is in the table once the flow has caught up; a tick being
+	// written when the fake paused is written still, so the snapshot is taken each time.
+	var sent []fakeapi.TickerSent
+	var have map[int64]bool
 	eventually(t, "every tick sent after the resubscription in PostgreSQL", func() bool {
-		have := seqs()
+		sent, have = fake.Sent(), seqs()
 		for _, c := range sent[1:] {
 			for _, s := range c.Seqs {
 				if !have[s] {
@@ -120,7 +119,10 @@ func webSocketTickerFlow(t *testing.T, junctionDB []string) {
 		}
 		return true
 	})
-	have := seqs()
+	var want []int64
+	for _, c := range sent {
+		want = append(want, c.Seqs...)
+	}
 	var lost []int64
 	for _, s := range sent[0].Seqs {
 		if !have[s] {

@@ -145,7 +145,8 @@ func (x *ExchangeTicker) Freeze(on bool) {
 	x.mu.Unlock()
 }
 
-// Pause stops the ticker messages while on (heartbeats and answers go on).
+// Pause stops the ticker messages while on (heartbeats and answers go on). A message
+// being written when it is called is still sent, and Sent lists it once written.
 func (x *ExchangeTicker) Pause(on bool) {
 	x.mu.Lock()
 	x.paused = on

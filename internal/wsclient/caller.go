@@ -129,13 +129,10 @@ func (k *Caller) dial(round *dialRound, n int) {
 		k.wg.Go(func() { k.watch(c) })
 	}
 	k.mu.Unlock()
-	if err != nil {
-		k.o.Status(err)
-	} else {
-		k.o.Status(nil)
-	}
-	if round.err != nil && c != nil {
+	if round.err == ErrClosed {
 		c.close()
+	} else {
+		k.o.Status(err)
 	}
 	close(round.done)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 
 	"github.com/junctionhq/junction/internal/policy/retry"
@@ -83,9 +84,7 @@ func (e *subscribeError) Error() string { return "subscribe: " + e.err.Error() }
 func (e *subscribeError) Unwrap() error { return e.err }
 
 // connectOnce makes connection n, subscribes and serves it until it ends, and says why.
-func connectOnce(ctx context.Context, o *FeedOptions, n int, receive func(context.Context, Message) error, log interface {
-	Info(string, ...any)
-}) error {
+func connectOnce(ctx context.Context, o *FeedOptions, n int, receive func(context.Context, Message) error, log *slog.Logger) error {
 	var req *Request
 	if o.Subscribe != nil {
 		var err error
