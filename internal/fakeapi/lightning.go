@@ -251,6 +251,6 @@ func (l *Lightning) sendPayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"payment_error": "", "payment_preimage": base64.StdEncoding.EncodeToString(inv.Hash[:]),
-		"payment_hash": base64.StdEncoding.EncodeToString(inv.Hash),
+		"payment_hash":  base64.StdEncoding.EncodeToString(inv.Hash),
 		"payment_route": map[string]any{"total_time_lock": 840040, "total_fees": "1", "total_amt": strconv.FormatInt(inv.Value+1, 10), "hops": []any{}}})
 }

@@ -49,7 +49,7 @@ func newOperation(in *config.Integration, decl *config.Operation) *operation {
 	op := &operation{
 		integration: in.Name, name: decl.Name, method: decl.Method,
 		internal: decl.Method == config.MethodInternal, computes: decl.Computes,
-		path:     decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
+		path: decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
 		graphql: decl.GraphQL, binary: decl.BodyType == "binary", form: decl.BodyType == "form",
 		acceptJSON:   !(decl.Returns != nil && decl.Returns.Kind == config.KindBinary),
 		successCodes: slices.Clone(decl.SuccessCodes),
