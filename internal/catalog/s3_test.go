@@ -39,9 +39,21 @@ func testS3(t *testing.T) {
 	if got.Status != 200 || !bytes.Equal(got.Body, data) {
 		t.Errorf("get_object: %d %q", got.Status, got.Body)
 	}
-	want(t, e.call(t, "list_objects", map[string]any{"bucket": s3Bucket, "prefix": "reports/"}), 200, "<Key>reports/2026/q1 report.pdf</Key>")
+	// The XML listing is answered as JSON that the entry's returns describes; one
+	// object is still a list.
+	list := e.call(t, "list_objects", map[string]any{"bucket": s3Bucket, "prefix": "reports/"})
+	want(t, list, 200)
 	if q := fake.Requests()[len(fake.Requests())-1].Query; q.Get("list-type") != "2" || q.Get("prefix") != "reports/" {
 		t.Errorf("list_objects sent %v", q)
+	}
+	listing := object(t, list)
+	if dig(listing, "ListBucketResult", "Contents", 0, "Key") != "reports/2026/q1 report.pdf" || dig(listing, "ListBucketResult", "KeyCount") != "1" ||
+		list.Header.Get("Content-Type") != "application/json" || len(list.ContractMismatches) > 0 {
+		t.Errorf("list_objects: %s %v %v", list.Body, list.Header, list.ContractMismatches)
+	}
+	empty := e.call(t, "list_objects", map[string]any{"bucket": s3Bucket, "prefix": "nothing/"})
+	if want(t, empty, 200, `"KeyCount":"0"`); len(empty.ContractMismatches) > 0 {
+		t.Errorf("an empty listing drifts: %v", empty.ContractMismatches)
 	}
 
 	// S3's errors, in its XML: a missing key, and 503 SlowDown, which is retried.
