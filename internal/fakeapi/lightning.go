@@ -28,7 +28,8 @@ type LightningConfig struct {
 
 // LightningInvoice is an invoice of the fake node.
 type LightningInvoice struct {
-	Hash           []byte // the payment hash, r_hash
+	Hash           []byte // the payment hash, r_hash: the SHA-256 of Preimage
+	Preimage       []byte // revealed by paying
 	Memo           string
 	Value          int64 // satoshis
 	PaymentRequest string
@@ -106,7 +107,7 @@ func (l *Lightning) newInvoiceLocked(sats int64, memo, prefix string) LightningI
 	n := len(l.invoices) + len(l.payable) + 1
 	preimage := sha256.Sum256(fmt.Appendf(nil, "preimage-%d", n))
 	hash := sha256.Sum256(preimage[:])
-	return LightningInvoice{Hash: hash[:], Memo: memo, Value: sats,
+	return LightningInvoice{Hash: hash[:], Preimage: preimage[:], Memo: memo, Value: sats,
 		PaymentRequest: prefix + strings.ToLower(fakeID("", n, 40))}
 }
 
@@ -250,7 +251,7 @@ func (l *Lightning) sendPayment(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"payment_error": "unable to find a path to destination", "payment_preimage": "", "payment_hash": "", "payment_route": nil})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"payment_error": "", "payment_preimage": base64.StdEncoding.EncodeToString(inv.Hash[:]),
+	writeJSON(w, http.StatusOK, map[string]any{"payment_error": "", "payment_preimage": base64.StdEncoding.EncodeToString(inv.Preimage),
 		"payment_hash":  base64.StdEncoding.EncodeToString(inv.Hash),
 		"payment_route": map[string]any{"total_time_lock": 840040, "total_fees": "1", "total_amt": strconv.FormatInt(inv.Value+1, 10), "hops": []any{}}})
 }
