@@ -50,7 +50,7 @@ Process settings come from flags or, when a flag is not given, from the environm
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}") // the same text as 'junction version'
-	root.AddCommand(newServeCommand(), newValidateCommand(), newCallCommand(), newMigrateCommand(), newTokenCommand(), newFlowCommand(), newWorkflowCommand(), newWebhookCommand(), newTailCommand(), newConnectorCommand(), newReportCommand(), newClusterCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newValidateCommand(), newCallCommand(), newMigrateCommand(), newTokenCommand(), newFlowCommand(), newWorkflowCommand(), newWebhookCommand(), newTailCommand(), newConnectorCommand(), newReportCommand(), newClusterCommand(), newCatalogCommand(), newVersionCommand())
 	return root
 }
 
