@@ -27,7 +27,9 @@ func (d *decoder) integration(pos Pos, name string, body []*Entry) (*Integration
 	in := &Integration{Pos: pos, Name: name, Type: TypeREST}
 	wd := &WebhookDelivery{Pos: pos, Name: name}
 	retry := d.retryGroup()
-	d.block("integration "+name, body, d.integrationSettings(in, wd, retry))
+	settings := d.integrationSettings(in, wd, retry)
+	body, in.Catalog = d.withCatalog("integration", name, body, settings)
+	d.block("integration "+name, body, settings)
 	in.Retry = retry.retry()
 	d.checkBaseURL(in)
 	if !d.fragment {
@@ -114,6 +116,7 @@ func (d *decoder) checkIntegration(in *Integration, wd *WebhookDelivery) {
 		d.checkSocketOperation(in, op)
 		if in.Type != TypeWebSocket {
 			d.checkOperationKind(in, op)
+			d.internalOperation(in, op)
 		}
 	}
 	if in.TLS != nil && in.BaseURL != nil && in.BaseURL.IsLiteral() && in.Type != TypeWebSocket {
@@ -151,6 +154,33 @@ func (d *decoder) checkOperationKind(in *Integration, op *Operation) {
 	case op.GraphQL == nil && op.Method != MethodInternal && (op.Method == "" || op.Path == ""):
 		d.rep.errorf(op.Pos, "operation %s needs method: and path: (or method: internal)", op.Name)
 	}
+}
+
+// internalOperation says what a `method: internal` operation computes. The one thing
+// Junction computes is a presigned URL, for an aws_signature_v4 integration; an
+// internal operation of any other integration is kept (whole CodeAI files declare
+// them) but answers 501, and validate warns.
+func (d *decoder) internalOperation(in *Integration, op *Operation) {
+	if op.Method != MethodInternal {
+		return
+	}
+	if in.Auth == nil || in.Auth.Kind != AuthAWSSigV4 {
+		d.rep.warnf(op.Pos, "operation %s of integration %s is method: internal, and Junction computes only presigned URLs of aws_signature_v4 integrations: calls of it answer 501 Not Implemented", op.Name, in.Name)
+		return
+	}
+	if op.Path == "" {
+		op.Path = PresignPathDefault
+		op.PathParams, _ = TemplateParams(PresignPathDefault)
+	}
+	if len(op.Body) > 0 || op.BodyType != "json" || len(op.Headers) > 0 || op.GraphQL != nil {
+		d.rep.errorf(op.Pos, "operation %s computes a presigned URL: it takes a path and query, not body, body_type or headers", op.Name)
+	}
+	for _, name := range op.Params() { // before Computes adds the presigning parameters
+		if name == PresignMethodParam || name == PresignExpiresParam || name == PresignContentTypeParam {
+			d.rep.errorf(op.Pos, "operation %s computes a presigned URL and takes %s itself: rename the path or query parameter %q", op.Name, name, name)
+		}
+	}
+	op.Computes = ComputePresignedURL
 }
 
 func hasHTTPOperations(in *Integration) bool {

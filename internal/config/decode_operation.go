@@ -32,9 +32,9 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"body":    func(e *Entry) { op.Body = d.fieldBlock(e, true) },
 		"headers": func(e *Entry) { op.Headers = d.headers(e) },
 		"body_type": func(e *Entry) {
-			bt, ok := d.name(e, "json or binary")
-			if ok && bt != "json" && bt != "binary" {
-				d.expect(e, "json or binary")
+			bt, ok := d.name(e, "json, form or binary")
+			if ok && bt != "json" && bt != "form" && bt != "binary" {
+				d.expect(e, "json, form or binary")
 				return
 			}
 			op.BodyType = bt

@@ -19,8 +19,8 @@ func (c *client) call(ctx context.Context, op *operation, params map[string]any,
 	if c.misconfigured != "" {
 		return nil, &Error{Kind: KindMisconfigured, Integration: c.name, Operation: op.name, Detail: "integration is misconfigured: " + c.misconfigured}
 	}
-	if op.internal {
-		return nil, &Error{Kind: KindNotImplemented, Integration: c.name, Operation: op.name, Detail: "method: internal operations are computed by Junction and none is implemented yet"}
+	if op.internal && op.run == nil {
+		return nil, &Error{Kind: KindNotImplemented, Integration: c.name, Operation: op.name, Detail: "method: internal operations compute presigned URLs of aws_signature_v4 integrations; this one computes nothing"}
 	}
 	var x *exchange
 	var err error

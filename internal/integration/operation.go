@@ -15,6 +15,7 @@ type operation struct {
 	name        string
 	method      string // "" for the proxy, whose requests bring their own
 	internal    bool   // `method: internal`: computed by Junction, never sent
+	computes    string // what an internal operation computes (config.ComputePresignedURL); "" when nothing
 
 	path       string
 	pathParams []string
@@ -23,6 +24,7 @@ type operation struct {
 	headers    []headerTemplate
 	graphql    *config.GraphQL // nil for REST operations
 	binary     bool            // body_type: binary
+	form       bool            // body_type: form
 	acceptJSON bool            // send Accept: application/json unless a header says otherwise
 
 	successCodes []int         // empty: any 2xx
@@ -50,9 +52,9 @@ type headerTemplate struct {
 func newOperation(in *config.Integration, decl *config.Operation) *operation {
 	op := &operation{
 		integration: in.Name, name: decl.Name, method: decl.Method,
-		internal: decl.Method == config.MethodInternal,
-		path:     decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
-		graphql: decl.GraphQL, binary: decl.BodyType == "binary",
+		internal: decl.Method == config.MethodInternal, computes: decl.Computes,
+		path: decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
+		graphql: decl.GraphQL, binary: decl.BodyType == "binary", form: decl.BodyType == "form",
 		acceptJSON:   !(decl.Returns != nil && decl.Returns.Kind == config.KindBinary),
 		successCodes: slices.Clone(decl.SuccessCodes),
 		timeout:      attemptTimeout(decl.Timeout, in.Timeout),
@@ -105,6 +107,13 @@ func (op *operation) success(status int) bool {
 // stage it does not ask for is left out.
 func (c *client) pipeline(in *config.Integration, op *operation) handler {
 	op.metrics = newOpMetrics(c.env.metrics, op.integration, op.name)
+	if op.internal {
+		if op.computes == "" {
+			return nil // call answers 501
+		}
+		// Computed here, never sent: the upstream's policies have nothing to act on.
+		return compose(&observeStage{c: c, op: op}, &presignStage{c: c, op: op})
+	}
 	return compose(
 		&observeStage{c: c, op: op},
 		newIdempotencyStage(in),

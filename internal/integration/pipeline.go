@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/junctionhq/junction/internal/wsclient"
 )
@@ -71,6 +72,8 @@ type exchange struct {
 	cacheKey   string          // set by the cache stage when the call is cacheable
 	sent       int             // requests that left for the upstream (counted by the auth stage)
 	attempt    int             // the retry stage's current attempt, from 1 (0 without a retry stage)
+	// presignFor is how long a presigned URL stays valid (internal operations only).
+	presignFor time.Duration
 }
 
 // Result is the answer to a call: the upstream's status, headers and body, and what the

@@ -48,10 +48,16 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		switch {
 		case op.binary:
 			x.body = b.binaryBody(rawBody)
+		case op.form && len(op.body) > 0:
+			x.body = encodeForm(b.bodyObject(op.body))
+			x.header["Content-Type"] = headerForm
 		case len(op.body) > 0:
 			x.body = b.jsonBody(op.body)
 			x.header["Content-Type"] = headerJSON
 		}
+	}
+	if op.computes == config.ComputePresignedURL {
+		b.presign(x)
 	}
 	for _, h := range op.headers {
 		x.header.Set(h.name, b.template(h, "header "+h.name))
@@ -68,7 +74,7 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		return nil, invalidParams(c.name, op.name, []ParamError{{Param: "", Detail: fmt.Sprintf("the request URL %q is not an http(s) URL", redact.URL(target))}})
 	}
 	x.url = u
-	if op.acceptJSON && x.header.Get("Accept") == "" {
+	if op.acceptJSON && op.computes == "" && x.header.Get("Accept") == "" {
 		x.header["Accept"] = headerJSON
 	}
 	return x, nil
@@ -156,14 +162,19 @@ func (b *builder) query(fields []*config.Field) string {
 	return q.Encode()
 }
 
-func (b *builder) jsonBody(fields []*config.Field) []byte {
+// bodyObject collects the body's fields (given, or their defaults).
+func (b *builder) bodyObject(fields []*config.Field) map[string]any {
 	obj := make(map[string]any, len(fields))
 	for _, f := range fields {
 		if v, ok := b.value(f); ok {
 			obj[f.Name] = v
 		}
 	}
-	out, err := json.Marshal(obj)
+	return obj
+}
+
+func (b *builder) jsonBody(fields []*config.Field) []byte {
+	out, err := json.Marshal(b.bodyObject(fields))
 	if err != nil {
 		b.problem("", "cannot encode the body: %v", err)
 	}
