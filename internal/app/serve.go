@@ -39,13 +39,13 @@ const AddrDefault = "127.0.0.1:8080"
 
 // Options configure Serve. Zero values mean the documented defaults.
 type Options struct {
-	ConfigPaths     []string      // configuration files; none is allowed (an empty model)
-	DatabaseURL     string        // see backend.Open; empty means SQLite junction.db
-	RedisURL        string        // redis:// or rediss://; validated, used by later capabilities
+	ConfigPaths []string // configuration files; none is allowed (an empty model)
+	DatabaseURL string   // see backend.Open; empty means SQLite junction.db
+	RedisURL    string   // redis:// or rediss://; what nodes share (see Options.RedisTLS)
 	// RedisTLS are the files of a rediss:// REDIS_URL's TLS: a private CA, a client
 	// certificate and key (--redis-ca, --redis-cert, --redis-key); empty: the system's
 	// CAs, no client certificate.
-	RedisTLS tlsfiles.Client
+	RedisTLS        tlsfiles.Client
 	Addr            string        // listen address; AddrDefault when empty
 	ShutdownTimeout time.Duration // server.DefaultShutdownTimeout when zero
 	// ReportRetention is how long the usage reports' minutes are kept;
