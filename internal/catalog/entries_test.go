@@ -34,6 +34,7 @@ var entryTests = map[string]func(*testing.T){
 	"tensorflow-serving": testTFServing,
 	"huggingface":        testHuggingFace,
 	"lightning":          testLightning,
+	"exchange-ticker":    testExchangeTicker,
 }
 
 // TestEntries runs every entry's test; an entry without one fails.

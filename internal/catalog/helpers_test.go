@@ -39,7 +39,7 @@ type entry struct {
 }
 
 // useEntry builds the runtime of src (a configuration using a catalog entry, whose
-// integration is named in) with env as the environment. It fails the test when the
+// integration is named in) with env as the environment, on clk (nil: real time). It fails the test when the
 // configuration has errors or the integration is misconfigured.
 func useEntry(t *testing.T, clk *clock.Fake, in, src string, env map[string]string) *entry {
 	t.Helper()
@@ -51,12 +51,15 @@ func useEntry(t *testing.T, clk *clock.Fake, in, src string, env map[string]stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := integration.New(cfg, integration.Options{
+	opts := integration.Options{
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics:   m,
-		Clock:     clk,
-	})
+	}
+	if clk != nil { // nil: real time
+		opts.Clock = clk
+	}
+	rt, err := integration.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

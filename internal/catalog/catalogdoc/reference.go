@@ -6,11 +6,6 @@ import (
 	"strings"
 )
 
-// missing names what the catalog is to have and does not yet, for the reference.
-var missing = []string{
-	"an exchange ticker over WebSocket: it arrives with `type: websocket` integrations",
-}
-
 // Reference renders docs/catalog.md from the entries.
 func Reference() []byte {
 	entries, err := Entries()
@@ -56,10 +51,6 @@ error answers and rate limits included (internal/catalog).
 			hooks = "`verify: " + e.Source.Verify + "`"
 		}
 		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %d | %s | %s |\n", e.Name, e.Name, e.Description, len(e.Integration.Operations), hooks, codeList(e.Needs))
-	}
-	b.WriteString("\nNot in the catalog yet:\n\n")
-	for _, m := range missing {
-		fmt.Fprintf(&b, "- %s\n", m)
 	}
 	for _, e := range entries {
 		fmt.Fprintf(&b, "\n## %s\n\n", e.Name)
