@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 )
 
@@ -9,7 +10,7 @@ import (
 func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry) *Operation {
 	op := &Operation{Pos: pos, Name: name, BodyType: "json"}
 	what := "operation " + name
-	d.block(what, body, map[string]setting{
+	settings := map[string]setting{
 		"description": func(e *Entry) { op.Description, _ = d.str(e) },
 		"method":      func(e *Entry) { d.operationMethod(op, e) },
 		"path":        func(e *Entry) { d.operationPath(op, e) },
@@ -31,9 +32,9 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"body":    func(e *Entry) { op.Body = d.fieldBlock(e, true) },
 		"headers": func(e *Entry) { op.Headers = d.headers(e) },
 		"body_type": func(e *Entry) {
-			bt, ok := d.name(e, "json, xml or binary")
-			if ok && bt != "json" && bt != "binary" && bt != "xml" {
-				d.expect(e, "json, xml or binary")
+			bt, ok := d.name(e, "json, form, xml or binary")
+			if ok && bt != "json" && bt != "form" && bt != "xml" && bt != "binary" {
+				d.expect(e, "json, form, xml or binary")
 				return
 			}
 			op.BodyType = bt
@@ -44,7 +45,9 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"success_codes": func(e *Entry) { op.SuccessCodes = d.statusCodes(e) },
 		"slo":           func(e *Entry) { op.SLO = d.slo(e) },
 		"cost":          func(e *Entry) { op.Cost = d.cost(e) },
-	})
+	}
+	maps.Copy(settings, d.operationSocket(op))
+	d.block(what, body, settings)
 	if op.BodyType == "xml" && len(op.Body) > 1 {
 		d.rep.errorf(op.Body[1].Pos, "%s: a body_type: xml body is one XML document, so it takes one field, its root element (%s); found %d", what, op.Body[0].Name, len(op.Body))
 	}

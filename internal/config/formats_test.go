@@ -165,7 +165,7 @@ func TestXMLBodyErrors(t *testing.T) {
   S:
     operations:
       put: {method: PUT, path: /x, body_type: csv}
-`, "test.yaml:4:47: body_type: expected json, xml or binary"},
+`, "test.yaml:4:47: body_type: expected json, form, xml or binary"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, diags := Decode(tt.file, []byte(tt.src))

@@ -52,6 +52,9 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		switch {
 		case op.binary:
 			x.body = b.binaryBody(rawBody)
+		case op.form && len(op.body) > 0:
+			x.body = encodeForm(b.bodyObject(op.body))
+			x.header["Content-Type"] = headerForm
 		case op.xmlBody && len(op.body) > 0:
 			x.body = b.xmlBody(op.body)
 			x.header["Content-Type"] = headerXML
@@ -59,6 +62,9 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 			x.body = b.jsonBody(op.body)
 			x.header["Content-Type"] = headerJSON
 		}
+	}
+	if op.computes == config.ComputePresignedURL {
+		b.presign(x)
 	}
 	for _, h := range op.headers {
 		x.header.Set(h.name, b.template(h, "header "+h.name))
@@ -75,7 +81,7 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		return nil, invalidParams(c.name, op.name, []ParamError{{Param: "", Detail: fmt.Sprintf("the request URL %q is not an http(s) URL", redact.URL(target))}})
 	}
 	x.url = u
-	if op.acceptJSON && x.header.Get("Accept") == "" {
+	if op.acceptJSON && op.computes == "" && x.header.Get("Accept") == "" {
 		x.header["Accept"] = headerJSON
 		if op.xmlBody {
 			x.header["Accept"] = headerXML
@@ -166,14 +172,19 @@ func (b *builder) query(fields []*config.Field) string {
 	return q.Encode()
 }
 
-func (b *builder) jsonBody(fields []*config.Field) []byte {
+// bodyObject collects the body's fields (given, or their defaults).
+func (b *builder) bodyObject(fields []*config.Field) map[string]any {
 	obj := make(map[string]any, len(fields))
 	for _, f := range fields {
 		if v, ok := b.value(f); ok {
 			obj[f.Name] = v
 		}
 	}
-	out, err := json.Marshal(obj)
+	return obj
+}
+
+func (b *builder) jsonBody(fields []*config.Field) []byte {
+	out, err := json.Marshal(b.bodyObject(fields))
 	if err != nil {
 		b.problem("", "cannot encode the body: %v", err)
 	}
@@ -183,13 +194,7 @@ func (b *builder) jsonBody(fields []*config.Field) []byte {
 // xmlBody is the body fields as one XML document: they must be one field, the root
 // element, as the XML format writes a message (see package format).
 func (b *builder) xmlBody(fields []*config.Field) []byte {
-	obj := make(map[string]any, len(fields))
-	for _, f := range fields {
-		if v, ok := b.value(f); ok {
-			obj[f.Name] = jsonNumbers(v)
-		}
-	}
-	out, err := format.XML{}.Encode(obj)
+	out, err := format.XML{}.Encode(jsonNumbers(b.bodyObject(fields)))
 	if err != nil {
 		b.problem("", "cannot encode the body as XML: %v", err)
 	}

@@ -10,12 +10,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/credential"
-	"github.com/junctionhq/junction/internal/format"
 	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/internal/telemetry"
-	"github.com/junctionhq/junction/internal/transform"
 )
 
 // authStage is the innermost stage: it applies the integration's credentials (resolved
@@ -43,63 +40,8 @@ func (s *authStage) wrap(handler) handler {
 		if err == nil && res.Status >= 400 {
 			res.Body = s.c.scrubBody(res.Body)
 		}
-		if err == nil && s.op.decodeXML && format.IsXMLContentType(res.Header.Get("Content-Type")) {
-			err = s.decodeXMLAnswer(res)
-		}
 		return res, err
 	}
-}
-
-// decodeXMLAnswer turns an XML answer into JSON (package format's mapping), so that
-// `returns`, the cache, flows' mappings and workflows read it as any other answer:
-// members the operation's `returns` declares as lists are lists even when the answer
-// holds one element (S3's <Contents>). An error answer that is not well-formed XML is
-// left as it came; a successful one is an upstream-invalid error.
-func (s *authStage) decodeXMLAnswer(res *Result) error {
-	tree, err := format.XML{}.Decode(res.Body)
-	if err != nil {
-		if !s.op.success(res.Status) {
-			return nil
-		}
-		return &Error{Kind: KindUpstreamInvalid, Integration: s.c.name, Operation: s.op.name, Detail: "the answer is not well-formed XML: " + err.Error()}
-	}
-	body, err := transform.Encode(listsOf(s.op.returns, tree))
-	if err != nil {
-		return &Error{Kind: KindUpstreamInvalid, Integration: s.c.name, Operation: s.op.name, Detail: err.Error()}
-	}
-	res.Header = res.Header.Clone()
-	res.Header.Set("Content-Type", "application/json")
-	res.Header.Del("Content-Length")
-	res.Body = body
-	return nil
-}
-
-// listsOf makes the members that t declares as lists lists in v: XML cannot tell one
-// repeated element from a single one.
-func listsOf(t *config.Type, v any) any {
-	if t == nil || v == nil {
-		return v
-	}
-	switch t.Kind {
-	case config.KindList:
-		list, ok := v.([]any)
-		if !ok {
-			list = []any{v}
-		}
-		for i, e := range list {
-			list[i] = listsOf(t.Elem, e)
-		}
-		return list
-	case config.KindObject:
-		if obj, ok := v.(map[string]any); ok {
-			for _, f := range t.Fields {
-				if m, present := obj[f.Name]; present {
-					obj[f.Name] = listsOf(f.Type, m)
-				}
-			}
-		}
-	}
-	return v
 }
 
 // send makes one HTTP request with credentials and reads the bounded response, counting
