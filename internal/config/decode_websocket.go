@@ -344,7 +344,7 @@ func (d *decoder) checkSocketOperation(in *Integration, op *Operation) {
 	switch {
 	case op.Method != "" || op.Path != "" || op.GraphQL != nil:
 		d.rep.errorf(op.Pos, "%s of websocket integration %s sends message: and awaits its reply; method, path, query and mutation do not apply", what, in.Name)
-	case len(op.Query) > 0 || len(op.Body) > 0 || len(op.Headers) > 0 || op.BodyType == "binary":
+	case len(op.Query) > 0 || len(op.Body) > 0 || len(op.Headers) > 0 || op.BodyType != "json":
 		d.rep.errorf(op.Pos, "%s of websocket integration %s: its parameters are the {placeholders} of message:; query, body, headers and body_type do not apply", what, in.Name)
 	case op.Cache != 0 || len(op.SuccessCodes) > 0:
 		d.rep.errorf(op.Pos, "%s of websocket integration %s: cache and success_codes do not apply (replies are not cached; a reply is a success unless its error path holds a value)", what, in.Name)

@@ -373,7 +373,13 @@ type Operation struct {
 	Query       []*Field
 	Body        []*Field
 	Headers     []Header
-	BodyType    string // "json" (default), "form" (application/x-www-form-urlencoded), "xml" (the one body field as an XML document) or "binary"
+	BodyType    string // "json" (default), "form" (application/x-www-form-urlencoded), "xml" (the one body field as an XML document), "binary", "avro" or "protobuf"
+	// Format is the `format: { … }` declaration of a body_type: avro or protobuf
+	// operation, as written: the connectors' format option, with its keys (schema,
+	// schema_file; descriptor_set, message) and type optional. It is kept unparsed:
+	// the codec reads files and parses schemas, which package integration does (and
+	// `junction validate` through it); nil when not declared.
+	Format *Option
 	// Computes says what a `method: internal` operation computes (ComputePresignedURL);
 	// "" for operations that are sent upstream, and for internal ones Junction cannot
 	// compute (they answer 501, and validate says so).
