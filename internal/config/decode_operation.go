@@ -41,7 +41,7 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 			}
 			op.BodyType, bodyTypePos = bt, e.KeyPos
 		},
-		"format": func(e *Entry) { op.Format = &Option{Pos: e.KeyPos, Key: e.Key, Value: d.optionValue(e.Value)} },
+		"format":        func(e *Entry) { op.Format = &Option{Pos: e.KeyPos, Key: e.Key, Value: d.optionValue(e.Value)} },
 		"returns":       func(e *Entry) { op.Returns = d.typeOf(e.Key, d.words(e.Value), false) },
 		"cache":         func(e *Entry) { op.Cache, _ = d.duration(e) },
 		"timeout":       func(e *Entry) { op.Timeout, _ = d.positiveDuration(e) },
