@@ -269,6 +269,16 @@ func (c *client) compile(in *config.Integration) error {
 			}
 		}
 	}
+	for _, decl := range in.Operations {
+		op := c.ops[decl.Name]
+		codec, err := operationCodec(in, decl, c.env.lookupEnv)
+		if err != nil {
+			return err
+		}
+		if codec != nil {
+			op.codec, op.codecType = codec, []string{codec.ContentType()}
+		}
+	}
 	for _, op := range c.ops {
 		op.run = c.pipeline(in, op)
 	}

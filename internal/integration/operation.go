@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/format"
 )
 
 // operation is one operation compiled for calls: what the request builder and the stages
@@ -26,6 +27,8 @@ type operation struct {
 	binary     bool            // body_type: binary
 	form       bool            // body_type: form
 	xmlBody    bool            // body_type: xml
+	codec      format.Codec    // body_type: avro or protobuf (bodyformat.go); set by client.compile
+	codecType  []string        // codec's media type, the Content-Type and Accept of its requests
 	acceptJSON bool            // send Accept: application/json (xml: application/xml) unless a header says otherwise
 
 	successCodes []int         // empty: any 2xx

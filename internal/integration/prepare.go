@@ -55,6 +55,9 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		case op.form && len(op.body) > 0:
 			x.body = encodeForm(b.bodyObject(op.body))
 			x.header["Content-Type"] = headerForm
+		case op.codec != nil && len(op.body) > 0:
+			x.body = b.codedBody(op.codec, op.body)
+			x.header["Content-Type"] = op.codecType
 		case op.xmlBody && len(op.body) > 0:
 			x.body = b.xmlBody(op.body)
 			x.header["Content-Type"] = headerXML
@@ -83,8 +86,11 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 	x.url = u
 	if op.acceptJSON && op.computes == "" && x.header.Get("Accept") == "" {
 		x.header["Accept"] = headerJSON
-		if op.xmlBody {
+		switch {
+		case op.xmlBody:
 			x.header["Accept"] = headerXML
+		case op.codec != nil:
+			x.header["Accept"] = op.codecType
 		}
 	}
 	return x, nil

@@ -18,10 +18,11 @@ type contractStage struct {
 	xml format.XML // decodes XML answers (xml.go), with the shape's lists as arrays
 }
 
-// newContractStage: only for operations (not the proxy) of GraphQL, or with a
-// `returns` shape the contract checks.
+// newContractStage: only for operations (not the proxy) of GraphQL, with a `returns`
+// shape the contract checks, or with a codec (body_type: avro or protobuf) whose
+// answers it decodes.
 func newContractStage(c *client, op *operation) stage {
-	if op.method == "" || (op.graphql == nil && !checksContract(op.returns)) {
+	if op.method == "" || (op.graphql == nil && !checksContract(op.returns) && op.codec == nil) {
 		return nil
 	}
 	return &contractStage{c: c, op: op, xml: format.XML{Arrays: listNames(op.returns)}}
@@ -43,8 +44,14 @@ func (s *contractStage) wrap(next handler) handler {
 				return nil, &Error{Kind: KindGraphQL, Integration: s.c.name, Operation: s.op.name, Detail: "the GraphQL response has errors", GraphQL: errs, Attempts: res.Attempts}
 			}
 		}
-		if s.op.graphql == nil && isXML(res.Header) {
-			if err := decodeXMLAnswer(res, s.xml); err != nil {
+		switch {
+		case s.op.graphql != nil:
+		case s.op.codec != nil && isCodecAnswer(res.Header, s.op.codec):
+			if err := decodeAnswer(res, s.op.codec); err != nil {
+				res.ContractMismatches = []string{err.Error()}
+			}
+		case isXML(res.Header) && checksContract(s.op.returns):
+			if err := decodeAnswer(res, s.xml); err != nil {
 				res.ContractMismatches = []string{err.Error()}
 			}
 		}

@@ -51,12 +51,12 @@ func listNames(t *config.Type) []string {
 	return out
 }
 
-// decodeXMLAnswer replaces an XML body with its JSON; an undecodable body is left as
-// it came, and the reason returned.
-func decodeXMLAnswer(res *Result, codec format.XML) error {
+// decodeAnswer replaces an XML (Avro, Protobuf) body with its JSON; an undecodable
+// body is left as it came, and the reason returned.
+func decodeAnswer(res *Result, codec format.Codec) error {
 	tree, err := codec.Decode(res.Body)
 	if err != nil {
-		return fmt.Errorf("body is declared as XML and is not: %w", err)
+		return fmt.Errorf("body is declared as %s and is not: %w", format.Name(codec), err)
 	}
 	body, err := transform.Encode(tree)
 	if err != nil {
