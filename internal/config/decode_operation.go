@@ -88,6 +88,9 @@ func (d *decoder) operationFormat(op *Operation, what string, bodyTypePos Pos) {
 	case coded && op.Format == nil:
 		d.rep.errorf(bodyTypePos, "%s: body_type: protobuf needs the message type: format: { descriptor_set: \"shop.binpb\", message: \"shop.Order\" }", what)
 		return
+	case coded && op.GraphQL != nil:
+		d.rep.errorf(bodyTypePos, "%s: a GraphQL document is sent as JSON; body_type: %s does not apply", what, op.BodyType)
+		return
 	case op.Format == nil:
 		return
 	case !coded:

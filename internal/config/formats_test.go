@@ -329,6 +329,15 @@ func TestOperationFormatErrors(t *testing.T) {
         format: { type: avro, schema_file: "a.avsc" }
     }
 }`, "test.cai:6:19: operation put: format: type: avro differs from body_type: protobuf"},
+		{"graphql", "test.cai", `integration G {
+    type: graphql
+    base_url: "https://g.example/graphql"
+    operation q {
+        query: "{ a }"
+        body_type: avro
+        format: { schema_file: "a.avsc" }
+    }
+}`, "test.cai:6:9: operation q: a GraphQL document is sent as JSON; body_type: avro does not apply"},
 		{"registry", "test.yaml", `integrations:
   S:
     operations:

@@ -255,3 +255,24 @@ func jsonEqual(t *testing.T, v any, want string) bool {
 	gb, _ := json.Marshal(b)
 	return string(ga) == string(gb)
 }
+
+// TestFormatFilesInFingerprint: a schema rewritten in place changes the integration's
+// fingerprint, so a reload builds the new codec rather than adopting the old state.
+func TestFormatFilesInFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "order.avsc", orderSchema)
+	src := `integration Shop {
+    base_url: "https://shop.example"
+    operation place { method: POST, path: "/a", body_type: avro, format: { schema_file: "order.avsc" }, body: { id: integer } }
+}`
+	cfg, diags := config.Decode(writeFile(t, dir, "shop.cai", src), []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	lookup := func(string) (string, bool) { return "", false }
+	before, _ := fingerprint(cfg.Integrations[0], lookup)
+	writeFile(t, dir, "order.avsc", strings.Replace(orderSchema, `"long"`, `"int"`, 1))
+	if after, _ := fingerprint(cfg.Integrations[0], lookup); after == before {
+		t.Error("the fingerprint did not change with the schema file")
+	}
+}
