@@ -52,7 +52,7 @@ error status or a failure of Junction's own (printed on stderr).`,
 			}
 			defer cancel()
 			code := app.Call(ctx, app.CallOptions{
-				ConfigPaths: configPaths(cmd, configs), RedisURL: fromEnv(cmd, "redis-url", "REDIS_URL"),
+				ConfigPaths: configPaths(cmd, configs), RedisURL: fromEnv(cmd, "redis-url", "REDIS_URL"), RedisTLS: redisTLS(cmd),
 				LookupEnv: os.LookupEnv, Logger: logger,
 				Integration: args[0], Operation: args[1], Args: args[2:],
 				BodyFile: bodyFile, IdempotencyKey: idempotencyKey, Include: include,
@@ -66,7 +66,7 @@ error status or a failure of Junction's own (printed on stderr).`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&configs, "config", "c", nil, "configuration file; repeat for several (env JUNCTION_CONFIG, ':'-separated)")
-	f.String("redis-url", "", "Redis URL for shared rate limits and cache (env REDIS_URL)")
+	addRedisFlags(cmd, "shared rate limits, cache and circuits")
 	f.DurationVar(&timeout, "timeout", 0, "deadline for the whole call, retries and waits included (default "+integration.DeadlineDefault.String()+")")
 	f.StringVar(&bodyFile, "body-file", "", "raw body of a body_type: binary operation; - reads stdin")
 	f.StringVar(&idempotencyKey, "idempotency-key", "", "pass this key instead of a generated one")

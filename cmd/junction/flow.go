@@ -101,7 +101,8 @@ Exit status 1 when the check fails.`,
 no server: publish to a broker's exchange, topic, subject or stream, or insert a row.
 --set adds the options a flow's sink would give (exchange, routing_key, topic, table, …),
 over the connector block's. Each MESSAGE argument is one message; without any, every
-non-empty line of standard input is one. The command returns once the system accepted
+non-empty line of standard input is one. A connector with a format (avro, protobuf, xml)
+takes the messages as JSON and writes them in it. The command returns once the system accepted
 them all (a confirmed publish, a committed insert); exit status 1 otherwise.`,
 		Example: `  junction connector send -c examples/order-sync.cai orders \
       --set exchange=orders --set routing_key=order.created \

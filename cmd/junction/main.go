@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/junctionhq/junction/internal/tlsfiles"
 )
 
 // exitError carries an exit status without another message (the command printed its own).
@@ -48,7 +50,7 @@ Process settings come from flags or, when a flag is not given, from the environm
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}") // the same text as 'junction version'
-	root.AddCommand(newServeCommand(), newValidateCommand(), newCallCommand(), newMigrateCommand(), newTokenCommand(), newFlowCommand(), newWorkflowCommand(), newWebhookCommand(), newTailCommand(), newConnectorCommand(), newReportCommand(), newClusterCommand(), newPluginCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newValidateCommand(), newCallCommand(), newMigrateCommand(), newTokenCommand(), newFlowCommand(), newWorkflowCommand(), newWebhookCommand(), newTailCommand(), newConnectorCommand(), newReportCommand(), newClusterCommand(), newCatalogCommand(), newPluginCommand(), newVersionCommand())
 	return root
 }
 
@@ -72,6 +74,24 @@ func configPaths(cmd *cobra.Command, flagged []string) []string {
 		}
 	}
 	return out
+}
+
+// addRedisFlags adds --redis-url and the files of its TLS.
+func addRedisFlags(cmd *cobra.Command, use string) {
+	f := cmd.Flags()
+	f.String("redis-url", "", "Redis URL for "+use+" (env REDIS_URL); rediss:// for TLS")
+	f.String("redis-ca", "", "PEM CA certificates a rediss:// REDIS_URL's server must chain to (env JUNCTION_REDIS_CA; default the system's)")
+	f.String("redis-cert", "", "PEM client certificate for a rediss:// REDIS_URL (env JUNCTION_REDIS_CERT)")
+	f.String("redis-key", "", "the PEM private key of --redis-cert (env JUNCTION_REDIS_KEY)")
+}
+
+// redisTLS reads the flags addRedisFlags added.
+func redisTLS(cmd *cobra.Command) tlsfiles.Client {
+	return tlsfiles.Client{
+		CA:   fromEnv(cmd, "redis-ca", "JUNCTION_REDIS_CA"),
+		Cert: fromEnv(cmd, "redis-cert", "JUNCTION_REDIS_CERT"),
+		Key:  fromEnv(cmd, "redis-key", "JUNCTION_REDIS_KEY"),
+	}
 }
 
 func addDatabaseFlag(cmd *cobra.Command) {

@@ -97,6 +97,7 @@ is listed by GET /integrations/status with the reason and is never called.`,
 				ConfigPaths:     configPaths(cmd, configs),
 				DatabaseURL:     fromEnv(cmd, "database-url", "DATABASE_URL"),
 				RedisURL:        fromEnv(cmd, "redis-url", "REDIS_URL"),
+				RedisTLS:        redisTLS(cmd),
 				Addr:            fromEnv(cmd, "addr", "JUNCTION_ADDR"),
 				ShutdownTimeout: shutdownTimeout,
 				ReportRetention: retention,
@@ -119,7 +120,7 @@ is listed by GET /integrations/status with the reason and is never called.`,
 	f := cmd.Flags()
 	f.StringArrayVarP(&configs, "config", "c", nil, "configuration file; repeat for several (env JUNCTION_CONFIG, ':'-separated)")
 	f.String("addr", "", "listen address (env JUNCTION_ADDR; default "+app.AddrDefault+")")
-	f.String("redis-url", "", "Redis URL for shared rate limits and cache (env REDIS_URL)")
+	addRedisFlags(cmd, "the state nodes share: circuits, rate limits, cache, delivery concurrency")
 	addDatabaseFlag(cmd)
 	f.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; re-read on SIGHUP (env JUNCTION_TLS_CERT)")
 	f.String("tls-key", "", "the PEM private key of --tls-cert (env JUNCTION_TLS_KEY)")

@@ -15,12 +15,14 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/tlsfiles"
 )
 
 // CallOptions configure Call.
 type CallOptions struct {
 	ConfigPaths []string
 	RedisURL    string
+	RedisTLS    tlsfiles.Client // see Options.RedisTLS
 	LookupEnv   config.LookupEnv
 	Logger      *slog.Logger
 	Integration string
@@ -51,7 +53,7 @@ func Call(ctx context.Context, o CallOptions) int {
 		return fail("%v", err)
 	}
 	cfg = onlyIntegration(cfg, o.Integration)
-	rdb, err := openRedis(ctx, o.RedisURL)
+	rdb, err := openRedis(ctx, o.RedisURL, o.RedisTLS)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -15,7 +15,10 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 	"github.com/junctionhq/junction/internal/connector/registry"
+	"github.com/junctionhq/junction/internal/format"
+	"github.com/junctionhq/junction/internal/transform"
 )
 
 // declaredConnector loads the configuration and finds the connector name in it, with its
@@ -92,6 +95,9 @@ func ConnectorSend(ctx context.Context, paths []string, name string, sets, messa
 		Connector: c, Options: connector.Merge(c.Options, over),
 		Env: connector.Env{LookupEnv: lookup, Logger: slog.New(slog.DiscardHandler), Clock: clock.Real{}},
 	}
+	if err := encodeMessages(c, kind, settings, msgs); err != nil {
+		return err
+	}
 	sink, err := kind.NewSink(settings)
 	if err != nil {
 		return fmt.Errorf("connector %s (%s): %w", c.Name, c.Type, err)
@@ -101,6 +107,31 @@ func ConnectorSend(ctx context.Context, paths []string, name string, sets, messa
 		return fmt.Errorf("connector %s (%s): not sent: %w", c.Name, c.Type, err)
 	}
 	fmt.Fprintf(w, "connector %s (%s): %d message(s) sent\n", c.Name, c.Type, len(msgs))
+	return nil
+}
+
+// encodeMessages writes the JSON messages given in the connector's `format` (Avro,
+// Protobuf, XML), as a flow's sink would, so a test message reaches a topic of Avro as
+// Avro rather than as JSON its readers cannot decode.
+func encodeMessages(c *config.Connector, kind connector.Kind, settings connector.Settings, msgs []connector.Message) error {
+	if !option.Declares(kind.Spec, option.FormatName) {
+		return nil
+	}
+	codec, err := option.FormatOf(c.Type+" connector "+c.Name, settings.Options, option.Sink, settings.Env.Lookup())
+	if err != nil || codec == nil {
+		return err
+	}
+	for i := range msgs {
+		doc, err := transform.Decode(msgs[i].Body)
+		if err != nil {
+			return fmt.Errorf("message %d: the connector writes %s, so messages are given as JSON: %w", i+1, format.Name(codec), err)
+		}
+		body, err := codec.Encode(doc)
+		if err != nil {
+			return fmt.Errorf("message %d: as %s: %w", i+1, format.Name(codec), err)
+		}
+		msgs[i].Body, msgs[i].Doc = body, doc
+	}
 	return nil
 }
 

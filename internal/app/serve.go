@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -40,9 +41,13 @@ const AddrDefault = "127.0.0.1:8080"
 
 // Options configure Serve. Zero values mean the documented defaults.
 type Options struct {
-	ConfigPaths     []string      // configuration files; none is allowed (an empty model)
-	DatabaseURL     string        // see backend.Open; empty means SQLite junction.db
-	RedisURL        string        // redis:// or rediss://; validated, used by later capabilities
+	ConfigPaths []string // configuration files; none is allowed (an empty model)
+	DatabaseURL string   // see backend.Open; empty means SQLite junction.db
+	RedisURL    string   // redis:// or rediss://; what nodes share (see Options.RedisTLS)
+	// RedisTLS are the files of a rediss:// REDIS_URL's TLS: a private CA, a client
+	// certificate and key (--redis-ca, --redis-cert, --redis-key); empty: the system's
+	// CAs, no client certificate.
+	RedisTLS        tlsfiles.Client
 	Addr            string        // listen address; AddrDefault when empty
 	ShutdownTimeout time.Duration // server.DefaultShutdownTimeout when zero
 	// ReportRetention is how long the usage reports' minutes are kept;
@@ -114,7 +119,7 @@ func Serve(ctx context.Context, opts Options) error {
 		return fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
 	defer ln.Close() // on an early return; the HTTP server closes it otherwise
-	rdb, err := openRedis(ctx, opts.RedisURL)
+	rdb, err := openRedis(ctx, opts.RedisURL, opts.RedisTLS)
 	if err != nil {
 		return err
 	}
@@ -270,7 +275,7 @@ func (o *Options) check() error {
 	if ttl := cmpOr(o.LeaseTTL, cluster.TTLDefault); o.LeaseRenew < 0 || o.LeaseRenew >= ttl {
 		return fmt.Errorf("lease renew interval must be positive and shorter than the lease time to live %s, got %s", ttl, o.LeaseRenew)
 	}
-	if err := checkRedisURL(o.RedisURL); err != nil {
+	if err := checkRedisURL(o.RedisURL, o.RedisTLS); err != nil {
 		return err
 	}
 	return backend.Validate(o.DatabaseURL)
@@ -500,13 +505,21 @@ func announceFirstAdmin(ctx context.Context, st store.Store, stderr io.Writer, l
 	return nil
 }
 
-func checkRedisURL(raw string) error {
+func checkRedisURL(raw string, files tlsfiles.Client) error {
+	withFiles := files != (tlsfiles.Client{})
 	if raw == "" {
+		if withFiles {
+			return errors.New("--redis-ca, --redis-cert and --redis-key need a rediss:// REDIS_URL")
+		}
 		return nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 		return fmt.Errorf("REDIS_URL: expected redis://host:port[/db] or rediss://…, found %q", redactURL(raw))
+	}
+	if withFiles && u.Scheme != "rediss" {
+		// Files given for a plain-text URL would be silently unused.
+		return fmt.Errorf("--redis-ca, --redis-cert and --redis-key are for TLS: REDIS_URL %s must start with rediss://", redactURL(raw))
 	}
 	return nil
 }
@@ -517,15 +530,22 @@ func checkRedisURL(raw string) error {
 // the allowed rate by the number of processes.
 // It returns a nil interface (not a nil *redis.Client inside one) when REDIS_URL is unset,
 // so that callers' `Redis != nil` checks mean what they say.
-func openRedis(ctx context.Context, raw string) (redis.UniversalClient, error) {
-	if raw == "" {
-		return nil, nil
+func openRedis(ctx context.Context, raw string, files tlsfiles.Client) (redis.UniversalClient, error) {
+	if err := checkRedisURL(raw, files); err != nil || raw == "" {
+		return nil, err
 	}
 	// go-redis logs each failed dial itself; the error returned here says it once.
 	redis.SetLogger(silentRedisLog{})
 	o, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL %s: %w", redactURL(raw), err)
+	}
+	if files != (tlsfiles.Client{}) {
+		// rediss:// (checked above): ParseURL set the server name from the host.
+		files.ServerName = cmp.Or(files.ServerName, o.TLSConfig.ServerName)
+		if o.TLSConfig, err = tlsfiles.ClientConfig(files); err != nil {
+			return nil, fmt.Errorf("REDIS_URL TLS: %w", err)
+		}
 	}
 	c := redis.NewClient(o)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector/registry"
 	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/runtime"
 	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/workflow"
@@ -116,6 +117,8 @@ func validateFile(w io.Writer, path string, lookup config.LookupEnv, decode func
 	if f.decoded {
 		// Every declared connector against its type's spec, used by a flow or not.
 		diags = append(diags, connectorDiagnostics(registry.Validate(cfg.Connectors, lookup))...)
+		// Operations' Avro schemas and descriptor sets, as the runtime builds them.
+		diags = append(diags, connectorDiagnostics(integration.CheckFormats(cfg.Integrations, lookup))...)
 		// Declared webhooks as serve resolves them (event types, urls, headers).
 		if _, err := webhook.Declare(cfg, webhook.SettingsFrom(cfg), lookup); err != nil {
 			errs := []error{err}

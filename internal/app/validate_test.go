@@ -183,3 +183,38 @@ func TestValidateEach(t *testing.T) {
 		t.Errorf("each with a bad file: accepted, or the good file not summarised:\n%s", out.String())
 	}
 }
+
+// TestValidateOperationFormats: `junction validate` builds the codec of each body_type:
+// avro or protobuf operation, its schema file relative to the configuration file, and
+// reports a file it cannot read or a schema that does not parse at the key naming it.
+func TestValidateOperationFormats(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("order.avsc", `{"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"}]}`)
+	write("bad.avsc", `{"type": "record"}`)
+	cfg := write("shop.cai", `integration Shop {
+    base_url: "https://shop.example"
+    operation good { method: POST, path: "/a", body_type: avro, format: { schema_file: "order.avsc" }, body: { id: integer } }
+    operation bad { method: POST, path: "/a", body_type: avro, format: { schema_file: "bad.avsc" } }
+    operation gone { method: POST, path: "/a", body_type: avro, format: { schema_file: "gone.avsc" } }
+}`)
+	var out strings.Builder
+	if Validate(&out, []string{cfg}, func(string) (string, bool) { return "", false }) {
+		t.Fatalf("accepted:\n%s", out.String())
+	}
+	for _, want := range []string{
+		"shop.cai:4:74: integration Shop operation bad: format: schema_file: invalid Avro schema",
+		"shop.cai:5:75: integration Shop operation gone: format: schema_file: open ",
+		"shop.cai: 2 errors",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

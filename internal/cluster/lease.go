@@ -76,6 +76,7 @@ type Lease struct {
 
 	stop    context.CancelFunc
 	done    chan struct{}
+	tried   chan struct{} // closed once the first try (and its OnChange) is over, or at Stop
 	started bool
 	stopped bool
 }
@@ -100,7 +101,7 @@ func NewLease(opts LeaseOptions) (*Lease, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Lease{opts: opts, done: make(chan struct{})}, nil
+	return &Lease{opts: opts, done: make(chan struct{}), tried: make(chan struct{})}, nil
 }
 
 // Name is the lease's name.
@@ -123,6 +124,11 @@ func (l *Lease) Holder() string {
 	}
 	return l.holder
 }
+
+// Tried is closed once the first try for the lease is over, OnChange included (or the
+// lease stopped before it): a duty that must be done before a start returns, if this
+// node holds it, waits for it.
+func (l *Lease) Tried() <-chan struct{} { return l.tried }
 
 // Start begins trying for the lease, at once and then every Renew, until Stop.
 func (l *Lease) Start(ctx context.Context) {
@@ -169,6 +175,9 @@ func (l *Lease) Stop(ctx context.Context) error {
 // it runs out, not up to a renewal interval later.
 func (l *Lease) run(ctx context.Context) {
 	defer close(l.done)
+	var tried sync.Once
+	markTried := func() { tried.Do(func() { close(l.tried) }) }
+	defer markTried()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -178,6 +187,7 @@ func (l *Lease) run(ctx context.Context) {
 		case <-timer.C:
 		}
 		l.try(ctx)
+		markTried()
 		timer.Reset(l.nextTry())
 	}
 }

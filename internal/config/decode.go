@@ -16,6 +16,9 @@ type decoder struct {
 	// fragment relaxes the checks that need a whole integration (an operation without a
 	// path, a missing threshold), for documentation snippets that show one setting.
 	fragment bool
+	// messageWritten marks the websocket operations whose message: was written, valid
+	// or not, so that a missing one is told apart from one already reported.
+	messageWritten map[*SocketRequest]bool
 }
 
 // setting handles one key of a block.

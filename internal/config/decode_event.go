@@ -185,7 +185,7 @@ func (d *decoder) handler(e *Entry) *Handler {
 // source decodes `source NAME { verify: github  secret: env(X)  event: "github.{header:X-GitHub-Event}" … }`.
 func (d *decoder) source(pos Pos, name string, body []*Entry) *Source {
 	src := &Source{Pos: pos, Name: name, Event: name + ".received"}
-	d.block("source "+name, body, map[string]setting{
+	settings := map[string]setting{
 		"verify": func(e *Entry) {
 			v, ok := d.name(e, strings.Join(VerifySchemes, ", "))
 			if ok && !slices.Contains(VerifySchemes, v) {
@@ -206,7 +206,9 @@ func (d *decoder) source(pos Pos, name string, body []*Entry) *Source {
 				d.expect(e, "sha256 or sha512")
 			}
 		},
-	})
+	}
+	body, src.Catalog = d.withCatalog("source", name, body, settings)
+	d.block("source "+name, body, settings)
 	switch {
 	case src.Verify == "":
 		d.rep.errorf(pos, "source %s: missing verify (one of %s)", name, strings.Join(VerifySchemes, ", "))

@@ -65,7 +65,7 @@ func (d *decoder) decodeFile(f *File, cfg *Config) {
 		declare, isDeclaration := declarations[e.Key]
 		switch {
 		case isDeclaration:
-			if name, body, ok := d.namedBlock(e); ok {
+			if name, body, ok := d.declaredBlock(e); ok {
 				d.annotationsHaveNoEffect(e, e.Key+" "+name)
 				declare(d, cfg, e.KeyPos, name, body)
 			}
@@ -238,6 +238,7 @@ func checkConfig(cfg *Config, rep *reporter) {
 	checkNames(cfg, rep)
 	setAsideGeneratedWorkflows(cfg, rep)
 	checkFlowReferences(cfg, rep)
+	checkSocketFeeds(cfg, rep)
 	checkEventReferences(cfg, rep)
 	checkJobReferences(cfg, rep)
 	checkWorkflowReferences(cfg, rep)

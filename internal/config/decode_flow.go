@@ -13,7 +13,7 @@ func (d *decoder) connector(pos Pos, name string, body []*Entry) *Connector {
 	var rest []*Entry
 	for _, e := range body {
 		if e.Key == "type" {
-			c.Type, _ = d.name(e, "a connector type such as rabbitmq, mqtt, nats, kafka, redis, postgres, schedule, http, events, integration, webhook or log")
+			c.Type, _ = d.name(e, "a connector type such as rabbitmq, mqtt, nats, kafka, redis, postgres, schedule, websocket, http, events, integration, webhook or log")
 			continue
 		}
 		rest = append(rest, e)

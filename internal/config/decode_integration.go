@@ -27,8 +27,11 @@ func (d *decoder) integration(pos Pos, name string, body []*Entry) (*Integration
 	in := &Integration{Pos: pos, Name: name, Type: TypeREST}
 	wd := &WebhookDelivery{Pos: pos, Name: name}
 	retry := d.retryGroup()
-	d.block("integration "+name, body, d.integrationSettings(in, wd, retry))
+	settings := d.integrationSettings(in, wd, retry)
+	body, in.Catalog = d.withCatalog("integration", name, body, settings)
+	d.block("integration "+name, body, settings)
 	in.Retry = retry.retry()
+	d.checkBaseURL(in)
 	if !d.fragment {
 		d.checkIntegration(in, wd)
 	}
@@ -46,26 +49,25 @@ func (d *decoder) integration(pos Pos, name string, body []*Entry) (*Integration
 }
 
 func (d *decoder) integrationSettings(in *Integration, wd *WebhookDelivery, retry *retryGroup) map[string]setting {
-	return retry.settings(map[string]setting{
+	settings := map[string]setting{
 		"description": func(e *Entry) { in.Description, _ = d.str(e) },
 		"type": func(e *Entry) {
-			t, ok := d.name(e, "rest, graphql or webhook")
+			t, ok := d.name(e, "rest, graphql, webhook or websocket")
 			if !ok {
 				return
 			}
 			switch IntegrationType(t) {
-			case TypeREST, TypeGraphQL, TypeWebhook:
+			case TypeREST, TypeGraphQL, TypeWebhook, TypeWebSocket:
 				in.Type = IntegrationType(t)
-			case "websocket", "grpc":
-				d.rep.errorf(e.Value.Words[0].Position(), "type %s is not supported yet: expected rest, graphql or webhook", t)
+			case "grpc":
+				d.rep.errorf(e.Value.Words[0].Position(), "type %s is not supported yet: expected rest, graphql, webhook or websocket", t)
 			default:
-				d.rep.errorf(e.Value.Words[0].Position(), "type: expected rest, graphql or webhook, found %s", t)
+				d.rep.errorf(e.Value.Words[0].Position(), "type: expected rest, graphql, webhook or websocket, found %s", t)
 			}
 		},
 		"base_url": func(e *Entry) {
 			if v, ok := d.value(e); ok {
 				in.BaseURL = &v
-				d.checkURL(e, v)
 			}
 		},
 		"auth":                     func(e *Entry) { in.Auth = d.auth(e) },
@@ -95,22 +97,29 @@ func (d *decoder) integrationSettings(in *Integration, wd *WebhookDelivery, retr
 				in.Operations = append(in.Operations, d.operation(in, e.KeyPos, name, body))
 			}
 		},
-	})
+	}
+	d.socketSettings(in, settings)
+	return retry.settings(settings)
 }
 
 // checkIntegration applies the rules that involve several settings.
 func (d *decoder) checkIntegration(in *Integration, wd *WebhookDelivery) {
 	d.checkDeliverySettings(in, wd)
-	if in.BaseURL == nil && in.Type != TypeWebhook && hasHTTPOperations(in) {
+	d.checkSocketIntegration(in, wd)
+	if in.BaseURL == nil && in.Type != TypeWebhook && in.Type != TypeWebSocket && hasHTTPOperations(in) {
 		d.rep.warnf(in.Pos, "integration %s has operations but no base_url: they cannot be called until it is set", in.Name)
 	}
 	if in.Batching != nil && in.Batching.Operation != "" && in.Operation(in.Batching.Operation) == nil {
 		d.rep.errorf(in.Batching.Pos, "batching operation %q is not an operation of integration %s", in.Batching.Operation, in.Name)
 	}
 	for _, op := range in.Operations {
-		d.checkOperationKind(in, op)
+		d.checkSocketOperation(in, op)
+		if in.Type != TypeWebSocket {
+			d.checkOperationKind(in, op)
+			d.internalOperation(in, op)
+		}
 	}
-	if in.TLS != nil && in.BaseURL != nil && in.BaseURL.IsLiteral() {
+	if in.TLS != nil && in.BaseURL != nil && in.BaseURL.IsLiteral() && in.Type != TypeWebSocket {
 		if u, _ := in.BaseURL.Resolve(nil); strings.HasPrefix(strings.ToLower(u), "http://") {
 			d.rep.warnf(in.TLS.Pos, "integration %s: tls has no effect on calls to the http:// base_url; use https://", in.Name)
 		}
@@ -147,6 +156,33 @@ func (d *decoder) checkOperationKind(in *Integration, op *Operation) {
 	}
 }
 
+// internalOperation says what a `method: internal` operation computes. The one thing
+// Junction computes is a presigned URL, for an aws_signature_v4 integration; an
+// internal operation of any other integration is kept (whole CodeAI files declare
+// them) but answers 501, and validate warns.
+func (d *decoder) internalOperation(in *Integration, op *Operation) {
+	if op.Method != MethodInternal {
+		return
+	}
+	if in.Auth == nil || in.Auth.Kind != AuthAWSSigV4 {
+		d.rep.warnf(op.Pos, "operation %s of integration %s is method: internal, and Junction computes only presigned URLs of aws_signature_v4 integrations: calls of it answer 501 Not Implemented", op.Name, in.Name)
+		return
+	}
+	if op.Path == "" {
+		op.Path = PresignPathDefault
+		op.PathParams, _ = TemplateParams(PresignPathDefault)
+	}
+	if len(op.Body) > 0 || op.BodyType != "json" || len(op.Headers) > 0 || op.GraphQL != nil {
+		d.rep.errorf(op.Pos, "operation %s computes a presigned URL: it takes a path and query, not body, body_type or headers", op.Name)
+	}
+	for _, name := range op.Params() { // before Computes adds the presigning parameters
+		if name == PresignMethodParam || name == PresignExpiresParam || name == PresignContentTypeParam {
+			d.rep.errorf(op.Pos, "operation %s computes a presigned URL and takes %s itself: rename the path or query parameter %q", op.Name, name, name)
+		}
+	}
+	op.Computes = ComputePresignedURL
+}
+
 func hasHTTPOperations(in *Integration) bool {
 	for _, op := range in.Operations {
 		if op.Method != MethodInternal {
@@ -156,7 +192,30 @@ func hasHTTPOperations(in *Integration) bool {
 	return false
 }
 
-// checkURL checks a literal base URL; references are checked once resolved.
+// checkBaseURL checks a literal base URL against the integration's type: ws:// or
+// wss:// for a websocket integration, http:// or https:// for the others. References
+// are checked once resolved.
+func (d *decoder) checkBaseURL(in *Integration) {
+	v := in.BaseURL
+	if v == nil || !v.IsLiteral() {
+		return
+	}
+	s, _ := v.Resolve(nil)
+	u, err := url.Parse(s)
+	valid := err == nil && u.Host != ""
+	switch {
+	case in.Type == TypeWebSocket:
+		if !valid || (u.Scheme != "ws" && u.Scheme != "wss") {
+			d.rep.errorf(v.Pos, "base_url: a websocket integration connects to a ws:// or wss:// URL, found %q", s)
+		}
+	case valid && (u.Scheme == "ws" || u.Scheme == "wss"):
+		d.rep.errorf(v.Pos, "base_url: %q is a WebSocket URL; set type: websocket, or give an http:// or https:// URL", s)
+	case !valid || (u.Scheme != "http" && u.Scheme != "https"):
+		d.rep.errorf(v.Pos, "base_url: expected an http:// or https:// URL, found %q", s)
+	}
+}
+
+// checkURL checks a literal http(s) URL; references are checked once resolved.
 func (d *decoder) checkURL(e *Entry, v Value) {
 	if !v.IsLiteral() {
 		return

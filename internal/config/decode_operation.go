@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -9,7 +11,8 @@ import (
 func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry) *Operation {
 	op := &Operation{Pos: pos, Name: name, BodyType: "json"}
 	what := "operation " + name
-	d.block(what, body, map[string]setting{
+	bodyTypePos := pos
+	settings := map[string]setting{
 		"description": func(e *Entry) { op.Description, _ = d.str(e) },
 		"method":      func(e *Entry) { d.operationMethod(op, e) },
 		"path":        func(e *Entry) { d.operationPath(op, e) },
@@ -31,20 +34,27 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		"body":    func(e *Entry) { op.Body = d.fieldBlock(e, true) },
 		"headers": func(e *Entry) { op.Headers = d.headers(e) },
 		"body_type": func(e *Entry) {
-			bt, ok := d.name(e, "json or binary")
-			if ok && bt != "json" && bt != "binary" {
-				d.expect(e, "json or binary")
+			bt, ok := d.name(e, bodyTypes)
+			if ok && !slices.Contains([]string{"json", "form", "xml", "binary", BodyTypeAvro, BodyTypeProtobuf}, bt) {
+				d.expect(e, bodyTypes)
 				return
 			}
-			op.BodyType = bt
+			op.BodyType, bodyTypePos = bt, e.KeyPos
 		},
+		"format":        func(e *Entry) { op.Format = &Option{Pos: e.KeyPos, Key: e.Key, Value: d.optionValue(e.Value)} },
 		"returns":       func(e *Entry) { op.Returns = d.typeOf(e.Key, d.words(e.Value), false) },
 		"cache":         func(e *Entry) { op.Cache, _ = d.duration(e) },
 		"timeout":       func(e *Entry) { op.Timeout, _ = d.positiveDuration(e) },
 		"success_codes": func(e *Entry) { op.SuccessCodes = d.statusCodes(e) },
 		"slo":           func(e *Entry) { op.SLO = d.slo(e) },
 		"cost":          func(e *Entry) { op.Cost = d.cost(e) },
-	})
+	}
+	maps.Copy(settings, d.operationSocket(op))
+	d.block(what, body, settings)
+	if op.BodyType == "xml" && len(op.Body) > 1 {
+		d.rep.errorf(op.Body[1].Pos, "%s: a body_type: xml body is one XML document, so it takes one field, its root element (%s); found %d", what, op.Body[0].Name, len(op.Body))
+	}
+	d.operationFormat(op, what, bodyTypePos)
 	if op.GraphQL != nil {
 		if op.GraphQL.Document == "" {
 			d.rep.errorf(pos, "%s: variables given without a query: or mutation: document", what)
@@ -54,6 +64,52 @@ func (d *decoder) operation(in *Integration, pos Pos, name string, body []*Entry
 		}
 	}
 	return op
+}
+
+// The body types whose codec an operation's `format` declares.
+const (
+	BodyTypeAvro     = "avro"
+	BodyTypeProtobuf = "protobuf"
+)
+
+const bodyTypes = "json, form, xml, binary, avro or protobuf"
+
+// operationFormat checks what it can of an operation's `format` declaration without
+// the codecs: that body_type: avro and protobuf have one and the other body types
+// none, that its type (which may be left out) is the body type, and that it names no
+// schema registry. The files and schemas are checked by package integration, which
+// builds the codec.
+func (d *decoder) operationFormat(op *Operation, what string, bodyTypePos Pos) {
+	coded := op.BodyType == BodyTypeAvro || op.BodyType == BodyTypeProtobuf
+	switch {
+	case coded && op.Format == nil && op.BodyType == BodyTypeAvro:
+		d.rep.errorf(bodyTypePos, "%s: body_type: avro needs the Avro schema: format: { schema_file: \"order.avsc\" } (or schema: { … })", what)
+		return
+	case coded && op.Format == nil:
+		d.rep.errorf(bodyTypePos, "%s: body_type: protobuf needs the message type: format: { descriptor_set: \"shop.binpb\", message: \"shop.Order\" }", what)
+		return
+	case coded && op.GraphQL != nil:
+		d.rep.errorf(bodyTypePos, "%s: a GraphQL document is sent as JSON; body_type: %s does not apply", what, op.BodyType)
+		return
+	case op.Format == nil:
+		return
+	case !coded:
+		d.rep.errorf(op.Format.Pos, "%s: format declares the codec of body_type: avro or protobuf; this operation's body_type is %s", what, op.BodyType)
+		return
+	}
+	typ, typPos := op.Format.Value, op.Format.Pos
+	if block, ok := op.Format.Value.(Options); ok {
+		typ = nil
+		if e, ok := block.Get("type"); ok {
+			typ, typPos = e.Value, e.Pos
+		}
+		if e, ok := block.Get("registry"); ok {
+			d.rep.errorf(e.Pos, "%s: format: registry: an operation's body is plain Avro with the declared schema (schema or schema_file); a schema registry is for broker connectors", what)
+		}
+	}
+	if typ != nil && typ != op.BodyType {
+		d.rep.errorf(typPos, "%s: format: type: %v differs from body_type: %s (type may be left out)", what, typ, op.BodyType)
+	}
 }
 
 // operationMethod reads `method: GET` (any case) or `method: internal`.

@@ -58,8 +58,10 @@ func (d *decoder) field(e *Entry, withModifiers bool) *Field {
 	optional := false
 	for _, m := range ph.Modifiers {
 		switch {
+		case !withModifiers && len(m) == 1 && isWord(m[0], "optional"):
+			optional = true // a member the answer may leave out (the contract check accepts its absence)
 		case !withModifiers:
-			d.rep.errorf(m[0].Position(), "%s: a shape member has only a type, found modifier %s", e.Key, wordsText(m))
+			d.rep.errorf(m[0].Position(), "%s: a shape member has only a type (and may be optional), found modifier %s", e.Key, wordsText(m))
 		case len(m) != 1:
 			d.rep.errorf(m[0].Position(), "%s: expected one modifier (required, optional or default(…)) between commas, found %s", e.Key, wordsText(m))
 		default:

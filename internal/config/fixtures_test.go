@@ -67,7 +67,7 @@ foundEndpoint:
 		"GitHubGraphQL":          {"get_user_repos POST ", "search_repos POST ", "create_issue POST "},
 		"WebhookDeliveryService": {"deliver POST {endpoint.url}"},
 		"NotificationService":    {"send_email POST /email", "send_sms POST /sms", "send_push POST /push", "send_batch POST /batch"},
-		"StorageService":         {"upload PUT /{bucket}/{key}", "download GET /{bucket}/{key}", "delete DELETE /{bucket}/{key}", "list_objects GET /{bucket}", "get_presigned_url INTERNAL "},
+		"StorageService":         {"upload PUT /{bucket}/{key}", "download GET /{bucket}/{key}", "delete DELETE /{bucket}/{key}", "list_objects GET /{bucket}", "get_presigned_url INTERNAL /{bucket}/{key}"},
 	}
 	for name, ops := range want {
 		in := cfg.Integration(name)

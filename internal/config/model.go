@@ -116,6 +116,9 @@ const (
 	TypeREST    IntegrationType = "rest"
 	TypeGraphQL IntegrationType = "graphql"
 	TypeWebhook IntegrationType = "webhook"
+	// TypeWebSocket keeps a WebSocket open: its messages feed flows (a websocket
+	// connector), and its operations send a message and await the matching reply.
+	TypeWebSocket IntegrationType = "websocket"
 )
 
 // Integration is one `integration NAME { … }` block: how to reach an outside system and
@@ -124,11 +127,14 @@ type Integration struct {
 	Pos         Pos
 	Name        string
 	Description string
-	Type        IntegrationType
-	BaseURL     *Value // nil when not given
-	Auth        *Auth
-	Headers     []Header
-	Timeout     time.Duration // per attempt; 0 means the runtime default
+	// Catalog names the catalog entry the block is laid over (`from catalog "stripe"`),
+	// "" for none; the model holds the combined settings.
+	Catalog string
+	Type    IntegrationType
+	BaseURL *Value // nil when not given
+	Auth    *Auth
+	Headers []Header
+	Timeout time.Duration // per attempt; 0 means the runtime default
 
 	Retry           *Retry
 	CircuitBreaker  *CircuitBreaker
@@ -146,6 +152,9 @@ type Integration struct {
 	// TLS is how HTTPS connections to base_url are made (a private CA, a client
 	// certificate); a `type: webhook` block's applies to deliveries. nil: the defaults.
 	TLS *TLS
+	// WebSocket holds what only a `type: websocket` integration has (subscribe,
+	// heartbeat, reconnect); nil for the other types.
+	WebSocket *WebSocket
 
 	Operations []*Operation
 }
@@ -357,27 +366,62 @@ type DeadLetter struct {
 
 // Operation is one named call of an integration.
 type Operation struct {
-	Pos          Pos
-	Name         string
-	Description  string
-	Method       string   // GET, POST, …; "INTERNAL" for operations Junction computes itself
-	Path         string   // with {param} templates
-	PathParams   []string // names of the {param}s in Path, in order
-	Query        []*Field
-	Body         []*Field
-	Headers      []Header
-	BodyType     string // "json" (default) or "binary"
-	Returns      *Type  // nil when not declared
+	Pos         Pos
+	Name        string
+	Description string
+	Method      string   // GET, POST, …; "INTERNAL" for operations Junction computes itself
+	Path        string   // with {param} templates
+	PathParams  []string // names of the {param}s in Path, in order
+	Query       []*Field
+	Body        []*Field
+	Headers     []Header
+	BodyType    string // "json" (default), "form" (application/x-www-form-urlencoded), "xml" (the one body field as an XML document), "binary", "avro" or "protobuf"
+	// Format is the `format: { … }` declaration of a body_type: avro or protobuf
+	// operation, as written: the connectors' format option, with its keys (schema,
+	// schema_file; descriptor_set, message) and type optional. It is kept unparsed:
+	// the codec reads files and parses schemas, which package integration does (and
+	// `junction validate` through it); nil when not declared.
+	Format *Option
+	// Computes says what a `method: internal` operation computes (ComputePresignedURL);
+	// "" for operations that are sent upstream, and for internal ones Junction cannot
+	// compute (they answer 501, and validate says so).
+	Computes     string
+	Returns      *Type // nil when not declared
 	Cache        time.Duration
 	Timeout      time.Duration
 	SuccessCodes []int
 	GraphQL      *GraphQL // set for operations of graphql integrations
 	SLO          *SLO     // nil: the integration's
 	Cost         *Cost    // nil: the integration's
+	// Send is what an operation of a websocket integration sends, and the reply it
+	// awaits; nil for the other types.
+	Send *SocketRequest
 }
 
 // MethodInternal marks operations that are not HTTP calls upstream.
 const MethodInternal = "INTERNAL"
+
+// ComputePresignedURL is what a `method: internal` operation of an aws_signature_v4
+// integration computes: a presigned URL (SigV4 query-string authentication) that lets
+// whoever holds it make one kind of request without the keys, until it expires.
+const ComputePresignedURL = "presigned_url"
+
+// The parameters of a presigned-URL operation, besides its path's and query's.
+const (
+	PresignMethodParam      = "method"       // GET (default), PUT, HEAD or DELETE
+	PresignExpiresParam     = "expires_in"   // a duration ("15m") or seconds; default PresignExpiresDefault
+	PresignContentTypeParam = "content_type" // a PUT's Content-Type, signed: the upload must send the same
+)
+
+// Presigned URL lifetimes: AWS accepts at most 7 days (X-Amz-Expires 604800).
+const (
+	PresignExpiresDefault = 15 * time.Minute
+	PresignExpiresMax     = 7 * 24 * time.Hour
+)
+
+// PresignPathDefault is a presigned-URL operation's path when it declares none: the
+// path-style object address, as the fixture's other S3 operations use.
+const PresignPathDefault = "/{bucket}/{key}"
 
 // GraphQL is a GraphQL operation's document and variables.
 type GraphQL struct {
@@ -454,6 +498,7 @@ type Webhook struct {
 type Source struct {
 	Pos       Pos
 	Name      string
+	Catalog   string // the catalog entry laid under it, "" for none
 	Verify    string // standard_webhooks, github, stripe or hmac
 	Secret    Value
 	Event     string        // type of the published event; may hold {header:Name} and {body:field}

@@ -94,6 +94,12 @@ func (op *Operation) Params() []string {
 	if op.BodyType == "binary" {
 		names = append(names, BinaryBodyParam)
 	}
+	if op.Computes == ComputePresignedURL {
+		names = append(names, PresignMethodParam, PresignExpiresParam, PresignContentTypeParam)
+	}
+	if op.Send != nil {
+		names = append(names, op.Send.Params...)
+	}
 	slices.Sort(names)
 	return slices.Compact(names)
 }

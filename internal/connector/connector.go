@@ -18,6 +18,10 @@ type Message struct {
 	Body    []byte            // the payload; flows that transform expect JSON
 	Headers map[string]string // what the source knows about it: routing key, topic, subject, …
 	Time    time.Time         // when the source produced or received it
+	// Doc is the message as a flow's steps left it (a tree, see package transform) when
+	// the flow encoded Body from one, else nil. A sink that reads fields of a message
+	// (a record key) reads them here, since Body may be Avro or Protobuf.
+	Doc any
 }
 
 // Delivery is a message received from a source. Exactly one of Ack or Nack must be called

@@ -2,7 +2,10 @@
 // of the third-party APIs that Junction's reference configuration
 // (fixtures/codeai/integrations.cai) talks to — GitHub REST v3 and GraphQL v4,
 // OpenWeather, Stripe, a SendGrid-style notification service and an S3-compatible object
-// store.
+// store — and those the catalog's entries (package catalog) do besides: SendGrid's Mail
+// Send, Slack's Web API, TensorFlow Serving, Hugging Face inference, an LND Lightning
+// node over HTTPS with its own certificate, and an exchange's market-data WebSocket
+// (ExchangeTicker), the feed seed 000 subscribes to.
 //
 // Each fake is an httptest.Server with a little state, started with NewX(t, XConfig{…})
 // and closed by t.Cleanup. They are not mocks that accept anything: they check what a
@@ -14,10 +17,12 @@
 // the test author's assumptions. Where a fake deliberately differs from the real service
 // its doc comment says so.
 //
-// Every fake shares the Server knobs: Requests records every request received (method,
+// Every HTTP fake shares the Server knobs (the WebSocket fake has its own: dropping and
+// freezing connections, pausing its messages): Requests records every request received (method,
 // host, path, query, headers, body) with the status and headers answered; FailNext makes
 // the next requests fail before the fake looks at them (a load balancer in trouble);
-// SetDown makes every request fail until cleared. Fakes whose answers depend on time
+// SetDown makes every request fail until cleared; RateLimitNext answers 429 with
+// Retry-After in the API's own shape. Fakes whose answers depend on time
 // (rate-limit resets, signature clock skew, forecasts, idempotency-key expiry) take a
 // clock.Clock, so a test driving a fake clock sees one consistent time.
 //

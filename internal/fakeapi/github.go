@@ -37,6 +37,7 @@ type GitHubConfig struct {
 // GitHub is a fake of the GitHub REST API v3 (https://api.github.com):
 //
 //   - GET /users/{username}: the user, or 404 {"message":"Not Found"}
+//   - GET /user: the token's user
 //   - GET /user/repos: the token user's repositories (and those of organisations it
 //     belongs to), with type (all, owner, public, private, member), sort (created,
 //     updated, pushed, full_name), direction, per_page (at most 100) and page, and a Link
@@ -82,10 +83,17 @@ func NewGitHub(t testing.TB, cfg GitHubConfig) *GitHub {
 	g := &GitHub{cfg: cfg, data: seedGitHub(), remaining: cfg.RateLimit}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /users/{username}", g.getUser)
+	mux.HandleFunc("GET /user", g.getViewer)
 	mux.HandleFunc("GET /user/repos", g.listRepos)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/issues", g.createIssue)
 	mux.HandleFunc("GET /rate_limit", g.rateLimit)
 	g.Server = start(t, cfg.Clock, func(w http.ResponseWriter, _ *http.Request, status int) {
+		if status == http.StatusTooManyRequests { // a secondary rate limit (RateLimitNext)
+			writeJSON(w, status, map[string]any{
+				"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+				"documentation_url": githubRateLimitDocs})
+			return
+		}
 		writeJSON(w, status, githubMessage(http.StatusText(status)))
 	}, g.handler(mux))
 	return g
@@ -208,6 +216,11 @@ func (g *GitHub) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, userJSON(u))
+}
+
+// getViewer is GET /user: the token's own user.
+func (g *GitHub) getViewer(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, userJSON(g.viewer()))
 }
 
 // listRepos is GET /user/repos with GitHub's defaults: type all, sort full_name

@@ -66,7 +66,11 @@ func NewOpenWeather(t testing.TB, cfg OpenWeatherConfig) *OpenWeather {
 	}
 	o := &OpenWeather{cfg: cfg}
 	o.Server = start(t, cfg.Clock, func(w http.ResponseWriter, _ *http.Request, status int) {
-		writeJSON(w, status, map[string]any{"cod": status, "message": http.StatusText(status)})
+		msg := http.StatusText(status)
+		if status == http.StatusTooManyRequests {
+			msg = "Your account is temporary blocked due to exceeding of requests limitation of your subscription type. Please choose the proper subscription https://openweathermap.org/price"
+		}
+		writeJSON(w, status, map[string]any{"cod": status, "message": msg})
 	}, http.HandlerFunc(o.serve))
 	return o
 }

@@ -72,6 +72,10 @@ type S3Object struct {
 // signed. The fake is stricter than S3 in one way: it refuses UNSIGNED-PAYLOAD and
 // streaming (chunked) signatures, so a client that stops binding its body to the
 // signature is noticed.
+//
+// Presigned URLs (query-string authentication) are verified the same way, by
+// presigning the received request again (authenticatePresigned): expired is 403
+// AccessDenied "Request has expired", a wrong signature 403 SignatureDoesNotMatch.
 type S3 struct {
 	*Server
 	cfg S3Config
@@ -191,7 +195,7 @@ func (s *S3) serve(w http.ResponseWriter, r *http.Request) {
 			if code == "SignatureDoesNotMatch" {
 				e.AWSAccessKeyID = s.cfg.AccessKeyID
 				_, sig, _ := strings.Cut(r.Header.Get("Authorization"), "Signature=")
-				e.SignatureProvided = sig
+				e.SignatureProvided = cmp.Or(sig, r.URL.Query().Get("X-Amz-Signature"))
 			}
 		})
 		return
@@ -275,7 +279,7 @@ func (s *S3) authenticate(r *http.Request, body []byte) (int, string, string) {
 	const alg = "AWS4-HMAC-SHA256 "
 	authz := r.Header.Get("Authorization")
 	if r.URL.Query().Has("X-Amz-Signature") {
-		return http.StatusForbidden, "AccessDenied", "Query-string (presigned) authentication is not supported by the fake."
+		return s.authenticatePresigned(r)
 	}
 	if !strings.HasPrefix(authz, alg) {
 		return http.StatusForbidden, "AccessDenied", "Access Denied"
@@ -362,6 +366,81 @@ func (s *S3) authenticate(r *http.Request, body []byte) (int, string, string) {
 		return http.StatusInternalServerError, "InternalError", err.Error()
 	}
 	if subtle.ConstantTimeCompare([]byte(cp.Header.Get("Authorization")), []byte(authz)) != 1 {
+		return http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+	}
+	return 0, "", ""
+}
+
+// authenticatePresigned checks query-string authentication (a presigned URL) the way
+// S3 does: the X-Amz-* parameters must be complete and consistent, the URL not expired
+// on the fake's clock (X-Amz-Date + X-Amz-Expires, at most 7 days), and the signature
+// the one the AWS SDK's presigner makes for the received method, path, query and
+// signed headers with UNSIGNED-PAYLOAD; the body is not covered.
+func (s *S3) authenticatePresigned(r *http.Request) (int, string, string) {
+	q := r.URL.Query()
+	if r.Header.Get("Authorization") != "" {
+		return http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"
+	}
+	if q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
+		return http.StatusBadRequest, "AuthorizationQueryParametersError", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""
+	}
+	scope := strings.Split(q.Get("X-Amz-Credential"), "/")
+	if len(scope) != 5 || scope[4] != "aws4_request" || q.Get("X-Amz-SignedHeaders") == "" {
+		return http.StatusBadRequest, "AuthorizationQueryParametersError", "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
+	}
+	akid, day, region, service := scope[0], scope[1], scope[2], scope[3]
+	if akid != s.cfg.AccessKeyID {
+		return http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+	}
+	if region != s.cfg.Region || service != "s3" {
+		return http.StatusBadRequest, "AuthorizationQueryParametersError", fmt.Sprintf("Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", region, s.cfg.Region)
+	}
+	signedAt, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	if err != nil || q.Get("X-Amz-Date")[:8] != day {
+		return http.StatusBadRequest, "AuthorizationQueryParametersError", "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\" and match the credential's date"
+	}
+	expires, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	switch {
+	case err != nil || expires < 1:
+		return http.StatusBadRequest, "AuthorizationQueryParametersError", "X-Amz-Expires should be a number"
+	case expires > 604800:
+		return http.StatusBadRequest, "AuthorizationQueryParametersError", "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+	case s.clock.Now().After(signedAt.Add(time.Duration(expires) * time.Second)):
+		return http.StatusForbidden, "AccessDenied", "Request has expired"
+	case s.clock.Now().Before(signedAt.Add(-15 * time.Minute)):
+		return http.StatusForbidden, "AccessDenied", "Request is not valid yet"
+	}
+	if s.cfg.SessionToken != "" && q.Get("X-Amz-Security-Token") != s.cfg.SessionToken {
+		return http.StatusForbidden, "InvalidToken", "The provided token is malformed or otherwise invalid."
+	}
+	// The request as its signer saw it: the query without what the presigner adds
+	// (X-Amz-Expires stays: the caller sets it before presigning), the signed headers.
+	rest := url.Values{}
+	for k, vs := range q {
+		switch k {
+		case "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token":
+		default:
+			rest[k] = vs
+		}
+	}
+	cp, err := http.NewRequestWithContext(context.Background(), r.Method, "http://"+r.Host+r.URL.EscapedPath()+"?"+rest.Encode(), nil)
+	if err != nil {
+		return http.StatusBadRequest, "InvalidURI", "Couldn't parse the specified URI."
+	}
+	cp.Host = r.Host
+	for _, h := range strings.Split(q.Get("X-Amz-SignedHeaders"), ";") {
+		if h != "host" {
+			cp.Header[textproto.CanonicalMIMEHeaderKey(h)] = r.Header.Values(h)
+		}
+	}
+	creds := aws.Credentials{AccessKeyID: akid, SecretAccessKey: s.cfg.SecretAccessKey, SessionToken: q.Get("X-Amz-Security-Token")}
+	signed, _, err := v4.NewSigner().PresignHTTP(context.Background(), creds, cp, "UNSIGNED-PAYLOAD", service, region, signedAt,
+		func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err != nil {
+		return http.StatusInternalServerError, "InternalError", err.Error()
+	}
+	want, _ := url.Parse(signed)
+	if subtle.ConstantTimeCompare([]byte(want.Query().Get("X-Amz-Signature")), []byte(q.Get("X-Amz-Signature"))) != 1 {
 		return http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."
 	}
 	return 0, "", ""

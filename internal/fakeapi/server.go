@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/junctionhq/junction/internal/clock"
 )
@@ -48,7 +52,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	log      []Recorded
-	failNext []int // statuses of the injected failures still to answer, in order
+	failNext []injected // the injected failures still to answer, in order
 	down     bool
 	held     chan struct{} // while set, requests wait for it to be closed
 }
@@ -66,7 +70,34 @@ func start(t testing.TB, clk clock.Clock, failure func(http.ResponseWriter, *htt
 	return s
 }
 
-// URL is the fake's base URL (http://127.0.0.1:port).
+// startTLS is start for a fake that serves HTTPS with a certificate of its own, as a
+// self-hosted service does (httptest's, for 127.0.0.1): CACert gives the PEM a client
+// must trust.
+func startTLS(t testing.TB, clk clock.Clock, failure func(http.ResponseWriter, *http.Request, int), h http.Handler) *Server {
+	t.Helper()
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	s := &Server{clock: clk, failure: failure, handler: h}
+	s.srv = httptest.NewUnstartedServer(s)
+	// A client that does not trust the certificate is a case tests make on purpose;
+	// the server's log of its refused handshake is noise.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.srv.StartTLS()
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// CACert is the PEM of the certificate a TLS fake serves with (nil for plain HTTP
+// fakes): what a client puts in `tls { ca }` to trust it.
+func (s *Server) CACert() []byte {
+	if s.srv.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+}
+
+// URL is the fake's base URL (http://127.0.0.1:port, https:// for a TLS fake).
 func (s *Server) URL() string { return s.srv.URL }
 
 // Host is the fake's host:port, for a transport that routes a real API's name to it.
@@ -98,6 +129,12 @@ func (s *Server) RequestsTo(method, path string) []Recorded {
 	return out
 }
 
+// injected is a failure a test asked for.
+type injected struct {
+	status     int
+	retryAfter time.Duration // sent as Retry-After when positive
+}
+
 // FailNext makes the next n requests fail with status before the fake looks at them, as
 // a load balancer or an overloaded front end would: nothing is authenticated, processed
 // or stored. The body is the API's usual error shape.
@@ -105,7 +142,18 @@ func (s *Server) FailNext(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		s.failNext = append(s.failNext, status)
+		s.failNext = append(s.failNext, injected{status: status})
+	}
+}
+
+// RateLimitNext makes the next n requests answer 429 Too Many Requests with
+// Retry-After (whole seconds) before the fake looks at them, in the API's own shape
+// for its rate limit: what a client over its quota gets.
+func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failNext = append(s.failNext, injected{status: http.StatusTooManyRequests, retryAfter: retryAfter})
 	}
 }
 
@@ -157,12 +205,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RawQuery: r.URL.RawQuery, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body,
 	})
 	held := s.held
-	injected := 0
+	var fail injected
 	switch {
 	case s.down:
-		injected = http.StatusServiceUnavailable
+		fail.status = http.StatusServiceUnavailable
 	case len(s.failNext) > 0:
-		injected, s.failNext = s.failNext[0], s.failNext[1:]
+		fail, s.failNext = s.failNext[0], s.failNext[1:]
 	}
 	s.mu.Unlock()
 
@@ -174,8 +222,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rw := &recordingWriter{ResponseWriter: w, s: s, idx: idx}
-	if injected != 0 {
-		s.failure(rw, r, injected)
+	if fail.status != 0 {
+		if fail.retryAfter > 0 {
+			rw.Header().Set("Retry-After", strconv.Itoa(int((fail.retryAfter+time.Second-1)/time.Second)))
+		}
+		s.failure(rw, r, fail.status)
 		return
 	}
 	s.handler.ServeHTTP(rw, r)

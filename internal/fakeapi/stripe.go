@@ -25,6 +25,9 @@ import (
 type StripeConfig struct {
 	SecretKey string      // the one valid key, e.g. "sk_test_…"; required
 	Clock     clock.Clock // created timestamps and idempotency-key expiry; default the wall clock
+	// FormOnly makes the fake read bodies as the real API does: form-encoded only; a
+	// JSON body is not read (its parameters are missing, so a required one is a 400).
+	FormOnly bool
 }
 
 // Stripe is a fake of the Stripe API (https://api.stripe.com/v1; the fake serves the same
@@ -51,9 +54,10 @@ type StripeConfig struct {
 // true and Original-Request, with other parameters or on another endpoint it is 400
 // idempotency_error, and while the first request still runs 409.
 //
-// One difference: the real API takes form-encoded bodies only and ignores a JSON body.
-// Junction sends JSON (the configuration block declares JSON bodies), so the fake reads
-// JSON bodies as well as form-encoded ones.
+// One difference unless FormOnly is set: the real API takes form-encoded bodies only
+// and ignores a JSON body. The reference configuration's block declares JSON bodies, so
+// by default the fake reads JSON bodies as well as form-encoded ones; the catalog's
+// Stripe entry sends forms and is tested with FormOnly.
 //
 // Failure knobs besides the Server's: LoseNextResponses processes requests but answers
 // them with an error, as when the answer is lost on the way back — the case idempotency
@@ -98,6 +102,11 @@ func NewStripe(t testing.TB, cfg StripeConfig) *Stripe {
 		refunds: map[string]map[string]any{}, idem: map[string]*stripeIdem{}, inFlight: map[string]bool{}}
 	s.Server = start(t, cfg.Clock, func(w http.ResponseWriter, _ *http.Request, status int) {
 		w.Header().Set("Request-Id", "req_injected")
+		if status == http.StatusTooManyRequests { // RateLimitNext
+			w.Header().Set("Stripe-Should-Retry", "true")
+			writeJSON(w, status, stripeError("invalid_request_error", "rate_limit", "", "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."))
+			return
+		}
 		writeJSON(w, status, stripeError("api_error", "", "", "An unknown error occurred (injected)."))
 	}, http.HandlerFunc(s.serve))
 	return s
@@ -209,7 +218,7 @@ func (s *Stripe) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.status, a.body)
 		return
 	}
-	params, perr := stripeParams(r)
+	params, perr := stripeParams(r, s.cfg.FormOnly)
 	if perr != "" {
 		writeJSON(w, http.StatusBadRequest, stripeError("invalid_request_error", "", "", perr))
 		return
@@ -325,7 +334,7 @@ func (s *Stripe) authenticate(r *http.Request) *stripeAnswer {
 
 // stripeParams reads the parameters: the query of a GET, else a JSON object or a
 // form-encoded body (with Stripe's bracket notation: metadata[k]=v, list[]=v).
-func stripeParams(r *http.Request) (map[string]any, string) {
+func stripeParams(r *http.Request, formOnly bool) (map[string]any, string) {
 	if r.Method == http.MethodGet {
 		return formParams(r.URL.Query()), ""
 	}
@@ -334,6 +343,9 @@ func stripeParams(r *http.Request) (map[string]any, string) {
 		return map[string]any{}, ""
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "application/json" && formOnly {
+		return map[string]any{}, "" // Stripe does not read JSON: as if nothing were sent
+	}
 	if mt == "application/json" {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()

@@ -15,7 +15,9 @@ import (
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector"
+	"github.com/junctionhq/junction/internal/connector/option"
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/format"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/transform"
 )
@@ -47,14 +49,20 @@ const (
 
 // Flow is one flow at run time.
 type Flow struct {
-	cfg      *config.Flow
-	opts     *Options
-	steps    []*step
-	decode   func([]byte) (any, error) // transform.Decode, or the first step's DecodeFor
-	policy   retry.Policy
-	queue    string // dead-letter queue name
-	inFlight int
-	logs     *logRing
+	cfg    *config.Flow
+	opts   *Options
+	steps  []*step
+	decode func([]byte) (any, error) // the source's codec, or the first step's DecodeFor
+	// srcFormat names the source's format in errors ("JSON" by default).
+	srcFormat string
+	// codecs encode messages for the sinks: codecs[0] is JSON, and sinkCodec gives the
+	// index of each sink's, so a message is encoded once per format, not per sink.
+	codecs    []format.Codec
+	sinkCodec map[string]int
+	policy    retry.Policy
+	queue     string // dead-letter queue name
+	inFlight  int
+	logs      *logRing
 	// misconfigured says why the flow cannot start ("" when it can).
 	misconfigured string
 	counts        counters
@@ -123,15 +131,18 @@ func newFlow(cfg *config.Flow, opts *Options) (*Flow, error) {
 		}
 		f.steps = append(f.steps, st)
 	}
-	f.decode = transform.Decode
-	if len(f.steps) > 0 && f.steps[0].decode != nil {
-		// The message is read by this step alone: its template's output replaces it.
-		f.decode = f.steps[0].decode
-	}
+	f.decode, f.srcFormat = transform.Decode, format.Name(format.JSON{})
+	f.codecs, f.sinkCodec = []format.Codec{format.JSON{}}, map[string]int{}
 	if f.misconfigured = f.envProblems(); f.misconfigured == "" {
 		if err := f.checkConnectors(); err != nil {
 			errs = append(errs, err)
+		} else if err := f.buildCodecs(); err != nil {
+			errs = append(errs, err)
 		}
+	}
+	if _, isJSON := f.codecs[0].(format.JSON); isJSON && f.srcFormat == "JSON" && len(f.steps) > 0 && f.steps[0].decode != nil {
+		// The message is read by this step alone: its template's output replaces it.
+		f.decode = f.steps[0].decode
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -160,6 +171,41 @@ func (f *Flow) envProblems() string {
 		check(s.Connector, s.Options)
 	}
 	return strings.Join(problems, "; ")
+}
+
+// buildCodecs makes the codecs of the source's and the sinks' `format` options (JSON
+// where there is none). It runs after checkConnectors, which reported any problem with
+// the options already, so an error here is one the connector's spec did not catch.
+func (f *Flow) buildCodecs() error {
+	var errs []error
+	if c, err := f.codec(f.cfg.Source.Connector, f.cfg.Source.Options, option.Source); err != nil {
+		errs = append(errs, err)
+	} else if c != nil {
+		f.decode, f.srcFormat = c.Decode, format.Name(c)
+	}
+	for _, s := range f.cfg.Sinks {
+		c, err := f.codec(s.Connector, s.Options, option.Sink)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case c != nil:
+			f.sinkCodec[s.Name] = len(f.codecs)
+			f.codecs = append(f.codecs, c)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// codec returns the codec of the named connector's merged options in role, or nil when
+// it declares no format (or has none set).
+func (f *Flow) codec(name string, use config.Options, role option.Role) (format.Codec, error) {
+	c, k, err := f.kind(name, config.Pos{})
+	if err != nil || !option.Declares(k.Spec, option.FormatName) {
+		// checkConnectors reported a missing kind; a connector of structured messages
+		// (rows, events) has no format, and its spec refuses the option.
+		return nil, nil
+	}
+	return option.FormatOf(c.Type+" connector "+c.Name, connector.Merge(c.Options, use), role, f.opts.Env.Lookup())
 }
 
 // checkConnectors checks that the source and every sink name a connector of a type that
@@ -501,12 +547,11 @@ func (f *Flow) count(outcome string) {
 // That matches messages by position, so it assumes the steps split a message the same
 // way again, as they do unless the flow or an enrich answer changed.
 func (f *Flow) process(ctx context.Context, m connector.Message, skip [][]string) result {
-	doc, err := f.decode(m.Body)
-	if err != nil {
-		return result{attempts: 1, err: permanent("decode", fmt.Errorf("the message is not JSON: %w", err))}
+	doc, attempts, serr := f.decodeBody(ctx, m.Body)
+	if serr != nil {
+		return result{attempts: attempts, err: serr}
 	}
 	items := []item{{doc: doc}}
-	attempts := 1
 	for _, st := range f.steps {
 		next := items[:0:0]
 		for _, it := range items {
@@ -549,17 +594,48 @@ func (f *Flow) process(ctx context.Context, m connector.Message, skip [][]string
 		if i < len(skip) {
 			before = skip[i]
 		}
-		body, err := encode(it.doc)
-		if err != nil {
-			return done(permanent("encode", err))
-		}
 		targets := it.sinks
 		if targets == nil {
 			targets = f.sinkNames
 		}
-		out := connector.Message{Body: body, Headers: m.Headers, Time: m.Time}
+		// A plugin step's output is kept as its JSON (rawJSON): it goes as it is to the
+		// JSON sinks, which then read fields from Body (Doc nil), and is decoded once for
+		// the others.
+		doc := it.doc
+		raw, isRaw := doc.(rawJSON)
+		// The encoded message by codec, made when a sink needs it (on the stack for the
+		// usual few formats: this is every message's path).
+		var few [4][]byte
+		bodies := few[:]
+		if len(f.codecs) > len(few) {
+			bodies = make([][]byte, len(f.codecs))
+		}
 		for _, name := range targets {
 			if !slices.Contains(before, name) {
+				ci := f.sinkCodec[name]
+				if _, isJSON := f.codecs[ci].(format.JSON); bodies[ci] == nil && isRaw && isJSON {
+					bodies[ci] = raw
+				}
+				if bodies[ci] == nil {
+					if isRaw {
+						tree, err := transform.Decode(raw)
+						if err != nil {
+							return done(permanent("encode", err))
+						}
+						doc, isRaw = tree, false
+					}
+					body, n, serr := f.encodeBody(ctx, ci, name, doc)
+					attempts = max(attempts, n)
+					if serr != nil {
+						return done(serr)
+					}
+					bodies[ci] = body
+				}
+				var sinkDoc any
+				if !isRaw {
+					sinkDoc = doc
+				}
+				out := connector.Message{Body: bodies[ci], Headers: m.Headers, Time: m.Time, Doc: sinkDoc}
 				n, serr := f.writeSink(ctx, name, out)
 				attempts = max(attempts, n)
 				if serr != nil {
@@ -576,6 +652,64 @@ func (f *Flow) process(ctx context.Context, m connector.Message, skip [][]string
 		}
 	}
 	return done(nil)
+}
+
+// decodeBody decodes a source's message with the source's codec. Bytes that do not
+// decode fail the message at once; a service the codec needs being unavailable (a
+// schema registry) is retried with the flow's policy, like a failing step.
+func (f *Flow) decodeBody(ctx context.Context, body []byte) (any, int, *StepError) {
+	doc, err := f.decode(body)
+	if err == nil {
+		return doc, 1, nil
+	}
+	if _, unavailable := errors.AsType[*format.UnavailableError](err); !unavailable {
+		return nil, 1, f.decodeFailure(err)
+	}
+	n, serr := f.withRetry(ctx, "decode", func() *StepError {
+		doc, err = f.decode(body)
+		switch _, unavailable := errors.AsType[*format.UnavailableError](err); {
+		case err == nil:
+			return nil
+		case unavailable:
+			return transient("decode", err)
+		}
+		return f.decodeFailure(err)
+	})
+	return doc, n, serr
+}
+
+func (f *Flow) decodeFailure(err error) *StepError {
+	return permanent("decode", fmt.Errorf("the message is not %s: %w", f.srcFormat, err))
+}
+
+// encodeBody encodes doc with codecs[ci] for the sink named sink, retrying like
+// decodeBody when a service the codec needs is unavailable.
+func (f *Flow) encodeBody(ctx context.Context, ci int, sink string, doc any) ([]byte, int, *StepError) {
+	codec := f.codecs[ci]
+	fail := func(err error) *StepError {
+		if ci == 0 {
+			return permanent("encode", err)
+		}
+		return permanent("encode", fmt.Errorf("sink %s: as %s: %w", sink, format.Name(codec), err))
+	}
+	body, err := codec.Encode(doc)
+	if err == nil {
+		return body, 0, nil
+	}
+	if _, unavailable := errors.AsType[*format.UnavailableError](err); !unavailable {
+		return nil, 1, fail(err)
+	}
+	n, serr := f.withRetry(ctx, "encode", func() *StepError {
+		body, err = codec.Encode(doc)
+		switch _, unavailable := errors.AsType[*format.UnavailableError](err); {
+		case err == nil:
+			return nil
+		case unavailable:
+			return transient("encode", fmt.Errorf("sink %s: %w", sink, err))
+		}
+		return fail(err)
+	})
+	return body, n, serr
 }
 
 func (f *Flow) writeSink(ctx context.Context, name string, m connector.Message) (int, *StepError) {

@@ -90,8 +90,9 @@ func (f *Flow) logOutcome(d connector.Delivery, outcome string, res result, took
 		e.Step, e.Error = res.err.Step, res.err.Err.Error()
 	}
 	if f.cfg.Monitoring.IncludePayload {
-		// Only a body that failed to decode needs checking: the others are JSON.
-		if res.err != nil && res.err.Step == "decode" {
+		// Only a body that failed to decode needs checking, or one of another format
+		// (shown as text): the others are JSON.
+		if res.err != nil && res.err.Step == "decode" || f.srcFormat != "JSON" {
 			e.Payload = payloadJSON(d.Body)
 		} else {
 			e.Payload = json.RawMessage(d.Body)

@@ -61,7 +61,7 @@ func newBatcher(c *client, in *config.Integration, cfg *config.Batching) (*batch
 	bt.b = b
 	// The integration's other POST operations with a JSON body go through the batcher.
 	for _, op := range c.ops {
-		op.batched = op != bt.op && op.method == "POST" && op.graphql == nil && !op.binary
+		op.batched = op != bt.op && op.method == "POST" && op.graphql == nil && !op.binary && !op.form && !op.xmlBody && op.codec == nil
 	}
 	return bt, nil
 }

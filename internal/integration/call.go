@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/redact"
 )
 
@@ -18,10 +19,16 @@ func (c *client) call(ctx context.Context, op *operation, params map[string]any,
 	if c.misconfigured != "" {
 		return nil, &Error{Kind: KindMisconfigured, Integration: c.name, Operation: op.name, Detail: "integration is misconfigured: " + c.misconfigured}
 	}
-	if op.internal {
-		return nil, &Error{Kind: KindNotImplemented, Integration: c.name, Operation: op.name, Detail: "method: internal operations are computed by Junction and none is implemented yet"}
+	if op.internal && op.run == nil {
+		return nil, &Error{Kind: KindNotImplemented, Integration: c.name, Operation: op.name, Detail: "method: internal operations compute presigned URLs of aws_signature_v4 integrations; this one computes nothing"}
 	}
-	x, err := c.prepare(op, params, co.Body)
+	var x *exchange
+	var err error
+	if op.socket {
+		x, err = c.prepareSocket(op, params)
+	} else {
+		x, err = c.prepare(op, params, co.Body)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +42,9 @@ func (c *client) call(ctx context.Context, op *operation, params map[string]any,
 func (c *client) forward(ctx context.Context, fr ForwardRequest) (*Result, error) {
 	if c.misconfigured != "" {
 		return nil, &Error{Kind: KindMisconfigured, Integration: c.name, Operation: "proxy", Detail: "integration is misconfigured: " + c.misconfigured}
+	}
+	if c.typ == string(config.TypeWebSocket) {
+		return nil, &Error{Kind: KindInvalidParams, Integration: c.name, Operation: "proxy", Detail: "a websocket integration is reached through its operations and feeds, not the HTTP proxy"}
 	}
 	if !slices.Contains(ForwardMethods, fr.Method) {
 		return nil, &Error{Kind: KindInvalidParams, Integration: c.name, Operation: "proxy", Detail: fmt.Sprintf("method %s is not forwarded; allowed: %s", fr.Method, strings.Join(ForwardMethods, ", "))}
@@ -54,6 +64,15 @@ func (c *client) forward(ctx context.Context, fr ForwardRequest) (*Result, error
 	}
 	x := &exchange{op: c.proxy, method: fr.Method, url: u, header: header, body: fr.Body}
 	return c.proxy.run(ctx, x)
+}
+
+// parseSocketURL parses a websocket integration's ws:// or wss:// base URL.
+func parseSocketURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not a ws:// or wss:// URL", redact.URL(s))
+	}
+	return u, nil
 }
 
 func parseHTTPURL(s string) (*url.URL, error) {

@@ -65,6 +65,7 @@ type client struct {
 	ops     map[string]*operation
 	proxy   *operation
 	batcher *batcher // nil without batching
+	socket  *socket  // a websocket integration's connections; nil for the other types
 }
 
 // state is what an integration keeps between calls, and what a reload carries over to
@@ -117,7 +118,11 @@ func newClient(e *env, in *config.Integration, prev *client) *client {
 	if in.BaseURL != nil {
 		c.baseURL, _ = in.BaseURL.Resolve(e.lookupEnv)
 	}
-	c.base, c.baseErr = parseHTTPURL(c.baseURL)
+	if in.Type == config.TypeWebSocket {
+		c.base, c.baseErr = parseSocketURL(c.baseURL)
+	} else {
+		c.base, c.baseErr = parseHTTPURL(c.baseURL)
+	}
 	for _, h := range in.Headers {
 		v, _ := h.Value.Resolve(e.lookupEnv)
 		c.staticHeaders.Set(h.Name, v)
@@ -248,6 +253,32 @@ func newLimiter(e *env, in *config.Integration) (ratelimit.Limiter, error) {
 
 // compile builds the operations' pipelines and the batcher.
 func (c *client) compile(in *config.Integration) error {
+	if in.Type == config.TypeWebSocket {
+		if c.baseErr != nil {
+			return c.baseErr
+		}
+		s, err := newSocket(c, in)
+		if err != nil {
+			return err
+		}
+		c.socket = s
+		for _, decl := range in.Operations {
+			op := c.ops[decl.Name]
+			if op.send, err = compileMessage(decl.Send.Message, decl.Send.Params, decl.Send.Reply); err != nil {
+				return fmt.Errorf("operation %s: %w", decl.Name, err)
+			}
+		}
+	}
+	for _, decl := range in.Operations {
+		op := c.ops[decl.Name]
+		codec, err := operationCodec(in, decl, c.env.lookupEnv)
+		if err != nil {
+			return err
+		}
+		if codec != nil {
+			op.codec, op.codecType = codec, []string{codec.ContentType()}
+		}
+	}
 	for _, op := range c.ops {
 		op.run = c.pipeline(in, op)
 	}
@@ -265,6 +296,9 @@ func (c *client) compile(in *config.Integration) error {
 func (c *client) close() {
 	if c.batcher != nil {
 		c.batcher.close()
+	}
+	if c.socket != nil {
+		c.socket.caller.Close()
 	}
 }
 

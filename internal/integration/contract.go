@@ -13,8 +13,8 @@ import (
 // configuration expects; it is counted and shown in health, but the call still succeeds,
 // because the caller may not depend on the part that changed.
 //
-// Rules: declared members must be present (null is accepted for any member, since APIs
-// commonly send null for an absent value); members not declared are fine; lists are
+// Rules: declared members must be present unless written `optional` (null is accepted
+// for any member, since APIs commonly send null for an absent value); members not declared are fine; lists are
 // checked on their first maxContractItems items; at most maxMismatches are reported.
 
 const (
@@ -60,7 +60,9 @@ func (c *contract) check(path string, t *config.Type, v any) {
 		for _, f := range t.Fields {
 			member, present := obj[f.Name]
 			if !present {
-				c.add(path+"."+f.Name, "missing")
+				if !f.Optional { // `optional`: the API leaves it out at times (S3's Contents of an empty listing)
+					c.add(path+"."+f.Name, "missing")
+				}
 				continue
 			}
 			c.check(path+"."+f.Name, f.Type, member)

@@ -51,6 +51,14 @@ func fingerprint(in *config.Integration, lookup config.LookupEnv) (key [32]byte,
 			values = append(values, string(data))
 		}
 	}
+	for _, f := range formatFiles(in) {
+		// A schema or descriptor set rewritten in place is a change too.
+		data, err := os.ReadFile(f)
+		if err != nil {
+			data = []byte("\x00unreadable: " + err.Error())
+		}
+		values = append(values, string(data))
+	}
 	sum := model.Sum(nil)
 	version = hex.EncodeToString(sum[:12])
 	h := sha256.New()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/format"
 )
 
 // operation is one operation compiled for calls: what the request builder and the stages
@@ -15,6 +16,7 @@ type operation struct {
 	name        string
 	method      string // "" for the proxy, whose requests bring their own
 	internal    bool   // `method: internal`: computed by Junction, never sent
+	computes    string // what an internal operation computes (config.ComputePresignedURL); "" when nothing
 
 	path       string
 	pathParams []string
@@ -23,7 +25,11 @@ type operation struct {
 	headers    []headerTemplate
 	graphql    *config.GraphQL // nil for REST operations
 	binary     bool            // body_type: binary
-	acceptJSON bool            // send Accept: application/json unless a header says otherwise
+	form       bool            // body_type: form
+	xmlBody    bool            // body_type: xml
+	codec      format.Codec    // body_type: avro or protobuf (bodyformat.go); set by client.compile
+	codecType  []string        // codec's media type, the Content-Type and Accept of its requests
+	acceptJSON bool            // send Accept: application/json (xml: application/xml) unless a header says otherwise
 
 	successCodes []int         // empty: any 2xx
 	timeout      time.Duration // per attempt
@@ -31,6 +37,10 @@ type operation struct {
 	returns      *config.Type
 	params       []string // every parameter it accepts (config.Operation.Params)
 	batched      bool     // sent through the integration's batcher
+	// socket marks an operation of a websocket integration: it sends send's message
+	// on the integration's connection and awaits the reply (stage_socket.go).
+	socket bool
+	send   *messageTemplate // compiled with the client (client.compile)
 
 	run     handler // the compiled pipeline; nil while the integration is misconfigured
 	metrics opMetrics
@@ -46,9 +56,9 @@ type headerTemplate struct {
 func newOperation(in *config.Integration, decl *config.Operation) *operation {
 	op := &operation{
 		integration: in.Name, name: decl.Name, method: decl.Method,
-		internal: decl.Method == config.MethodInternal,
-		path:     decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
-		graphql: decl.GraphQL, binary: decl.BodyType == "binary",
+		internal: decl.Method == config.MethodInternal, computes: decl.Computes,
+		path: decl.Path, pathParams: decl.PathParams, query: decl.Query, body: decl.Body,
+		graphql: decl.GraphQL, binary: decl.BodyType == "binary", form: decl.BodyType == "form", xmlBody: decl.BodyType == "xml",
 		acceptJSON:   !(decl.Returns != nil && decl.Returns.Kind == config.KindBinary),
 		successCodes: slices.Clone(decl.SuccessCodes),
 		timeout:      attemptTimeout(decl.Timeout, in.Timeout),
@@ -59,6 +69,9 @@ func newOperation(in *config.Integration, decl *config.Operation) *operation {
 	}
 	if decl.Cache > 0 {
 		op.cacheTTL = decl.Cache
+	}
+	if decl.Send != nil {
+		op.socket, op.method = true, MethodSend
 	}
 	for _, h := range decl.Headers {
 		tmpl := h.Value.String()
@@ -98,6 +111,13 @@ func (op *operation) success(status int) bool {
 // stage it does not ask for is left out.
 func (c *client) pipeline(in *config.Integration, op *operation) handler {
 	op.metrics = newOpMetrics(c.env.metrics, op.integration, op.name)
+	if op.internal {
+		if op.computes == "" {
+			return nil // call answers 501
+		}
+		// Computed here, never sent: the upstream's policies have nothing to act on.
+		return compose(&observeStage{c: c, op: op}, &presignStage{c: c, op: op})
+	}
 	return compose(
 		&observeStage{c: c, op: op},
 		newIdempotencyStage(in),
@@ -108,6 +128,19 @@ func (c *client) pipeline(in *config.Integration, op *operation) handler {
 		newRateLimitStage(c, in, op),
 		newBreakerStage(c, op),
 		&timeoutStage{c: c, op: op},
-		&authStage{c: c, op: op, cred: c.st.cred},
+		c.sendStage(op),
 	)
+}
+
+// MethodSend is the method of a websocket integration's operations: they send a
+// message rather than make an HTTP request.
+const MethodSend = "SEND"
+
+// sendStage is the pipeline's end: the auth stage, which makes the HTTP request, or
+// for a websocket operation the socket stage.
+func (c *client) sendStage(op *operation) stage {
+	if op.socket {
+		return &socketStage{c: c, op: op}
+	}
+	return &authStage{c: c, op: op, cred: c.st.cred}
 }

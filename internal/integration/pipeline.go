@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
+
+	"github.com/junctionhq/junction/internal/wsclient"
 )
 
 // The pipeline of one logical call is compiled once per integration and operation, when
@@ -24,6 +27,8 @@ import (
 //	breaker      per attempt: open circuit or full bulkhead refuses        stage_breaker.go
 //	timeout      per attempt: the attempt's own deadline                   stage_timeout.go
 //	auth         per attempt: credentials, send, 401 refresh (the end)     stage_auth.go
+//	socket       instead of auth for a websocket integration: send the    stage_socket.go
+//	             message, await the reply that matches it (the end)
 //
 // Read top-down this is the README's list: credentials (resolved at build time, applied
 // per attempt), idempotency key, cache lookup, per attempt rate limit, breaker and the
@@ -61,11 +66,14 @@ type exchange struct {
 	header http.Header
 	body   []byte
 
-	callerKey  string // the caller's idempotency key, "" when none
-	idempotent bool   // carries an idempotency key (set by the idempotency stage)
-	cacheKey   string // set by the cache stage when the call is cacheable
-	sent       int    // requests that left for the upstream (counted by the auth stage)
-	attempt    int    // the retry stage's current attempt, from 1 (0 without a retry stage)
+	reply      *wsclient.Match // what answers a websocket operation's message; nil for HTTP calls
+	callerKey  string          // the caller's idempotency key, "" when none
+	idempotent bool            // carries an idempotency key (set by the idempotency stage)
+	cacheKey   string          // set by the cache stage when the call is cacheable
+	sent       int             // requests that left for the upstream (counted by the auth stage)
+	attempt    int             // the retry stage's current attempt, from 1 (0 without a retry stage)
+	// presignFor is how long a presigned URL stays valid (internal operations only).
+	presignFor time.Duration
 }
 
 // Result is the answer to a call: the upstream's status, headers and body, and what the

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/format"
 	"github.com/junctionhq/junction/internal/redact"
 )
 
@@ -27,6 +28,9 @@ const BodyParam = config.BinaryBodyParam
 // header values of an exchange are replaced, never edited in place, and each attempt
 // sends a copy.
 var headerJSON = []string{"application/json"}
+
+// headerXML is headerJSON for `body_type: xml` operations.
+var headerXML = []string{"application/xml"}
 
 // prepare validates params against the operation's declaration and builds the request.
 // Every problem is collected, so one answer names all of them.
@@ -48,10 +52,22 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		switch {
 		case op.binary:
 			x.body = b.binaryBody(rawBody)
+		case op.form && len(op.body) > 0:
+			x.body = encodeForm(b.bodyObject(op.body))
+			x.header["Content-Type"] = headerForm
+		case op.codec != nil && len(op.body) > 0:
+			x.body = b.codedBody(op.codec, op.body)
+			x.header["Content-Type"] = op.codecType
+		case op.xmlBody && len(op.body) > 0:
+			x.body = b.xmlBody(op.body)
+			x.header["Content-Type"] = headerXML
 		case len(op.body) > 0:
 			x.body = b.jsonBody(op.body)
 			x.header["Content-Type"] = headerJSON
 		}
+	}
+	if op.computes == config.ComputePresignedURL {
+		b.presign(x)
 	}
 	for _, h := range op.headers {
 		x.header.Set(h.name, b.template(h, "header "+h.name))
@@ -68,8 +84,14 @@ func (c *client) prepare(op *operation, params map[string]any, rawBody []byte) (
 		return nil, invalidParams(c.name, op.name, []ParamError{{Param: "", Detail: fmt.Sprintf("the request URL %q is not an http(s) URL", redact.URL(target))}})
 	}
 	x.url = u
-	if op.acceptJSON && x.header.Get("Accept") == "" {
+	if op.acceptJSON && op.computes == "" && x.header.Get("Accept") == "" {
 		x.header["Accept"] = headerJSON
+		switch {
+		case op.xmlBody:
+			x.header["Accept"] = headerXML
+		case op.codec != nil:
+			x.header["Accept"] = op.codecType
+		}
 	}
 	return x, nil
 }
@@ -156,18 +178,60 @@ func (b *builder) query(fields []*config.Field) string {
 	return q.Encode()
 }
 
-func (b *builder) jsonBody(fields []*config.Field) []byte {
+// bodyObject collects the body's fields (given, or their defaults).
+func (b *builder) bodyObject(fields []*config.Field) map[string]any {
 	obj := make(map[string]any, len(fields))
 	for _, f := range fields {
 		if v, ok := b.value(f); ok {
 			obj[f.Name] = v
 		}
 	}
-	out, err := json.Marshal(obj)
+	return obj
+}
+
+func (b *builder) jsonBody(fields []*config.Field) []byte {
+	out, err := json.Marshal(b.bodyObject(fields))
 	if err != nil {
 		b.problem("", "cannot encode the body: %v", err)
 	}
 	return out
+}
+
+// xmlBody is the body fields as one XML document: they must be one field, the root
+// element, as the XML format writes a message (see package format).
+func (b *builder) xmlBody(fields []*config.Field) []byte {
+	out, err := format.XML{}.Encode(jsonNumbers(b.bodyObject(fields)))
+	if err != nil {
+		b.problem("", "cannot encode the body as XML: %v", err)
+	}
+	return out
+}
+
+// jsonNumbers gives the numbers of a parameter value (float64 or int from a caller that
+// decoded JSON itself, or a default) the json.Number form the XML codec writes.
+func jsonNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonNumbers(e)
+		}
+		return out
+	}
+	if s, ok := scalarString(v); ok {
+		if _, isString := v.(string); !isString {
+			if _, isBool := v.(bool); !isBool {
+				return json.Number(s)
+			}
+		}
+	}
+	return v
 }
 
 func (b *builder) binaryBody(raw []byte) []byte {

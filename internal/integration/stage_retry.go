@@ -26,7 +26,9 @@ type retryStage struct {
 func (s *retryStage) wrap(next handler) handler {
 	return func(ctx context.Context, x *exchange) (*Result, error) {
 		policy := s.policy
-		if !retry.MethodRetryable(x.method, x.idempotent) {
+		// A websocket message has no method to judge it by nor a header for a key: the
+		// integration's retry, when it declares one, is the permission to send it again.
+		if !s.op.socket && !retry.MethodRetryable(x.method, x.idempotent) {
 			policy = retry.Policy{} // no retries at all (an explicit retry_delays list included)
 		}
 		clk := s.c.env.clock
@@ -34,6 +36,9 @@ func (s *retryStage) wrap(next handler) handler {
 			if err != nil {
 				if e, ok := errors.AsType[*Error](err); ok && e.Kind != KindTimeout && e.Kind != KindUnreachable {
 					return false, 0 // circuit open, rate limited, credentials: retrying changes nothing
+				}
+				if s.op.socket {
+					return ctx.Err() == nil, 0 // a timeout or a lost connection
 				}
 				return ctx.Err() == nil && retry.Retryable(retry.Outcome{Err: errors.Unwrap(err)}, retryableStatuses), 0
 			}

@@ -218,7 +218,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 		rt.workers.Add("plugins", declaredPlugins{manager: deps.Plugins, plugins: plugins, refs: cfg.PluginRefs(), log: log})
 	}
 	rt.workers.Add("circuit events", &circuitRecorder{store: deps.Store, bus: deps.Bus, log: log})
-	rt.workers.Add("declared webhooks", declaredWebhooks{hooks})
+	rt.workers.Add("declared webhooks", &declaredWebhooks{svc: hooks, node: deps.Node, log: log})
 	rt.workers.Add("webhook delivery", hooks)
 	rt.workers.Add("workflows", workflows)
 	rt.workers.Add("event handlers", runner)
@@ -298,15 +298,3 @@ func (c flowsComponent) Stop(ctx context.Context) error {
 	c.engine.Close(ctx)
 	return nil
 }
-
-// declaredWebhooks puts the configuration's webhooks in the store when the runtime
-// starts (webhook.Service.Sync). It is a start step rather than part of Build because
-// it writes, and Build has no side effects. A sync that fails (an endpoint made through
-// the API has a declared webhook's name) fails the start, or the reload, which then
-// leaves the previous runtime in force; that one's start syncs its own declarations.
-type declaredWebhooks struct{ svc *webhook.Service }
-
-func (c declaredWebhooks) Start(ctx context.Context) error { return c.svc.Sync(ctx) }
-
-// Stop does nothing: the endpoints outlive the runtime, and the next one syncs them.
-func (declaredWebhooks) Stop(context.Context) error { return nil }

@@ -986,18 +986,19 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		wantBody(t, r.body, "<Code>NoSuchKey</Code>")
 		wantParamProblem(t, w.op(t, in, "download", `{"bucket":"`+fxBucket+`"}`), in, "download", "key")
 
-		// list_objects: S3 answers XML; the block declares a JSON shape, so the contract
-		// check reports the drift while the call still succeeds.
+		// list_objects: S3 answers XML, decoded into JSON because the block declares a
+		// shape; the shape is not S3's (contents, next_continuation_token), so the
+		// contract check reports the drift while the call still succeeds.
 		before := len(w.s3.Requests())
 		r = w.op(t, in, "list_objects", `{"bucket":"`+fxBucket+`","prefix":"reports/"}`)
 		wantStatus(t, r, 200)
-		wantHeaders(t, r.Header, "Content-Type", "application/xml", "X-Junction-Contract-Mismatches", "1")
-		wantBody(t, r.body, "<ListBucketResult", "<Key>"+key+"</Key>", "<Size>4096</Size>")
+		wantHeaders(t, r.Header, "Content-Type", "application/json", "X-Junction-Contract-Mismatches", "2")
+		wantBody(t, r.body, `{"ListBucketResult":{`, `"Key":"`+key+`"`, `"Size":"4096"`)
 		if lq := only(t, w.s3.Requests(), before).Query; lq.Get("prefix") != "reports/" || lq.Get("max-keys") != "1000" {
 			t.Errorf("list_objects sent %v", lq)
 		}
 		h := w.call(t, "GET", "/integrations/StorageService/health", nil).json(t)
-		if h["contract_mismatches"] != float64(3) || !strings.Contains(fmt.Sprint(h["last_contract_mismatch"]), "not JSON") {
+		if h["contract_mismatches"] != float64(3) || !strings.Contains(fmt.Sprint(h["last_contract_mismatch"]), "$.contents: missing") {
 			t.Errorf("health: %v", h)
 		}
 
@@ -1012,13 +1013,26 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		}
 		wantStatus(t, w.op(t, in, "download", `{"bucket":"`+fxBucket+`","key":"`+key+`"}`), 404)
 
-		// get_presigned_url is `method: internal`: computed by Junction, not implemented yet.
+		// get_presigned_url is `method: internal`: a presigned URL computed by Junction,
+		// without a request to S3, that S3 (the fake verifies it) then honours.
+		w.s3.PutObject(fxBucket, "notes/presigned.txt", []byte("presigned"), "text/plain")
 		before = len(w.s3.Requests())
-		r = w.op(t, in, "get_presigned_url", `{}`)
-		problem(t, r, http.StatusNotImplemented, server.KindNotImplemented, "/integrations/StorageService/operations/get_presigned_url")
+		r = w.op(t, in, "get_presigned_url", `{"bucket":"`+fxBucket+`","key":"notes/presigned.txt","expires_in":"5m"}`)
+		wantStatus(t, r, 200)
 		if len(w.s3.Requests()) != before {
 			t.Error("an internal operation reached S3")
 		}
+		presigned, _ := decodeJSON(t, r.body).(map[string]any)
+		link, _ := presigned["url"].(string)
+		if presigned["method"] != "GET" || !strings.Contains(link, "X-Amz-Expires=300") {
+			t.Fatalf("get_presigned_url answered %s", r.body)
+		}
+		if resp, err := http.Get(link); err != nil || resp.StatusCode != 200 {
+			t.Errorf("GET of the presigned URL: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		wantParamProblem(t, w.op(t, in, "get_presigned_url", `{}`), in, "get_presigned_url", "bucket", "key")
 	})
 
 	t.Run("WebhookDeliveryService", func(t *testing.T) {

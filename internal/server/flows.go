@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/junctionhq/junction/internal/auth"
 	"github.com/junctionhq/junction/internal/connector"
@@ -170,29 +172,36 @@ type replayedAnswer struct {
 }
 
 // flowDeadLetterJSON is a flow's dead letter in the API. The body is shown as JSON when
-// it is JSON, as a string otherwise.
+// it is JSON, as a string when it is text, and in message_base64 (message null) when
+// it is neither (Avro, Protocol Buffers), so no byte of it is lost in the showing.
 type flowDeadLetterJSON struct {
-	ID        string            `json:"id"`
-	Flow      string            `json:"flow"`
-	Queue     string            `json:"queue"`
-	Step      string            `json:"step"`
-	Error     string            `json:"error"`
-	Message   any               `json:"message"`
-	Headers   map[string]string `json:"headers,omitempty"`
-	SourceID  string            `json:"source_id,omitempty"`
-	Attempts  int               `json:"attempts"`
-	CreatedAt time.Time         `json:"created_at"`
+	ID      string `json:"id"`
+	Flow    string `json:"flow"`
+	Queue   string `json:"queue"`
+	Step    string `json:"step"`
+	Error   string `json:"error"`
+	Message any    `json:"message"`
+	// MessageBase64 is the body when it is not UTF-8 text.
+	MessageBase64 string            `json:"message_base64,omitempty"`
+	Headers       map[string]string `json:"headers,omitempty"`
+	SourceID      string            `json:"source_id,omitempty"`
+	Attempts      int               `json:"attempts"`
+	CreatedAt     time.Time         `json:"created_at"`
 	// Accepted[i]: the sinks that have the i-th message the flow's steps made from it
 	// (one unless a step split it); a replay skips them.
 	Accepted [][]string `json:"accepted,omitempty"`
 }
 
 func toFlowDeadLetterJSON(d flow.DeadLetter) flowDeadLetterJSON {
-	return flowDeadLetterJSON{
+	out := flowDeadLetterJSON{
 		ID: d.ID, Flow: d.Flow, Queue: d.Queue, Step: d.Step, Error: d.Error,
 		Message: rawOrString(d.Body), Headers: d.Headers, SourceID: d.SourceID,
 		Attempts: d.Attempts, CreatedAt: d.CreatedAt, Accepted: d.Accepted,
 	}
+	if !utf8.Valid(d.Body) {
+		out.Message, out.MessageBase64 = nil, base64.StdEncoding.EncodeToString(d.Body)
+	}
+	return out
 }
 
 func rawOrString(b []byte) any {

@@ -196,6 +196,15 @@ func TestFlowDeadLetters(t *testing.T) {
 	if first["id"] != "fdl_1" || first["step"] != "validate" || first["message"].(map[string]any)["total"] != -1.0 {
 		t.Errorf("newest first, with the message as JSON: %v", first)
 	}
+	// A body that is not text (Avro, Protocol Buffers) is shown whole, in base64.
+	if err := e.store.FlowDeadLetterAdd(ctx, store.FlowDeadLetter{ID: "fdl_bin", Flow: "binary", Step: "decode", Error: "the message is not Avro",
+		Body: []byte{0, 0, 0, 0, 1, 0xff}, Attempts: 1, CreatedAt: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	bin := e.req("GET", "/dead-letters?flow=binary", e.user, "").json(t)["data"].([]any)[0].(map[string]any)
+	if bin["message"] != nil || bin["message_base64"] != "AAAAAAH/" {
+		t.Errorf("binary body shown as %v / %v, want message null and message_base64 AAAAAAH/", bin["message"], bin["message_base64"])
+	}
 	if out := e.req("GET", "/dead-letters?queue=other-dlq", e.user, "").json(t); len(out["data"].([]any)) != 1 {
 		t.Errorf("by queue: %v", out)
 	}

@@ -232,7 +232,18 @@ func (s *Service) Sync(ctx context.Context) error {
 	return err
 }
 
-func (s *Service) sync(ctx context.Context) error {
+// CheckDeclared reads the store and fails, as Sync would, when an endpoint made through
+// the API has a declared webhook's name; it writes nothing. A node of a cluster that
+// does not hold the declared-webhooks lease checks its configuration with it, so a
+// conflict fails its start or reload as it would on the holder.
+func (s *Service) CheckDeclared(ctx context.Context) error {
+	_, _, err := s.managedEndpoints(ctx)
+	return err
+}
+
+// managedEndpoints reads the endpoints Sync works on: the declared names in order, and
+// the managed endpoints by name; it fails on a name conflict (see CheckDeclared).
+func (s *Service) managedEndpoints(ctx context.Context) ([]string, map[string]store.Endpoint, error) {
 	names := make([]string, 0, len(s.declared))
 	for name := range s.declared {
 		names = append(names, name)
@@ -240,7 +251,7 @@ func (s *Service) sync(ctx context.Context) error {
 	slices.Sort(names)
 	existing, err := s.store.EndpointsManagedOrNamed(ctx, names)
 	if err != nil {
-		return fmt.Errorf("declared webhooks: %w", err)
+		return nil, nil, fmt.Errorf("declared webhooks: %w", err)
 	}
 	managed := map[string]store.Endpoint{}
 	var conflicts []error
@@ -254,7 +265,15 @@ func (s *Service) sync(ctx context.Context) error {
 		}
 	}
 	if len(conflicts) > 0 {
-		return fmt.Errorf("declared webhooks:\n%w", errors.Join(conflicts...))
+		return nil, nil, fmt.Errorf("declared webhooks:\n%w", errors.Join(conflicts...))
+	}
+	return names, managed, nil
+}
+
+func (s *Service) sync(ctx context.Context) error {
+	names, managed, err := s.managedEndpoints(ctx)
+	if err != nil {
+		return err
 	}
 	now := s.opts.Clock.Now().UTC()
 	var created, changed, deleted int

@@ -82,6 +82,7 @@ message_id and content_type headers as those properties and its other headers as
 			Description: "the broker's URL, amqp://user:pass@host:5672/vhost or amqps://…",
 			Parse:       option.Convert(parseURL)},
 		option.TLS("It makes an amqp:// URL connect with TLS too (to the URL's port, 5672 when none is written); with amqps:// it replaces the URL's cacertfile, certfile, keyfile and server_name_indication parameters."),
+		option.Format(),
 		{Name: "exchanges", Type: option.Blocks, Example: `[{ name: "orders", type: topic }]`,
 			Description: "exchanges to declare whenever the connector connects.",
 			Fields: []option.Field{

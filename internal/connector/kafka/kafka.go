@@ -103,6 +103,7 @@ them would only add duplicates.`,
 				{Name: "password", Type: option.String, Required: option.Always, Secret: true, Description: "the password"},
 			}},
 		option.TLS("Each broker's certificate must carry the broker's host name (as the brokers and the cluster's metadata name it) unless server_name is set."),
+		option.Format(),
 	},
 	Check: func(v *option.Values, role option.Role) {
 		if role != option.Source {

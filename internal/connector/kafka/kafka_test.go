@@ -477,7 +477,7 @@ func TestOptionErrors(t *testing.T) {
 		{"topic and topics", false, []any{"brokers", brokers, "group", "g", "topic", "a", "topics", []any{"b"}}, "test.cai:4:5: kafka connector events: topic: set topic or topics, not both"},
 		{"bad start", false, []any{"brokers", brokers, "group", "g", "topic", "t", "start", "beginning"}, "test.cai:5:5: kafka connector events: start: expected earliest or latest"},
 		{"brokers not a list", false, []any{"brokers", int64(1), "group", "g", "topic", "t"}, "test.cai:2:5: kafka connector events: brokers: expected a list of strings"},
-		{"unknown key", false, []any{"brokers", brokers, "group", "g", "topic", "t", "partitions", int64(3)}, "test.cai:5:5: kafka connector events: unknown setting partitions; expected one of brokers, group"},
+		{"unknown key", false, []any{"brokers", brokers, "group", "g", "topic", "t", "partitions", int64(3)}, "test.cai:5:5: kafka connector events: unknown setting partitions; expected one of brokers, format, group"},
 		{"sink without topic", true, []any{"brokers", brokers}, "test.cai:1:1: kafka connector events: missing topic, which a sink needs: the topic a sink produces to"},
 		{"bad key", true, []any{"brokers", brokers, "topic", "t", "key", "$.[["}, "test.cai:4:5: kafka connector events: key: not a JSONPath"},
 		{"bad mechanism", true, []any{"brokers", brokers, "topic", "t", "sasl", config.Options{Entries: []config.Option{

@@ -49,7 +49,7 @@ func (s *Sink) Write(ctx context.Context, msgs []connector.Message) error {
 	for i, m := range msgs {
 		r := &kgo.Record{Topic: s.o.topic, Value: m.Body, Timestamp: m.Time}
 		if s.o.key != nil {
-			key, err := s.recordKey(m.Body)
+			key, err := s.recordKey(m)
 			if err != nil {
 				return err
 			}
@@ -63,15 +63,18 @@ func (s *Sink) Write(ctx context.Context, msgs []connector.Message) error {
 	return nil
 }
 
-// recordKey finds the key in a JSON body: a string is used as it is, anything else
-// (numbers, objects) as its JSON text. A message without the key is an error rather
-// than a keyless record, because the key decides the partition and so the order.
-func (s *Sink) recordKey(body []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // keep large ids exact
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%s: key %s: message is not JSON: %w", s.o.what, s.o.key, err)
+// recordKey finds the key in the message (its Doc, else its JSON body): a string is
+// used as it is, anything else (numbers, objects) as its JSON text. A message without
+// the key is an error rather than a keyless record, because the key decides the
+// partition and so the order.
+func (s *Sink) recordKey(m connector.Message) ([]byte, error) {
+	doc := m.Doc
+	if doc == nil {
+		dec := json.NewDecoder(bytes.NewReader(m.Body))
+		dec.UseNumber() // keep large ids exact
+		if err := dec.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("%s: key %s: message is not JSON: %w", s.o.what, s.o.key, err)
+		}
 	}
 	v, found := s.o.key.FirstFound(doc)
 	if !found || v == nil {

@@ -91,6 +91,7 @@ Deliveries carry the headers topic, qos, retained, message_id (the packet id) an
 			Description: "the broker's URL: tcp://host:1883, or mqtt://, ssl://, tls://, mqtts://, ws://, wss://",
 			Parse:       option.Convert(parseURL)},
 		option.TLS("It makes a tcp:// or mqtt:// URL connect with TLS too (ws:// becomes wss://), to the URL's port: 1883 when none is written."),
+		option.Format(),
 		{Name: "client_id", Type: option.String,
 			Description: "the source's client id, which keeps its session (see Sessions). Default: junction-<random>, for one run."},
 		{Name: "username", Type: option.String, Secret: true, Description: "the user name"},

@@ -101,6 +101,7 @@ same name when it starts, or to any consumer after claim_after.`,
 		{Name: "maxlen", Type: option.Int, For: option.Sink, Min: 0,
 			Description: "trim the stream to about this many entries (XADD MAXLEN ~); 0 is no trimming."},
 		option.TLS("A redis:// url then connects with TLS as rediss:// does; the url alone works too (rediss://, with the system's CAs)."),
+		option.Format(),
 	},
 	Check: func(v *option.Values, _ option.Role) {
 		if r := option.Get[*redis.Options](v, "url"); r != nil && r.Network == "unix" && option.TLSConfig(v) != nil {

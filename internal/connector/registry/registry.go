@@ -15,13 +15,14 @@ import (
 	"github.com/junctionhq/junction/internal/connector/postgres"
 	"github.com/junctionhq/junction/internal/connector/redisstream"
 	"github.com/junctionhq/junction/internal/connector/schedule"
+	"github.com/junctionhq/junction/internal/connector/websocket"
 )
 
 //go:generate go run ../cmd/gendocs -o ../../../docs/connectors.md
 
 // List returns the connector types in the order the reference shows them.
 func List() []connector.Kind {
-	kinds := []connector.Kind{amqp.Kind(), mqtt.Kind(), nats.Kind(), kafka.Kind(), redisstream.Kind(), postgres.Kind(), schedule.Kind()}
+	kinds := []connector.Kind{amqp.Kind(), mqtt.Kind(), nats.Kind(), kafka.Kind(), redisstream.Kind(), postgres.Kind(), schedule.Kind(), websocket.Kind()}
 	return append(kinds, builtin.Kinds()...)
 }
 
