@@ -140,9 +140,10 @@ type Internal interface {
 	// non-empty id makes the start idempotent (the same id starts one run). An input or
 	// workflow the engine refuses is a *MessageError.
 	StartWorkflow(ctx context.Context, workflow, id string, input []byte) error
-	// HandleHTTP receives POSTs to /in/{path} as messages; the returned function
-	// stops it.
-	HandleHTTP(path string, handle func(ctx context.Context, m Message) error) (stop func(), err error)
+	// HandleHTTP receives POSTs to /in/{path} as messages for the named flow (whose
+	// source's format says what bodies the server accepts); the returned function stops
+	// it.
+	HandleHTTP(path, flow string, handle func(ctx context.Context, m Message) error) (stop func(), err error)
 }
 
 // Kind is one type of connector. A nil NewSource or NewSink means it cannot be one.

@@ -55,6 +55,7 @@ type Flow struct {
 	decode func([]byte) (any, error) // the source's codec, or the first step's DecodeFor
 	// srcFormat names the source's format in errors ("JSON" by default).
 	srcFormat string
+	srcCodec  format.Codec // the source's codec; nil for JSON
 	// codecs encode messages for the sinks: codecs[0] is JSON, and sinkCodec gives the
 	// index of each sink's, so a message is encoded once per format, not per sink.
 	codecs    []format.Codec
@@ -181,7 +182,7 @@ func (f *Flow) buildCodecs() error {
 	if c, err := f.codec(f.cfg.Source.Connector, f.cfg.Source.Options, option.Source); err != nil {
 		errs = append(errs, err)
 	} else if c != nil {
-		f.decode, f.srcFormat = c.Decode, format.Name(c)
+		f.decode, f.srcFormat, f.srcCodec = c.Decode, format.Name(c), c
 	}
 	for _, s := range f.cfg.Sinks {
 		c, err := f.codec(s.Connector, s.Options, option.Sink)
@@ -195,6 +196,10 @@ func (f *Flow) buildCodecs() error {
 	}
 	return errors.Join(errs...)
 }
+
+// SourceFormat is the codec the flow decodes its source's messages with: nil when they
+// are JSON. The server asks it for the body of a POST to an http source's /in/ path.
+func (f *Flow) SourceFormat() format.Codec { return f.srcCodec }
 
 // codec returns the codec of the named connector's merged options in role, or nil when
 // it declares no format (or has none set).

@@ -756,7 +756,7 @@ func (f *fakeInternal) PublishEvent(context.Context, string, string, []byte) err
 
 func (f *fakeInternal) StartWorkflow(context.Context, string, string, []byte) error { return nil }
 
-func (f *fakeInternal) HandleHTTP(string, func(context.Context, connector.Message) error) (func(), error) {
+func (f *fakeInternal) HandleHTTP(string, string, func(context.Context, connector.Message) error) (func(), error) {
 	return func() {}, nil
 }
 

@@ -28,13 +28,19 @@ type bridge struct {
 	events       eventLog // the events sources' reads (eventlog.go)
 
 	mu      sync.Mutex
-	inbound map[string]func(context.Context, connector.Message) error
+	inbound map[string]inboundRoute
+}
+
+// inboundRoute is the flow receiving an /in/ path, and how it takes a message.
+type inboundRoute struct {
+	flow   string
+	handle func(context.Context, connector.Message) error
 }
 
 var _ connector.Internal = (*bridge)(nil)
 
 func newBridge(log *slog.Logger, bus *event.Bus, hooks *webhook.Service, ints *integration.Runtime, wfs *workflow.Engine, events eventLog) *bridge {
-	return &bridge{log: log, bus: bus, hooks: hooks, integrations: ints, workflows: wfs, events: events, inbound: map[string]func(context.Context, connector.Message) error{}}
+	return &bridge{log: log, bus: bus, hooks: hooks, integrations: ints, workflows: wfs, events: events, inbound: map[string]inboundRoute{}}
 }
 
 // Subscribe hands every event on the bus whose type matches pattern to handle, as its
@@ -85,13 +91,13 @@ func (b *bridge) StartWorkflow(ctx context.Context, name, id string, input []byt
 }
 
 // HandleHTTP routes POST /in/{path} to a flow's http source.
-func (b *bridge) HandleHTTP(path string, handle func(context.Context, connector.Message) error) (func(), error) {
+func (b *bridge) HandleHTTP(path, flow string, handle func(context.Context, connector.Message) error) (func(), error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, taken := b.inbound[path]; taken {
 		return nil, fmt.Errorf("another flow already receives /in/%s", path)
 	}
-	b.inbound[path] = handle
+	b.inbound[path] = inboundRoute{flow: flow, handle: handle}
 	return func() {
 		b.mu.Lock()
 		delete(b.inbound, path)
@@ -102,10 +108,18 @@ func (b *bridge) HandleHTTP(path string, handle func(context.Context, connector.
 // Inbound hands a POSTed message to the flow receiving path; ok is false if none does.
 func (b *bridge) Inbound(ctx context.Context, path string, m connector.Message) (ok bool, err error) {
 	b.mu.Lock()
-	handle := b.inbound[path]
+	route, ok := b.inbound[path]
 	b.mu.Unlock()
-	if handle == nil {
+	if !ok {
 		return false, nil
 	}
-	return true, handle(ctx, m)
+	return true, route.handle(ctx, m)
+}
+
+// inboundFlow names the flow receiving path; ok is false if none does.
+func (b *bridge) inboundFlow(path string) (flow string, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	route, ok := b.inbound[path]
+	return route.flow, ok
 }

@@ -56,11 +56,14 @@ func TestBridgeEvents(t *testing.T) {
 // TestBridgeInbound: one flow per path; a path nobody receives is reported as such.
 func TestBridgeInbound(t *testing.T) {
 	b := newBridge(quiet(), nil, nil, nil, nil, eventLog{})
-	stop, err := b.HandleHTTP("orders", func(context.Context, connector.Message) error { return errors.New("busy") })
+	stop, err := b.HandleHTTP("orders", "orders-flow", func(context.Context, connector.Message) error { return errors.New("busy") })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.HandleHTTP("orders", nil); err == nil {
+	if name, ok := b.inboundFlow("orders"); !ok || name != "orders-flow" {
+		t.Errorf("inboundFlow = %q, %v", name, ok)
+	}
+	if _, err := b.HandleHTTP("orders", "other", nil); err == nil {
 		t.Error("a second flow took the same path")
 	}
 	if ok, err := b.Inbound(context.Background(), "orders", connector.Message{}); !ok || err == nil || err.Error() != "busy" {
@@ -69,5 +72,8 @@ func TestBridgeInbound(t *testing.T) {
 	stop()
 	if ok, _ := b.Inbound(context.Background(), "orders", connector.Message{}); ok {
 		t.Error("path still routed after stop")
+	}
+	if _, ok := b.inboundFlow("orders"); ok {
+		t.Error("path still has a flow after stop")
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/format"
 )
 
 // Flows is the flows of the runtime in force, for the HTTP API.
@@ -57,6 +58,23 @@ func (v FlowsView) Replay(ctx context.Context, id string) error { return v.rt().
 // Inbound hands a POST to /in/{path} to the flow receiving it.
 func (v FlowsView) Inbound(ctx context.Context, path string, m connector.Message) (bool, error) {
 	return v.rt().bridge.Inbound(ctx, path, m)
+}
+
+// InboundFormat is the codec of the source of the flow receiving POST /in/{path}: nil
+// for JSON; ok is false when no running flow receives path.
+func (v FlowsView) InboundFormat(path string) (codec format.Codec, ok bool) {
+	rt := v.rt()
+	name, ok := rt.bridge.inboundFlow(path)
+	if !ok {
+		return nil, false
+	}
+	f, err := rt.flows.Flow(name)
+	if err != nil {
+		// Not a flow of this runtime (an http source opened outside the engine): its
+		// messages are JSON, as an http source's are by default.
+		return nil, true
+	}
+	return f.SourceFormat(), true
 }
 
 // DeadLetters lists the flows' dead letters.

@@ -150,7 +150,8 @@ var apiDocs = map[string]apiDoc{
 	"POST /in/{path...}": {Response: struct {
 		Accepted bool `json:"accepted"`
 	}{}, Tag: "flows", Summary: "Hand a message to the flow whose http source has this path; answered once it is safe", Success: http.StatusAccepted,
-		Request: json.RawMessage{}, Body: "the message: any JSON value"},
+		Description: "The body is in the format of the flow's source: JSON (application/json) unless its http source declares `format`. An XML flow takes application/xml, text/xml or a +xml type; an Avro or Protobuf flow takes any Content-Type. A body that does not decode is refused with 400, a Content-Type of another format with 415.",
+		Request:     json.RawMessage{}, RawBody: true, Body: "the message: a JSON value, or a document in the format of the flow's source (XML, Avro, Protobuf)"},
 
 	"GET /handlers":                        {Response: dataOf[handlerJSON]{}, Tag: "handlers", Summary: "The declared event handlers"},
 	"GET /handlers/executions":             {Response: pagedOf[executionJSON]{}, Tag: "handlers", Summary: "Handler executions, newest first", Query: append([]param{{"status", "pending, failed, done or dead"}, {"event", "an event type"}}, pageParams...)},

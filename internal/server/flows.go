@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/errkind"
 	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/format"
 )
 
 // Flows is what the flow API needs of the running flows.
@@ -32,6 +36,9 @@ type Flows interface {
 	// Inbound hands a POST to /in/{path} to the flow receiving it; ok is false
 	// when none does. It returns once the flow is done with the message.
 	Inbound(ctx context.Context, path string, m connector.Message) (ok bool, err error)
+	// InboundFormat is the codec of the source of the flow receiving POST /in/{path}:
+	// nil when it takes JSON; ok is false when no flow receives path.
+	InboundFormat(path string) (codec format.Codec, ok bool)
 }
 
 // Problem kinds of the flow API.
@@ -106,29 +113,68 @@ func (s *Server) stopFlow(w http.ResponseWriter, r *http.Request) error {
 
 // flowInbound answers 202 once the flow delivered the message (or kept it in its
 // dead-letter queue), 503 when it could not take it (the caller should send it again).
+// The body must be in the format of the flow's source (JSON unless its http source
+// declares another): one that is not is refused with 400 (415 for a Content-Type that
+// names another format) rather than accepted and dead-lettered.
 func (s *Server) flowInbound(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBodyBytes))
 	if err != nil {
 		return NewProblem(KindPayloadTooLarge, "the message is larger than the request body limit")
 	}
-	// Flows read JSON messages: refuse anything else now rather than accept it and
-	// dead-letter it at the first step.
-	if p := checkJSONContentType(r.Header.Get("Content-Type")); p != nil {
+	path := r.PathValue("path")
+	codec, ok := s.flows.InboundFormat(path)
+	if !ok {
+		return noInboundFlow(path)
+	}
+	if p := checkInboundBody(codec, r.Header.Get("Content-Type"), body); p != nil {
 		return *p
 	}
-	if !json.Valid(body) {
-		return invalid("the message is not JSON: a flow's messages are JSON documents", FieldError{Field: "", Detail: "expected a JSON value"})
-	}
-	headers := map[string]string{"content_type": r.Header.Get("Content-Type"), "path": r.PathValue("path")}
-	ok, err := s.flows.Inbound(r.Context(), r.PathValue("path"), connector.Message{Body: body, Headers: headers, Time: s.clock()})
+	headers := map[string]string{"content_type": r.Header.Get("Content-Type"), "path": path}
+	ok, err = s.flows.Inbound(r.Context(), path, connector.Message{Body: body, Headers: headers, Time: s.clock()})
 	switch {
 	case !ok:
-		return NewProblem(KindNotFound, "no running flow receives /in/"+r.PathValue("path"))
+		// The flow stopped between the two questions.
+		return noInboundFlow(path)
 	case err != nil:
 		// The flow keeps nothing it could not take; the sender's retry is what delivers it.
 		return NewProblem(KindUnavailable, "the flow could not take the message now; send it again")
 	}
 	return writeJSON(w, http.StatusAccepted, map[string]any{"accepted": true})
+}
+
+func noInboundFlow(path string) Problem {
+	return NewProblem(KindNotFound, "no running flow receives /in/"+path)
+}
+
+// checkInboundBody checks a body POSTed to /in/ against the format of the flow's source
+// (codec; nil for JSON). JSON and XML bodies need a Content-Type of their format, or
+// none; Avro and Protobuf have no registered media type, so any is taken. The body is
+// decoded: one that does not decode is the sender's mistake, answered 400 now. A
+// decoder that needs a service it cannot reach (a schema registry) lets the body
+// through; the flow retries the decoding with its policy.
+func checkInboundBody(codec format.Codec, contentType string, body []byte) *Problem {
+	if codec == nil {
+		if p := checkJSONContentType(contentType); p != nil {
+			return p
+		}
+		if !json.Valid(body) {
+			p := invalid("the message is not JSON: the flow receiving it reads JSON documents", FieldError{Field: "", Detail: "expected a JSON value"})
+			return &p
+		}
+		return nil
+	}
+	name := format.Name(codec)
+	if _, isXML := codec.(format.XML); isXML && strings.TrimSpace(contentType) != "" && !format.IsXMLContentType(contentType) {
+		p := NewProblem(KindUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; the flow receiving it reads XML: send application/xml", contentType))
+		return &p
+	}
+	_, err := codec.Decode(body)
+	if _, unavailable := errors.AsType[*format.UnavailableError](err); err == nil || unavailable {
+		return nil
+	}
+	p := invalid(fmt.Sprintf("the message is not %s: the flow receiving it reads %s messages", name, name),
+		FieldError{Field: "", Detail: err.Error()})
+	return &p
 }
 
 func (s *Server) listFlowDeadLetters(w http.ResponseWriter, r *http.Request) error {

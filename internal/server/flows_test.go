@@ -11,18 +11,22 @@ import (
 
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/flow"
+	"github.com/junctionhq/junction/internal/format"
 	"github.com/junctionhq/junction/internal/server"
 	"github.com/junctionhq/junction/internal/store"
 )
 
 // fakeFlows is one flow, "orders", whose behaviour the tests set.
 type fakeFlows struct {
-	store    store.Store       // its dead letters, or
-	listed   []flow.DeadLetter // these when store is nil
-	mu       sync.Mutex
-	running  bool
-	replay   error
-	inbound  func(path string, m connector.Message) (bool, error)
+	store   store.Store       // its dead letters, or
+	listed  []flow.DeadLetter // these when store is nil
+	mu      sync.Mutex
+	running bool
+	replay  error
+	inbound func(path string, m connector.Message) (bool, error)
+	// formats are the /in/ paths a flow receives, and the codec of its source (nil:
+	// JSON).
+	formats  map[string]format.Codec
 	received []string
 }
 
@@ -100,6 +104,11 @@ func (f *fakeFlows) Inbound(_ context.Context, path string, m connector.Message)
 	return f.inbound(path, m)
 }
 
+func (f *fakeFlows) InboundFormat(path string) (format.Codec, bool) {
+	c, ok := f.formats[path]
+	return c, ok
+}
+
 func flowEnv(t *testing.T, f *fakeFlows) *env {
 	return newEnv(t, func(o *testOptions) { o.Flows, f.store = f, o.Store })
 }
@@ -147,7 +156,7 @@ func TestFlowAPI(t *testing.T) {
 }
 
 func TestFlowInbound(t *testing.T) {
-	f := &fakeFlows{}
+	f := &fakeFlows{formats: map[string]format.Codec{"orders": nil, "busy/x": nil}}
 	f.inbound = func(path string, _ connector.Message) (bool, error) {
 		switch path {
 		case "orders":
@@ -169,7 +178,51 @@ func TestFlowInbound(t *testing.T) {
 	problem(t, e.req("POST", "/in/orders", e.user, `{"id":1}`, "Content-Type", "text/csv"), 415, server.KindUnsupportedMediaType, "/in/orders")
 	big := `{"x":"` + strings.Repeat("a", int(server.DefaultMaxBodyBytes)) + `"}`
 	problem(t, e.req("POST", "/in/orders", e.user, big), 413, server.KindPayloadTooLarge, "/in/orders")
-	if len(f.received) != 3 || f.received[0] != `orders {"id":1}` {
+	// Neither /in/none (no flow) nor the refused bodies reached a flow.
+	if len(f.received) != 2 || f.received[0] != `orders {"id":1}` {
+		t.Errorf("received %q", f.received)
+	}
+}
+
+// TestFlowInboundFormats: a flow whose http source declares a format receives bodies of
+// that format, decoded by the server first: an XML flow takes XML (with an XML
+// Content-Type or none) and refuses JSON, bad XML, and a JSON Content-Type; an Avro
+// flow takes any Content-Type but only bytes its schema decodes; a JSON flow still
+// refuses XML.
+func TestFlowInboundFormats(t *testing.T) {
+	avro, err := format.NewAvro(format.AvroOptions{Schema: `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeFlows{formats: map[string]format.Codec{"json": nil, "xml": format.XML{}, "avro": avro}}
+	f.inbound = func(string, connector.Message) (bool, error) { return true, nil }
+	e := flowEnv(t, f)
+	const order = `<order id="7"><total>12.50</total></order>`
+	for _, ct := range []string{"application/xml", "text/xml; charset=utf-8", "application/vnd.acme+xml", ""} {
+		if r := e.req("POST", "/in/xml", e.user, order, "Content-Type", ct); r.StatusCode != 202 {
+			t.Errorf("XML as %q: %d %s", ct, r.StatusCode, r.body)
+		}
+	}
+	problem(t, e.req("POST", "/in/xml", e.user, order, "Content-Type", "application/json"), 415, server.KindUnsupportedMediaType, "/in/xml")
+	p := problem(t, e.req("POST", "/in/xml", e.user, `<order><total>12.50</order>`, "Content-Type", "application/xml"), 400, server.KindInvalidRequest, "/in/xml")
+	if d, _ := p["detail"].(string); !strings.Contains(d, "not XML") {
+		t.Errorf("bad XML: %v", p)
+	}
+	problem(t, e.req("POST", "/in/xml", e.user, `{"id":7}`, "Content-Type", ""), 400, server.KindInvalidRequest, "/in/xml")
+
+	// The JSON flow refuses XML, by its Content-Type or by its bytes.
+	problem(t, e.req("POST", "/in/json", e.user, order, "Content-Type", "application/xml"), 415, server.KindUnsupportedMediaType, "/in/json")
+	problem(t, e.req("POST", "/in/json", e.user, order, "Content-Type", ""), 400, server.KindInvalidRequest, "/in/json")
+
+	// Avro: id 7 is the zig-zag varint 0x0e.
+	for _, ct := range []string{"application/octet-stream", "application/vnd.apache.avro+binary", "application/json"} {
+		if r := e.req("POST", "/in/avro", e.user, "\x0e", "Content-Type", ct); r.StatusCode != 202 {
+			t.Errorf("Avro as %q: %d %s", ct, r.StatusCode, r.body)
+		}
+	}
+	problem(t, e.req("POST", "/in/avro", e.user, "\x0e\x00", "Content-Type", "application/octet-stream"), 400, server.KindInvalidRequest, "/in/avro")
+
+	if len(f.received) != 7 || f.received[0] != "xml "+order || f.received[4] != "avro \x0e" {
 		t.Errorf("received %q", f.received)
 	}
 }

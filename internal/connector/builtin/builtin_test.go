@@ -66,7 +66,7 @@ func (f *fakeInternal) StartWorkflow(_ context.Context, workflow, id string, inp
 	return nil
 }
 
-func (f *fakeInternal) HandleHTTP(path string, h func(context.Context, connector.Message) error) (func(), error) {
+func (f *fakeInternal) HandleHTTP(path, _ string, h func(context.Context, connector.Message) error) (func(), error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.handlers[path] != nil {

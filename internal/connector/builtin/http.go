@@ -18,7 +18,8 @@ var flowPath = regexp.MustCompile(`^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`)
 var httpSpec = &option.Spec{
 	Summary: `POSTs to Junction's /in/{path} as a source. The request is answered 202 only after the
 message was delivered or safely in the dead-letter queue, and 503 when the flow handed it back,
-so the caller sends it again: the caller's retry is what makes it at-least-once.`,
+so the caller sends it again: the caller's retry is what makes it at-least-once. Bodies are
+JSON unless format says otherwise; the server refuses (400) a body that does not decode.`,
 	Fields: []option.Field{
 		{Name: "path", Type: option.String, Required: option.Source, Example: `"partners/acme"`,
 			Description: "the path under /in/ that the flow receives",
@@ -28,8 +29,15 @@ so the caller sends it again: the caller's retry is what makes it at-least-once.
 				}
 				return nil
 			})},
+		// The server checks a body against the format (and decodes it) before the flow
+		// sees it: docs/formats.md, "HTTP".
+		option.Format(),
 	},
-	Examples: []option.Example{{Role: option.Source, Title: "POST /in/orders", Options: `path: "orders"`}},
+	Examples: []option.Example{
+		{Role: option.Source, Title: "POST /in/orders", Options: `path: "orders"`},
+		{Role: option.Source, Title: "XML documents POSTed to /in/partners/acme", Options: `path: "partners/acme"
+format: xml`},
+	},
 }
 
 func httpKind() connector.Kind {
@@ -41,7 +49,7 @@ func httpKind() connector.Kind {
 			if err != nil {
 				return nil, err
 			}
-			return &httpSource{c: s.Connector, in: s.Env.Internal, path: v.String("path")}, nil
+			return &httpSource{c: s.Connector, in: s.Env.Internal, path: v.String("path"), flow: s.Flow}, nil
 		},
 		Check: func(context.Context, connector.Settings) error { return nil },
 	}
@@ -52,6 +60,7 @@ type httpSource struct {
 	c    *config.Connector
 	in   connector.Internal
 	path string
+	flow string // the flow it is the source of, whose format the server asks for
 	seq  atomic.Int64
 }
 
@@ -64,7 +73,7 @@ func (h *httpSource) Open(ctx context.Context, _ int) (<-chan connector.Delivery
 	if err != nil {
 		return nil, err
 	}
-	stop, err := in.HandleHTTP(h.path, func(rctx context.Context, m connector.Message) error {
+	stop, err := in.HandleHTTP(h.path, h.flow, func(rctx context.Context, m connector.Message) error {
 		settled := make(chan error, 1)
 		d := connector.Delivery{
 			Message: m,
