@@ -17,7 +17,7 @@ const FormatName = "format"
 var formatTypes = []string{format.NameJSON, format.NameXML, format.NameAvro, format.NameProtobuf}
 
 // Format declares the `format` option of the connectors whose messages are bytes (the
-// brokers): how the flow engine decodes a source's messages into the trees its steps
+// brokers, the http source): how the flow engine decodes a source's messages into the trees its steps
 // work on, and encodes the trees a sink writes. The connector itself never reads it.
 //
 //	format: xml
@@ -35,7 +35,8 @@ func Format() Field {
 		Description: `the format of message bodies: how a source's messages are decoded for the flow's steps,
 and how a sink's messages are encoded. A name (json, xml, avro, protobuf) or a block with the
 format's settings. Default: json. A message that cannot be decoded or encoded fails like any
-other bad message (retries, then the dead-letter queue); the flow carries on. See
+other bad message (retries, then the dead-letter queue); the flow carries on. An http source's
+body that does not decode is refused with 400 instead (docs/formats.md, HTTP sources). See
 docs/formats.md for how each format maps onto the JSON the steps see.`,
 		Example: `{ type: avro, registry: { url: "http://registry:8081", subject: "orders-value" } }`,
 		Fields: []Field{
