@@ -202,8 +202,15 @@ func (p *Plugin) discard(in *instance) {
 	p.tokens <- struct{}{}
 }
 
+// initLimitMin is the least time an instance's initialisation may take. It runs when a
+// call finds no idle instance, so it is not the call's own work: on a loaded machine a Go
+// runtime's start (with the race detector, beside a sibling instance looping to its limit)
+// took more than a 500 ms call limit, and the call failed for it.
+const initLimitMin = 10 * time.Second
+
 // instantiate makes an instance and runs the Go runtime's initialisation
-// (_initialize), which is bounded by the call time limit too.
+// (_initialize), bounded by the call time limit or initLimitMin, whichever is longer:
+// a module whose initialisation never ends fails its call all the same.
 func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 	in := &instance{name: p.manifest.Name + "-" + strconv.FormatInt(p.serial.Add(1), 10), stderr: &tail{}}
 	cfg := wazero.NewModuleConfig().WithName(in.name).WithStartFunctions().
@@ -226,13 +233,18 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 		return nil, errors.New("the module is not a Junction plugin: build it with the plugin kit (pkg/pluginkit) as GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared")
 	}
 	p.live.Store(in.name, in)
-	if _, _, err := in.run(ctx, p.manifest.Limits.timeout(), func(ctx context.Context) (uint64, error) {
+	limit := max(p.manifest.Limits.timeout(), initLimitMin)
+	if _, _, err := in.run(ctx, limit, func(ctx context.Context) (uint64, error) {
 		_, err := initialize.Call(ctx)
 		return 0, err
 	}); err != nil {
 		p.live.Delete(in.name)
 		_ = mod.Close(ctx)
-		return nil, fmt.Errorf("initialising the module: %v", p.failure("_initialize", in, err).Msg)
+		ce := p.failure("_initialize", in, err)
+		if ce.Kind == KindTimeout {
+			ce.Msg = fmt.Sprintf("did not finish within %s", limit)
+		}
+		return nil, fmt.Errorf("initialising the module: %v", ce.Msg)
 	}
 	return in, nil
 }
