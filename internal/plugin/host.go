@@ -57,7 +57,7 @@ func (h *hostFuncs) define(ctx context.Context, rt wazero.Runtime, p *Plugin) er
 	}).Export(abi.ImportTakeResponse).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, level int32, ptr, size uint32) {
 		if msg, ok := m.Memory().Read(ptr, min(size, 8<<10)); ok {
-			p.log.Log(ctx, slog.Level(level), string(msg))
+			p.log.Log(ctx, slog.Level(level), p.secrets.String(string(msg)))
 		}
 	}).Export(abi.ImportLog).
 		Instantiate(ctx)

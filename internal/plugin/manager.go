@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/pkg/pluginkit/abi"
 )
 
@@ -93,12 +94,18 @@ func (m *Manager) compile(ctx context.Context, man Manifest, wasm []byte, source
 	}
 	p := &Plugin{
 		manifest: man, sha256: Sum(wasm), source: source, host: m.host,
-		log:    m.log.With("plugin", man.Name),
-		tokens: make(chan struct{}, man.Limits.instances()),
-		idle:   make(chan *instance, man.Limits.instances()),
+		log:     m.log.With("plugin", man.Name),
+		secrets: redact.NewScrubber(),
+		tokens:  make(chan struct{}, man.Limits.instances()),
+		idle:    make(chan *instance, man.Limits.instances()),
 	}
 	for range man.Limits.instances() {
 		p.tokens <- struct{}{}
+	}
+	for _, name := range man.Capabilities.Env {
+		if v, ok := m.host.lookupEnv(name); ok {
+			p.secrets.Add(v)
+		}
 	}
 	p.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(m.cache).

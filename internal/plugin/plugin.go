@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/junctionhq/junction/internal/redact"
 	"github.com/junctionhq/junction/pkg/pluginkit/abi"
 )
 
@@ -25,6 +26,10 @@ type Plugin struct {
 	source   string // SourceAPI or SourceConfig
 	log      *slog.Logger
 	host     *hostFuncs
+	// secrets masks the values of the variables the env capability grants in what the
+	// plugin says (its errors, its crash output, its log lines): a plugin that echoes
+	// its API key must not put it in a dead letter, a stored error or the log.
+	secrets *redact.Scrubber
 
 	runtime   wazero.Runtime
 	compiled  wazero.CompiledModule
@@ -72,6 +77,9 @@ func (p *Plugin) Call(ctx context.Context, function string, input []byte) ([]byt
 	p.nanos.Add(int64(time.Since(start)))
 	if err != nil {
 		p.errors.Add(1)
+		if ce, ok := err.(*CallError); ok {
+			ce.Msg = p.secrets.String(ce.Msg)
+		}
 	}
 	return out, err
 }
@@ -244,7 +252,7 @@ func (p *Plugin) instantiate(ctx context.Context) (*instance, error) {
 		if ce.Kind == KindTimeout {
 			ce.Msg = fmt.Sprintf("did not finish within %s", limit)
 		}
-		return nil, fmt.Errorf("initialising the module: %v", ce.Msg)
+		return nil, fmt.Errorf("initialising the module: %v", p.secrets.String(ce.Msg))
 	}
 	return in, nil
 }

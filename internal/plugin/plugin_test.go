@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var sandboxFunctions = []string{"echo", "upper", "loop", "hoard", "read_file", "dial", "env", "fetch", "panic", "invalid", "started"}
+var sandboxFunctions = []string{"echo", "upper", "loop", "hoard", "read_file", "dial", "env", "leak", "fetch", "panic", "invalid", "started"}
 
 func sandboxManifest(name string) plugin.Manifest {
 	return plugin.Manifest{
@@ -176,9 +177,16 @@ func TestCapabilities(t *testing.T) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	m := newManager(t, map[string]string{"GREETING": "hi", "SECRET": "s3cr3t", "SHUTDOWN_URL": srv.URL + "/shutdown"})
+	env := map[string]string{"GREETING": "hi", "GREETING_KEY": "k3y-4711", "SECRET": "s3cr3t", "SHUTDOWN_URL": srv.URL + "/shutdown"}
+	var logged syncBuffer
+	m := plugin.NewManager(plugin.Options{
+		CompilationCache: plugintest.Cache(),
+		LookupEnv:        func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Logger:           slog.New(slog.NewTextHandler(&logged, nil)),
+	})
+	t.Cleanup(func() { m.Close(context.Background()) })
 	man := sandboxManifest("capable")
-	man.Capabilities = plugin.Capabilities{Env: []string{"GREETING", "SHUTDOWN_URL"}, HTTP: &plugin.HTTPCapability{AllowedHosts: []string{u.Host}}}
+	man.Capabilities = plugin.Capabilities{Env: []string{"GREETING", "GREETING_KEY", "SHUTDOWN_URL"}, HTTP: &plugin.HTTPCapability{AllowedHosts: []string{u.Host}}}
 	load(t, m, man)
 
 	if out, ce := call(t, m, "capable", "env", `"GREETING"`); ce != nil || out != `"hi"` {
@@ -186,6 +194,13 @@ func TestCapabilities(t *testing.T) {
 	}
 	if out, ce := call(t, m, "capable", "env", `"SECRET"`); ce != nil || out != `""` {
 		t.Errorf("env SECRET, not granted = %s, %v", out, ce)
+	}
+	// A granted value the plugin puts in its error or its log is masked there.
+	if _, ce := call(t, m, "capable", "leak", `"GREETING_KEY"`); ce == nil || strings.Contains(ce.Error(), "k3y-4711") || !strings.Contains(ce.Error(), "the upstream refused key") {
+		t.Errorf("leak = %v; want the error with the granted value masked", ce)
+	}
+	if log := logged.String(); strings.Contains(log, "k3y-4711") || !strings.Contains(log, "about to fail with") {
+		t.Errorf("the plugin's log line, with the granted value masked:\n%s", log)
 	}
 	if out, ce := call(t, m, "capable", "fetch", `{"url":"`+srv.URL+`/x"}`); ce != nil || out != `{"body":"hello from /x","status":200}` {
 		t.Errorf("fetch allowed host = %s, %v", out, ce)
@@ -284,3 +299,21 @@ func TestParseManifest(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// syncBuffer is a bytes.Buffer safe for the logger's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

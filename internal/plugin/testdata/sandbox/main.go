@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -44,6 +45,10 @@ func init() {
 		return []byte(`"connected"`), err
 	})
 	pluginkit.Handle("env", func(name string) (string, error) { return os.Getenv(name), nil })
+	pluginkit.Handle("leak", func(name string) (string, error) {
+		pluginkit.Log(slog.LevelWarn, "about to fail with "+os.Getenv(name))
+		return "", errors.New("the upstream refused key " + os.Getenv(name))
+	})
 	pluginkit.Handle("fetch", func(in fetchInput) (map[string]any, error) {
 		resp, err := pluginkit.Fetch(pluginkit.Request{URL: in.URL})
 		if err != nil {
