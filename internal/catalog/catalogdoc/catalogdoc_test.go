@@ -3,7 +3,6 @@ package catalogdoc_test
 import (
 	"bytes"
 	"errors"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,31 +10,12 @@ import (
 	"github.com/junctionhq/junction/internal/catalog"
 	"github.com/junctionhq/junction/internal/catalog/catalogdoc"
 	"github.com/junctionhq/junction/internal/config"
+	"github.com/junctionhq/junction/internal/docstest"
 )
 
 // TestReferenceUpToDate: docs/catalog.md is what the entries generate.
 func TestReferenceUpToDate(t *testing.T) {
-	committed, err := os.ReadFile("../../../docs/catalog.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated := catalogdoc.Reference()
-	if bytes.Equal(committed, generated) {
-		return
-	}
-	c, g := strings.Split(string(committed), "\n"), strings.Split(string(generated), "\n")
-	line := 0
-	for line < min(len(c), len(g)) && c[line] == g[line] {
-		line++
-	}
-	var have, want string
-	if line < len(c) {
-		have = c[line]
-	}
-	if line < len(g) {
-		want = g[line]
-	}
-	t.Fatalf("docs/catalog.md is not what the entries generate (from line %d: %q, want %q);\nrun: go generate ./internal/catalog/catalogdoc", line+1, have, want)
+	docstest.UpToDate(t, "../../../docs/catalog.md", catalogdoc.Reference(), "go generate ./internal/catalog/catalogdoc")
 }
 
 // TestReferenceSnippetsLoad: the reference's examples are configurations that load.

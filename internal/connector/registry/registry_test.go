@@ -1,39 +1,18 @@
 package registry_test
 
 import (
-	"bytes"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/junctionhq/junction/internal/config"
 	"github.com/junctionhq/junction/internal/connector/registry"
+	"github.com/junctionhq/junction/internal/docstest"
 )
 
 // TestReferenceUpToDate: docs/connectors.md is what the specs generate, so the reference
 // cannot drift from the options the connectors read.
 func TestReferenceUpToDate(t *testing.T) {
-	committed, err := os.ReadFile("../../../docs/connectors.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated := registry.Reference()
-	if bytes.Equal(committed, generated) {
-		return
-	}
-	c, g := strings.Split(string(committed), "\n"), strings.Split(string(generated), "\n")
-	line := 0
-	for line < min(len(c), len(g)) && c[line] == g[line] {
-		line++
-	}
-	var have, want string
-	if line < len(c) {
-		have = c[line]
-	}
-	if line < len(g) {
-		want = g[line]
-	}
-	t.Fatalf("docs/connectors.md is not what the connector specs generate (from line %d: %q, want %q);\nrun: go generate ./internal/connector/registry", line+1, have, want)
+	docstest.UpToDate(t, "../../../docs/connectors.md", registry.Reference(), "go generate ./internal/connector/registry")
 }
 
 // TestEveryKindDeclaresItsOptions: validate and the reference cover every type.
