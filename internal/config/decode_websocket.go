@@ -278,7 +278,7 @@ func (d *decoder) reconnect(e *Entry) *Retry {
 func (d *decoder) checkSocketIntegration(in *Integration, wd *WebhookDelivery) {
 	if in.Type != TypeWebSocket {
 		if ws := in.WebSocket; ws != nil {
-			d.rep.errorf(socketSettingPos(ws), "integration %s: subscribe, heartbeat and reconnect are settings of a websocket connection; set type: websocket", in.Name)
+			d.rep.errorf(socketSettingPos(in, ws), "integration %s: subscribe, heartbeat and reconnect are settings of a websocket connection; set type: websocket", in.Name)
 			in.WebSocket = nil
 		}
 		return
@@ -318,7 +318,7 @@ func (d *decoder) checkSocketIntegration(in *Integration, wd *WebhookDelivery) {
 }
 
 // socketSettingPos is where the first websocket setting of a block is.
-func socketSettingPos(ws *WebSocket) Pos {
+func socketSettingPos(in *Integration, ws *WebSocket) Pos {
 	switch {
 	case ws.Subscribe != nil:
 		return ws.Subscribe.Pos
@@ -327,7 +327,9 @@ func socketSettingPos(ws *WebSocket) Pos {
 	case ws.Reconnect != nil:
 		return ws.Reconnect.Pos
 	}
-	return Pos{}
+	// A setting whose own decoding failed (reported there) still made the block: the
+	// integration's position, so the diagnostic keeps its file:line:col.
+	return in.Pos
 }
 
 // checkSocketOperation checks an operation against its integration's type: a websocket
