@@ -550,6 +550,9 @@ func TestLogsAndPayloads(t *testing.T) {
 	h.put(`{"keep":true}`, `{"keep":false}`, `oops`)
 	h.settled(3)
 	f, _ := h.engine.Flow("f")
+	// A message's log entry is written as its outcome settles, not before the source
+	// hears of it: wait for the third.
+	h.waitFor("three log entries", func() bool { return len(f.Logs(10, 0)) == 3 })
 	logs := f.Logs(10, 0)
 	if len(logs) != 3 {
 		t.Fatalf("logs %+v", logs)
