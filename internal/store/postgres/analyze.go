@@ -35,8 +35,8 @@ type statsKeeper struct {
 
 // deliveriesStale is whether deliveries changed by more than 1,000 rows and 20% since
 // it was last analyzed.
-const deliveriesStaleSQL = `SELECT COALESCE((SELECT n_mod_since_analyze > 1000 + 0.2 * n_live_tup
-	FROM pg_stat_user_tables WHERE relid = 'deliveries'::regclass), false)`
+const queueStaleSQL = `SELECT COALESCE((SELECT n_mod_since_analyze > 1000 + 0.2 * n_live_tup
+	FROM pg_stat_user_tables WHERE relid = 'delivery_queue'::regclass), false)`
 
 // keepDeliveryStats starts a check unless one ran within statsCheckInterval.
 func (s *Store) keepDeliveryStats() {
@@ -62,18 +62,18 @@ func (s *Store) keepDeliveryStats() {
 	})
 }
 
-// analyzeIfStale analyzes deliveries when deliveriesStaleSQL says so. It gives up rather
+// analyzeIfStale analyzes deliveries when queueStaleSQL says so. It gives up rather
 // than wait for a lock autovacuum holds (it is analyzing then anyway).
 func (s *Store) analyzeIfStale(ctx context.Context) error {
 	var stale bool
-	if err := s.pool.QueryRow(ctx, deliveriesStaleSQL).Scan(&stale); err != nil || !stale {
+	if err := s.pool.QueryRow(ctx, queueStaleSQL).Scan(&stale); err != nil || !stale {
 		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `ANALYZE deliveries`)
+		_, err := tx.Exec(ctx, `ANALYZE delivery_queue`)
 		return err
 	})
 }

@@ -18,15 +18,16 @@ import (
 
 // Webhook storage (store.WebhookStore).
 //
+// A delivery is a row of deliveries (its content, status and outcome, kept as history)
+// and, while it waits, a row of delivery_queue (when a claim may take it, who holds its
+// lease); migration 00019 says why. Statements that change both change the queue row
+// first.
+//
 // Row locks are always taken in one order, endpoints before deliveries, so the
 // transactions that lock both cannot deadlock each other: DeliveryRecord updates its
 // endpoints first, EndpointDelete deletes the endpoint before failing its deliveries.
 // DeliveryClaim never waits for a lock at all (SKIP LOCKED), and EventPublish only takes
 // KEY SHARE locks on endpoints, which conflict with a DELETE but not with an UPDATE.
-
-// waitingDelivery selects deliveries still in the queue; it matches the WHERE of the
-// partial index deliveries_due.
-const waitingDelivery = `status IN ('pending', 'retrying')`
 
 // endpointDeletedMessage is the error_message of deliveries that left the queue because
 // their endpoint was deleted.
@@ -194,12 +195,11 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		// Leased deliveries too: their worker's outcome will find them failed and leave
-		// them so (see DeliveryRecord).
-		_, err = tx.Exec(ctx, `UPDATE deliveries SET
-				status = 'failed', error_message = $1, next_retry_at = NULL,
-				locked_until = NULL, locked_by = NULL, updated_at = $2
-			WHERE endpoint_id = $3 AND `+waitingDelivery,
+		// Leased deliveries too: their worker's outcome will find them out of the queue
+		// and leave them so (see DeliveryRecord).
+		_, err = tx.Exec(ctx, `WITH gone AS (DELETE FROM delivery_queue WHERE endpoint_id = $3 RETURNING id)
+			UPDATE deliveries SET status = 'failed', error_message = $1, next_retry_at = NULL, updated_at = $2
+			WHERE id IN (SELECT id FROM gone)`,
 			endpointDeletedMessage, store.NormalizeTime(at), id)
 		return err
 	})
@@ -221,6 +221,8 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 //     endpoint cannot be deleted until this commits, and a waiting delivery to an
 //     endpoint already gone is stored failed ("endpoint deleted"), as EndpointDelete
 //     would have left it, rather than waiting forever for a claim that cannot join it.
+//   - queued puts the deliveries still waiting (NormalizeEvent gave them their next
+//     attempt time) in delivery_queue.
 var publishSQL = `WITH event AS (
 		INSERT INTO events (id, type, data, source, created_at) VALUES ($19, $20, $21, $22, $23)
 		ON CONFLICT (id) DO NOTHING
@@ -244,7 +246,10 @@ var publishSQL = `WITH event AS (
 		LEFT JOIN endpoint ON endpoint.id = d.endpoint_id
 		CROSS JOIN LATERAL (SELECT endpoint.id IS NULL AND d.status IN ('pending', 'retrying') AS orphan) AS o
 		WHERE EXISTS (SELECT FROM event)
-		RETURNING 1
+		RETURNING id, endpoint_id, status, next_retry_at
+	), queued AS (
+		INSERT INTO delivery_queue (id, endpoint_id, due_at)
+		SELECT id, endpoint_id, next_retry_at FROM delivery WHERE status IN ('pending', 'retrying')
 	)
 	SELECT EXISTS (SELECT FROM event), (SELECT count(*) FROM delivery)`
 
@@ -394,18 +399,13 @@ func (s *Store) EventsAfter(ctx context.Context, afterID string, limit int) ([]e
 	return out, nil
 }
 
-// dueDelivery is the condition of a delivery a claim may take, for a table aliased d;
-// $1 is now.
-const dueDelivery = `d.` + waitingDelivery + `
-			AND d.next_retry_at <= $1
-			AND (d.locked_until IS NULL OR d.locked_until <= $1)`
-
 // claimSQL leases due deliveries in one statement, so a claim costs one round trip and
 // one commit, like storeinput's rules applied by SQLite's claim in Go. Parameters: $1
 // now, $2 the limit, $3 the lease's end, $4 the owner, $5 the endpoints at the
 // per-endpoint bound, $6 the bound (0: none), $7 and $8 the claimer's attempts in
 // flight per endpoint (IDs, counts), $9 the probes per endpoint, $10 how many due
-// deliveries to rank (storeinput.ScanLimit).
+// deliveries to rank (storeinput.ScanLimit). A queue row is due when due_at <= now:
+// leased rows have their lease's end there, so they are not due until it expires.
 //
 //   - half_open locks the half-open endpoints that have a due delivery, FOR NO KEY
 //     UPDATE SKIP LOCKED: a row another claim changed meanwhile is re-checked (and is
@@ -414,56 +414,59 @@ const dueDelivery = `d.` + waitingDelivery + `
 //   - probe takes their oldest due deliveries (the probes), probing turns them probing
 //     until the lease's end, a new generation.
 //   - due picks the due deliveries of endpoints whose circuit is closed and which are
-//     not at the bound (an array made once, so the scan is of deliveries alone and
-//     reads deliveries_due in due order until it has enough, rather than joining and
-//     sorting the whole queue), in due order, FOR UPDATE SKIP LOCKED: rows another claim has
-//     locked are passed over, and a row that claim has committed is re-checked and no
-//     longer matches (its lease is current), so concurrent claims never return the same
-//     delivery and never wait for each other. MATERIALIZED makes each locking subquery
-//     run exactly once (inlined into a join it could be rescanned and lock more rows).
+//     not at the bound (an array made once, so the scan is of the queue alone and
+//     reads delivery_queue_due in due order until it has enough, rather than joining
+//     and sorting the whole queue), in due order, FOR UPDATE SKIP LOCKED: rows another
+//     claim has locked are passed over, and a row that claim has committed is
+//     re-checked and no longer matches (its due_at is its lease's end), so concurrent
+//     claims never return the same delivery and never wait for each other.
+//     MATERIALIZED makes each locking subquery run exactly once (inlined into a join it
+//     could be rescanned and lock more rows).
 //   - picked keeps the probes and, ranked per endpoint, as many of the others as the
-//     endpoints' budgets and the limit allow.
+//     endpoints' budgets and the limit allow; leased moves their due_at to the lease's
+//     end.
 //
-// The final UPDATE returns the endpoints as the statement's snapshot saw them, before
-// probing changed them; DeliveryClaim applies that change to the probes' endpoints.
+// The final SELECT reads the deliveries and endpoints as the statement's snapshot saw
+// them, before probing changed the endpoints; DeliveryClaim applies that change to the
+// probes' endpoints.
 var claimSQL = `WITH half_open AS MATERIALIZED (
 		SELECT e.id, e.circuit_open_until
 		FROM webhook_endpoints e
 		WHERE e.is_active AND e.circuit_open_until <= $1 AND NOT (e.id = ANY($5))
-			AND EXISTS (SELECT FROM deliveries d WHERE d.endpoint_id = e.id AND ` + dueDelivery + `)
+			AND EXISTS (SELECT FROM delivery_queue q WHERE q.endpoint_id = e.id AND q.due_at <= $1)
 		ORDER BY e.circuit_open_until, e.id
 		LIMIT $2
 		FOR NO KEY UPDATE SKIP LOCKED
 	), probe AS MATERIALIZED (
-		SELECT p.id, p.endpoint_id, p.next_retry_at
+		SELECT p.id, p.endpoint_id, p.due_at
 		FROM half_open h CROSS JOIN LATERAL (
-			SELECT d.id, d.endpoint_id, d.next_retry_at
-			FROM deliveries d
-			WHERE d.endpoint_id = h.id AND ` + dueDelivery + `
-			ORDER BY d.next_retry_at, d.id
+			SELECT q.id, q.endpoint_id, q.due_at
+			FROM delivery_queue q
+			WHERE q.endpoint_id = h.id AND q.due_at <= $1
+			ORDER BY q.due_at, q.id
 			LIMIT CASE WHEN $6 > 0
 				THEN LEAST($9, $6 - COALESCE((SELECT f.n FROM unnest($7::text[], $8::integer[]) AS f (endpoint_id, n) WHERE f.endpoint_id = h.id), 0))
 				ELSE $9 END
 			FOR UPDATE SKIP LOCKED
 		) p
-		ORDER BY h.circuit_open_until, h.id, p.next_retry_at, p.id
+		ORDER BY h.circuit_open_until, h.id, p.due_at, p.id
 		LIMIT $2
 	), probing AS (
 		UPDATE webhook_endpoints e
 		SET circuit_probing = true, circuit_open_until = $3, circuit_generation = e.circuit_generation + 1
 		WHERE e.id IN (SELECT endpoint_id FROM probe)
 	), due AS MATERIALIZED (
-		SELECT d.id, d.endpoint_id, d.next_retry_at
-		FROM deliveries d
-		WHERE ` + dueDelivery + `
-			AND d.endpoint_id = ANY (ARRAY(SELECT e.id FROM webhook_endpoints e
+		SELECT q.id, q.endpoint_id, q.due_at
+		FROM delivery_queue q
+		WHERE q.due_at <= $1
+			AND q.endpoint_id = ANY (ARRAY(SELECT e.id FROM webhook_endpoints e
 				WHERE e.is_active AND e.circuit_open_until IS NULL AND NOT (e.id = ANY($5))))
-		ORDER BY d.next_retry_at, d.id
+		ORDER BY q.due_at, q.id
 		LIMIT $10
 		FOR UPDATE SKIP LOCKED
 	), ranked AS (
-		SELECT d.id, d.next_retry_at,
-			row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_retry_at, d.id) AS rank,
+		SELECT d.id, d.due_at,
+			row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.due_at, d.id) AS rank,
 			$6 - COALESCE(f.n, 0) AS budget
 		FROM due d
 		LEFT JOIN unnest($7::text[], $8::integer[]) AS f (endpoint_id, n) ON f.endpoint_id = d.endpoint_id
@@ -472,13 +475,17 @@ var claimSQL = `WITH half_open AS MATERIALIZED (
 		UNION ALL
 		(SELECT id FROM ranked
 			WHERE $6 <= 0 OR rank <= budget
-			ORDER BY next_retry_at, id
+			ORDER BY due_at, id
 			LIMIT GREATEST($2 - (SELECT count(*) FROM probe), 0))
+	), leased AS (
+		UPDATE delivery_queue q SET due_at = $3, leased_by = $4
+		FROM picked WHERE q.id = picked.id
+		RETURNING q.id
 	)
-	UPDATE deliveries d SET locked_until = $3, locked_by = $4
-	FROM picked, webhook_endpoints e
-	WHERE d.id = picked.id AND e.id = d.endpoint_id
-	RETURNING ` + columns("d", deliveryColumns) + `, ` + columns("e", endpointColumns)
+	SELECT ` + columns("d", deliveryColumns) + `, ` + columns("e", endpointColumns) + `
+	FROM leased
+	JOIN deliveries d ON d.id = leased.id
+	JOIN webhook_endpoints e ON e.id = d.endpoint_id`
 
 // DeliveryClaim implements store.Store with claimSQL: one statement, one round trip.
 func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
@@ -534,17 +541,34 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 	return claimed, nil
 }
 
-// recordDeliverySQL writes one outcome. Only a delivery still in the queue takes it:
-// one that EndpointDelete failed, or that another worker delivered after this worker's
-// lease expired, keeps what it has. The lease is released in the same statement.
-// Parameters are positional: pgx.NamedArgs rewrites the SQL on every call, which made a
-// batch of 100 records four times slower.
-const recordDeliverySQL = `UPDATE deliveries SET
-		status = $2, attempt_count = $3, next_retry_at = $4,
-		response_status_code = $5, response_body = $6, error_message = $7,
-		delivered_at = $8, duration_ms = $9, dead_lettered_at = $10,
-		locked_until = NULL, locked_by = NULL, updated_at = $11
-	WHERE id = $1 AND ` + waitingDelivery
+// recordDeliveriesSQL writes a batch of outcomes, one array per column ($1-$11), in one
+// statement. Only a delivery still in the queue takes its outcome: one that
+// EndpointDelete failed, or that another worker delivered after this worker's lease
+// expired, keeps what it has. A final outcome deletes the queue row, a retry moves its
+// due_at to the next attempt (which also ends the lease); then the deliveries row is
+// updated, a HOT update, as no index of deliveries names what an outcome changes
+// (dead_lettered_at aside).
+var recordDeliveriesSQL = `WITH r AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[],
+			$6::text[], $7::text[], $8::timestamptz[], $9::integer[], $10::timestamptz[], $11::timestamptz[])
+			AS r (id, status, attempt_count, next_retry_at, response_status_code,
+				response_body, error_message, delivered_at, duration_ms, dead_lettered_at, at)
+	), finished AS (
+		DELETE FROM delivery_queue q USING r
+		WHERE q.id = r.id AND r.status <> 'retrying'
+		RETURNING q.id
+	), retried AS (
+		UPDATE delivery_queue q SET due_at = r.next_retry_at, leased_by = NULL
+		FROM r WHERE q.id = r.id AND r.status = 'retrying'
+		RETURNING q.id
+	)
+	UPDATE deliveries d SET
+		status = r.status, attempt_count = r.attempt_count, next_retry_at = r.next_retry_at,
+		response_status_code = r.response_status_code, response_body = r.response_body,
+		error_message = r.error_message, delivered_at = r.delivered_at, duration_ms = r.duration_ms,
+		dead_lettered_at = r.dead_lettered_at, updated_at = r.at
+	FROM r
+	WHERE d.id = r.id AND d.id IN (SELECT id FROM finished UNION ALL SELECT id FROM retried)`
 
 // recordEndpointSQL writes an endpoint's health as storeinput.ApplyOutcome left it.
 const recordEndpointSQL = `UPDATE webhook_endpoints SET
@@ -556,10 +580,12 @@ const recordEndpointSQL = `UPDATE webhook_endpoints SET
 // DeliveryRecord implements store.Store in one transaction: the endpoints' rows are
 // locked (FOR NO KEY UPDATE, the lock an UPDATE takes, in ID order) and read, every
 // outcome is applied to them in the order of records (storeinput.ApplyOutcome), and one
-// pgx.Batch writes each endpoint once, sorted by ID, then the deliveries sorted by ID:
-// every transaction takes its row locks in the same order, endpoints before
-// deliveries, so concurrent batches and EndpointDelete cannot deadlock, and concurrent
-// outcomes for one endpoint queue on its row lock instead of losing updates.
+// pgx.Batch writes each endpoint once, sorted by ID, then every delivery in one
+// statement (recordDeliveriesSQL). Every transaction locks endpoints before
+// deliveries, and a delivery belongs to one endpoint, so two batches that could
+// lock the same delivery first queue on its endpoint's row: concurrent batches and
+// EndpointDelete cannot deadlock, and concurrent outcomes for one endpoint queue on its
+// row lock instead of losing updates.
 func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecord) error {
 	records, err := storeinput.NormalizeRecords(records)
 	if err != nil {
@@ -574,8 +600,7 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	byDelivery := slices.Clone(records)
-	slices.SortStableFunc(byDelivery, func(a, b store.AttemptRecord) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
+	byDelivery := oneOutcomeEach(records)
 
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		endpoints, err := queryEndpoints(ctx, tx, `SELECT `+columns("", endpointColumns)+`
@@ -598,18 +623,60 @@ func (s *Store) DeliveryRecord(ctx context.Context, records []store.AttemptRecor
 				e.ConsecutiveFailures, nonNilTimes(e.RecentFailures), e.CircuitOpenUntil, e.CircuitProbing,
 				e.CircuitGeneration, e.LastDeliveryAt, e.LastFailureAt)
 		}
-		for _, r := range byDelivery {
-			nextRetryAt, deadLetteredAt := storeinput.OutcomeTimes(r)
-			b.Queue(recordDeliverySQL, r.DeliveryID, string(r.Status), r.AttemptCount, normalizePtr(nextRetryAt),
-				r.ResponseStatusCode, r.ResponseBody, r.ErrorMessage, normalizePtr(r.DeliveredAt), r.DurationMs,
-				normalizePtr(deadLetteredAt), store.NormalizeTime(r.At))
-		}
+		b.Queue(recordDeliveriesSQL, outcomeArrays(byDelivery)...)
 		return tx.SendBatch(ctx, &b).Close()
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: delivery record: %w", mapError(err))
 	}
 	return nil
+}
+
+// oneOutcomeEach is records with one outcome per delivery, sorted by delivery ID: the
+// one that applying them in order would leave (recordDeliveriesSQL updates each row
+// once). An outcome after a final one finds the delivery out of the queue, so the
+// first final outcome stands; otherwise the last one does.
+func oneOutcomeEach(records []store.AttemptRecord) []store.AttemptRecord {
+	at := make(map[string]int, len(records))
+	out := make([]store.AttemptRecord, 0, len(records))
+	for _, r := range records {
+		i, seen := at[r.DeliveryID]
+		switch {
+		case !seen:
+			at[r.DeliveryID] = len(out)
+			out = append(out, r)
+		case out[i].Status == store.DeliveryRetrying:
+			out[i] = r
+		}
+	}
+	slices.SortFunc(out, func(a, b store.AttemptRecord) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
+	return out
+}
+
+// outcomeArrays turns records into the column arrays recordDeliveriesSQL takes.
+func outcomeArrays(records []store.AttemptRecord) []any {
+	n := len(records)
+	var (
+		ids            = make([]string, n)
+		statuses       = make([]string, n)
+		attempts       = make([]int, n)
+		nextRetryAt    = make([]*time.Time, n)
+		codes          = make([]*int, n)
+		bodies         = make([]string, n)
+		errorMessages  = make([]string, n)
+		deliveredAt    = make([]*time.Time, n)
+		durations      = make([]int, n)
+		deadLetteredAt = make([]*time.Time, n)
+		at             = make([]time.Time, n)
+	)
+	for i, r := range records {
+		next, dead := storeinput.OutcomeTimes(r)
+		ids[i], statuses[i], attempts[i], nextRetryAt[i] = r.DeliveryID, string(r.Status), r.AttemptCount, normalizePtr(next)
+		codes[i], bodies[i], errorMessages[i] = r.ResponseStatusCode, r.ResponseBody, r.ErrorMessage
+		deliveredAt[i], durations[i], deadLetteredAt[i] = normalizePtr(r.DeliveredAt), r.DurationMs, normalizePtr(dead)
+		at[i] = store.NormalizeTime(r.At)
+	}
+	return []any{ids, statuses, attempts, nextRetryAt, codes, bodies, errorMessages, deliveredAt, durations, deadLetteredAt, at}
 }
 
 // nonNilTimes is times, or an empty list for nil (pgx sends a nil slice as NULL).
@@ -677,9 +744,13 @@ func (s *Store) DeliveryRequeue(ctx context.Context, id string, at time.Time) (s
 		if err != nil {
 			return fmt.Errorf("endpoint %q: %w", endpointID, mapError(err))
 		}
+		// Back in the queue, or due now if it was still there (its lease, if any, ends).
+		if _, err := tx.Exec(ctx, `INSERT INTO delivery_queue (id, endpoint_id, due_at) VALUES ($1, $2, $3)
+			ON CONFLICT (id) DO UPDATE SET due_at = $3, leased_by = NULL`, id, endpointID, at); err != nil {
+			return err
+		}
 		d, err = scanDelivery(tx.QueryRow(ctx, `UPDATE deliveries SET
-				status = 'pending', attempt_count = 0, next_retry_at = $1, dead_lettered_at = NULL,
-				locked_until = NULL, locked_by = NULL, updated_at = $1
+				status = 'pending', attempt_count = 0, next_retry_at = $1, dead_lettered_at = NULL, updated_at = $1
 			WHERE id = $2
 			RETURNING `+columns("", deliveryColumns), at, id))
 		return err
@@ -753,9 +824,9 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 		return tx.QueryRow(ctx, `SELECT
 				(SELECT count(*) FROM deliveries WHERE status = 'failed' AND dead_lettered_at IS NOT NULL),
 				(SELECT count(*) FROM webhook_endpoints WHERE is_active AND circuit_open_until IS NOT NULL),
-				count(*), min(next_retry_at)
-			FROM deliveries
-			WHERE `+waitingDelivery+` AND next_retry_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)`,
+				count(*), min(d.next_retry_at)
+			FROM delivery_queue q JOIN deliveries d ON d.id = q.id
+			WHERE q.due_at <= $1`,
 			store.NormalizeTime(now)).Scan(&st.DeadLetters, &st.OpenCircuits, &st.Due, &st.OldestDueSince)
 	})
 	if err != nil {

@@ -107,7 +107,7 @@ func TestClaimAnalyzesAStaleQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Autovacuum must not be the one that analyzes it here.
-	if _, err := s.pool.Exec(ctx, `ALTER TABLE deliveries SET (autovacuum_enabled = false)`); err != nil {
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE delivery_queue SET (autovacuum_enabled = false)`); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
@@ -129,14 +129,14 @@ func TestClaimAnalyzesAStaleQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 		var analyzed bool
-		if err := s.pool.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'deliveries'::regclass`).Scan(&analyzed); err != nil {
+		if err := s.pool.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'delivery_queue'::regclass`).Scan(&analyzed); err != nil {
 			t.Fatal(err)
 		}
 		if analyzed {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("deliveries not analyzed within 30 s of claims after 3,000 rows were inserted")
+			t.Fatal("delivery_queue not analyzed within 30 s of claims after 3,000 rows were inserted")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

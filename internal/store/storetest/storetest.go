@@ -157,7 +157,7 @@ func testMigrateUp(t *testing.T, s store.Store) {
 var migrationNames = []string{"00001_tokens.sql", "00002_webhooks.sql", "00003_flows.sql", "00004_webhook_circuit.sql", "00005_webhook_managed.sql",
 	"00006_handler_executions.sql", "00007_job_runs.sql", "00008_workflow_runs.sql", "00009_inbound_listing.sql", "00010_report_rollups.sql", "00011_events_created.sql",
 	"00012_delivery_trace.sql", "00013_report_hours.sql", "00014_report_hours_one_operation.sql", "00015_cluster.sql",
-	"00016_dead_letter_accepted.sql", "00017_event_log.sql", "00018_plugins.sql"}
+	"00016_dead_letter_accepted.sql", "00017_event_log.sql", "00018_plugins.sql", "00019_delivery_queue.sql"}
 
 func checkMigrationList(t *testing.T, ms []store.Migration) {
 	t.Helper()
