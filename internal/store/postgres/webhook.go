@@ -492,7 +492,7 @@ func (s *Store) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store
 	if err := storeinput.CheckClaim(p); err != nil {
 		return nil, fmt.Errorf("postgres: delivery claim: %w", err)
 	}
-	s.keepDeliveryStats()
+	s.keepQueueFast()
 	leaseEnd := store.NormalizeTime(p.Now.Add(p.Lease))
 	inFlightIDs, inFlight := make([]string, 0, len(p.InFlight)), make([]int, 0, len(p.InFlight))
 	for id, n := range p.InFlight {

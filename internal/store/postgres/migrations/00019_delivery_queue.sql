@@ -15,6 +15,11 @@
 --     entry.
 -- A delivery is waiting exactly when it has a queue row; its status says pending or
 -- retrying then, and both change in the same statements.
+--
+-- The foreign key from deliveries to events goes: its check cost a lookup and a row lock
+-- per inserted delivery, and the one statement that inserts deliveries inserts their
+-- event with them (EventPublish); events are deleted only when no delivery refers to
+-- them (EventPurge).
 
 CREATE TABLE delivery_queue (
     id          text        NOT NULL PRIMARY KEY,
@@ -41,8 +46,10 @@ DROP INDEX deliveries_status;
 DROP INDEX deliveries_endpoint;
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at, id);
 ALTER TABLE deliveries DROP COLUMN locked_until, DROP COLUMN locked_by;
+ALTER TABLE deliveries DROP CONSTRAINT deliveries_event_id_fkey;
 
 -- +goose Down
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES events (id);
 ALTER TABLE deliveries ADD COLUMN locked_until timestamptz, ADD COLUMN locked_by text;
 UPDATE deliveries d SET locked_until = q.due_at, locked_by = q.leased_by
 FROM delivery_queue q WHERE q.id = d.id AND q.leased_by IS NOT NULL;
