@@ -319,9 +319,12 @@ flow f {
 	if !strings.Contains(r.s.log(), "tracing on") {
 		t.Fatalf("tracing is not on:\n%s", r.s.log())
 	}
+	// The server answers before its flows have started.
+	eventually(t, "the flow to run", func() bool { return r.a.expect(200, "GET", "/flows/f", nil)["state"] == "running" })
 	r.a.expect(202, "POST", "/in/traced", map[string]any{"id": "m1"})
 	r.reload(fmt.Sprintf(conf, tracing(second.URL)))
 	eventually(t, "the collector to move", func() bool { return strings.Contains(r.s.log(), "spans now go to the new collector") })
+	eventually(t, "the flow to run again", func() bool { return r.a.expect(200, "GET", "/flows/f", nil)["state"] == "running" })
 	r.a.expect(202, "POST", "/in/traced", map[string]any{"id": "m2"})
 	r.reload(fmt.Sprintf(conf, ""))
 	eventually(t, "the restart warning", func() bool { return strings.Contains(r.s.log(), "takes effect at the next start") })
