@@ -143,7 +143,7 @@ func TestEndpointDeleteDuringPublish(t *testing.T) {
 		t.Fatalf("MigrateUp: %v", err)
 	}
 	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-	publication := func(n int) (event.Event, []store.Delivery) {
+	newPublication := func(n int) (event.Event, []store.Delivery) {
 		id := fmt.Sprintf("ev-%d", n)
 		e := event.Event{ID: id, Type: "t", Data: []byte("{}"), Time: now}
 		ds := []store.Delivery{{ID: fmt.Sprintf("d-%d", n), EndpointID: fmt.Sprintf("ep-%d", n), EventID: id, EventType: "t",
@@ -190,8 +190,8 @@ func TestEndpointDeleteDuringPublish(t *testing.T) {
 		t.Fatalf("Begin: %v", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	e, ds := publication(0)
-	if _, err := tx.Exec(ctx, publishSQL, publishArgs(e, ds)...); err != nil {
+	e, ds := newPublication(0)
+	if _, err := publish(ctx, tx, publication{event: e, deliveries: ds}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
 	blocked(tx, "EndpointDelete", func() error { return s.EndpointDelete(ctx, "ep-0", now) })
@@ -206,7 +206,7 @@ func TestEndpointDeleteDuringPublish(t *testing.T) {
 	if _, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = 'ep-1'`); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	e, ds = publication(1)
+	e, ds = newPublication(1)
 	blocked(tx, "EventPublish", func() error { _, _, err := s.EventPublish(ctx, e, ds); return err })
 	checkFailed("d-1")
 }

@@ -209,22 +209,28 @@ func (s *Store) EndpointDelete(ctx context.Context, id string, at time.Time) err
 	return nil
 }
 
-// publishSQL stores an event and its deliveries in one statement, so a publication costs
-// one round trip and one implicit transaction (half the time of BEGIN, three
-// statements and COMMIT). $1-$17 are the delivery columns, one array each (unnest), so
-// one statement inserts 1 delivery or 5,000; $18-$22 are the event's columns and $23 the
-// distinct endpoint IDs.
+// publishSQL stores events and their deliveries in one statement, so a group of
+// publications costs one round trip and one implicit transaction (half the time of
+// BEGIN, three statements and COMMIT for each), and the endpoints are locked once for
+// the group rather than once per event. $1-$18 are the delivery columns, one array
+// each (unnest), so one statement inserts 1 delivery or 5,000; $19-$23 are the events'
+// columns and $24 the distinct endpoint IDs. The event IDs must differ (publishLive
+// sends a repeated one on its own).
 //
-//   - event inserts the event unless its ID exists (then it returns no row and nothing
-//     else is written: the deliveries are inserted only WHERE EXISTS an event row).
+//   - event inserts the events whose ID does not exist yet, and returns them; only
+//     their deliveries are inserted (the JOIN), so publishing an existing event writes
+//     nothing.
 //   - endpoint locks the deliveries' endpoints FOR KEY SHARE, as a foreign key would: an
 //     endpoint cannot be deleted until this commits, and a waiting delivery to an
 //     endpoint already gone is stored failed ("endpoint deleted"), as EndpointDelete
 //     would have left it, rather than waiting forever for a claim that cannot join it.
 //   - queued puts the deliveries still waiting (NormalizeEvent gave them their next
 //     attempt time) in delivery_queue.
+//
+// It returns a row per event created: its ID and how many deliveries it got.
 var publishSQL = `WITH event AS (
-		INSERT INTO events (id, type, data, source, created_at) VALUES ($19, $20, $21, $22, $23)
+		INSERT INTO events (id, type, data, source, created_at)
+		SELECT * FROM unnest($19::text[], $20::text[], $21::bytea[], $22::text[], $23::timestamptz[])
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id
 	), endpoint AS (
@@ -243,15 +249,21 @@ var publishSQL = `WITH event AS (
 			$8::integer[], $9::timestamptz[], $10::integer[], $11::text[], $12::text[],
 			$13::timestamptz[], $14::integer[], $15::timestamptz[], $16::timestamptz[], $17::timestamptz[], $18::text[]
 		) AS d (` + columns("", deliveryColumns) + `)
+		JOIN event ON event.id = d.event_id
 		LEFT JOIN endpoint ON endpoint.id = d.endpoint_id
 		CROSS JOIN LATERAL (SELECT endpoint.id IS NULL AND d.status IN ('pending', 'retrying') AS orphan) AS o
-		WHERE EXISTS (SELECT FROM event)
-		RETURNING id, endpoint_id, status, next_retry_at
+		RETURNING id, endpoint_id, event_id, status, next_retry_at
 	), queued AS (
 		INSERT INTO delivery_queue (id, endpoint_id, due_at)
 		SELECT id, endpoint_id, next_retry_at FROM delivery WHERE status IN ('pending', 'retrying')
 	)
-	SELECT EXISTS (SELECT FROM event), (SELECT count(*) FROM delivery)`
+	SELECT event.id, (SELECT count(*) FROM delivery WHERE delivery.event_id = event.id) FROM event`
+
+// publication is one event and its deliveries, normalized, on its way to publishSQL.
+type publication struct {
+	event      event.Event
+	deliveries []store.Delivery
+}
 
 // EventPublish implements store.Store with publishSQL. When the event already exists,
 // the count comes from a second statement: publishSQL's snapshot predates a concurrent
@@ -268,15 +280,17 @@ func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []st
 	if executions, err = storeinput.NormalizeExecutions(e, executions); err != nil {
 		return false, 0, fmt.Errorf("postgres: event publish: %w", err)
 	}
+	pub := publication{event: e, deliveries: deliveries}
 	var (
 		created bool
 		count   int
 	)
 	if len(executions) == 0 {
-		created, count, err = s.publishGrouped(ctx, publishArgs(e, deliveries))
+		created, count, err = s.publishGrouped(ctx, pub)
 	} else {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, publishSQL, publishArgs(e, deliveries)...).Scan(&created, &count); err != nil || !created {
+			counts, err := publish(ctx, tx, pub)
+			if count, created = counts[e.ID]; err != nil || !created {
 				return err
 			}
 			return insertExecutions(ctx, tx, executions)
@@ -291,14 +305,43 @@ func (s *Store) EventPublish(ctx context.Context, e event.Event, deliveries []st
 	return created, count, nil
 }
 
+// publish runs publishSQL for pubs, whose event IDs differ, and returns the events it
+// created with their delivery counts.
+func publish(ctx context.Context, db querier, pubs ...publication) (map[string]int, error) {
+	rows, err := db.Query(ctx, publishSQL, publishArgs(pubs...)...)
+	if err != nil {
+		return nil, err
+	}
+	created := make(map[string]int, len(pubs))
+	var (
+		id string
+		n  int
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		created[id] = n
+		return nil
+	})
+	return created, err
+}
+
 // publishArgs are publishSQL's parameters.
-func publishArgs(e event.Event, deliveries []store.Delivery) []any {
-	endpoints := make([]string, 0, len(deliveries))
-	for _, d := range deliveries {
-		endpoints = append(endpoints, d.EndpointID)
+func publishArgs(pubs ...publication) []any {
+	var (
+		deliveries          []store.Delivery
+		endpoints           []string
+		ids, types, sources = make([]string, len(pubs)), make([]string, len(pubs)), make([]string, len(pubs))
+		data                = make([][]byte, len(pubs))
+		times               = make([]time.Time, len(pubs))
+	)
+	for i, p := range pubs {
+		ids[i], types[i], data[i], sources[i], times[i] = p.event.ID, p.event.Type, p.event.Data, p.event.Source, p.event.Time
+		deliveries = append(deliveries, p.deliveries...)
+		for _, d := range p.deliveries {
+			endpoints = append(endpoints, d.EndpointID)
+		}
 	}
 	slices.Sort(endpoints)
-	return append(deliveryArrays(deliveries), e.ID, e.Type, e.Data, e.Source, e.Time, slices.Compact(endpoints))
+	return append(deliveryArrays(deliveries), ids, types, data, sources, times, slices.Compact(endpoints))
 }
 
 // deliveryArrays turns ds into the column arrays publishSQL takes, in the order of

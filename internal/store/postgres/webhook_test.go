@@ -97,6 +97,58 @@ func TestPublishGroupGivesEachCallItsOutcome(t *testing.T) {
 	}
 }
 
+// TestPublishGroupWithOneEventTwice: publications of one event ID that meet in a batch
+// (a client retrying POST /events while its first request is still being committed)
+// create the event once, with the deliveries of one of them; the others learn it exists
+// and how many deliveries it has.
+func TestPublishGroupWithOneEventTwice(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	const publishers = 40
+	created, counts, errs := make([]bool, publishers), make([]int, publishers), make([]error, publishers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range publishers {
+		wg.Go(func() {
+			id := "twice"
+			if i%2 == 1 {
+				id = fmt.Sprintf("once-%d", i)
+			}
+			ds := []store.Delivery{{ID: fmt.Sprintf("d-%d-a", i), EndpointID: "ep"}, {ID: fmt.Sprintf("d-%d-b", i), EndpointID: "ep"}}
+			<-start
+			created[i], counts[i], errs[i] = s.EventPublish(ctx, event.Event{ID: id, Type: "t", Time: now}, ds)
+		})
+	}
+	close(start)
+	wg.Wait()
+	firsts := 0
+	for i := range publishers {
+		if errs[i] != nil || counts[i] != 2 {
+			t.Errorf("publication %d: %d deliveries, %v; want 2, nil", i, counts[i], errs[i])
+		}
+		if created[i] && i%2 == 0 {
+			firsts++
+		}
+		if !created[i] && i%2 == 1 {
+			t.Errorf("publication %d of an event of its own: not created", i)
+		}
+	}
+	if firsts != 1 {
+		t.Errorf("event \"twice\" created by %d publications, want 1", firsts)
+	}
+	var stored int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id = 'twice'`).Scan(&stored); err != nil || stored != 2 {
+		t.Errorf("deliveries of event \"twice\": %d, %v; want 2", stored, err)
+	}
+}
+
 // TestClaimKeepsTheQueueFast: without statistics the planner sorted the whole queue on
 // every claim, and with autovacuum's round of a minute claims read through pages of
 // dead index entries (analyze.go). Claims must get delivery_queue analyzed once it has
