@@ -215,7 +215,6 @@ type QueueStats struct {
 	Waiting        int        // pending or retrying, all
 	OldestDueSince *time.Time // NextRetryAt of the oldest due delivery
 	DeadLetters    int
-	ByStatus       map[DeliveryStatus]int
 	OpenCircuits   int // active endpoints whose circuit is not closed
 }
 

@@ -838,45 +838,27 @@ func (s *Store) DeadLetterPurge(ctx context.Context, before time.Time) (int, err
 	return int(tag.RowsAffected()), nil
 }
 
-// QueueStats implements store.Store. Due counts what a claim could take now if every
-// circuit were closed: waiting, due, and not leased (an in-flight delivery is not
-// backlog).
+// QueueStats implements store.Store in one statement (one snapshot). Due counts what a
+// claim could take now if every circuit were closed: waiting, due, and not leased (an
+// in-flight delivery is not backlog). Nothing in it reads the history beyond the
+// dead-letter index, so a metrics scrape costs the same with millions of deliveries kept.
 func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
 	if err := store.CheckTime(now); err != nil {
 		return store.QueueStats{}, fmt.Errorf("postgres: queue stats: %w", err)
 	}
-	st := store.QueueStats{ByStatus: map[store.DeliveryStatus]int{
-		store.DeliveryPending: 0, store.DeliveryRetrying: 0, store.DeliveryDelivered: 0, store.DeliveryFailed: 0,
-	}}
-	err := s.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
-		if err != nil {
-			return err
-		}
-		var (
-			status string
-			n      int
-		)
-		_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-			st.ByStatus[store.DeliveryStatus(status)] = n
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, `SELECT
-				(SELECT count(*) FROM deliveries WHERE status = 'failed' AND dead_lettered_at IS NOT NULL),
-				(SELECT count(*) FROM webhook_endpoints WHERE is_active AND circuit_open_until IS NOT NULL),
-				count(*), min(d.next_retry_at)
-			FROM delivery_queue q JOIN deliveries d ON d.id = q.id
-			WHERE q.due_at <= $1`,
-			store.NormalizeTime(now)).Scan(&st.DeadLetters, &st.OpenCircuits, &st.Due, &st.OldestDueSince)
-	})
+	var st store.QueueStats
+	err := s.pool.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM deliveries WHERE status = 'failed' AND dead_lettered_at IS NOT NULL),
+			(SELECT count(*) FROM webhook_endpoints WHERE is_active AND circuit_open_until IS NOT NULL),
+			(SELECT count(*) FROM delivery_queue),
+			count(*), min(d.next_retry_at)
+		FROM delivery_queue q JOIN deliveries d ON d.id = q.id
+		WHERE q.due_at <= $1`,
+		store.NormalizeTime(now)).Scan(&st.DeadLetters, &st.OpenCircuits, &st.Waiting, &st.Due, &st.OldestDueSince)
 	if err != nil {
 		return store.QueueStats{}, fmt.Errorf("postgres: queue stats: %w", err)
 	}
 	st.OldestDueSince = utcPtr(st.OldestDueSince)
-	st.Waiting = st.ByStatus[store.DeliveryPending] + st.ByStatus[store.DeliveryRetrying]
 	return st, nil
 }
 

@@ -901,36 +901,17 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 	if err := store.CheckTime(now); err != nil {
 		return store.QueueStats{}, fmt.Errorf("sqlite: queue stats: %w", err)
 	}
-	st := store.QueueStats{ByStatus: map[store.DeliveryStatus]int{
-		store.DeliveryPending: 0, store.DeliveryRetrying: 0, store.DeliveryDelivered: 0, store.DeliveryFailed: 0,
-	}}
+	var st store.QueueStats
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT status, count(*) FROM deliveries GROUP BY status`)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = rows.Close() }()
-		for rows.Next() {
-			var (
-				status string
-				n      int
-			)
-			if err := rows.Scan(&status, &n); err != nil {
-				return err
-			}
-			st.ByStatus[store.DeliveryStatus(status)] = n
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		var oldest sql.NullString
-		err = tx.QueryRowContext(ctx, `SELECT
+		err := tx.QueryRowContext(ctx, `SELECT
 				(SELECT count(*) FROM deliveries WHERE status = 'failed' AND dead_lettered_at IS NOT NULL),
 				(SELECT count(*) FROM webhook_endpoints WHERE is_active AND circuit_open_until IS NOT NULL),
+				(SELECT count(*) FROM deliveries WHERE `+waitingDelivery+`),
 				count(*), min(next_retry_at)
 			FROM deliveries
 			WHERE `+waitingDelivery+` AND next_retry_at <= @now AND (locked_until IS NULL OR locked_until <= @now)`,
-			sql.Named("now", formatTime(now))).Scan(&st.DeadLetters, &st.OpenCircuits, &st.Due, &oldest)
+			sql.Named("now", formatTime(now))).Scan(&st.DeadLetters, &st.OpenCircuits, &st.Waiting, &st.Due, &oldest)
 		if err != nil {
 			return err
 		}
@@ -946,7 +927,6 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats
 	if err != nil {
 		return store.QueueStats{}, fmt.Errorf("sqlite: queue stats: %w", err)
 	}
-	st.Waiting = st.ByStatus[store.DeliveryPending] + st.ByStatus[store.DeliveryRetrying]
 	return st, nil
 }
 

@@ -1507,9 +1507,7 @@ func testQueueStats(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("QueueStats: %v", err)
 	}
-	check(t, "QueueStats of an empty queue", st, store.QueueStats{ByStatus: map[store.DeliveryStatus]int{
-		store.DeliveryPending: 0, store.DeliveryRetrying: 0, store.DeliveryDelivered: 0, store.DeliveryFailed: 0,
-	}})
+	check(t, "QueueStats of an empty queue", st, store.QueueStats{})
 
 	mustEndpoint(t, s, newEndpoint("ep-a", t0))
 	for i, until := range []time.Time{t0.Add(time.Hour), t0.Add(-time.Hour)} { // open, half-open
@@ -1534,22 +1532,19 @@ func testQueueStats(t *testing.T, s store.Store) {
 		newDelivery("d-later", "ep-a", "", minute(1)), retrying, done, unmarked, dead)
 	checkClaimIDs(t, "claim", mustClaim(t, s, t0, 1, 10*time.Minute), "d-leased")
 
-	byStatus := map[store.DeliveryStatus]int{
-		store.DeliveryPending: 3, store.DeliveryRetrying: 1, store.DeliveryDelivered: 1, store.DeliveryFailed: 2,
-	}
 	st, err = s.QueueStats(ctx, t0)
 	if err != nil {
 		t.Fatalf("QueueStats: %v", err)
 	}
 	// Due: d-due and d-retrying; d-leased is in flight, d-later not yet due.
-	check(t, "QueueStats", st, store.QueueStats{Due: 2, Waiting: 4, OldestDueSince: ptr(minute(-2)), DeadLetters: 1, ByStatus: byStatus, OpenCircuits: 2})
+	check(t, "QueueStats", st, store.QueueStats{Due: 2, Waiting: 4, OldestDueSince: ptr(minute(-2)), DeadLetters: 1, OpenCircuits: 2})
 
 	// Once the lease has expired and d-later is due, everything waiting is due.
 	st, err = s.QueueStats(ctx, minute(10))
 	if err != nil {
 		t.Fatalf("QueueStats: %v", err)
 	}
-	check(t, "QueueStats after the lease", st, store.QueueStats{Due: 4, Waiting: 4, OldestDueSince: ptr(minute(-3)), DeadLetters: 1, ByStatus: byStatus, OpenCircuits: 2})
+	check(t, "QueueStats after the lease", st, store.QueueStats{Due: 4, Waiting: 4, OldestDueSince: ptr(minute(-3)), DeadLetters: 1, OpenCircuits: 2})
 }
 
 func testInboundRecord(t *testing.T, s store.Store) {
