@@ -757,6 +757,11 @@ func (s *Store) DeliveryList(ctx context.Context, f store.DeliveryFilter) ([]sto
 	}
 	if f.Status != "" {
 		w.add("status = $%d", string(f.Status))
+		if storeinput.Waiting(f.Status) {
+			// No index of deliveries names status (outcomes stay HOT): the waiting ones
+			// are found through the queue, which holds them and little else.
+			w.add("id IN (SELECT id FROM delivery_queue)")
+		}
 	}
 	deliveries, total, err := s.listDeliveries(ctx, w, "created_at DESC, id DESC", f.Page)
 	if err != nil {
