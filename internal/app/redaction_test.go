@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // TestNoSecretLeaksFromFailingUpstreams is issue 9's first defect end to end: for each
@@ -107,7 +109,7 @@ flow sink-%[1]s {
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs, stderr syncBuffer
+	var logs, stderr testkit.SyncBuffer
 	addr := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

@@ -18,6 +18,7 @@ import (
 	"github.com/junctionhq/junction/internal/fakeapi"
 	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // entryTests run each catalog entry, as a configuration uses it, through the runtime
@@ -120,7 +121,7 @@ func testGitHubGraphQL(t *testing.T) {
 	want(t, e.call(t, "viewer", nil), 200, `"login":"octocat"`)
 	res := e.call(t, "get_user_repos", map[string]any{"login": "octocat", "first": 2})
 	want(t, res, 200, `"totalCount"`)
-	if n := dig(object(t, res), "data", "user", "repositories", "nodes"); len(n.([]any)) != 2 {
+	if n := testkit.Dig(object(t, res), "data", "user", "repositories", "nodes"); len(n.([]any)) != 2 {
 		t.Errorf("nodes = %v", n)
 	}
 	want(t, e.call(t, "search_repos", map[string]any{"query": "hello"}), 200, `"repositoryCount"`)
@@ -151,7 +152,7 @@ func testStripe(t *testing.T) {
 	res := e.call(t, "create_customer", map[string]any{"email": "ada@example.com", "name": "Ada", "metadata": map[string]any{"order": "42", "tier": "gold"}})
 	want(t, res, 200, `"email":"ada@example.com"`)
 	customer := object(t, res)["id"].(string)
-	if c, _ := st.Customer(customer); dig(c, "metadata", "order") != "42" || dig(c, "metadata", "tier") != "gold" {
+	if c, _ := st.Customer(customer); testkit.Dig(c, "metadata", "order") != "42" || testkit.Dig(c, "metadata", "tier") != "gold" {
 		t.Errorf("customer stored as %v", c)
 	}
 	sent := st.Requests()[0]

@@ -125,24 +125,6 @@ func object(t *testing.T, res *integration.Result) map[string]any {
 	return m
 }
 
-// dig walks decoded JSON by member names and list indexes.
-func dig(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			l, _ := v.([]any)
-			if k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
 // sleptAtLeast fails the test unless the clock was asked to sleep d or more once.
 func sleptAtLeast(t *testing.T, clk *clock.Fake, d time.Duration) {
 	t.Helper()

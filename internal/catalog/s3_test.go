@@ -11,6 +11,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/fakeapi"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 const (
@@ -47,7 +48,7 @@ func testS3(t *testing.T) {
 		t.Errorf("list_objects sent %v", q)
 	}
 	listing := object(t, list)
-	if dig(listing, "ListBucketResult", "Contents", 0, "Key") != "reports/2026/q1 report.pdf" || dig(listing, "ListBucketResult", "KeyCount") != "1" ||
+	if testkit.Dig(listing, "ListBucketResult", "Contents", 0, "Key") != "reports/2026/q1 report.pdf" || testkit.Dig(listing, "ListBucketResult", "KeyCount") != "1" ||
 		list.Header.Get("Content-Type") != "application/json" || len(list.ContractMismatches) > 0 {
 		t.Errorf("list_objects: %s %v %v", list.Body, list.Header, list.ContractMismatches)
 	}
@@ -107,7 +108,7 @@ func testPresign(t *testing.T, e *entry, fake *fakeapi.S3, clk interface{ Advanc
 	// An upload URL: the Content-Type is signed, so the uploader must send it.
 	res = e.call(t, "get_presigned_url", map[string]any{"bucket": s3Bucket, "key": "uploads/photo.png", "method": "put", "content_type": "image/png"})
 	a = object(t, res)
-	if a["method"] != "PUT" || dig(a, "headers", "Content-Type") != "image/png" {
+	if a["method"] != "PUT" || testkit.Dig(a, "headers", "Content-Type") != "image/png" {
 		t.Fatalf("PUT presign: %s", res.Body)
 	}
 	if status, body := httpDo(t, http.MethodPut, a["url"].(string), "image/jpeg", []byte("jpeg")); status != 403 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/fakeapi"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 const ghToken = "ghp_test0123456789"
@@ -60,15 +61,15 @@ func TestGitHubUsersAndRepos(t *testing.T) {
 	if len(all) != 30 {
 		t.Fatalf("default page: %d repos, want 30", len(all))
 	}
-	if dig(all[0], "full_name") != "octo-org/octo-internal" {
-		t.Errorf("default sort is full_name ascending: first %v", dig(all[0], "full_name"))
+	if testkit.Dig(all[0], "full_name") != "octo-org/octo-internal" {
+		t.Errorf("default sort is full_name ascending: first %v", testkit.Dig(all[0], "full_name"))
 	}
 	if n := len(list("?page=2")); n != 12 { // 40 own + 2 of the organisation
 		t.Errorf("page 2: %d repos, want 12", n)
 	}
 	for _, r := range list("?type=private&per_page=100") {
-		if dig(r, "private") != true {
-			t.Errorf("type=private answered %v", dig(r, "full_name"))
+		if testkit.Dig(r, "private") != true {
+			t.Errorf("type=private answered %v", testkit.Dig(r, "full_name"))
 		}
 	}
 	if member := list("?type=member"); len(member) != 2 {
@@ -76,8 +77,8 @@ func TestGitHubUsersAndRepos(t *testing.T) {
 	}
 	created := list("?sort=created&per_page=5")
 	for i := 1; i < len(created); i++ {
-		if dig(created[i-1], "created_at").(string) < dig(created[i], "created_at").(string) {
-			t.Errorf("sort=created is newest first: %v then %v", dig(created[i-1], "created_at"), dig(created[i], "created_at"))
+		if testkit.Dig(created[i-1], "created_at").(string) < testkit.Dig(created[i], "created_at").(string) {
+			t.Errorf("sort=created is newest first: %v then %v", testkit.Dig(created[i-1], "created_at"), testkit.Dig(created[i], "created_at"))
 		}
 	}
 	r := send(t, "GET", gh.URL()+"/user/repos?per_page=10&page=2", "", auth...)
@@ -122,7 +123,7 @@ func TestGitHubRateLimit(t *testing.T) {
 	}
 	rl := send(t, "GET", gh.URL()+"/rate_limit", "", auth...)
 	expect(t, "rate_limit is free", rl, 200)
-	if dig(rl.json(t), "resources", "core", "remaining") != float64(0) {
+	if testkit.Dig(rl.json(t), "resources", "core", "remaining") != float64(0) {
 		t.Errorf("rate_limit: %s", rl.body)
 	}
 	clk.Advance(time.Hour)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/junctionhq/junction/internal/fakeapi"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 const userRepos = `
@@ -37,14 +38,14 @@ func TestGraphQLUserRepositories(t *testing.T) {
 	if m["errors"] != nil {
 		t.Fatalf("errors: %s", r.body)
 	}
-	nodes, _ := dig(m, "data", "user", "repositories", "nodes").([]any)
-	if len(nodes) != 3 || dig(nodes[0], "name") != "Spoon-Knife" || dig(m, "data", "user", "repositories", "totalCount") != float64(40) {
+	nodes, _ := testkit.Dig(m, "data", "user", "repositories", "nodes").([]any)
+	if len(nodes) != 3 || testkit.Dig(nodes[0], "name") != "Spoon-Knife" || testkit.Dig(m, "data", "user", "repositories", "totalCount") != float64(40) {
 		t.Errorf("repositories (first 3 by stars): %s", r.body)
 	}
 	if _, has := nodes[0].(map[string]any)["description"]; has {
 		t.Errorf("a field that was not selected was answered: %v", nodes[0])
 	}
-	if dig(nodes[0], "primaryLanguage", "name") != "HTML" {
+	if testkit.Dig(nodes[0], "primaryLanguage", "name") != "HTML" {
 		t.Errorf("nested selection: %v", nodes[0])
 	}
 	calls := g.Calls()

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/junctionhq/junction/internal/fakeapi"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 func TestNotifications(t *testing.T) {
@@ -35,7 +36,7 @@ func TestNotifications(t *testing.T) {
 	}
 	n.SetBatchResults(true)
 	r = post("/batch", batch)
-	if res, _ := r.json(t)["results"].([]any); len(res) != 5 || dig(res[2], "status") != "rejected" || dig(res[0], "status") != "queued" {
+	if res, _ := r.json(t)["results"].([]any); len(res) != 5 || testkit.Dig(res[2], "status") != "rejected" || testkit.Dig(res[0], "status") != "queued" {
 		t.Errorf("results: %s", r.body)
 	}
 	expect(t, "empty batch", post("/batch", `{"notifications":[]}`), 400, "at least one")

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/junctionhq/junction/internal/fakeapi"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 func TestOpenWeather(t *testing.T) {
@@ -20,21 +21,21 @@ func TestOpenWeather(t *testing.T) {
 	r := get("/data/2.5/weather?appid=owm-key&q=london,uk&units=metric")
 	expect(t, "metric", r, 200)
 	m := r.json(t)
-	if m["name"] != "London" || dig(m, "main", "temp") != 12.0 || dig(m, "weather", 0, "main") != "Rain" || dig(m, "sys", "country") != "GB" {
+	if m["name"] != "London" || testkit.Dig(m, "main", "temp") != 12.0 || testkit.Dig(m, "weather", 0, "main") != "Rain" || testkit.Dig(m, "sys", "country") != "GB" {
 		t.Errorf("London, metric: %s", r.body)
 	}
-	if temp := dig(get("/data/2.5/weather?appid=owm-key&q=London&units=imperial").json(t), "main", "temp"); temp != 53.6 {
+	if temp := testkit.Dig(get("/data/2.5/weather?appid=owm-key&q=London&units=imperial").json(t), "main", "temp"); temp != 53.6 {
 		t.Errorf("imperial temp = %v, want 53.6", temp)
 	}
-	if temp := dig(get("/data/2.5/weather?appid=owm-key&q=London").json(t), "main", "temp"); temp != 285.15 {
+	if temp := testkit.Dig(get("/data/2.5/weather?appid=owm-key&q=London").json(t), "main", "temp"); temp != 285.15 {
 		t.Errorf("standard (kelvin) temp = %v", temp)
 	}
-	if name := dig(get("/data/2.5/weather?appid=owm-key&lat=52.52&lon=13.405").json(t), "name"); name != "Berlin" {
+	if name := testkit.Dig(get("/data/2.5/weather?appid=owm-key&lat=52.52&lon=13.405").json(t), "name"); name != "Berlin" {
 		t.Errorf("coordinates: %v", name)
 	}
 
 	f := get("/data/2.5/forecast?appid=owm-key&q=Tokyo&cnt=5&units=metric").json(t)
-	if f["cnt"] != float64(5) || len(f["list"].([]any)) != 5 || dig(f, "city", "country") != "JP" || dig(f, "list", 0, "main", "humidity") != float64(60) {
+	if f["cnt"] != float64(5) || len(f["list"].([]any)) != 5 || testkit.Dig(f, "city", "country") != "JP" || testkit.Dig(f, "list", 0, "main", "humidity") != float64(60) {
 		t.Errorf("forecast: %v", f)
 	}
 	ow.SetDown(true)

@@ -1,7 +1,6 @@
 package plugin_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/plugin"
 	"github.com/junctionhq/junction/internal/plugin/plugintest"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // TestMain compiles the test modules once, at the same time, into the shared compilation
@@ -183,7 +183,7 @@ func TestCapabilities(t *testing.T) {
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	env := map[string]string{"GREETING": "hi", "GREETING_KEY": "k3y-4711", "SECRET": "s3cr3t", "SHUTDOWN_URL": srv.URL + "/shutdown"}
-	var logged syncBuffer
+	var logged testkit.SyncBuffer
 	m := plugin.NewManager(plugin.Options{
 		CompilationCache: plugintest.Cache(),
 		LookupEnv:        func(k string) (string, bool) { v, ok := env[k]; return v, ok },
@@ -304,21 +304,3 @@ func TestParseManifest(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// syncBuffer is a bytes.Buffer safe for the logger's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -30,6 +30,7 @@ import (
 	"github.com/junctionhq/junction/internal/fixtures"
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/server"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // The acceptance test of the reference configuration: every integration of
@@ -412,24 +413,6 @@ func only(t *testing.T, reqs []fakeapi.Recorded, before int) fakeapi.Recorded {
 	return reqs[before]
 }
 
-// dig walks decoded JSON by member names and list indexes.
-func dig(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			l, _ := v.([]any)
-			if k < 0 || k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
 func decodeJSON(t *testing.T, b []byte) any {
 	t.Helper()
 	var v any
@@ -499,8 +482,8 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 			t.Errorf("list_repos query %s", q)
 		}
 		for _, repo := range decodeJSON(t, r.body).([]any) {
-			if dig(repo, "private") != true {
-				t.Errorf("type=private answered %v", dig(repo, "full_name"))
+			if testkit.Dig(repo, "private") != true {
+				t.Errorf("type=private answered %v", testkit.Dig(repo, "full_name"))
 			}
 		}
 
@@ -515,7 +498,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		wantHeaders(t, r.Header, "X-Junction-Cache", "bypass", "X-Junction-Contract-Mismatches", "")
 		req = only(t, w.github.Requests(), before)
 		wantHeaders(t, req.Header, "Content-Type", "application/json", "Authorization", "Bearer "+fxGitHubToken)
-		if dig(decodeJSON(t, req.Body), "labels", 0) != "bug" || dig(decodeJSON(t, req.Body), "title") != "Found a bug" {
+		if testkit.Dig(decodeJSON(t, req.Body), "labels", 0) != "bug" || testkit.Dig(decodeJSON(t, req.Body), "title") != "Found a bug" {
 			t.Errorf("issue body sent: %s", req.Body)
 		}
 		r = w.op(t, in, "create_issue", `{"owner":"octocat","repo":"Hello-World","title":""}`)
@@ -528,7 +511,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		// get_rate_limit, and the quota GitHub announces on every answer.
 		r = w.op(t, in, "get_rate_limit", `{}`)
 		wantStatus(t, r, 200)
-		if dig(r.json(t), "resources", "core", "limit") != float64(5000) || r.Header.Get("X-Junction-Contract-Mismatches") != "" {
+		if testkit.Dig(r.json(t), "resources", "core", "limit") != float64(5000) || r.Header.Get("X-Junction-Contract-Mismatches") != "" {
 			t.Errorf("get_rate_limit: %s", r.body)
 		}
 		remaining := -1
@@ -591,8 +574,8 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 
 		r := w.op(t, in, "get_user_repos", `{"login":"octocat"}`)
 		wantStatus(t, r, 200)
-		nodes, _ := dig(r.json(t), "data", "user", "repositories", "nodes").([]any)
-		if len(nodes) != 10 || dig(nodes[0], "name") != "Spoon-Knife" || dig(r.json(t), "data", "user", "login") != "octocat" {
+		nodes, _ := testkit.Dig(r.json(t), "data", "user", "repositories", "nodes").([]any)
+		if len(nodes) != 10 || testkit.Dig(nodes[0], "name") != "Spoon-Knife" || testkit.Dig(r.json(t), "data", "user", "login") != "octocat" {
 			t.Errorf("get_user_repos (first 10 by stars): %s", r.body)
 		}
 		calls := w.graphql.Calls()
@@ -607,27 +590,27 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		}
 
 		r = w.op(t, in, "get_user_repos", `{"login":"octocat","first":3}`)
-		if nodes, _ := dig(r.json(t), "data", "user", "repositories", "nodes").([]any); len(nodes) != 3 {
+		if nodes, _ := testkit.Dig(r.json(t), "data", "user", "repositories", "nodes").([]any); len(nodes) != 3 {
 			t.Errorf("first: 3 gave %d nodes", len(nodes))
 		}
 
 		// GraphQL reports failures with HTTP 200 and errors; the gateway makes them a 502.
 		r = w.op(t, in, "get_user_repos", `{"login":"no-such-user-x"}`)
 		p := problem(t, r, http.StatusBadGateway, server.KindGraphQL, "/integrations/GitHubGraphQL/operations/get_user_repos")
-		if dig(p, "graphql_errors", 0, "type") != "NOT_FOUND" || !strings.Contains(fmt.Sprint(dig(p, "graphql_errors", 0, "message")), "no-such-user-x") {
+		if testkit.Dig(p, "graphql_errors", 0, "type") != "NOT_FOUND" || !strings.Contains(fmt.Sprint(testkit.Dig(p, "graphql_errors", 0, "message")), "no-such-user-x") {
 			t.Errorf("graphql_errors: %s", r.body)
 		}
 		r = w.op(t, in, "get_user_repos", `{"login":"octocat","first":101}`)
 		p = problem(t, r, http.StatusBadGateway, server.KindGraphQL, "/integrations/GitHubGraphQL/operations/get_user_repos")
-		if dig(p, "graphql_errors", 0, "type") != "EXCESSIVE_PAGINATION" {
+		if testkit.Dig(p, "graphql_errors", 0, "type") != "EXCESSIVE_PAGINATION" {
 			t.Errorf("first: 101: %s", r.body)
 		}
 		wantParamProblem(t, w.op(t, in, "get_user_repos", `{"first":5}`), in, "get_user_repos", "login")
 
 		r = w.op(t, in, "search_repos", `{"query":"hello user:octocat"}`)
 		wantStatus(t, r, 200)
-		if dig(r.json(t), "data", "search", "repositoryCount") != float64(2) ||
-			dig(r.json(t), "data", "search", "edges", 0, "node", "nameWithOwner") == nil {
+		if testkit.Dig(r.json(t), "data", "search", "repositoryCount") != float64(2) ||
+			testkit.Dig(r.json(t), "data", "search", "edges", 0, "node", "nameWithOwner") == nil {
 			t.Errorf("search_repos: %s", r.body)
 		}
 		if c := w.graphql.Calls(); c[len(c)-1].RootField != "search" || c[len(c)-1].Variables["first"] != float64(10) {
@@ -637,8 +620,8 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		repoID := w.graphql.RepositoryID("octocat", "Hello-World")
 		r = w.op(t, in, "create_issue", `{"repositoryId":"`+repoID+`","title":"Found a bug","body":"Steps to reproduce"}`)
 		wantStatus(t, r, 200)
-		if dig(r.json(t), "data", "createIssue", "issue", "number") != float64(1) ||
-			dig(r.json(t), "data", "createIssue", "issue", "url") != "https://github.com/octocat/Hello-World/issues/1" {
+		if testkit.Dig(r.json(t), "data", "createIssue", "issue", "number") != float64(1) ||
+			testkit.Dig(r.json(t), "data", "createIssue", "issue", "url") != "https://github.com/octocat/Hello-World/issues/1" {
 			t.Errorf("create_issue: %s", r.body)
 		}
 		if is := w.graphql.Issues(); len(is) != 1 || is[0].Body != "Steps to reproduce" {
@@ -667,7 +650,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		wantStatus(t, r, 200)
 		london := r.body
 		m := r.json(t)
-		if m["name"] != "London" || dig(m, "main", "temp") != 12.0 || dig(m, "weather", 0, "description") != "light rain" {
+		if m["name"] != "London" || testkit.Dig(m, "main", "temp") != 12.0 || testkit.Dig(m, "weather", 0, "description") != "light rain" {
 			t.Errorf("get_current: %s", r.body)
 		}
 		wantHeaders(t, r.Header, "X-Junction-Cache", "miss", "X-Junction-Contract-Mismatches", "")
@@ -690,7 +673,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 			t.Errorf("coordinates sent as %v", q)
 		}
 		r = w.op(t, in, "get_current", `{"q":"London","units":"imperial"}`)
-		if dig(r.json(t), "main", "temp") != 53.6 || r.Header.Get("X-Junction-Cache") != "miss" {
+		if testkit.Dig(r.json(t), "main", "temp") != 53.6 || r.Header.Get("X-Junction-Cache") != "miss" {
 			t.Errorf("imperial: %s", r.body)
 		}
 		// OpenWeather's own 400 and 404 pass through with its status and body.
@@ -704,7 +687,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 
 		r = w.op(t, in, "get_forecast", `{"q":"London"}`)
 		wantStatus(t, r, 200)
-		if f := r.json(t); dig(f, "city", "country") != "GB" || len(f["list"].([]any)) != 40 || r.Header.Get("X-Junction-Contract-Mismatches") != "" {
+		if f := r.json(t); testkit.Dig(f, "city", "country") != "GB" || len(f["list"].([]any)) != 40 || r.Header.Get("X-Junction-Contract-Mismatches") != "" {
 			t.Errorf("get_forecast: %s", r.body)
 		}
 
@@ -767,7 +750,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 			t.Errorf("create_payment_intent: %s", r.body)
 		}
 		sent := decodeJSON(t, only(t, w.stripe.Requests(), before).Body)
-		if dig(sent, "currency") != "usd" || dig(sent, "payment_method_types", 0) != "card" || dig(sent, "amount") != float64(2000) {
+		if testkit.Dig(sent, "currency") != "usd" || testkit.Dig(sent, "payment_method_types", 0) != "card" || testkit.Dig(sent, "amount") != float64(2000) {
 			t.Errorf("payment intent body sent: %v", sent)
 		}
 		// Stripe's own validation errors pass through in Stripe's shape.
@@ -871,7 +854,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 			t.Fatalf("requests: %d to /batch, %d to /email", len(batches), len(w.notify.RequestsTo("POST", "/email")))
 		}
 		wantHeaders(t, batches[0].Header, "X-API-Key", fxNotifyKey, "Content-Type", "application/json")
-		if item := dig(decodeJSON(t, batches[0].Body), "notifications", 0); dig(item, "operation") != "send_email" || dig(item, "to") != "ada@example.com" {
+		if item := testkit.Dig(decodeJSON(t, batches[0].Body), "notifications", 0); testkit.Dig(item, "operation") != "send_email" || testkit.Dig(item, "to") != "ada@example.com" {
 			t.Errorf("batch body: %s", batches[0].Body)
 		}
 		wantParamProblem(t, w.op(t, in, "send_sms", `{"to":"+14155550123"}`), in, "send_sms", "message")
@@ -893,12 +876,12 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		if len(batches) != 1 {
 			t.Fatalf("100 calls made %d batch requests, want 1", len(batches))
 		}
-		if items, _ := dig(decodeJSON(t, batches[0].Body), "notifications").([]any); len(items) != 100 {
+		if items, _ := testkit.Dig(decodeJSON(t, batches[0].Body), "notifications").([]any); len(items) != 100 {
 			t.Errorf("the batch carried %d items", len(items))
 		}
-		batchID := dig(decodeJSON(t, results[0].body), "batch_id")
+		batchID := testkit.Dig(decodeJSON(t, results[0].body), "batch_id")
 		for i, r := range results {
-			if r.StatusCode != 202 || dig(decodeJSON(t, r.body), "batch_id") != batchID || dig(decodeJSON(t, r.body), "accepted") != float64(100) {
+			if r.StatusCode != 202 || testkit.Dig(decodeJSON(t, r.body), "batch_id") != batchID || testkit.Dig(decodeJSON(t, r.body), "accepted") != float64(100) {
 				t.Errorf("call %d: %d %s", i, r.StatusCode, r.body)
 			}
 		}
@@ -909,10 +892,10 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 		ids := map[any]bool{}
 		for i, r := range results {
 			m := decodeJSON(t, r.body)
-			if r.StatusCode != 202 || dig(m, "status") != "queued" || dig(m, "message_id") == nil {
+			if r.StatusCode != 202 || testkit.Dig(m, "status") != "queued" || testkit.Dig(m, "message_id") == nil {
 				t.Errorf("call %d: %d %s", i, r.StatusCode, r.body)
 			}
-			ids[dig(m, "message_id")] = true
+			ids[testkit.Dig(m, "message_id")] = true
 		}
 		if len(ids) != 100 {
 			t.Errorf("%d distinct message ids for 100 calls", len(ids))
@@ -1062,7 +1045,7 @@ func TestFixtureIntegrationsThroughGateway(t *testing.T) {
 			t.Errorf("X-Webhook-Signature = %q, want %q", hook.header.Get("X-Webhook-Signature"), want)
 		}
 		body, _ := decodeJSON(t, hook.body).(map[string]any)
-		if len(body) != 3 || body["event"] != "order.created" || body["timestamp"] != "2026-03-01T12:00:00Z" || dig(body, "data", "order_id") != float64(42) {
+		if len(body) != 3 || body["event"] != "order.created" || body["timestamp"] != "2026-03-01T12:00:00Z" || testkit.Dig(body, "data", "order_id") != float64(42) {
 			t.Errorf("delivered body: %s", hook.body)
 		}
 		for name, vs := range hook.header {

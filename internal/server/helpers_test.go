@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,30 +20,13 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/sqlite"
 	"github.com/junctionhq/junction/internal/telemetry"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // Serve starts goroutines, and so do httptest servers and the store's pools.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var testNow = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-
-// syncBuffer is a log sink that handler goroutines and the test can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // env is a running server on a real SQLite store with one admin and one user token.
 type env struct {
@@ -54,7 +35,7 @@ type env struct {
 	srv      *server.Server
 	ts       *httptest.Server
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 	admin    string // secrets
 	user     string
 	adminTok store.Token
@@ -88,7 +69,7 @@ func newEnv(t *testing.T, setup ...func(*testOptions)) *env {
 	if _, err := st.MigrateUp(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	e := &env{t: t, store: st, logs: &syncBuffer{}, reg: telemetry.NewRegistry()}
+	e := &env{t: t, store: st, logs: &testkit.SyncBuffer{}, reg: telemetry.NewRegistry()}
 	logger, err := telemetry.NewLogger(e.logs, "json", "debug")
 	if err != nil {
 		t.Fatal(err)

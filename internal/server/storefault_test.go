@@ -24,6 +24,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/backend"
 	"github.com/junctionhq/junction/internal/telemetry"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -41,7 +42,7 @@ type faultServer struct {
 	base   string
 	admin  string // a token already checked, so it is cached
 	client *http.Client
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 }
 
 func startFaultServer(t *testing.T, databaseURL string) *faultServer {
@@ -55,7 +56,7 @@ func startFaultServer(t *testing.T, databaseURL string) *faultServer {
 	if _, err := st.MigrateUp(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	f := &faultServer{t: t, st: st, logs: &syncBuffer{}, client: &http.Client{Timeout: 45 * time.Second}}
+	f := &faultServer{t: t, st: st, logs: &testkit.SyncBuffer{}, client: &http.Client{Timeout: 45 * time.Second}}
 	logger, err := telemetry.NewLogger(f.logs, "json", "debug")
 	if err != nil {
 		t.Fatal(err)

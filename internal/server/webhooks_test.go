@@ -27,6 +27,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/postgres"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -159,7 +160,7 @@ type hookServer struct {
 	t           *testing.T
 	ts          *httptest.Server
 	svc         *webhook.Service
-	logs        *syncBuffer
+	logs        *testkit.SyncBuffer
 	admin, user string
 }
 
@@ -172,7 +173,7 @@ func newHookServer(t *testing.T, st store.Store, s webhook.Settings) *hookServer
 // up with r.
 func newHookServerResolving(t *testing.T, st store.Store, s webhook.Settings, r netguard.Resolver) *hookServer {
 	t.Helper()
-	h := &hookServer{t: t, logs: &syncBuffer{}}
+	h := &hookServer{t: t, logs: &testkit.SyncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m, err := webhook.NewMetrics(prometheus.NewRegistry())
 	if err != nil {

@@ -1,11 +1,9 @@
 package schedule
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/junctionhq/junction/internal/connector"
 	"github.com/junctionhq/junction/internal/connector/connectortest"
 	"github.com/junctionhq/junction/internal/connector/option"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,35 +33,17 @@ func settings(env connector.Env, kv ...any) connector.Settings {
 	return connector.Settings{Connector: &config.Connector{Name: "tick", Type: "schedule", Options: opts}, Options: opts, Env: env}
 }
 
-// syncBuffer is a log destination the source's goroutine and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t    *testing.T
 	fake *clock.Fake
-	logs *syncBuffer
+	logs *testkit.SyncBuffer
 	ch   <-chan connector.Delivery
 }
 
 // run opens a schedule source on a fake clock set to start.
 func run(t *testing.T, inFlight int, kv ...any) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: clock.NewFake(start), logs: &syncBuffer{}}
+	h := &harness{t: t, fake: clock.NewFake(start), logs: &testkit.SyncBuffer{}}
 	env := connector.Env{Clock: h.fake, Logger: slog.New(slog.NewTextHandler(h.logs, nil))}
 	src, err := NewSource(settings(env, kv...))
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // NATSOptions choose what a nats-server started by StartNATS asks of its clients.
@@ -52,7 +54,7 @@ func (n *NATS) URL() string { return "nats://" + n.Addr }
 // the test ends with the server's output.
 func startProcess(tb testing.TB, name string, cmd *exec.Cmd, addr, ready string) {
 	tb.Helper()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("tlsservers: start %s: %v", name, err)

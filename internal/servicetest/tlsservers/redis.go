@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // RedisOptions choose what a Redis started by StartRedis asks of its clients.
@@ -49,7 +51,7 @@ func StartRedis(tb testing.TB, certs *Certs, opts RedisOptions) *Redis {
 		args = append(args, "--requirepass", opts.Password)
 	}
 	cmd := exec.Command(bin, args...)
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("tlsservers: start redis-server: %v", err)

@@ -1,7 +1,6 @@
 package tlsservers
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,25 +82,6 @@ func WaitListening(addr string, exited <-chan struct{}) error {
 			return fmt.Errorf("nothing listens on %s after %s: %v", addr, startTimeout, err)
 		}
 	}
-}
-
-// syncBuffer is a server's output, written by exec's copying goroutine and read by the
-// test on failure.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // run runs a command to its end and returns its combined output with the error.

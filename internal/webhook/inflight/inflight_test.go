@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/junctionhq/junction/internal/servicetest"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 func redisClient(t *testing.T) *redis.Client {
@@ -116,7 +117,7 @@ func TestRedisDownFallsBackToOwnCounts(t *testing.T) {
 	viaProxy := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = viaProxy.Close() })
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cut := New(viaProxy, "cut-"+id, slog.New(slog.NewTextHandler(&logs, nil)))
 	other := New(rdb, "other-"+id, quiet())
 	running(t, cut)
@@ -144,21 +145,4 @@ func filter(m map[string]int, id string) map[string]int {
 		}
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
