@@ -10,7 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // lockedBuffer is an output the command and the test share.
@@ -29,18 +30,6 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// waitUntil polls cond, failing after 30 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func sseEvent(id, typ, data string) string {
@@ -77,7 +66,7 @@ func TestTailReconnects(t *testing.T) {
 	go func() {
 		done <- Tail(ctx, APIClient{BaseURL: srv.URL, Token: "tok"}, TailOptions{Patterns: []string{"order.*", "flow.x"}, Notes: &notes}, &out)
 	}()
-	waitUntil(t, "the third connection", func() bool { return conns.Load() == 3 })
+	testkit.WaitFor(t, "the third connection", func() bool { return conns.Load() == 3 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Tail = %v after Ctrl-C", err)
@@ -112,7 +101,7 @@ func TestTailJSON(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- Tail(ctx, APIClient{BaseURL: srv.URL}, TailOptions{JSON: true}, &out) }()
-	waitUntil(t, "the event", func() bool { return strings.Contains(out.String(), "\n") })
+	testkit.WaitFor(t, "the event", func() bool { return strings.Contains(out.String(), "\n") })
 	cancel()
 	<-done
 	if want := `{"id":"evt_a","type":"order.created","source":"api","time":"2025-03-14T15:09:26.5Z","data":{"n":1}}` + "\n"; out.String() != want {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // TestWebhookDeliveriesFollow: following prints a delivery again only when it made
@@ -46,7 +48,7 @@ func TestWebhookDeliveriesFollow(t *testing.T) {
 		done <- WebhookDeliveries(ctx, APIClient{BaseURL: srv.URL}, "ep1", DeliveriesOptions{Status: "retrying", Limit: 5},
 			Follow{Every: 10 * time.Millisecond, Notes: &notes}, &out)
 	}()
-	waitUntil(t, "the polls", func() bool { return polls.Load() > int32(len(answers)+1) })
+	testkit.WaitFor(t, "the polls", func() bool { return polls.Load() > int32(len(answers)+1) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("WebhookDeliveries = %v", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/fakeapi"
 	"github.com/junctionhq/junction/internal/integration"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // testExchangeTicker: the entry's feed subscribes to a market and reads its ticker
@@ -53,9 +54,9 @@ func testExchangeTicker(t *testing.T) {
 		}
 		return len(got), got[len(got)-1]
 	}
-	waitFor(t, "five ticker messages", func() bool { n, _ := last(); return n >= 5 })
+	testkit.WaitFor(t, "five ticker messages", func() bool { n, _ := last(); return n >= 5 })
 	fake.Drop()
-	waitFor(t, "ticker messages on a second connection", func() bool { _, m := last(); return m.Connection >= 2 })
+	testkit.WaitFor(t, "ticker messages on a second connection", func() bool { _, m := last(); return m.Connection >= 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("feed: %v", err)
@@ -73,24 +74,12 @@ func testExchangeTicker(t *testing.T) {
 	bctx, bcancel := context.WithCancel(context.Background())
 	badDone := make(chan error, 1)
 	go func() { badDone <- bad.Read(bctx, func(context.Context, integration.FeedMessage) error { return nil }) }()
-	waitFor(t, "the refusal in the integration's status", func() bool {
+	testkit.WaitFor(t, "the refusal in the integration's status", func() bool {
 		h, err := e.rt.Health("Ticker")
 		return err == nil && strings.Contains(h.LastError, "Invalid request")
 	})
 	bcancel()
 	if err := <-badDone; err != nil {
 		t.Errorf("the refused feed, stopped: %v", err)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -58,17 +59,6 @@ func (c *cutOff) NodeHeartbeat(ctx context.Context, p store.NodeHeartbeatParams)
 	return c.Store.NodeHeartbeat(ctx, p)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after 30s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // changes records a lease's OnChange calls.
 type changes struct {
 	mu  sync.Mutex
@@ -102,7 +92,7 @@ func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Start(ctx)
-	waitFor(t, "a to take the lease", a.Held)
+	testkit.WaitFor(t, "a to take the lease", a.Held)
 
 	var overlap atomic.Bool
 	b, err := NewLease(LeaseOptions{Store: st, Name: "job-scheduler", Holder: "b", TTL: ttl, Renew: renew, OnChange: func(held bool) {
@@ -119,7 +109,7 @@ func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
 	// b keeps trying while a renews: several rounds of b's tries pass without a gain.
 	leases, _ := st.LeaseList(ctx)
 	first := leases[0].ExpiresAt
-	waitFor(t, "a to renew a few times", func() bool {
+	testkit.WaitFor(t, "a to renew a few times", func() bool {
 		l, _ := st.LeaseList(ctx)
 		return len(l) == 1 && l[0].ExpiresAt.Sub(first) >= 3*renew
 	})
@@ -129,7 +119,7 @@ func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
 
 	cut := time.Now()
 	aStore.off.Store(true)
-	waitFor(t, "b to take the lease over", b.Held)
+	testkit.WaitFor(t, "b to take the lease over", b.Held)
 	took := time.Since(cut)
 	if a.Held() {
 		t.Error("a still believes it holds the lease after b took it")
@@ -147,7 +137,7 @@ func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
 	aStore.off.Store(false)
 	l, _ := st.LeaseList(ctx)
 	seen := l[0].ExpiresAt
-	waitFor(t, "b to renew after a reconnected", func() bool {
+	testkit.WaitFor(t, "b to renew after a reconnected", func() bool {
 		l, _ := st.LeaseList(ctx)
 		return l[0].ExpiresAt.Sub(seen) >= 2*renew
 	})
@@ -174,7 +164,7 @@ func TestLeaseReleasedAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Start(ctx)
-	waitFor(t, "a to take the lease", a.Held)
+	testkit.WaitFor(t, "a to take the lease", a.Held)
 	b, err := NewLease(LeaseOptions{Store: st, Name: "retention", Holder: "b", TTL: time.Hour, Renew: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +177,7 @@ func TestLeaseReleasedAtStop(t *testing.T) {
 	if a.Held() {
 		t.Error("a holds the lease after Stop")
 	}
-	waitFor(t, "b to take the released lease", b.Held)
+	testkit.WaitFor(t, "b to take the released lease", b.Held)
 	if got := aChanges.list(); len(got) != 2 || !got[0] || got[1] {
 		t.Errorf("a's changes = %v, want [true false]", got)
 	}
@@ -243,7 +233,7 @@ func TestNodeHeartbeatsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a to hold its lease", lease.Held)
+	testkit.WaitFor(t, "a to hold its lease", lease.Held)
 	var registered time.Time
 	nodes, _ := st.NodeList(ctx)
 	for _, n := range nodes {
@@ -251,13 +241,13 @@ func TestNodeHeartbeatsAndStops(t *testing.T) {
 			registered = n.HeartbeatAt
 		}
 	}
-	waitFor(t, "a heartbeat", func() bool {
+	testkit.WaitFor(t, "a heartbeat", func() bool {
 		nodes, _ := st.NodeList(ctx)
 		return len(nodes) == 2 && nodes[0].HeartbeatAt.After(registered)
 	})
 	a.SetConfigVersion("c2")
 	var s Status
-	waitFor(t, "b down and a's new configuration", func() bool {
+	testkit.WaitFor(t, "b down and a's new configuration", func() bool {
 		s, err = a.Status(ctx)
 		return err == nil && len(s.Nodes) == 2 && s.Nodes[1].State == NodeDown && s.Nodes[0].ConfigVersion == "c2"
 	})
@@ -340,7 +330,7 @@ func TestLeaseGivenUpWhenRenewalHangs(t *testing.T) {
 	}
 	a.Start(ctx)
 	defer a.Stop(ctx)
-	waitFor(t, "a to take the lease", a.Held)
+	testkit.WaitFor(t, "a to take the lease", a.Held)
 
 	aStore.hang.Store(true)
 	cut := time.Now()
@@ -355,9 +345,9 @@ func TestLeaseGivenUpWhenRenewalHangs(t *testing.T) {
 	}
 	b.Start(ctx)
 	defer b.Stop(ctx)
-	waitFor(t, "b to take the lease over", b.Held)
+	testkit.WaitFor(t, "b to take the lease over", b.Held)
 	if overlap.Load() {
 		t.Errorf("b gained the lease %v after a's database stopped answering, while a had not yet given it up", time.Since(cut).Round(time.Millisecond))
 	}
-	waitFor(t, "a to give the lease up", aGaveUp.Load)
+	testkit.WaitFor(t, "a to give the lease up", aGaveUp.Load)
 }

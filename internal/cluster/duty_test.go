@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // TestLeaseHolderAndNextTry: a node that does not hold a lease knows who does, and
@@ -73,9 +74,9 @@ func TestSoloNodeFreesStaleLeases(t *testing.T) {
 			t.Fatal(err)
 		}
 		if solo {
-			waitFor(t, "the solo node to take the lease", l.Held)
+			testkit.WaitFor(t, "the solo node to take the lease", l.Held)
 		} else {
-			waitFor(t, "an answer", func() bool { return l.Holder() != "" })
+			testkit.WaitFor(t, "an answer", func() bool { return l.Holder() != "" })
 			if l.Held() || l.Holder() != "old" {
 				t.Errorf("not solo: held %v by %q; want old's lease left alone", l.Held(), l.Holder())
 			}
@@ -104,7 +105,7 @@ func TestNodeForgetsStoppedLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the lease", l.Held)
+	testkit.WaitFor(t, "the lease", l.Held)
 	if err := l.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/fakeapi"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/tlsfiles/tlstest"
 )
 
@@ -210,9 +211,9 @@ integration Rest { base_url: "https://api.example.com" }`, fake.URL(), tickerEnv
 		defer mu.Unlock()
 		return append([]FeedMessage(nil), got...)
 	}
-	waitUntil(t, "ten messages", func() bool { return len(received()) >= 10 })
+	testkit.WaitFor(t, "ten messages", func() bool { return len(received()) >= 10 })
 	fake.Drop()
-	waitUntil(t, "messages on a second connection", func() bool {
+	testkit.WaitFor(t, "messages on a second connection", func() bool {
 		g := received()
 		return g[len(g)-1].Connection == 2
 	})
@@ -247,18 +248,6 @@ integration Rest { base_url: "https://api.example.com" }`, fake.URL(), tickerEnv
 		if KindOf(err) != c.kind {
 			t.Errorf("Feed(%s, %v) = %v, want %s", c.in, c.params, err, c.kind)
 		}
-	}
-}
-
-// waitUntil polls cond for up to 30 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 

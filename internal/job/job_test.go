@@ -19,6 +19,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/postgres"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // fakeCaller records the idempotency key of every call: one key per tick.
@@ -403,7 +404,7 @@ func TestTakeOverLapsedTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The loop waits for 11:00 and the takeover for a third of the lease.
-	waitFor(t, "the scheduler to wait for its next tick and for its next look at lapsed ticks", func() bool { return clk.Sleepers() == 2 })
+	testkit.WaitFor(t, "the scheduler to wait for its next tick and for its next look at lapsed ticks", func() bool { return clk.Sleepers() == 2 })
 	if calls := caller.calls(); len(calls) != 0 {
 		t.Fatalf("calls before a third of the lease passed: %v", calls)
 	}
@@ -417,7 +418,7 @@ func TestTakeOverLapsedTick(t *testing.T) {
 		t.Fatal("the lapsed tick was not taken over")
 	}
 	byID := map[string]store.JobRun{}
-	waitFor(t, "the taken-over run to finish", func() bool {
+	testkit.WaitFor(t, "the taken-over run to finish", func() bool {
 		runs, _, err := s.JobRunList(ctx, store.JobRunFilter{Job: "sync", Page: store.Page{Page: 1, Limit: 10}})
 		if err != nil {
 			t.Fatal(err)
@@ -451,16 +452,5 @@ func TestTakeOverLapsedTick(t *testing.T) {
 	}
 	if calls := caller.calls(); len(calls) != 1 {
 		t.Errorf("%d calls, want the taken-over tick's alone", len(calls))
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/junctionhq/junction/internal/integration"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/telemetry/telemetrytest"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // spanCaller records the span each call is made under.
@@ -32,7 +33,7 @@ func TestRunSpan(t *testing.T) {
 	caller := &spanCaller{}
 	r := triggerOnce(t, `retry 1 times with constant_backoff(10ms)`, caller)
 	// The span ends just after the run is recorded.
-	waitFor(t, "the job.run span", func() bool { return len(spans.Named("job.run")) > 0 })
+	testkit.WaitFor(t, "the job.run span", func() bool { return len(spans.Named("job.run")) > 0 })
 	runs := spans.Named("job.run")
 	if len(runs) != 1 {
 		t.Fatalf("%d job.run spans, want 1", len(runs))

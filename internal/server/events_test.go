@@ -18,6 +18,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/server"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // withEvents serves GET /events/stream over bus.
@@ -241,7 +242,7 @@ func TestEventStreamEndsWhenClientLeaves(t *testing.T) {
 		t.Fatal("the stream does not watch the bus")
 	}
 	s.close()
-	waitUntil(t, "the stream to stop watching", func() bool { return !bus.Watched() })
+	testkit.WaitFor(t, "the stream to stop watching", func() bool { return !bus.Watched() })
 }
 
 // TestEventStreamKeepsAliveBeyondWriteTimeout: keep-alive comments come while nothing
@@ -310,18 +311,6 @@ func TestEventStreamEndsAtShutdown(t *testing.T) {
 	t.Logf("shut down in %v", time.Since(began))
 	if bus.Watched() {
 		t.Error("still watching after shutdown")
-	}
-}
-
-// waitUntil polls cond, failing after 30 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

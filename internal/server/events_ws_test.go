@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // dialEvents opens GET /events/ws with a bearer token; the connection gives up after 30 s.
@@ -76,7 +77,7 @@ func TestEventSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the socket to watch the bus", bus.Watched)
+	testkit.WaitFor(t, "the socket to watch the bus", bus.Watched)
 	// Quiet for three write timeouts: pings keep it open, and the next event still comes.
 	time.Sleep(3 * e.ts.Config.WriteTimeout) // the time to outlast is the point of the test
 	bus.Publish(event.Event{ID: "evt_1", Type: "billing.paid", Data: json.RawMessage(`{}`)})
@@ -86,7 +87,7 @@ func TestEventSocket(t *testing.T) {
 		t.Fatalf("event %v, %v", got, err)
 	}
 	c.Close(websocket.StatusNormalClosure, "")
-	waitUntil(t, "the socket to stop watching", func() bool { return !bus.Watched() })
+	testkit.WaitFor(t, "the socket to stop watching", func() bool { return !bus.Watched() })
 }
 
 // TestEventSocketOverflowClosesIt: a client that stops reading is closed with 1013.
@@ -99,7 +100,7 @@ func TestEventSocketOverflowClosesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the socket to watch the bus", bus.Watched)
+	testkit.WaitFor(t, "the socket to watch the bus", bus.Watched)
 	big := json.RawMessage(`"` + strings.Repeat("x", 64<<10) + `"`)
 	deadline := time.Now().Add(30 * time.Second)
 	for bus.Watched() {
@@ -182,7 +183,7 @@ func TestEventSocketResumes(t *testing.T) {
 	if got, err := readEvent(t, c); err != nil || got["id"] != "evt_3" {
 		t.Fatalf("resumed %v, %v", got, err)
 	}
-	waitUntil(t, "the socket to watch the bus", bus.Watched)
+	testkit.WaitFor(t, "the socket to watch the bus", bus.Watched)
 	bus.Publish(event.Event{ID: "evt_3", Type: "order.c", Data: json.RawMessage(`{}`)}) // the live copy
 	bus.Publish(event.Event{ID: "evt_4", Type: "order.d", Data: json.RawMessage(`{}`)})
 	if got, err := readEvent(t, c); err != nil || got["id"] != "evt_4" {

@@ -3,6 +3,8 @@ package testkit
 import (
 	"bytes"
 	"sync"
+	"testing"
+	"time"
 )
 
 // SyncBuffer is a bytes.Buffer that a logger's or a process's goroutines may write
@@ -42,4 +44,17 @@ func Dig(v any, path ...any) any {
 		}
 	}
 	return v
+}
+
+// WaitFor polls cond every 5 ms until it holds, failing the test after 30 s: what a
+// test waits for happens by itself, and on a loaded machine it may take a while.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
@@ -37,7 +38,7 @@ func TestSlowReceiverGetsEachDeliveryOnce(t *testing.T) {
 		const events = 40
 		publishN(t, e.svc, events)
 		e.run(t)
-		waitFor(t, "every delivery to be delivered", func() bool {
+		testkit.WaitFor(t, "every delivery to be delivered", func() bool {
 			for _, d := range e.deliveries(t, ep.ID) {
 				if d.Status != store.DeliveryDelivered {
 					return false
@@ -74,16 +75,16 @@ func TestHangingEndpointCircuitStopsDeliveries(t *testing.T) {
 		publishN(t, e.svc, 20)
 		e.run(t)
 
-		waitFor(t, "the circuit to open", func() bool { return e.getEndpoint(t, ep.ID).CircuitOpenUntil != nil })
+		testkit.WaitFor(t, "the circuit to open", func() bool { return e.getEndpoint(t, ep.ID).CircuitOpenUntil != nil })
 		openUntil := *e.getEndpoint(t, ep.ID).CircuitOpenUntil
 		atOpen := r.count()
 		// Attempts still in flight fail later than the failure that opened the circuit.
 		clk.Advance(10 * time.Second)
 		settled := func(what string) {
 			t.Helper()
-			waitFor(t, what, func() bool { return e.attemptsRecorded(t, ep.ID) == r.count() })
+			testkit.WaitFor(t, what, func() bool { return e.attemptsRecorded(t, ep.ID) == r.count() })
 			e.store.waitClaims(t, 3)
-			waitFor(t, what, func() bool { return e.attemptsRecorded(t, ep.ID) == r.count() })
+			testkit.WaitFor(t, what, func() bool { return e.attemptsRecorded(t, ep.ID) == r.count() })
 		}
 		settled("the attempts in flight to fail")
 		afterOpen := r.count() - atOpen
@@ -97,7 +98,7 @@ func TestHangingEndpointCircuitStopsDeliveries(t *testing.T) {
 
 		before := r.count()
 		clk.Advance(time.Minute) // past the open period: half-open
-		waitFor(t, "the probe", func() bool { return r.count() > before })
+		testkit.WaitFor(t, "the probe", func() bool { return r.count() > before })
 		settled("the probe to fail")
 		if probes := r.count() - before; probes != 1 {
 			t.Errorf("%d attempts after the open period, want exactly 1 probe", probes)
@@ -148,7 +149,7 @@ func TestDeliveryErrorsKeepSecretsOut(t *testing.T) {
 		e.run(t)
 		publishN(t, e.svc, 1)
 		for _, ep := range []store.Endpoint{byQuery, byUser} {
-			waitFor(t, "the delivery to fail", func() bool {
+			testkit.WaitFor(t, "the delivery to fail", func() bool {
 				ds := e.deliveries(t, ep.ID)
 				return len(ds) == 1 && ds[0].Status == store.DeliveryFailed
 			})
@@ -221,7 +222,7 @@ func TestQueueGaugesAreCurrentWhenScraped(t *testing.T) {
 			t.Errorf("queue due %v with 5 deliveries due, want 5", got)
 		}
 		e.run(t)
-		waitFor(t, "the deliveries", func() bool {
+		testkit.WaitFor(t, "the deliveries", func() bool {
 			for _, d := range e.deliveries(t, ep.ID) {
 				if d.Status != store.DeliveryDelivered {
 					return false

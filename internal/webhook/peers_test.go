@@ -16,6 +16,7 @@ import (
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/servicetest"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/webhook/inflight"
 )
@@ -88,11 +89,11 @@ func TestPerEndpointConcurrencyAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "node A to hold two attempts to the slow endpoint", func() bool { now, _, _ := slow.counts(); return now == 2 })
+	testkit.WaitFor(t, "node A to hold two attempts to the slow endpoint", func() bool { now, _, _ := slow.counts(); return now == 2 })
 	// A shares its counts within inflight.Interval: the bound is only that exact, so B
 	// starts once they are in Redis (an observer node reads them).
 	observer := inflight.New(rdb, "observer-"+id, quiet())
-	waitFor(t, "node A's attempts to be shared", func() bool {
+	testkit.WaitFor(t, "node A's attempts to be shared", func() bool {
 		observer.Sync(ctx)
 		seen := map[string]int{}
 		observer.AddOthers(seen)
@@ -103,12 +104,12 @@ func TestPerEndpointConcurrencyAcrossNodes(t *testing.T) {
 	if _, err := nodeB.Publish(ctx, event.Event{Type: "fast.x", Data: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node B to deliver to the other endpoint", func() bool { return len(fast.all()) == 1 })
+	testkit.WaitFor(t, "node B to deliver to the other endpoint", func() bool { return len(fast.all()) == 1 })
 	if _, most, _ := slow.counts(); most != 2 {
 		t.Fatalf("the slow endpoint had %d attempts at once across the two nodes, want per_endpoint_concurrency 2", most)
 	}
 	slow.open()
-	waitFor(t, "every slow delivery", func() bool { _, _, served := slow.counts(); return served == 6 })
+	testkit.WaitFor(t, "every slow delivery", func() bool { _, _, served := slow.counts(); return served == 6 })
 }
 
 // startNode runs a delivery service on st with per_endpoint_concurrency 2, workers

@@ -21,6 +21,7 @@ import (
 	"github.com/junctionhq/junction/internal/inbound"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -121,7 +122,7 @@ func TestIngestPublish(t *testing.T) {
 		if err != nil || res.Duplicate || res.EventID != webhook.InboundEventID(res.ID) {
 			t.Fatalf("ingest: %+v %v; want a new message published as %s", res, err, webhook.InboundEventID(res.ID))
 		}
-		waitFor(t, "the delivery of the published message", func() bool { return len(rcv.all()) == 1 })
+		testkit.WaitFor(t, "the delivery of the published message", func() bool { return len(rcv.all()) == 1 })
 		got := bodyOf(rcv.all()[0])
 		if got["id"] != res.EventID || got["type"] != "github.push" || fmt.Sprint(got["data"]) != "map[ref:refs/heads/main]" {
 			t.Errorf("delivered %s; want id %s, type github.push, data the payload", rcv.all()[0].body, res.EventID)
@@ -153,7 +154,7 @@ func TestIngestPublish(t *testing.T) {
 		if err != nil || !retry.Duplicate || retry.ID != stored.ID || retry.EventID != webhook.InboundEventID(stored.ID) {
 			t.Fatalf("redelivery after a failed publication: %+v %v; want the duplicate published", retry, err)
 		}
-		waitFor(t, "the delivery of the redelivered message", func() bool { return len(rcv.all()) == 2 })
+		testkit.WaitFor(t, "the delivery of the redelivered message", func() bool { return len(rcv.all()) == 2 })
 		if got := bodyOf(rcv.all()[1]); got["id"] != retry.EventID || got["data"] != form {
 			t.Errorf("delivered %s; want id %s and the form body as a JSON string", rcv.all()[1].body, retry.EventID)
 		}
@@ -170,7 +171,7 @@ func TestIngestPublish(t *testing.T) {
 			}
 		}
 		// The bus saw each message once: as the published event, from the source.
-		waitFor(t, "both events on the bus", func() bool { mu.Lock(); defer mu.Unlock(); return len(onBus) >= 2 })
+		testkit.WaitFor(t, "both events on the bus", func() bool { mu.Lock(); defer mu.Unlock(); return len(onBus) >= 2 })
 		mu.Lock()
 		defer mu.Unlock()
 		if len(onBus) != 2 || onBus[0].ID != res.EventID || onBus[0].Source != "ingest:github" || string(onBus[0].Data) != `{"ref":"refs/heads/main"}` {

@@ -12,6 +12,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -60,7 +61,7 @@ func TestRetentionPurgesOnlyWhileHeld(t *testing.T) {
 		})
 		e.run(t)
 		// Two answers of "not held": the first run has finished by the second.
-		waitFor(t, "the retention runs to ask for the lease", func() bool { return asked.Load() >= 2 })
+		testkit.WaitFor(t, "the retention runs to ask for the lease", func() bool { return asked.Load() >= 2 })
 		for _, id := range []string{"ev-old", "ev-dead"} {
 			if !stored(t, st, id) {
 				t.Fatalf("event %s purged by a node without the retention lease", id)
@@ -71,13 +72,13 @@ func TestRetentionPurgesOnlyWhileHeld(t *testing.T) {
 		}
 
 		held.Store(true)
-		waitFor(t, "the old events purged once the lease is held", func() bool {
+		testkit.WaitFor(t, "the old events purged once the lease is held", func() bool {
 			return !stored(t, st, "ev-old") && !stored(t, st, "ev-dead")
 		})
 		if _, err := st.DeliveryGet(context.Background(), "d-dead"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("dead letter past its retention: %v, want purged", err)
 		}
-		waitFor(t, "the purge logged", func() bool { return strings.Contains(e.logs.String(), "events past retention purged") })
+		testkit.WaitFor(t, "the purge logged", func() bool { return strings.Contains(e.logs.String(), "events past retention purged") })
 	})
 }
 
@@ -91,7 +92,7 @@ func TestEventRetentionZeroKeepsEvents(t *testing.T) {
 		s.DeadLetterRetention = 24 * time.Hour
 		e := newHookEnv(t, st, s, webhook.Options{Clock: clock.NewFake(now), PurgeEvery: 5 * time.Millisecond})
 		e.run(t)
-		waitFor(t, "the dead letter purged", func() bool {
+		testkit.WaitFor(t, "the dead letter purged", func() bool {
 			_, err := st.DeliveryGet(context.Background(), "d-dead")
 			return errors.Is(err, store.ErrNotFound)
 		})

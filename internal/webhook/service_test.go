@@ -27,6 +27,7 @@ import (
 	"github.com/junctionhq/junction/internal/policy/retry"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 	"github.com/junctionhq/junction/internal/webhook/signing"
 )
@@ -75,18 +76,6 @@ func (r *receiver) all() []received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]received(nil), r.got...)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 type env struct {
@@ -178,7 +167,7 @@ func TestPublishFansOutSignsAndDelivers(t *testing.T) {
 	if err != nil || res.Deliveries != 2 || res.Duplicate {
 		t.Fatalf("publish: %+v %v", res, err)
 	}
-	waitFor(t, "both deliveries", func() bool { return len(exact.all()) == 1 && len(wild.all()) == 1 })
+	testkit.WaitFor(t, "both deliveries", func() bool { return len(exact.all()) == 1 && len(wild.all()) == 1 })
 	got := exact.all()[0]
 	var body map[string]any
 	if err := json.Unmarshal(got.body, &body); err != nil || body["type"] != "order.created" || body["id"] != "evt_1" || body["data"].(map[string]any)["order_id"] != float64(42) {
@@ -187,7 +176,7 @@ func TestPublishFansOutSignsAndDelivers(t *testing.T) {
 	if err := signing.Verify(got.header, got.body, time.Now(), time.Minute, epExact.Secret); err != nil {
 		t.Errorf("signature: %v (headers %v)", err, got.header)
 	}
-	waitFor(t, "delivered status", func() bool { return e.delivery(t, epExact.ID).Status == store.DeliveryDelivered })
+	testkit.WaitFor(t, "delivered status", func() bool { return e.delivery(t, epExact.ID).Status == store.DeliveryDelivered })
 	d := e.delivery(t, epExact.ID)
 	if got.header.Get("webhook-id") != d.ID || d.AttemptCount != 1 || d.ResponseStatusCode == nil || *d.ResponseStatusCode != 200 || d.DeliveredAt == nil {
 		t.Errorf("delivery record %+v", d)
@@ -217,7 +206,7 @@ func TestScheduleDeadLetterAndReplay(t *testing.T) {
 	if _, err := e.svc.Publish(context.Background(), event.Event{Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the delivery to fail for good", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryFailed })
+	testkit.WaitFor(t, "the delivery to fail for good", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryFailed })
 	got := r.all()
 	if len(got) != 3 {
 		t.Fatalf("receiver saw %d attempts, want 3 (1 + retry_delays [50ms 100ms])", len(got))
@@ -262,7 +251,7 @@ func TestScheduleDeadLetterAndReplay(t *testing.T) {
 	if _, err := e.svc.Retry(context.Background(), d.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the replayed delivery", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryDelivered })
+	testkit.WaitFor(t, "the replayed delivery", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryDelivered })
 	if _, total, _ := e.svc.ListDeadLetters(context.Background(), store.DeliveryFilter{Page: store.Page{Page: 1, Limit: 10}}); total != 0 {
 		t.Errorf("%d dead letters after replay", total)
 	}
@@ -280,7 +269,7 @@ func TestEndpointCircuitBreakerMakesDeliveriesWait(t *testing.T) {
 	if _, err := e.svc.Publish(context.Background(), event.Event{Type: "a.b", Data: json.RawMessage(`1`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the circuit to open", func() bool {
+	testkit.WaitFor(t, "the circuit to open", func() bool {
 		ep, _ := e.svc.GetEndpoint(context.Background(), ep.ID)
 		return ep.CircuitOpenUntil != nil
 	})
@@ -293,7 +282,7 @@ func TestEndpointCircuitBreakerMakesDeliveriesWait(t *testing.T) {
 		t.Errorf("%d attempts while the circuit was open, want the 2 that opened it", n)
 	}
 	r.setStatus(200)
-	waitFor(t, "the probe after reset_after to deliver", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryDelivered })
+	testkit.WaitFor(t, "the probe after reset_after to deliver", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryDelivered })
 	closed, _ := e.svc.GetEndpoint(context.Background(), ep.ID)
 	if !closed.IsHealthy || closed.ConsecutiveFailures != 0 || closed.CircuitOpenUntil != nil {
 		t.Errorf("endpoint after the probe: %+v", closed)
@@ -309,7 +298,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	r.setStatus(410)
 	ep := e.endpoint(t, r.URL, "*")
 	e.svc.Publish(context.Background(), event.Event{Type: "x", Data: json.RawMessage(`1`)})
-	waitFor(t, "the endpoint to be disabled", func() bool {
+	testkit.WaitFor(t, "the endpoint to be disabled", func() bool {
 		ep, _ := e.svc.GetEndpoint(context.Background(), ep.ID)
 		return !ep.IsActive
 	})
@@ -340,7 +329,7 @@ func TestPrivateAddressesNeedTheAllowList(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc.Publish(context.Background(), event.Event{Type: "x", Data: json.RawMessage(`1`)})
-	waitFor(t, "the delivery to fail", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryFailed })
+	testkit.WaitFor(t, "the delivery to fail", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryFailed })
 	if d := e.delivery(t, ep.ID); !strings.Contains(d.ErrorMessage, "not allowed") || !strings.Contains(d.ErrorMessage, "allowed_networks") || len(r.all()) != 0 {
 		t.Errorf("loopback without allow-list: %q, receiver got %d", d.ErrorMessage, len(r.all()))
 	}

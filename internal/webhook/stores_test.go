@@ -22,6 +22,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/postgres"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -103,7 +104,7 @@ func (c *countingStore) DeadLetterPurge(ctx context.Context, before time.Time) (
 func (c *countingStore) waitPurges(t *testing.T, n int64) {
 	t.Helper()
 	target := c.purges.Load() + n
-	waitFor(t, "the retention to run again", func() bool { return c.purges.Load() >= target })
+	testkit.WaitFor(t, "the retention to run again", func() bool { return c.purges.Load() >= target })
 }
 
 func (c *countingStore) DeliveryClaim(ctx context.Context, p store.ClaimParams) ([]store.ClaimedDelivery, error) {
@@ -116,7 +117,7 @@ func (c *countingStore) DeliveryClaim(ctx context.Context, p store.ClaimParams) 
 func (c *countingStore) waitClaims(t *testing.T, n int64) {
 	t.Helper()
 	target := c.claims.Load() + n
-	waitFor(t, "the dispatcher to look for deliveries again", func() bool { return c.claims.Load() >= target })
+	testkit.WaitFor(t, "the dispatcher to look for deliveries again", func() bool { return c.claims.Load() >= target })
 }
 
 // hookEnv is a webhook service on a given store, with its logs, registry and the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/event"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/tlsfiles"
 	"github.com/junctionhq/junction/internal/tlsfiles/tlstest"
 )
@@ -44,7 +45,7 @@ func TestDeliveryOverMutualTLS(t *testing.T) {
 	if _, err := e.svc.Publish(context.Background(), event.Event{ID: "evt_tls", Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the delivery", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryDelivered })
+	testkit.WaitFor(t, "the delivery", func() bool { return e.delivery(t, ep.ID).Status == store.DeliveryDelivered })
 	if cn := <-got; cn != "junction" {
 		t.Errorf("client certificate CN %q", cn)
 	}
@@ -55,7 +56,7 @@ func TestDeliveryOverMutualTLS(t *testing.T) {
 	if _, err := e2.svc.Publish(context.Background(), event.Event{ID: "evt_tls2", Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a failed attempt", func() bool {
+	testkit.WaitFor(t, "a failed attempt", func() bool {
 		d := e2.delivery(t, ep2.ID)
 		return strings.Contains(d.ErrorMessage, "certificate")
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/telemetry"
 	"github.com/junctionhq/junction/internal/telemetry/telemetrytest"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/webhook"
 )
 
@@ -46,10 +47,10 @@ func TestTracingPublishAndDeliveryAttempts(t *testing.T) {
 		attempts := telemetrytest.Trace(t)
 		after := newHookEnv(t, st, fastSettings(), webhook.Options{})
 		after.run(t)
-		waitFor(t, "a failed attempt", func() bool { return len(r.all()) >= 1 })
+		testkit.WaitFor(t, "a failed attempt", func() bool { return len(r.all()) >= 1 })
 		r.setStatus(http.StatusOK)
-		waitFor(t, "the delivery", func() bool { return after.deliveries(t, ep.ID)[0].Status == store.DeliveryDelivered })
-		waitFor(t, "the attempts' spans", func() bool { return len(attempts.Named("webhook.delivery")) == len(r.all()) })
+		testkit.WaitFor(t, "the delivery", func() bool { return after.deliveries(t, ep.ID)[0].Status == store.DeliveryDelivered })
+		testkit.WaitFor(t, "the attempts' spans", func() bool { return len(attempts.Named("webhook.delivery")) == len(r.all()) })
 
 		got := r.all()
 		spans := attempts.Named("webhook.delivery")

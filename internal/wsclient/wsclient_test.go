@@ -18,23 +18,12 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/fakeapi"
 	"github.com/junctionhq/junction/internal/policy/retry"
+	"github.com/junctionhq/junction/internal/testkit"
 	"github.com/junctionhq/junction/internal/transform"
 	"github.com/junctionhq/junction/internal/wsclient"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 func dialer(url string) wsclient.Dialer {
 	return func(ctx context.Context) (*websocket.Conn, error) {
@@ -150,12 +139,12 @@ func TestFeedResubscribesAfterDrop(t *testing.T) {
 		Reconnect: retry.Policy{Initial: time.Millisecond, Max: 10 * time.Millisecond},
 	}, got.receive)
 
-	waitFor(t, "20 ticks on the first connection", func() bool { return len(got.on(1)) >= 20 })
+	testkit.WaitFor(t, "20 ticks on the first connection", func() bool { return len(got.on(1)) >= 20 })
 	fake.Drop()
-	waitFor(t, "20 ticks on the second connection", func() bool { return len(got.on(2)) >= 20 })
+	testkit.WaitFor(t, "20 ticks on the second connection", func() bool { return len(got.on(2)) >= 20 })
 	fake.Pause(true)
 	// A message being written when the fake paused is still sent: compare until equal.
-	waitFor(t, "every tick sent on the second connection, in order", func() bool { return slices.Equal(got.on(2), fake.Sent()[1].Seqs) })
+	testkit.WaitFor(t, "every tick sent on the second connection, in order", func() bool { return slices.Equal(got.on(2), fake.Sent()[1].Seqs) })
 	sent := fake.Sent()
 	if have := got.on(1); len(have) > len(sent[0].Seqs) || !slices.Equal(have, sent[0].Seqs[:len(have)]) {
 		t.Errorf("first connection: received %v, not a prefix of what was sent %v", have, sent[0].Seqs)
@@ -196,14 +185,14 @@ func TestFeedBackoff(t *testing.T) {
 	// advance lets the feed's next wait end, once it waits.
 	advance := func(n int32) {
 		t.Helper()
-		waitFor(t, fmt.Sprintf("attempt %d to wait", n), func() bool { return attempts.Load() == n && clk.Sleepers() == 1 })
+		testkit.WaitFor(t, fmt.Sprintf("attempt %d to wait", n), func() bool { return attempts.Load() == n && clk.Sleepers() == 1 })
 		slept := clk.Slept()
 		clk.Advance(slept[len(slept)-1])
 	}
 	for n := int32(1); n <= 6; n++ {
 		advance(n)
 	}
-	waitFor(t, "attempt 7 to wait", func() bool { return attempts.Load() == 7 && clk.Sleepers() == 1 })
+	testkit.WaitFor(t, "attempt 7 to wait", func() bool { return attempts.Load() == 7 && clk.Sleepers() == 1 })
 	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second, time.Second}
 	if got := clk.Slept(); !slices.Equal(got, want) {
 		t.Fatalf("waits %v, want %v", got, want)
@@ -212,11 +201,11 @@ func TestFeedBackoff(t *testing.T) {
 	// Attempt 8 connects; it stays up for the longest delay, then drops.
 	up.Store(true)
 	clk.Advance(time.Second)
-	waitFor(t, "a connection", func() bool { return fake.Open() == 1 })
+	testkit.WaitFor(t, "a connection", func() bool { return fake.Open() == 1 })
 	up.Store(false)
 	clk.Advance(time.Second)
 	fake.Drop()
-	waitFor(t, "the wait after the drop", func() bool { return attempts.Load() == 8 && clk.Sleepers() == 1 })
+	testkit.WaitFor(t, "the wait after the drop", func() bool { return attempts.Load() == 8 && clk.Sleepers() == 1 })
 	if got := clk.Slept(); len(got) != 8 || got[7] != 100*time.Millisecond {
 		t.Errorf("after a connection that stayed up: waits %v, want the first delay again", got)
 	}
@@ -235,12 +224,12 @@ func TestFeedHeartbeatTimeout(t *testing.T) {
 		Reconnect: retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond},
 	}, got.receive)
 
-	waitFor(t, "ticks", func() bool { return len(got.on(fake.Connections())) >= 3 })
+	testkit.WaitFor(t, "ticks", func() bool { return len(got.on(fake.Connections())) >= 3 })
 	pings := fake.Pings()
-	waitFor(t, "pings", func() bool { return fake.Pings() > pings })
+	testkit.WaitFor(t, "pings", func() bool { return fake.Pings() > pings })
 	before := len(st.failures())
 	fake.Freeze(true)
-	waitFor(t, "a heartbeat failure", func() bool {
+	testkit.WaitFor(t, "a heartbeat failure", func() bool {
 		for _, err := range st.failures()[before:] {
 			if errors.Is(err, wsclient.ErrHeartbeat) {
 				return true
@@ -249,7 +238,7 @@ func TestFeedHeartbeatTimeout(t *testing.T) {
 		return false
 	})
 	fake.Freeze(false)
-	waitFor(t, "ticks on a new connection", func() bool {
+	testkit.WaitFor(t, "ticks on a new connection", func() bool {
 		n := fake.Connections()
 		return n >= 2 && len(got.on(n)) >= 3
 	})
@@ -294,9 +283,9 @@ func TestFeedBackPressure(t *testing.T) {
 		return nil
 	})
 
-	waitFor(t, "the receiver to hold a message", func() bool { return heldOn.Load() != 0 })
+	testkit.WaitFor(t, "the receiver to hold a message", func() bool { return heldOn.Load() != 0 })
 	conn := int(heldOn.Load())
-	waitFor(t, "TCP to push back on the upstream", func() bool { return fake.Backlogged(300 * time.Millisecond) })
+	testkit.WaitFor(t, "TCP to push back on the upstream", func() bool { return fake.Backlogged(300 * time.Millisecond) })
 	if n := len(got.on(conn)); n != 5 {
 		t.Fatalf("%d messages received while the receiver held the fifth", n)
 	}
@@ -334,7 +323,7 @@ func TestFeedRefusedSubscription(t *testing.T) {
 		Reconnect: retry.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond},
 	}, func(context.Context, wsclient.Message) error { return nil })
 
-	waitFor(t, "two refusals", func() bool { return len(st.failures()) >= 2 })
+	testkit.WaitFor(t, "two refusals", func() bool { return len(st.failures()) >= 2 })
 	var refused *wsclient.RefusedError
 	if err := st.failures()[0]; !errors.As(err, &refused) || !strings.Contains(refused.Refusal, `unknown stream \"dogeusdt@ticker\"`) {
 		t.Fatalf("failure %v, want the fake's refusal", err)
@@ -407,7 +396,7 @@ func TestCaller(t *testing.T) {
 		_, err := k.Call(ctx, price("BTCUSDT", "cut"))
 		lost <- err
 	}()
-	waitFor(t, "the request to be sent", func() bool { return strings.Contains(strings.Join(fake.Received(), ""), "cut") || fake.Open() == 1 })
+	testkit.WaitFor(t, "the request to be sent", func() bool { return strings.Contains(strings.Join(fake.Received(), ""), "cut") || fake.Open() == 1 })
 	fake.Drop()
 	var ce *wsclient.ConnectionError
 	if err := <-lost; !errors.As(err, &ce) {
@@ -444,12 +433,12 @@ func TestCallerHeartbeatMessage(t *testing.T) {
 	if _, err := k.Call(ctx, &wsclient.Request{Message: []byte(`{"method":"ping","id":"first"}`), Reply: &wsclient.Match{Path: path(t, "$.id"), Value: "first"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "three heartbeats", func() bool { return strings.Count(strings.Join(fake.Received(), ""), `"ping"`) >= 4 })
+	testkit.WaitFor(t, "three heartbeats", func() bool { return strings.Count(strings.Join(fake.Received(), ""), `"ping"`) >= 4 })
 	if f := st.failures(); len(f) > 0 {
 		t.Fatalf("answered heartbeats failed the connection: %v", f)
 	}
 	fake.Freeze(true)
-	waitFor(t, "the heartbeat to fail", func() bool {
+	testkit.WaitFor(t, "the heartbeat to fail", func() bool {
 		f := st.failures()
 		return len(f) > 0 && errors.Is(f[0], wsclient.ErrHeartbeat)
 	})

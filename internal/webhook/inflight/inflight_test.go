@@ -43,17 +43,6 @@ func others(b *Board) map[string]int {
 	return m
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // TestBoardsShareCounts: what one node sets reaches the others, changes follow, a clean
@@ -69,23 +58,23 @@ func TestBoardsShareCounts(t *testing.T) {
 
 	a.Set(map[string]int{ep1: 2, ep2: 1})
 	b.Set(map[string]int{ep1: 1})
-	waitUntil(t, "c sees a's and b's attempts", func() bool {
+	testkit.WaitFor(t, "c sees a's and b's attempts", func() bool {
 		m := others(c)
 		return m[ep1] == 3 && m[ep2] == 1
 	})
-	waitUntil(t, "a sees only b's", func() bool {
+	testkit.WaitFor(t, "a sees only b's", func() bool {
 		m := others(a)
 		return m[ep1] == 1 && m[ep2] == 0
 	})
 	a.Set(map[string]int{ep1: 1})
-	waitUntil(t, "c sees a's change", func() bool {
+	testkit.WaitFor(t, "c sees a's change", func() bool {
 		m := others(c)
 		return m[ep1] == 2 && m[ep2] == 0
 	})
 	stopA()
-	waitUntil(t, "a's counts are gone after its stop", func() bool { return others(c)[ep1] == 1 })
+	testkit.WaitFor(t, "a's counts are gone after its stop", func() bool { return others(c)[ep1] == 1 })
 	b.Set(map[string]int{})
-	waitUntil(t, "nothing is left in flight", func() bool { return len(filter(others(c), id)) == 0 })
+	testkit.WaitFor(t, "nothing is left in flight", func() bool { return len(filter(others(c), id)) == 0 })
 }
 
 // TestSilentNodeExpires: a node that stops writing without removing its counts (killed,
@@ -98,9 +87,9 @@ func TestSilentNodeExpires(t *testing.T) {
 	dead.Set(map[string]int{ep: 4})
 	dead.Sync(context.Background()) // one write, then silence: no Run, no clean stop
 	running(t, alive)
-	waitUntil(t, "the silent node's attempts count", func() bool { return others(alive)[ep] == 4 })
+	testkit.WaitFor(t, "the silent node's attempts count", func() bool { return others(alive)[ep] == 4 })
 	began := time.Now()
-	waitUntil(t, "the silent node's attempts stop counting", func() bool { return others(alive)[ep] == 0 })
+	testkit.WaitFor(t, "the silent node's attempts stop counting", func() bool { return others(alive)[ep] == 0 })
 	if waited := time.Since(began); waited > 2*Expiry {
 		t.Logf("took %s to expire (Expiry %s; a loaded machine)", waited, Expiry)
 	}
@@ -123,14 +112,14 @@ func TestRedisDownFallsBackToOwnCounts(t *testing.T) {
 	running(t, cut)
 	running(t, other)
 	other.Set(map[string]int{ep: 3})
-	waitUntil(t, "the cut node sees the other's attempts", func() bool { return others(cut)[ep] == 3 })
+	testkit.WaitFor(t, "the cut node sees the other's attempts", func() bool { return others(cut)[ep] == 3 })
 
 	proxy.Refuse()
-	waitUntil(t, "the cut node drops the others' counts", func() bool { return others(cut)[ep] == 0 })
-	waitUntil(t, "the fallback is logged", func() bool { return strings.Contains(logs.String(), "per node until Redis answers again") })
+	testkit.WaitFor(t, "the cut node drops the others' counts", func() bool { return others(cut)[ep] == 0 })
+	testkit.WaitFor(t, "the fallback is logged", func() bool { return strings.Contains(logs.String(), "per node until Redis answers again") })
 	proxy.Heal()
-	waitUntil(t, "sharing resumes", func() bool { return others(cut)[ep] == 3 })
-	waitUntil(t, "the recovery is logged", func() bool { return strings.Contains(logs.String(), "cluster-wide again") })
+	testkit.WaitFor(t, "sharing resumes", func() bool { return others(cut)[ep] == 3 })
+	testkit.WaitFor(t, "the recovery is logged", func() bool { return strings.Contains(logs.String(), "cluster-wide again") })
 	if n := strings.Count(logs.String(), "per node until Redis answers again"); n != 1 {
 		t.Errorf("the outage was logged %d times, want once:\n%s", n, logs.String())
 	}
