@@ -19,6 +19,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/cluster"
 	"github.com/junctionhq/junction/internal/event"
+	"github.com/junctionhq/junction/internal/flow"
 	"github.com/junctionhq/junction/internal/servicetest"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/postgres"
@@ -361,6 +362,13 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
 
+// has reports whether a record with that message was logged.
+func (l *logRecorder) has(message string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.records, func(r slog.Record) bool { return r.Message == message })
+}
+
 // skippedWarning returns the value of "skipped" of the warning about purged events, and
 // whether there was one.
 func (l *logRecorder) skippedWarning() (string, bool) {
@@ -497,6 +505,50 @@ flow orders { source: ev  sink s { connector: out } }`
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			n.stop(b)
+		})
+	}
+}
+
+// TestRemovedFlowsCursorsArePruned: at its start a node deletes the events cursors of
+// the flows its configuration no longer declares that have not moved for the event
+// retention; a declared flow's cursor, a recently moved one and, in a cluster, one of a
+// flow whose events source another node holds (it runs a configuration that declares
+// it) stay.
+func TestRemovedFlowsCursorsArePruned(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			st := openMigrated(t, b)
+			ctx := context.Background()
+			now := time.Now()
+			longAgo := now.Add(-8 * 24 * time.Hour)
+			for name, at := range map[string]time.Time{"orders": longAgo, "gone": longAgo, "gone-lately": now.Add(-time.Hour), "elsewhere": longAgo} {
+				if _, _, err := st.FlowEventCursorStart(ctx, name, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, held, err := st.LeaseAcquire(ctx, store.LeaseAcquireParams{Name: flow.SourceLeasePrefix + "elsewhere", Holder: "node-b", Now: now, TTL: time.Hour}); err != nil || !held {
+				t.Fatalf("LeaseAcquire = %v, %v", held, err)
+			}
+
+			logs := &logRecorder{}
+			startNode(t, st, "a", eventsConfig(t, newRecorder(t)), slog.New(logs))
+			waitForEvents(t, "the cursors to be pruned", func() bool { return logs.has("events cursors of flows no longer declared deleted") })
+			// On SQLite there is one node: a lease of another node id is an earlier run's,
+			// freed at the start.
+			gone, kept := []string{"gone"}, []string{"orders", "gone-lately", "elsewhere"}
+			if b.name == "sqlite" {
+				gone, kept = []string{"gone", "elsewhere"}, []string{"orders", "gone-lately"}
+			}
+			for _, gone := range gone {
+				if _, created, err := st.FlowEventCursorStart(ctx, gone, now); err != nil || !created {
+					t.Errorf("cursor %s was kept (created again = %v, %v)", gone, created, err)
+				}
+			}
+			for _, kept := range kept {
+				if _, created, err := st.FlowEventCursorStart(ctx, kept, now); err != nil || created {
+					t.Errorf("cursor %s was deleted (created again = %v, %v)", kept, created, err)
+				}
+			}
 		})
 	}
 }

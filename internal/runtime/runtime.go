@@ -61,8 +61,8 @@ type Deps struct {
 	// "flow-source:<flow>". Nil: every source opens at once (one process, tests).
 	Node *cluster.Node
 	// RetentionHeld, if set, says whether this node does the cluster's retention (holds
-	// the "retention" lease): the webhook dead-letter and event purges run only then.
-	// Nil: always.
+	// the "retention" lease): the webhook dead-letter and event purges, and the
+	// deletion of removed flows' events cursors, run only then. Nil: always.
 	RetentionHeld func() bool
 	// EventRetention is how long stored events and the finished webhook deliveries of
 	// them are kept (webhook.Options.EventRetention); zero keeps them forever.
@@ -224,6 +224,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	rt.workers.Add("event handlers", runner)
 	rt.workers.Add("event routes", eventroute.New(deps.Bus, cfg, hooks, ints, log))
 	rt.workers.Add("flows", flowsComponent{engine})
+	rt.workers.Add("events cursors", newCursorJanitor(deps.Store, cfg.Flows, deps, log))
 
 	// Scheduled jobs last: what they call and publish to is running by their first tick.
 	jobs, err := job.New(cfg, job.Options{Store: deps.Store, Clock: deps.Clock, Logger: log, Caller: ints, Publisher: hooks, Workflows: workflows, Owner: deps.JobOwner, Watchers: deps.Bus})

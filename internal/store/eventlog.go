@@ -62,6 +62,10 @@ type EventLogStore interface {
 	// has none); a cursor never moves back, so a late write by a node that lost the
 	// flow's source lease cannot undo a newer one.
 	FlowEventCursorSet(ctx context.Context, flow string, pos EventPosition, at time.Time) error
+	// FlowEventCursorsPrune deletes the cursors of the flows not named in keep that were
+	// last moved (or made) before before, and returns how many it deleted: the cursors
+	// of flows taken out of the configuration.
+	FlowEventCursorsPrune(ctx context.Context, keep []string, before time.Time) (int, error)
 }
 
 // Before reports whether p comes before q in the log.

@@ -100,6 +100,7 @@ var wantTimeout = map[string]time.Duration{
 	"EventLogRead":              testTimeouts.Call,
 	"FlowEventCursorStart":      testTimeouts.Call,
 	"FlowEventCursorSet":        testTimeouts.Call,
+	"FlowEventCursorsPrune":     testTimeouts.Call,
 	"PluginPut":                 testTimeouts.Batch,
 	"PluginGet":                 testTimeouts.Batch,
 	"PluginList":                testTimeouts.Call,
@@ -450,6 +451,9 @@ func (f *fake) FlowEventCursorStart(ctx context.Context, _ string, _ time.Time) 
 }
 func (f *fake) FlowEventCursorSet(ctx context.Context, _ string, _ store.EventPosition, _ time.Time) error {
 	return f.call(ctx, "FlowEventCursorSet")
+}
+func (f *fake) FlowEventCursorsPrune(ctx context.Context, _ []string, _ time.Time) (int, error) {
+	return 0, f.call(ctx, "FlowEventCursorsPrune")
 }
 func (f *fake) PluginPut(ctx context.Context, _ store.Plugin) error { return f.call(ctx, "PluginPut") }
 func (f *fake) PluginGet(ctx context.Context, _ string) (store.Plugin, error) {

@@ -29,3 +29,8 @@ func (s *Store) FlowEventCursorStart(ctx context.Context, flow string, at time.T
 func (s *Store) FlowEventCursorSet(ctx context.Context, flow string, pos store.EventPosition, at time.Time) error {
 	return s.run(ctx, s.timeouts.Call, func(ctx context.Context) error { return s.inner.FlowEventCursorSet(ctx, flow, pos, at) })
 }
+
+// FlowEventCursorsPrune implements store.Store.
+func (s *Store) FlowEventCursorsPrune(ctx context.Context, keep []string, before time.Time) (int, error) {
+	return get(s, ctx, s.timeouts.Call, func(ctx context.Context) (int, error) { return s.inner.FlowEventCursorsPrune(ctx, keep, before) })
+}

@@ -112,3 +112,17 @@ func (s *Store) FlowEventCursorSet(ctx context.Context, flow string, pos store.E
 	}
 	return nil
 }
+
+// FlowEventCursorsPrune implements store.Store.
+func (s *Store) FlowEventCursorsPrune(ctx context.Context, keep []string, before time.Time) (int, error) {
+	if err := store.CheckTime(before); err != nil {
+		return 0, fmt.Errorf("postgres: flow event cursors prune: %w", err)
+	}
+	// A nil slice is a NULL array, and <> ALL(NULL) holds for no row.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM flow_event_cursors WHERE updated_at < $1 AND flow <> ALL($2::text[])`,
+		store.NormalizeTime(before), append([]string{}, keep...))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: flow event cursors prune: %w", mapError(err))
+	}
+	return int(tag.RowsAffected()), nil
+}

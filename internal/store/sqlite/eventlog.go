@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,4 +129,30 @@ func (s *Store) FlowEventCursorSet(ctx context.Context, flow string, pos store.E
 		return fmt.Errorf("sqlite: flow event cursor set %q: %w", flow, err)
 	}
 	return nil
+}
+
+// FlowEventCursorsPrune implements store.Store. The names to keep go in as one JSON
+// array, so any number of flows is one statement.
+func (s *Store) FlowEventCursorsPrune(ctx context.Context, keep []string, before time.Time) (int, error) {
+	if err := store.CheckTime(before); err != nil {
+		return 0, fmt.Errorf("sqlite: flow event cursors prune: %w", err)
+	}
+	names, err := json.Marshal(append([]string{}, keep...))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: flow event cursors prune: %w", err)
+	}
+	var n int64
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM flow_event_cursors WHERE updated_at < ?
+			AND flow NOT IN (SELECT value FROM json_each(?))`, formatTime(before), string(names))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: flow event cursors prune: %w", err)
+	}
+	return int(n), nil
 }

@@ -22,6 +22,7 @@ func runEventLog(t *testing.T, migrated func(t *testing.T) store.Store) {
 		{"EventLogPatterns", testEventLogPatterns},
 		{"EventLogConcurrentPublish", testEventLogConcurrentPublish},
 		{"EventLogInvalid", testEventLogInvalid},
+		{"FlowEventCursorsPrune", testFlowEventCursorsPrune},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, migrated(t)) })
 	}
@@ -220,5 +221,51 @@ func testEventLogInvalid(t *testing.T, s store.Store) {
 	}
 	if err := s.FlowEventCursorSet(ctx, "f", store.EventPosition{}, time.Time{}); !isValidationError(err) {
 		t.Errorf("FlowEventCursorSet at the zero time = %v; want a validation error", err)
+	}
+}
+
+// testFlowEventCursorsPrune: the cursors of flows no longer declared go once unmoved
+// since the time given; a declared flow's cursor stays however old.
+func testFlowEventCursorsPrune(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	start := func(flow string, at time.Time) (store.EventPosition, bool) {
+		t.Helper()
+		pos, created, err := s.FlowEventCursorStart(ctx, flow, at)
+		if err != nil {
+			t.Fatalf("FlowEventCursorStart(%s): %v", flow, err)
+		}
+		return pos, created
+	}
+	start("declared", t0)
+	start("removed", t0)
+	moved, _ := start("removed-but-moved", t0)
+	moved.Seq++
+	if err := s.FlowEventCursorSet(ctx, "removed-but-moved", moved, t0.Add(2*time.Hour)); err != nil {
+		t.Fatalf("FlowEventCursorSet: %v", err)
+	}
+	start("removed-lately", t0.Add(2*time.Hour))
+
+	n, err := s.FlowEventCursorsPrune(ctx, []string{"declared", "never-started"}, t0.Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("FlowEventCursorsPrune = %d, %v; want 1 (removed)", n, err)
+	}
+	later := t0.Add(3 * time.Hour)
+	if _, created := start("removed", later); !created {
+		t.Error("the cursor of a removed flow unused past the grace is still there")
+	}
+	for _, kept := range []string{"declared", "removed-lately"} {
+		if _, created := start(kept, later); created {
+			t.Errorf("cursor %s was pruned", kept)
+		}
+	}
+	if pos, created := start("removed-but-moved", later); created || pos != moved {
+		t.Errorf("moved cursor = %+v (created %v); want it kept at %+v", pos, created, moved)
+	}
+	// No flow declared: every cursor unused since before goes.
+	if n, err := s.FlowEventCursorsPrune(ctx, nil, t0.Add(time.Hour)); err != nil || n != 1 {
+		t.Errorf("FlowEventCursorsPrune with nothing declared = %d, %v; want 1 (declared)", n, err)
+	}
+	if _, err := s.FlowEventCursorsPrune(ctx, nil, time.Time{}); !isValidationError(err) {
+		t.Errorf("FlowEventCursorsPrune before the zero time = %v; want a validation error", err)
 	}
 }
