@@ -127,7 +127,7 @@ func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
 	if overlap.Load() {
 		t.Error("b gained the lease while a still held it")
 	}
-	if took > ttl+renew+time.Second { // generous: scheduling on a loaded machine
+	if took > ttl+renew+5*time.Second { // generous: scheduling on a loaded machine under -race
 		t.Errorf("takeover took %v, the time to live is %v", took, ttl)
 	}
 	if got := aChanges.list(); len(got) != 2 || !got[0] || got[1] {

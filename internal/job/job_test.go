@@ -346,7 +346,9 @@ func TestTimeout(t *testing.T) {
 	if r.Status != store.JobRunFailed || r.Attempts != 1 || !strings.Contains(r.Error, "timed out after 100ms") {
 		t.Errorf("run = %+v, want failed after 1 attempt, timed out after 100ms", r)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	// A bound against a call never cut off (the caller blocks until its context ends);
+	// it includes opening and migrating a store, seconds under -race on a loaded machine.
+	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("the run took %v; the timeout did not cut it off", d)
 	}
 }
