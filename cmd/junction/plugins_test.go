@@ -123,6 +123,17 @@ func pluginsEndToEnd(t *testing.T, env []string, transform, action string) {
 	if out := cli("status", "orders"); !strings.Contains(out, "plugin orders 1.0.0 (api): loaded") || !strings.Contains(out, "calls: 2  errors: 0") {
 		t.Errorf("plugin status orders:\n%s", out)
 	}
+	// The same calls on /metrics (the serve process's plugin manager has the series).
+	_, metrics := s.get(t, "/metrics", "")
+	for _, want := range []string{
+		`junction_plugin_calls_total{function="normalize",outcome="ok",plugin="orders"} 1`,
+		`junction_plugin_calls_total{function="slug",outcome="ok",plugin="orders"} 1`,
+		`junction_plugin_call_duration_seconds_count{function="slug",plugin="orders"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 
 	// Restart: the registered plugins are loaded from the store before the flow starts.
 	if code := s.stop(t, syscall.SIGTERM); code != 0 {

@@ -187,7 +187,13 @@ func Serve(ctx context.Context, opts Options) error {
 	// store before the first runtime starts, so its flows find them, and kept in step
 	// with the other nodes' registrations by a poll; the configuration's own are loaded
 	// by each runtime's start. They are unloaded (post_shutdown) after the last runtime.
-	plugins := plugin.NewManager(plugin.Options{Logger: log, LookupEnv: opts.LookupEnv})
+	// The plugin series are registered here rather than with the runtime's (newMetrics)
+	// because the manager belongs to the process, not to a runtime.
+	pluginMetrics, err := plugin.NewMetrics(deps.Registry)
+	if err != nil {
+		return err
+	}
+	plugins := plugin.NewManager(plugin.Options{Logger: log, LookupEnv: opts.LookupEnv, Metrics: pluginMetrics})
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 		defer cancel()

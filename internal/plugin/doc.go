@@ -20,4 +20,7 @@
 // A plugin sees no file system, no network and no environment variables. Its
 // capabilities grant what it may reach: http, a host function sending requests only to
 // the hosts it names (no redirects followed), and env, the variables it names.
+//
+// Calls are counted on the Prometheus series of Options.Metrics (metrics.go), labelled
+// only with the names of the plugins the Manager holds and the functions they declare.
 package plugin

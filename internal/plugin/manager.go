@@ -38,6 +38,8 @@ type Options struct {
 	// CompilationCache, if set, is shared with other managers (tests); nil: one of the
 	// manager's own, so a plugin loaded again is not compiled again.
 	CompilationCache wazero.CompilationCache
+	// Metrics, if set, count every call (junction_plugin_*); nil: no series.
+	Metrics *Metrics
 }
 
 // Manager holds the plugins of a process: it compiles, loads, calls and unloads them
@@ -47,6 +49,7 @@ type Manager struct {
 	log       *slog.Logger
 	cache     wazero.CompilationCache
 	ownsCache bool
+	metrics   *Metrics
 
 	mu      sync.RWMutex
 	plugins map[string]*Plugin
@@ -69,6 +72,7 @@ func NewManager(o Options) *Manager {
 		host:    &hostFuncs{lookupEnv: o.LookupEnv, client: o.HTTPClient, log: o.Logger},
 		log:     o.Logger,
 		cache:   o.CompilationCache,
+		metrics: o.Metrics,
 		plugins: map[string]*Plugin{},
 		failed:  map[string]Status{},
 	}
@@ -213,6 +217,9 @@ func (m *Manager) load(ctx context.Context, man Manifest, wasm []byte, source st
 		p.close(ctx)
 		return fmt.Errorf("plugin %s: %w", man.Name, err)
 	}
+	// Only a plugin that loads gets series: one that fails is counted under its name
+	// by Call, with no durations.
+	p.metrics = m.metrics.forPlugin(man.Name, man.Functions)
 	p.loadedAt = time.Now()
 	m.mu.Lock()
 	if m.closed {
@@ -286,17 +293,26 @@ func (m *Manager) Get(name string) (*Plugin, bool) {
 }
 
 // Call calls a function of the plugin in force; a plugin that is not loaded is a
-// *CallError of kind unavailable naming why.
+// *CallError of kind unavailable naming why. Plugin.Call counts the calls that reach a
+// plugin; this counts those that find none, under the plugin's name only when it is
+// registered but failed to load (see unregisteredPlugin).
 func (m *Manager) Call(ctx context.Context, name, function string, input []byte) ([]byte, error) {
 	p, ok := m.Get(name)
 	if !ok {
 		why := "no plugin of that name is registered"
+		plugin, fn := unregisteredPlugin, unknownFunction
 		m.mu.RLock()
 		if f, failed := m.failed[name]; failed {
 			why = "the plugin did not load: " + f.Error
+			plugin = name
+			if slices.Contains(f.Manifest.Functions, function) {
+				fn = function
+			}
 		}
 		m.mu.RUnlock()
-		return nil, &CallError{Plugin: name, Function: function, Kind: KindUnavailable, Msg: why}
+		err := &CallError{Plugin: name, Function: function, Kind: KindUnavailable, Msg: why}
+		m.metrics.count(plugin, fn, err)
+		return nil, err
 	}
 	return p.Call(ctx, function, input)
 }

@@ -42,6 +42,7 @@ type Plugin struct {
 	live   sync.Map       // instance name → *instance, for the host functions
 
 	calls, errors, nanos atomic.Int64
+	metrics              *pluginMetrics // nil: no series
 	loadedAt             time.Time
 }
 
@@ -73,14 +74,16 @@ func (p *Plugin) HasFunction(name string) bool {
 func (p *Plugin) Call(ctx context.Context, function string, input []byte) ([]byte, error) {
 	start := time.Now()
 	out, err := p.call(ctx, function, input)
+	took := time.Since(start)
 	p.calls.Add(1)
-	p.nanos.Add(int64(time.Since(start)))
+	p.nanos.Add(int64(took))
 	if err != nil {
 		p.errors.Add(1)
 		if ce, ok := err.(*CallError); ok {
 			ce.Msg = p.secrets.String(ce.Msg)
 		}
 	}
+	p.metrics.observe(function, took, err)
 	return out, err
 }
 
