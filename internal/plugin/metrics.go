@@ -12,9 +12,10 @@ import (
 // manager holds. The labels take only names a plugin was loaded (or failed to load)
 // with and functions its manifest declares, never a name a caller merely asked for:
 // otherwise every name a flow step, a handler or a mapping expression ever tried (a
-// typo, a plugin not registered yet) would stay a series of its own. The parentheses keep them apart from real names, which are
-// letters, digits and _ (namePattern). A fixed value rather than "": in Prometheus an
-// empty label value is the same as no label, which reads as a series missing its label.
+// typo, a plugin not registered yet) would stay a series of its own. The parentheses
+// keep them apart from real names, which are letters, digits and _ (namePattern). A
+// fixed value rather than "": in Prometheus an empty label value is the same as no
+// label, which reads as a series missing its label.
 const (
 	unregisteredPlugin = "(unregistered)"
 	unknownFunction    = "(unknown)"
