@@ -115,3 +115,55 @@ func tree(t *testing.T, s string) any {
 	}
 	return v
 }
+
+// TestFormatReaderSchema: a source with a registry and a schema reads the messages of
+// every writer version in the schema's shape; a writer schema it cannot read
+// dead-letters its messages at once, saying why.
+func TestFormatReaderSchema(t *testing.T) {
+	reg := fakeapi.NewSchemaRegistry(t, fakeapi.SchemaRegistryConfig{})
+	const reader = `{"type": "record", "name": "Reading", "fields": [{"name": "sensor", "type": "string"}, {"name": "value", "type": "double"}, {"name": "unit", "type": "string", "default": "C"}]}`
+	client, err := format.NewRegistry(reg.URL(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	message := func(schema, doc string) string {
+		enc, err := format.NewAvro(format.AvroOptions{Schema: schema, Registry: client, Subject: "readings-value"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := enc.Encode(tree(t, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	v1 := message(`{"type": "record", "name": "Reading", "fields": [{"name": "sensor", "type": "string"}, {"name": "value", "type": "float"}]}`,
+		`{"sensor": "s1", "value": 21.5}`)
+	v2 := message(`{"type": "record", "name": "Reading", "fields": [{"name": "site", "type": "string"}, {"name": "sensor", "type": "string"}, {"name": "value", "type": "double"}, {"name": "unit", "type": "string"}]}`,
+		`{"site": "x", "sensor": "s2", "value": 70.25, "unit": "F"}`)
+	bad := message(`{"type": "record", "name": "Reading", "fields": [{"name": "value", "type": "double"}]}`, `{"value": 1}`)
+
+	h := newHarness(t, `
+flow readings {
+    source: in { format: { type: avro, registry: { url: "`+reg.URL()+`" }, schema: `+strconv.Quote(reader)+` } }
+    sink out { connector: a }
+    on_error: retry 3 times with exponential_backoff(1ms, max 5ms) then dead_letter("dl")
+}`)
+	h.put(v1, bad, v2)
+	h.settled(3)
+	h.stop()
+
+	var got []any
+	for _, b := range bodies(h.sinks["a"].Received()) {
+		got = append(got, tree(t, b))
+	}
+	want := []any{tree(t, `{"sensor": "s1", "value": 21.5, "unit": "C"}`), tree(t, `{"sensor": "s2", "value": 70.25, "unit": "F"}`)}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b any) bool { return fmt.Sprint(a) < fmt.Sprint(b) })); diff != "" {
+		t.Errorf("sink (-want +got):\n%s", diff)
+	}
+	badID := binary.BigEndian.Uint32([]byte(bad)[1:5])
+	wantErr := fmt.Sprintf("the message is not Avro: schema %d: the writer's record Reading cannot be read as the reader's record Reading: field sensor: not in the writer's record Reading, and the reader's gives no default", badID)
+	if dls := h.dlq.all(); len(dls) != 1 || dls[0].Step != "decode" || dls[0].Attempts != 1 || dls[0].Error != wantErr {
+		t.Errorf("dead letters %+v, want the message of the writer schema the reader cannot read, tried once: %s", dls, wantErr)
+	}
+}

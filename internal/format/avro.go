@@ -766,11 +766,15 @@ func decimalBytes(v any, dec *avro.DecimalLogicalSchema, size int) ([]byte, erro
 
 // defaultTree turns a field default, as hamba/avro parsed it from the schema's JSON,
 // into a tree: bytes and fixed defaults come as []byte and [n]byte, which become
-// base64 text, or the number of a decimal.
+// base64 text, or the number of a decimal. A union's default is of its first branch.
 func defaultTree(s avro.Schema, d any) (any, error) {
 	if d == nil {
 		return nil, nil
 	}
+	if u, ok := deref(s).(*avro.UnionSchema); ok && len(u.Types()) > 0 {
+		s = u.Types()[0]
+	}
+	s = deref(s)
 	if rv := reflect.ValueOf(d); rv.Kind() == reflect.Array && rv.Type().Elem().Kind() == reflect.Uint8 {
 		b := make([]byte, rv.Len())
 		reflect.Copy(reflect.ValueOf(b), rv)

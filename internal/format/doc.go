@@ -1,8 +1,9 @@
 // Package format converts messages between their bytes on the wire and the trees the
 // flow engine, mappings and `returns` work on (map[string]any, []any, string, bool, nil
 // and json.Number, see package transform). A Codec does one format both ways: JSON (the
-// default), XML, Avro (with a schema, or a Confluent schema registry) and Protocol
-// Buffers (with a descriptor set and a message name).
+// default), XML, Avro (with a schema, or a Confluent schema registry, whose writer
+// schemas a schema given too reads by Avro's schema resolution) and Protocol Buffers
+// (with a descriptor set and a message name).
 //
 // # XML
 //

@@ -45,13 +45,14 @@ docs/formats.md for how each format maps onto the JSON the steps see.`,
 			{Name: "xml_arrays", Type: Strings, Example: `["item", "Contents"]`,
 				Description: "xml: elements always read as arrays, even when one occurs."},
 			{Name: "schema", Type: Any, Example: `{ type: record, name: Order, fields: [{ name: id, type: long }] }`,
-				Description: "avro: the schema, as a block or as its JSON text."},
+				Description: `avro: the schema, as a block or as its JSON text. With a registry, a sink registers it
+and a source reads every message in its shape, resolving the writer's schema to it (docs/formats.md, Reader schemas).`},
 			{Name: "schema_file", Type: String, Example: `"schemas/order.avsc"`,
 				Description: "avro: a file with the schema's JSON (.avsc), relative to the configuration file."},
 			{Name: "registry", Type: Block,
 				Description: `avro: a Confluent-compatible schema registry. Messages are then in its wire format
 (a zero byte and the schema id, then the Avro encoding); a source decodes each with the schema of its
-id, fetched once; a sink registers schema (or schema_file) under subject, or writes with the subject's
+id, fetched once, resolved to schema (or schema_file) when one is set; a sink registers schema (or schema_file) under subject, or writes with the subject's
 latest version when neither is set.`,
 				Fields: []Field{
 					{Name: "url", Type: String, Required: Always, Example: `"http://registry:8081"`,

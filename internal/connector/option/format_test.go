@@ -61,6 +61,8 @@ format: { type: avro, schema_file: "point.avsc" } }`, option.Sink, "Avro"},
 format: { type: avro, registry: { url: "http://127.0.0.1:8081", subject: "points-value", username: "u", password: env(REG_PASSWORD) } } }`, option.Sink, "Avro"},
 		{"avro registry source needs no subject", "junction.cai", `connector c { type: test
 format: { type: avro, registry: { url: "http://127.0.0.1:8081" } } }`, option.Source, "Avro"},
+		{"avro registry source with a reader schema", "junction.cai", `connector c { type: test
+format: { type: avro, registry: { url: "http://127.0.0.1:8081" }, schema_file: "point.avsc" } }`, option.Source, "Avro"},
 		{"protobuf", "junction.cai", `connector c { type: test
 format: { type: protobuf, descriptor_set: "order.binpb", message: "shop.Order" } }`, option.Source, "Protobuf"},
 		{"YAML", "junction.yaml", `connectors:
