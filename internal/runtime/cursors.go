@@ -41,8 +41,8 @@ type cursorJanitor struct {
 	done   chan struct{}
 }
 
-func newCursorJanitor(st store.Store, flows []*config.Flow, deps Deps, log *slog.Logger) *cursorJanitor {
-	j := &cursorJanitor{store: st, held: deps.RetentionHeld, grace: deps.EventRetention, clock: deps.Clock, log: log}
+func newCursorJanitor(flows []*config.Flow, deps Deps, log *slog.Logger) *cursorJanitor {
+	j := &cursorJanitor{store: deps.Store, held: deps.RetentionHeld, grace: deps.EventRetention, clock: deps.Clock, log: log}
 	if j.grace <= 0 {
 		j.grace = removedFlowCursorGrace
 	}

@@ -224,7 +224,7 @@ func Build(cfg *config.Config, deps Deps, prev *Runtime) (*Runtime, error) {
 	rt.workers.Add("event handlers", runner)
 	rt.workers.Add("event routes", eventroute.New(deps.Bus, cfg, hooks, ints, log))
 	rt.workers.Add("flows", flowsComponent{engine})
-	rt.workers.Add("events cursors", newCursorJanitor(deps.Store, cfg.Flows, deps, log))
+	rt.workers.Add("events cursors", newCursorJanitor(cfg.Flows, deps, log))
 
 	// Scheduled jobs last: what they call and publish to is running by their first tick.
 	jobs, err := job.New(cfg, job.Options{Store: deps.Store, Clock: deps.Clock, Logger: log, Caller: ints, Publisher: hooks, Workflows: workflows, Owner: deps.JobOwner, Watchers: deps.Bus})
