@@ -1,36 +1,16 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/junctionhq/junction/internal/testkit"
 )
-
-// lockedBuffer is an output the command and the test share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func sseEvent(id, typ, data string) string {
 	return fmt.Sprintf("id: %s\nevent: %s\ndata: {\"id\":%q,\"type\":%q,\"source\":\"api\",\"time\":\"2025-03-14T15:09:26.5Z\",\"data\":%s}\n\n", id, typ, id, typ, data)
@@ -60,7 +40,7 @@ func TestTailReconnects(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	var out, notes lockedBuffer
+	var out, notes testkit.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
@@ -97,7 +77,7 @@ func TestTailJSON(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer srv.Close()
-	var out lockedBuffer
+	var out testkit.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- Tail(ctx, APIClient{BaseURL: srv.URL}, TailOptions{JSON: true}, &out) }()
@@ -118,12 +98,12 @@ func TestTailGivesUp(t *testing.T) {
 		fmt.Fprint(w, `{"title":"Invalid request","detail":"invalid query parameters","errors":[{"field":"types","detail":"not a pattern"}]}`)
 	}))
 	defer srv.Close()
-	err := Tail(t.Context(), APIClient{BaseURL: srv.URL}, TailOptions{Patterns: []string{"a b"}}, &lockedBuffer{})
+	err := Tail(t.Context(), APIClient{BaseURL: srv.URL}, TailOptions{Patterns: []string{"a b"}}, &testkit.SyncBuffer{})
 	if err == nil || !strings.Contains(err.Error(), "400 Invalid request: invalid query parameters; types: not a pattern") {
 		t.Errorf("refused: %v", err)
 	}
 	srv.Close()
-	if err := Tail(t.Context(), APIClient{BaseURL: srv.URL}, TailOptions{}, &lockedBuffer{}); err == nil || !strings.Contains(err.Error(), "cannot reach the Junction server") {
+	if err := Tail(t.Context(), APIClient{BaseURL: srv.URL}, TailOptions{}, &testkit.SyncBuffer{}); err == nil || !strings.Contains(err.Error(), "cannot reach the Junction server") {
 		t.Errorf("unreachable: %v", err)
 	}
 }

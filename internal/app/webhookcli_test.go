@@ -41,7 +41,7 @@ func TestWebhookDeliveriesFollow(t *testing.T) {
 		fmt.Fprintf(w, `{"data":%s}`, answer)
 	}))
 	defer srv.Close()
-	var out, notes lockedBuffer
+	var out, notes testkit.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

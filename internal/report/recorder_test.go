@@ -8,6 +8,7 @@ import (
 
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/store"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // TestRecorderPurgesOnlyWhileRetentionHeld: a node that does not do the cluster's
@@ -34,7 +35,7 @@ func TestRecorderPurgesOnlyWhileRetentionHeld(t *testing.T) {
 		}
 	}()
 	r.Record(Call{Integration: "a", Operation: "y", At: t10, Latency: time.Millisecond})
-	poll(t, "10:00 flushed without the lease", func() bool {
+	testkit.WaitFor(t, "10:00 flushed without the lease", func() bool {
 		clk.Advance(10 * time.Second)
 		return len(list(t, st, t10, t10.Add(time.Minute))) == 1
 	})
@@ -42,7 +43,7 @@ func TestRecorderPurgesOnlyWhileRetentionHeld(t *testing.T) {
 		t.Fatalf("%d old minutes; a node without the retention lease purged", n)
 	}
 	held.Store(true)
-	poll(t, "the old minute purged once the lease is held", func() bool {
+	testkit.WaitFor(t, "the old minute purged once the lease is held", func() bool {
 		clk.Advance(10 * time.Second)
 		return len(list(t, st, t10.Add(-4*time.Hour), t10)) == 0
 	})

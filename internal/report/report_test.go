@@ -18,6 +18,7 @@ import (
 	"github.com/junctionhq/junction/internal/clock"
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -217,24 +218,13 @@ func TestRecorderPurgesOldMinutes(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	poll(t, "the 3 h old minute purged", func() bool { return len(list(t, st, t10.Add(-4*time.Hour), t10)) == 1 })
+	testkit.WaitFor(t, "the 3 h old minute purged", func() bool { return len(list(t, st, t10.Add(-4*time.Hour), t10)) == 1 })
 	r.Record(Call{Integration: "a", Operation: "y", At: t10, Latency: time.Millisecond})
 	// A minute later the timer has flushed 10:00.
-	poll(t, "10:00 flushed by the timer", func() bool {
+	testkit.WaitFor(t, "10:00 flushed by the timer", func() bool {
 		clk.Advance(10 * time.Second)
 		return len(list(t, st, t10, t10.Add(time.Minute))) == 1
 	})
-}
-
-func poll(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestQueryCheck(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"github.com/junctionhq/junction/internal/store"
 	"github.com/junctionhq/junction/internal/store/postgres"
 	"github.com/junctionhq/junction/internal/store/sqlite"
+	"github.com/junctionhq/junction/internal/testkit"
 )
 
 // The events source reads the store's event log: these tests run whole runtimes (the
@@ -54,18 +55,6 @@ func (r *recorder) got() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.ids)
-}
-
-// waitForEvents polls cond for up to 30 s.
-func waitForEvents(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // until waits for the recorder to have received last, and returns everything received.
@@ -239,7 +228,7 @@ func publishThrough(t *testing.T, n *node, typ, id string) {
 // flowRunning waits until the flow's source is open (its cursor exists from then on).
 func flowRunning(t testing.TB, n *node) {
 	t.Helper()
-	waitForEvents(t, "the flow to run", func() bool {
+	testkit.WaitFor(t, "the flow to run", func() bool {
 		st, err := n.host.Flows().Status(context.Background(), "orders")
 		return err == nil && st.State == "running"
 	})
@@ -291,7 +280,7 @@ func TestEventsSourceOneNodeAtATime(t *testing.T) {
 	a := startNode(t, st, "node-a", cfg, nil)
 	c := startNode(t, st, "node-b", cfg, nil)
 	flowRunningSomewhere := func() {
-		waitForEvents(t, "a node to run the flow", func() bool {
+		testkit.WaitFor(t, "a node to run the flow", func() bool {
 			for _, n := range []*node{a, c} {
 				if s, err := n.host.Flows().Status(context.Background(), "orders"); err == nil && s.State == "running" {
 					return true
@@ -448,7 +437,7 @@ func TestCircuitEventsAreStored(t *testing.T) {
 	deps.Bus.Publish(event.Make("order.created", event.SourceAPI, at, map[string]any{"n": 1}))
 	deps.Bus.Publish(event.Make(event.IntegrationCircuitClosed, event.SourceJunction, at, map[string]any{"integration": "GitHub"}))
 	var got []string
-	waitForEvents(t, "the circuit events in the store", func() bool {
+	testkit.WaitFor(t, "the circuit events in the store", func() bool {
 		page, err := deps.Store.EventLogRead(ctx, store.EventLogQuery{After: start, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
@@ -498,7 +487,7 @@ flow orders { source: ev  sink s { connector: out } }`
 			}
 			b.ResetTimer()
 			n = startNode(b, st, "a", cfg, nil)
-			waitForEvents(b, "the backlog to be delivered", func() bool {
+			testkit.WaitFor(b, "the backlog to be delivered", func() bool {
 				s, err := n.host.Flows().Status(context.Background(), "orders")
 				return err == nil && s.Counters.Delivered >= int64(b.N)
 			})
@@ -532,7 +521,7 @@ func TestRemovedFlowsCursorsArePruned(t *testing.T) {
 
 			logs := &logRecorder{}
 			startNode(t, st, "a", eventsConfig(t, newRecorder(t)), slog.New(logs))
-			waitForEvents(t, "the cursors to be pruned", func() bool { return logs.has("events cursors of flows no longer declared deleted") })
+			testkit.WaitFor(t, "the cursors to be pruned", func() bool { return logs.has("events cursors of flows no longer declared deleted") })
 			// On SQLite there is one node: a lease of another node id is an earlier run's,
 			// freed at the start.
 			gone, kept := []string{"gone"}, []string{"orders", "gone-lately", "elsewhere"}

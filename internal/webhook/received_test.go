@@ -86,7 +86,7 @@ func newTickEnv(t *testing.T, s webhook.Settings) *hookEnv {
 	return newHookEnv(t, st, s, webhook.Options{Clock: &tickClock{now: time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)}})
 }
 
-func slogTo(b *logBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+func slogTo(b *testkit.SyncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // TestIngestPublish: with publish: true a new message is a webhook event delivered to an
 // endpoint subscribed to "*" (data: the payload), exactly once however often the
@@ -364,7 +364,7 @@ source fine { verify: hmac  secret: env(FINE_SECRET)  header: "X-Signature" }
 		t.Fatal(diags.Err())
 	}
 	env := map[string]string{"PARTNER_SECRET": "not-a-whsec-secret-value", "FINE_SECRET": "fine-secret-value"}
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	sources := webhook.NewSources(cfg, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil, slogTo(logs))
 	if !sources["github"].Publish || sources["fine"].Misconfigured != "" {
 		t.Errorf("sources = %+v", sources)

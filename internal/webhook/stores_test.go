@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,24 +67,6 @@ func publishN(t *testing.T, svc *webhook.Service, n int) {
 	}
 }
 
-// logBuffer is a log sink the service's goroutines and the test share.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // countingStore counts the dispatcher's claims, so a test can wait until the service
 // has looked for work again instead of sleeping.
 type countingStore struct {
@@ -125,7 +106,7 @@ func (c *countingStore) waitClaims(t *testing.T, n int64) {
 type hookEnv struct {
 	svc    *webhook.Service
 	store  *countingStore
-	logs   *logBuffer
+	logs   *testkit.SyncBuffer
 	reg    *prometheus.Registry
 	events chan event.Event
 	bus    *event.Bus
@@ -133,7 +114,7 @@ type hookEnv struct {
 
 func newHookEnv(t *testing.T, st store.Store, s webhook.Settings, o webhook.Options) *hookEnv {
 	t.Helper()
-	e := &hookEnv{store: &countingStore{Store: st}, logs: &logBuffer{}, reg: prometheus.NewRegistry(), events: make(chan event.Event, 1000)}
+	e := &hookEnv{store: &countingStore{Store: st}, logs: &testkit.SyncBuffer{}, reg: prometheus.NewRegistry(), events: make(chan event.Event, 1000)}
 	bus := event.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(bus.Close)
 	bus.Subscribe(func(ev event.Event) bool { return ev.Type == webhook.WebhookDeliveryFailed }, func(ev event.Event) { e.events <- ev })
