@@ -29,6 +29,24 @@ func openDSN(t *testing.T, dsn string) *Store {
 	return s
 }
 
+// migrated opens a store on a schema of its own, migrated to the latest version.
+func migrated(t *testing.T) *Store {
+	t.Helper()
+	s := openDSN(t, servicetest.PostgresDSN(t))
+	if _, err := s.MigrateUp(context.Background()); err != nil {
+		t.Fatalf("MigrateUp: %v", err)
+	}
+	return s
+}
+
+// createEndpoint stores the active, healthy endpoint "ep" that the queue tests deliver to.
+func createEndpoint(t *testing.T, s *Store, at time.Time) {
+	t.Helper()
+	if _, err := s.EndpointCreate(context.Background(), store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConformance(t *testing.T) {
 	// Skips the whole suite at once, not subtest by subtest, when PostgreSQL is down.
 	servicetest.PostgresDSN(t)
@@ -138,10 +156,7 @@ func TestConcurrentMigrateUp(t *testing.T) {
 // waiting forever for a claim that can no longer join it with its endpoint.
 func TestEndpointDeleteDuringPublish(t *testing.T) {
 	ctx := context.Background()
-	s := openDSN(t, servicetest.PostgresDSN(t))
-	if _, err := s.MigrateUp(ctx); err != nil {
-		t.Fatalf("MigrateUp: %v", err)
-	}
+	s := migrated(t)
 	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
 	newPublication := func(n int) (event.Event, []store.Delivery) {
 		id := fmt.Sprintf("ev-%d", n)

@@ -108,14 +108,9 @@ func TestQueueMigrationKeepsWaitingDeliveries(t *testing.T) {
 // retry leaves it delivered too, as the retry finds it out of the queue.
 func TestRecordTwoOutcomesOfOneDelivery(t *testing.T) {
 	ctx := context.Background()
-	s := openDSN(t, servicetest.PostgresDSN(t))
-	if _, err := s.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	createEndpoint(t, s, now)
 	ds := []store.Delivery{{ID: "a", EndpointID: "ep", MaxAttempts: 5}, {ID: "b", EndpointID: "ep", MaxAttempts: 5}}
 	if _, _, err := s.EventPublish(ctx, event.Event{ID: "ev", Type: "t", Time: now}, ds); err != nil {
 		t.Fatal(err)

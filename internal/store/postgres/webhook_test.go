@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/event"
-	"github.com/junctionhq/junction/internal/servicetest"
 	"github.com/junctionhq/junction/internal/store"
 )
 
@@ -17,14 +16,9 @@ import (
 // same pooled connection would be acknowledged before they are durable.
 func TestClaimCommitSettingStaysInItsTransaction(t *testing.T) {
 	ctx := context.Background()
-	s := openDSN(t, servicetest.PostgresDSN(t))
-	if _, err := s.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	now := time.Now().UTC()
-	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	createEndpoint(t, s, now)
 	if _, _, err := s.EventPublish(ctx, event.Event{ID: "ev", Type: "t", Time: now}, []store.Delivery{{ID: "d", EndpointID: "ep"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +46,9 @@ func TestClaimCommitSettingStaysInItsTransaction(t *testing.T) {
 // (here a delivery ID already taken) must fail alone, not its batch.
 func TestPublishGroupGivesEachCallItsOutcome(t *testing.T) {
 	ctx := context.Background()
-	s := openDSN(t, servicetest.PostgresDSN(t))
-	if _, err := s.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	now := time.Now().UTC()
-	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	createEndpoint(t, s, now)
 	if _, _, err := s.EventPublish(ctx, event.Event{ID: "first", Type: "t", Time: now}, []store.Delivery{{ID: "taken", EndpointID: "ep"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -103,14 +92,9 @@ func TestPublishGroupGivesEachCallItsOutcome(t *testing.T) {
 // and how many deliveries it has.
 func TestPublishGroupWithOneEventTwice(t *testing.T) {
 	ctx := context.Background()
-	s := openDSN(t, servicetest.PostgresDSN(t))
-	if _, err := s.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	now := time.Now().UTC()
-	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	createEndpoint(t, s, now)
 	const publishers = 40
 	created, counts, errs := make([]bool, publishers), make([]int, publishers), make([]error, publishers)
 	start := make(chan struct{})
@@ -156,18 +140,13 @@ func TestPublishGroupWithOneEventTwice(t *testing.T) {
 // rows, whether autovacuum runs or not.
 func TestClaimKeepsTheQueueFast(t *testing.T) {
 	ctx := context.Background()
-	s := openDSN(t, servicetest.PostgresDSN(t))
-	if _, err := s.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	// Autovacuum must not be the one that does it here.
 	if _, err := s.pool.Exec(ctx, `ALTER TABLE delivery_queue SET (autovacuum_enabled = false)`); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	if _, err := s.EndpointCreate(ctx, store.Endpoint{ID: "ep", URL: "https://example.com", Secret: "whsec_x", IsActive: true, IsHealthy: true, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	createEndpoint(t, s, now)
 	for i := range 30 {
 		ds := make([]store.Delivery, 100)
 		for j := range ds {
@@ -220,10 +199,7 @@ func TestClaimKeepsTheQueueFast(t *testing.T) {
 // waiting for committers that have stopped, and closing twice is harmless.
 func TestPublishAfterClose(t *testing.T) {
 	ctx := context.Background()
-	s := openDSN(t, servicetest.PostgresDSN(t))
-	if _, err := s.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	now := time.Now().UTC()
 	if _, _, err := s.EventPublish(ctx, event.Event{ID: "before", Type: "t", Time: now}, nil); err != nil {
 		t.Fatal(err)
