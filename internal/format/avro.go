@@ -114,6 +114,66 @@ func (r *avroReader) blockCount() (int64, error) {
 	return n, nil
 }
 
+// blocks reads the blocks of an array or a map, item reading each item.
+func (r *avroReader) blocks(item func() error) error {
+	for {
+		n, err := r.blockCount()
+		if err != nil || n == 0 {
+			return err
+		}
+		for range n {
+			if err := item(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// list reads an array, item reading each item.
+func (r *avroReader) list(item func() (any, error)) (any, error) {
+	list := []any{}
+	err := r.blocks(func() error {
+		v, err := item()
+		list = append(list, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// object reads a map, value reading each value.
+func (r *avroReader) object(value func() (any, error)) (any, error) {
+	obj := map[string]any{}
+	err := r.blocks(func() error {
+		k, err := r.bytes()
+		if err != nil {
+			return err
+		}
+		v, err := value()
+		obj[string(k)] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// index reads an enum's symbol index or a union's branch index, one of n; format says
+// what it is when it is out of range (it is given the index and n).
+func (r *avroReader) index(n int, format string) (int, error) {
+	i, err := r.long()
+	if err != nil {
+		return 0, err
+	}
+	if i < 0 || i >= int64(n) {
+		return 0, r.fail(format, i, n)
+	}
+	return int(i), nil
+}
+
 // decodeAvro reads one value of schema s from b, all of b.
 func decodeAvro(s avro.Schema, b []byte) (any, error) {
 	r := &avroReader{b: b}
@@ -152,55 +212,19 @@ func (r *avroReader) value(s avro.Schema, depth int) (any, error) {
 		}
 		return obj, nil
 	case *avro.EnumSchema:
-		i, err := r.long()
+		i, err := r.index(len(s.Symbols()), "enum index %d of %d symbols")
 		if err != nil {
 			return nil, err
-		}
-		if i < 0 || i >= int64(len(s.Symbols())) {
-			return nil, r.fail("enum index %d of %d symbols", i, len(s.Symbols()))
 		}
 		return s.Symbols()[i], nil
 	case *avro.ArraySchema:
-		list := []any{}
-		for {
-			n, err := r.blockCount()
-			if err != nil || n == 0 {
-				return list, err
-			}
-			for range n {
-				v, err := r.value(s.Items(), depth+1)
-				if err != nil {
-					return nil, err
-				}
-				list = append(list, v)
-			}
-		}
+		return r.list(func() (any, error) { return r.value(s.Items(), depth+1) })
 	case *avro.MapSchema:
-		obj := map[string]any{}
-		for {
-			n, err := r.blockCount()
-			if err != nil || n == 0 {
-				return obj, err
-			}
-			for range n {
-				k, err := r.bytes()
-				if err != nil {
-					return nil, err
-				}
-				v, err := r.value(s.Values(), depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj[string(k)] = v
-			}
-		}
+		return r.object(func() (any, error) { return r.value(s.Values(), depth+1) })
 	case *avro.UnionSchema:
-		i, err := r.long()
+		i, err := r.index(len(s.Types()), "union branch %d of %d")
 		if err != nil {
 			return nil, err
-		}
-		if i < 0 || i >= int64(len(s.Types())) {
-			return nil, r.fail("union branch %d of %d", i, len(s.Types()))
 		}
 		return r.value(s.Types()[i], depth+1)
 	case *avro.FixedSchema:

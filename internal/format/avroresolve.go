@@ -452,12 +452,9 @@ func (r *avroReader) resolved(p *resolution, depth int) (any, error) {
 		}
 		return obj, nil
 	case resolveEnum:
-		i, err := r.long()
+		i, err := r.index(len(p.symbols), "enum index %d of %d symbols")
 		if err != nil {
 			return nil, err
-		}
-		if i < 0 || i >= int64(len(p.symbols)) {
-			return nil, r.fail("enum index %d of %d symbols", i, len(p.symbols))
 		}
 		if s := p.symbols[i]; s != "" {
 			return s, nil
@@ -467,46 +464,13 @@ func (r *avroReader) resolved(p *resolution, depth int) (any, error) {
 		}
 		return nil, incompatible(p.path, "the writer's symbol %s is not one of the reader's %s, which has no default", p.written[i], schemaName(p.enum))
 	case resolveArray:
-		list := []any{}
-		for {
-			n, err := r.blockCount()
-			if err != nil || n == 0 {
-				return list, err
-			}
-			for range n {
-				v, err := r.resolved(p.elem, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				list = append(list, v)
-			}
-		}
+		return r.list(func() (any, error) { return r.resolved(p.elem, depth+1) })
 	case resolveMap:
-		obj := map[string]any{}
-		for {
-			n, err := r.blockCount()
-			if err != nil || n == 0 {
-				return obj, err
-			}
-			for range n {
-				k, err := r.bytes()
-				if err != nil {
-					return nil, err
-				}
-				v, err := r.resolved(p.elem, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj[string(k)] = v
-			}
-		}
+		return r.object(func() (any, error) { return r.resolved(p.elem, depth+1) })
 	case resolveUnion:
-		i, err := r.long()
+		i, err := r.index(len(p.branches), "union branch %d of %d")
 		if err != nil {
 			return nil, err
-		}
-		if i < 0 || i >= int64(len(p.branches)) {
-			return nil, r.fail("union branch %d of %d", i, len(p.branches))
 		}
 		return r.resolved(p.branches[i], depth+1)
 	}
@@ -544,40 +508,22 @@ func (r *avroReader) skip(s avro.Schema, depth int) error {
 	case *avro.EnumSchema:
 		_, err = r.long()
 	case *avro.ArraySchema:
-		return r.skipBlocks(func() error { return r.skip(s.Items(), depth+1) })
+		return r.blocks(func() error { return r.skip(s.Items(), depth+1) })
 	case *avro.MapSchema:
-		return r.skipBlocks(func() error {
+		return r.blocks(func() error {
 			if _, err := r.bytes(); err != nil {
 				return err
 			}
 			return r.skip(s.Values(), depth+1)
 		})
 	case *avro.UnionSchema:
-		i, err := r.long()
+		i, err := r.index(len(s.Types()), "union branch %d of %d")
 		if err != nil {
 			return err
-		}
-		if i < 0 || i >= int64(len(s.Types())) {
-			return r.fail("union branch %d of %d", i, len(s.Types()))
 		}
 		return r.skip(s.Types()[i], depth+1)
 	case *avro.FixedSchema:
 		_, err = r.take(s.Size())
 	}
 	return err
-}
-
-// skipBlocks reads past the blocks of an array or map, item skipping each item.
-func (r *avroReader) skipBlocks(item func() error) error {
-	for {
-		n, err := r.blockCount()
-		if err != nil || n == 0 {
-			return err
-		}
-		for range n {
-			if err := item(); err != nil {
-				return err
-			}
-		}
-	}
 }
