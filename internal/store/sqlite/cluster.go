@@ -141,15 +141,7 @@ func (s *Store) NodePrune(ctx context.Context, before time.Time) (int, error) {
 	if err := store.CheckTime(before); err != nil {
 		return 0, fmt.Errorf("sqlite: node prune: %w", err)
 	}
-	var n int64
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM cluster_nodes WHERE heartbeat_at < ?`, formatTime(before))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.writeExec(ctx, `DELETE FROM cluster_nodes WHERE heartbeat_at < ?`, formatTime(before))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: node prune: %w", err)
 	}

@@ -141,16 +141,8 @@ func (s *Store) FlowEventCursorsPrune(ctx context.Context, keep []string, before
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: flow event cursors prune: %w", err)
 	}
-	var n int64
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM flow_event_cursors WHERE updated_at < ?
+	n, err := s.writeExec(ctx, `DELETE FROM flow_event_cursors WHERE updated_at < ?
 			AND flow NOT IN (SELECT value FROM json_each(?))`, formatTime(before), string(names))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: flow event cursors prune: %w", err)
 	}

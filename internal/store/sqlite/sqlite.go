@@ -295,6 +295,21 @@ func (s *Store) TokenRevoke(ctx context.Context, id string, at time.Time) error 
 	return nil
 }
 
+// writeExec runs one statement in a write transaction and returns how many rows it
+// changed.
+func (s *Store) writeExec(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 // writeTx runs fn in a transaction on the single write connection (see Store) and maps
 // constraint violations onto store.ErrConflict.
 func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {

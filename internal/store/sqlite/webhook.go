@@ -878,16 +878,8 @@ func (s *Store) DeadLetterPurge(ctx context.Context, before time.Time) (int, err
 	if err := store.CheckTime(before); err != nil {
 		return 0, fmt.Errorf("sqlite: dead letter purge: %w", err)
 	}
-	var n int64
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM deliveries
+	n, err := s.writeExec(ctx, `DELETE FROM deliveries
 			WHERE status = 'failed' AND dead_lettered_at IS NOT NULL AND dead_lettered_at < ?`, formatTime(before))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: dead letter purge: %w", err)
 	}
@@ -937,19 +929,11 @@ func (s *Store) InboundRecord(ctx context.Context, m store.InboundMessage) (bool
 	if err != nil {
 		return false, fmt.Errorf("sqlite: inbound record: %w", err)
 	}
-	var n int64
-	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO inbound_messages
+	n, err := s.writeExec(ctx, `INSERT INTO inbound_messages
 				(id, source, provider_id, event_type, payload, headers, received_at, verification)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (source, provider_id) DO NOTHING`,
-			m.ID, m.Source, m.ProviderID, m.EventType, m.Payload, m.Headers, formatTime(m.ReceivedAt), m.Verification)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+		m.ID, m.Source, m.ProviderID, m.EventType, m.Payload, m.Headers, formatTime(m.ReceivedAt), m.Verification)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: inbound record %q: %w", m.ID, err)
 	}
