@@ -14,12 +14,11 @@ import (
 // handler executions queue for one committer, which sends what has queued, up to
 // publishBatchMax, as one publishSQL statement: one round trip and one implicit
 // transaction, one commit and one flush for all of them. While a batch commits the
-// next one fills, so batches grow with the load. One committer rather than several
-// (measured in bench/webhooks; a second one taking batches of 32 or more did not
-// raise POST /events/s either): concurrent batches
-// insert into the same index pages and lock the same endpoint rows, and with four of
-// them PostgreSQL spent 290 µs of CPU per delivery in bench/webhooks against 200 µs
-// with one (and delivered 4,000/s against 4,900/s with 32 publishers). Every caller
+// next one fills, so batches grow with the load. One committer rather than several:
+// concurrent batches insert into the same index pages and lock the same endpoint rows,
+// and with four of them PostgreSQL spent 290 µs of CPU per delivery in bench/webhooks
+// against 200 µs with one (and delivered 4,000/s against 4,900/s with 32 publishers);
+// a second one taking only batches of 32 or more did not raise POST /events/s either. Every caller
 // still returns only once its event and deliveries are committed. A batch that fails
 // (a deadlock between two batches holding the same new event id, an invalid row) is
 // sent again one publication at a time, so each caller gets its own outcome.
